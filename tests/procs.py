@@ -1,0 +1,107 @@
+"""Running the project's processes from tests: isolated names, ports and folders.
+
+Every test system gets its own ring prefix, run folder, recordings folder and port, so
+tests run beside each other and beside a live installation without touching it.
+"""
+from __future__ import annotations
+
+import glob
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+from typing import Callable
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def isolated_env(tmp: Path, **overrides: object) -> dict[str, str]:
+    """Environment for one test system; ``overrides`` are SHT__ keys, e.g. recorder__segment_seconds=2."""
+    tmp.mkdir(parents=True, exist_ok=True)
+    empty = tmp / "empty.toml"
+    empty.write_text("")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("SHT")}
+    env.update({
+        "SHT_CONFIG": str(empty),
+        "SHT__RING__PREFIX": f"t{uuid.uuid4().hex[:8]}_",
+        "SHT__CAMERA__SOURCE": "synthetic",
+        "SHT__PATHS__RUN_DIR": str(tmp / "run"),
+        "SHT__PATHS__LOG_DIR": str(tmp / "logs"),
+        "SHT__RECORDER__ROOT": str(tmp / "rec"),
+        "SHT__STREAMER__PORT": str(free_port()),
+        "PYTHONUNBUFFERED": "1",
+    })
+    for key, value in overrides.items():
+        section, name = key.split("__", 1)
+        env[f"SHT__{section.upper()}__{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
+    return env
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> object:
+    """Poll ``predicate`` until it returns a true value; raise AssertionError on timeout."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() >= deadline:
+            raise AssertionError(f"condition not met within {timeout} s")
+        time.sleep(interval)
+
+
+class Procs:
+    """Starts processes (``python -m ...``) and always cleans them and their rings up."""
+
+    def __init__(self, env: dict[str, str], log_dir: Path) -> None:
+        self.env = env
+        self.log_dir = log_dir
+        self.running: dict[str, subprocess.Popen] = {}
+        log_dir.mkdir(parents=True, exist_ok=True)
+
+    def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
+        log = open(self.log_dir / f"{name}.log", "ab")
+        proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env or self.env,
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        log.close()
+        self.running[name] = proc
+        return proc
+
+    def capture(self, camera: int) -> subprocess.Popen:
+        return self.start(f"capture{camera}", "-m", "capture", "--camera", str(camera))
+
+    def log(self, name: str) -> str:
+        path = self.log_dir / f"{name}.log"
+        return path.read_text(errors="replace") if path.exists() else ""
+
+    def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int | None:
+        proc = self.running.pop(name, None)
+        if proc is None:
+            return None
+        if proc.poll() is None:
+            proc.send_signal(sig)
+            try:
+                proc.wait(timeout)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        return proc.returncode
+
+    def kill(self, name: str) -> None:
+        self.stop(name, signal.SIGKILL)
+
+    def close(self) -> None:
+        for name in list(self.running):
+            self.stop(name)
+        prefix = self.env["SHT__RING__PREFIX"]
+        for path in glob.glob(f"/dev/shm/{prefix}*"):
+            os.unlink(path)
