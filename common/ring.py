@@ -79,7 +79,8 @@ class _Mapped:
     def geometry(self) -> Geometry:
         return Geometry(int(self.get("width")), int(self.get("height")), int(self.get("slot_count")))
 
-    def plane_views(self, geo: Geometry) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    def plane_views(self, geo: Geometry) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
+        """Per slot: Y, U, V views and the whole I420 frame as one (h*3/2, w) view."""
         views = []
         w, h = geo.width, geo.height
         for slot in range(geo.slot_count):
@@ -88,7 +89,8 @@ class _Mapped:
             y = np.frombuffer(self.mm, np.uint8, geo.y_bytes, base).reshape(h, w)
             u = np.frombuffer(self.mm, np.uint8, geo.uv_bytes, base + geo.u_offset).reshape(h // 2, w // 2)
             v = np.frombuffer(self.mm, np.uint8, geo.uv_bytes, base + geo.v_offset).reshape(h // 2, w // 2)
-            views.append((y, u, v))
+            whole = np.frombuffer(self.mm, np.uint8, geo.frame_bytes, base).reshape(h * 3 // 2, w)
+            views.append((y, u, v, whole))
         return views
 
     def wake_address(self) -> tuple[ctypes.c_uint32, int]:
@@ -194,7 +196,7 @@ class RingWriter:
         seq = self._map.slot_get(base, "seq")
         self._map.slot_put(base, "seq", seq + 1 if seq % 2 == 0 else seq + 2)  # odd: being written
         self._writing_slot = slot
-        return self._views[slot]
+        return self._views[slot][:3]
 
     def commit(self, mono_ns: int, wall_ns: int) -> int:
         """Publish the slot filled since begin(); returns the frame index."""
@@ -269,6 +271,7 @@ class Frame:
     y: np.ndarray
     u: np.ndarray
     v: np.ndarray
+    data: np.ndarray  # the whole I420 frame, shape (height * 3 / 2, width): Y rows, then U, then V
 
     def valid(self) -> bool:
         """True while the writer has not started overwriting this slot."""
@@ -276,11 +279,15 @@ class Frame:
 
     def copy(self) -> "Frame | None":
         """A private copy, or None if the slot was overwritten while copying."""
-        y, u, v = self.y.copy(), self.u.copy(), self.v.copy()
+        data = self.data.copy()
         if not self.valid():
             return None
+        h, w = self.y.shape
+        y = data[:h]
+        u = data[h:h + h // 4].reshape(h // 2, w // 2)
+        v = data[h + h // 4:].reshape(h // 2, w // 2)
         return Frame(self.reader, self.slot, self.seq, self.index, self.mono_ns, self.wall_ns,
-                     self.incarnation, y, u, v)
+                     self.incarnation, y, u, v, data)
 
     @property
     def age_s(self) -> float:
@@ -421,8 +428,8 @@ class RingReader:
         mono, wall = m.slot_get(base, "mono_ns"), m.slot_get(base, "wall_ns")
         if m.slot_get(base, "seq") != seq:
             return None
-        y, u, v = self._views[slot]
-        return Frame(self, slot, seq, index, mono, wall, self._incarnation, y, u, v)
+        y, u, v, whole = self._views[slot]
+        return Frame(self, slot, seq, index, mono, wall, self._incarnation, y, u, v, whole)
 
     def latest(self) -> Frame | None:
         """The newest complete frame, or None."""
