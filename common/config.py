@@ -58,6 +58,10 @@ def _is_str_list(v: Any) -> bool:
 SCHEMA: dict[str, dict[str, Key]] = {
     "camera": {
         "source": _key("auto", str, _choice("auto", "synthetic", "picamera2", "file", "v4l2")),
+        # Per camera, overriding `source` (e.g. a Pi camera and a USB webcam); empty: `source` for all.
+        "sources": _key([], list, (lambda v: _is_str_list(v) and all(
+            x in ("auto", "synthetic", "picamera2", "file", "v4l2") for x in v),
+            "a list of auto | synthetic | picamera2 | file | v4l2, one per camera")),
         "fps": _key(30, int, _range(1, 120)),
         "count": _key(2, int, _range(1, 2)),
         "names": _key(["CAM 0", "CAM 1"], list, (_is_str_list, "a list of strings")),
@@ -146,6 +150,10 @@ class Config:
     @property
     def recordings_root(self) -> Path:
         return self.path(self.recorder.root)
+
+    def camera_source(self, cam: int) -> str:
+        sources = self.camera.sources
+        return sources[cam] if cam < len(sources) else self.camera.source
 
     def camera_name(self, cam: int) -> str:
         names = self.camera.names
