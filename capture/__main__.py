@@ -37,9 +37,13 @@ class Capture:
         self.fps_meter = RateMeter(window=2.0, max_events=4 * cfg.camera.fps)
         self.writers: dict[str, RingWriter] = {}
         self.stamps: dict[str, FrameStamp] = {}
+        self.source = None
 
     def stop(self, *_: object) -> None:
         self.stopping = True
+        interrupt = getattr(self.source, "interrupt", None)
+        if interrupt is not None:
+            interrupt()  # a source waiting for the camera returns at once
 
     def _open_rings(self, kind: str) -> None:
         for stream, (w, h) in STREAMS.items():
@@ -52,16 +56,20 @@ class Capture:
             self.stamps[stream] = FrameStamp(self.name, w, h)
 
     def run(self) -> int:
-        kind, why = resolve_kind(self.cfg)
+        kind, why = resolve_kind(self.cfg, self.camera)
         log.info("camera %d (%s): source %s (%s)", self.camera, self.name, kind, why)
         try:
             self._open_rings(kind)
         except RingBusy as exc:
             log.error("camera %d: %s; only one capture process may own a camera", self.camera, exc)
+            for writer in self.writers.values():
+                writer.close(unlink=True)
             return 1
         source = None
         try:
-            source = open_source(kind, self.camera, self.cfg)
+            source = self.source = open_source(kind, self.camera, self.cfg)
+            if self.stopping:
+                return 0
             source.start()
             trim()
             return self._loop(source)
@@ -82,6 +90,8 @@ class Capture:
         last_stats = 0.0
         while not self.stopping:
             frame = source.capture(timeout)
+            if frame is None:  # interrupted by a stop request
+                continue
             try:
                 hd_planes, sd_planes = hd.begin(), sd.begin()
                 frame.fill(hd_planes, sd_planes)

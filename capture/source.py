@@ -2,6 +2,10 @@
 
 A source hands out one captured frame at a time; the loop then lets the frame fill the
 two ring slots (hd 1280x720 and sd 640x480, I420) in place and releases it.
+
+A source has ``kind``, ``start()``, ``capture(timeout) -> CapturedFrame | None`` (None
+only after ``interrupt()``), ``close()``, and optionally ``missed`` (frames lost at the
+source) and ``interrupt()`` (asked on SIGTERM/SIGINT so a wait for the camera ends at once).
 """
 from __future__ import annotations
 
@@ -27,6 +31,7 @@ class CapturedFrame:
         self.wall_ns = wall_ns
 
     def fill(self, hd: Planes, sd: Planes) -> None:
+        """Copy (or render) the picture into the hd and sd ring slots."""
         raise NotImplementedError
 
     def release(self) -> None:
@@ -35,21 +40,16 @@ class CapturedFrame:
 
 def picamera2_present() -> bool:
     """True when Picamera2 imports and lists at least one camera (without opening one)."""
-    try:
-        from picamera2 import Picamera2  # only importable on a Pi (it needs libcamera)
-    except Exception:
-        return False
-    try:
-        return len(Picamera2.global_camera_info()) > 0
-    except Exception:
-        return False
+    from capture.picam import cameras_listed
+    return cameras_listed() > 0
 
 
-def resolve_kind(cfg: Config) -> tuple[str, str]:
-    """The source kind to use and why, in words for the log and status."""
-    kind = cfg.camera.source
+def resolve_kind(cfg: Config, camera: int = 0) -> tuple[str, str]:
+    """The source kind to use for ``camera`` and why, in words for the log and status."""
+    kind = cfg.camera_source(camera)
     if kind != "auto":
-        return kind, f"camera.source = {kind}"
+        key = "camera.sources" if camera < len(cfg.camera.sources) else "camera.source"
+        return kind, f"{key} = {kind}"
     if picamera2_present():
         return "picamera2", "auto: a Pi camera was found"
     return "synthetic", "auto: no Pi camera found (picamera2 missing or no camera listed), using the synthetic camera"

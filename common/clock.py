@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import time
 from datetime import datetime
+from fractions import Fraction
+from typing import Callable
 
 
 class Clock:
@@ -30,27 +32,40 @@ def stamp_text(wall_ns: int) -> str:
 class Pacer:
     """Ticks at a fixed rate on absolute deadlines: no drift, however long each frame took.
 
-    When the caller falls behind by a whole period, the missed ticks are skipped (and
-    counted) instead of being run back to back.
+    Tick ``n`` is due at ``start + n / fps`` seconds, computed exactly in integers, so an
+    hour at 30 fps is exactly 108,000 periods.  When the caller falls behind by a whole
+    period, the missed ticks are skipped (and counted) instead of being run back to back.
+    ``monotonic_ns`` and ``sleep`` can be replaced to test the pacing without waiting.
     """
 
-    def __init__(self, fps: float) -> None:
+    def __init__(self, fps: float, monotonic_ns: Callable[[], int] = time.monotonic_ns,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
+        rate = Fraction(fps).limit_denominator(1000)
+        self._num, self._den = rate.numerator, rate.denominator  # fps = num / den
         self.period_ns = int(round(1e9 / fps))
-        self._start_ns = time.monotonic_ns()
+        self._now = monotonic_ns
+        self._sleep = sleep
+        self._start_ns = monotonic_ns()
         self._tick = 0
         self.skipped = 0
+
+    def deadline(self, tick: int) -> int:
+        """Monotonic ns at which tick number ``tick`` is due."""
+        return self._start_ns + tick * 1_000_000_000 * self._den // self._num
 
     def wait(self) -> int:
         """Sleep until the next tick; returns its deadline (monotonic ns)."""
         self._tick += 1
-        deadline = self._start_ns + self._tick * self.period_ns
-        now = time.monotonic_ns()
+        deadline = self.deadline(self._tick)
+        now = self._now()
         if now - deadline >= self.period_ns:
-            behind = (now - deadline) // self.period_ns
-            self.skipped += behind
-            self._tick += behind
-            deadline += behind * self.period_ns
+            # Whole periods missed: skip to the latest tick that is already due.
+            behind = (now - self._start_ns) * self._num // (1_000_000_000 * self._den) - self._tick
+            if behind > 0:
+                self.skipped += behind
+                self._tick += behind
+                deadline = self.deadline(self._tick)
         delay = deadline - now
         if delay > 0:
-            time.sleep(delay / 1e9)
+            self._sleep(delay / 1e9)
         return deadline

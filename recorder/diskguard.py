@@ -1,0 +1,157 @@
+"""Free space and retention: recordings never fill the disk and stop.
+
+``check()`` runs every ``recorder.check_seconds`` (and right after a write error):
+* under ``disk_warn_gb`` free: a warning (log and status);
+* with retention on, the oldest segments of *all* cameras are deleted first, each logged,
+  while free space is under ``free_floor_gb`` (until ``free_target_gb`` is free), while
+  the recordings exceed ``quota_gb`` (when set), and when older than ``max_age_days``
+  (when set).
+
+Only finished segments (``cam*/YYMMDD/cam*_*.mp4``) are ever deleted: never a file being
+written (hidden ``.part``) nor anything else under the root.  Both recorders may run
+this at once; a file the other one deleted first is simply skipped.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from recorder.segmenter import FINAL_RE
+
+log = logging.getLogger("recorder")
+GB = 1_000_000_000
+HISTORY = 20   # deletions kept for the status document
+
+
+def free_bytes_of(path: Path) -> int:
+    st = os.statvfs(path)
+    return st.f_bavail * st.f_frsize
+
+
+@dataclass(frozen=True)
+class Recording:
+    path: Path
+    key: str        # "YYYYMMDD_HHMMSS" from the name: sorts oldest first across cameras
+    size: int
+    mtime: float
+
+
+def list_recordings(root: Path) -> list[Recording]:
+    """Every finished segment under ``root``, oldest first."""
+    found: list[Recording] = []
+    try:
+        cams = [e for e in os.scandir(root) if e.is_dir() and e.name.startswith("cam")]
+    except FileNotFoundError:
+        return found
+    for cam in cams:
+        for day in os.scandir(cam.path):
+            if not day.is_dir():
+                continue
+            for entry in os.scandir(day.path):
+                m = FINAL_RE.match(entry.name)
+                if not m or not entry.is_file():
+                    continue
+                try:
+                    st = entry.stat()
+                except FileNotFoundError:
+                    continue
+                found.append(Recording(Path(entry.path), f"{m.group(2)}_{m.group(3)}", st.st_size, st.st_mtime))
+    found.sort(key=lambda r: (r.key, r.path.name))
+    return found
+
+
+@dataclass
+class GuardState:
+    free_bytes: int = -1
+    warning: bool = False
+    error: str = ""
+    deleted_count: int = 0
+    deleted_bytes: int = 0
+
+
+class DiskGuard:
+    def __init__(self, root: Path, warn_gb: float, floor_gb: float, target_gb: float, retention: bool,
+                 quota_gb: float = 0.0, max_age_days: int = 0,
+                 free_bytes: Callable[[Path], int] = free_bytes_of, now: Callable[[], float] = time.time) -> None:
+        self.root = root
+        self.warn = int(warn_gb * GB)
+        self.floor = int(floor_gb * GB)
+        self.target = int(target_gb * GB)
+        self.quota = int(quota_gb * GB)
+        self.max_age_s = max_age_days * 86400
+        self.retention = retention
+        self._free_bytes = free_bytes
+        self._now = now
+        self.state = GuardState()
+        self.deleted: deque[dict] = deque(maxlen=HISTORY)
+
+    def free_bytes(self) -> int:
+        self.root.mkdir(parents=True, exist_ok=True)
+        return self._free_bytes(self.root)
+
+    def check(self, full: bool = False) -> GuardState:
+        """Measure, warn, and apply retention; never raises.
+
+        ``full``: a write just failed for lack of space, so make room (with retention on)
+        whatever the measured free space says.
+        """
+        try:
+            free = self.free_bytes()
+            if self.retention:
+                free = self._apply_retention(free, full)
+            self.state.error = ""
+        except OSError as exc:
+            self.state.error = f"disk check failed: {exc}"
+            log.error("%s", self.state.error)
+            return self.state
+        warning = free < self.warn
+        if warning and not self.state.warning:
+            log.warning("disk: only %.2f GB free under %s (warning below %.2f GB)", free / GB, self.root,
+                        self.warn / GB)
+        elif self.state.warning and not warning:
+            log.info("disk: %.2f GB free again", free / GB)
+        self.state.free_bytes, self.state.warning = free, warning
+        return self.state
+
+    def _apply_retention(self, free: int, full: bool = False) -> int:
+        need_space = free < self.floor or full
+        if not (need_space or self.quota or self.max_age_s):
+            return free  # nothing can apply: skip listing the files
+        recordings = list_recordings(self.root)
+        total = sum(r.size for r in recordings)
+        oldest_allowed = self._now() - self.max_age_s if self.max_age_s else None
+        for rec in recordings:
+            if need_space and free >= self.target:
+                need_space = False
+            too_old = oldest_allowed is not None and rec.mtime < oldest_allowed
+            over_quota = bool(self.quota) and total > self.quota
+            if not (need_space or too_old or over_quota):
+                break  # oldest first: when this one may stay, so may every newer one
+            reason = "free space" if need_space else ("age" if too_old else "quota")
+            if self._delete(rec, reason):
+                total -= rec.size
+                free = self.free_bytes()
+        if need_space and free < self.target:
+            log.warning("disk: %.2f GB free and no finished segment left to delete", free / GB)
+        return free
+
+    def _delete(self, rec: Recording, reason: str) -> bool:
+        try:
+            rec.path.unlink()
+        except FileNotFoundError:
+            return False  # the other camera's recorder got there first
+        log.info("retention (%s): deleted %s (%d bytes)", reason, rec.path.relative_to(self.root), rec.size)
+        self.state.deleted_count += 1
+        self.state.deleted_bytes += rec.size
+        self.deleted.append({"file": str(rec.path.relative_to(self.root)), "bytes": rec.size,
+                             "reason": reason, "at": round(self._now(), 3)})
+        try:
+            rec.path.parent.rmdir()  # the day's folder, once empty
+        except OSError:
+            pass
+        return True

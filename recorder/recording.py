@@ -1,0 +1,293 @@
+"""The recording loop: camera N's hd ring -> back-to-back H.264 MP4 segments.
+
+Frames are read in order (``newest=False``), each one exactly once, so segment k+1 starts
+with the frame right after segment k's last.  The loop also honours the pause flag,
+runs the disk guard, and publishes its status about once a second.
+
+What ends a segment: its boundary (see :mod:`recorder.segmenter`), no frame for more
+than ``GAP_S`` (capture died or the camera stalled), a new capture incarnation, a pause,
+a write error, or SIGINT/SIGTERM.  In every case the file is closed properly and renamed.
+"""
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Callable
+
+import av
+
+from common.config import Config
+from common.memory import trim
+from common.ring import Frame, RingReader
+from common.ring_layout import ring_name
+from common.state import Controls, StatusBoard
+from recorder import encoder
+from recorder.diskguard import DiskGuard, free_bytes_of
+from recorder.recovery import recover
+from recorder.segmenter import Segment, Segmenter, local_time
+from recorder.syncer import Syncer
+from recorder.writer import InputFrame, SegmentWriter, finalise, is_disk_error, probe
+
+log = logging.getLogger("recorder")
+
+GAP_S = 1.0              # no frame for this long closes the segment at the gap
+READ_TIMEOUT_S = 0.2     # how long one wait for a frame lasts (bounds the reaction to a stop)
+CONTROLS_EVERY_S = 0.25
+STATUS_EVERY_S = 1.0
+RETRY_S = 3.0            # after a write error, wait this long before the next segment
+HISTORY = 20             # entries kept in each status list
+
+
+class Recorder:
+    def __init__(self, cfg: Config, camera: int, local: Callable[[int], datetime] = local_time,
+                 free_bytes: Callable[[Path], int] = free_bytes_of) -> None:
+        rc = cfg.recorder
+        self.cfg, self.camera = cfg, camera
+        self.root = cfg.recordings_root
+        self.reader = RingReader(ring_name(cfg.ring.prefix, camera, "hd"), cfg.ring.stale_seconds)
+        self.segmenter = Segmenter(camera, rc.segment_seconds, rc.align_to_clock, cfg.camera.fps, local)
+        self.guard = DiskGuard(self.root, rc.disk_warn_gb, rc.free_floor_gb, rc.free_target_gb, rc.retention,
+                               rc.quota_gb, rc.max_age_days, free_bytes=free_bytes)
+        self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
+                                 cfg.camera.count)
+        self.board = StatusBoard(cfg.run_dir)
+        self.status_name = f"recorder-cam{camera}"
+        fps = cfg.camera.fps
+        self.settings = encoder.EncoderSettings(
+            codec=encoder.SOFTWARE, width=1280, height=720, fps=fps, gop=max(1, round(fps * rc.keyframe_seconds)),
+            preset=rc.preset, tune=rc.tune, crf=rc.crf, max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
+        self.encoder_why = ""
+        self.stopping = False
+        self.enabled = True
+        self.syncer: Syncer | None = None
+        self.input = InputFrame()
+        # the segment being written
+        self.seg: Segment | None = None
+        self.writer: SegmentWriter | None = None
+        self.seg_first_index = -1
+        self.seg_last_index = -1
+        self.seg_dropped = 0     # frames lost inside the segment (ring lapped the recorder)
+        # continuity of the frame stream
+        self.incarnation = 0
+        self.expect: int | None = None
+        self.retry_at = 0.0
+        # counters and bounded histories for the status document
+        self.segments_written = 0
+        self.frames_written = 0
+        self.frames_dropped = 0
+        self.last_error = ""
+        self.last_error_at: float | None = None
+        self.waiting_reason = "starting"
+        self.recent: deque[dict] = deque(maxlen=HISTORY)
+        self.recovered: deque[dict] = deque(maxlen=HISTORY)
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+    # -- main loop -------------------------------------------------------------------------
+    def run(self) -> int:
+        codec, self.encoder_why = encoder.choose(self.cfg.recorder.encoder, self.settings.width,
+                                                 self.settings.height, self.settings.fps)
+        self.settings = dataclasses.replace(self.settings, codec=codec)
+        log.info("camera %d: recording %s to %s in %d s segments; encoder %s (%s)", self.camera,
+                 self.reader.name, self.root, self.cfg.recorder.segment_seconds, codec, self.encoder_why)
+        self.recovered.extend(recover(self.root, self.camera))
+        self.guard.check()
+        self.syncer = Syncer()
+        trim()
+        next_controls = next_disk = next_status = 0.0
+        try:
+            while not self.stopping:
+                now = time.monotonic()
+                if now >= next_controls:
+                    next_controls = now + CONTROLS_EVERY_S
+                    self._follow_controls()
+                if now >= next_disk:
+                    next_disk = now + self.cfg.recorder.check_seconds
+                    self.guard.check()
+                if now >= next_status:
+                    next_status = now + STATUS_EVERY_S
+                    self.publish()
+                if not self.enabled or now < self.retry_at:
+                    self.expect = None  # frames skipped on purpose are not drops
+                    time.sleep(0.1)
+                    continue
+                self._step()
+        finally:
+            if self.writer is not None:
+                self._close("stopping")
+            self.syncer.close()
+            self.reader.close()
+            self.publish(final=True)
+            log.info("camera %d: stopped (%d segments written)", self.camera, self.segments_written)
+        return 0
+
+    def _follow_controls(self) -> None:
+        enabled = self.controls.recording_enabled(self.camera)
+        if enabled != self.enabled:
+            log.info("camera %d: recording %s", self.camera, "resumed" if enabled else "paused")
+            if not enabled and self.writer is not None:
+                self._close("paused")
+            self.enabled = enabled
+
+    def _step(self) -> None:
+        # In order, each frame once; but after a start, a pause or an error, begin with the
+        # newest frame rather than the oldest one the ring still holds.
+        frame = self.reader.next_frame(READ_TIMEOUT_S, newest=self.expect is None)
+        if frame is None:
+            if self.writer is not None and (time.monotonic_ns() - self.writer.last_mono_ns) / 1e9 > GAP_S:
+                self._close(f"no frame for more than {GAP_S:g} s")
+            self.waiting_reason = self.reader.error or "no frames from the capture process"
+            return
+        try:
+            self._record(frame)
+        except (OSError, av.FFmpegError) as exc:
+            self._fail(exc)
+
+    def _record(self, frame: Frame) -> None:
+        picture = self.input.fill(frame.y, frame.u, frame.v)  # the one copy out of the ring
+        if not frame.valid():
+            # The writer lapped the slot while it was copied.
+            if self.expect is not None and frame.incarnation == self.incarnation:
+                self._drop(1)
+                self.expect = frame.index + 1
+            return
+        if frame.incarnation != self.incarnation:
+            if self.writer is not None:
+                self._close("the capture process restarted")
+            if self.incarnation:
+                log.info("camera %d: capture restarted, new segment", self.camera)
+            self.incarnation, self.expect = frame.incarnation, None
+        if self.expect is not None and frame.index > self.expect:
+            self._drop(frame.index - self.expect)
+        self.expect = frame.index + 1
+        if self.writer is not None:
+            gap = (frame.mono_ns - self.writer.last_mono_ns) / 1e9
+            if gap > GAP_S:
+                self._close(f"a gap of {gap:.1f} s in the frames")
+            elif self.segmenter.starts_new(self.seg, frame.mono_ns, frame.wall_ns):
+                self._close("")
+        if self.writer is None:
+            self._open(frame)
+        self.writer.add(picture, frame.mono_ns)
+        self.seg_last_index = frame.index
+        self.frames_written += 1
+
+    def _drop(self, count: int) -> None:
+        self.frames_dropped += count
+        if self.writer is not None:
+            self.seg_dropped += count
+
+    # -- segments --------------------------------------------------------------------------
+    def _open(self, frame: Frame) -> None:
+        h, w = frame.y.shape
+        settings = self.settings if (w, h) == (self.settings.width, self.settings.height) else \
+            dataclasses.replace(self.settings, width=w, height=h)
+        seg = self.segmenter.begin(frame.mono_ns, frame.wall_ns)
+        part = self.root / seg.part_rel_path
+        comment = f"camera={self.camera} first_index={frame.index} incarnation={frame.incarnation}"
+        self.writer = SegmentWriter(part, settings, frame.mono_ns, comment)
+        self.seg, self.seg_first_index, self.seg_dropped = seg, frame.index, 0
+        Syncer.sync_dir(part.parent)
+        self.syncer.watch(part)
+
+    def _close(self, reason: str) -> None:
+        """Close the current segment properly and give it its final name."""
+        writer, seg = self.writer, self.seg
+        self.writer = self.seg = None
+        self.syncer.watch(None)
+        part = self.root / seg.part_rel_path
+        try:
+            writer.close()
+        except (OSError, av.FFmpegError) as exc:
+            self._note_error(f"closing {seg.rel_path}: {type(exc).__name__}: {exc}")
+            writer.abort()
+        if writer.frames == 0:
+            part.unlink(missing_ok=True)  # opened but nothing reached it: no recording to keep
+            return
+        try:
+            final = finalise(part, self.root / seg.rel_path)
+        except OSError as exc:
+            # The temporary file stays; the next start gives it its name.
+            self._note_error(f"renaming {part.name}: {exc}")
+            return
+        rel = str(final.relative_to(self.root))
+        self.segments_written += 1
+        try:
+            size = final.stat().st_size
+        except OSError:
+            size = 0
+        # The muxer does not report a failed write of the last fragment (disk full while
+        # closing): count what reached the file (demux only, a few ms).
+        check = probe(final)
+        if check.frames < writer.frames:
+            self.frames_dropped += writer.frames - check.frames
+            self._note_error(f"{rel}: only {check.frames} of {writer.frames} frames reached the disk "
+                             f"({check.error or 'its last fragment could not be written: disk full?'})")
+            self.guard.check(full=True)
+        self.recent.append({"file": rel, "frames": writer.frames, "first_index": self.seg_first_index,
+                            "last_index": self.seg_last_index, "dropped": self.seg_dropped,
+                            "duration_s": round(writer.duration_s, 3),
+                            "bytes": size, "closed_because": reason or "segment boundary"})
+        log.info("segment %s: %d frames, %.2f s, %d bytes%s", rel, writer.frames, writer.duration_s, size,
+                 f" (closed: {reason})" if reason else "")
+        trim()  # the closed encoder's buffers go back to the OS, not into a growing heap
+
+    def _fail(self, exc: BaseException) -> None:
+        """A write error: close what was written, make room or wait, then try again."""
+        where = str(self.seg.rel_path) if self.seg is not None else "a new segment"
+        if self.writer is not None:
+            self._close("write error")
+        self._note_error(f"writing {where}: {type(exc).__name__}: {exc}")  # the cause stays the last error
+        wait = RETRY_S
+        if is_disk_error(exc):
+            deleted = self.guard.state.deleted_count
+            if self.guard.check(full=True).deleted_count > deleted:
+                wait = 0.0  # retention made room: go on at once
+        self.retry_at = time.monotonic() + wait
+        log.error("camera %d: recording again in %.0f s", self.camera, wait)
+
+    def _note_error(self, message: str) -> None:
+        self.last_error, self.last_error_at = message, round(time.time(), 3)
+        log.error("camera %d: %s", self.camera, message)
+
+    # -- status ----------------------------------------------------------------------------
+    def state(self) -> str:
+        if not self.enabled:
+            return "paused"
+        if time.monotonic() < self.retry_at:
+            return "error"
+        return "recording" if self.writer is not None else "waiting"
+
+    def status(self) -> dict:
+        g = self.guard.state
+        current = str(self.seg.rel_path) if self.seg is not None else None
+        return {
+            "camera": self.camera, "pid": os.getpid(), "engine": "pyav", "state": self.state(),
+            "recording": self.writer is not None, "enabled": self.enabled,
+            "waiting_for": self.waiting_reason if self.writer is None and self.enabled else "",
+            "encoder": self.settings.codec, "encoder_why": self.encoder_why,
+            "segment_seconds": self.cfg.recorder.segment_seconds,
+            "current_file": current, "current_frames": self.writer.frames if self.writer else 0,
+            "segments_written": self.segments_written, "frames_written": self.frames_written,
+            "frames_dropped": self.frames_dropped, "last_error": self.last_error,
+            "last_error_at": self.last_error_at, "disk_free_bytes": g.free_bytes, "disk_warning": g.warning,
+            "disk_error": g.error, "retention": self.cfg.recorder.retention,
+            "retention_deleted_count": g.deleted_count, "retention_deleted_bytes": g.deleted_bytes,
+            "retention_deleted": list(self.guard.deleted), "recovered_files": list(self.recovered),
+            "recent_segments": list(self.recent),
+        }
+
+    def publish(self, final: bool = False) -> None:
+        doc = self.status()
+        if final:
+            doc.update(state="stopped", recording=False, current_file=None, waiting_for="")
+        try:
+            self.board.publish(self.status_name, doc)
+        except OSError as exc:
+            log.warning("status: cannot publish: %s", exc)

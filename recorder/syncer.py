@@ -1,0 +1,67 @@
+"""Push the segment being written to the disk about once a second.
+
+The muxer hands every packet to the kernel at once (``flush_packets``), which is enough
+for a kill -9.  A power cut also loses what the kernel has not written yet (up to the
+file system's commit interval, 5 s on ext4), so a background thread calls ``fdatasync``
+on the file every second.  It runs in its own thread because an SD card can take tens
+of milliseconds to sync, and the recording loop must not wait for that.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from pathlib import Path
+
+log = logging.getLogger("recorder")
+
+
+class Syncer:
+    def __init__(self, interval: float = 1.0) -> None:
+        self.interval = interval
+        self._path: Path | None = None
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="syncer", daemon=True)
+        self._thread.start()
+
+    def watch(self, path: Path | None) -> None:
+        """Sync ``path`` from now on (None: nothing)."""
+        with self._lock:
+            self._path = path
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            with self._lock:
+                path = self._path
+            if path is None:
+                continue
+            try:
+                # fdatasync works on the file, whichever descriptor names it.
+                fd = os.open(path, os.O_RDONLY)
+            except OSError:
+                continue  # renamed or removed meanwhile: the next tick sees the new path
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                log.warning("fdatasync %s: %s", path, exc)
+            finally:
+                os.close(fd)
+
+    @staticmethod
+    def sync_dir(path: Path) -> None:
+        """Make a new or renamed directory entry durable."""
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            return
+        try:
+            os.fsync(fd)
+        except OSError:
+            pass
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=2.0)

@@ -1,0 +1,43 @@
+"""``python -m streamer [--workers N] [--port P] [--host H]``: the live view server.
+
+Serves on ``streamer.host``:``streamer.port``.  SIGINT/SIGTERM close the open streams and
+the process exits within a second.  Exit code 2 for a bad configuration or command line.
+"""
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+import uvicorn
+
+from common.config import load_or_exit
+from streamer.workers import serve, uvicorn_options
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m streamer", description="Serve the live camera views.")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: streamer.workers)")
+    parser.add_argument("--port", type=int, default=None, help="TCP port (default: streamer.port)")
+    parser.add_argument("--host", default=None, help="address to listen on (default: streamer.host)")
+    args = parser.parse_args(argv)
+    cfg = load_or_exit()
+    workers = cfg.streamer.workers if args.workers is None else args.workers
+    if not 1 <= workers <= 8:
+        print(f"--workers {workers}: allowed values are 1 to 8", file=sys.stderr)
+        return 2
+    port = cfg.streamer.port if args.port is None else args.port
+    if not 1 <= port <= 65535:
+        print(f"--port {port}: allowed values are 1 to 65535", file=sys.stderr)
+        return 2
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s",
+                        stream=sys.stderr)
+    options = uvicorn_options(args.host or cfg.streamer.host, port)
+    if workers == 1:
+        uvicorn.run("streamer.app:app", **options)
+        return 0
+    return serve(options, workers)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

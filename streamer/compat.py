@@ -1,0 +1,91 @@
+"""The routes of the system this one replaces, with the same meanings.
+
+They change the shared default view, resolution and recording flags (``Controls``), which
+every worker and the recorders read, and which survive restarts.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from streamer.params import LEGACY_RESOLUTIONS, ParamError, check_camera
+from streamer.status import legacy_stats, recording_status
+
+router = APIRouter()
+
+
+LAST_CAMERA = "streamer-last-camera"   # the single camera to return to when dual view goes off
+
+
+def last_camera(rt) -> int:
+    doc = rt.board.read(LAST_CAMERA) or {}
+    cam = doc.get("camera", 0)
+    return cam if isinstance(cam, int) and 0 <= cam < rt.cfg.camera.count else 0
+
+
+def _ok(message: str, **extra: object) -> dict:
+    return {"success": True, "message": message, **extra}
+
+
+@router.post("/switch/{camera_id}")
+async def switch(camera_id: str, request: Request) -> dict:
+    rt = request.app.state.rt
+    cam = check_camera(rt.cfg, camera_id)
+    rt.controls.update(view=str(cam))
+    rt.board.publish(LAST_CAMERA, {"camera": cam})
+    return _ok(f"switched to camera {cam}", current_camera=cam)
+
+
+@router.post("/api/dual_mode/{enabled}")
+async def dual_mode(enabled: str, request: Request) -> dict:
+    rt = request.app.state.rt
+    flag = enabled.lower()
+    if flag not in ("true", "false"):
+        raise ParamError("enabled", enabled, ["true", "false"])
+    if flag == "true":
+        if rt.cfg.camera.count < 2:
+            raise ParamError("enabled", enabled, ["false"])
+        rt.controls.update(view="dual")
+        return _ok("dual view on", dual_mode=True)
+    current = rt.controls.get()["view"]
+    rt.controls.update(view=current if current != "dual" else str(last_camera(rt)))
+    return _ok("dual view off", dual_mode=False)
+
+
+@router.post("/api/resolution/{resolution}")
+async def resolution(resolution: str, request: Request) -> dict:
+    rt = request.app.state.rt
+    if resolution not in LEGACY_RESOLUTIONS:
+        raise ParamError("resolution", resolution, list(LEGACY_RESOLUTIONS))
+    rt.controls.update(resolution=LEGACY_RESOLUTIONS[resolution])
+    return _ok(f"resolution set to {resolution}", resolution=resolution)
+
+
+@router.get("/api/stats")
+async def stats(request: Request) -> dict:
+    rt = request.app.state.rt
+    status = rt.status()
+    by_res = status["limits"]["viewers_by_res"]
+    addresses = len({v["address"] for v in status["viewers"]})
+    return legacy_stats(rt.cfg, rt.watch, rt.controls, status["views"], by_res, addresses, last_camera(rt))
+
+
+@router.get("/api/recording/status")
+async def rec_status(request: Request) -> dict:
+    rt = request.app.state.rt
+    return recording_status(rt.cfg, rt.watch, rt.controls, rt.board)
+
+
+@router.post("/api/recording/start/{camera_id}")
+async def rec_start(camera_id: str, request: Request) -> dict:
+    rt = request.app.state.rt
+    cam = check_camera(rt.cfg, camera_id)
+    rt.controls.update(recording={cam: True})
+    return _ok(f"recording resumed on camera {cam}", camera_id=cam, recording=True)
+
+
+@router.post("/api/recording/stop/{camera_id}")
+async def rec_stop(camera_id: str, request: Request) -> dict:
+    rt = request.app.state.rt
+    cam = check_camera(rt.cfg, camera_id)
+    rt.controls.update(recording={cam: False})
+    return _ok(f"recording paused on camera {cam}", camera_id=cam, recording=False)

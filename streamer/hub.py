@@ -1,0 +1,309 @@
+"""One encoder per (view, resolution) in a worker, shared by all its viewers of that view.
+
+A :class:`ViewEncoder` is a thread that sleeps in the ring's futex wait (the GIL is free
+while it waits and while simplejpeg encodes), composes the view, encodes it once, and
+hands the finished multipart part to the asyncio loop.  Viewers only ever take the newest
+part, so the encoder never waits for anyone.  It encodes only while someone watches and
+goes away a few seconds after the last viewer left (a reload or a view switch finds it warm).
+"""
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import simplejpeg
+
+from common.config import Config
+from common.meter import RateMeter
+from common.ring import Frame, RingReader
+from common.ring_layout import ring_name
+from streamer.compose import Composer
+from streamer.params import RESOLUTIONS, Resolution, view_cameras
+
+log = logging.getLogger("streamer.hub")
+
+WAIT_S = 0.25          # longest futex wait: how fast the thread notices a stop or a dead camera
+LIVE_AGE_S = 1.0       # a camera whose newest frame is older than this shows NO SIGNAL
+LINGER_S = 3.0         # an encoder without viewers stays this long before its thread ends
+ANOMALY_LOG_EVERY_S = 10.0
+BOUNDARY = b"frame"
+
+
+@dataclass(frozen=True)
+class Picture:
+    """One encoded picture, framed once for every viewer of its view.
+
+    ``part`` is the multipart part (boundary, headers, JPEG, CRLF).  ``chunked`` is the
+    same part cut into the resolution's write size and already in HTTP/1.1 chunked
+    transfer coding, so a viewer's socket gets these bytes as they are: no per-viewer
+    framing or copying.
+    """
+
+    seq: int              # per encoder, +1 for every picture published
+    part: bytes
+    chunked: tuple[bytes, ...]
+    jpeg_offset: int      # where the JPEG starts inside ``part``
+    jpeg_size: int
+    index: int            # ring index of the pacing camera's frame (-1: NO SIGNAL picture)
+    mono_ns: int          # capture time of that frame (CLOCK_MONOTONIC)
+    wall_ns: int
+    made_ns: int          # when the part was published (CLOCK_MONOTONIC)
+
+    @property
+    def jpeg(self) -> memoryview:
+        return memoryview(self.part)[self.jpeg_offset:self.jpeg_offset + self.jpeg_size]
+
+    def pieces(self, size: int) -> list[memoryview]:
+        view = memoryview(self.part)
+        return [view[i:i + size] for i in range(0, len(view), size)]
+
+
+def frame_part(jpeg: bytes, index: int, wall_ns: int, mono_ns: int) -> tuple[bytes, int]:
+    head = (b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
+            b"X-Timestamp: %.6f\r\nX-Frame-Index: %d\r\nX-Capture-Monotonic-Ns: %d\r\n\r\n"
+            % (len(jpeg), wall_ns / 1e9, index, mono_ns))
+    return head + jpeg + b"\r\n", len(head)
+
+
+def chunk_coded(part: bytes, size: int) -> tuple[bytes, ...]:
+    """``part`` as HTTP/1.1 chunks of at most ``size`` payload bytes each."""
+    view = memoryview(part)
+    return tuple(b"%x\r\n%b\r\n" % (len(piece), piece)
+                 for piece in (view[i:i + size] for i in range(0, len(view), size)))
+
+
+class ViewEncoder:
+    def __init__(self, cfg: Config, view: str, res: Resolution,
+                 loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.cfg, self.view, self.res, self.loop = cfg, view, res, loop
+        self.cams = view_cameras(view)
+        self.quality = cfg.streamer.jpeg_quality
+        self.readers = [RingReader(ring_name(cfg.ring.prefix, cam, res.stream), cfg.ring.stale_seconds)
+                        for cam in self.cams]
+        self.composer = Composer(self.cams, res, [cfg.camera_name(c) for c in self.cams],
+                                 label=not cfg.camera.overlay)
+        self.in_place = len(self.cams) == 1 and cfg.camera.overlay
+        self.viewers = 0                       # changed on the loop thread only
+        self.idle_since = time.monotonic()
+        self.picture: Picture | None = None    # newest, read on the loop thread
+        self.ticks = 0                         # +1 per picture or keep-alive: "send (again) now"
+        self.keepalive_s = cfg.streamer.keepalive_seconds
+        # Called on the loop thread with each picture (new, or the last one again as keep-alive).
+        self.subscribers: set[Callable[[Picture, int], None]] = set()
+        self._seq = 0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        # Statistics, written by the encoder thread, read by status requests.
+        self._lock = threading.Lock()
+        self._encode_ms = RateMeter(window=2.0, max_events=256)
+        self._sizes = RateMeter(window=2.0, max_events=256)
+        self.frames_encoded = 0
+        self.lapped = 0
+        self.anomalies = 0
+        self._last_anomaly_log = 0.0
+        bounds = len(self.cams)
+        self.size_bounds = (res.min_jpeg * bounds, res.max_jpeg * bounds)
+
+    # -- lifecycle (loop thread) ------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name=f"enc-{self.view}-{self.res.name}", daemon=True)
+        self._thread.start()
+
+    def stop(self, join_s: float = 0.5) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(join_s)
+        for reader in self.readers:
+            if self._thread is None or not self._thread.is_alive():
+                reader.close()
+
+    @property
+    def running(self) -> bool:
+        return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
+
+    def _publish(self, pic: Picture) -> None:
+        self.picture = pic
+        self.ticks += 1
+        for notify in list(self.subscribers):
+            try:
+                notify(pic, self.ticks)
+            except Exception:  # one viewer's socket trouble must not keep the picture from the others
+                log.exception("view %s %s: handing a picture to a viewer failed", self.view, self.res.name)
+
+    # -- rendering (encoder thread, or a worker thread for a snapshot) ----------------------
+    def _live(self, frame: Frame | None) -> bool:
+        return frame is not None and frame.age_s < LIVE_AGE_S
+
+    def render(self, lead: int | None, lead_frame: Frame | None) -> Picture | None:
+        """Compose and encode one picture; ``lead`` is the part whose frame paces the view."""
+        comp = self.composer
+        shown: Frame | None = lead_frame
+        if self.in_place and lead_frame is not None:
+            t0 = time.perf_counter_ns()
+            jpeg = simplejpeg.encode_jpeg_yuv_planes(*comp.single_planes(lead_frame), quality=self.quality)
+            t1 = time.perf_counter_ns()
+            if not lead_frame.valid():
+                self.lapped += 1
+                return None
+            return self._finish(jpeg, shown, t1 - t0)
+        for part, reader in enumerate(self.readers):
+            frame = lead_frame if part == lead else None
+            if frame is None:
+                frame = reader.latest()
+                if not self._live(frame):
+                    frame = None
+            if frame is None:
+                comp.put_no_signal(part)
+            elif not comp.put(part, frame):
+                if part == lead:
+                    self.lapped += 1
+                    return None
+                # The other camera's slot was overwritten while copying: take its newer frame.
+                frame = reader.latest()
+                if frame is None or not comp.put(part, frame):
+                    comp.put_no_signal(part)
+            if shown is None and frame is not None:
+                shown = frame
+        t0 = time.perf_counter_ns()
+        jpeg = simplejpeg.encode_jpeg_yuv_planes(*comp.planes, quality=self.quality)
+        return self._finish(jpeg, shown, time.perf_counter_ns() - t0)
+
+    def _finish(self, jpeg: bytes, frame: Frame | None, encode_ns: int) -> Picture:
+        now = time.monotonic_ns()
+        index = frame.index if frame is not None else -1
+        mono = frame.mono_ns if frame is not None else now
+        wall = frame.wall_ns if frame is not None else time.time_ns()
+        part, offset = frame_part(jpeg, index, wall, mono)
+        self._seq += 1
+        with self._lock:
+            self.frames_encoded += 1
+            self._encode_ms.add(encode_ns / 1e6)
+            self._sizes.add(len(jpeg))
+            lo, hi = self.size_bounds
+            if frame is not None and not lo <= len(jpeg) <= hi:
+                self.anomalies += 1
+                if time.monotonic() - self._last_anomaly_log >= ANOMALY_LOG_EVERY_S:
+                    self._last_anomaly_log = time.monotonic()
+                    log.warning("view %s %s: JPEG of %d bytes outside the expected %d-%d (%d so far)",
+                                self.view, self.res.name, len(jpeg), lo, hi, self.anomalies)
+        return Picture(self._seq, part, chunk_coded(part, self.res.chunk), offset, len(jpeg), index, mono, wall, now)
+
+    def _run(self) -> None:
+        lead = 0
+        last_made = last_sent = time.monotonic()
+        no_signal_shown = False
+        pic: Picture | None = None
+        while not self._stop.is_set():
+            try:
+                if self.viewers <= 0:
+                    # Nobody watches: encode nothing, just wait to be needed or stopped.
+                    self._stop.wait(0.05)
+                    continue
+                frame = self.readers[lead].next_frame(WAIT_S)
+                now = time.monotonic()
+                if frame is None:
+                    # The pacing camera is silent: let another live camera pace the view.
+                    other = next((i for i, r in enumerate(self.readers) if i != lead and self._live(r.latest())),
+                                 None)
+                    if other is not None:
+                        lead = other
+                    elif now - last_made >= LIVE_AGE_S and not no_signal_shown:
+                        pic = self.render(None, None)
+                        if pic is not None:
+                            self._hand_over(pic)
+                            last_sent = now
+                            no_signal_shown = True
+                    elif pic is not None and now - last_sent >= self.keepalive_s:
+                        # No new frame: viewers get the last picture again (browsers keep the connection).
+                        self._hand_over(pic)
+                        last_sent = now
+                    continue
+                new = self.render(lead, frame)
+                if new is not None:
+                    pic = new
+                    self._hand_over(pic)
+                    last_made = last_sent = now
+                    no_signal_shown = False
+            except RuntimeError as exc:  # the event loop closed under us: the worker is stopping
+                log.debug("encoder %s %s ended: %s", self.view, self.res.name, exc)
+                break
+            except Exception:  # keep serving: one bad frame must not end the view
+                log.exception("encoder %s %s: frame failed", self.view, self.res.name)
+                self._stop.wait(0.1)
+        for reader in self.readers:
+            reader.close()
+
+    def _hand_over(self, pic: Picture) -> None:
+        if self.loop is not None:
+            self.loop.call_soon_threadsafe(self._publish, pic)
+
+    # -- statistics --------------------------------------------------------------------------
+    def stats(self) -> dict:
+        with self._lock:
+            return {"view": self.view, "res": self.res.name, "fps": round(self._encode_ms.rate(), 2),
+                    "avg_jpeg_bytes": int(self._sizes.mean()), "encode_ms": round(self._encode_ms.mean(), 2),
+                    "frames_encoded": self.frames_encoded, "lapped": self.lapped, "anomalies": self.anomalies,
+                    "encoding": self.viewers > 0 and self.running}
+
+
+class Hub:
+    """This worker's encoders, started on a view's first viewer, reaped after its last."""
+
+    def __init__(self, cfg: Config, loop: asyncio.AbstractEventLoop) -> None:
+        self.cfg, self.loop = cfg, loop
+        self.encoders: dict[tuple[str, str], ViewEncoder] = {}
+
+    def acquire(self, view: str, res: str) -> ViewEncoder:
+        enc = self.encoders.get((view, res))
+        if enc is None or not enc.running:
+            enc = ViewEncoder(self.cfg, view, RESOLUTIONS[res], self.loop)
+            self.encoders[(view, res)] = enc
+            enc.start()
+        enc.viewers += 1
+        return enc
+
+    def release(self, enc: ViewEncoder) -> None:
+        enc.viewers = max(0, enc.viewers - 1)
+        if enc.viewers == 0:
+            enc.idle_since = time.monotonic()
+
+    def reap(self) -> None:
+        now = time.monotonic()
+        for key, enc in list(self.encoders.items()):
+            if enc.viewers == 0 and (now - enc.idle_since >= LINGER_S or not enc.running):
+                enc.stop(join_s=0.0)
+                del self.encoders[key]
+
+    def fresh_picture(self, view: str, res: str) -> Picture | None:
+        enc = self.encoders.get((view, res))
+        pic = enc.picture if enc is not None and enc.viewers > 0 else None
+        if pic is not None and time.monotonic_ns() - pic.made_ns < LIVE_AGE_S * 1e9:
+            return pic
+        return None
+
+    def snapshot(self, view: str, res: str) -> Picture | None:
+        """One picture of the newest frames, made now (call from a worker thread)."""
+        enc = ViewEncoder(self.cfg, view, RESOLUTIONS[res], None)
+        try:
+            for _ in range(3):  # a frame overwritten while copying: try the newer one
+                pic = enc.render(None, None)
+                if pic is not None:
+                    return pic
+            return None
+        finally:
+            for reader in enc.readers:
+                reader.close()
+
+    def stats(self) -> list[dict]:
+        return [enc.stats() for enc in self.encoders.values()]
+
+    def close(self) -> None:
+        for enc in self.encoders.values():
+            enc._stop.set()
+        for enc in self.encoders.values():
+            enc.stop(join_s=0.3)
+        self.encoders.clear()

@@ -1,0 +1,201 @@
+"""The MJPEG response: each viewer gets the newest picture whenever its socket has room.
+
+A part goes to the socket's transport in chunks of the resolution's write size, straight
+from the encoder's hand-over while the socket has room (no task switch per viewer).  When
+the socket's bounded buffers fill, the viewer's own task waits for them to drain (uvicorn's
+flow control), finishes the part and takes the newest picture: a slow viewer skips
+pictures, and no one else waits for it.  With no new picture for ``keepalive`` seconds the
+encoder hands out the last one again, so the browser keeps the connection and shows the
+stall.  A viewer whose writes make no progress for STALL_S is dropped so its slot frees.
+"""
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from typing import Any, Callable
+
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from common.meter import RateMeter
+from streamer import transport
+from streamer.hub import BOUNDARY, Hub, Picture
+from streamer.params import RESOLUTIONS
+
+STALL_S = 1.25
+_conn_ids = itertools.count(1)
+
+
+class Viewer:
+    """One open stream of this worker, with the statistics /api/status shows."""
+
+    def __init__(self, address: str, view: str, res: str) -> None:
+        self.conn = f"c{next(_conn_ids)}"
+        self.address, self.view, self.res = address, view, res
+        self.since = time.time()
+        self.frames = RateMeter(window=2.0, max_events=128)
+        self.latency = RateMeter(window=2.0, max_events=128)
+        self.bytes_sent = 0
+        self.send_started = 0.0     # monotonic start of a write still waiting, 0 when none
+        self.protocol: transport.StreamProtocol | None = None
+
+    def row(self) -> dict[str, Any]:
+        return {"conn": self.conn, "address": self.address, "view": self.view, "res": self.res,
+                "since": round(self.since, 3), "fps": round(self.frames.rate(), 2), "bytes_sent": self.bytes_sent,
+                "latency_ms": round(self.latency.mean(), 2), "latency_p50_ms": round(self.latency.percentile(50), 2),
+                "latency_p99_ms": round(self.latency.percentile(99), 2)}
+
+    def stalled(self, now: float) -> bool:
+        return self.send_started > 0 and now - self.send_started > STALL_S
+
+    def sent(self, pic: Picture, fresh: bool) -> None:
+        """A whole part went to the socket (``fresh``: a new picture, not a keep-alive)."""
+        self.bytes_sent += len(pic.part)
+        if fresh:
+            now = time.monotonic_ns()
+            self.frames.add(now=now / 1e9)
+            self.latency.add((now - pic.mono_ns) / 1e6, now=now / 1e9)
+
+    def drop(self) -> None:
+        """End a stream whose client stopped reading."""
+        if self.protocol is not None:
+            self.protocol.abort()
+
+
+class Sink:
+    """Feeds one viewer's socket through our protocol's transport.
+
+    The encoder hands every picture to :meth:`offer` on the loop thread.  When the socket
+    has room, the part is written there and then, chunk by chunk, with no task switch;
+    when it fills up, the viewer's task waits for it to drain, finishes the part, and then
+    takes the newest picture.  Pictures that come meanwhile are skipped, never queued.
+    """
+
+    def __init__(self, viewer: Viewer, proto: transport.StreamProtocol, chunk: int, chunked: bool,
+                 wake: asyncio.Event) -> None:
+        self.viewer, self.proto, self.chunk, self.chunked, self.wake = viewer, proto, chunk, chunked, wake
+        self.pending: tuple[Picture, tuple | list, int] | None = None   # a part the socket has not taken yet
+        self.last_seq = -1
+        self.last_tick = -1
+
+    @property
+    def ready(self) -> bool:
+        return self.pending is None and not self.proto.flow.write_paused
+
+    def offer(self, pic: Picture, tick: int) -> None:
+        if self.ready:
+            self.start(pic, tick)
+        else:
+            self.wake.set()  # the viewer's task sends the newest picture once the socket drains
+
+    def start(self, pic: Picture, tick: int) -> None:
+        self.last_tick = tick
+        self.write(pic, pic.chunked if self.chunked else pic.pieces(self.chunk), 0)
+
+    def write(self, pic: Picture, pieces: tuple | list, at: int) -> None:
+        t, flow = self.proto.transport, self.proto.flow
+        while at < len(pieces):
+            if t.is_closing():
+                self.pending = None
+                return
+            t.write(pieces[at])
+            at += 1
+            if flow.write_paused and at < len(pieces):
+                self.pending = (pic, pieces, at)
+                self.wake.set()
+                return
+        self.pending = None
+        self.viewer.sent(pic, fresh=pic.seq != self.last_seq)
+        self.last_seq = pic.seq
+
+
+class MJPEGStream(Response):
+    media_type = f"multipart/x-mixed-replace; boundary={BOUNDARY.decode()}"
+
+    def __init__(self, hub: Hub, viewer: Viewer, on_end) -> None:
+        super().__init__(content=None, status_code=200, media_type=self.media_type, headers={
+            "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0",
+            "Pragma": "no-cache", "X-Accel-Buffering": "no", "Access-Control-Allow-Origin": "*"})
+        # Starlette adds a Content-Length of 0 for an empty body: a stream has none.
+        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
+        self.hub, self.viewer, self.on_end = hub, viewer, on_end
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        viewer = self.viewer
+        res = RESOLUTIONS[viewer.res]
+        proto = transport.lookup(scope.get("client"))
+        viewer.protocol = proto
+        wake = asyncio.Event()
+        gone = asyncio.Event()
+        watcher = asyncio.create_task(self._watch(receive, gone, wake))
+        enc = self.hub.acquire(viewer.view, viewer.res)
+        notify: Callable[[Picture, int], None] | None = None
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            if proto is not None:
+                proto.limit_pending(res.buffer_limit)
+                proto.listen(wake)
+                # HTTP/1.1 bodies without a length are chunked; our pictures carry that coding ready-made.
+                sink = Sink(viewer, proto, res.chunk, scope.get("http_version") == "1.1", wake)
+                notify = sink.offer
+                enc.subscribers.add(notify)
+                await self._feed(sink, enc, gone)
+            else:
+                notify = lambda _pic, _tick: wake.set()  # noqa: E731
+                enc.subscribers.add(notify)
+                await self._send_loop(send, enc, res.chunk, gone, wake)
+            if not gone.is_set() and not (proto is not None and proto.transport.is_closing()):
+                # Server shutdown: end the response properly so the connection closes cleanly.
+                await send({"type": "http.response.body", "body": b"", "more_body": False})
+        finally:
+            if notify is not None:
+                enc.subscribers.discard(notify)
+            self.hub.release(enc)
+            watcher.cancel()
+            if proto is not None:
+                proto.unlisten(wake)
+            viewer.send_started = 0.0
+            self.on_end(viewer)
+
+    async def _feed(self, sink: Sink, enc, gone: asyncio.Event) -> None:
+        """The viewer's task: only busy when its socket is full (or to send its first picture)."""
+        proto, viewer = sink.proto, self.viewer
+        while not gone.is_set() and not proto.closing:
+            if sink.ready:
+                if enc.picture is not None and enc.ticks != sink.last_tick:
+                    sink.start(enc.picture, enc.ticks)
+                    continue
+                sink.wake.clear()
+                await sink.wake.wait()
+                continue
+            viewer.send_started = time.monotonic()
+            await proto.flow.drain()
+            viewer.send_started = 0.0
+            if sink.pending is not None:
+                sink.write(*sink.pending)
+
+    async def _send_loop(self, send: Send, enc, chunk: int, gone: asyncio.Event, wake: asyncio.Event) -> None:
+        """The same through plain ASGI ``send``, for a server without our protocol."""
+        last_seq, last_tick = -1, -1
+        while not gone.is_set():
+            if enc.picture is None or enc.ticks == last_tick:
+                wake.clear()
+                await wake.wait()
+                continue
+            pic, last_tick = enc.picture, enc.ticks
+            for piece in pic.pieces(chunk):
+                self.viewer.send_started = time.monotonic()
+                await send({"type": "http.response.body", "body": piece, "more_body": True})
+            self.viewer.send_started = 0.0
+            self.viewer.sent(pic, fresh=pic.seq != last_seq)
+            last_seq = pic.seq
+
+    @staticmethod
+    async def _watch(receive: Receive, gone: asyncio.Event, wake: asyncio.Event) -> None:
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                gone.set()
+                wake.set()
+                return

@@ -1,0 +1,297 @@
+"""Recordings: the list of segments per camera and day, and the files themselves.
+
+Routes (included by the streamer app, which sets ``app.state.cfg``):
+
+* ``GET /api/recordings/days``: for every camera, the days that have recordings.
+* ``GET /api/recordings?camera=N[&date=YYMMDD]``: the segments of one day (the newest day
+  with recordings when ``date`` is left out), sorted by start time, with start, duration,
+  size, the gaps between them, and the camera's list of days.
+* ``GET /recordings/cam{N}/{YYMMDD}/cam{N}_YYYYMMDD_HHMMSS.mp4``: the file, with HTTP Range
+  (the ``<video>`` element seeks with it); ``?download=1`` asks the browser to save it.
+
+Only finished segments are listed and served: the recorder writes hidden ``.part`` files
+and renames them when complete.  A file path is accepted only if it has exactly the shape
+above and, with symlinks resolved, stays inside ``recorder.root``; anything else is a 404
+with a JSON reason and no file is opened.  Listing handlers are plain ``def`` so the
+directory scans run in the thread pool, never on the event loop that feeds live viewers.
+"""
+from __future__ import annotations
+
+import os
+import re
+import struct
+import threading
+import time
+from collections import OrderedDict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse
+
+from common.config import Config
+from streamer.mp4_duration import mp4_duration
+
+router = APIRouter()
+
+# Matched whole (fullmatch) and ASCII only: no trailing newline, no other scripts' digits.
+DATE_RE = re.compile(r"\d{6}", re.ASCII)
+SEGMENT_RE = re.compile(r"cam(\d)_(\d{8})_(\d{6})\.mp4", re.ASCII)
+FILE_PATH_RE = re.compile(r"cam(\d)/(\d{6})/(cam(\d)_(\d{8})_(\d{6})\.mp4)", re.ASCII)
+GAP_TOLERANCE_S = 1.5  # file names have 1 s resolution; back-to-back segments may look 1 s apart
+CACHE_ENTRIES = 16384  # about 3 days of 30 s segments for two cameras
+
+
+class _DurationCache:
+    """Durations by path, valid while (mtime, size) is unchanged; least recently used goes first."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self._items: OrderedDict[str, tuple[int, int, float | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, path: str, st: os.stat_result) -> float | None:
+        key = (st.st_mtime_ns, st.st_size)
+        with self._lock:
+            hit = self._items.get(path)
+            if hit is not None and hit[:2] == key:
+                self._items.move_to_end(path)
+                return hit[2]
+        try:
+            duration = mp4_duration(path)
+        except (OSError, ValueError, IndexError, OverflowError, struct.error):
+            duration = None
+        with self._lock:
+            self._items[path] = (*key, duration)
+            self._items.move_to_end(path)
+            while len(self._items) > self.limit:
+                self._items.popitem(last=False)
+        return duration
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+
+durations = _DurationCache(CACHE_ENTRIES)
+
+
+def _bad(field: str, value: str | None, allowed: list[str], message: str) -> JSONResponse:
+    """400 in the streamer's shape: what is wrong, the field, and what it may be."""
+    return JSONResponse(status_code=400, content={
+        "error": message, "field": field, "value": value, "allowed": allowed})
+
+
+def _not_found(reason: str) -> JSONResponse:
+    return JSONResponse(status_code=404, content={"error": "not found", "reason": reason})
+
+
+def _cfg(request: Request) -> Config:
+    return request.app.state.cfg
+
+
+def _cameras(cfg: Config) -> list[int]:
+    return list(range(cfg.camera.count))
+
+
+def _parse_camera(cfg: Config, raw: str | None) -> int | JSONResponse:
+    allowed = [str(c) for c in _cameras(cfg)]
+    if raw is None:
+        return _bad("camera", None, allowed, f"camera is required: allowed values are {', '.join(allowed)}")
+    if raw not in allowed:
+        return _bad("camera", raw, allowed, f"invalid camera {raw!r}: allowed values are {', '.join(allowed)}")
+    return int(raw)
+
+
+def _parse_date(raw: str) -> str | JSONResponse:
+    allowed = ["YYMMDD (a calendar date, e.g. 261126)"]
+    if not DATE_RE.fullmatch(raw):
+        return _bad("date", raw, allowed, f"invalid date {raw!r}: expected six digits YYMMDD")
+    try:
+        datetime.strptime(raw, "%y%m%d")
+    except ValueError:
+        return _bad("date", raw, allowed, f"invalid date {raw!r}: not a calendar date")
+    return raw
+
+
+def _inside(root: Path, path: str) -> bool:
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
+
+
+def _segments_in(root: Path, folder: Path, camera: int) -> list[os.DirEntry[str]]:
+    """Finished segments of ``camera`` in ``folder``; a symlink counts only if it stays in the root."""
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+    out = []
+    for entry in entries:
+        m = SEGMENT_RE.fullmatch(entry.name)
+        if not (m and int(m.group(1)) == camera and entry.is_file()):
+            continue
+        if entry.is_symlink() and not _inside(root, entry.path):
+            continue
+        out.append(entry)
+    return out
+
+
+_day_totals: OrderedDict[str, tuple[int, int, int]] = OrderedDict()  # folder -> (mtime_ns, count, bytes)
+_day_lock = threading.Lock()
+DAY_CACHE_ENTRIES = 8192  # over ten years of days for two cameras
+
+
+def _day_summary(root: Path, folder: Path, camera: int) -> tuple[int, int]:
+    """(segments, bytes) of a day folder; recomputed only when the folder changed.
+
+    The recorder renames each finished segment into the folder and retention deletes from
+    it, and both change the folder's mtime, so a refresh of the page costs one stat per day.
+    """
+    try:
+        mtime = os.stat(folder).st_mtime_ns
+    except OSError:
+        return 0, 0
+    key = str(folder)
+    with _day_lock:
+        hit = _day_totals.get(key)
+        if hit is not None and hit[0] == mtime:
+            _day_totals.move_to_end(key)
+            return hit[1], hit[2]
+    files = _segments_in(root, folder, camera)
+    size = 0
+    for entry in files:
+        try:
+            size += entry.stat().st_size
+        except FileNotFoundError:  # retention removed it meanwhile
+            pass
+    with _day_lock:
+        _day_totals[key] = (mtime, len(files), size)
+        _day_totals.move_to_end(key)
+        while len(_day_totals) > DAY_CACHE_ENTRIES:
+            _day_totals.popitem(last=False)
+    return len(files), size
+
+
+def list_days(root: Path, camera: int) -> list[dict[str, Any]]:
+    """Days (oldest first) with at least one finished segment of ``camera``."""
+    try:
+        folders = sorted(e.name for e in os.scandir(root / f"cam{camera}")
+                         if e.is_dir() and DATE_RE.fullmatch(e.name))
+    except (FileNotFoundError, NotADirectoryError, PermissionError):
+        return []
+    days = []
+    for name in folders:
+        count, size = _day_summary(root, root / f"cam{camera}" / name, camera)
+        if count:
+            days.append({"date": name, "segments": count, "bytes": size})
+    return days
+
+
+def list_segments(root: Path, camera: int, date: str) -> list[dict[str, Any]]:
+    """Finished segments of one camera and day, sorted by start time."""
+    out = []
+    for entry in _segments_in(root, root / f"cam{camera}" / date, camera):
+        m = SEGMENT_RE.fullmatch(entry.name)
+        assert m is not None
+        try:
+            st = entry.stat()
+        except FileNotFoundError:
+            continue
+        try:
+            started = datetime.strptime(m.group(2) + m.group(3), "%Y%m%d%H%M%S")
+        except ValueError:
+            continue
+        duration = durations.get(entry.path, st)
+        start_s = started.hour * 3600 + started.minute * 60 + started.second
+        out.append({
+            "file": entry.name,
+            "url": f"/recordings/cam{camera}/{date}/{entry.name}",
+            "start": started.isoformat(),
+            "start_epoch": time.mktime(started.timetuple()),
+            "start_s": start_s,
+            "duration_s": None if duration is None else round(duration, 3),
+            "size_bytes": st.st_size,
+        })
+    out.sort(key=lambda seg: (seg["start_epoch"], seg["file"]))
+    return out
+
+
+def find_gaps(segments: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Holes between consecutive segments, as seconds since the day's midnight."""
+    gaps = []
+    for prev, nxt in zip(segments, segments[1:]):
+        if prev["duration_s"] is None:
+            continue
+        end_epoch = prev["start_epoch"] + prev["duration_s"]
+        hole = nxt["start_epoch"] - end_epoch
+        if hole > GAP_TOLERANCE_S:
+            end_s = prev["start_s"] + prev["duration_s"]
+            gaps.append({"start_s": round(end_s, 3), "end_s": round(end_s + hole, 3),
+                         "duration_s": round(hole, 3)})
+    return gaps
+
+
+@router.get("/api/recordings/days")
+def recording_days(request: Request) -> dict[str, Any]:
+    cfg = _cfg(request)
+    root = cfg.recordings_root
+    return {"cameras": {str(c): list_days(root, c) for c in _cameras(cfg)}}
+
+
+@router.get("/api/recordings", response_model=None)
+def recordings(request: Request, camera: str | None = None, date: str | None = None
+               ) -> dict[str, Any] | JSONResponse:
+    cfg = _cfg(request)
+    cam = _parse_camera(cfg, camera)
+    if isinstance(cam, JSONResponse):
+        return cam
+    root = cfg.recordings_root
+    days = list_days(root, cam)
+    if date is None:
+        day = days[-1]["date"] if days else datetime.now().strftime("%y%m%d")
+    else:
+        parsed = _parse_date(date)
+        if isinstance(parsed, JSONResponse):
+            return parsed
+        day = parsed
+    segments = list_segments(root, cam, day)
+    return {
+        "camera": cam,
+        "name": cfg.camera_name(cam),
+        "date": day,
+        "days": days,
+        "segments": segments,
+        "gaps": find_gaps(segments),
+        "recorded_s": round(sum(s["duration_s"] or 0 for s in segments), 3),
+        "total_bytes": sum(s["size_bytes"] for s in segments),
+    }
+
+
+def resolve_file(root: Path, rel: str) -> Path | str:
+    """The real path of a finished segment under ``root``, or the reason it is refused."""
+    m = FILE_PATH_RE.fullmatch(rel)
+    if m is None:
+        return "path must be cam{N}/YYMMDD/cam{N}_YYYYMMDD_HHMMSS.mp4"
+    if m.group(1) != m.group(4):
+        return "file name does not match the camera folder"
+    real = os.path.realpath(os.path.join(root, rel))
+    if not _inside(root, real):
+        return "path leaves the recordings folder"
+    if not os.path.isfile(real):
+        return "no such recording"
+    return Path(real)
+
+
+@router.api_route("/recordings/{rel:path}", methods=["GET", "HEAD"], response_model=None)
+def recording_file(request: Request, rel: str, download: str | None = None) -> FileResponse | JSONResponse:
+    if not str(request.scope.get("path", "")).endswith(f"/recordings/{rel}"):
+        # The router's pattern lets a trailing newline go; the path must be exactly the file's.
+        return _not_found("path must be cam{N}/YYMMDD/cam{N}_YYYYMMDD_HHMMSS.mp4")
+    found = resolve_file(_cfg(request).recordings_root, rel)
+    if isinstance(found, str):
+        return _not_found(found)
+    name = found.name
+    if download not in (None, "", "0", "false"):
+        return FileResponse(found, media_type="video/mp4", filename=name,
+                            content_disposition_type="attachment")
+    return FileResponse(found, media_type="video/mp4")

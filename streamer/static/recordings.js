@@ -1,0 +1,243 @@
+/* Recordings browser: per camera and day, a 24-hour bar (recorded time and gaps at a glance),
+ * a one-hour bar where single segments can be picked, the list of segments, and a player.
+ */
+"use strict";
+
+(() => {
+  const { $, el, storage, fmtBytes, fmtNum, pad, fmtClock, fmtDay, fetchWithin, pressed } = window.SHT;
+  const DAY_S = 86400;
+  const HOUR_S = 3600;
+  const GAP_TOLERANCE_S = 1.5;  // file names have 1 s resolution
+  const REFRESH_MS = 15000;  // a new segment appears every 30 s
+
+  const rec = { cam: "0", date: null, data: null, playing: null, sig: "", hour: null, timer: 0, active: false };
+
+  const endOf = (s) => s.start_s + (s.duration_s || 0);
+
+  function runsOf(segments) {
+    const runs = [];
+    for (const s of segments) {
+      const last = runs[runs.length - 1];
+      if (last && s.start_s <= last.end + GAP_TOLERANCE_S) last.end = Math.max(last.end, endOf(s));
+      else runs.push({ start: s.start_s, end: endOf(s) });
+    }
+    return runs;
+  }
+
+  /* A block from ``start`` to ``end`` (seconds of the day) on a bar covering [from, from + span). */
+  function bar(cls, start, end, from, span, title) {
+    const left = Math.max(from, Math.min(from + span, start));
+    const right = Math.max(left, Math.min(from + span, end));
+    const node = el("div", { class: cls, title: `${title} ${fmtClock(start)} – ${fmtClock(end)}` });
+    node.style.left = `${((left - from) / span) * 100}%`;
+    node.style.width = `${((right - left) / span) * 100}%`;
+    return node;
+  }
+
+  const overlaps = (start, end, from, span) => start < from + span && end > from;
+
+  function renderDay(d) {
+    // Recorded runs in blue; a hole between two segments in red, however short, so it shows.
+    const runs = runsOf(d.segments).map((r) => bar("tl-run", r.start, r.end, 0, DAY_S, "recorded"));
+    const gaps = (d.gaps || []).map((g) => bar("tl-gap", g.start_s, g.end_s, 0, DAY_S, `gap of ${fmtNum(g.duration_s, 1)} s:`));
+    $("tl-track").replaceChildren(...runs, ...gaps);
+    const n = (d.gaps || []).length;
+    $("day-summary").textContent = d.segments.length
+      ? `${fmtDay(d.date)}: ${d.segments.length} segments, ${fmtClock(Math.round(d.recorded_s || 0))} recorded, ` +
+        `${fmtBytes(d.total_bytes)}, ${n} gap${n === 1 ? "" : "s"}`
+      : `${fmtDay(d.date)}: no recordings`;
+  }
+
+  function renderHour() {
+    const d = rec.data;
+    const h = rec.hour == null ? 0 : rec.hour;
+    const from = h * HOUR_S;
+    const nodes = [];
+    if (d) {
+      for (const s of d.segments) {
+        if (!overlaps(s.start_s, endOf(s), from, HOUR_S)) continue;
+        const node = bar(`tl-seg${s.url === rec.playing ? " playing" : ""}`, s.start_s, endOf(s), from, HOUR_S, s.file);
+        node.dataset.file = s.file;
+        nodes.push(node);
+      }
+      for (const g of d.gaps || []) {
+        if (overlaps(g.start_s, g.end_s, from, HOUR_S)) {
+          nodes.push(bar("tl-gap", g.start_s, g.end_s, from, HOUR_S, `gap of ${fmtNum(g.duration_s, 1)} s:`));
+        }
+      }
+    }
+    $("hour-track").replaceChildren(...nodes);
+    $("hour-label").textContent = `${pad(h)}:00 – ${pad(h + 1)}:00`;
+    $("hour-prev").disabled = h <= 0;
+    $("hour-next").disabled = h >= 23;
+    moveCursor();
+  }
+
+  function renderSegments(d) {
+    const rows = d.segments.slice().reverse().map((s) => {
+      const tr = el("tr", { "data-file": s.file });
+      if (rec.playing === s.url) tr.className = "playing";
+      const play = el("button", { type: "button", class: "btn small", "data-play": s.file }, "Play");
+      play.addEventListener("click", () => playSegment(s));
+      const dl = el("a", { class: "btn small", href: `${s.url}?download=1`, download: s.file }, "Download");
+      const actions = el("td");
+      actions.append(play, dl);
+      tr.append(el("td", {}, fmtClock(s.start_s)),
+        el("td", {}, s.duration_s != null ? `${s.duration_s.toFixed(1)} s` : "?"),
+        el("td", {}, fmtBytes(s.size_bytes)), actions);
+      return tr;
+    });
+    if (!rows.length) {
+      const td = el("td", { class: "muted" }, "No recordings for this camera and day.");
+      td.colSpan = 4;
+      const tr = el("tr");
+      tr.append(td);
+      rows.push(tr);
+    }
+    $("segments").tBodies[0].replaceChildren(...rows);
+  }
+
+  function renderDays(d) {
+    const days = d.days.map((x) => x.date);
+    if (!days.includes(d.date)) days.push(d.date);
+    days.sort().reverse();
+    $("day-select").replaceChildren(...days.map((day) => {
+      const info = d.days.find((x) => x.date === day);
+      return el("option", { value: day, selected: day === d.date }, `${fmtDay(day)}${info ? ` (${info.segments})` : ""}`);
+    }));
+  }
+
+  function markCamera() {
+    for (const b of document.querySelectorAll("[data-rcam]")) pressed(b, b.dataset.rcam === rec.cam);
+  }
+
+  async function load(date) {
+    const q = `/api/recordings?camera=${encodeURIComponent(rec.cam)}${date ? `&date=${encodeURIComponent(date)}` : ""}`;
+    try {
+      const r = await fetchWithin(q, {}, 15000);
+      const d = await r.json();
+      if (!r.ok) throw new Error(d.error || `HTTP ${r.status}`);
+      const sig = `${d.camera}/${d.date}/${d.segments.length}/${d.total_bytes}`;
+      const newDay = !rec.data || rec.data.date !== d.date || rec.data.camera !== d.camera;
+      rec.data = d;
+      rec.date = d.date;
+      renderDays(d);
+      if (newDay) {
+        const last = d.segments[d.segments.length - 1];
+        rec.hour = last ? Math.floor(last.start_s / HOUR_S) : new Date().getHours();
+      }
+      if (sig !== rec.sig) {
+        rec.sig = sig;
+        renderDay(d);
+        renderSegments(d);
+        renderHour();
+      }
+    } catch (e) {
+      $("day-summary").textContent = `Recordings unavailable: ${e.message || e}`;
+    }
+  }
+
+  function playSegment(s, offset = 0) {
+    const video = $("player");
+    rec.playing = s.url;
+    video.src = s.url;
+    if (offset > 0) {
+      video.addEventListener("loadedmetadata", () => { video.currentTime = offset; }, { once: true });
+    }
+    const p = video.play();
+    if (p && p.catch) p.catch(() => { /* playback refused until the user presses play */ });
+    $("playing-title").textContent = `Camera ${rec.cam}, ${fmtDay(rec.date)} ${fmtClock(s.start_s)}`;
+    $("playing-info").textContent =
+      `${s.file} · ${s.duration_s != null ? `${s.duration_s.toFixed(1)} s` : "?"} · ${fmtBytes(s.size_bytes)}`;
+    for (const tr of $("segments").tBodies[0].rows) tr.classList.toggle("playing", tr.dataset.file === s.file);
+    rec.hour = Math.floor(s.start_s / HOUR_S);
+    renderHour();
+  }
+
+  function moveCursor() {
+    const s = rec.data && rec.data.segments.find((x) => x.url === rec.playing);
+    const dayCursor = $("tl-cursor");
+    const hourCursor = $("hour-cursor");
+    if (!s) { dayCursor.hidden = true; hourCursor.hidden = true; return; }
+    const t = Math.min(DAY_S, s.start_s + ($("player").currentTime || 0));
+    dayCursor.hidden = false;
+    dayCursor.style.left = `${(t / DAY_S) * 100}%`;
+    const from = (rec.hour || 0) * HOUR_S;
+    hourCursor.hidden = !(t >= from && t <= from + HOUR_S);
+    hourCursor.style.left = `${((t - from) / HOUR_S) * 100}%`;
+  }
+
+  function playNext() {
+    const segs = rec.data ? rec.data.segments : [];
+    const i = segs.findIndex((s) => s.url === rec.playing);
+    if (i >= 0 && i + 1 < segs.length) playSegment(segs[i + 1]);
+  }
+
+  /* The segment at time ``t``, or the closest one to it. */
+  function nearest(t) {
+    let best = null;
+    let bestDist = Infinity;
+    for (const s of rec.data ? rec.data.segments : []) {
+      const dist = t < s.start_s ? s.start_s - t : t > endOf(s) ? t - endOf(s) : 0;
+      if (dist < bestDist) { best = s; bestDist = dist; }
+    }
+    return best;
+  }
+
+  function playAt(t) {
+    const s = nearest(t);
+    if (!s) return;
+    const offset = t - s.start_s;
+    playSegment(s, s.duration_s && offset > 0 && offset < s.duration_s ? offset : 0);
+  }
+
+  function timeAt(ev, box, from, span) {
+    const rect = box.getBoundingClientRect();
+    return from + Math.max(0, Math.min(1, (ev.clientX - rect.left) / rect.width)) * span;
+  }
+
+  function scheduleRefresh() {
+    clearTimeout(rec.timer);
+    rec.timer = setTimeout(async () => {
+      const newest = rec.data && (rec.data.days[rec.data.days.length - 1] || {}).date;
+      if (rec.active && !document.hidden && (!rec.data || rec.date === newest)) await load(rec.date);
+      scheduleRefresh();
+    }, REFRESH_MS);
+  }
+
+  function init() {
+    const saved = storage.get("sht.rcam");
+    if (saved === "0" || saved === "1") rec.cam = saved;
+    markCamera();
+    for (const b of document.querySelectorAll("[data-rcam]")) {
+      b.addEventListener("click", () => {
+        rec.cam = b.dataset.rcam;
+        storage.set("sht.rcam", rec.cam);
+        rec.sig = "";
+        markCamera();
+        load(null);
+      });
+    }
+    $("day-select").addEventListener("change", (ev) => { rec.sig = ""; load(ev.target.value); });
+    $("btn-refresh").addEventListener("click", () => { rec.sig = ""; load(rec.date); });
+    $("timeline").addEventListener("click", (ev) => {
+      const t = timeAt(ev, $("timeline"), 0, DAY_S);
+      rec.hour = Math.min(23, Math.floor(t / HOUR_S));
+      renderHour();
+      playAt(t);
+    });
+    $("hourline").addEventListener("click", (ev) => playAt(timeAt(ev, $("hourline"), (rec.hour || 0) * HOUR_S, HOUR_S)));
+    $("hour-prev").addEventListener("click", () => { rec.hour = Math.max(0, (rec.hour || 0) - 1); renderHour(); });
+    $("hour-next").addEventListener("click", () => { rec.hour = Math.min(23, (rec.hour || 0) + 1); renderHour(); });
+    const video = $("player");
+    video.addEventListener("timeupdate", moveCursor);
+    video.addEventListener("ended", playNext);
+    scheduleRefresh();
+  }
+
+  window.SHT.recordings = {
+    init,
+    show() { rec.active = true; load(rec.date); },
+    hide() { rec.active = false; $("player").pause(); },
+  };
+})();

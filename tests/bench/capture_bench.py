@@ -1,0 +1,82 @@
+"""One capture process on the synthetic camera: CPU, memory, frame rate, picture weight.
+
+    python -m tests.bench.capture_bench [--quick]
+
+CPU is read from the scheduler's counters over several windows (each window one run of
+the median), RSS at the end of each window; the rings' shared pages are part of RSS
+and are shown in the note.  The JPEG size of an sd frame at q80 shows whether the
+synthetic picture weighs what a camera's does (the streamer's cost depends on it).
+"""
+from __future__ import annotations
+
+import sys
+import time
+
+import numpy as np
+import simplejpeg
+
+from capture.synthetic import SyntheticSource
+from common.clock import Pacer
+from common.ring import RingReader
+from common.ring_layout import ring_name
+from tests.bench.figures import Figure, summarise
+from tests.bench.rig import Rig, memory_mb
+from tests.bench.ring_bench import cpu_ns
+
+SECTION = "capture"
+RSS_LIMIT_MB = 60.0
+CPU_LIMIT = 10.0     # %core per camera on the synthetic source
+
+
+def _jpeg_sizes(frames: int) -> list[float]:
+    src = SyntheticSource(0, 30)
+    src._pacer = Pacer(1000)  # render back to back; pacing is not measured here
+    planes = lambda w, h: (np.zeros((h, w), np.uint8), np.zeros((h // 2, w // 2), np.uint8),
+                           np.zeros((h // 2, w // 2), np.uint8))
+    hd, sd = planes(1280, 720), planes(640, 480)
+    sizes = []
+    for _ in range(frames):
+        src.capture(1.0).fill(hd, sd)
+        sizes.append(len(simplejpeg.encode_jpeg_yuv_planes(*sd, quality=80)) / 1024)
+    return sizes
+
+
+def run(quick: bool) -> list[Figure]:
+    windows, window_s, warmup_s = (2, 2.5, 1.5) if quick else (3, 3.5, 3.0)
+    cpu, rss, shm, fps, drops = [], [], [], [], []
+    with Rig() as rig:
+        rig.cameras(count=1)
+        pid = rig.pid("capture0")
+        reader = RingReader(ring_name(rig.cfg.ring.prefix, 0, "hd"))
+        try:
+            time.sleep(warmup_s)
+            for _ in range(windows):
+                t0, c0, i0 = time.monotonic(), cpu_ns(pid), reader.status().last_index
+                time.sleep(window_s)
+                wall = time.monotonic() - t0
+                cpu.append(100.0 * (cpu_ns(pid) - c0) / 1e9 / wall)
+                st = reader.status()
+                fps.append((st.last_index - i0) / wall)
+                drops.append(st.drops)
+                mem, shared = memory_mb(pid)
+                rss.append(mem)
+                shm.append(shared)
+        finally:
+            reader.close()
+    ring_mb = max(shm)
+    return [
+        summarise(SECTION, "synthetic capture CPU", cpu, "%core", f"<= {CPU_LIMIT:g} %core",
+                  lambda v: v <= CPU_LIMIT, note="one camera, hd+sd rings, overlay on, 30 fps"),
+        summarise(SECTION, "capture RSS", rss, "MB", f"<= {RSS_LIMIT_MB:g} MB", lambda v: v <= RSS_LIMIT_MB,
+                  note=f"{ring_mb:.0f} MB of it is the rings' shared memory"),
+        summarise(SECTION, "capture RSS without rings", [r - s for r, s in zip(rss, shm)], "MB"),
+        summarise(SECTION, "frame rate", fps, "fps", note=f"source drops counted: {max(drops)}"),
+        summarise(SECTION, "sd JPEG q80 size", _jpeg_sizes(10 if quick else 60), "KB", "20 to 60 KB",
+                  lambda v: 20 <= v <= 60),
+    ]
+
+
+if __name__ == "__main__":
+    from tests.bench.report import SectionResult, markdown
+    quick = "--quick" in sys.argv
+    print(markdown([SectionResult(SECTION, __name__, figures=run(quick))], {"quick": quick}))

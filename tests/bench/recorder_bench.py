@@ -1,0 +1,183 @@
+"""Recorder figures: encoder capacity, CPU and memory of recorders at 30 fps, MB per segment.
+
+* Encoder capacity: 720p frames of the synthetic scene through the recorder's own segment
+  writer (libx264 with the configured preset, tune and threads, into fragmented MP4) as
+  fast as it goes, in frames per second and times real time (30 fps).
+* Recorders at work: two capture processes and two recorders (as supervisord runs them);
+  each recorder's CPU share of one core over a window, its RSS (and the part of it that is
+  the shared ring), and the size of a 30 s segment (measured on full segments in the full
+  run; in the quick run extrapolated from shorter segments' bytes per second).
+
+``python -m tests.bench.recorder_bench [--quick]`` prints the figures as a table.
+"""
+from __future__ import annotations
+
+import argparse
+import tempfile
+import time
+from pathlib import Path
+
+import av
+import numpy as np
+
+from common.config import load
+from common.state import StatusBoard
+from recorder import encoder
+from recorder.writer import SegmentWriter
+from tests.bench.figures import Figure, summarise
+from tests.bench.rig import CpuClock, Rig, memory_mb
+from tests.procs import wait_until
+
+SECTION = "recorder"
+W, H, FPS = 1280, 720, 30
+MB = 1_000_000
+
+
+def _frames(count: int) -> list[np.ndarray]:
+    """Distinct I420 frames of the synthetic camera (moving scene, sensor noise)."""
+    from capture.synthetic import SyntheticSource
+    src = SyntheticSource(0, FPS)
+    out = []
+    for n in range(count):
+        data = np.empty((H * 3 // 2, W), np.uint8)
+        y = data[:H]
+        u = data[H:H + H // 4].reshape(H // 2, W // 2)
+        v = data[H + H // 4:].reshape(H // 2, W // 2)
+        src.hd.render((y, u, v), n / FPS, n)
+        out.append(data)
+    return out
+
+
+def encoder_capacity(frames: int, runs: int) -> tuple[list[float], list[float]]:
+    """Frames per second and CPU ms per frame of the segment writer, encoding flat out."""
+    cfg = load()
+    rc = cfg.recorder
+    settings = encoder.EncoderSettings(encoder.SOFTWARE, W, H, FPS, round(FPS * rc.keyframe_seconds), rc.preset,
+                                       rc.tune, rc.crf, rc.max_bitrate_kbps, rc.threads)
+    source = _frames(60)
+    fps, cpu_ms = [], []
+    with tempfile.TemporaryDirectory(prefix="sht-bench-rec-") as tmp:
+        for run in range(runs):
+            writer = SegmentWriter(Path(tmp) / f"run{run}.mp4", settings, 0, "bench")
+            c0, t0 = time.process_time(), time.perf_counter()
+            for n in range(frames):
+                writer.add(av.VideoFrame.from_ndarray(source[n % len(source)], format="yuv420p"),
+                           int(n * 1e9 / FPS))
+            writer.close()
+            wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+            fps.append(frames / wall)
+            cpu_ms.append(cpu / frames * 1000)
+    return fps, cpu_ms
+
+
+def recorders_at_work(quick: bool) -> dict[str, list[float]]:
+    segment_s = 5 if quick else 30
+    window_s, windows = (8.0, 2) if quick else (15.0, 3)
+    out: dict[str, list[float]] = {"cpu0": [], "cpu1": [], "total": [], "rss": [], "private": [], "seg_mb": [],
+                                   "dropped": [], "pss": []}
+    with Rig(recorder__segment_seconds=segment_s) as rig:
+        rig.cameras(2)
+        for cam in (0, 1):
+            rig.recorder(cam)
+        board = StatusBoard(rig.cfg.run_dir)
+
+        def recording() -> bool:
+            docs = [board.read(f"recorder-cam{cam}") for cam in (0, 1)]
+            return all(d and d.get("state") == "recording" for d in docs)
+        wait_until(recording, timeout=30)
+        time.sleep(2.0)   # past start-up (imports, first keyframes)
+        pids = [rig.pid(f"recorder{cam}") for cam in (0, 1)]
+        for _ in range(windows):
+            clocks = [CpuClock(pid) for pid in pids]
+            time.sleep(window_s)
+            shares = []
+            for cam, clock in enumerate(clocks):
+                cpu, wall = clock.elapsed()
+                shares.append(100.0 * cpu / wall)
+                out[f"cpu{cam}"].append(shares[-1])
+            out["total"].append(sum(shares))
+            for pid in pids:
+                rss, shm = memory_mb(pid)
+                out["rss"].append(rss)
+                out["private"].append(rss - shm)
+                out["pss"].append(_pss_mb(pid))
+        # Segment size: full segments when there are some, else bytes per second of the ones closed.
+        if not quick:
+            wait_until(lambda: all(len(_full(board, cam, segment_s)) >= 1 for cam in (0, 1)), timeout=75)
+        for cam in (0, 1):
+            doc = board.read(f"recorder-cam{cam}") or {}
+            full = _full(board, cam, segment_s)
+            closed = [s for s in doc.get("recent_segments", []) if s["duration_s"] > 0.5]
+            if full:
+                out["seg_mb"] += [s["bytes"] / MB * 30 / segment_s for s in full]
+            elif closed:
+                rate = sum(s["bytes"] for s in closed) / sum(s["duration_s"] for s in closed)
+                out["seg_mb"].append(rate * 30 / MB)
+            out["dropped"].append(float(doc.get("frames_dropped", 0)))
+    return out
+
+
+def _pss_mb(pid: int) -> float:
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as fh:
+            for line in fh:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
+
+
+def _full(board: StatusBoard, cam: int, segment_s: int) -> list[dict]:
+    doc = board.read(f"recorder-cam{cam}") or {}
+    return [s for s in doc.get("recent_segments", []) if abs(s["duration_s"] - segment_s) < 0.1]
+
+
+def run(quick: bool) -> list[Figure]:
+    frames, runs = (150, 2) if quick else (450, 3)
+    fps, cpu_ms = encoder_capacity(frames, runs)
+    figures = [
+        summarise(SECTION, "encoder capacity 720p", fps, "fps",
+                  note=f"segment writer flat out, {frames} frames x {runs} runs"),
+        summarise(SECTION, "encoder capacity 720p / real time", [f / FPS for f in fps], "x",
+                  note="wall clock: depends on what else the machine runs"),
+        summarise(SECTION, "encode CPU per frame 720p", cpu_ms, "ms"),
+        summarise(SECTION, "encoder capacity 720p per core / real time", [1000.0 / ms / FPS for ms in cpu_ms], "x",
+                  note="from CPU time: frames one core encodes per second, over 30"),
+    ]
+    work = recorders_at_work(quick)
+    figures += [
+        summarise(SECTION, "CPU of one recorder at 30 fps", work["cpu0"] + work["cpu1"], "%core",
+                  note="both recorders' windows"),
+        summarise(SECTION, "CPU of two recorders together", work["total"], "%core", "< 30 %core",
+                  lambda v: v < 30.0),
+        summarise(SECTION, "RSS per recorder", work["rss"], "MB", "<= 60 MB", lambda v: v <= 60.0,
+                  note="includes the mapped hd ring pages"),
+        summarise(SECTION, "RSS per recorder without shared ring", work["private"], "MB"),
+        summarise(SECTION, "PSS per recorder", work["pss"], "MB",
+                  note="proportional set size: shared library and ring pages divided among their users"),
+        summarise(SECTION, "MB per 30 s segment", work["seg_mb"], "MB",
+                  note="full 30 s segments" if not quick else "extrapolated from 5 s segments"),
+        summarise(SECTION, "frames dropped by recorders", work["dropped"], "frames",
+                  note="per recorder over the run; the ring lapped a recorder the machine did not schedule in time"),
+    ]
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m tests.bench.recorder_bench")
+    parser.add_argument("--quick", action="store_true", help="shorter runs")
+    args = parser.parse_args()
+    figures = run(args.quick)
+    print(f"| {'figure':42} | {'median':>9} | {'spread':>8} | {'unit':6} | {'runs':>4} | target      | ok   |")
+    print(f"|{'-' * 44}|{'-' * 11}|{'-' * 10}|{'-' * 8}|{'-' * 6}|-------------|------|")
+    for f in figures:
+        ok = "" if f.passed is None else ("PASS" if f.passed else "FAIL")
+        print(f"| {f.name:42} | {f.median:9.2f} | {f.spread:8.2f} | {f.unit:6} | {f.runs:4} | {f.target:11} | {ok:4} |")
+    notes = [f"{f.name}: {f.note}" for f in figures if f.note]
+    for note in notes:
+        print(f"  - {note}")
+
+
+if __name__ == "__main__":
+    main()

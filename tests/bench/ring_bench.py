@@ -1,0 +1,243 @@
+"""The frame ring: publish and read cost, wake-up latency across processes, idle reader CPU.
+
+    python -m tests.bench.ring_bench [--quick]
+
+- publish: ``begin()`` + ``commit()`` per frame (capture renders into the slot in place,
+  so this is the ring's own cost); ``publish()`` with a full frame copy is shown too.
+- read: ``next_frame()`` + ``copy()`` (a reader that keeps the frame), and zero-copy
+  (``next_frame()`` + ``valid()``: the frame used where it lies).
+- wake-up: a writer process stamps ``mono_ns`` right before each commit at 30 fps; a
+  reader process measures from that stamp to its return from ``next_frame()``.
+- the machine's baseline: how late a plain 30 Hz timer wakes the same process (no ring),
+  so a wake-up tail caused by other load on the machine can be told from the ring's.
+- idle reader CPU: a reader blocked in ``next_frame()`` on a ring with no segment, a ring
+  whose writer publishes nothing, and a live 30 fps ring (it wakes once per frame).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import statistics
+import sys
+import time
+import uuid
+
+import numpy as np
+import posix_ipc
+import psutil
+
+from common.ring import RingReader, RingWriter
+from common.ring_layout import STREAMS
+from tests.bench.figures import Figure, summarise
+
+SECTION = "ring"
+CTX = mp.get_context("fork")
+PUBLISH_TARGET_MS = 0.2
+WAKE_P99_TARGET_MS = 2.0
+
+
+def _name(tag: str) -> str:
+    return f"/b{uuid.uuid4().hex[:8]}_{tag}"
+
+
+def _unlink(name: str) -> None:
+    try:
+        posix_ipc.unlink_shared_memory(name)
+    except posix_ipc.ExistentialError:
+        pass
+
+
+# -- in-process costs --------------------------------------------------------------------------
+def _costs(stream: str, runs: int, frames: int) -> list[Figure]:
+    w, h = STREAMS[stream]
+    name = _name(stream)
+    writer = RingWriter(name, w, h, 8, 30, "bench")
+    reader = RingReader(name)
+    picture = np.random.default_rng(1).integers(0, 255, (h * 3 // 2, w), dtype=np.uint8)
+    py, pu, pv = picture[:h], picture[h:h + h // 4].reshape(h // 2, w // 2), picture[h + h // 4:].reshape(h // 2, w // 2)
+    publish, publish_copy, read_copy, read_zero = [], [], [], []
+    try:
+        for plane in writer._views:  # touch every slot once, as a running writer has
+            plane[3].fill(0)
+        for _ in range(runs):
+            t0 = time.perf_counter_ns()
+            for _ in range(frames):
+                writer.begin()
+                writer.commit(time.monotonic_ns(), time.time_ns())
+            publish.append((time.perf_counter_ns() - t0) / frames / 1e6)
+            t0 = time.perf_counter_ns()
+            for _ in range(frames):
+                writer.publish(py, pu, pv, time.monotonic_ns(), time.time_ns())
+            publish_copy.append((time.perf_counter_ns() - t0) / frames / 1e6)
+            spent_copy = spent_zero = 0
+            for _ in range(frames):
+                writer.begin()
+                writer.commit(time.monotonic_ns(), time.time_ns())
+                t0 = time.perf_counter_ns()
+                frame = reader.next_frame(0.5)
+                kept = frame.copy()
+                spent_copy += time.perf_counter_ns() - t0
+                assert kept is not None
+                writer.begin()
+                writer.commit(time.monotonic_ns(), time.time_ns())
+                t0 = time.perf_counter_ns()
+                frame = reader.next_frame(0.5)
+                ok = frame.valid()
+                spent_zero += time.perf_counter_ns() - t0
+                assert ok
+            read_copy.append(spent_copy / frames / 1e6)
+            read_zero.append(spent_zero / frames / 1e6)
+    finally:
+        reader.close()
+        writer.close()
+    target = f"<= {PUBLISH_TARGET_MS:g} ms" if stream == "hd" else ""
+    check = (lambda v: v <= PUBLISH_TARGET_MS) if stream == "hd" else None
+    return [
+        summarise(SECTION, f"publish {stream} (begin+commit)", publish, "ms", target, check,
+                  note="capture fills the slot in place"),
+        summarise(SECTION, f"publish {stream} with frame copy", publish_copy, "ms"),
+        summarise(SECTION, f"read {stream} next_frame+copy", read_copy, "ms"),
+        summarise(SECTION, f"read {stream} zero-copy", read_zero, "ms", note="next_frame + valid()"),
+    ]
+
+
+# -- across processes --------------------------------------------------------------------------
+def _paced_writer(name: str, fps: float, seconds: float, ready, publish: bool) -> None:
+    w, h = STREAMS["hd"]
+    writer = RingWriter(name, w, h, 8, fps, "bench")
+    ready.set()
+    period = 1.0 / fps
+    next_t = time.monotonic() + 0.2  # let the reader start waiting
+    end = next_t + seconds
+    while time.monotonic() < end:
+        next_t += period
+        time.sleep(max(0.0, next_t - time.monotonic()))
+        if publish:
+            writer.begin()
+            writer.commit(time.monotonic_ns(), time.time_ns())  # stamped right before publication
+        else:
+            writer.heartbeat()
+    writer.close()
+
+
+def _wake_latency(samples: int) -> list[float]:
+    """Wake-up latencies in ms of a reader (this process) for a writer in another process."""
+    name = _name("wake")
+    ready = CTX.Event()
+    writer = CTX.Process(target=_paced_writer, args=(name, 30.0, samples / 30.0 + 1.0, ready, True))
+    writer.start()
+    reader = RingReader(name)
+    out: list[float] = []
+    try:
+        ready.wait(10)
+        deadline = time.monotonic() + samples / 30.0 + 10
+        while len(out) < samples and time.monotonic() < deadline:
+            frame = reader.next_frame(1.0)
+            woke = time.monotonic_ns()
+            if frame is not None and frame.index > 0:
+                out.append((woke - frame.mono_ns) / 1e6)
+    finally:
+        reader.close()
+        writer.join(30)
+        _unlink(name)
+    return out
+
+
+def cpu_ns(pid: int) -> int:
+    """CPU time of a process in ns, from the scheduler's per-thread counters.
+
+    psutil's cpu_times() counts in 10 ms ticks, too coarse for a reader that runs a few
+    microseconds 30 times a second.
+    """
+    total = 0
+    try:
+        for task in os.listdir(f"/proc/{pid}/task"):
+            with open(f"/proc/{pid}/task/{task}/schedstat") as fh:
+                total += int(fh.read().split()[0])
+    except (OSError, ValueError):
+        t = psutil.Process(pid).cpu_times()
+        return int((t.user + t.system) * 1e9)
+    return total
+
+
+def _timer_latency(samples: int) -> list[float]:
+    """The machine's own wake-up latency in ms: oversleep of a 30 Hz timer, no ring involved."""
+    out = []
+    target = time.monotonic_ns()
+    for _ in range(samples):
+        target += 33_333_333
+        time.sleep(max(0.0, (target - time.monotonic_ns()) / 1e9))
+        out.append((time.monotonic_ns() - target) / 1e6)
+    return out
+
+
+def _idle_reader(name: str, seconds: float, ready) -> None:
+    reader = RingReader(name)
+    ready.set()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        reader.next_frame(min(1.0, max(0.01, end - time.monotonic())))
+    reader.close()
+
+
+def _reader_cpu(case: str, seconds: float) -> float:
+    """%core of a reader process waiting for frames for ``seconds``."""
+    name = _name("idle")
+    writer = None
+    if case != "no segment":
+        wready = CTX.Event()
+        writer = CTX.Process(target=_paced_writer, args=(name, 30.0, seconds + 3.0, wready, case == "live"))
+        writer.start()
+        wready.wait(10)
+    ready = CTX.Event()
+    reader = CTX.Process(target=_idle_reader, args=(name, seconds + 1.0, ready))
+    reader.start()
+    try:
+        ready.wait(10)
+        time.sleep(0.5)  # past attaching
+        t0, c0 = time.monotonic(), cpu_ns(reader.pid)
+        time.sleep(seconds)
+        used = (cpu_ns(reader.pid) - c0) / 1e9
+        return 100.0 * used / (time.monotonic() - t0)
+    finally:
+        reader.join(seconds + 10)
+        if writer is not None:
+            writer.join(seconds + 10)
+        _unlink(name)
+
+
+def run(quick: bool) -> list[Figure]:
+    runs, frames = (3, 200) if quick else (5, 1000)
+    figs: list[Figure] = []
+    for stream in ("hd", "sd"):
+        figs += _costs(stream, runs, frames)
+    chunks, per_chunk = (2, 90) if quick else (3, 300)
+    p50, p99, worst, base99 = [], [], [], []
+    for _ in range(chunks):
+        lat = sorted(_wake_latency(per_chunk))
+        p50.append(statistics.median(lat))
+        p99.append(lat[min(len(lat) - 1, int(0.99 * len(lat)))])
+        worst.append(lat[-1])
+        base = sorted(_timer_latency(per_chunk))
+        base99.append(base[min(len(base) - 1, int(0.99 * len(base)))])
+    figs.append(summarise(SECTION, "wake-up p50", p50, "ms", note=f"{per_chunk} frames at 30 fps per run"))
+    load = os.getloadavg()[0]
+    figs.append(summarise(SECTION, "wake-up p99", p99, "ms", f"<= {WAKE_P99_TARGET_MS:g} ms",
+                          lambda v: v <= WAKE_P99_TARGET_MS,
+                          note=f"worst single wake-up {max(worst):.2f} ms; load average {load:.1f} "
+                               f"on {os.cpu_count()} cores"))
+    figs.append(summarise(SECTION, "timer wake-up p99 (machine baseline)", base99, "ms",
+                          note="a 30 Hz sleep's oversleep in the same process: what the scheduler alone costs"))
+    seconds = 2.0 if quick else 5.0
+    for case in ("no segment", "no frames", "live"):
+        values = [_reader_cpu(case, seconds) for _ in range(1 if quick else 2)]
+        note = {"no segment": "capture not running", "no frames": "writer alive, publishing nothing",
+                "live": "30 fps; wakes once per frame, takes the newest"}[case]
+        figs.append(summarise(SECTION, f"idle reader CPU, {case}", values, "%core", note=note))
+    return figs
+
+
+if __name__ == "__main__":
+    from tests.bench.report import SectionResult, markdown
+    quick = "--quick" in sys.argv
+    print(markdown([SectionResult(SECTION, __name__, figures=run(quick))], {"quick": quick}))

@@ -1,0 +1,313 @@
+"""Streamer cost, latency and memory against the bare JPEG encodes it cannot avoid.
+
+For each view and resolution, with 1, 2 and 4 viewers (4 = two connections from each of
+two addresses, which the per-address limit admits):
+
+* CPU ratio: streamer CPU per encoded frame / CPU of a bare ``encode_jpeg_yuv_planes``
+  of the same pictures (same quality) in a tight loop here.  Targets: <= 1.25x with one
+  viewer, and each further viewer of the same view adds <= 5% of one encode.
+* latency, capture to last byte written to the socket, p50 and p99 (the streamer
+  measures it per viewer over its last 2 s); target p99 <= 40 ms for dual 720p, 2 viewers.
+* RSS of the streamer (target <= 60 MB), and the time a new view takes to reach a viewer.
+
+    python -m tests.bench.streamer_bench [--quick]
+"""
+from __future__ import annotations
+
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+
+import httpx
+import numpy as np
+import psutil
+import simplejpeg
+
+from common.ring import RingReader
+from common.ring_layout import ring_name
+from streamer.compose import Composer
+from streamer.params import RESOLUTIONS, view_cameras
+from tests.bench.figures import Figure, summarise
+from tests.bench.rig import Rig, memory_mb
+from tests.bench.viewers import ViewerSet, rates
+
+SECTION = "streamer"
+CASES = [("dual", "720p"), ("0", "720p"), ("dual", "480p"), ("0", "480p")]
+VIEWERS = (1, 2, 4)
+FIRST_MAX = 1.25
+EXTRA_MAX = 0.05
+LATENCY_P99_MAX_MS = 40.0
+RSS_MAX_MB = 60.0
+SWITCH_MAX_MS = 200.0
+
+
+def _pictures(rig: Rig, view: str, res: str, count: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
+    """``count`` pictures of the view, composed as the streamer composes them."""
+    r = RESOLUTIONS[res]
+    cams = view_cameras(view)
+    readers = [RingReader(ring_name(rig.cfg.ring.prefix, cam, r.stream)) for cam in cams]
+    out = []
+    try:
+        while len(out) < count:
+            frame = readers[0].next_frame(1.0)
+            if frame is None:
+                raise RuntimeError(f"camera {cams[0]} gave no frame")
+            comp = Composer(cams, r, [rig.cfg.camera_name(c) for c in cams], label=False)
+            ok = comp.put(0, frame)
+            for part in range(1, len(cams)):
+                other = readers[part].latest()
+                ok = ok and other is not None and comp.put(part, other)
+            if ok:
+                out.append(tuple(p.copy() for p in comp.planes))
+    finally:
+        for reader in readers:
+            reader.close()
+    return out
+
+
+def bare_encode_ms(pictures, quality: int, rounds: int) -> float:
+    """CPU ms of one encode (thread CPU time, so other threads here do not count)."""
+    for y, u, v in pictures[:2]:
+        simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=quality)
+    t0 = time.thread_time()
+    n = 0
+    for _ in range(rounds):
+        for y, u, v in pictures:
+            simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=quality)
+            n += 1
+    return 1000.0 * (time.thread_time() - t0) / n
+
+
+class ThreadClock:
+    """CPU time of a process to the nanosecond: the sum of its threads' scheduler run time.
+
+    psutil's figures move in 10 ms ticks, too coarse for a few seconds of a few % of a core.
+    """
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self._start, self._t0 = self._read(), time.monotonic()
+
+    def _read(self) -> dict[str, int]:
+        out = {}
+        for tid in os.listdir(f"/proc/{self.pid}/task"):
+            try:
+                with open(f"/proc/{self.pid}/task/{tid}/schedstat") as fh:
+                    out[tid] = int(fh.read().split()[0])
+            except (OSError, ValueError, IndexError):
+                pass
+        return out
+
+    def elapsed(self) -> tuple[float, float]:
+        """(CPU seconds, wall seconds) since the start; threads started meanwhile count from 0."""
+        now = self._read()
+        return sum(v - self._start.get(t, 0) for t, v in now.items()) / 1e9, time.monotonic() - self._t0
+
+
+def loopback_send_ms(size: int, chunk: int, count: int = 300) -> float:
+    """Kernel CPU to push one part of ``size`` bytes through a loopback TCP socket in ``chunk``s.
+
+    Every viewer costs at least this on this machine, whatever the server does: the floor
+    under the per-viewer figure (the bare encode includes no sending at all).
+    """
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(1)
+    sink = socket.create_connection(srv.getsockname())
+    conn, _ = srv.accept()
+    srv.close()
+    stop = False
+
+    def drain() -> None:
+        while not stop and sink.recv(1 << 20):
+            pass
+    reader = threading.Thread(target=drain, daemon=True)
+    reader.start()
+    data = os.urandom(size)
+    pieces = [data[i:i + chunk] for i in range(0, size, chunk)]
+    try:
+        t0 = time.thread_time()
+        for _ in range(count):
+            for piece in pieces:
+                conn.sendall(piece)
+        return 1000.0 * (time.thread_time() - t0) / count
+    finally:
+        stop = True
+        conn.close()
+        reader.join(2)
+        sink.close()
+
+
+def handoff_ms(seconds: float = 3.0) -> float:
+    """Loop-thread CPU of the smallest thread -> event loop hand-over at 30 per second.
+
+    A thread wakes, calls ``call_soon_threadsafe``, and a task waiting on an Event runs
+    once: what every picture costs any asyncio server fed by a thread, before it does
+    anything.  Uses uvloop when installed, as uvicorn does.
+    """
+    import asyncio
+    try:
+        import uvloop
+        runner = uvloop.run
+    except ImportError:
+        runner = asyncio.run
+
+    def cpu_ns(tid: int) -> int:
+        with open(f"/proc/self/task/{tid}/schedstat") as fh:
+            return int(fh.read().split()[0])
+
+    async def main() -> float:
+        loop = asyncio.get_running_loop()
+        event, count, stop = asyncio.Event(), [0], threading.Event()
+
+        def feed() -> None:
+            while not stop.is_set():
+                time.sleep(1 / 30)
+                loop.call_soon_threadsafe(event.set)
+
+        async def wait() -> None:
+            while True:
+                event.clear()
+                await event.wait()
+                count[0] += 1
+        feeder = threading.Thread(target=feed, daemon=True)
+        feeder.start()
+        waiter = asyncio.create_task(wait())
+        await asyncio.sleep(0.5)
+        tid, n0 = threading.get_native_id(), count[0]
+        c0 = cpu_ns(tid)
+        await asyncio.sleep(seconds)
+        used = (cpu_ns(tid) - c0) / 1e6 / max(1, count[0] - n0)
+        stop.set()
+        waiter.cancel()
+        feeder.join(1)
+        return used
+    return runner(main())
+
+
+def _status(port: int) -> dict:
+    return httpx.get(f"http://127.0.0.1:{port}/api/status", timeout=10).json()
+
+
+def _view(status: dict, view: str, res: str) -> dict:
+    return next((v for v in status["views"] if (v["view"], v["res"]) == (view, res)), {})
+
+
+def load_run(rig: Rig, pid: int, view: str, res: str, n: int, window: float) -> dict:
+    path = f"/stream?view={view}&res={res}"
+    viewers = ViewerSet.open(rig.port, path, n, distinct=min(n, 2))
+    try:
+        viewers.wait_streaming(15)
+        time.sleep(1.0)
+        encoded0 = _view(_status(rig.port), view, res).get("frames_encoded", 0)
+        clock, before = ThreadClock(pid), viewers.counts()
+        time.sleep(window)
+        cpu, wall = clock.elapsed()
+        after = viewers.counts()
+        status = _status(rig.port)
+        encoded = _view(status, view, res).get("frames_encoded", 0) - encoded0
+        rss, shm = memory_mb(pid)
+        uss = psutil.Process(pid).memory_full_info().uss / 2**20
+        if viewers.errors():
+            raise RuntimeError("; ".join(viewers.errors()))
+    finally:
+        viewers.close()
+    per = rates(before, after)
+    lat = [v for v in status["viewers"] if (v["view"], v["res"]) == (view, res)]
+    return {"cpu_ms_per_frame": 1000.0 * cpu / encoded if encoded else float("nan"),
+            "fps": statistics.mean(f for f, _ in per), "bytes": statistics.mean(b for _, b in per),
+            "cpu_share": cpu / wall, "p50": max((v["latency_p50_ms"] for v in lat), default=float("nan")),
+            "p99": max((v["latency_p99_ms"] for v in lat), default=float("nan")), "rss": rss, "shm": shm, "uss": uss}
+
+
+def first_part_ms(port: int, path: str, source: str = "127.0.0.2") -> float:
+    """Request to the last byte of the first part of a view, as a switching viewer sees it."""
+    t0 = time.monotonic()
+    with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        buf = b""
+        while True:
+            buf += s.recv(65536)
+            start = buf.find(b"Content-Length: ")
+            if start >= 0 and b"\r\n\r\n" in buf[start:]:
+                size = int(buf[start + 16:buf.index(b"\r\n", start)])
+                body = buf.index(b"\r\n\r\n", start) + 4
+                if len(buf) - body >= size:
+                    return 1000.0 * (time.monotonic() - t0)
+
+
+def run(quick: bool) -> list[Figure]:
+    window, repeats, rounds = (1.5, 1, 1) if quick else (4.0, 2, 3)
+    figs: list[Figure] = []
+    with Rig() as rig:
+        rig.cameras()
+        rig.streamer()
+        pid = rig.pid("streamer")
+        quality = rig.cfg.streamer.jpeg_quality
+        time.sleep(1.0)
+        idle = ThreadClock(pid)
+        time.sleep(window)
+        cpu, wall = idle.elapsed()
+        figs.append(summarise(SECTION, "idle CPU (no viewers)", [100 * cpu / wall], "%core"))
+        rss_seen: list[tuple[float, float]] = []
+        for view, res in CASES:
+            name = f"{'dual' if view == 'dual' else 'single'} {res}"
+            bare = bare_encode_ms(_pictures(rig, view, res, 10 if quick else 30), quality, rounds)
+            figs.append(summarise(SECTION, f"{name} bare encode", [bare], "ms"))
+            ratios: dict[int, list[float]] = {n: [] for n in VIEWERS}
+            runs: dict[int, list[dict]] = {n: [] for n in VIEWERS}
+            for _ in range(repeats):
+                for n in VIEWERS:
+                    result = load_run(rig, pid, view, res, n, window)
+                    runs[n].append(result)
+                    ratios[n].append(result["cpu_ms_per_frame"] / bare)
+                    rss_seen.append((result["rss"], result["shm"], result["uss"]))
+            figs.append(summarise(SECTION, f"{name} CPU / bare encode, 1 viewer", ratios[1], "x",
+                                  target=f"<= {FIRST_MAX:g}x", check=lambda v: v <= FIRST_MAX))
+            for n in VIEWERS[1:]:
+                extra = [(rn - r1) / (n - 1) for rn, r1 in zip(ratios[n], ratios[1])]
+                figs.append(summarise(SECTION, f"{name} CPU / bare encode, {n} viewers", ratios[n], "x"))
+                figs.append(summarise(SECTION, f"{name} extra per further viewer ({n} viewers)", extra,
+                                      "x encode", target=f"<= {EXTRA_MAX:g}", check=lambda v: v <= EXTRA_MAX))
+            for n in VIEWERS:
+                figs.append(summarise(SECTION, f"{name} fps per viewer, {n} viewers", [r["fps"] for r in runs[n]],
+                                      "fps"))
+            size = statistics.mean(r["bytes"] for r in runs[1])
+            figs.append(summarise(SECTION, f"{name} JPEG size", [size / 1024], "KB"))
+            floor = loopback_send_ms(int(size), RESOLUTIONS[res].chunk) / bare
+            figs.append(summarise(SECTION, f"{name} loopback send of one part (floor per viewer)", [floor],
+                                  "x encode"))
+            lat = runs[2]
+            figs.append(summarise(SECTION, f"{name} latency p50, 2 viewers", [r["p50"] for r in lat], "ms"))
+            target = (view, res) == ("dual", "720p")
+            figs.append(summarise(SECTION, f"{name} latency p99, 2 viewers", [r["p99"] for r in lat], "ms",
+                                  target=f"<= {LATENCY_P99_MAX_MS:g} ms" if target else "",
+                                  check=(lambda v: v <= LATENCY_P99_MAX_MS) if target else None))
+        figs.append(summarise(SECTION, "thread to event-loop hand-over, loop CPU per picture", [handoff_ms()], "ms",
+                              note="a floor under every picture of any asyncio server fed by a thread"))
+        # Switching: a view nobody watched reaches a viewer (encoder started cold).
+        switch = [first_part_ms(rig.port, f"/stream?view={view}&res={res}") for view, res in CASES]
+        figs.append(summarise(SECTION, "new view: request to first part", switch, "ms",
+                              target=f"<= {SWITCH_MAX_MS:g} ms", check=lambda v: v <= SWITCH_MAX_MS))
+        time.sleep(0.5)
+        rss, shm, _ = max(rss_seen)
+        figs.append(summarise(SECTION, "RSS (peak over the runs)", [rss], "MB", target=f"<= {RSS_MAX_MB:g} MB",
+                              check=lambda v: v <= RSS_MAX_MB, note=f"of which {shm:.1f} MB ring pages"))
+        figs.append(summarise(SECTION, "RSS without ring pages (peak)", [max(r - s for r, s, _ in rss_seen)], "MB"))
+        figs.append(summarise(SECTION, "USS, memory only this process holds (peak)", [max(u for _, _, u in rss_seen)],
+                              "MB", note="RSS less shared library and ring pages"))
+    return figs
+
+
+if __name__ == "__main__":
+    quick = "--quick" in sys.argv
+    figures = run(quick)
+    try:
+        from tests.bench.report import SectionResult, markdown
+        print(markdown([SectionResult(SECTION, __name__, figures=figures)], {"quick": quick}))
+    except ImportError:
+        for f in figures:
+            print(f"{f.name:55s} {f.median:10.2f} {f.unit:9s} {f.target:12s} {f.passed}")

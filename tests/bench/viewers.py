@@ -1,0 +1,342 @@
+"""Load for the benchmarks: MJPEG viewers that read with raw sockets and count what arrives.
+
+A viewer is a thread with one TCP connection, bound to its own loopback address
+(127.0.0.2, 127.0.0.3, ...) because the streamer counts viewers by address.  It parses the
+HTTP response (chunked or not) and the multipart parts by their ``Content-Length`` (or by
+the boundary when a part has none), and counts parts and payload bytes.  It costs little
+CPU: payload bytes are counted, never copied or decoded.
+
+A slow viewer (``period_s=0.2``) consumes one part every 200 ms with a small receive
+buffer, so the server sees a client whose socket drains at 5 frames per second.
+"""
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from dataclasses import dataclass
+
+
+@dataclass
+class Counts:
+    parts: int
+    payload_bytes: int
+    at: float  # time.monotonic() of the reading
+
+
+class _Dechunk:
+    """Undo HTTP/1.1 chunked transfer coding, incrementally."""
+
+    def __init__(self) -> None:
+        self.pending = bytearray()
+        self.left = 0          # bytes left in the current chunk
+        self.skip_crlf = False
+        self.finished = False  # the last (empty) chunk arrived
+
+    def feed(self, data: bytes) -> bytes:
+        self.pending += data
+        out = bytearray()
+        buf = self.pending
+        pos = 0
+        while pos < len(buf):
+            if self.left:
+                take = min(self.left, len(buf) - pos)
+                out += buf[pos:pos + take]
+                pos += take
+                self.left -= take
+                if not self.left:
+                    self.skip_crlf = True
+                continue
+            if self.skip_crlf:
+                if len(buf) - pos < 2:
+                    break
+                pos += 2
+                self.skip_crlf = False
+                continue
+            end = buf.find(b"\r\n", pos)
+            if end < 0:
+                break
+            size = int(bytes(buf[pos:end]).split(b";")[0] or b"0", 16)
+            pos = end + 2
+            if size == 0:
+                self.finished = True
+                pos = len(buf)
+                break
+            self.left = size
+        del buf[:pos]
+        return bytes(out)
+
+
+class _Multipart:
+    """Count the parts of a multipart body; payloads are skipped by length."""
+
+    def __init__(self, boundary: bytes) -> None:
+        self.marker = b"--" + boundary
+        self.buf = bytearray()
+        self.body_left = 0
+        self.parts = 0
+        self.payload_bytes = 0
+        self.last_headers: dict[str, str] = {}
+        self.unsized = False   # inside a part that has no Content-Length
+
+    def feed(self, data: bytes) -> int:
+        """Returns the number of parts completed by this data."""
+        done = 0
+        view = memoryview(data)
+        while len(view):
+            if self.body_left:
+                take = min(self.body_left, len(view))
+                self.body_left -= take
+                self.payload_bytes += take
+                view = view[take:]
+                if not self.body_left:
+                    self.parts += 1
+                    done += 1
+                continue
+            self.buf += view
+            view = memoryview(b"")
+            if self.unsized:
+                # A part without Content-Length ends where the next boundary starts.
+                nxt = self.buf.find(self.marker)
+                if nxt < 0:
+                    keep = len(self.marker) + 2   # the CRLF before a boundary is not payload
+                    if len(self.buf) > keep:
+                        self.payload_bytes += len(self.buf) - keep
+                        del self.buf[:-keep]
+                    break
+                self.payload_bytes += max(0, nxt - 2)
+                self.parts += 1
+                done += 1
+                self.unsized = False
+                del self.buf[:nxt]
+            start = self.buf.find(self.marker)
+            if start < 0:
+                keep = len(self.marker)
+                if len(self.buf) > keep:
+                    del self.buf[:-keep]
+                break
+            head_end = self.buf.find(b"\r\n\r\n", start)
+            if head_end < 0:
+                break
+            headers: dict[str, str] = {}
+            for line in bytes(self.buf[start:head_end]).split(b"\r\n")[1:]:
+                key, _, value = line.decode("latin-1").partition(":")
+                headers[key.strip().lower()] = value.strip()
+            self.last_headers = headers
+            rest = bytes(self.buf[head_end + 4:])
+            self.buf.clear()
+            length = headers.get("content-length", "")
+            if length.isdigit():
+                self.body_left = int(length)
+                if self.body_left == 0:
+                    self.parts += 1
+                    done += 1
+            else:
+                self.unsized = True
+            view = memoryview(rest)
+        return done
+
+
+class Viewer(threading.Thread):
+    """One MJPEG connection: ``GET path`` on ``host:port`` from ``local_address``."""
+
+    def __init__(self, host: str, port: int, path: str, local_address: str = "127.0.0.2",
+                 period_s: float = 0.0, name: str = "") -> None:
+        super().__init__(name=name or f"viewer-{local_address}", daemon=True)
+        self.addr = (host, port)
+        self.path = path
+        self.local_address = local_address
+        self.period_s = period_s
+        self.status = 0
+        self.error = ""
+        self.connected = threading.Event()
+        self._halt = threading.Event()
+        self._mp: _Multipart | None = None
+        self._sock: socket.socket | None = None
+
+    def counts(self) -> Counts:
+        mp = self._mp
+        return Counts(mp.parts if mp else 0, mp.payload_bytes if mp else 0, time.monotonic())
+
+    def stop(self) -> None:
+        self._halt.set()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)   # wakes a recv() at once
+            except OSError:
+                pass
+
+    def run(self) -> None:
+        try:
+            self._run()
+        except Exception as exc:  # noqa: BLE001 - any failure is this viewer's error, shown in the report
+            if not self._halt.is_set():
+                self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            if self._sock is not None:
+                self._sock.close()
+            self.connected.set()
+
+    def _run(self) -> None:
+        sock = self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if self.period_s:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 32 * 1024)
+        sock.bind((self.local_address, 0))
+        sock.settimeout(5.0)
+        sock.connect(self.addr)
+        sock.sendall(f"GET {self.path} HTTP/1.1\r\nHost: {self.addr[0]}:{self.addr[1]}\r\n"
+                     f"Connection: close\r\n\r\n".encode())
+        sock.settimeout(0.5)
+        head = bytearray()
+        while b"\r\n\r\n" not in head:
+            data = self._recv(sock, 65536)
+            if data is None:
+                return
+            head += data
+        raw, _, rest = bytes(head).partition(b"\r\n\r\n")
+        lines = raw.decode("latin-1").split("\r\n")
+        self.status = int(lines[0].split()[1])
+        headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
+        if self.status != 200:
+            self.error = f"HTTP {self.status}"
+            self.connected.set()
+            return
+        ctype = headers.get("content-type", "")
+        boundary = ctype.partition("boundary=")[2].split(";")[0].strip().strip('"')
+        if not boundary:
+            raise ValueError(f"no multipart boundary in {ctype!r}")
+        chunked = "chunked" in headers.get("transfer-encoding", "").lower()
+        dechunk = _Dechunk() if chunked else None
+        self._mp = mp = _Multipart(boundary.encode())
+        self.connected.set()
+        data: bytes | None = rest
+        size = 16 * 1024 if self.period_s else 256 * 1024
+        next_tick = time.monotonic()
+        while data is not None:
+            payload = dechunk.feed(data) if dechunk else data
+            done = mp.feed(payload)
+            if dechunk and dechunk.finished:
+                break
+            if done and self.period_s:
+                next_tick += self.period_s * done
+                delay = next_tick - time.monotonic()
+                if delay > 0 and self._halt.wait(delay):
+                    return
+                next_tick = max(next_tick, time.monotonic() - self.period_s)
+            data = self._recv(sock, size)
+        if not self._halt.is_set():
+            self.error = "the server ended the stream"
+
+    def _recv(self, sock: socket.socket, size: int) -> bytes | None:
+        """Next bytes; None when stopped or the server closed the stream."""
+        while not self._halt.is_set():
+            try:
+                data = sock.recv(size)
+            except socket.timeout:
+                continue
+            return data or None
+        return None
+
+
+def addresses(n: int, distinct: int) -> list[str]:
+    """Source addresses for ``n`` viewers spread over ``distinct`` loopback addresses."""
+    return [f"127.0.0.{2 + i % distinct}" for i in range(n)]
+
+
+class ViewerSet:
+    """Several viewers started and stopped together."""
+
+    def __init__(self, viewers: list[Viewer]) -> None:
+        self.viewers = viewers
+
+    @classmethod
+    def open(cls, port: int, path: str, n: int, distinct: int = 2, period_s: float = 0.0,
+             host: str = "127.0.0.1") -> "ViewerSet":
+        viewers = [Viewer(host, port, path, addr, period_s, name=f"viewer{i}")
+                   for i, addr in enumerate(addresses(n, distinct))]
+        for v in viewers:
+            v.start()
+        return cls(viewers)
+
+    def wait_streaming(self, timeout: float, min_parts: int = 2) -> None:
+        """Until every viewer has received ``min_parts``; raises with the viewers' errors."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if all(v.counts().parts >= min_parts for v in self.viewers):
+                return
+            if any(v.error for v in self.viewers):
+                break
+            time.sleep(0.05)
+        errors = [f"{v.name}: {v.error or 'parts=%d' % v.counts().parts}" for v in self.viewers]
+        raise RuntimeError("viewers did not start streaming: " + "; ".join(errors))
+
+    def counts(self) -> list[Counts]:
+        return [v.counts() for v in self.viewers]
+
+    def errors(self) -> list[str]:
+        return [f"{v.name}: {v.error}" for v in self.viewers if v.error]
+
+    def close(self) -> None:
+        for v in self.viewers:
+            v.stop()
+        for v in self.viewers:
+            v.join(timeout=3)
+
+
+def rates(before: list[Counts], after: list[Counts]) -> list[tuple[float, float]]:
+    """Per viewer: (parts per second, average part size in bytes) between two readings."""
+    out = []
+    for b, a in zip(before, after):
+        dt = a.at - b.at
+        parts = a.parts - b.parts
+        out.append((parts / dt if dt > 0 else 0.0,
+                    (a.payload_bytes - b.payload_bytes) / parts if parts else 0.0))
+    return out
+
+
+@dataclass
+class Load:
+    """What a server did for ``n`` viewers during one measurement window."""
+    viewers: int
+    seconds: float
+    cpu_s: float                   # CPU seconds the server used (with its children)
+    fps: list[float]               # delivered parts per second, per viewer
+    avg_bytes: float               # average part payload
+
+    @property
+    def cpu_share(self) -> float:  # fraction of one core
+        return self.cpu_s / self.seconds if self.seconds else float("nan")
+
+    @property
+    def delivered(self) -> float:  # parts per second, all viewers
+        return sum(self.fps)
+
+    @property
+    def cpu_ms_per_frame(self) -> float:
+        frames = self.delivered * self.seconds
+        return 1000.0 * self.cpu_s / frames if frames else float("nan")
+
+
+def measure(server_pid: int, port: int, path: str, n: int, window_s: float, distinct: int = 2,
+            warmup_s: float = 1.0, start_timeout: float = 15.0) -> Load:
+    """Open ``n`` viewers, let them settle, then count frames and server CPU for ``window_s``."""
+    from tests.bench.rig import CpuClock  # here, so viewers.py stays usable on its own
+
+    load = ViewerSet.open(port, path, n, distinct)
+    try:
+        load.wait_streaming(start_timeout)
+        time.sleep(warmup_s)
+        clock, before = CpuClock(server_pid), load.counts()
+        time.sleep(window_s)
+        cpu, wall = clock.elapsed()
+        after = load.counts()
+        errors = load.errors()
+        if errors:
+            raise RuntimeError("viewer failed during the measurement: " + "; ".join(errors))
+    finally:
+        load.close()
+    per = rates(before, after)
+    parts = sum(a.parts - b.parts for a, b in zip(before, after))
+    size = sum(a.payload_bytes - b.payload_bytes for a, b in zip(before, after)) / parts if parts else 0.0
+    return Load(n, wall, cpu, [fps for fps, _ in per], size)

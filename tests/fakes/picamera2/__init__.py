@@ -1,0 +1,346 @@
+"""A stand-in for the ``picamera2`` package that behaves like the real API where the
+capture source depends on it (see the project's Picamera2 facts).
+
+Put ``tests/fakes`` on ``PYTHONPATH`` (or ``sys.path``) and ``import picamera2`` finds
+this package.  Behaviour copied from the real library:
+
+- ``Picamera2.global_camera_info()`` lists the cameras without opening one;
+- one camera is owned by one opener: a second opener, in this or another process, gets
+  ``RuntimeError("Camera __init__ sequence did not complete.")`` (an ``flock``, which dies
+  with the process like the real camera lock);
+- stream dicts accept only ``format``, ``size``, ``stride``, ``preserve_ar`` (ValueError
+  "Bad key"); sizes must be even tuples; lores may not exceed main; ``FrameRate`` becomes
+  ``FrameDurationLimits``; unknown controls are refused; ``configure`` while running fails;
+- YUV420 buffers have stride padding (widths aligned to 128 pixels), arrays come as
+  ``(h*3//2, stride)``;
+- ``capture_request(wait=s)`` raises ``concurrent.futures.TimeoutError`` when no frame
+  comes in time, and ``wait=None`` blocks for ever (as with a loose cable);
+- only ``buffer_count`` requests exist: holding them all starves the camera.
+
+Knobs for tests, read when a camera is opened (environment, so a subprocess obeys them):
+``FAKE_PICAMERA2_CAMERAS`` (cameras listed, default 2), ``FAKE_PICAMERA2_LOCK_DIR``,
+``FAKE_PICAMERA2_STALL_AFTER`` (frames delivered before the camera goes silent),
+``FAKE_PICAMERA2_STRIDE_ALIGN`` (pixels, default 128).
+"""
+from __future__ import annotations
+
+import concurrent.futures
+import fcntl
+import os
+import tempfile
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Picamera2", "MappedArray", "CompletedRequest", "pattern"]
+
+_STREAM_KEYS = ("format", "size", "stride", "preserve_ar")
+_CONTROLS = {"FrameDurationLimits", "ExposureTime", "AnalogueGain", "AeEnable", "AwbEnable",
+             "NoiseReductionMode", "Brightness", "Contrast", "ScalerCrop"}
+_YUV = ("YUV420", "YVU420")
+_RGB = {"RGB888": 3, "BGR888": 3, "XBGR8888": 4, "XRGB8888": 4}
+
+
+class Transform:
+    def __init__(self, hflip: int = 0, vflip: int = 0) -> None:
+        self.hflip, self.vflip = hflip, vflip
+
+
+def _env_int(name: str, default: int) -> int:
+    raw = os.environ.get(name, "")
+    return int(raw) if raw.strip() else default
+
+
+def _lock_dir() -> str:
+    path = os.environ.get("FAKE_PICAMERA2_LOCK_DIR") or os.path.join(tempfile.gettempdir(),
+                                                                    f"fake-picamera2-{os.getuid()}")
+    os.makedirs(path, exist_ok=True)
+    return path
+
+
+def pattern(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The picture every fake YUV420 stream shows: Y, U, V that differ at every position."""
+    r, c = np.mgrid[0:height, 0:width]
+    y = ((c + 5 * r) % 200 + 20).astype(np.uint8)
+    rc, cc = np.mgrid[0:height // 2, 0:width // 2]
+    u = ((cc + rc) % 100 + 60).astype(np.uint8)
+    v = ((2 * cc + rc) % 100 + 90).astype(np.uint8)
+    return y, u, v
+
+
+PAD_BYTE = 0xEE  # what the stride padding holds, so a copy that keeps it shows
+
+
+def _buffer(cfg: dict[str, Any]) -> np.ndarray:
+    w, h = cfg["size"]
+    stride = cfg["stride"]
+    buf = np.full(cfg["framesize"], PAD_BYTE, np.uint8)
+    if cfg["format"] in _YUV:
+        y, u, v = pattern(w, h)
+        buf[:stride * h].reshape(h, stride)[:, :w] = y
+        chroma = buf[stride * h:].reshape(h, stride // 2)
+        chroma[:h // 2, :w // 2] = u
+        chroma[h // 2:, :w // 2] = v
+    else:
+        buf[:] = 100
+    return buf
+
+
+class CompletedRequest:
+    """A captured frame's buffers; must be released, or the camera runs out of them."""
+
+    def __init__(self, picam2: "Picamera2", slot: int, metadata: dict[str, Any]) -> None:
+        self.picam2 = picam2
+        self.ref_count = 1
+        self.config = {k: dict(v) for k, v in picam2.camera_config.items()
+                       if k in ("main", "lores") and v is not None}
+        self.request: int | None = slot
+        self._metadata = metadata
+
+    def acquire(self) -> None:
+        with self.picam2._lock:
+            if self.ref_count == 0:
+                raise RuntimeError("CompletedRequest: acquiring lock with ref_count 0")
+            self.ref_count += 1
+
+    def release(self) -> None:
+        with self.picam2._lock:
+            self.ref_count -= 1
+            if self.ref_count < 0:
+                raise RuntimeError("CompletedRequest: lock now has negative ref_count")
+            if self.ref_count == 0:
+                self.picam2._held.discard(self.request)
+                self.picam2.released += 1
+                self.request = None
+
+    def _buffer(self, name: str) -> np.ndarray:
+        if name not in self.config:
+            raise RuntimeError(f"Stream {name!r} is not defined")
+        assert self.request is not None
+        return self.picam2._buffers[name][self.request]
+
+    def make_buffer(self, name: str) -> np.ndarray:
+        return np.array(self._buffer(name), dtype=np.uint8)
+
+    def get_metadata(self) -> dict[str, Any]:
+        assert self.request is not None
+        return dict(self._metadata)
+
+    def make_array(self, name: str) -> np.ndarray:
+        with MappedArray(self, name) as m:
+            return np.ascontiguousarray(m.array)
+
+
+def _shape(buffer: np.ndarray, cfg: dict[str, Any]) -> np.ndarray:
+    w, h = cfg["size"]
+    stride = cfg["stride"]
+    if cfg["format"] in _YUV:
+        return buffer.reshape(h * 3 // 2, stride)
+    depth = _RGB[cfg["format"]]
+    return buffer.reshape(h, stride)[:, :w * depth].reshape(h, w, depth)
+
+
+class MappedArray:
+    """Zero-copy view of a request's buffer, valid inside the ``with`` block only."""
+
+    def __init__(self, request: CompletedRequest, stream: str, reshape: bool = True, write: bool = True) -> None:
+        self._request, self._stream, self._reshape = request, stream, reshape
+        self._array: np.ndarray | None = None
+
+    def __enter__(self) -> "MappedArray":
+        buf = self._request._buffer(self._stream)
+        self._array = _shape(buf, self._request.config[self._stream]) if self._reshape else buf
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._array = None
+
+    @property
+    def array(self) -> np.ndarray | None:
+        return self._array
+
+
+class Picamera2:
+    # Counters a test can read after the fact.
+    opened = 0
+
+    def __init__(self, camera_num=0, verbose_console=None, tuning=None, allocator=None):
+        self.camera = None
+        self.started = False
+        self.camera_config: dict[str, Any] | None = None
+        self.camera_num = camera_num
+        self.released = 0          # requests given back
+        self.delivered = 0         # requests handed out
+        self._lock = threading.Lock()
+        self._held: set[int] = set()
+        self._buffers: dict[str, list[np.ndarray]] = {}
+        self._lockfile: int | None = None
+        count = _env_int("FAKE_PICAMERA2_CAMERAS", 2)
+        if count == 0:
+            raise RuntimeError("Camera(s) not found (Do not forget to disable legacy camera with raspi-config).")
+        if not 0 <= camera_num < count:
+            raise RuntimeError(f'No camera number {camera_num} found - use "rpicam-hello --list-cameras" '
+                               f'to check connected cameras')
+        fd = os.open(os.path.join(_lock_dir(), f"camera{camera_num}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            try:
+                raise RuntimeError("Failed to acquire camera: Device or resource busy")
+            except RuntimeError as e:
+                raise RuntimeError("Camera __init__ sequence did not complete.") from e
+        self._lockfile = fd
+        self.camera = f"fake-imx708-{camera_num}"
+        self.stall_after = _env_int("FAKE_PICAMERA2_STALL_AFTER", -1)
+        self.stride_align = _env_int("FAKE_PICAMERA2_STRIDE_ALIGN", 128)
+        Picamera2.opened += 1
+
+    @staticmethod
+    def global_camera_info() -> list[dict[str, Any]]:
+        count = _env_int("FAKE_PICAMERA2_CAMERAS", 2)
+        return [{"Model": "imx708", "Location": 2, "Rotation": 180, "Id": f"/base/axi/pcie@120000/rp1/i2c@{n}",
+                 "Num": n} for n in range(count)]
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, exc_type, exc_val, exc_traceback):
+        self.close()
+
+    # -- configuration ----------------------------------------------------------------------
+    @staticmethod
+    def _stream(defaults: dict[str, Any], updates: dict[str, Any] | None) -> dict[str, Any] | None:
+        if updates is None:
+            return None
+        for key, value in updates.items():
+            if key not in _STREAM_KEYS:
+                raise ValueError(f"Bad key {key!r}: valid stream configuration keys are {_STREAM_KEYS}")
+            defaults[key] = value
+        return defaults
+
+    def create_video_configuration(self, main={}, lores=None, raw={}, transform=Transform(), colour_space=None,
+                                   buffer_count=6, controls={}, display="main", encode="main", queue=True,
+                                   sensor={}, use_case="video") -> dict[str, Any]:
+        if self.camera is None:
+            raise RuntimeError("Camera not opened")
+        main_cfg = self._stream({"format": "XBGR8888", "size": (1280, 720), "preserve_ar": True}, main)
+        lores_cfg = self._stream({"format": "YUV420", "size": main_cfg["size"], "preserve_ar": False}, lores)
+        return {"use_case": use_case, "transform": transform, "colour_space": colour_space,
+                "buffer_count": buffer_count, "queue": queue, "main": main_cfg, "lores": lores_cfg, "raw": raw,
+                "controls": {"FrameDurationLimits": (33333, 33333)} | dict(controls), "sensor": sensor,
+                "display": display, "encode": encode}
+
+    def _check_stream(self, cfg: Any, name: str) -> None:
+        if type(cfg) is not dict:
+            raise RuntimeError(name + " stream should be a dictionary")
+        fmt, size = cfg.get("format"), cfg.get("size")
+        if fmt not in _YUV and fmt not in _RGB:
+            raise RuntimeError(f"Bad format {fmt} in stream {name}")
+        if type(size) is not tuple or len(size) != 2:
+            raise RuntimeError("size in " + name + " stream should be (width, height)")
+        if size[0] % 2 or size[1] % 2:
+            raise RuntimeError("width and height should be even")
+
+    def configure(self, camera_config=None) -> None:
+        if self.started:
+            raise RuntimeError("Camera must be stopped before configuring")
+        if self.camera is None:
+            raise RuntimeError("Camera not opened")
+        config = dict(camera_config)  # a shallow copy, as Picamera2 makes: stream dicts are shared
+        self._check_stream(config["main"], "main")
+        if config.get("lores") is not None:
+            self._check_stream(config["lores"], "lores")
+            (mw, mh), (lw, lh) = config["main"]["size"], config["lores"]["size"]
+            if lw > mw or lh > mh:
+                raise RuntimeError("lores stream dimensions may not exceed main stream")
+        controls: dict[str, Any] = {}
+        for name, value in config.get("controls", {}).items():
+            if name == "FrameRate":
+                name, value = "FrameDurationLimits", (int(1000000 / value), int(1000000 / value))
+            if name not in _CONTROLS:
+                raise RuntimeError(f"Control {name} is not advertised by libcamera")
+            controls[name] = value
+        config["controls"] = controls
+        self._buffers = {}
+        for name in ("main", "lores"):
+            stream = config.get(name)
+            if stream is None:
+                continue
+            w, h = stream["size"]
+            if stream["format"] in _YUV:
+                stride = -(-w // self.stride_align) * self.stride_align
+                stream["framesize"] = stride * h * 3 // 2
+            else:
+                stride = -(-w * _RGB[stream["format"]] // 64) * 64
+                stream["framesize"] = stride * h
+            stream["stride"] = stride
+            self._buffers[name] = [_buffer(stream) for _ in range(config["buffer_count"])]
+        self.camera_config = config
+        self.frame_duration_us = controls.get("FrameDurationLimits", (33333, 33333))[0]
+
+    # -- running ----------------------------------------------------------------------------
+    def start(self, config=None, show_preview=False) -> None:
+        if self.camera_config is None:
+            raise RuntimeError("Camera has not been configured")
+        if not self.started:
+            self.started = True
+            self._start_ns = time.monotonic_ns()
+            self._frame = -1
+
+    def stop(self) -> None:
+        self.started = False
+
+    def close(self) -> None:
+        if self.camera is None:
+            return
+        self.stop()
+        self.camera = None
+        if self._lockfile is not None:
+            os.close(self._lockfile)  # closing the descriptor drops the flock
+            self._lockfile = None
+
+    def _no_frame(self, wait: float | None) -> None:
+        if wait is None:
+            threading.Event().wait()  # a silent camera: blocked for ever
+        time.sleep(max(0.0, wait))
+        raise concurrent.futures.TimeoutError()
+
+    def capture_request(self, wait=None, signal_function=None, flush=None) -> CompletedRequest:
+        if not self.started:
+            self._no_frame(wait)
+        with self._lock:
+            free = [i for i in range(self.camera_config["buffer_count"]) if i not in self._held]
+        silent = 0 <= self.stall_after <= self.delivered
+        if not free or silent:
+            self._no_frame(wait)  # all buffers held by the application, or the sensor went quiet
+        period_ns = self.frame_duration_us * 1000
+        now = time.monotonic_ns()
+        # The newest frame already captured (queue=True), else the next one.
+        frame = max(self._frame + 1, (now - self._start_ns) // period_ns)
+        due = self._start_ns + frame * period_ns
+        if due > now:
+            delay = (due - now) / 1e9
+            if wait is not None and delay > wait:
+                time.sleep(wait)
+                raise concurrent.futures.TimeoutError()
+            time.sleep(delay)
+        self._frame = frame
+        slot = free[0]
+        with self._lock:
+            self._held.add(slot)
+        self.delivered += 1
+        y_row = self._buffers["main"][slot]
+        y_row[:8] = np.frombuffer(int(frame).to_bytes(8, "little"), np.uint8)  # frame number, for tests
+        meta = {"SensorTimestamp": due, "FrameDuration": self.frame_duration_us, "ExposureTime": 10000,
+                "AnalogueGain": 1.0}
+        return CompletedRequest(self, slot, meta)
+
+    def capture_array(self, name="main", wait=None, signal_function=None) -> np.ndarray:
+        request = self.capture_request(wait=wait)
+        try:
+            return request.make_array(name)
+        finally:
+            request.release()

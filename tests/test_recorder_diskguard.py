@@ -1,0 +1,120 @@
+"""Disk guard and retention on a simulated small disk (free space computed from the files)."""
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+from recorder.diskguard import GB, DiskGuard, list_recordings
+
+MB = 1_000_000
+
+
+class SmallDisk:
+    """Free space = capacity - bytes of every file under the root."""
+
+    def __init__(self, capacity: int) -> None:
+        self.capacity = capacity
+
+    def __call__(self, root: Path) -> int:
+        used = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+        return self.capacity - used
+
+
+def make(root: Path, rel: str, size: int, age_s: float = 0.0) -> Path:
+    path = root / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\0" * size)
+    if age_s:
+        t = time.time() - age_s
+        os.utime(path, (t, t))
+    return path
+
+
+def guard(root: Path, disk, **kw) -> DiskGuard:
+    args = dict(warn_gb=3 * MB / GB, floor_gb=2 * MB / GB, target_gb=3 * MB / GB, retention=True)
+    args.update(kw)
+    return DiskGuard(root, free_bytes=disk, **args)
+
+
+def test_oldest_segments_of_both_cameras_go_first_until_the_target_is_free(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    # interleaved cameras; the day folder changes at midnight
+    names = ["cam0/261125/cam0_20261125_235930.mp4", "cam1/261125/cam1_20261125_235945.mp4",
+             "cam0/261126/cam0_20261126_000000.mp4", "cam1/261126/cam1_20261126_000015.mp4",
+             "cam0/261126/cam0_20261126_000030.mp4", "cam1/261126/cam1_20261126_000045.mp4"]
+    for name in names:
+        make(root, name, MB)
+    part = make(root, "cam0/261126/.cam0_20261126_000100.mp4.part", MB)   # being written
+    other = make(root, "cam0/notes.txt", 10)
+    disk = SmallDisk(8 * MB)          # 7 MB used: 1 MB free, under the 2 MB floor
+    g = guard(root, disk)
+    state = g.check()
+    # deleted oldest first until 3 MB were free: the two files of the 25th, then one more
+    assert [d["file"] for d in g.deleted] == names[:3]
+    assert state.deleted_count == 3 and state.deleted_bytes == 3 * MB
+    assert state.free_bytes >= 3 * MB and not state.warning
+    assert part.exists() and other.exists()
+    assert not (root / "cam0/261125").exists() and not (root / "cam1/261125").exists()
+    assert [r.path.name for r in list_recordings(root)] == [n.split("/")[-1] for n in names[3:]]
+
+
+def test_warning_and_no_deletion_when_retention_is_off(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    for i in range(3):
+        make(root, f"cam0/261126/cam0_20261126_00000{i}.mp4", MB)
+    g = guard(root, SmallDisk(4 * MB), retention=False)
+    state = g.check()
+    assert state.warning and state.free_bytes == MB
+    assert state.deleted_count == 0 and len(list_recordings(root)) == 3
+
+
+def test_nothing_is_listed_or_deleted_while_space_is_plenty(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    make(root, "cam0/261126/cam0_20261126_000000.mp4", MB)
+    g = guard(root, SmallDisk(100 * MB))
+    state = g.check()
+    assert state.deleted_count == 0 and not state.warning and state.free_bytes == 99 * MB
+
+
+def test_quota_deletes_oldest_until_under_it(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    for i in range(5):
+        make(root, f"cam{i % 2}/261126/cam{i % 2}_20261126_0000{i}0.mp4", MB)
+    g = guard(root, SmallDisk(100 * MB), quota_gb=2.5 * MB / GB)
+    g.check()
+    left = [r.path.name for r in list_recordings(root)]
+    assert left == ["cam1_20261126_000030.mp4", "cam0_20261126_000040.mp4"]
+    assert {d["reason"] for d in g.deleted} == {"quota"}
+
+
+def test_age_limit_deletes_old_segments_only(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    make(root, "cam0/261120/cam0_20261120_120000.mp4", MB, age_s=3 * 86400)
+    make(root, "cam0/261125/cam0_20261125_120000.mp4", MB, age_s=1 * 86400 - 60)
+    g = guard(root, SmallDisk(100 * MB), max_age_days=2)
+    g.check()
+    assert [r.path.name for r in list_recordings(root)] == ["cam0_20261125_120000.mp4"]
+    assert [d["reason"] for d in g.deleted] == ["age"]
+
+
+def test_a_file_already_deleted_by_the_other_recorder_is_skipped(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    a = make(root, "cam0/261126/cam0_20261126_000000.mp4", MB)
+    b = make(root, "cam1/261126/cam1_20261126_000010.mp4", MB)
+    listed = list_recordings(root)
+    a.unlink()   # the other camera's recorder deleted it after this one listed it
+    g = guard(root, SmallDisk(100 * MB))
+    assert g._delete(listed[0], "free space") is False
+    assert g._delete(listed[1], "free space") is True
+    assert not b.exists() and g.state.deleted_count == 1
+    assert [d["file"] for d in g.deleted] == ["cam1/261126/cam1_20261126_000010.mp4"]
+
+
+def test_history_is_bounded(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    for i in range(30):
+        make(root, f"cam0/261126/cam0_20261126_00{i:02d}00.mp4", 1000)
+    g = guard(root, SmallDisk(100 * MB), quota_gb=0.5 * 1000 / GB)
+    g.check()
+    assert g.state.deleted_count == 30 and len(g.deleted) == 20

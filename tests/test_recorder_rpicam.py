@@ -1,0 +1,84 @@
+"""The rpicam-vid engine, with the stand-in script tests/fakes/rpicam-vid."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.procs import REPO, Procs, isolated_env, wait_until
+from tests.recorder_check import finished, read_segment, status
+
+FAKE = REPO / "tests" / "fakes" / "rpicam-vid"
+
+
+def rpicam_env(tmp_path: Path, **extra: str) -> dict[str, str]:
+    env = isolated_env(tmp_path / "sht", recorder__segment_seconds=2, recorder__engine="rpicam-vid",
+                       recorder__rpicam_vid=str(FAKE))
+    # The stand-in is a Python script: let its `env python3` find this interpreter (and PyAV).
+    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+    env.update(extra)
+    return env
+
+
+def test_segments_are_remuxed_named_and_rpicam_vid_is_restarted(tmp_path: Path) -> None:
+    cmd_log = tmp_path / "rpicam-commands.txt"
+    env = rpicam_env(tmp_path, FAKE_RPICAM_EXIT_AFTER="2", FAKE_RPICAM_LOG=str(cmd_log))
+    root = Path(env["SHT__RECORDER__ROOT"])
+    # A chunk left by a crash of an earlier run: made by the stand-in for about a second.
+    work = root / "cam0" / ".rpicam"
+    work.mkdir(parents=True)
+    try:
+        subprocess.run([str(FAKE), "--camera", "0", "--width", "640", "--height", "480", "--framerate", "30",
+                        "-o", str(work / "r1_%05d.h264")],
+                       env={k: v for k, v in env.items() if k != "FAKE_RPICAM_LOG"}, timeout=1.2)
+    except subprocess.TimeoutExpired:
+        pass   # killed mid-write, like a power cut
+    assert (work / "r1_00000.h264").exists()
+
+    procs = Procs(env, tmp_path / "logs")
+    try:
+        procs.start("rec0", "-m", "recorder", "--camera", "0")
+        st = wait_until(lambda: (s := status(env)).get("segments_written", 0) >= 3
+                        and s.get("rpicam_restarts", 0) >= 1 and s.get("state") == "recording" and s,
+                        timeout=60)
+        assert st["engine"] == "rpicam-vid" and st["recovered_files"] and st["recovered_files"][0]["frames"] > 0
+        assert "exited with code 1" in st["last_error"]
+        assert procs.stop("rec0") == 0
+    finally:
+        procs.close()
+    commands = cmd_log.read_text().splitlines()
+    assert len(commands) >= 2   # started, exited after two files, started again
+    first = commands[0].split()
+    assert first[:4] == ["--camera", "0", "-t", "0"] and "-n" in first and "--inline" in first
+    assert first[first.index("--segment") + 1] == str(2000 - 17)
+    assert first[first.index("-o") + 1].endswith("_%05d.h264")
+    files = finished(root)
+    assert len(files) >= 4
+    for path in files:
+        seg = read_segment(path)
+        assert seg.frames > 0 and seg.decoded == seg.frames and seg.first_is_key, path.name
+    # The full ones last about a segment (rpicam-vid cuts at the first keyframe after it).
+    full = [read_segment(p) for p in files if read_segment(p).frames >= 59]
+    assert full and all(abs(s.duration_s - 2.0) <= 1.1 for s in full)
+    assert list(work.glob("*.h264")) == [], "every chunk is remuxed and removed when the recorder stops"
+
+
+def test_refuses_a_camera_that_its_capture_process_owns(tmp_path: Path) -> None:
+    env = rpicam_env(tmp_path)
+    procs = Procs(env, tmp_path / "logs")
+    try:
+        procs.capture(0)
+        from common.config import load
+        from common.ring import RingReader
+        from common.ring_layout import ring_name
+        reader = RingReader(ring_name(load(env).ring.prefix, 0, "hd"))
+        wait_until(lambda: reader.status().writer_alive, timeout=30)
+        reader.close()
+        out = subprocess.run([sys.executable, "-m", "recorder", "--camera", "0"], cwd=REPO, env=env,
+                             capture_output=True, text=True, timeout=60)
+        assert out.returncode == 2
+        assert "owned by its capture process" in out.stderr and "Traceback" not in out.stderr
+        assert not (Path(env["SHT__RECORDER__ROOT"]) / "cam0" / ".rpicam").exists()
+    finally:
+        procs.close()

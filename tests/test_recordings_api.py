@@ -1,0 +1,253 @@
+"""Recordings API: listing, durations, gaps, Range, and refusal of every path outside the root.
+
+The router runs in a real uvicorn server (in a thread) so that requests reach it with
+their raw paths (``..``, ``%2e``), exactly as a hostile client would send them.
+"""
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import shutil
+import threading
+from datetime import datetime
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+import uvicorn
+from fastapi import FastAPI
+
+import streamer.recordings as recordings
+from common.config import load
+from streamer.mp4_duration import mp4_duration
+from tests.mp4_files import write_mp4, write_segment
+from tests.procs import free_port, isolated_env, wait_until
+
+DAY = datetime(2026, 11, 26)
+DAY_NAME = "261126"
+
+
+class Server:
+    def __init__(self, root: Path, tmp: Path) -> None:
+        env = isolated_env(tmp / "sht", recorder__root=str(root))
+        app = FastAPI()
+        app.state.cfg = load(env)
+        app.include_router(recordings.router)
+        self.port = free_port()
+        self.server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=self.port,
+                                                    log_level="warning", lifespan="off"))
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+        self.thread.start()
+        wait_until(lambda: self.server.started, 20)
+
+    def request(self, path: str, method: str = "GET", headers: dict[str, str] | None = None
+                ) -> tuple[int, dict[str, str], bytes]:
+        """Sends ``path`` byte for byte: no client-side normalisation of ``..`` or escapes."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=20)
+        try:
+            conn.putrequest(method, path, skip_accept_encoding=True)
+            for k, v in (headers or {}).items():
+                conn.putheader(k, v)
+            conn.endheaders()
+            resp = conn.getresponse()
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+        finally:
+            conn.close()
+
+    def json(self, path: str) -> tuple[int, dict]:
+        status, _, body = self.request(path)
+        return status, json.loads(body)
+
+    def close(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(20)
+
+
+@pytest.fixture(scope="module")
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Path, Path]]:
+    """A recordings root with three segments (one 6 s gap), decoys, and a secret outside it."""
+    tmp = tmp_path_factory.mktemp("rec")
+    root = tmp / "root"
+    write_segment(root, 0, DAY.replace(hour=10), 2.0)
+    write_segment(root, 0, DAY.replace(hour=10, second=2), 2.0)
+    write_segment(root, 0, DAY.replace(hour=10, second=10), 3.0, fragmented=False)
+    write_segment(root, 1, DAY.replace(hour=9, minute=30), 2.0)
+    write_segment(root, 0, datetime(2026, 11, 25, 23, 59, 0), 1.0)
+    day0 = root / "cam0" / DAY_NAME
+    (day0 / ".cam0_20261126_100014.mp4.part").write_bytes(b"being written")
+    (day0 / "notes.txt").write_text("not a segment")
+    shutil.copy(day0 / "cam0_20261126_100000.mp4", day0 / "cam1_20261126_100000.mp4")
+    (root / "cam0" / "261127").mkdir()  # a day folder with nothing finished in it
+    secret = tmp / "secret.mp4"
+    secret.write_bytes(b"SECRET-OUTSIDE-THE-ROOT")
+    os.symlink(secret, day0 / "cam0_20261126_120000.mp4")
+    server = Server(root, tmp)
+    try:
+        yield server, root, secret
+    finally:
+        server.close()
+
+
+def test_segments_sorted_with_duration_size_start_and_gaps(library: tuple[Server, Path, Path]) -> None:
+    server, root, _ = library
+    status, doc = server.json(f"/api/recordings?camera=0&date={DAY_NAME}")
+    assert status == 200
+    files = [s["file"] for s in doc["segments"]]
+    # Sorted by time; decoys (.part, text, other camera's name, symlink out of root) excluded.
+    assert files == ["cam0_20261126_100000.mp4", "cam0_20261126_100002.mp4", "cam0_20261126_100010.mp4"]
+    first, second, third = doc["segments"]
+    assert first["start"] == "2026-11-26T10:00:00" and first["start_s"] == 36000
+    assert first["duration_s"] == pytest.approx(2.0, abs=0.05)
+    assert third["duration_s"] == pytest.approx(3.0, abs=0.05)  # plain (non-fragmented) MP4
+    assert first["size_bytes"] == (root / "cam0" / DAY_NAME / files[0]).stat().st_size
+    assert first["url"] == f"/recordings/cam0/{DAY_NAME}/{files[0]}"
+    assert second["start_epoch"] - first["start_epoch"] == 2
+    # 10:00:02 + 2 s ends at 10:00:04; next starts 10:00:10: one 6 s gap, none between the first two.
+    assert doc["gaps"] == [{"start_s": pytest.approx(36004, abs=0.05), "end_s": pytest.approx(36010, abs=0.05),
+                            "duration_s": pytest.approx(6, abs=0.05)}]
+    assert doc["recorded_s"] == pytest.approx(7.0, abs=0.1)
+    assert doc["total_bytes"] == sum(s["size_bytes"] for s in doc["segments"])
+
+
+def test_days_listed_per_camera_and_latest_day_is_the_default(library: tuple[Server, Path, Path]) -> None:
+    server, _, _ = library
+    status, doc = server.json("/api/recordings/days")
+    assert status == 200
+    assert [d["date"] for d in doc["cameras"]["0"]] == ["261125", DAY_NAME]  # empty 261127 left out
+    assert doc["cameras"]["0"][1]["segments"] == 3
+    assert [d["date"] for d in doc["cameras"]["1"]] == [DAY_NAME]
+    status, doc = server.json("/api/recordings?camera=0")
+    assert status == 200 and doc["date"] == DAY_NAME and len(doc["segments"]) == 3
+    assert [d["date"] for d in doc["days"]] == ["261125", DAY_NAME]
+    status, doc = server.json("/api/recordings?camera=1&date=261125")
+    assert status == 200 and doc["segments"] == [] and doc["gaps"] == []
+
+
+@pytest.mark.parametrize("query, field", [
+    ("camera=2", "camera"), ("camera=-1", "camera"), ("camera=abc", "camera"), ("", "camera"),
+    ("camera=0&date=2611", "date"), ("camera=0&date=261340", "date"), ("camera=0&date=26-11-26", "date"),
+    ("camera=0&date=../../x", "date"), ("camera=0&date=261126%0A", "date"), ("camera=0%0A", "camera"),
+])
+def test_bad_camera_or_date_is_400_naming_the_field(library: tuple[Server, Path, Path], query: str,
+                                                     field: str) -> None:
+    server, _, _ = library
+    status, doc = server.json(f"/api/recordings?{query}")
+    assert status == 400
+    assert doc["field"] == field and doc["allowed"] and field in doc["error"]
+    if field == "camera":
+        assert doc["allowed"] == ["0", "1"]
+
+
+def test_file_is_served_whole_and_by_range(library: tuple[Server, Path, Path]) -> None:
+    server, root, _ = library
+    path = root / "cam0" / DAY_NAME / "cam0_20261126_100000.mp4"
+    data = path.read_bytes()
+    url = f"/recordings/cam0/{DAY_NAME}/{path.name}"
+    status, headers, body = server.request(url)
+    assert status == 200 and body == data and headers["content-type"] == "video/mp4"
+    assert headers.get("accept-ranges") == "bytes"
+    status, headers, body = server.request(url, headers={"Range": "bytes=100-299"})
+    assert status == 206 and body == data[100:300]
+    assert headers["content-range"] == f"bytes 100-299/{len(data)}"
+    status, headers, body = server.request(url, headers={"Range": "bytes=-50"})
+    assert status == 206 and body == data[-50:]
+    status, headers, body = server.request(url, method="HEAD")
+    assert status == 200 and body == b"" and int(headers["content-length"]) == len(data)
+    status, headers, _ = server.request(url + "?download=1")
+    assert status == 200 and headers["content-disposition"].startswith("attachment")
+
+
+@pytest.mark.parametrize("path", [
+    "/recordings/../secret.mp4",
+    "/recordings/cam0/../../secret.mp4",
+    f"/recordings/cam0/{DAY_NAME}/../../../secret.mp4",
+    "/recordings/%2e%2e/secret.mp4",
+    "/recordings/cam0/%2e%2e%2f%2e%2e%2fsecret.mp4",
+    f"/recordings/cam0/{DAY_NAME}/..%2f..%2f..%2fsecret.mp4",
+    "/recordings/%252e%252e/secret.mp4",
+    "/recordings//etc/passwd",
+    "/recordings/%2fetc%2fpasswd",
+    f"/recordings/cam0/{DAY_NAME}/cam0_20261126_120000.mp4",  # symlink leaving the root
+    f"/recordings/cam0/{DAY_NAME}/.cam0_20261126_100014.mp4.part",  # still being written
+    f"/recordings/cam0/{DAY_NAME}/notes.txt",
+    f"/recordings/cam0/{DAY_NAME}/cam1_20261126_100000.mp4",  # another camera's name
+    f"/recordings/cam0/{DAY_NAME}/cam0_20261126_235959.mp4",  # well-formed, absent
+    f"/recordings/cam0/{DAY_NAME}/cam0_20261126_100000.mp4%0A",
+    "/recordings/",
+])
+def test_paths_outside_the_root_or_not_segments_are_404_and_never_opened(
+        library: tuple[Server, Path, Path], path: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    server, _, secret = library
+    served: list[object] = []
+
+    def spy(*args: object, **kw: object) -> object:
+        served.append(args)
+        raise AssertionError("a refused path reached the file response")
+
+    monkeypatch.setattr(recordings, "FileResponse", spy)
+    status, headers, body = server.request(path)
+    assert status == 404, (path, body)
+    doc = json.loads(body)
+    assert doc["error"] == "not found" and doc["reason"]
+    assert b"SECRET" not in body and served == []
+    assert secret.read_bytes() == b"SECRET-OUTSIDE-THE-ROOT"
+
+
+def test_duration_of_truncated_and_garbage_files(tmp_path: Path) -> None:
+    full = write_mp4(tmp_path / "full.mp4", 3.0)
+    assert mp4_duration(full) == pytest.approx(3.0, abs=0.05)
+    data = full.read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(data[: len(data) // 2])  # what a crash mid-segment leaves
+    got = mp4_duration(cut)
+    assert got is not None and 0 < got < 3.0
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(os.urandom(5000))
+    assert mp4_duration(junk) is None
+    empty = tmp_path / "empty.mp4"
+    empty.write_bytes(b"")
+    assert mp4_duration(empty) is None
+
+
+def test_duration_cache_is_bounded_and_follows_file_changes(tmp_path: Path) -> None:
+    cache = recordings._DurationCache(limit=3)
+    paths = [write_mp4(tmp_path / f"s{i}.mp4", 1.0 + i, fps=10) for i in range(5)]
+    for p in paths:
+        assert cache.get(str(p), p.stat()) == pytest.approx(1.0 + paths.index(p), abs=0.15)
+    assert len(cache) == 3
+    write_mp4(paths[4], 0.5, fps=10)  # same path, new content: the cached value must not be reused
+    assert cache.get(str(paths[4]), paths[4].stat()) == pytest.approx(0.5, abs=0.15)
+    assert len(cache) == 3
+
+
+def test_days_follow_new_and_deleted_segments(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    first = write_segment(root, 0, DAY.replace(hour=1), 1.0)
+    assert [(d["date"], d["segments"]) for d in recordings.list_days(root, 0)] == [(DAY_NAME, 1)]
+    second = write_segment(root, 0, DAY.replace(hour=2), 1.0)
+    days = recordings.list_days(root, 0)
+    assert days[0]["segments"] == 2 and days[0]["bytes"] == first.stat().st_size + second.stat().st_size
+    first.unlink()
+    second.unlink()  # retention emptied the day: it is no longer listed
+    assert recordings.list_days(root, 0) == []
+
+
+def test_duration_from_the_index_matches_the_walk_over_every_fragment(tmp_path: Path,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import streamer.mp4_duration as boxes
+
+    full = write_mp4(tmp_path / "full.mp4", 4.0, fps=10)  # a fragment a second, then the mfra index
+    data = full.read_bytes()
+    mfra_size = int.from_bytes(data[-4:], "big")
+    assert data[-12:-8] == b"mfro" and data[-mfra_size + 4:-mfra_size + 8] == b"mfra"
+    walked = tmp_path / "no_index.mp4"
+    walked.write_bytes(data[:-mfra_size])
+    reads: list[int] = []
+    real = boxes._fragment_span
+    monkeypatch.setattr(boxes, "_fragment_span", lambda payload, movie: reads.append(1) or real(payload, movie))
+    assert mp4_duration(full) == pytest.approx(4.0, abs=0.01)
+    assert len(reads) == 2  # first and last fragment only
+    reads.clear()
+    assert mp4_duration(walked) == pytest.approx(4.0, abs=0.01)
+    assert len(reads) >= 4  # every fragment
