@@ -99,6 +99,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "crf": _key(23, int, _range(0, 51)),
         "max_bitrate_kbps": _key(0, int, _range(0, 100000)),
         "threads": _key(1, int, _range(0, 16)),   # libx264 threads; 0 lets it choose
+        "sync_seconds": _key(1.0, (int, float), _range(0, 60)),  # fdatasync the open segment; 0: never
         "keyframe_seconds": _key(1.0, (int, float), _range(0.1, 10)),
         "disk_warn_gb": _key(1.0, (int, float), _range(0, 100000)),
         "retention": _key(True, bool),

@@ -29,7 +29,7 @@ from common.state import Controls, StatusBoard
 from recorder import encoder
 from recorder.diskguard import DiskGuard, free_bytes_of
 from recorder.recovery import recover
-from recorder.segmenter import Segment, Segmenter, local_time
+from recorder.segmenter import CaptureWallClock, Segment, Segmenter, local_time
 from recorder.syncer import Syncer
 from recorder.writer import InputFrame, SegmentWriter, finalise, is_disk_error, probe
 
@@ -51,6 +51,7 @@ class Recorder:
         self.root = cfg.recordings_root
         self.reader = RingReader(ring_name(cfg.ring.prefix, camera, "hd"), cfg.ring.stale_seconds)
         self.segmenter = Segmenter(camera, rc.segment_seconds, rc.align_to_clock, cfg.camera.fps, local)
+        self.capture_wall = CaptureWallClock(window=2 * cfg.camera.fps)
         self.guard = DiskGuard(self.root, rc.disk_warn_gb, rc.free_floor_gb, rc.free_target_gb, rc.retention,
                                rc.quota_gb, rc.max_age_days, free_bytes=free_bytes)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
@@ -98,7 +99,7 @@ class Recorder:
                  self.reader.name, self.root, self.cfg.recorder.segment_seconds, codec, self.encoder_why)
         self.recovered.extend(recover(self.root, self.camera))
         self.guard.check()
-        self.syncer = Syncer()
+        self.syncer = Syncer(self.cfg.recorder.sync_seconds)
         trim()
         next_controls = next_disk = next_status = 0.0
         try:
@@ -166,14 +167,15 @@ class Recorder:
         if self.expect is not None and frame.index > self.expect:
             self._drop(frame.index - self.expect)
         self.expect = frame.index + 1
+        wall_ns = self.capture_wall(frame.mono_ns, frame.wall_ns)
         if self.writer is not None:
             gap = (frame.mono_ns - self.writer.last_mono_ns) / 1e9
             if gap > GAP_S:
                 self._close(f"a gap of {gap:.1f} s in the frames")
-            elif self.segmenter.starts_new(self.seg, frame.mono_ns, frame.wall_ns):
+            elif self.segmenter.starts_new(self.seg, frame.mono_ns, wall_ns):
                 self._close("")
         if self.writer is None:
-            self._open(frame)
+            self._open(frame, wall_ns)
         self.writer.add(picture, frame.mono_ns)
         self.seg_last_index = frame.index
         self.frames_written += 1
@@ -184,11 +186,11 @@ class Recorder:
             self.seg_dropped += count
 
     # -- segments --------------------------------------------------------------------------
-    def _open(self, frame: Frame) -> None:
+    def _open(self, frame: Frame, wall_ns: int) -> None:
         h, w = frame.y.shape
         settings = self.settings if (w, h) == (self.settings.width, self.settings.height) else \
             dataclasses.replace(self.settings, width=w, height=h)
-        seg = self.segmenter.begin(frame.mono_ns, frame.wall_ns)
+        seg = self.segmenter.begin(frame.mono_ns, wall_ns)
         part = self.root / seg.part_rel_path
         comment = f"camera={self.camera} first_index={frame.index} incarnation={frame.incarnation}"
         self.writer = SegmentWriter(part, settings, frame.mono_ns, comment)

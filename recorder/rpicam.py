@@ -146,7 +146,10 @@ class RpicamRecorder:
                 now = time.monotonic()
                 if now >= next_controls:
                     next_controls = now + 0.25
-                    self.enabled = self.controls.recording_enabled(self.camera)
+                    enabled = self.controls.recording_enabled(self.camera)
+                    if enabled != self.enabled:
+                        log.info("camera %d: recording %s", self.camera, "resumed" if enabled else "paused")
+                        self.enabled = enabled
                 if now >= next_disk:
                     next_disk = now + self.cfg.recorder.check_seconds
                     self.guard.check()

@@ -17,6 +17,7 @@ Names come from the first frame's local time:
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
@@ -27,6 +28,34 @@ PART_SUFFIX = ".part"
 FINAL_RE = re.compile(r"^cam(\d+)_(\d{8})_(\d{6})(?:_\d+)?\.mp4$")
 # A wall clock that steps back by more than this ends the segment (NTP fix at boot).
 CLOCK_STEP_BACK_NS = 1_000_000_000
+
+
+class CaptureWallClock:
+    """The wall time of each frame's capture instant, steady even when its wall stamp is late.
+
+    A frame's monotonic capture time is exact; its wall stamp may be taken later, when the
+    capture process got to it (a busy machine).  ``wall - mono`` is the same for every
+    frame but for that lateness, so the smallest offset over the last ``window`` frames is
+    the best estimate.  A wall clock step (NTP) of more than a second starts afresh.
+    """
+
+    def __init__(self, window: int = 60) -> None:
+        self.window = window
+        self._count = 0
+        self._mins: deque[tuple[int, int]] = deque()   # (frame count, offset), offsets increasing
+
+    def __call__(self, mono_ns: int, wall_ns: int) -> int:
+        offset = wall_ns - mono_ns
+        mins = self._mins
+        if mins and abs(offset - mins[0][1]) > CLOCK_STEP_BACK_NS:
+            mins.clear()
+        while mins and mins[-1][1] >= offset:
+            mins.pop()
+        mins.append((self._count, offset))
+        if mins[0][0] <= self._count - self.window:
+            mins.popleft()
+        self._count += 1
+        return mono_ns + mins[0][1]
 
 
 def local_time(wall_ns: int) -> datetime:

@@ -17,13 +17,16 @@ log = logging.getLogger("recorder")
 
 
 class Syncer:
+    """``interval`` seconds between syncs (``recorder.sync_seconds``); 0 turns syncing off."""
+
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self._path: Path | None = None
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syncer", daemon=True)
-        self._thread.start()
+        if interval > 0:
+            self._thread.start()
 
     def watch(self, path: Path | None) -> None:
         """Sync ``path`` from now on (None: nothing)."""
@@ -64,4 +67,5 @@ class Syncer:
 
     def close(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=2.0)
+        if self._thread.is_alive():
+            self._thread.join(timeout=2.0)

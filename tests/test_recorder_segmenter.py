@@ -1,10 +1,11 @@
 """Segment boundaries and names, with an injected clock and time zone (no processes)."""
 from __future__ import annotations
 
+import random
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
 
-from recorder.segmenter import Segmenter, final_name_of_part, part_name
+from recorder.segmenter import CaptureWallClock, Segmenter, final_name_of_part, part_name
 
 PERIOD_NS = 1_000_000_000 // 30  # 33.33 ms, truncated like a real capture clock would not be
 
@@ -100,3 +101,38 @@ def test_temporary_names_round_trip() -> None:
     assert final_name_of_part(part.name) == final.name
     assert final_name_of_part(".other.mp4.part") is None
     assert final_name_of_part("cam0_20261126_063000.mp4") is None
+
+
+def test_late_wall_stamps_do_not_move_frames_across_a_boundary() -> None:
+    """Wall stamps up to 80 ms late (a busy capture process): still 900 frames per segment."""
+    rng = random.Random(7)
+    seg = Segmenter(0, 30, True, 30, zone(0))
+    clock = CaptureWallClock(window=60)
+    offset = wall(0, 2026, 11, 26, 6, 29, 50) - 10**12
+    counts: list[int] = []
+    current = None
+    for n in range(30 * 30 * 3 + 300):
+        mono = 10**12 + round(n * 1e9 / 30)
+        stamped = mono + offset + rng.randrange(0, 80_000_000)
+        w = clock(mono, stamped)
+        assert mono + offset <= w < mono + offset + 80_000_000
+        if current is None or seg.starts_new(current, mono, w):
+            current = seg.begin(mono, w)
+            counts.append(0)
+        counts[-1] += 1
+    assert counts[1:4] == [900, 900, 900]
+
+
+def test_capture_wall_clock_follows_a_clock_step() -> None:
+    clock = CaptureWallClock(window=10)
+    assert clock(1_000, 5_000) == 5_000
+    assert clock(2_000, 6_500) == 6_000                   # a late stamp: the earlier offset holds
+    assert clock(3_000, 3_600 * 10**9) == 3_600 * 10**9   # the clock stepped an hour: follow at once
+    assert clock(4_000, 4_000 + 10**9) == 4_000 + 10**9   # and back again
+
+
+def test_capture_wall_clock_forgets_offsets_older_than_its_window() -> None:
+    clock = CaptureWallClock(window=10)
+    clock(0, 100)                                        # the lowest offset, once
+    assert [clock(n, n + 150) - n for n in range(1, 10)] == [100] * 9
+    assert clock(10, 160) - 10 == 150                    # ten frames later it is gone

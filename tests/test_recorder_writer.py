@@ -67,10 +67,15 @@ def test_a_file_cut_at_any_moment_plays_up_to_its_last_keyframe(tmp_path: Path) 
     w.close()
     final = finalise(part, tmp_path / "cam0_20261126_063000.mp4")
     assert final.name == "cam0_20261126_063000.mp4" and read_segment(final).frames == 75
-    # A name already taken is never overwritten.
+    # A name already taken is never overwritten: the next free second is used.
     part.write_bytes(b"")
     again = finalise(part, tmp_path / "cam0_20261126_063000.mp4")
-    assert again.name == "cam0_20261126_063000_1.mp4" and final.stat().st_size > 0
+    assert again.name == "cam0_20261126_063001.mp4" and final.stat().st_size > 0
+    part.write_bytes(b"")
+    assert finalise(part, tmp_path / "cam0_20261126_063000.mp4").name == "cam0_20261126_063002.mp4"
+    part.write_bytes(b"")
+    (tmp_path / "cam0_20261126_235959.mp4").write_bytes(b"")
+    assert finalise(part, tmp_path / "cam0_20261126_235959.mp4").name == "cam0_20261126_235959_1.mp4"
 
 
 def test_probe_never_raises_on_garbage(tmp_path: Path) -> None:
@@ -169,10 +174,40 @@ def test_recovery_names_every_leftover_and_never_overwrites(tmp_path: Path) -> N
     other.parent.mkdir(parents=True)
     other.write_bytes(b"x")                                          # another camera's: not ours
     done = recover(root, 0)
-    assert [d["file"] for d in done] == ["cam0/261126/cam0_20261126_063000_1.mp4",
+    assert [d["file"] for d in done] == ["cam0/261126/cam0_20261126_063001.mp4",
                                          "cam0/261126/cam0_20261126_063030.mp4"]
     assert all(d["playable"] for d in done) and done[0]["frames"] == 65 and done[1]["frames"] >= 59
     assert (day / "cam0_20261126_063000.mp4").read_bytes() == b"older file of the same name"
-    assert sorted(p.name for p in day.iterdir()) == ["cam0_20261126_063000.mp4", "cam0_20261126_063000_1.mp4",
+    assert sorted(p.name for p in day.iterdir()) == ["cam0_20261126_063000.mp4", "cam0_20261126_063001.mp4",
                                                      "cam0_20261126_063030.mp4"]
     assert other.exists()
+
+
+def test_the_open_segment_is_synced_to_disk_every_interval(tmp_path: Path, monkeypatch) -> None:
+    import time
+
+    from recorder import syncer as syncer_module
+    synced: list[int] = []
+    real = os.fdatasync
+    monkeypatch.setattr(syncer_module.os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))
+    path = tmp_path / "seg.part"
+    path.write_bytes(b"data")
+    s = syncer_module.Syncer(0.05)
+    try:
+        s.watch(path)
+        deadline = time.monotonic() + 10
+        while len(synced) < 3 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert len(synced) >= 3
+        s.watch(None)
+        time.sleep(0.2)
+        count = len(synced)
+        time.sleep(0.3)
+        assert len(synced) == count   # nothing watched: nothing synced
+    finally:
+        s.close()
+    off = syncer_module.Syncer(0)
+    off.watch(path)
+    time.sleep(0.2)
+    off.close()
+    assert len(synced) == count
