@@ -1,4 +1,6 @@
-"""Files a crash left behind: temporary segments get their final names, never deleted.
+"""Files a crash left behind: temporary segments get their final names.
+
+Only a file with no picture at all (0 bytes, or the MP4 header alone) is removed.
 
 A segment killed mid-write is a fragmented MP4 that plays up to its last complete
 fragment, so it is a recording like any other; it only lacks its final name.
@@ -13,6 +15,7 @@ from recorder.segmenter import PART_PREFIX, PART_SUFFIX, final_name_of_part
 from recorder.writer import finalise, probe
 
 log = logging.getLogger("recorder")
+HEADER_ONLY_BYTES = 64 * 1024  # larger than any fragmented-MP4 header; a first fragment is far larger
 
 
 def leftover_parts(camera_dir: Path) -> list[Path]:
@@ -41,6 +44,13 @@ def recover(root: Path, camera: int) -> list[dict]:
             part.unlink()
             continue
         check = probe(part)
+        if check.frames == 0 and part.stat().st_size < HEADER_ONLY_BYTES:
+            # Only the MP4 header was written (the process died before the first fragment):
+            # there is no picture in it, and a file that never plays is not a recording.
+            log.warning("recovery: %s holds no frame (header only, %d bytes); removed", part,
+                        part.stat().st_size)
+            part.unlink()
+            continue
         try:
             target = finalise(part, part.with_name(final_name))
         except OSError as exc:

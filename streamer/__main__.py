@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 
 import uvicorn
 
 from common.config import load_or_exit
+from streamer.viewers import ViewerTable
 from streamer.workers import serve, uvicorn_options
 
 
@@ -33,10 +35,21 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s",
                         stream=sys.stderr)
     options = uvicorn_options(args.host or cfg.streamer.host, port)
-    if workers == 1:
-        uvicorn.run("streamer.app:app", **options)
-        return 0
-    return serve(options, workers)
+    # uvicorn re-raises SIGTERM/SIGINT after its shutdown; with these handlers in place
+    # that re-raise returns here, so the shared viewer table is removed and the exit code is 0.
+    signal.signal(signal.SIGTERM, _ignore)
+    signal.signal(signal.SIGINT, _ignore)
+    try:
+        if workers == 1:
+            uvicorn.run("streamer.app:app", **options)
+            return 0
+        return serve(options, workers)
+    finally:
+        ViewerTable.for_config(cfg.ring.prefix, cfg.run_dir, cfg.streamer.max_clients_per_resolution).delete_files()
+
+
+def _ignore(*_: object) -> None:
+    pass
 
 
 if __name__ == "__main__":

@@ -60,6 +60,14 @@ class ViewerTable:
         folder = SHM_DIR if SHM_DIR.is_dir() else Path(run_dir)
         return cls(folder, f"{prefix}streamer-viewers.json", limit)
 
+    def delete_files(self) -> None:
+        """Delete the table (the whole streamer has stopped: nothing may be left in /dev/shm)."""
+        for path in (self.path, self._lock_path):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
     def _write(self, data: dict[str, Any]) -> None:
         with open(self._tmp_path, "w") as fh:
             json.dump(data, fh, separators=(",", ":"))

@@ -26,7 +26,10 @@ log = logging.getLogger("streamer")
 
 
 def uvicorn_options(host: str, port: int) -> dict[str, Any]:
+    # proxy_headers off: a viewer is the socket's peer address; a forwarded-for header from a
+    # local process must not let it pose as another address and slip past the viewer limit.
     return dict(host=host, port=port, http="streamer.transport:StreamProtocol", lifespan="on",
+                proxy_headers=False,
                 access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_S, log_level="info")
 
 

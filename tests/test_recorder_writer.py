@@ -170,6 +170,9 @@ def test_recovery_names_every_leftover_and_never_overwrites(tmp_path: Path) -> N
     w.close()
     (day / "cam0_20261126_063000.mp4").write_bytes(b"older file of the same name")
     (day / ".cam0_20261126_063100.mp4.part").write_bytes(b"")       # died before writing a byte
+    data = (day / ".cam0_20261126_063030.mp4.part").read_bytes()
+    header = data[:data.index(b"moof") - 4]                          # died before its first fragment
+    (day / ".cam0_20261126_063130.mp4.part").write_bytes(header)
     other = root / "cam1" / "261126" / ".cam1_20261126_063000.mp4.part"
     other.parent.mkdir(parents=True)
     other.write_bytes(b"x")                                          # another camera's: not ours

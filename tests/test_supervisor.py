@@ -10,6 +10,7 @@ import glob
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -149,14 +150,28 @@ def playable(path: Path) -> float:
     return (last - first) + 1 / 30
 
 
+def serving(port: int) -> bool:
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def start_time(path: Path) -> float:
     stamp = path.stem.split("_", 1)[1]
     return datetime.strptime(stamp, "%Y%m%d_%H%M%S").timestamp()
 
 
+def kill9(pid: int) -> None:
+    assert pid > 0, "no pid to kill"  # os.kill(0, ...) would hit this test's own process group
+    os.kill(pid, signal.SIGKILL)
+
+
 def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
     start_daemon(install)
     wait_until(install.all_running, 10, 0.3)
+    wait_until(lambda: serving(install.port), 10, 0.1)
     viewer = Viewer(install.port)
     viewer.start()
     wait_until(lambda: len(viewer.parts) > 5, 10)
@@ -166,7 +181,7 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
     for name in ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1"):
         old_pid = install.status()[name][1]
         t_kill = time.time()
-        os.kill(old_pid, signal.SIGKILL)
+        kill9(old_pid)
         kills.append((name, t_kill))
         wait_until(lambda: install.status().get(name, ("", 0))[0] == "RUNNING"
                    and install.status()[name][1] != old_pid, 3, 0.1)
@@ -178,7 +193,7 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
 
     # The streamer: the open stream ends; a new connection works within 3 s.
     old_pid = install.status()["streamer"][1]
-    os.kill(old_pid, signal.SIGKILL)
+    kill9(old_pid)
     t_kill = time.time()
 
     def reconnects() -> bool:
@@ -193,10 +208,11 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
     viewer.client.close()
 
     # Every child at once.
-    pids = [pid for _, pid in install.status().values()]
+    states = wait_until(install.all_running, 5, 0.1)
+    pids = [pid for _, pid in states.values()]
     t_kill = time.time()
     for pid in pids:
-        os.kill(pid, signal.SIGKILL)
+        kill9(pid)
     wait_until(lambda: (st := install.all_running()) and not set(p for _, p in st.values()) & set(pids), 5, 0.1)
     wait_until(reconnects, 5, 0.2)
     time.sleep(5)  # a full segment after the restart
