@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from common.pids import pid_alive
 from common.state import read_json
 
 SHM_DIR = Path("/dev/shm")
@@ -34,16 +35,6 @@ class Admission:
     limit: int
     holders: int          # distinct addresses holding a slot at that resolution
     reason: str = ""
-
-
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class ViewerTable:
@@ -100,7 +91,7 @@ class ViewerTable:
             if not -1.0 <= now - seen <= EXPIRE_S:
                 return False
             if pid not in alive:
-                alive[pid] = _pid_alive(pid)
+                alive[pid] = pid_alive(pid)
             return alive[pid]
 
         rows = [r for r in rows if isinstance(r, dict) and fresh(r.get("last_seen"), r.get("pid"))]

@@ -13,18 +13,17 @@ import signal
 import socket
 import subprocess
 import sys
-import threading
 import time
 import uuid
-from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import av
+import httpx
 import pytest
 
-from tests.mjpeg_client import MjpegClient
+from tests.streamer_client import Reader, read_parts
 from tests.procs import REPO, free_port, wait_until
 
 PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "streamer")
@@ -110,26 +109,9 @@ def stop_daemon(inst: Install) -> None:
         os.unlink(path)
 
 
-class Viewer(threading.Thread):
-    """Keeps one dual 480p stream open and notes when each part arrived."""
-
-    def __init__(self, port: int) -> None:
-        super().__init__(daemon=True)
-        self.client = MjpegClient(port, "/stream?view=dual&res=480p", timeout=10)
-        self.parts: deque[tuple[float, dict[str, str]]] = deque(maxlen=2000)
-        self.ended = threading.Event()
-
-    def run(self) -> None:
-        try:
-            while True:
-                part = self.client.read_part()
-                self.parts.append((time.time(), part.headers))
-        except Exception:
-            self.ended.set()
-
-    def fresh_part_after(self, t: float) -> bool:
-        """A part that carries a frame captured after wall time ``t``."""
-        return any(float(h.get("x-timestamp", 0)) > t for _, h in list(self.parts))
+def fresh_part_after(reader: Reader, t: float) -> bool:
+    """The viewer got a part carrying a frame captured after wall time ``t``."""
+    return any(float(p.headers.get("x-timestamp", 0)) > t for p in list(reader.last))
 
 
 def playable(path: Path) -> float:
@@ -172,9 +154,8 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
     start_daemon(install)
     wait_until(install.all_running, 10, 0.3)
     wait_until(lambda: serving(install.port), 10, 0.1)
-    viewer = Viewer(install.port)
-    viewer.start()
-    wait_until(lambda: len(viewer.parts) > 5, 10)
+    viewer = Reader(f"http://127.0.0.1:{install.port}/stream?view=dual&res=480p").start()
+    wait_until(lambda: viewer.parts > 5, 10)
     wait_until(lambda: install.recordings(0) and install.recordings(1), 15, 0.3)
 
     kills: list[tuple[str, float]] = []
@@ -187,8 +168,8 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
                    and install.status()[name][1] != old_pid, 3, 0.1)
         if name.startswith("capture"):
             # The open stream resumes by itself: the viewer does not reconnect.
-            wait_until(lambda: viewer.fresh_part_after(t_kill + 0.1), 3, 0.05)
-            assert not viewer.ended.is_set(), "the stream was closed by a capture restart"
+            wait_until(lambda: fresh_part_after(viewer, t_kill + 0.1), 3, 0.05)
+            assert not viewer.error, f"the stream was closed by a capture restart: {viewer.error}"
         time.sleep(1.0)
 
     # The streamer: the open stream ends; a new connection works within 3 s.
@@ -198,14 +179,12 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
 
     def reconnects() -> bool:
         try:
-            client = MjpegClient(install.port, "/stream?view=dual&res=480p", timeout=2)
-            ok = client.status == 200 and float(client.read_part().headers["x-timestamp"]) > t_kill
-            client.close()
-            return ok
-        except (OSError, EOFError, KeyError, ValueError):
+            status, parts = read_parts(f"http://127.0.0.1:{install.port}/stream?view=dual&res=480p", 1, timeout=2)
+        except httpx.HTTPError:
             return False
+        return status == 200 and float(parts[0].headers["x-timestamp"]) > t_kill
     wait_until(reconnects, 3, 0.1)
-    viewer.client.close()
+    viewer.stop(0.1)
 
     # Every child at once.
     states = wait_until(install.all_running, 5, 0.1)
@@ -241,7 +220,6 @@ def test_failing_camera_leaves_the_rest_running(tmp_path: Path) -> None:
         start_daemon(inst)
         wait_until(lambda: all(inst.status().get(n, ("",))[0] == "RUNNING"
                                for n in ("capture_cam0", "rec_cam0", "rec_cam1", "streamer")), 15, 0.3)
-        import httpx
         status = wait_until(lambda: httpx.get(f"http://127.0.0.1:{inst.port}/api/status", timeout=2).json(), 10)
         wait_until(lambda: httpx.get(f"http://127.0.0.1:{inst.port}/api/status", timeout=2)
                    .json()["cameras"]["0"]["live"], 10, 0.3)
@@ -249,12 +227,8 @@ def test_failing_camera_leaves_the_rest_running(tmp_path: Path) -> None:
         assert status["cameras"]["1"]["live"] is False
         assert httpx.head(f"http://127.0.0.1:{inst.port}/stream?view=0", timeout=2).status_code == 200
         assert httpx.head(f"http://127.0.0.1:{inst.port}/stream?view=1", timeout=2).status_code == 503
-        client = MjpegClient(inst.port, "/stream?view=0&res=480p")
-        first = client.read_part()
-        for _ in range(10):
-            part = client.read_part()
-        assert part.headers["x-timestamp"] != first.headers["x-timestamp"]
-        client.close()
+        status, parts = read_parts(f"http://127.0.0.1:{inst.port}/stream?view=0&res=480p", 10)
+        assert status == 200 and parts[-1].headers["x-timestamp"] != parts[0].headers["x-timestamp"]
         wait_until(lambda: inst.recordings(0), 15, 0.3)
         assert inst.recordings(1) == []
         log = (inst.root / "logs" / "capture_cam1.log").read_text()
