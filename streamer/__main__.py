@@ -10,11 +10,9 @@ import logging
 import signal
 import sys
 
-import uvicorn
-
 from common.config import load_or_exit
 from streamer.viewers import ViewerTable
-from streamer.workers import serve, uvicorn_options
+from streamer.workers import run_one, serve, uvicorn_options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,8 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGINT, _ignore)
     try:
         if workers == 1:
-            uvicorn.run("streamer.app:app", **options)
-            return 0
+            return run_one(options)
         return serve(options, workers)
     finally:
         ViewerTable.for_config(cfg.ring.prefix, cfg.run_dir, cfg.streamer.max_clients_per_resolution).delete_files()

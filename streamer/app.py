@@ -34,7 +34,7 @@ from streamer.viewers import ViewerTable
 log = logging.getLogger("streamer")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
-TICK_S = 0.25          # how often stalled viewers are looked for
+TICK_S = 0.25          # how often stalls of streams on plain ASGI are looked for
 SYNC_S = 0.7           # viewer table refreshes (rows expire after 2 s unrefreshed)
 RETRY_AFTER_S = 2
 M_ARENA_MAX = -8       # mallopt parameter number in glibc
@@ -67,14 +67,16 @@ class Runtime:
     async def housekeeping(self) -> None:
         last_sync, was_busy = 0.0, True
         while True:
-            # Stalls can only happen while someone watches; an idle worker wakes less often.
-            await asyncio.sleep(TICK_S if self.viewers else SYNC_S)
+            # A stream on our own protocol times its stalls itself; only one on plain ASGI
+            # (another server) needs looking at this often.
+            fallback = any(v.protocol is None for v in self.viewers.values())
+            await asyncio.sleep(TICK_S if fallback else SYNC_S)
             now = time.monotonic()
             for viewer in list(self.viewers.values()):
-                if viewer.stalled(now):
+                if viewer.protocol is None and viewer.stalled(now):
                     log.info("viewer %s (%s %s) stopped reading: dropped", viewer.address, viewer.view, viewer.res)
                     viewer.drop()
-            if now - last_sync < SYNC_S:
+            if now - last_sync < SYNC_S - 0.05:  # (a timer may fire a hair early)
                 continue
             last_sync = now
             self.hub.reap()

@@ -2,7 +2,10 @@
 
 A :class:`ViewEncoder` is a thread that sleeps in the ring's futex wait (the GIL is free
 while it waits and while simplejpeg encodes), composes the view, encodes it once, and
-hands the finished multipart part to the asyncio loop.  Viewers only ever take the newest
+offers the finished multipart part to its viewers' senders on that same thread: a viewer
+whose socket has room gets it written there and then, without waking the asyncio loop (a
+wake-up per picture costs about as much CPU as the rest of the picture's handling).  Only
+a viewer whose socket is backed up involves the loop.  Viewers only ever take the newest
 part, so the encoder never waits for anyone.  It encodes only while someone watches and
 goes away a few seconds after the last viewer left (a reload or a view switch finds it warm).
 """
@@ -12,7 +15,7 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 import simplejpeg
@@ -29,51 +32,101 @@ log = logging.getLogger("streamer.hub")
 WAIT_S = 0.25          # longest futex wait: how fast the thread notices a stop or a dead camera
 LIVE_AGE_S = 1.0       # a camera whose newest frame is older than this shows NO SIGNAL
 LINGER_S = 3.0         # an encoder without viewers stays this long before its thread ends
+IDLE_WAIT_S = 0.5      # an encoder without viewers sleeps this long unless one arrives
 ANOMALY_LOG_EVERY_S = 10.0
 BOUNDARY = b"frame"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True, eq=False)
 class Picture:
     """One encoded picture, framed once for every viewer of its view.
 
-    ``part`` is the multipart part (boundary, headers, JPEG, CRLF).  ``chunked`` is the
-    same part cut into the resolution's write size and already in HTTP/1.1 chunked
-    transfer coding, so a viewer's socket gets these bytes as they are: no per-viewer
-    framing or copying.
+    The multipart part is ``head`` (boundary and headers), the JPEG, then CRLF.
+    ``chunked`` is that part cut into the resolution's write size and already in HTTP/1.1
+    chunked transfer coding, as a sequence of buffers for one ``writev``: chunk sizes and
+    headers are small byte strings, the JPEG goes in as views of itself, so a picture is
+    never copied for sending and a viewer's socket gets these bytes as they are.
+    Treat it as read-only.
     """
 
     seq: int              # per encoder, +1 for every picture published
-    part: bytes
-    chunked: tuple[bytes, ...]
-    jpeg_offset: int      # where the JPEG starts inside ``part``
-    jpeg_size: int
+    head: bytes
+    jpeg: bytes
+    chunked: tuple[bytes | memoryview, ...]
     index: int            # ring index of the pacing camera's frame (-1: NO SIGNAL picture)
     mono_ns: int          # capture time of that frame (CLOCK_MONOTONIC)
     wall_ns: int
     made_ns: int          # when the part was published (CLOCK_MONOTONIC)
+    _part: bytes | None = field(default=None, repr=False)
 
     @property
-    def jpeg(self) -> memoryview:
-        return memoryview(self.part)[self.jpeg_offset:self.jpeg_offset + self.jpeg_size]
+    def part(self) -> bytes:
+        """The whole multipart part as one string (made on first use)."""
+        if self._part is None:
+            self._part = b"".join((self.head, self.jpeg, b"\r\n"))
+        return self._part
+
+    @property
+    def size(self) -> int:
+        return len(self.head) + len(self.jpeg) + 2
+
+    @property
+    def jpeg_offset(self) -> int:
+        return len(self.head)
+
+    @property
+    def jpeg_size(self) -> int:
+        return len(self.jpeg)
 
     def pieces(self, size: int) -> list[memoryview]:
         view = memoryview(self.part)
         return [view[i:i + size] for i in range(0, len(view), size)]
 
 
-def frame_part(jpeg: bytes, index: int, wall_ns: int, mono_ns: int) -> tuple[bytes, int]:
-    head = (b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
+def part_head(jpeg_size: int, index: int, wall_ns: int, mono_ns: int) -> bytes:
+    return (b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
             b"X-Timestamp: %.6f\r\nX-Frame-Index: %d\r\nX-Capture-Monotonic-Ns: %d\r\n\r\n"
-            % (len(jpeg), wall_ns / 1e9, index, mono_ns))
+            % (jpeg_size, wall_ns / 1e9, index, mono_ns))
+
+
+def frame_part(jpeg: bytes, index: int, wall_ns: int, mono_ns: int) -> tuple[bytes, int]:
+    """The multipart part of ``jpeg`` and where the JPEG starts in it."""
+    head = part_head(len(jpeg), index, wall_ns, mono_ns)
     return head + jpeg + b"\r\n", len(head)
 
 
-def chunk_coded(part: bytes, size: int) -> tuple[bytes, ...]:
-    """``part`` as HTTP/1.1 chunks of at most ``size`` payload bytes each."""
-    view = memoryview(part)
-    return tuple(b"%x\r\n%b\r\n" % (len(piece), piece)
-                 for piece in (view[i:i + size] for i in range(0, len(view), size)))
+def chunk_coded(head: bytes, jpeg: bytes, size: int) -> tuple[bytes | memoryview, ...]:
+    """The part ``head + jpeg + CRLF`` as HTTP/1.1 chunks of at most ``size`` payload bytes.
+
+    Small pieces (chunk framing, ``head``, the closing CRLF) are joined into byte strings;
+    the JPEG is referenced by views, never copied.
+    """
+    segments = (head, jpeg, b"\r\n")
+    total = len(head) + len(jpeg) + 2
+    jpeg_view = memoryview(jpeg)
+    out: list[bytes | memoryview] = []
+    small = b""                      # byte strings waiting to be joined with the next ones
+    seg = off = 0
+    for start in range(0, total, size):
+        left = min(size, total - start)
+        small += b"%x\r\n" % left
+        while left:
+            seg_len = len(segments[seg])
+            take = min(left, seg_len - off)
+            if seg == 1:
+                if small:
+                    out.append(small)
+                    small = b""
+                out.append(jpeg_view[off:off + take])
+            else:
+                small += segments[seg][off:off + take]
+            off += take
+            left -= take
+            if off == seg_len:
+                seg, off = seg + 1, 0
+        small += b"\r\n"
+    out.append(small)
+    return tuple(out)
 
 
 class ViewEncoder:
@@ -89,13 +142,18 @@ class ViewEncoder:
         self.in_place = len(self.cams) == 1 and cfg.camera.overlay
         self.viewers = 0                       # changed on the loop thread only
         self.idle_since = time.monotonic()
-        self.picture: Picture | None = None    # newest, read on the loop thread
-        self.ticks = 0                         # +1 per picture or keep-alive: "send (again) now"
+        # (newest picture, tick), replaced as one so a reader never pairs a picture with
+        # another's tick.  The tick is +1 per picture or keep-alive: "send (again) now".
+        self.latest: tuple[Picture, int] | None = None
         self.keepalive_s = cfg.streamer.keepalive_seconds
-        # Called on the loop thread with each picture (new, or the last one again as keep-alive).
+        # Called on the encoder thread with each picture (new, or the last one again as
+        # keep-alive); they must not block.  Added and removed on the loop thread.
+        self.senders: set[Callable[[Picture, int], None]] = set()
+        # Called on the loop thread likewise (costs a loop wake-up per picture).
         self.subscribers: set[Callable[[Picture, int], None]] = set()
         self._seq = 0
         self._stop = threading.Event()
+        self._wanted = threading.Event()       # set when a viewer arrives (or to stop): wakes an idle thread
         self._thread: threading.Thread | None = None
         # Statistics, written by the encoder thread, read by status requests.
         self._lock = threading.Lock()
@@ -114,23 +172,39 @@ class ViewEncoder:
         self._thread.start()
 
     def stop(self, join_s: float = 0.5) -> None:
-        self._stop.set()
+        self.signal_stop()
         if self._thread is not None:
             self._thread.join(join_s)
         for reader in self.readers:
             if self._thread is None or not self._thread.is_alive():
                 reader.close()
 
+    def signal_stop(self) -> None:
+        self._stop.set()
+        self._wanted.set()
+
+    def wanted(self) -> None:
+        """A viewer arrived (loop thread, after ``viewers`` went up)."""
+        self._wanted.set()
+
     @property
     def running(self) -> bool:
         return self._thread is not None and self._thread.is_alive() and not self._stop.is_set()
 
-    def _publish(self, pic: Picture) -> None:
-        self.picture = pic
-        self.ticks += 1
+    @property
+    def picture(self) -> Picture | None:
+        latest = self.latest
+        return latest[0] if latest is not None else None
+
+    @property
+    def ticks(self) -> int:
+        latest = self.latest
+        return latest[1] if latest is not None else 0
+
+    def _publish(self, pic: Picture, tick: int) -> None:
         for notify in list(self.subscribers):
             try:
-                notify(pic, self.ticks)
+                notify(pic, tick)
             except Exception:  # one viewer's socket trouble must not keep the picture from the others
                 log.exception("view %s %s: handing a picture to a viewer failed", self.view, self.res.name)
 
@@ -177,7 +251,7 @@ class ViewEncoder:
         index = frame.index if frame is not None else -1
         mono = frame.mono_ns if frame is not None else now
         wall = frame.wall_ns if frame is not None else time.time_ns()
-        part, offset = frame_part(jpeg, index, wall, mono)
+        head = part_head(len(jpeg), index, wall, mono)
         self._seq += 1
         with self._lock:
             self.frames_encoded += 1
@@ -190,7 +264,7 @@ class ViewEncoder:
                     self._last_anomaly_log = time.monotonic()
                     log.warning("view %s %s: JPEG of %d bytes outside the expected %d-%d (%d so far)",
                                 self.view, self.res.name, len(jpeg), lo, hi, self.anomalies)
-        return Picture(self._seq, part, chunk_coded(part, self.res.chunk), offset, len(jpeg), index, mono, wall, now)
+        return Picture(self._seq, head, jpeg, chunk_coded(head, jpeg, self.res.chunk), index, mono, wall, now)
 
     def _run(self) -> None:
         lead = 0
@@ -200,8 +274,11 @@ class ViewEncoder:
         while not self._stop.is_set():
             try:
                 if self.viewers <= 0:
-                    # Nobody watches: encode nothing, just wait to be needed or stopped.
-                    self._stop.wait(0.05)
+                    # Nobody watches: encode nothing, just wait to be needed or stopped
+                    # (cleared before looking again, so an arrival in between is not missed).
+                    self._wanted.clear()
+                    if self.viewers <= 0 and not self._stop.is_set():
+                        self._wanted.wait(IDLE_WAIT_S)
                     continue
                 frame = self.readers[lead].next_frame(WAIT_S)
                 now = time.monotonic()
@@ -238,8 +315,17 @@ class ViewEncoder:
             reader.close()
 
     def _hand_over(self, pic: Picture) -> None:
-        if self.loop is not None:
-            self.loop.call_soon_threadsafe(self._publish, pic)
+        tick = self.ticks + 1
+        self.latest = (pic, tick)
+        for send in tuple(self.senders):  # a snapshot: the loop thread may add or remove meanwhile
+            try:
+                send(pic, tick)
+            except Exception:  # one viewer's socket trouble must not keep the picture from the others
+                if self.loop is not None and self.loop.is_closed():
+                    raise RuntimeError("event loop closed") from None
+                log.exception("view %s %s: handing a picture to a viewer failed", self.view, self.res.name)
+        if self.subscribers and self.loop is not None:
+            self.loop.call_soon_threadsafe(self._publish, pic, tick)
 
     # -- statistics --------------------------------------------------------------------------
     def stats(self) -> dict:
@@ -264,6 +350,7 @@ class Hub:
             self.encoders[(view, res)] = enc
             enc.start()
         enc.viewers += 1
+        enc.wanted()
         return enc
 
     def release(self, enc: ViewEncoder) -> None:
@@ -303,7 +390,7 @@ class Hub:
 
     def close(self) -> None:
         for enc in self.encoders.values():
-            enc._stop.set()
+            enc.signal_stop()
         for enc in self.encoders.values():
             enc.stop(join_s=0.3)
         self.encoders.clear()

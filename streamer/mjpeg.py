@@ -1,10 +1,12 @@
 """The MJPEG response: each viewer gets the newest picture whenever its socket has room.
 
-A part goes to the socket's transport in chunks of the resolution's write size, straight
-from the encoder's hand-over while the socket has room (no task switch per viewer).  When
-the socket's bounded buffers fill, the viewer's own task waits for them to drain (uvicorn's
-flow control), finishes the part and takes the newest picture: a slow viewer skips
-pictures, and no one else waits for it.  With no new picture for ``keepalive`` seconds the
+While a viewer's socket keeps up, the encoder thread writes each part to it directly, in
+one non-blocking ``writev`` of the resolution's chunks, and the asyncio loop is not woken
+at all.  When the kernel takes only part of it, the rest goes back to the viewer's own
+task, which writes it through the transport and waits for the socket's bounded buffers to
+drain (uvicorn's flow control), then takes the newest picture and hands the socket back to
+the encoder thread once nothing is left queued: a slow viewer skips pictures, and no one
+else waits for it.  With no new picture for ``keepalive`` seconds the
 encoder hands out the last one again, so the browser keeps the connection and shows the
 stall.  A viewer whose writes make no progress for STALL_S is dropped so its slot frees.
 """
@@ -12,6 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import logging
+import os
+import threading
 import time
 from typing import Any, Callable
 
@@ -24,6 +29,7 @@ from streamer.hub import BOUNDARY, Hub, Picture
 from streamer.params import RESOLUTIONS
 
 STALL_S = 1.25
+log = logging.getLogger("streamer")
 _conn_ids = itertools.count(1)
 
 
@@ -39,23 +45,27 @@ class Viewer:
         self.bytes_sent = 0
         self.send_started = 0.0     # monotonic start of a write still waiting, 0 when none
         self.protocol: transport.StreamProtocol | None = None
+        self._lock = threading.Lock()  # parts are counted on the encoder thread, read on the loop
 
     def row(self) -> dict[str, Any]:
-        return {"conn": self.conn, "address": self.address, "view": self.view, "res": self.res,
-                "since": round(self.since, 3), "fps": round(self.frames.rate(), 2), "bytes_sent": self.bytes_sent,
-                "latency_ms": round(self.latency.mean(), 2), "latency_p50_ms": round(self.latency.percentile(50), 2),
-                "latency_p99_ms": round(self.latency.percentile(99), 2)}
+        with self._lock:
+            return {"conn": self.conn, "address": self.address, "view": self.view, "res": self.res,
+                    "since": round(self.since, 3), "fps": round(self.frames.rate(), 2),
+                    "bytes_sent": self.bytes_sent, "latency_ms": round(self.latency.mean(), 2),
+                    "latency_p50_ms": round(self.latency.percentile(50), 2),
+                    "latency_p99_ms": round(self.latency.percentile(99), 2)}
 
     def stalled(self, now: float) -> bool:
         return self.send_started > 0 and now - self.send_started > STALL_S
 
     def sent(self, pic: Picture, fresh: bool) -> None:
         """A whole part went to the socket (``fresh``: a new picture, not a keep-alive)."""
-        self.bytes_sent += len(pic.part)
-        if fresh:
-            now = time.monotonic_ns()
-            self.frames.add(now=now / 1e9)
-            self.latency.add((now - pic.mono_ns) / 1e6, now=now / 1e9)
+        with self._lock:
+            self.bytes_sent += pic.size
+            if fresh:
+                now = time.monotonic_ns()
+                self.frames.add(now=now / 1e9)
+                self.latency.add((now - pic.mono_ns) / 1e6, now=now / 1e9)
 
     def drop(self) -> None:
         """End a stream whose client stopped reading."""
@@ -64,34 +74,108 @@ class Viewer:
 
 
 class Sink:
-    """Feeds one viewer's socket through our protocol's transport.
+    """Feeds one viewer's socket, from the encoder thread while it keeps up.
 
-    The encoder hands every picture to :meth:`offer` on the loop thread.  When the socket
-    has room, the part is written there and then, chunk by chunk, with no task switch;
-    when it fills up, the viewer's task waits for it to drain, finishes the part, and then
-    takes the newest picture.  Pictures that come meanwhile are skipped, never queued.
+    Two owners take turns writing, never both at once.  *Direct*: the transport has nothing
+    queued, and the encoder thread writes each picture to a duplicate of the socket's file
+    descriptor with one non-blocking ``writev`` (:meth:`offer`).  *Loop*: when the kernel
+    took only part of a picture, the rest is left in ``pending`` and the viewer's task
+    writes it through the transport, chunk by chunk, waiting for the socket to drain; it
+    then sends the newest picture if one came meanwhile, and hands the socket back once
+    the transport has nothing queued (:meth:`go_direct`).  Pictures that come while the
+    socket is backed up are skipped, never queued.
     """
 
     def __init__(self, viewer: Viewer, proto: transport.StreamProtocol, chunk: int, chunked: bool,
-                 wake: asyncio.Event) -> None:
+                 wake: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
         self.viewer, self.proto, self.chunk, self.chunked, self.wake = viewer, proto, chunk, chunked, wake
+        self.loop = loop
         self.pending: tuple[Picture, tuple | list, int] | None = None   # a part the socket has not taken yet
         self.last_seq = -1
         self.last_tick = -1
+        self._lock = threading.Lock()   # the hand-over between the two writers
+        self._direct = False
+        self._fd = -1
+        sock = proto.transport.get_extra_info("socket")
+        if sock is not None:
+            try:
+                # Our own descriptor: the transport may close its own at any time.
+                self._fd = os.dup(sock.fileno())
+            except (OSError, ValueError):
+                self._fd = -1
 
     @property
     def ready(self) -> bool:
         return self.pending is None and not self.proto.flow.write_paused
 
+    def _pieces(self, pic: Picture) -> tuple | list:
+        return pic.chunked if self.chunked else pic.pieces(self.chunk)
+
+    # -- encoder thread ----------------------------------------------------------------------
     def offer(self, pic: Picture, tick: int) -> None:
-        if self.ready:
-            self.start(pic, tick)
-        else:
-            self.wake.set()  # the viewer's task sends the newest picture once the socket drains
+        with self._lock:
+            if not self._direct:
+                # The viewer's task owns the socket: it takes the newest picture when it can.
+                self.loop.call_soon_threadsafe(self.wake.set)
+                return
+            pieces = self._pieces(pic)
+            try:
+                sent = os.writev(self._fd, pieces)
+            except BlockingIOError:
+                sent = 0
+            except OSError:
+                # The peer went away: the viewer's task notices and ends the stream.
+                self._direct = False
+                self.loop.call_soon_threadsafe(self.wake.set)
+                return
+            self.last_tick = tick
+            rest = self._rest(pieces, sent)
+            if rest is None:
+                self.viewer.sent(pic, fresh=pic.seq != self.last_seq)
+                self.last_seq = pic.seq
+                return
+            # The socket is full: the viewer's task writes the rest as the socket drains.
+            self._direct = False
+            self.pending = (pic, rest, 0)
+            self.loop.call_soon_threadsafe(self.wake.set)
+
+    @staticmethod
+    def _rest(pieces: tuple | list, sent: int) -> list | None:
+        """What ``writev`` left of ``pieces`` after ``sent`` bytes, or None if it took all."""
+        for i, piece in enumerate(pieces):
+            size = len(piece)
+            if sent < size:
+                return [memoryview(piece)[sent:], *pieces[i + 1:]]
+            sent -= size
+        return None
+
+    # -- loop thread -------------------------------------------------------------------------
+    def go_direct(self, latest: tuple[Picture, int] | None) -> bool:
+        """Hand the socket to the encoder thread; False if a newer picture is waiting instead."""
+        with self._lock:
+            if latest is not None and latest[1] != self.last_tick:
+                return False
+            t = self.proto.transport
+            if self._fd >= 0 and self.pending is None and not t.is_closing() and t.get_write_buffer_size() == 0:
+                self._direct = True
+            return True
+
+    def leave_direct(self) -> None:
+        """Take the socket back from the encoder thread (waits out a write in progress)."""
+        with self._lock:
+            self._direct = False
+
+    def stop_direct(self) -> None:
+        """Take the socket back for good (the stream is ending); closes our descriptor."""
+        with self._lock:
+            self._direct = False
+            if self._fd >= 0:
+                os.close(self._fd)
+                self._fd = -1
 
     def start(self, pic: Picture, tick: int) -> None:
         self.last_tick = tick
-        self.write(pic, pic.chunked if self.chunked else pic.pieces(self.chunk), 0)
+        self.write(pic, self._pieces(pic), 0)
 
     def write(self, pic: Picture, pieces: tuple | list, at: int) -> None:
         t, flow = self.proto.transport, self.proto.flow
@@ -137,10 +221,15 @@ class MJPEGStream(Response):
                 proto.limit_pending(res.buffer_limit)
                 proto.listen(wake)
                 # HTTP/1.1 bodies without a length are chunked; our pictures carry that coding ready-made.
-                sink = Sink(viewer, proto, res.chunk, scope.get("http_version") == "1.1", wake)
-                notify = sink.offer
-                enc.subscribers.add(notify)
-                await self._feed(sink, enc, gone)
+                sink = Sink(viewer, proto, res.chunk, scope.get("http_version") == "1.1", wake,
+                            asyncio.get_running_loop())
+                senders = enc.senders
+                senders.add(sink.offer)
+                try:
+                    await self._feed(sink, enc, gone)
+                finally:
+                    senders.discard(sink.offer)
+                    sink.stop_direct()
             else:
                 notify = lambda _pic, _tick: wake.set()  # noqa: E731
                 enc.subscribers.add(notify)
@@ -163,14 +252,23 @@ class MJPEGStream(Response):
         proto, viewer = sink.proto, self.viewer
         while not gone.is_set() and not proto.closing:
             if sink.ready:
-                if enc.picture is not None and enc.ticks != sink.last_tick:
-                    sink.start(enc.picture, enc.ticks)
-                    continue
                 sink.wake.clear()
+                latest = enc.latest
+                if latest is not None and latest[1] != sink.last_tick:
+                    sink.start(*latest)
+                    continue
+                if not sink.go_direct(latest):
+                    continue  # a picture came meanwhile
                 await sink.wake.wait()
+                sink.leave_direct()  # whatever woke us, the socket is ours again before we look
                 continue
             viewer.send_started = time.monotonic()
-            await proto.flow.drain()
+            try:
+                # A viewer whose socket takes nothing for STALL_S is dropped so its slot frees.
+                await asyncio.wait_for(proto.flow.drain(), STALL_S)
+            except TimeoutError:
+                log.info("viewer %s (%s %s) stopped reading: dropped", viewer.address, viewer.view, viewer.res)
+                viewer.drop()
             viewer.send_started = 0.0
             if sink.pending is not None:
                 sink.write(*sink.pending)

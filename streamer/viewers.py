@@ -60,14 +60,17 @@ class ViewerTable:
                 pass
 
     def _write(self, data: dict[str, Any]) -> None:
+        # dumps, not dump: only the one-shot form uses the C encoder (this runs every SYNC_S).
+        text = json.dumps(data, separators=(",", ":"))
         with open(self._tmp_path, "w") as fh:
-            json.dump(data, fh, separators=(",", ":"))
+            fh.write(text)
         os.replace(self._tmp_path, self.path)
 
     @contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         """The table, pruned, for changing; written back when the block ends."""
-        self.folder.mkdir(parents=True, exist_ok=True)
+        if not self.folder.is_dir():
+            self.folder.mkdir(parents=True, exist_ok=True)
         with open(self._lock_path, "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:

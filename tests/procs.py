@@ -5,6 +5,7 @@ tests run beside each other and beside a live installation without touching it.
 """
 from __future__ import annotations
 
+import ctypes
 import glob
 import os
 import signal
@@ -17,6 +18,18 @@ from pathlib import Path
 from typing import Callable
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+PR_SET_PDEATHSIG = 1
+
+
+def die_with_parent() -> None:
+    """preexec_fn: the child gets SIGTERM when the test process dies, even by SIGKILL,
+    so a killed test run never leaves a camera system running behind it."""
+    try:
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
 
 
 def free_port() -> int:
@@ -71,7 +84,8 @@ class Procs:
     def start(self, name: str, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen:
         log = open(self.log_dir / f"{name}.log", "ab")
         proc = subprocess.Popen([sys.executable, *args], cwd=REPO, env=env or self.env,
-                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                preexec_fn=die_with_parent)
         log.close()
         self.running[name] = proc
         return proc

@@ -24,7 +24,7 @@ import httpx
 import pytest
 
 from tests.streamer_client import Reader, read_parts
-from tests.procs import REPO, free_port, wait_until
+from tests.procs import REPO, die_with_parent, free_port, wait_until
 
 PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "streamer")
 
@@ -91,7 +91,8 @@ def install(tmp_path: Path):
 def start_daemon(inst: Install) -> None:
     inst.daemon = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-n", "-c", inst.conf],
                                    env=inst.env, cwd=inst.root, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True)
+                                   stderr=subprocess.DEVNULL, start_new_session=True,
+                                   preexec_fn=die_with_parent)
 
 
 def stop_daemon(inst: Install) -> None:
@@ -220,10 +221,12 @@ def test_failing_camera_leaves_the_rest_running(tmp_path: Path) -> None:
         start_daemon(inst)
         wait_until(lambda: all(inst.status().get(n, ("",))[0] == "RUNNING"
                                for n in ("capture_cam0", "rec_cam0", "rec_cam1", "streamer")), 15, 0.3)
-        status = wait_until(lambda: httpx.get(f"http://127.0.0.1:{inst.port}/api/status", timeout=2).json(), 10)
-        wait_until(lambda: httpx.get(f"http://127.0.0.1:{inst.port}/api/status", timeout=2)
-                   .json()["cameras"]["0"]["live"], 10, 0.3)
-        status = httpx.get(f"http://127.0.0.1:{inst.port}/api/status", timeout=2).json()
+        def status() -> dict | None:
+            try:
+                return httpx.get(f"http://127.0.0.1:{inst.port}/api/status", timeout=2).json()
+            except httpx.HTTPError:
+                return None  # the streamer is RUNNING for supervisord before it listens
+        status = wait_until(lambda: (st := status()) and st["cameras"]["0"]["live"] and st, 15, 0.3)
         assert status["cameras"]["1"]["live"] is False
         assert httpx.head(f"http://127.0.0.1:{inst.port}/stream?view=0", timeout=2).status_code == 200
         assert httpx.head(f"http://127.0.0.1:{inst.port}/stream?view=1", timeout=2).status_code == 503

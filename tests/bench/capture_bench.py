@@ -42,7 +42,7 @@ def _jpeg_sizes(frames: int) -> list[float]:
 
 
 def run(quick: bool) -> list[Figure]:
-    windows, window_s, warmup_s = (2, 2.5, 1.5) if quick else (3, 3.5, 3.0)
+    windows, window_s, warmup_s = (2, 2.0, 1.0) if quick else (3, 3.5, 3.0)
     cpu, rss, shm, fps, drops = [], [], [], [], []
     with Rig() as rig:
         rig.cameras(count=1)

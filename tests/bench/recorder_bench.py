@@ -72,20 +72,21 @@ def encoder_capacity(frames: int, runs: int) -> tuple[list[float], list[float]]:
 
 def recorders_at_work(quick: bool) -> dict[str, list[float]]:
     segment_s = 5 if quick else 30
-    window_s, windows = (8.0, 2) if quick else (15.0, 3)
+    window_s, windows, settle_s = (3.0, 2, 1.5) if quick else (15.0, 3, 2.0)
     out: dict[str, list[float]] = {"cpu0": [], "cpu1": [], "total": [], "rss": [], "private": [], "seg_mb": [],
                                    "dropped": [], "pss": []}
     with Rig(recorder__segment_seconds=segment_s) as rig:
-        rig.cameras(2)
+        rig.cameras(2, wait=False)   # as supervisord does: the recorders wait for their rings
         for cam in (0, 1):
             rig.recorder(cam)
+        rig.wait_cameras()
         board = StatusBoard(rig.cfg.run_dir)
 
         def recording() -> bool:
             docs = [board.read(f"recorder-cam{cam}") for cam in (0, 1)]
             return all(d and d.get("state") == "recording" for d in docs)
         wait_until(recording, timeout=30)
-        time.sleep(2.0)   # past start-up (imports, first keyframes)
+        time.sleep(settle_s)   # past start-up (imports, first keyframes)
         pids = [rig.pid(f"recorder{cam}") for cam in (0, 1)]
         for _ in range(windows):
             clocks = [CpuClock(pid) for pid in pids]
@@ -104,10 +105,12 @@ def recorders_at_work(quick: bool) -> dict[str, list[float]]:
         # Segment size: full segments when there are some, else bytes per second of the ones closed.
         if not quick:
             wait_until(lambda: all(len(_full(board, cam, segment_s)) >= 1 for cam in (0, 1)), timeout=75)
+        else:   # a segment closes within segment_s + 0.5 s of the start: usually already done
+            wait_until(lambda: all(_closed(board, cam) for cam in (0, 1)), timeout=2 * segment_s + 5)
         for cam in (0, 1):
             doc = board.read(f"recorder-cam{cam}") or {}
             full = _full(board, cam, segment_s)
-            closed = [s for s in doc.get("recent_segments", []) if s["duration_s"] > 0.5]
+            closed = _closed(board, cam)
             if full:
                 out["seg_mb"] += [s["bytes"] / MB * 30 / segment_s for s in full]
             elif closed:
@@ -126,6 +129,12 @@ def _pss_mb(pid: int) -> float:
     except OSError:
         pass
     return float("nan")
+
+
+def _closed(board: StatusBoard, cam: int) -> list[dict]:
+    """Segments closed so far, less any (first, clock-aligned) one too short to weigh."""
+    doc = board.read(f"recorder-cam{cam}") or {}
+    return [s for s in doc.get("recent_segments", []) if s["duration_s"] > 0.5]
 
 
 def _full(board: StatusBoard, cam: int, segment_s: int) -> list[dict]:

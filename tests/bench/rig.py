@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import tempfile
 import time
 from pathlib import Path
@@ -42,6 +44,20 @@ class Rig:
         self.close()
 
     def close(self) -> None:
+        # Every process is asked to stop at once, so their shutdowns overlap; Procs then
+        # kills any that did not end and removes the rings.
+        running = [proc for proc in self.procs.running.values() if proc.poll() is None]
+        for proc in running:
+            try:
+                proc.send_signal(signal.SIGTERM)
+            except OSError:
+                pass
+        deadline = time.monotonic() + 5.0
+        for proc in running:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                pass
         self.procs.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 

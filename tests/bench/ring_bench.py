@@ -8,10 +8,12 @@
   (``next_frame()`` + ``valid()``: the frame used where it lies).
 - wake-up: a writer process stamps ``mono_ns`` right before each commit at 30 fps; a
   reader process measures from that stamp to its return from ``next_frame()``.
-- the machine's baseline: how late a plain 30 Hz timer wakes the same process (no ring),
-  so a wake-up tail caused by other load on the machine can be told from the ring's.
+- the machine's baseline: how late a plain 30 Hz timer wakes a process beside them (no
+  ring), measured at the same time, half a period away from the writer's beats, so a
+  wake-up tail caused by other load on the machine can be told from the ring's.
 - idle reader CPU: a reader blocked in ``next_frame()`` on a ring with no segment, a ring
-  whose writer publishes nothing, and a live 30 fps ring (it wakes once per frame).
+  whose writer publishes nothing, and a live 30 fps ring (it wakes once per frame); the
+  three cases run side by side, each reader in its own process.
 """
 from __future__ import annotations
 
@@ -102,14 +104,17 @@ def _costs(stream: str, runs: int, frames: int) -> list[Figure]:
 
 
 # -- across processes --------------------------------------------------------------------------
-def _paced_writer(name: str, fps: float, seconds: float, ready, publish: bool) -> None:
+def _paced_writer(name: str, fps: float, seconds: float, ready, publish: bool, start: float = 0.0,
+                  stop=None) -> None:
+    """Publish (or only heartbeat) at ``fps`` from monotonic time ``start`` (default: 0.2 s
+    from now, to let the reader start waiting) for ``seconds`` or until ``stop`` is set."""
     w, h = STREAMS["hd"]
     writer = RingWriter(name, w, h, 8, fps, "bench")
     ready.set()
     period = 1.0 / fps
-    next_t = time.monotonic() + 0.2  # let the reader start waiting
+    next_t = start or time.monotonic() + 0.2
     end = next_t + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not (stop is not None and stop.is_set()):
         next_t += period
         time.sleep(max(0.0, next_t - time.monotonic()))
         if publish:
@@ -120,27 +125,57 @@ def _paced_writer(name: str, fps: float, seconds: float, ready, publish: bool) -
     writer.close()
 
 
-def _wake_latency(samples: int) -> list[float]:
-    """Wake-up latencies in ms of a reader (this process) for a writer in another process."""
+def _timer_latency(samples: int, start: float = 0.0) -> list[float]:
+    """The machine's own wake-up latency in ms: oversleep of a 30 Hz timer, no ring involved."""
+    out = []
+    target = int((start or time.monotonic()) * 1e9)
+    for _ in range(samples):
+        target += 33_333_333
+        time.sleep(max(0.0, (target - time.monotonic_ns()) / 1e9))
+        out.append((time.monotonic_ns() - target) / 1e6)
+    return out
+
+
+def _timer_child(samples: int, start: float, conn) -> None:
+    conn.send(_timer_latency(samples, start))
+    conn.close()
+
+
+def _wake_latency(samples: int) -> tuple[list[float], list[float]]:
+    """Wake-up latencies in ms of a reader (this process) for a writer in another process,
+    and the oversleep of a plain timer in a third process over the same seconds."""
     name = _name("wake")
-    ready = CTX.Event()
-    writer = CTX.Process(target=_paced_writer, args=(name, 30.0, samples / 30.0 + 1.0, ready, True))
+    ready, stop = CTX.Event(), CTX.Event()
+    period = 1.0 / 30.0
+    start = time.monotonic() + 0.3   # both children forked and the reader waiting by then
+    writer = CTX.Process(target=_paced_writer, args=(name, 30.0, samples * period + 2.0, ready, True, start, stop))
     writer.start()
+    base_rx, base_tx = CTX.Pipe(duplex=False)
+    # Half a period after each of the writer's beats: measured beside it, never competing with it.
+    timer = CTX.Process(target=_timer_child, args=(samples, start + period / 2, base_tx))
+    timer.start()
+    base_tx.close()
     reader = RingReader(name)
     out: list[float] = []
+    base: list[float] = []
     try:
         ready.wait(10)
-        deadline = time.monotonic() + samples / 30.0 + 10
+        deadline = time.monotonic() + samples * period + 10
         while len(out) < samples and time.monotonic() < deadline:
             frame = reader.next_frame(1.0)
             woke = time.monotonic_ns()
             if frame is not None and frame.index > 0:
                 out.append((woke - frame.mono_ns) / 1e6)
+        if base_rx.poll(samples * period + 10):
+            base = base_rx.recv()
     finally:
+        stop.set()
         reader.close()
         writer.join(30)
+        timer.join(30)
+        base_rx.close()
         _unlink(name)
-    return out
+    return out, base
 
 
 def cpu_ns(pid: int) -> int:
@@ -160,50 +195,53 @@ def cpu_ns(pid: int) -> int:
     return total
 
 
-def _timer_latency(samples: int) -> list[float]:
-    """The machine's own wake-up latency in ms: oversleep of a 30 Hz timer, no ring involved."""
-    out = []
-    target = time.monotonic_ns()
-    for _ in range(samples):
-        target += 33_333_333
-        time.sleep(max(0.0, (target - time.monotonic_ns()) / 1e9))
-        out.append((time.monotonic_ns() - target) / 1e6)
-    return out
-
-
-def _idle_reader(name: str, seconds: float, ready) -> None:
+def _idle_reader(name: str, seconds: float, ready, stop) -> None:
+    """Wait for frames as a streamer or recorder does, until ``stop`` (at most ``seconds``)."""
     reader = RingReader(name)
     ready.set()
     end = time.monotonic() + seconds
-    while time.monotonic() < end:
+    while time.monotonic() < end and not stop.is_set():
         reader.next_frame(min(1.0, max(0.01, end - time.monotonic())))
     reader.close()
 
 
-def _reader_cpu(case: str, seconds: float) -> float:
-    """%core of a reader process waiting for frames for ``seconds``."""
-    name = _name("idle")
-    writer = None
-    if case != "no segment":
-        wready = CTX.Event()
-        writer = CTX.Process(target=_paced_writer, args=(name, 30.0, seconds + 3.0, wready, case == "live"))
-        writer.start()
-        wready.wait(10)
-    ready = CTX.Event()
-    reader = CTX.Process(target=_idle_reader, args=(name, seconds + 1.0, ready))
-    reader.start()
+def _readers_cpu(cases: tuple[str, ...], seconds: float) -> dict[str, float]:
+    """%core of one reader process per case, waiting for frames for the same ``seconds``."""
+    names = {case: _name("idle") for case in cases}
+    stop = CTX.Event()
+    writers, readers = [], {}
     try:
-        ready.wait(10)
+        for case in cases:
+            if case != "no segment":
+                wready = CTX.Event()
+                writer = CTX.Process(target=_paced_writer,
+                                     args=(names[case], 30.0, seconds + 10.0, wready, case == "live", 0.0, stop))
+                writer.start()
+                writers.append((writer, wready))
+        for writer, wready in writers:
+            wready.wait(10)
+        for case in cases:
+            ready = CTX.Event()
+            reader = CTX.Process(target=_idle_reader, args=(names[case], seconds + 10.0, ready, stop))
+            reader.start()
+            readers[case] = (reader, ready)
+        for reader, ready in readers.values():
+            ready.wait(10)
         time.sleep(0.5)  # past attaching
-        t0, c0 = time.monotonic(), cpu_ns(reader.pid)
+        t0 = time.monotonic()
+        c0 = {case: cpu_ns(reader.pid) for case, (reader, _) in readers.items()}
         time.sleep(seconds)
-        used = (cpu_ns(reader.pid) - c0) / 1e9
-        return 100.0 * used / (time.monotonic() - t0)
+        c1 = {case: cpu_ns(reader.pid) for case, (reader, _) in readers.items()}
+        wall = time.monotonic() - t0
+        return {case: 100.0 * (c1[case] - c0[case]) / 1e9 / wall for case in cases}
     finally:
-        reader.join(seconds + 10)
-        if writer is not None:
+        stop.set()
+        for reader, _ in readers.values():
+            reader.join(seconds + 10)
+        for writer, _ in writers:
             writer.join(seconds + 10)
-        _unlink(name)
+        for name in names.values():
+            _unlink(name)
 
 
 def run(quick: bool) -> list[Figure]:
@@ -214,12 +252,12 @@ def run(quick: bool) -> list[Figure]:
     chunks, per_chunk = (2, 90) if quick else (3, 300)
     p50, p99, worst, base99 = [], [], [], []
     for _ in range(chunks):
-        lat = sorted(_wake_latency(per_chunk))
+        lat, base = (sorted(values) for values in _wake_latency(per_chunk))
         p50.append(statistics.median(lat))
         p99.append(lat[min(len(lat) - 1, int(0.99 * len(lat)))])
         worst.append(lat[-1])
-        base = sorted(_timer_latency(per_chunk))
-        base99.append(base[min(len(base) - 1, int(0.99 * len(base)))])
+        if base:
+            base99.append(base[min(len(base) - 1, int(0.99 * len(base)))])
     figs.append(summarise(SECTION, "wake-up p50", p50, "ms", note=f"{per_chunk} frames at 30 fps per run"))
     load = os.getloadavg()[0]
     figs.append(summarise(SECTION, "wake-up p99", p99, "ms", f"<= {WAKE_P99_TARGET_MS:g} ms",
@@ -227,13 +265,18 @@ def run(quick: bool) -> list[Figure]:
                           note=f"worst single wake-up {max(worst):.2f} ms; load average {load:.1f} "
                                f"on {os.cpu_count()} cores"))
     figs.append(summarise(SECTION, "timer wake-up p99 (machine baseline)", base99, "ms",
-                          note="a 30 Hz sleep's oversleep in the same process: what the scheduler alone costs"))
+                          note="a 30 Hz sleep's oversleep in a process beside the reader, same seconds: "
+                               "what the scheduler alone costs"))
     seconds = 2.0 if quick else 5.0
-    for case in ("no segment", "no frames", "live"):
-        values = [_reader_cpu(case, seconds) for _ in range(1 if quick else 2)]
-        note = {"no segment": "capture not running", "no frames": "writer alive, publishing nothing",
-                "live": "30 fps; wakes once per frame, takes the newest"}[case]
-        figs.append(summarise(SECTION, f"idle reader CPU, {case}", values, "%core", note=note))
+    cases = ("no segment", "no frames", "live")
+    values: dict[str, list[float]] = {case: [] for case in cases}
+    for _ in range(1 if quick else 2):
+        for case, value in _readers_cpu(cases, seconds).items():
+            values[case].append(value)
+    notes = {"no segment": "capture not running", "no frames": "writer alive, publishing nothing",
+             "live": "30 fps; wakes once per frame, takes the newest"}
+    for case in cases:
+        figs.append(summarise(SECTION, f"idle reader CPU, {case}", values[case], "%core", note=notes[case]))
     return figs
 
 

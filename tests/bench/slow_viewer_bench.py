@@ -22,7 +22,7 @@ KEEP = 0.9   # the fast viewer keeps at least 90% of the rate it has alone
 
 
 def run(quick: bool) -> list[Figure]:
-    repeats, window, settle = (1, 2.0, 0.6) if quick else (3, 4.0, 1.0)
+    repeats, window, settle = (1, 1.5, 0.6) if quick else (3, 4.0, 1.0)
     alone: list[float] = []
     beside: list[float] = []
     slow_fps: list[float] = []

@@ -33,7 +33,7 @@ def _recording(rig: Rig) -> bool:
 
 
 def run(quick: bool) -> list[Figure]:
-    windows, window_s, warmup_s = (2, 2.5, 1.0) if quick else (4, 4.0, 3.0)
+    windows, window_s, warmup_s = (2, 2.0, 1.0) if quick else (4, 4.0, 3.0)
     cpu: dict[str, list[float]] = {name: [] for name in PROCESSES}
     rss: dict[str, list[float]] = {name: [] for name in PROCESSES}
     shm: dict[str, list[float]] = {name: [] for name in PROCESSES}
