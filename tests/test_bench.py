@@ -6,7 +6,10 @@ import json
 import math
 import subprocess
 import sys
+import socket
 import textwrap
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -267,11 +270,8 @@ def test_cpu_clock_counts_a_child_process_and_its_ended_threads() -> None:
         proc.wait()
 
 
-def _serve_once(response: bytes, then_hold_s: float = 0.0) -> tuple[int, "threading.Thread"]:
+def _serve_once(response: bytes, then_hold_s: float = 0.0) -> tuple[int, threading.Thread]:
     """A one-connection server on 127.0.0.1 that sends ``response`` and closes."""
-    import socket
-    import threading
-    import time
 
     srv = socket.socket()
     srv.bind(("127.0.0.1", 0))

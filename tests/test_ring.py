@@ -52,11 +52,10 @@ def _consistent(frame) -> bool:
 def _writer(name: str, seconds: float, slots: int, kill_me: bool) -> None:
     writer = RingWriter(name, W, H, slots, 30, "test", "STRESS", stale_seconds=1.0)
     end = time.monotonic() + seconds
-    index = 0
     while time.monotonic() < end:
         planes = writer.begin()
         _fill(planes, writer._next_index)
-        index = writer.commit(time.monotonic_ns(), time.time_ns())
+        writer.commit(time.monotonic_ns(), time.time_ns())
     if kill_me:
         os.kill(os.getpid(), signal.SIGKILL)  # dies mid-life, segment left behind
     writer.close()

@@ -221,17 +221,18 @@ def test_failing_camera_leaves_the_rest_running(tmp_path: Path) -> None:
         start_daemon(inst)
         wait_until(lambda: all(inst.status().get(n, ("",))[0] == "RUNNING"
                                for n in ("capture_cam0", "rec_cam0", "rec_cam1", "streamer")), 15, 0.3)
-        def status() -> dict | None:
+
+        def read_status() -> dict | None:
             try:
                 return httpx.get(f"http://127.0.0.1:{inst.port}/api/status", timeout=2).json()
             except httpx.HTTPError:
                 return None  # the streamer is RUNNING for supervisord before it listens
-        status = wait_until(lambda: (st := status()) and st["cameras"]["0"]["live"] and st, 15, 0.3)
+        status = wait_until(lambda: (st := read_status()) and st["cameras"]["0"]["live"] and st, 15, 0.3)
         assert status["cameras"]["1"]["live"] is False
         assert httpx.head(f"http://127.0.0.1:{inst.port}/stream?view=0", timeout=2).status_code == 200
         assert httpx.head(f"http://127.0.0.1:{inst.port}/stream?view=1", timeout=2).status_code == 503
-        status, parts = read_parts(f"http://127.0.0.1:{inst.port}/stream?view=0&res=480p", 10)
-        assert status == 200 and parts[-1].headers["x-timestamp"] != parts[0].headers["x-timestamp"]
+        code, parts = read_parts(f"http://127.0.0.1:{inst.port}/stream?view=0&res=480p", 10)
+        assert code == 200 and parts[-1].headers["x-timestamp"] != parts[0].headers["x-timestamp"]
         wait_until(lambda: inst.recordings(0), 15, 0.3)
         assert inst.recordings(1) == []
         log = (inst.root / "logs" / "capture_cam1.log").read_text()
