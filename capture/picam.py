@@ -75,6 +75,7 @@ class PicameraSource:
         self._lores_size = LORES_SIZE
         self._last_sensor_ns = 0
         self._interrupted = threading.Event()
+        self._job: Any = None                # the capture job being waited for, across slices
 
     def start(self) -> None:
         try:
@@ -120,11 +121,17 @@ class PicameraSource:
                 raise CameraFailed(f"Pi camera {self.camera}: no frame for {timeout:g} s "
                                    f"(cable loose or camera hung)")
             try:
-                request = self._cam.capture_request(wait=min(WAIT_SLICE_S, remaining))
+                # One queued job, waited for in slices: a capture_request(wait=t) that times out
+                # stays queued inside Picamera2 and would later take a buffer nobody releases.
+                if self._job is None:
+                    self._job = self._cam.capture_request(wait=False)
+                request = self._cam.wait(self._job, timeout=min(WAIT_SLICE_S, remaining))
             except concurrent.futures.TimeoutError:
                 continue
             except Exception as exc:
+                self._job = None
                 raise CameraFailed(f"Pi camera {self.camera}: capture failed: {_reason(exc)}") from None
+            self._job = None
             return self._frame(request)
         return None
 

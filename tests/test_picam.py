@@ -185,6 +185,24 @@ def test_missed_frames_counted_from_sensor_timestamps(fake) -> None:
         src.close()
 
 
+def test_a_short_stall_leaves_no_buffer_held(fake) -> None:
+    """Frames stop for longer than a wait slice, then come back before capture_timeout."""
+    src = _source(timeout=3.0)
+    src.start()
+    try:
+        cam = src._cam
+        cam.stall_after = cam.delivered          # the sensor goes quiet now
+        import threading
+        threading.Timer(1.3, lambda: setattr(cam, "stall_after", -1)).start()
+        for _ in range(3):
+            frame = src.capture(3.0)
+            frame.release()
+        assert cam.leaked == 0 and cam.abandoned == 0
+        assert len(cam._held) == 0, "a request is held by nobody: the camera would starve"
+    finally:
+        src.close()
+
+
 def test_silent_camera_fails_after_capture_timeout_in_slices(fake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_PICAMERA2_STALL_AFTER", "0")
     src = _source(timeout=1.2)

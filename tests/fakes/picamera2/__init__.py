@@ -162,6 +162,19 @@ class MappedArray:
         return self._array
 
 
+class _Job:
+    """A queued capture (``capture_request(wait=False)``): waiting again waits for the same frame."""
+
+    def __init__(self, picam2: "Picamera2") -> None:
+        self._picam2 = picam2
+        self._result: CompletedRequest | None = None
+
+    def get_result(self, timeout: float | None = None) -> CompletedRequest:
+        if self._result is None:
+            self._result = self._picam2._capture(timeout)
+        return self._result
+
+
 class Picamera2:
     # Counters a test can read after the fact.
     opened = 0
@@ -173,6 +186,8 @@ class Picamera2:
         self.camera_num = camera_num
         self.released = 0          # requests given back
         self.delivered = 0         # requests handed out
+        self.abandoned = 0         # timed-out capture jobs still queued
+        self.leaked = 0            # buffers those jobs took and nobody will release
         self._lock = threading.Lock()
         self._held: set[int] = set()
         self._buffers: dict[str, list[np.ndarray]] = {}
@@ -309,6 +324,22 @@ class Picamera2:
         raise concurrent.futures.TimeoutError()
 
     def capture_request(self, wait=None, signal_function=None, flush=None) -> CompletedRequest:
+        if wait is False:
+            return _Job(self)  # the caller waits for it with wait(job, timeout)
+        try:
+            return self._capture(wait)
+        except concurrent.futures.TimeoutError:
+            # Like the real library, a timed-out wait leaves its job queued: the next frame
+            # completes it, and that request is held by nobody.
+            if wait is not None:
+                with self._lock:
+                    self.abandoned += 1
+            raise
+
+    def wait(self, job, timeout=None):
+        return job.get_result(timeout=timeout)
+
+    def _capture(self, wait: float | None) -> CompletedRequest:
         if not self.started:
             self._no_frame(wait)
         with self._lock:
@@ -328,8 +359,12 @@ class Picamera2:
                 raise concurrent.futures.TimeoutError()
             time.sleep(delay)
         self._frame = frame
-        slot = free[0]
         with self._lock:
+            while self.abandoned and len(free) > 1:
+                self._held.add(free.pop(0))  # taken by an abandoned job: never released
+                self.abandoned -= 1
+                self.leaked += 1
+            slot = free[0]
             self._held.add(slot)
         self.delivered += 1
         y_row = self._buffers["main"][slot]
