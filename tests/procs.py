@@ -8,6 +8,7 @@ from __future__ import annotations
 import ctypes
 import glob
 import os
+import random
 import signal
 import socket
 import subprocess
@@ -32,7 +33,28 @@ def die_with_parent() -> None:
         pass
 
 
+def _ephemeral_low() -> int:
+    try:
+        return int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 32768
+
+
 def free_port() -> int:
+    """A free TCP port below the kernel's ephemeral range.
+
+    A port the kernel handed out for bind(0) comes from the ephemeral range, where any
+    outgoing connection (tests make many) can take it before the server binds it.
+    """
+    low = _ephemeral_low()
+    for _ in range(200):
+        port = random.randint(10000, max(10001, low - 1))
+        with socket.socket() as s:
+            try:
+                s.bind(("0.0.0.0", port))
+            except OSError:
+                continue
+            return port
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
