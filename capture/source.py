@@ -9,6 +9,8 @@ source) and ``interrupt()`` (asked on SIGTERM/SIGINT so a wait for the camera en
 """
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
+
 import logging
 
 import numpy as np
@@ -23,16 +25,16 @@ class CameraFailed(Exception):
     """The camera stopped delivering; the process exits so the supervisor starts a fresh one."""
 
 
-class CapturedFrame:
+class CapturedFrame(ABC):
     """A frame held by the source until released.  Times are CLOCK_MONOTONIC / wall ns."""
 
     def __init__(self, mono_ns: int, wall_ns: int) -> None:
         self.mono_ns = mono_ns
         self.wall_ns = wall_ns
 
+    @abstractmethod
     def fill(self, hd: Planes, sd: Planes) -> None:
         """Copy (or render) the picture into the hd and sd ring slots."""
-        raise NotImplementedError
 
     def release(self) -> None:
         """Give buffers back to the camera (Picamera2 requests must always be released)."""
