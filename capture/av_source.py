@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from capture.source import CameraFailed, CapturedFrame, Planes
+from capture.source import CameraFailed, CapturedFrame, Planes, SliceTimeout, wait_in_slices
 from common.clock import Pacer
 from common.config import Config
 
@@ -156,21 +156,19 @@ class AvSource:
         self._interrupted.set()
 
     def capture(self, timeout: float) -> CapturedFrame | None:
-        deadline = time.monotonic() + timeout
-        while not self._interrupted.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise CameraFailed(f"{self.kind} source {self.url}: no picture for {timeout:g} s")
-            try:
-                item = self._queue.get(timeout=min(WAIT_SLICE_S, remaining))
-            except queue.Empty:
-                continue
-            if isinstance(item, _Failure):
-                raise CameraFailed(item.message)
-            mono_ns = self._pacer.wait() if self._pacer is not None else time.monotonic_ns()
-            wall_ns = time.time_ns() - (time.monotonic_ns() - mono_ns)
-            return _AvFrame(mono_ns, wall_ns, *item)
-        return None
+        return wait_in_slices(self._next, timeout, WAIT_SLICE_S, self._interrupted,
+                              f"{self.kind} source {self.url}: no picture for {timeout:g} s")
+
+    def _next(self, wait_s: float) -> CapturedFrame:
+        try:
+            item = self._queue.get(timeout=wait_s)
+        except queue.Empty:
+            raise SliceTimeout from None
+        if isinstance(item, _Failure):
+            raise CameraFailed(item.message)
+        mono_ns = self._pacer.wait() if self._pacer is not None else time.monotonic_ns()
+        wall_ns = time.time_ns() - (time.monotonic_ns() - mono_ns)
+        return _AvFrame(mono_ns, wall_ns, *item)
 
     def close(self) -> None:
         self._closed.set()

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from capture.source import CameraFailed, CapturedFrame, Planes
+from capture.source import CameraFailed, CapturedFrame, Planes, SliceTimeout, wait_in_slices
 
 HD_SIZE = (1280, 720)
 LORES_SIZE = (854, 480)      # 16:9 at 480 lines, even width
@@ -114,26 +114,23 @@ class PicameraSource:
 
     def capture(self, timeout: float) -> CapturedFrame | None:
         """The next frame; None when interrupted; CameraFailed after ``timeout`` s without one."""
-        deadline = time.monotonic() + timeout
-        while not self._interrupted.is_set():
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise CameraFailed(f"Pi camera {self.camera}: no frame for {timeout:g} s "
-                                   f"(cable loose or camera hung)")
-            try:
-                # One queued job, waited for in slices: a capture_request(wait=t) that times out
-                # stays queued inside Picamera2 and would later take a buffer nobody releases.
-                if self._job is None:
-                    self._job = self._cam.capture_request(wait=False)
-                request = self._cam.wait(self._job, timeout=min(WAIT_SLICE_S, remaining))
-            except concurrent.futures.TimeoutError:
-                continue
-            except Exception as exc:
-                self._job = None
-                raise CameraFailed(f"Pi camera {self.camera}: capture failed: {_reason(exc)}") from None
+        return wait_in_slices(self._next, timeout, WAIT_SLICE_S, self._interrupted,
+                              f"Pi camera {self.camera}: no frame for {timeout:g} s (cable loose or camera hung)")
+
+    def _next(self, wait_s: float) -> "_PiFrame":
+        # One queued job, waited for in slices: a capture_request(wait=t) that times out
+        # stays queued inside Picamera2 and would later take a buffer nobody releases.
+        try:
+            if self._job is None:
+                self._job = self._cam.capture_request(wait=False)
+            request = self._cam.wait(self._job, timeout=wait_s)
+        except concurrent.futures.TimeoutError:
+            raise SliceTimeout from None
+        except Exception as exc:
             self._job = None
-            return self._frame(request)
-        return None
+            raise CameraFailed(f"Pi camera {self.camera}: capture failed: {_reason(exc)}") from None
+        self._job = None
+        return self._frame(request)
 
     def _frame(self, request: Any) -> "_PiFrame":
         try:

@@ -12,12 +12,16 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import logging
+import threading
+import time
+from typing import Callable, TypeVar
 
 import numpy as np
 
 from common.config import Config
 
 Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y, U, V
+T = TypeVar("T")
 log = logging.getLogger("capture")
 
 
@@ -38,6 +42,30 @@ class CapturedFrame(ABC):
 
     def release(self) -> None:
         """Give buffers back to the camera (Picamera2 requests must always be released)."""
+
+
+class SliceTimeout(Exception):
+    """One slice of a wait passed without a frame; the wait goes on until its deadline."""
+
+
+def wait_in_slices(attempt: Callable[[float], T], timeout: float, slice_s: float,
+                   interrupted: threading.Event, silent: str) -> T | None:
+    """Call ``attempt(seconds)`` until it returns a frame; None once ``interrupted`` is set.
+
+    Waits are cut into slices so a stop request (SIGTERM) is seen within one slice;
+    ``attempt`` raises :class:`SliceTimeout` when its slice passes without a frame.
+    After ``timeout`` s without one: CameraFailed(``silent``).
+    """
+    deadline = time.monotonic() + timeout
+    while not interrupted.is_set():
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise CameraFailed(silent)
+        try:
+            return attempt(min(slice_s, remaining))
+        except SliceTimeout:
+            continue
+    return None
 
 
 def picamera2_present() -> bool:

@@ -77,15 +77,17 @@ async def rec_status(request: Request) -> dict:
 
 @router.post("/api/recording/start/{camera_id}")
 async def rec_start(camera_id: str, request: Request) -> dict:
-    rt = request.app.state.rt
-    cam = check_camera(rt.cfg, camera_id)
-    rt.controls.update(recording={cam: True})
-    return _ok(f"recording resumed on camera {cam}", camera_id=cam, recording=True)
+    return _set_recording(request, camera_id, True)
 
 
 @router.post("/api/recording/stop/{camera_id}")
 async def rec_stop(camera_id: str, request: Request) -> dict:
+    return _set_recording(request, camera_id, False)
+
+
+def _set_recording(request: Request, camera_id: str, on: bool) -> dict:
+    """Resume or pause a camera's continuous recording (the recorder follows the flag)."""
     rt = request.app.state.rt
     cam = check_camera(rt.cfg, camera_id)
-    rt.controls.update(recording={cam: False})
-    return _ok(f"recording paused on camera {cam}", camera_id=cam, recording=False)
+    rt.controls.update(recording={cam: on})
+    return _ok(f"recording {'resumed' if on else 'paused'} on camera {cam}", camera_id=cam, recording=on)
