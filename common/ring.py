@@ -16,6 +16,7 @@ after each commit, keep the seqlock's stores ordered in practice.
 """
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import struct
@@ -32,6 +33,7 @@ from common.ring_writer import RingWriter
 
 __all__ = ["Frame", "RingBusy", "RingError", "RingReader", "RingStatus", "RingWriter"]
 
+log = logging.getLogger("ring")
 REATTACH_INTERVAL = 0.2   # how often a reader without a live writer looks for a new one
 MAX_WAIT_SLICE = 0.25     # a waiting reader re-checks the writer at least this often
 
@@ -138,6 +140,14 @@ class RingReader:
             return False
         try:
             st = os.fstat(shm.fd)
+            if st.st_uid != os.geteuid():
+                # Another user's segment under our name: its frames could be anything.
+                error = (f"ring {self.name}: refused, the segment belongs to user {st.st_uid}, "
+                         f"not to this process's user {os.geteuid()}")
+                if error != self.error:
+                    log.error("%s", error)
+                self.error = error
+                return False
             if st.st_size < HEADER_SIZE:
                 raise RingError(f"ring {self.name}: segment of {st.st_size} bytes is too small for a header")
             mm = mmap.mmap(shm.fd, st.st_size)

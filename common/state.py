@@ -1,12 +1,13 @@
 """Small state that several processes share and that must survive their restarts.
 
 * :class:`Controls`: what users set through the streamer: the default view and
-  resolution, and whether each camera records.  One JSON file, changed under an
+  resolution, and whether each camera records (a pause says who made it, from where,
+  when, and until when: an expired pause reads as recording).  One JSON file, changed under an
   exclusive ``flock`` (released by the kernel if the holder dies) and replaced atomically.
 * :class:`StatusBoard`: each process publishes a JSON status document (the recorders do,
   once a second); readers see either the old or the new document, never half of one.
 
-Both live in ``paths.run_dir``.  Files, not shared-memory segments, because they must
+Both live in ``paths.run_dir`` (0700), their files 0600: other local users read nothing.  Files, not shared-memory segments, because they must
 survive ``supervisorctl stop all`` and a reboot, and are read at most a few times a second.
 """
 from __future__ import annotations
@@ -22,10 +23,23 @@ from typing import Any, Iterator
 CONTROLS_FILE = "controls.json"
 
 
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+
+def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> int:
+    """A file descriptor for a file only this user can read (mode 0600 when created)."""
+    return os.open(path, flags | os.O_CLOEXEC, PRIVATE_FILE)
+
+
+def make_private_dir(path: Path) -> None:
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file in the same folder, then rename over the target."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
+    with os.fdopen(open_private(tmp), "w") as fh:
         json.dump(data, fh, separators=(",", ":"))
     os.replace(tmp, path)
 
@@ -50,14 +64,15 @@ class Controls:
             "view": default_view,
             "resolution": default_resolution,
             "recording": {str(cam): True for cam in range(cameras)},
+            "paused": {},   # camera -> {"by", "from", "at", "until"} while its recording is paused
         }
         self._cache: dict[str, Any] | None = None
         self._cache_key: tuple[int, int] | None = None
 
     @contextmanager
     def _locked(self) -> Iterator[None]:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as fh:
+        make_private_dir(self.run_dir)
+        with os.fdopen(open_private(self._lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 yield
@@ -74,6 +89,19 @@ class Controls:
                 for cam, on in stored["recording"].items():
                     if cam in data["recording"] and isinstance(on, bool):
                         data["recording"][cam] = on
+            if isinstance(stored.get("paused"), dict):
+                data["paused"] = {cam: p for cam, p in stored["paused"].items()
+                                  if cam in data["recording"] and isinstance(p, dict)}
+        return data
+
+    @staticmethod
+    def _expire(data: dict[str, Any], now: float) -> dict[str, Any]:
+        """A pause past its ``until`` has ended by itself: the camera records again."""
+        for cam, pause in list(data["paused"].items()):
+            until = pause.get("until")
+            if data["recording"].get(cam, True) or (isinstance(until, (int, float)) and until <= now):
+                data["recording"][cam] = True
+                del data["paused"][cam]
         return data
 
     def get(self) -> dict[str, Any]:
@@ -86,18 +114,25 @@ class Controls:
         if key != self._cache_key or self._cache is None:
             self._cache = self._merged(read_json(self.path))
             self._cache_key = key
-        return json.loads(json.dumps(self._cache))
+        return self._expire(json.loads(json.dumps(self._cache)), time.time())
 
     def update(self, view: str | None = None, resolution: str | None = None,
-               recording: dict[int, bool] | None = None) -> dict[str, Any]:
+               recording: dict[int, bool] | None = None,
+               pause: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``pause``: who paused (``by``, ``from``, ``at``, ``until``), kept with each camera
+        ``recording`` turns off; turning a camera on drops its pause."""
         with self._locked():
-            data = self._merged(read_json(self.path))
+            data = self._expire(self._merged(read_json(self.path)), time.time())
             if view is not None:
                 data["view"] = view
             if resolution is not None:
                 data["resolution"] = resolution
             for cam, on in (recording or {}).items():
                 data["recording"][str(cam)] = bool(on)
+                if on:
+                    data["paused"].pop(str(cam), None)
+                else:
+                    data["paused"][str(cam)] = dict(pause or {})
             write_json_atomic(self.path, data)
         return data
 
@@ -115,7 +150,7 @@ class StatusBoard:
         return self.run_dir / f"status-{name}.json"
 
     def publish(self, name: str, status: dict[str, Any]) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.run_dir)
         write_json_atomic(self._path(name), {**status, "published_at": time.time()})
 
     def read(self, name: str) -> dict[str, Any] | None:

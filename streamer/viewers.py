@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from common.pids import pid_alive
-from common.state import read_json
+from common.state import make_private_dir, open_private, read_json
 
 SHM_DIR = Path("/dev/shm")
 EXPIRE_S = 2.0
@@ -35,21 +35,23 @@ class Admission:
     limit: int
     holders: int          # distinct addresses holding a slot at that resolution
     reason: str = ""
+    per_address: bool = False   # refused for the address's own stream count
 
 
 class ViewerTable:
-    def __init__(self, folder: Path, name: str, limit: int) -> None:
+    def __init__(self, folder: Path, name: str, limit: int, per_address: int = 0) -> None:
         self.folder = Path(folder)
         self.path = self.folder / name
         self._lock_path = self.folder / (name + ".lock")
         self._tmp_path = self.folder / f"{name}.{os.getpid()}.tmp"
         self.limit = limit
+        self.per_address = per_address   # most streams one address may hold (0: no cap)
         self.pid = os.getpid()
 
     @classmethod
-    def for_config(cls, prefix: str, run_dir: Path, limit: int) -> "ViewerTable":
+    def for_config(cls, prefix: str, run_dir: Path, limit: int, per_address: int = 0) -> "ViewerTable":
         folder = SHM_DIR if SHM_DIR.is_dir() else Path(run_dir)
-        return cls(folder, f"{prefix}streamer-viewers.json", limit)
+        return cls(folder, f"{prefix}streamer-viewers.json", limit, per_address)
 
     def delete_files(self) -> None:
         """Delete the table (the whole streamer has stopped: nothing may be left in /dev/shm)."""
@@ -62,7 +64,7 @@ class ViewerTable:
     def _write(self, data: dict[str, Any]) -> None:
         # dumps, not dump: only the one-shot form uses the C encoder (this runs every SYNC_S).
         text = json.dumps(data, separators=(",", ":"))
-        with open(self._tmp_path, "w") as fh:
+        with os.fdopen(open_private(self._tmp_path), "w") as fh:
             fh.write(text)
         os.replace(self._tmp_path, self.path)
 
@@ -70,8 +72,8 @@ class ViewerTable:
     def _locked(self) -> Iterator[dict[str, Any]]:
         """The table, pruned, for changing; written back when the block ends."""
         if not self.folder.is_dir():
-            self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as fh:
+            make_private_dir(self.folder)
+        with os.fdopen(open_private(self._lock_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND), "a") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             try:
                 data = self._pruned(read_json(self.path))
@@ -115,6 +117,10 @@ class ViewerTable:
             if address not in holders and len(holders) >= self.limit:
                 return Admission(False, res, self.limit, len(holders),
                                  f"{res} already has {len(holders)} viewers (the limit)")
+            held = sum(1 for r in rows if r.get("address") == address)
+            if self.per_address and held >= self.per_address:
+                return Admission(False, res, self.limit, len(holders),
+                                 f"this address already has {held} streams open (the limit)", per_address=True)
             if len(rows) >= MAX_ROWS:
                 return Admission(False, res, self.limit, len(holders), "too many open streams")
             rows.append({**row, "pid": self.pid, "last_seen": time.monotonic()})
