@@ -34,6 +34,7 @@ from common.ring_writer import RingWriter
 __all__ = ["Frame", "RingBusy", "RingError", "RingReader", "RingStatus", "RingWriter"]
 
 log = logging.getLogger("ring")
+_refusals_logged: set[tuple[str, int, int]] = set()   # (name, inode, owner): one log line each per process
 REATTACH_INTERVAL = 0.2   # how often a reader without a live writer looks for a new one
 MAX_WAIT_SLICE = 0.25     # a waiting reader re-checks the writer at least this often
 
@@ -144,7 +145,11 @@ class RingReader:
                 # Another user's segment under our name: its frames could be anything.
                 error = (f"ring {self.name}: refused, the segment belongs to user {st.st_uid}, "
                          f"not to this process's user {os.geteuid()}")
-                if error != self.error:
+                seen = (self.name, st.st_ino, st.st_uid)
+                if seen not in _refusals_logged:
+                    if len(_refusals_logged) >= 64:
+                        _refusals_logged.clear()
+                    _refusals_logged.add(seen)
                     log.error("%s", error)
                 self.error = error
                 return False

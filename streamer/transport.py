@@ -26,6 +26,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 
 WRITE_HIGH_WATER = 64 * 1024     # asyncio's own buffer in front of the socket
 HEAD_TIMEOUT_S = 10.0            # from connecting (or the last response) to a complete request head
+REFUSED_LINGER_S = 1.0           # a connection over the cap, answered 503, is dropped this much later
 FD_RESERVE = 256                 # descriptors beyond the connection cap: rings, files, encoders
 _connections: dict[tuple[str, int], "StreamProtocol"] = {}
 _limit = {"connections": 0}      # 0: no cap
@@ -59,15 +60,25 @@ class StreamProtocol(H11Protocol):
         self.closing = False
         self._listeners: set[asyncio.Event] = set()
         self._head_timer: asyncio.TimerHandle | None = None
+        self.refused = False
         cap = _limit["connections"]
         if cap and len(self.connections) > cap:
+            # Answer, end our side, and drop the connection a moment later whatever the client
+            # does (closing at once would reset it and could lose the answer).
+            self.refused = True
             transport.write(BUSY_RESPONSE)
-            transport.close()
+            if transport.can_write_eof():
+                transport.write_eof()
+            self._head_timer = self.loop.call_later(REFUSED_LINGER_S, transport.abort)
             return
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         if self.client is not None:
             _connections[(self.client[0], self.client[1])] = self
         self._await_head()
+
+    def data_received(self, data: bytes) -> None:
+        if not self.refused:
+            super().data_received(data)
 
     def _await_head(self) -> None:
         if self._head_timer is not None:
