@@ -273,7 +273,9 @@ class AccessControl:
                 return None
             if path == "/" and method in ("GET", "HEAD"):
                 return RedirectResponse("/login", status_code=303)
-            extra = {} if headers.get(PAGE_HEADER) else {"WWW-Authenticate": REALM}
+            # Our own page goes to its login form instead of the browser's password prompt.
+            own_page = headers.get(PAGE_HEADER) or headers.get(b"sec-fetch-site") == b"same-origin"
+            extra = {} if own_page else {"WWW-Authenticate": REALM}
             return _json(401, {"error": "login required", "login": "/login"}, extra)
         state["identity"] = Identity(address, user.name, user.role)
         if unsafe and not public and not user.is_admin:
