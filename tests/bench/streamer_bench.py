@@ -9,14 +9,19 @@ two addresses, which the per-address limit admits):
 * latency, capture to last byte written to the socket, p50 and p99 (the streamer
   measures it per viewer over its last 2 s); target p99 <= 40 ms for dual 720p, 2 viewers.
 * RSS of the streamer (target <= 60 MB), and the time a new view takes to reach a viewer.
+* accounts: CPU per delivered frame with an account defined (viewers log in with HTTP
+  Basic) over the same without accounts, runs alternating in one streamer; target
+  within 2%.
 
     python -m tests.bench.streamer_bench [--quick]
 """
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -33,6 +38,7 @@ from streamer.params import RESOLUTIONS, view_cameras
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import Rig, memory_mb
 from tests.bench.viewers import ViewerSet, rates
+from tests.procs import REPO
 
 SECTION = "streamer"
 CASES = [("dual", "720p"), ("0", "720p"), ("dual", "480p"), ("0", "480p")]
@@ -42,6 +48,9 @@ EXTRA_MAX = 0.05
 LATENCY_P99_MAX_MS = 40.0
 RSS_MAX_MB = 60.0
 SWITCH_MAX_MS = 200.0
+ACCOUNTS_MAX_DIFF = 0.02
+ACCOUNTS_CASE = ("dual", "480p")
+BENCH_USER, BENCH_PASSWORD = "bench", "bench password"
 
 
 def _pictures(rig: Rig, view: str, res: str, count: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -227,7 +236,7 @@ def first_part_ms(port: int, path: str, source: str = "127.0.0.2") -> float:
     """Request to the last byte of the first part of a view, as a switching viewer sees it."""
     t0 = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         buf = b""
         while True:
             buf += s.recv(65536)
@@ -237,6 +246,53 @@ def first_part_ms(port: int, path: str, source: str = "127.0.0.2") -> float:
                 body = buf.index(b"\r\n\r\n", start) + 4
                 if len(buf) - body >= size:
                     return 1000.0 * (time.monotonic() - t0)
+
+
+def _users(rig: Rig, *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "streamer.users", *args], cwd=REPO, env=rig.env,
+                          input=BENCH_PASSWORD + "\n", capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"streamer.users {' '.join(args)}: {done.stderr.strip()}")
+
+
+def delivered_cpu_ms(rig: Rig, pid: int, window: float, headers: str) -> float:
+    """Streamer CPU ms per part delivered to 2 viewers of ACCOUNTS_CASE."""
+    view, res = ACCOUNTS_CASE
+    viewers = ViewerSet.open(rig.port, f"/stream?view={view}&res={res}", 2, distinct=2, headers=headers)
+    try:
+        viewers.wait_streaming(15)
+        time.sleep(1.0)
+        clock, before = ThreadClock(pid), viewers.counts()
+        time.sleep(window)
+        cpu, _ = clock.elapsed()
+        after = viewers.counts()
+        if viewers.errors():
+            raise RuntimeError("; ".join(viewers.errors()))
+    finally:
+        viewers.close()
+    parts = sum(a.parts - b.parts for a, b in zip(after, before))
+    return 1000.0 * cpu / parts if parts else float("nan")
+
+
+def accounts_figures(rig: Rig, pid: int, window: float, pairs: int) -> list[Figure]:
+    """Accounts on / off, alternating in the same streamer (the accounts file is re-read live)."""
+    basic = base64.b64encode(f"{BENCH_USER}:{BENCH_PASSWORD}".encode()).decode()
+    ratios, on_ms, off_ms = [], [], []
+    for _ in range(pairs):
+        off = delivered_cpu_ms(rig, pid, window, "")
+        _users(rig, "add", BENCH_USER, "--role", "viewer", "--password-stdin")
+        try:
+            on = delivered_cpu_ms(rig, pid, window, f"Authorization: Basic {basic}\r\n")
+        finally:
+            _users(rig, "remove", BENCH_USER)
+        ratios.append(on / off)
+        on_ms.append(on)
+        off_ms.append(off)
+    name = f"{'dual' if ACCOUNTS_CASE[0] == 'dual' else 'single'} {ACCOUNTS_CASE[1]}, 2 viewers"
+    return [summarise(SECTION, f"{name}: CPU per delivered frame, accounts off", off_ms, "ms"),
+            summarise(SECTION, f"{name}: CPU per delivered frame, accounts on (Basic)", on_ms, "ms"),
+            summarise(SECTION, f"{name}: accounts on / off, CPU per delivered frame", ratios, "x",
+                      target=f"within {ACCOUNTS_MAX_DIFF:.0%}", check=lambda v: abs(v - 1) <= ACCOUNTS_MAX_DIFF)]
 
 
 def run(quick: bool) -> list[Figure]:
@@ -293,6 +349,7 @@ def run(quick: bool) -> list[Figure]:
         switch = [first_part_ms(rig.port, f"/stream?view={view}&res={res}") for view, res in CASES]
         figs.append(summarise(SECTION, "new view: request to first part", switch, "ms",
                               target=f"<= {SWITCH_MAX_MS:g} ms", check=lambda v: v <= SWITCH_MAX_MS))
+        figs += accounts_figures(rig, pid, window * 2, 2 if quick else 4)
         time.sleep(0.5)
         rss, shm, _ = max(rss_seen)
         figs.append(summarise(SECTION, "RSS (peak over the runs)", [rss], "MB", target=f"<= {RSS_MAX_MB:g} MB",
