@@ -17,6 +17,7 @@ import hashlib
 import hmac
 import ipaddress
 import logging
+import os
 import socket
 import time
 from dataclasses import dataclass
@@ -105,7 +106,13 @@ class Guard:
         own = socket.gethostname().lower()
         self.own_names = {"localhost", own, own.split(".", 1)[0]}
         self.users = Users(cfg.run_dir)
-        self.sessions = Sessions(load_secret(cfg.run_dir))
+        try:
+            secret = load_secret(cfg.run_dir)
+        except OSError as exc:
+            # Still serve: logins then last until this worker restarts.
+            log.error("session secret %s/session.key: %s; using a temporary one", cfg.run_dir, exc)
+            secret = os.urandom(32)
+        self.sessions = Sessions(secret)
         self.failures = LoginFailures()
         self._refusal_log = RateLimit(rate=1 / 60, burst=1)   # one log line per address a minute
         self._basic: dict[str, tuple[str, str, float]] = {}    # digest -> (user, fingerprint, until)

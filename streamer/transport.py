@@ -6,7 +6,7 @@
 * word of a graceful shutdown, so open streams end at once instead of holding the exit.
 
 And two defences against clients that hold connections: a connection that has not sent a
-complete request head within HEAD_TIMEOUT_S is closed (slowloris), and past the process's
+complete request (head and body) within HEAD_TIMEOUT_S is closed (slowloris), and past the process's
 connection cap a new connection is answered 503 and closed at once, so the file
 descriptors it may use stay bounded (:func:`admit_connections` raises their limit to fit).
 
@@ -27,7 +27,7 @@ from uvicorn.protocols.http.h11_impl import H11Protocol
 WRITE_HIGH_WATER = 64 * 1024     # asyncio's own buffer in front of the socket
 HEAD_TIMEOUT_S = 10.0            # from connecting (or the last response) to a complete request head
 REFUSED_LINGER_S = 1.0           # a connection over the cap, answered 503, is dropped this much later
-FD_RESERVE = 256                 # descriptors beyond the connection cap: rings, files, encoders
+FD_RESERVE = 512                 # descriptors beyond the connection cap: rings, files, viewers' own dups
 _connections: dict[tuple[str, int], "StreamProtocol"] = {}
 _limit = {"connections": 0}      # 0: no cap
 log = logging.getLogger("streamer")
@@ -87,8 +87,9 @@ class StreamProtocol(H11Protocol):
 
     def _head_overdue(self) -> None:
         self._head_timer = None
-        # Still waiting for (the rest of) a request head: a response in progress has had its head.
-        if self.conn.their_state is h11.IDLE and not self.transport.is_closing():
+        # Still waiting for (the rest of) a request head or its small body: a response in
+        # progress has had both (no route here takes a large body).
+        if self.conn.their_state in (h11.IDLE, h11.SEND_BODY) and not self.transport.is_closing():
             self.transport.close()
 
     def on_response_complete(self) -> None:

@@ -12,6 +12,8 @@ import base64
 import getpass
 import hashlib
 import hmac
+import json
+import logging
 import os
 import sys
 from dataclasses import dataclass
@@ -19,8 +21,9 @@ from pathlib import Path
 from typing import Any
 
 from common.config import load_or_exit
-from common.state import make_private_dir, read_json, write_json_atomic
+from common.state import make_private_dir, write_json_atomic
 
+log = logging.getLogger("streamer")
 USERS_FILE = "users.json"
 ROLES = ("admin", "viewer")
 NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
@@ -77,25 +80,47 @@ def verify_password(password: str, stored: str) -> bool:
 
 
 class Users:
-    """The accounts file, re-read when it changes (one stat per look)."""
+    """The accounts file, re-read when it changes (one stat per look).
+
+    A file that exists but cannot be read or parsed locks everything (nobody can log in,
+    and it is logged): failing open would hand the cameras to anyone on the network.
+    """
 
     def __init__(self, run_dir: Path) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / USERS_FILE
         self._key: tuple[int, int, int] | None = None
         self._users: dict[str, User] = {}
+        self.broken = ""        # why the accounts file cannot be used, when it cannot
 
     def all(self) -> dict[str, User]:
         try:
             st = os.stat(self.path)
             key = (st.st_mtime_ns, st.st_ino, st.st_size)
         except FileNotFoundError:
-            self._key, self._users = None, {}
+            self._key, self._users, self.broken = None, {}, ""
             return {}
+        except OSError as exc:
+            key = (-1, -1, exc.errno or 0)
         if key != self._key:
-            self._users = self._parse(read_json(self.path))
             self._key = key
+            self._users, self.broken = self._load()
+            if self.broken:
+                log.error("accounts: %s: %s; nobody can log in until it is fixed "
+                          "(python -m streamer.users add NAME --role admin rewrites it)", self.path, self.broken)
         return self._users
+
+    def _load(self) -> tuple[dict[str, User], str]:
+        try:
+            with open(self.path, "rb") as fh:
+                doc = json.loads(fh.read(1 << 20))
+        except OSError as exc:
+            return {}, f"cannot be read ({exc.strerror or exc})"
+        except ValueError as exc:
+            return {}, f"is not valid JSON ({exc})"
+        if not isinstance(doc, dict) or not isinstance(doc.get("users"), dict):
+            return {}, 'is not of the form {"users": {...}}'
+        return self._parse(doc), ""
 
     @staticmethod
     def _parse(doc: Any) -> dict[str, User]:
@@ -108,7 +133,8 @@ class Users:
         return users
 
     def any(self) -> bool:
-        return bool(self.all())
+        """Accounts are in force (also when their file is broken: then nobody gets in)."""
+        return bool(self.all()) or bool(self.broken)
 
     def get(self, name: str) -> User | None:
         return self.all().get(name)
@@ -128,14 +154,14 @@ class Users:
         """Add or replace; True when the name was new."""
         if role not in ROLES:
             raise UserError(f"role {role!r}: allowed values are {', '.join(ROLES)}")
-        users = dict(self._parse(read_json(self.path)))
+        users = dict(self._load()[0])    # a broken file is replaced
         new = check_name(name) not in users
         users[name] = User(name, role, hash_password(password))
         self._save(users)
         return new
 
     def remove(self, name: str) -> bool:
-        users = dict(self._parse(read_json(self.path)))
+        users = dict(self._load()[0])
         if users.pop(name, None) is None:
             return False
         self._save(users)

@@ -73,8 +73,14 @@ def test_passwords_are_salted_scrypt(tmp_path: Path) -> None:
     assert users.check("boss", "wrong") is None and users.check("nobody", "correct horse") is None
     with pytest.raises(UserError):
         users.add("no/slash", "correct horse", "admin")
-    users.path.write_text("{not json")
-    assert users.all() == {}   # a broken file means no account, never a crash
+    # A broken accounts file locks the door (never opens it, never crashes).
+    for broken in ("{not json", "\xff\xfe", "[]", '{"users": 3}'):
+        users.path.write_text(broken)
+        os.utime(users.path, ns=(time.time_ns(), time.time_ns() + len(broken)))
+        assert users.all() == {} and users.any() and users.broken, broken
+        assert users.check("boss", "correct horse") is None
+    # The command line rewrites a broken file.
+    assert users.add("boss", "correct horse", "admin") and users.check("boss", "correct horse") is not None
 
 
 def test_session_tokens(tmp_path: Path) -> None:

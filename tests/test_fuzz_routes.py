@@ -11,7 +11,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
 from tests.security_rig import SecureSystem, openapi
@@ -95,3 +95,80 @@ def test_no_route_answers_a_server_error(system: SecureSystem, tmp_path: Path) -
     assert sum(seen.values()) >= EXAMPLES * 0.9
     assert system.procs.running["streamer"].poll() is None
     assert "Traceback" not in system.log() and "request failed" not in system.log()
+
+
+HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=120)
+
+
+@st.composite
+def hostile_headers(draw: st.DrawFn, port: int) -> dict[str, str]:
+    own = f"127.0.0.1:{port}"
+    headers: dict[str, str] = {}
+    choices = {
+        "Host": st.sampled_from([own, "localhost", "evil.example", "", "[::1]", "[", "a:b:c", "x.local."]),
+        "Origin": st.one_of(st.sampled_from([f"http://{own}", "null", "http://evil.example", "://", ""]),
+                            HEADER_TEXT),
+        "Referer": st.one_of(st.sampled_from([f"http://{own}/", "http://[::1"]), HEADER_TEXT),
+        "Authorization": st.one_of(
+            st.sampled_from(["Basic ", "Basic !!!!", "Basic " + "QQ==" * 300, "Bearer x", "basic Ym9zczp4",
+                             "Basic Ym9zcw==", "Basic OmZvbw=="]), HEADER_TEXT),
+        "Cookie": st.one_of(st.sampled_from(["sht_session=", "sht_session=a.b", "sht_session=" + "a" * 900 + ".b",
+                                             'sht_session="x', "=;=;", "sht_session=e30.e30"]), HEADER_TEXT),
+        "X-Forwarded-For": st.one_of(st.sampled_from(["192.168.1.20", "8.8.8.8", ",,,", "::1, x"]), HEADER_TEXT),
+        "Content-Type": st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"]),
+    }
+    for name, strategy in choices.items():
+        if draw(st.booleans()):
+            headers[name] = draw(strategy).strip()   # (the client refuses edge blanks)
+    return headers
+
+
+@pytest.fixture(scope="module")
+def locked_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
+    """Accounts defined, and a trusted proxy at 127.0.0.1: every header the access checks read matters."""
+    sysm = SecureSystem(tmp_path_factory.mktemp("fuzz-locked"), security__trusted_proxies='["127.0.0.1/32"]')
+    sysm.add_user("boss", "correct horse", "admin")
+    try:
+        yield sysm.start(headers={"Authorization": "Basic Ym9zczpjb3JyZWN0IGhvcnNl"})
+    finally:
+        sysm.close()
+
+
+def test_hostile_headers_get_no_server_error(locked_system: SecureSystem) -> None:
+    sysm = locked_system
+    ops = [op for op in operations(openapi(sysm.env))]
+    seen: Counter[int] = Counter()
+    bad: list[str] = []
+    clients: dict[str, httpx.Client] = {}
+    t0 = time.monotonic()
+
+    @settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
+              suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
+    @given(requests(ops), hostile_headers(sysm.port), st.integers(2, 40), st.binary(max_size=300))
+    def one(req: tuple[str, str, dict[str, str]], headers: dict[str, str], source: int, body: bytes) -> None:
+        method, path, query = req
+        src = f"127.0.0.{source}"
+        if src not in clients:
+            clients[src] = httpx.Client(base_url=sysm.origin, timeout=10,
+                                        transport=httpx.HTTPTransport(local_address=src))
+        content = body if method == "POST" else None
+        try:
+            with clients[src].stream(method, path, params=query, headers=headers, content=content) as r:
+                seen[r.status_code] += 1
+                if r.status_code >= 500:
+                    body_text = r.read()[:300]
+                    if not (r.status_code == 503 and (b"no picture" in body_text or method == "HEAD")):
+                        bad.append(f"{method} {path} {query} {headers} -> {r.status_code} {body_text!r}")
+        except httpx.LocalProtocolError:
+            assume(False)   # a request the client library itself will not send
+    try:
+        one()
+    finally:
+        for c in clients.values():
+            c.close()
+    print(f"\nheader fuzz: {sum(seen.values())} requests in {time.monotonic() - t0:.1f} s; "
+          f"answers {dict(sorted(seen.items()))}")
+    assert not bad, bad[:10]
+    assert seen[401] > 0 and seen[403] > 0 and seen[421] > 0
+    assert sysm.procs.running["streamer"].poll() is None
+    assert "Traceback" not in sysm.log() and "request failed" not in sysm.log()
