@@ -31,7 +31,8 @@ from common.ring_layout import STREAMS, ring_name
 from common.state import Controls, StatusBoard
 from recorder.diskguard import DiskGuard
 from recorder.encoder import TIME_BASE
-from recorder.segmenter import Segmenter, local_time, part_name
+from common import segment_name
+from recorder.segmenter import Segmenter, local_time
 from recorder.writer import MUX_OPTIONS, finalise
 
 log = logging.getLogger("recorder")
@@ -232,7 +233,7 @@ class RpicamRecorder:
             return
         first_wall_ns = st.st_mtime_ns - int(frames * 1e9 / self.fps)
         rel = self.segmenter.rel_path(first_wall_ns)
-        part = self.root / part_name(rel)
+        part = self.root / segment_name.part_path(rel)
         try:
             written = remux(chunk, part, self.fps, f"camera={self.camera} engine=rpicam-vid")
             final = finalise(part, self.root / rel)
