@@ -24,7 +24,7 @@ import av
 from common.config import Config
 from common.memory import trim
 from common.ring import Frame, RingReader
-from common.ring_layout import ring_name
+from common.ring_layout import STREAMS, ring_name
 from common.state import Controls, StatusBoard
 from recorder import encoder
 from recorder.diskguard import DiskGuard, free_bytes_of
@@ -59,8 +59,9 @@ class Recorder:
         self.board = StatusBoard(cfg.run_dir)
         self.status_name = f"recorder-cam{camera}"
         fps = cfg.camera.fps
+        width, height = STREAMS["hd"]
         self.settings = encoder.EncoderSettings(
-            codec=encoder.SOFTWARE, width=1280, height=720, fps=fps, gop=max(1, round(fps * rc.keyframe_seconds)),
+            codec=encoder.SOFTWARE, width=width, height=height, fps=fps, gop=max(1, round(fps * rc.keyframe_seconds)),
             preset=rc.preset, tune=rc.tune, crf=rc.crf, max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
         self.encoder_why = ""
         self.stopping = False

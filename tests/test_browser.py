@@ -185,6 +185,8 @@ def test_limit_message_for_a_third_address_then_it_gets_in_by_itself(system: Sys
     # Never a broken image: the failed picture is not shown, the message is.
     assert third.evaluate("getComputedStyle(document.getElementById('live-img')).visibility") == "hidden"
     assert third.is_visible("#stage-msg")
+    # The hidden picture keeps its place: two 720p pictures wide, sizes as the server declares them.
+    third.wait_for_function("document.getElementById('stage').style.aspectRatio === '2560 / 720'", timeout=5000)
     save_screenshot(third, "limit_720p")
     # A slot frees: the blocked page connects without anyone touching it.
     second.context.close()
