@@ -1,8 +1,8 @@
 """Cameras read through PyAV: a looping video file (``file``) or a USB webcam (``v4l2``).
 
 A decoder thread turns each picture into the two ring sizes (hd, and the centre 4:3 crop
-of it scaled to sd, both yuv420p; sizes in :data:`common.ring_layout.STREAMS`) and hands them over through a queue of
-two; the capture loop takes them from there.  A file plays at its own frame rate on the
+of it scaled to sd, both yuv420p; sizes in :data:`common.ring_layout.STREAMS`) and hands
+them over through a queue of two; the capture loop takes them from there.  A file plays at its own frame rate on the
 monotonic clock and starts again at the end; a webcam sets its own pace, and when the
 loop falls behind the oldest waiting picture is dropped (newest wins) and counted.
 """

@@ -51,7 +51,8 @@ class Recorder(RecorderEngine):
         fps, (width, height) = self.fps, STREAMS["hd"]
         self.settings = encoder.EncoderSettings(
             codec=encoder.SOFTWARE, width=width, height=height, fps=fps,
-            gop=max(1, round(fps * rc.keyframe_seconds)), preset=rc.preset, tune=rc.tune, crf=rc.crf, max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
+            gop=max(1, round(fps * rc.keyframe_seconds)), preset=rc.preset, tune=rc.tune, crf=rc.crf,
+            max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
         self.encoder_why = ""
         self.syncer: Syncer | None = None
         self.input = InputFrame()

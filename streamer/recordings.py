@@ -11,8 +11,9 @@ Routes (included by the streamer app, which sets ``app.state.cfg``):
 
 Only finished segments are listed and served: the recorder writes hidden ``.part`` files
 and renames them when complete.  A file path is accepted only if it has exactly the shape
-above (:mod:`common.segment_name`, the grammar the recorder names files with) and, with symlinks resolved, stays inside ``recorder.root``; anything else is a 404
-with a JSON reason and no file is opened.  Listing handlers are plain ``def`` so the
+above (:mod:`common.segment_name`, the grammar the recorder names files with) and, with
+symlinks resolved, stays inside ``recorder.root``; anything else is a 404 with a JSON
+reason and no file is opened.  Listing handlers are plain ``def`` so the
 directory scans run in the thread pool, never on the event loop that feeds live viewers.
 """
 from __future__ import annotations

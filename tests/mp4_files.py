@@ -1,7 +1,8 @@
 """Small, valid H.264 MP4 segments for tests of the recordings browser and API.
 
-They have the recorder's layout and names (:mod:`common.segment_name`) and, by default, its fragmented MP4 form, so listing, durations, Range requests and
-playback in a browser are exercised on the same kind of file.
+They have the recorder's layout and names (:mod:`common.segment_name`) and, by default,
+its fragmented MP4 form, so listing, durations, Range requests and playback in a browser
+are exercised on the same kind of file.
 """
 from __future__ import annotations
 

@@ -188,7 +188,8 @@ def test_a_segment_with_a_collision_suffix_is_listed_served_downloaded_and_count
         assert headers["content-range"] == f"bytes 100-1099/{len(data)}"
         status, headers, body = server.request(seg["url"] + "?download=1")
         assert status == 200 and body == data
-        assert headers["content-disposition"].startswith("attachment") and suffixed.name in headers["content-disposition"]
+        disposition = headers["content-disposition"]
+        assert disposition.startswith("attachment") and suffixed.name in disposition
     finally:
         server.close()
     played = tmp_path / "downloaded.mp4"
