@@ -44,11 +44,11 @@ class Recording:
 
 def list_recordings(root: Path) -> list[Recording]:
     """Every finished segment under ``root``, oldest first."""
-    found: list[Recording] = []
+    found: list[tuple[tuple[str, int, str], Recording]] = []
     try:
         cams = [(e, segment_name.camera_of_folder(e.name)) for e in os.scandir(root) if e.is_dir()]
     except FileNotFoundError:
-        return found
+        return []
     for cam, camera in cams:
         if camera is None:
             continue
@@ -63,10 +63,10 @@ def list_recordings(root: Path) -> list[Recording]:
                     st = entry.stat()
                 except FileNotFoundError:
                     continue
-                found.append(Recording(Path(entry.path), f"{name.start:{segment_name.STAMP_FORMAT}}", st.st_size,
-                                       st.st_mtime))
-    found.sort(key=lambda r: (r.key, r.path.name))
-    return found
+                rec = Recording(Path(entry.path), f"{name.start:{segment_name.STAMP_FORMAT}}", st.st_size, st.st_mtime)
+                found.append(((rec.key, name.collision, entry.name), rec))
+    found.sort(key=lambda item: item[0])  # by time, then _1 before _2 before _10
+    return [rec for _, rec in found]
 
 
 @dataclass

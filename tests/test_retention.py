@@ -124,7 +124,8 @@ def test_only_what_the_recordings_page_lists_is_counted_or_deleted(tmp_path: Pat
     """The segment name grammar decides: a collision-suffixed segment counts; look-alikes do not."""
     root = tmp_path / "rec"
     segments = ["cam0/261126/cam0_20261126_000000.mp4", "cam0/261126/cam0_20261126_000000_1.mp4",
-                "cam1/261126/cam1_20261126_000010.mp4"]
+                "cam0/261126/cam0_20261126_000000_2.mp4", "cam0/261126/cam0_20261126_000000_10.mp4",
+                "cam1/261126/cam1_20261126_000010.mp4"]   # oldest first; _2 before _10
     decoys = ["cam0/261126/cam1_20261126_000001.mp4",     # another camera's name in cam0/
               "cam0/261340/cam0_20261340_000002.mp4",     # not a calendar date
               "cam0/backup/cam0_20261126_000003.mp4",     # not a day folder
