@@ -27,6 +27,7 @@ from streamer.access import AccessControl, Guard, identity
 from streamer.hub import Hub
 from streamer.limits import RateLimit
 from streamer.mjpeg import MJPEGStream, Viewer
+from streamer.params import router as params_router
 from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
                              validation_error_handler)
@@ -222,6 +223,7 @@ def create_app(cfg: Config) -> FastAPI:
         return request.app.state.rt.status()
 
     app.include_router(compat.router)
+    app.include_router(params_router)
     app.include_router(login.router)
     _mount_ui(app)
     return app
