@@ -33,6 +33,7 @@ def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC)
 
 
 def make_private_dir(path: Path) -> None:
+    """Make ``path`` 0700 if missing; an existing folder keeps its mode (it may be shared, as /tmp)."""
     path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
 
 

@@ -71,8 +71,10 @@ class Runtime:
             log.warning("viewer table: %s", exc)
 
     def status(self) -> dict[str, Any]:
-        return full_status(self.cfg, self.watch, self.controls, self.board, self.table.read(),
-                           [v.row() for v in self.viewers.values()], self.hub.stats())
+        status = full_status(self.cfg, self.watch, self.controls, self.board, self.table.read(),
+                             [v.row() for v in self.viewers.values()], self.hub.stats())
+        status["last_control"] = compat.last_control(self)   # who changed what last, from where
+        return status
 
     async def housekeeping(self) -> None:
         last_sync, was_busy = 0.0, True

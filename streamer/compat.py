@@ -22,9 +22,17 @@ log = logging.getLogger("streamer")
 def _audit(request: Request, action: str, note: str = "") -> None:
     who = identity(request)
     log.info("control: %s by %s from %s%s", action, who.label(), who.address, note)
+    request.app.state.rt.board.publish(LAST_CONTROL, {"action": action, "by": who.label(), "from": who.address,
+                                                      "at": time.time()})
+
+
+def last_control(rt) -> dict | None:
+    doc = rt.board.read(LAST_CONTROL)
+    return {k: doc.get(k) for k in ("action", "by", "from", "at")} if doc else None
 
 
 LAST_CAMERA = "streamer-last-camera"   # the single camera to return to when dual view goes off
+LAST_CONTROL = "streamer-last-control"  # the latest control action, for /api/status
 
 
 def last_camera(rt) -> int:

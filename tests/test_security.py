@@ -125,6 +125,9 @@ def test_pause_is_attributed_and_ends_by_itself(open_system: SecureSystem) -> No
     assert status["controls"]["recording"]["0"] is False
     assert pause["by"] == "anonymous" and pause["from"] == "127.0.0.1"
     assert abs(pause["at"] - t0) < 2 and abs(pause["until"] - (pause["at"] + 3.0)) < 0.01
+    last = status["last_control"]
+    assert last["action"] == "recording paused on camera 0" and last["by"] == "anonymous" \
+        and last["from"] == "127.0.0.1" and abs(last["at"] - t0) < 2
     wait_until(lambda: recorder_state() == "paused", 5, interval=0.1)
     assert "control: recording paused on camera 0 by anonymous from 127.0.0.1" in open_system.log()
     wait_until(lambda: open_system.get("/api/status").json()["controls"]["recording"]["0"] is True, 6,
