@@ -257,3 +257,26 @@ def test_a_foreign_segment_is_refused(tmp_path: Path) -> None:
                 posix_ipc.unlink_shared_memory(name)
             except posix_ipc.ExistentialError:
                 pass
+
+
+def test_snapshot_of_a_watched_view_reuses_its_picture(system: SecureSystem) -> None:
+    """Snapshots of a view being encoded cost no encode: more of them than the worker's encode
+    budget all succeed, and each is a picture the stream carried (same frame index)."""
+    viewer = Reader(f"{system.origin}/stream?view=1&res=720p", source="127.0.0.22").start()
+    try:
+        assert viewer.opened.wait(10) and viewer.status == 200
+        wait_until(lambda: viewer.parts > 3, 10)
+        codes = []
+        for n in range(12):   # 12 addresses at once-ish: three times the encode budget
+            r = system.get("/snapshot?view=1&res=720p", source=f"127.0.0.{100 + n}")
+            codes.append(r.status_code)
+            if r.status_code == 200:
+                streamed = [p.index for p in viewer.last]
+                assert int(r.headers["x-frame-index"]) >= min(streamed) - 2
+        assert codes == [200] * 12, codes
+        # An unwatched view: made on demand, within the budget.
+        codes = [system.get("/snapshot?view=0&res=720p", source=f"127.0.0.{120 + n}").status_code
+                 for n in range(12)]
+        assert codes.count(200) >= 4 and 429 in codes, codes
+    finally:
+        viewer.stop()
