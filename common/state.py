@@ -7,8 +7,9 @@
 * :class:`StatusBoard`: each process publishes a JSON status document (the recorders do,
   once a second); readers see either the old or the new document, never half of one.
 
-Both live in ``paths.run_dir`` (0700), their files 0600: other local users read nothing.  Files, not shared-memory segments, because they must
-survive ``supervisorctl stop all`` and a reboot, and are read at most a few times a second.
+Both live in ``paths.run_dir`` (made 0700), their files 0600: other local users read
+nothing.  Files, not shared-memory segments, because they must survive ``supervisorctl
+stop all`` and a reboot, and are read at most a few times a second.
 """
 from __future__ import annotations
 
