@@ -24,7 +24,7 @@ from common.memory import trim
 from common.state import Controls, StatusBoard
 from streamer import compat, login, transport
 from streamer.access import AccessControl, Guard, identity
-from streamer.hub import Hub
+from streamer.hub import Hub, Picture
 from streamer.limits import RateLimit
 from streamer.mjpeg import MJPEGStream, Viewer
 from streamer.params import router as params_router
@@ -147,7 +147,7 @@ def _too_often(wait: float) -> JSONResponse:
                         status_code=429, headers={"Retry-After": str(retry)})
 
 
-async def _snapshot(rt: Runtime, view: str, res: str):
+async def _snapshot(rt: Runtime, view: str, res: str) -> Picture | float | None:
     """A live view's current picture when it is being encoded; else one made now, one at a
     time and within the worker's budget (seconds to wait when over it)."""
     pic = rt.hub.fresh_picture(view, res)
