@@ -6,6 +6,8 @@ import inspect
 import json
 import os
 import stat
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -21,6 +23,7 @@ from streamer.access import Guard, split_host
 from streamer.limits import LoginFailures, RateLimit
 from streamer.sessions import Sessions, fingerprint, load_secret
 from streamer.users import UserError, Users, hash_password, verify_password
+from tests.procs import REPO
 
 
 def config(tmp_path: Path, **env: str):
@@ -160,3 +163,15 @@ def test_uvicorn_internals_the_transport_relies_on() -> None:
     assert transport.BUSY_RESPONSE.startswith(b"HTTP/1.1 503 ")
     head, _, body = transport.BUSY_RESPONSE.partition(b"\r\n\r\n")
     assert int(head.split(b"content-length: ")[1].split(b"\r\n")[0]) == len(body)
+
+
+def test_file_limit_is_raised_to_fit_the_connection_cap() -> None:
+    code = ("import resource as r; s, h = r.getrlimit(r.RLIMIT_NOFILE); r.setrlimit(r.RLIMIT_NOFILE, (256, h)); "
+            "from streamer import transport; cap = transport.admit_connections(2000); "
+            "print(cap, r.getrlimit(r.RLIMIT_NOFILE)[0], h)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
+    cap, soft, hard = map(int, done.stdout.split())
+    if hard >= 2000 + transport.FD_RESERVE:
+        assert cap == 2000 and soft >= 2000 + transport.FD_RESERVE
+    else:   # a low hard limit: the cap shrinks to what the descriptors allow
+        assert cap == max(16, hard - transport.FD_RESERVE) and soft == hard
