@@ -54,6 +54,15 @@ def read_json(path: Path) -> Any | None:
         return None
 
 
+def describe_pause(pause: dict[str, Any] | None) -> str:
+    """Who paused and until when, for a log line: ' by boss from 192.168.1.20 until 15:02'."""
+    if not pause:
+        return ""
+    until = pause.get("until")
+    end = time.strftime("%H:%M", time.localtime(until)) if isinstance(until, (int, float)) else "resumed"
+    return f" by {pause.get('by', '?')} from {pause.get('from', '?')} until {end}"
+
+
 class Controls:
     """The user's settings shared by all streamer workers and the recorders."""
 

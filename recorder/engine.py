@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.config import Config
-from common.state import Controls, StatusBoard
+from common.state import Controls, StatusBoard, describe_pause
 from recorder.diskguard import DiskGuard, free_bytes_of
 from recorder.segmenter import Segmenter, local_time
 
@@ -73,7 +73,9 @@ class RecorderEngine:
     def _follow_controls(self) -> None:
         enabled = self.controls.recording_enabled(self.camera)
         if enabled != self.enabled:
-            log.info("camera %d: recording %s", self.camera, "resumed" if enabled else "paused")
+            pause = None if enabled else self.controls.get()["paused"].get(str(self.camera))
+            log.info("camera %d: recording %s%s", self.camera, "resumed" if enabled else "paused",
+                     describe_pause(pause))
             if not enabled:
                 self.pausing()
             self.enabled = enabled

@@ -129,6 +129,7 @@ def test_pause_is_attributed_and_ends_by_itself(open_system: SecureSystem) -> No
     assert last["action"] == "recording paused on camera 0" and last["by"] == "anonymous" \
         and last["from"] == "127.0.0.1" and abs(last["at"] - t0) < 2
     wait_until(lambda: recorder_state() == "paused", 5, interval=0.1)
+    assert "camera 0: recording paused by anonymous from 127.0.0.1 until " in open_system.procs.log("recorder0")
     assert "control: recording paused on camera 0 by anonymous from 127.0.0.1" in open_system.log()
     wait_until(lambda: open_system.get("/api/status").json()["controls"]["recording"]["0"] is True, 6,
                interval=0.1)
