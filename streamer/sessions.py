@@ -32,24 +32,32 @@ def _unb64(text: str) -> bytes:
 
 
 def load_secret(run_dir: Path) -> bytes:
-    """The signing secret, made (0600) on first use; every worker reads the same one."""
+    """The signing secret, made (0600) on first use; every worker reads the same one.
+
+    A new secret is written in full to a temporary file and then linked into place, which
+    fails if another worker got there first: nobody ever reads a half-written secret.
+    """
     make_private_dir(Path(run_dir))
     path = Path(run_dir) / SECRET_FILE
-    try:
-        fd = open_private(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL)
-    except FileExistsError:
-        secret = path.read_bytes()
+    for _ in range(3):
+        try:
+            secret = path.read_bytes()
+        except FileNotFoundError:
+            secret = b""
         if len(secret) >= SECRET_BYTES:
             return secret
-        # Empty or short (a writer died half-way): replace it atomically.
         tmp = path.with_name(f".{SECRET_FILE}.{os.getpid()}.tmp")
-        fd = open_private(tmp)
-        with os.fdopen(fd, "wb") as fh:
+        with os.fdopen(open_private(tmp), "wb") as fh:
             fh.write(os.urandom(SECRET_BYTES))
-        os.replace(tmp, path)
-        return path.read_bytes()
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(os.urandom(SECRET_BYTES))
+        try:
+            if secret:       # too short to be ours (an old crash): replace it
+                os.replace(tmp, path)
+            else:
+                os.link(tmp, path)
+        except FileExistsError:
+            pass             # another worker made it: read theirs
+        finally:
+            tmp.unlink(missing_ok=True)
     return path.read_bytes()
 
 

@@ -254,3 +254,21 @@ def test_bad_security_setting_names_the_key(tmp_path: Path) -> None:
     lines = sysm.procs.log("streamer").strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("config error: security.allow")
     sysm.close()
+
+
+def test_a_login_holds_across_workers(tmp_path: Path) -> None:
+    """Two workers make the session secret at once on first start; a cookie either signs works in both."""
+    sysm = SecureSystem(tmp_path, cameras=(0,), streamer__workers=2)
+    try:
+        sysm.add_user("boss", "correct horse", "admin")
+        sysm.start(headers=basic("boss", "correct horse"))
+        pids = set()
+        with sysm.client() as c:
+            assert c.post("/login", json={"user": "boss", "password": "correct horse"}).status_code == 200
+            for _ in range(40):
+                r = c.get("/api/status", headers={"Connection": "close"})
+                assert r.status_code == 200
+                pids.add(r.json()["worker_pid"])
+        assert len(pids) == 2, pids
+    finally:
+        sysm.close()
