@@ -3,27 +3,37 @@
 It opens the camera once, and for every frame fills the next slot of the camera's two
 rings (``hd`` 1280x720 and ``sd`` 640x480, I420) in place, stamps name and time on both,
 and publishes them.  Exit codes: 0 on SIGINT/SIGTERM, 1 when the camera fails (so the
-supervisor starts a fresh process), 2 for a bad configuration or command line.
+supervisor starts a fresh process), 2 for a bad configuration or command line, or a camera
+stack that cannot work (picamera2 installed but not importable).
+
+Two states keep the process up without the camera, published on the status board
+(``capture-camN``) for the page: "not connected" (libcamera does not list the camera;
+checked again every ``camera.absent_retry_seconds`` by a fresh process, and when it appears
+this one exits 1 so the supervisor starts one that opens it), and "off" (``recorder.engine
+= rpicam-vid``: rpicam-vid owns the camera, so there is no live view).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
 
-from capture.source import CameraFailed, open_source, resolve_kind
+from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, open_source, resolve_kind
 from common.clock import stamp_text
-from common.config import Config, load_or_exit
+from common.config import EXIT_BAD_CONFIG, Config, load_or_exit
 from common.memory import trim
 from common.meter import RateMeter
 from common.overlay import FrameStamp
 from common.ring import RingBusy, RingWriter
 from common.ring_layout import STREAMS, ring_name
+from common.state import StatusBoard, capture_status_name
 
 log = logging.getLogger("capture")
 STATS_EVERY_S = 1.0
+IDLE_SLICE_S = 0.5
 
 
 class Capture:
@@ -38,6 +48,16 @@ class Capture:
         self.writers: dict[str, RingWriter] = {}
         self.stamps: dict[str, FrameStamp] = {}
         self.source = None
+        self.board = StatusBoard(cfg.run_dir)
+
+    def publish(self, state: str, reason: str = "", source: str = "") -> None:
+        """The capture state for the page and health checks: live, not connected, off, error."""
+        try:
+            self.board.publish(capture_status_name(self.camera),
+                               {"camera": self.camera, "pid": os.getpid(), "state": state, "reason": reason,
+                                "source": source})
+        except OSError as exc:
+            log.warning("camera %d: cannot publish the status: %s", self.camera, exc)
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -56,8 +76,19 @@ class Capture:
             self.stamps[stream] = FrameStamp(self.name, w, h)
 
     def run(self) -> int:
-        kind, why = resolve_kind(self.cfg, self.camera)
+        if self.cfg.recorder.engine == "rpicam-vid":
+            reason = "live view off: camera recorded by rpicam-vid (recorder.engine = rpicam-vid)"
+            log.info("camera %d (%s): %s; not opening the camera", self.camera, self.name, reason)
+            self.publish("off", reason)
+            return self._idle(retry=False)
+        try:
+            kind, why = resolve_kind(self.cfg, self.camera)
+        except CameraStackBroken as exc:
+            log.error("camera %d: %s", self.camera, exc)
+            self.publish("error", str(exc))
+            return EXIT_BAD_CONFIG
         log.info("camera %d (%s): source %s (%s)", self.camera, self.name, kind, why)
+        self.publish("starting", why, kind)
         try:
             self._open_rings(kind)
         except RingBusy as exc:
@@ -72,16 +103,48 @@ class Capture:
                 return 0
             source.start()
             trim()
+            self.publish("live", why, kind)
             return self._loop(source)
+        except CameraAbsent as exc:
+            log.warning("camera %d: %s; waiting for it", self.camera, exc)
+            self.publish("not connected", str(exc), kind)
+            self._close(source)
+            source = None
+            return self._idle(retry=True)
+        except CameraStackBroken as exc:
+            log.error("camera %d: %s", self.camera, exc)
+            self.publish("error", str(exc), kind)
+            return EXIT_BAD_CONFIG
         except CameraFailed as exc:
             log.error("camera %d: %s", self.camera, exc)
+            self.publish("error", str(exc), kind)
             return 1
         finally:
-            if source is not None:
-                source.close()
-            for writer in self.writers.values():
-                writer.close(unlink=True)
+            self._close(source)
             log.info("camera %d: stopped", self.camera)
+
+    def _close(self, source) -> None:
+        """Close the source and remove the rings: no reader waits on a camera that is not there."""
+        if source is not None:
+            source.close()
+        for writer in self.writers.values():
+            writer.close(unlink=True)
+        self.writers.clear()
+
+    def _idle(self, retry: bool) -> int:
+        """Stay up without the camera until stopped; with ``retry``, exit 1 once it is listed."""
+        from capture.picam import cameras_listed_afresh
+        every = self.cfg.camera.absent_retry_seconds
+        next_check = time.monotonic() + every
+        while not self.stopping:
+            time.sleep(IDLE_SLICE_S)
+            if retry and time.monotonic() >= next_check:
+                listed = cameras_listed_afresh()
+                if listed is not None and listed > self.camera:
+                    log.info("camera %d: now listed; restarting to open it", self.camera)
+                    return 1
+                next_check = time.monotonic() + every
+        return 0
 
     def _loop(self, source) -> int:
         hd, sd = self.writers["hd"], self.writers["sd"]

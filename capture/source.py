@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 
 import logging
+import sys
 import threading
 import time
 from typing import Callable, TypeVar
@@ -27,6 +28,14 @@ log = logging.getLogger("capture")
 
 class CameraFailed(Exception):
     """The camera stopped delivering; the process exits so the supervisor starts a fresh one."""
+
+
+class CameraAbsent(Exception):
+    """The camera is not connected: a state to show and wait in, not a failure to restart on."""
+
+
+class CameraStackBroken(Exception):
+    """The camera software cannot work (e.g. picamera2 fails to import): exit 2, fix the install."""
 
 
 class CapturedFrame(ABC):
@@ -75,13 +84,30 @@ def picamera2_present() -> bool:
 
 
 def resolve_kind(cfg: Config, camera: int = 0) -> tuple[str, str]:
-    """The source kind to use for ``camera`` and why, in words for the log and status."""
+    """The source kind to use for ``camera`` and why, in words for the log and status.
+
+    ``auto`` falls back to the synthetic camera only when picamera2 is not installed and
+    the kernel shows no Pi camera; an installed picamera2 that fails to import is
+    :class:`CameraStackBroken`, never hidden behind synthetic pictures.
+    """
     kind = cfg.camera_source(camera)
     if kind != "auto":
         key = "camera.sources" if camera < len(cfg.camera.sources) else "camera.source"
         return kind, f"{key} = {kind}"
-    if picamera2_present():
-        return "picamera2", "auto: a Pi camera was found"
+    from capture import picam
+    from capture.devices import pi_camera_devices
+    if picam.installed():
+        error = picam.import_error()
+        if error:
+            raise CameraStackBroken(f"camera.source = auto: picamera2 is installed but cannot be imported: {error}")
+        if picam.cameras_listed() > 0:
+            return "picamera2", "auto: a Pi camera was found"
+        return "picamera2", "auto: picamera2 is installed (no camera listed yet)"
+    devices = pi_camera_devices()
+    if devices:
+        raise CameraStackBroken(f"camera.source = auto: a Pi camera is attached ({', '.join(devices)}) but picamera2 "
+                                f"is not installed for {sys.executable} (sudo apt install python3-picamera2; "
+                                f"make the venv with --system-site-packages)")
     return "synthetic", "auto: no Pi camera found (picamera2 missing or no camera listed), using the synthetic camera"
 
 
