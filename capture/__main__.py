@@ -178,8 +178,17 @@ class Capture:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m capture", description="Own one camera and feed its rings.")
-    parser.add_argument("--camera", type=int, required=True, help="camera number (0 or 1)")
+    parser.add_argument("--camera", type=int, help="camera number (0 or 1)")
+    parser.add_argument("--check", action="store_true",
+                        help="self-check: cameras, rates, colours, encoders, disk, versions (exit 0 when all is well)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="--check: how long each camera is measured")
     args = parser.parse_args(argv)
+    if args.check:
+        from capture.check import run
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        return run(load_or_exit(), args.seconds)
+    if args.camera is None:
+        parser.error("--camera is required (or --check)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[cam%(camera)s] %(levelname)s %(message)s"
                         .replace("%(camera)s", str(args.camera)), stream=sys.stderr)
     cfg = load_or_exit()

@@ -258,6 +258,15 @@ class Picamera2:
         self.stride_align = _env_int("FAKE_PICAMERA2_STRIDE_ALIGN", 128)
         Picamera2.opened += 1
 
+    @property
+    def sensor_modes(self) -> list[dict[str, Any]]:
+        """The modes of a Camera Module 3 (imx708), as the real property lists them."""
+        return [{"format": "SRGGB10_CSI2P", "unpacked": "SRGGB10", "bit_depth": 10, "size": size, "fps": fps,
+                 "crop_limits": crop, "exposure_limits": (9, None, None)}
+                for size, fps, crop in (((1536, 864), 120.13, (768, 432, 3072, 1728)),
+                                        ((2304, 1296), 56.03, (0, 0, 4608, 2592)),
+                                        ((4608, 2592), 14.35, (0, 0, 4608, 2592)))]
+
     @staticmethod
     def global_camera_info() -> list[dict[str, Any]]:
         count = _camera_count()
