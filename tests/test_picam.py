@@ -389,7 +389,7 @@ def test_auto_falls_back_to_synthetic_only_without_picamera2_and_camera(monkeypa
     assert __import__("importlib.util").util.find_spec("picamera2") is None, "picamera2 must be absent here"
     monkeypatch.setattr(capture.devices, "SYSFS_V4L", _sysfs(tmp_path / "pc", {"video0": ("UVC Camera", "uvcvideo")}))
     kind, why = resolve_kind(_cfg(tmp_path), 0)
-    assert kind == "synthetic" and "no Pi camera found" in why
+    assert kind == "synthetic" and "no Pi camera found (picamera2 not installed, no camera device)" in why
     pi = _sysfs(tmp_path / "pi5", {"video0": ("rp1-cfe-csi2_ch0", "rp1-cfe"), "video20": ("pispbe-input", "pispbe")})
     monkeypatch.setattr(capture.devices, "SYSFS_V4L", pi)
     with pytest.raises(CameraStackBroken, match="a Pi camera is attached \\(/dev/video0 \\(rp1-cfe\\)\\) but "
