@@ -104,7 +104,10 @@ def describe_colour_space(colour_space: Any) -> str:
     if colour_space is None:
         return "none given"
     import libcamera
-    name = next((n for n in ("Sycc", "Smpte170m", "Rec709") if colour_space == getattr(libcamera.ColorSpace, n)()),
+
+    def same(a: Any, b: Any) -> bool:  # field by field: the binding itself has no equality
+        return all(getattr(a, f) == getattr(b, f) for f in ("primaries", "transferFunction", "ycbcrEncoding", "range"))
+    name = next((n for n in ("Sycc", "Smpte170m", "Rec709") if same(colour_space, getattr(libcamera.ColorSpace, n)())),
                 "custom")
     range_ = "full" if is_full_range(colour_space) else "limited"
     matrix = getattr(colour_space.ycbcrEncoding, "name", str(colour_space.ycbcrEncoding))

@@ -389,6 +389,21 @@ def test_mapped_arrays_are_only_read() -> None:
     assert calls and all(any(k.arg == "write" and k.value.value is False for k in c.keywords) for c in calls)
 
 
+def test_sensor_modes_is_a_property_with_the_keys_the_check_prints(tmp_path: Path) -> None:
+    source = _read(_archive(), SOURCES["Picamera2"])
+    modes = _function(source, "Picamera2", "sensor_modes")
+    assert any(ast.unparse(d) == "property" for d in modes.decorator_list)
+    text = ast.unparse(modes)
+    assert all(f"['{key}']" in text for key in ("size", "fps", "bit_depth"))
+    with _fake(FAKE_PICAMERA2_LOCK_DIR=str(tmp_path)) as fake:
+        assert isinstance(vars(fake.Picamera2)["sensor_modes"], property)
+        cam = fake.Picamera2(0)
+        try:
+            assert all({"size", "fps", "bit_depth"} <= m.keys() for m in cam.sensor_modes)
+        finally:
+            cam.close()
+
+
 def test_colour_space_names_exist_and_the_default_is_limited_rec709() -> None:
     source = _read(_archive(), SOURCES["Picamera2"])
     video = ast.unparse(_function(source, "Picamera2", "create_video_configuration"))
