@@ -1,10 +1,10 @@
 """``python -m capture --camera N``: the one process that owns camera N.
 
 It opens the camera once, and for every frame fills the next slot of the camera's two
-rings (``hd`` 1280x720 and ``sd`` 640x480, I420) in place, stamps name and time on both,
-and publishes them.  Exit codes: 0 on SIGINT/SIGTERM, 1 when the camera fails (so the
-supervisor starts a fresh process), 2 for a bad configuration or command line, or a camera
-stack that cannot work (picamera2 installed but not importable).
+rings (``hd`` and ``sd``, I420, sizes in ``common.ring_layout.STREAMS``) in place, stamps
+name and time on both, and publishes them.  Exit codes: 0 on SIGINT/SIGTERM, 1 when the
+camera fails (so the supervisor starts a fresh process), 2 for a bad configuration or
+command line, or a camera stack that cannot work (picamera2 installed but not importable).
 
 Two states keep the process up without the camera, published on the status board
 (``capture-camN``) for the page: "not connected" (libcamera does not list the camera;
@@ -21,7 +21,8 @@ import signal
 import sys
 import time
 
-from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, open_source, resolve_kind
+from capture.registry import open_source, resolve_kind
+from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, Source
 from common.clock import stamp_text
 from common.config import EXIT_BAD_CONFIG, Config, load_or_exit
 from common.memory import trim
@@ -47,7 +48,7 @@ class Capture:
         self.fps_meter = RateMeter(window=2.0, max_events=4 * cfg.camera.fps)
         self.writers: dict[str, RingWriter] = {}
         self.stamps: dict[str, FrameStamp] = {}
-        self.source = None
+        self.source: Source | None = None
         self.board = StatusBoard(cfg.run_dir)
 
     def publish(self, state: str, reason: str = "", source: str = "") -> None:
@@ -61,9 +62,8 @@ class Capture:
 
     def stop(self, *_: object) -> None:
         self.stopping = True
-        interrupt = getattr(self.source, "interrupt", None)
-        if interrupt is not None:
-            interrupt()  # a source waiting for the camera returns at once
+        if self.source is not None:
+            self.source.interrupt()  # a source waiting for the camera returns at once
 
     def _open_rings(self, kind: str) -> None:
         for stream, (w, h) in STREAMS.items():
@@ -123,7 +123,7 @@ class Capture:
             self._close(source)
             log.info("camera %d: stopped", self.camera)
 
-    def _close(self, source) -> None:
+    def _close(self, source: Source | None) -> None:
         """Close the source and remove the rings: no reader waits on a camera that is not there."""
         if source is not None:
             source.close()
@@ -146,7 +146,7 @@ class Capture:
                 next_check = time.monotonic() + every
         return 0
 
-    def _loop(self, source) -> int:
+    def _loop(self, source: Source) -> int:
         hd, sd = self.writers["hd"], self.writers["sd"]
         overlay = self.cfg.camera.overlay
         timeout = self.cfg.camera.capture_timeout
@@ -170,7 +170,7 @@ class Capture:
             self.fps_meter.add(now=now)
             if now - last_stats >= STATS_EVERY_S:
                 last_stats = now
-                fps, drops = self.fps_meter.rate(now), getattr(source, "missed", 0)
+                fps, drops = self.fps_meter.rate(now), source.missed
                 hd.set_stats(fps, drops)
                 sd.set_stats(fps, drops)
         return 0

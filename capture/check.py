@@ -25,7 +25,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, Planes, open_source, resolve_kind
+from capture.registry import open_source, resolve_kind
+from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, Planes
 from common.config import Config
 from common.ring import RingReader
 from common.ring_layout import STREAMS, ring_name

@@ -25,6 +25,7 @@ from common.state import Controls, StatusBoard
 from streamer import compat
 from streamer.hub import Hub
 from streamer.mjpeg import MJPEGStream, Viewer
+from streamer.params import router as params_router
 from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
                              validation_error_handler)
@@ -182,6 +183,7 @@ def create_app(cfg: Config) -> FastAPI:
         return request.app.state.rt.status()
 
     app.include_router(compat.router)
+    app.include_router(params_router)
     _mount_ui(app)
     return app
 

@@ -372,7 +372,7 @@ def _sysfs(root: Path, devices: dict[str, tuple[str, str]]) -> Path:
 
 
 def test_auto_uses_picamera2_whenever_it_imports(fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from capture.source import resolve_kind
+    from capture.registry import resolve_kind
     cfg = _cfg(tmp_path)
     assert resolve_kind(cfg, 0) == ("picamera2", "auto: a Pi camera was found")
     monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "0")  # installed, nothing listed: a state, not synthetic
@@ -384,7 +384,7 @@ def test_auto_uses_picamera2_whenever_it_imports(fake, monkeypatch: pytest.Monke
 def test_auto_falls_back_to_synthetic_only_without_picamera2_and_camera(monkeypatch: pytest.MonkeyPatch,
                                                                         tmp_path: Path) -> None:
     import capture.devices
-    from capture.source import resolve_kind
+    from capture.registry import resolve_kind
     sys.modules.pop("picamera2", None)
     assert __import__("importlib.util").util.find_spec("picamera2") is None, "picamera2 must be absent here"
     monkeypatch.setattr(capture.devices, "SYSFS_V4L", _sysfs(tmp_path / "pc", {"video0": ("UVC Camera", "uvcvideo")}))
