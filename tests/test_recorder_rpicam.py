@@ -41,7 +41,8 @@ def test_segments_are_remuxed_named_and_rpicam_vid_is_restarted(tmp_path: Path) 
     try:
         procs.start("rec0", "-m", "recorder", "--camera", "0")
         st = wait_until(lambda: (s := status(env)).get("segments_written", 0) >= 3
-                        and s.get("rpicam_restarts", 0) >= 1 and s.get("state") == "recording" and s,
+                        and s.get("rpicam_restarts", 0) >= 1 and s.get("state") == "recording"
+                        and s.get("current_file") and s,   # the restarted rpicam-vid has written
                         timeout=60)
         assert st["engine"] == "rpicam-vid" and st["recovered_files"] and st["recovered_files"][0]["frames"] > 0
         assert "exited with code 1" in st["last_error"]
