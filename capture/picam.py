@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -89,7 +90,8 @@ def cameras_listed_afresh() -> int | None:
     """Cameras listed by a new process (libcamera enumerates once per process); None if it fails."""
     code = "from capture.picam import cameras_listed; print(cameras_listed())"
     try:
-        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S)
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
+                             cwd=Path(__file__).resolve().parent.parent)
         return int(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
