@@ -40,6 +40,7 @@ class Controls:
             "view": default_view,
             "resolution": default_resolution,
             "recording": {str(cam): True for cam in range(cameras)},
+            "changed_by": "",      # who changed the recording flags last (an address)
         }
         self._cache: dict[str, Any] | None = None
         self._cache_key: tuple[int, int] | None = None
@@ -52,6 +53,8 @@ class Controls:
                 # Only values the configuration allows: a bad one must not make every default request fail.
                 if isinstance(value, str) and SCHEMA["streamer"][f"default_{key}"].check(value):
                     data[key] = value
+            if isinstance(stored.get("changed_by"), str):
+                data["changed_by"] = stored["changed_by"][:100]
             if isinstance(stored.get("recording"), dict):
                 for cam, on in stored["recording"].items():
                     if cam in data["recording"] and isinstance(on, bool):
@@ -89,7 +92,7 @@ class Controls:
             log.warning("state file %s: cannot rewrite it: %s", self.path, exc)
 
     def update(self, view: str | None = None, resolution: str | None = None,
-               recording: dict[int, bool] | None = None) -> dict[str, Any]:
+               recording: dict[int, bool] | None = None, by: str | None = None) -> dict[str, Any]:
         with self._lock.held():
             data = self._merged(read_json(self.path))
             if view is not None:
@@ -98,6 +101,8 @@ class Controls:
                 data["resolution"] = resolution
             for cam, on in (recording or {}).items():
                 data["recording"][str(cam)] = bool(on)
+            if by is not None:
+                data["changed_by"] = by[:100]
             write_json_atomic(self.path, data)
         return data
 
