@@ -14,6 +14,7 @@ import sys
 import time
 
 from capture.source import CameraFailed, open_source, resolve_kind
+from capture.watchdog import Watchdog
 from common.clock import stamp_text
 from common.config import Config, load_or_exit
 from common.memory import trim
@@ -38,6 +39,7 @@ class Capture:
         self.writers: dict[str, RingWriter] = {}
         self.stamps: dict[str, FrameStamp] = {}
         self.source = None
+        self.watchdog = Watchdog(cfg.camera.watchdog_seconds, camera)
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -56,6 +58,13 @@ class Capture:
             self.stamps[stream] = FrameStamp(self.name, w, h)
 
     def run(self) -> int:
+        self.watchdog.start()
+        try:
+            return self._run()
+        finally:
+            self.watchdog.stop()
+
+    def _run(self) -> int:
         kind, why = resolve_kind(self.cfg, self.camera)
         log.info("camera %d (%s): source %s (%s)", self.camera, self.name, kind, why)
         try:
@@ -67,17 +76,21 @@ class Capture:
             return 1
         source = None
         try:
+            self.watchdog.phase("opening the camera")
             source = self.source = open_source(kind, self.camera, self.cfg)
             if self.stopping:
                 return 0
+            self.watchdog.phase("starting the camera")
             source.start()
             trim()
+            self.watchdog.phase("waiting for a frame")
             return self._loop(source)
         except CameraFailed as exc:
             log.error("camera %d: %s", self.camera, exc)
             return 1
         finally:
             if source is not None:
+                self.watchdog.phase("closing the camera")
                 source.close()
             for writer in self.writers.values():
                 writer.close(unlink=True)
@@ -103,6 +116,7 @@ class Capture:
                 self.stamps["sd"].draw(*sd_planes, text)
             hd.commit(frame.mono_ns, frame.wall_ns)
             sd.commit(frame.mono_ns, frame.wall_ns)
+            self.watchdog.feed()
             now = time.monotonic()
             self.fps_meter.add(now=now)
             if now - last_stats >= STATS_EVERY_S:

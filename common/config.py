@@ -69,6 +69,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "files": _key([], list, (_is_str_list, "a list of video file paths, one per camera")),
         "v4l2_devices": _key(["/dev/video0", "/dev/video2"], list, (_is_str_list, "a list of device paths")),
         "capture_timeout": _key(2.0, (int, float), _range(0.1, 30)),
+        # No frame published for this long (a hung camera stack): the capture process exits.
+        "watchdog_seconds": _key(5.0, (int, float), _range(1, 600)),
     },
     "ring": {
         "prefix": _key("sht_", str, (lambda v: v != "" and all(c.isalnum() or c in "_-." for c in v),
