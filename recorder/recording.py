@@ -22,13 +22,13 @@ from typing import Callable
 import av
 
 from common.config import Config
+from common.events import EventLog
 from common.memory import trim
 from common.ring import Frame, RingReader
 from common.ring_layout import ring_name
 from common.state import Controls, StatusBoard
 from recorder import encoder
 from recorder.diskguard import DiskGuard, free_bytes_of, keep_write_order, newest_mtime
-from recorder.events import EventLog
 from recorder.recovery import recover
 from recorder.segmenter import CaptureWallClock, Segment, Segmenter, local_time
 from recorder.syncer import Syncer

@@ -13,8 +13,9 @@ from typing import Any
 
 from common.jsonfile import read_json, write_json_atomic
 
-log = logging.getLogger("recorder")
+log = logging.getLogger("state")
 MAX_EVENTS = 200
+EVENT_SLACK_S = 5.0          # an event this close to a gap's ends explains it
 
 
 def events_path(run_dir: Path, camera: int) -> Path:
@@ -43,3 +44,21 @@ class EventLog:
             write_json_atomic(self.path, self._events)
         except OSError as exc:
             log.warning("events: cannot write %s: %s", self.path, exc)
+
+
+def cause_of(events: list[dict[str, Any]], start: float, end: float) -> str:
+    """Why recording stopped between ``start`` and ``end`` (epoch s), if an event says so."""
+    near = [e for e in events if start - EVENT_SLACK_S <= e["at"] <= end + EVENT_SLACK_S]
+    for e in near:
+        if e["event"] == "clock step":
+            return f"clock step ({e.get('step_s', 0):+g} s)"
+    for e in near:
+        if e["event"] == "recording paused":
+            return "paused" + (f" by {e['by']}" if e.get("by") else "")
+    for e in near:
+        if e["event"] in ("recorder started", "recorder stopped"):
+            return "recorder restarted"
+    for e in near:
+        if e["event"] == "camera restarted":
+            return "camera offline (capture restarted)"
+    return ""
