@@ -87,6 +87,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "default_view": _key("dual", str, _choice("dual", "0", "1")),
         "default_resolution": _key("480p", str, _choice("480p", "720p")),
         "keepalive_seconds": _key(1.0, (int, float), _range(0.2, 10)),
+        # CPU priority of the live view (Unix nice): under load the recorders win.
+        "nice": _key(10, int, _range(0, 19)),
     },
     "recorder": {
         "root": _key("videos/cam_rec", str),
