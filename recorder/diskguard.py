@@ -90,9 +90,21 @@ def keep_write_order(path: Path, previous_mtime: float) -> float:
 def newest_mtime(root: Path, camera: int) -> float:
     """Modification time of a camera's newest finished segment (0 when none)."""
     newest = 0.0
-    for rec in list_recordings(root):
-        if rec.path.name.startswith(f"cam{camera}_"):
-            newest = max(newest, rec.mtime)
+    try:
+        days = [e.path for e in os.scandir(root / f"cam{camera}") if e.is_dir()]
+    except OSError:
+        return newest
+    for day in days:
+        try:
+            entries = list(os.scandir(day))
+        except OSError:
+            continue
+        for entry in entries:
+            if FINAL_RE.match(entry.name):
+                try:
+                    newest = max(newest, entry.stat().st_mtime)
+                except OSError:
+                    pass
     return newest
 
 
