@@ -7,9 +7,10 @@
   the recordings exceed ``quota_gb`` (when set), and when older than ``max_age_days``
   (when set).
 
-Only finished segments (``cam*/YYMMDD/cam*_*.mp4``) are ever deleted: never a file being
-written (hidden ``.part``) nor anything else under the root.  Both recorders run this;
-a lock (``.retention.lock`` in the root) lets one delete at a time.
+Only finished segments (named as :mod:`common.segment_name` says, the files the streamer
+lists) are ever deleted: never a file being written (hidden ``.part``) nor anything else
+under the root.  Both recorders run this; a lock (``.retention.lock`` in the root) lets one
+delete at a time.
 
 Oldest means written first: files go by modification time, which the recorder keeps in
 write order even when the wall clock steps back (see :func:`keep_write_order`), then by name.
@@ -26,8 +27,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from common import segment_name
 from common.jsonfile import FileLock
-from recorder.segmenter import FINAL_RE
 
 log = logging.getLogger("recorder")
 GB = 1_000_000_000
@@ -51,26 +52,30 @@ class Recording:
 
 def list_recordings(root: Path) -> list[Recording]:
     """Every finished segment under ``root``, oldest first."""
-    found: list[Recording] = []
+    found: list[tuple[tuple[str, int, str], Recording]] = []
     try:
-        cams = [e for e in os.scandir(root) if e.is_dir() and e.name.startswith("cam")]
+        cams = [(e, segment_name.camera_of_folder(e.name)) for e in os.scandir(root) if e.is_dir()]
     except FileNotFoundError:
-        return found
-    for cam in cams:
+        return []
+    for cam, camera in cams:
+        if camera is None:
+            continue
         for day in os.scandir(cam.path):
-            if not day.is_dir():
+            if not (day.is_dir() and segment_name.is_day(day.name)):
                 continue
             for entry in os.scandir(day.path):
-                m = FINAL_RE.match(entry.name)
-                if not m or not entry.is_file():
+                name = segment_name.parse(entry.name)
+                if name is None or name.camera != camera or not entry.is_file():
                     continue
                 try:
                     st = entry.stat()
                 except FileNotFoundError:
                     continue
-                found.append(Recording(Path(entry.path), f"{m.group(2)}_{m.group(3)}", st.st_size, st.st_mtime))
-    found.sort(key=lambda r: (r.mtime, r.key, r.path.name))
-    return found
+                rec = Recording(Path(entry.path), f"{name.start:{segment_name.STAMP_FORMAT}}", st.st_size, st.st_mtime)
+                found.append(((rec.mtime, rec.key, name.collision, entry.name), rec))
+    # written first, then by time, then _1 before _2 before _10
+    found.sort(key=lambda item: item[0])
+    return [rec for _, rec in found]
 
 
 def keep_write_order(path: Path, previous_mtime: float) -> float:
@@ -100,7 +105,7 @@ def newest_mtime(root: Path, camera: int) -> float:
         except OSError:
             continue
         for entry in entries:
-            if FINAL_RE.match(entry.name):
+            if segment_name.parse(entry.name) is not None:
                 try:
                     newest = max(newest, entry.stat().st_mtime)
                 except OSError:

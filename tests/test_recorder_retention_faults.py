@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from recorder.diskguard import GB, DiskGuard, list_recordings
-from tests.test_recorder_diskguard import MB, SmallDisk, make
+from tests.test_retention import MB, SmallDisk, make
 
 
 def guard(root: Path, disk, **kw) -> DiskGuard:
