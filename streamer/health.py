@@ -63,8 +63,8 @@ def _dir_bytes_today(root: Path, camera: int, now: float) -> tuple[int, float]:
     return sum(s["size_bytes"] for s in segs), max(1.0, now - first)
 
 
-def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled: bool, now: float
-                  ) -> dict[str, Any]:
+def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled: bool, now: float,
+                  capture: tuple[str, str | None] = ("unknown", None)) -> dict[str, Any]:
     root = cfg.recordings_root
     seg_s = cfg.recorder.segment_seconds
     events = read_events(cfg.run_dir, camera)
@@ -78,6 +78,9 @@ def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled:
     failing: list[str] = []
     warning: list[str] = []
     name = f"camera {camera}"
+    capture_state, capture_reason = capture
+    if capture_state in ("not connected", "error", "no signal"):
+        failing.append(f"{name}: {capture_state}{': ' + capture_reason if capture_reason else ''}")
     if enabled:
         if age is None or age > 2 * seg_s:
             since = "no segment finished yet" if age is None else f"no segment finished for {age:.0f} s"
@@ -102,6 +105,7 @@ def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled:
         warning.append(f"{name}: {len(gaps)} gap(s) in the last 24 h")
     return {
         "camera": camera, "enabled": enabled, "recorder": state,
+        "capture": {"state": capture_state, "reason": capture_reason},
         "last_segment": None if last is None else {"file": last["file"], "url": last["url"],
                                                    "start": last["start"], "duration_s": last["duration_s"],
                                                    "age_s": age},
@@ -117,10 +121,14 @@ def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled:
     }
 
 
-def health(cfg: Config, board: StatusBoard, controls: Controls, now: float | None = None) -> dict[str, Any]:
+def health(cfg: Config, board: StatusBoard, controls: Controls, now: float | None = None,
+           captures: dict[int, tuple[str, str | None]] | None = None) -> dict[str, Any]:
+    """``captures``: each camera's capture state and reason (live, not connected, off, error...)."""
     now = time.time() if now is None else now
     flags = controls.get()["recording"]
-    cams = [camera_health(cfg, cam, board.read(f"recorder-cam{cam}"), bool(flags.get(str(cam), True)), now)
+    captures = captures or {}
+    cams = [camera_health(cfg, cam, board.read(f"recorder-cam{cam}"), bool(flags.get(str(cam), True)), now,
+                          captures.get(cam, ("unknown", None)))
             for cam in range(cfg.camera.count)]
     root = cfg.recordings_root
     try:
@@ -151,4 +159,8 @@ def health(cfg: Config, board: StatusBoard, controls: Controls, now: float | Non
 @router.get("/api/health")
 def api_health(request: Request) -> dict[str, Any]:
     rt = request.app.state.rt
-    return health(rt.cfg, rt.board, rt.controls)
+    captures = {}
+    for cam in range(rt.cfg.camera.count):
+        row = rt.watch.camera(cam)
+        captures[cam] = (row["state"], row["reason"])
+    return health(rt.cfg, rt.board, rt.controls, captures=captures)

@@ -52,9 +52,13 @@ def test_health_follows_recording_paused_starved_and_stopped(tmp_path) -> None:
 
         # starved: the capture process is gone; after two segment lengths the camera fails
         procs.stop("capture0", signal.SIGKILL)
-        h = wait_until(lambda: (h := get_health(env))["status"] == "failing" and h, 6 * SEG_S + 10)
+        # (the camera fails at once for its lost signal, and again once no segment has finished)
+        h = wait_until(lambda: (h := get_health(env))["status"] == "failing" and h, 10)
+        assert h["cameras"]["0"]["capture"]["state"] == "no signal", h
+        h = wait_until(lambda: (h := get_health(env))["status"] == "failing"
+                       and "no segment finished" in " ".join(h["reasons"]) and h, 6 * SEG_S + 10)
         c = h["cameras"]["0"]
-        assert c["recorder"] in ("waiting", "recording") and "no segment finished" in " ".join(h["reasons"]), h
+        assert c["recorder"] in ("waiting", "recording"), h
 
         # stopped: the recorder is not running
         procs.capture(0)
