@@ -6,7 +6,11 @@ from collections import deque
 
 
 class RateMeter:
-    """Events per second over the last ``window`` seconds, plus a mean of a value."""
+    """Events per second over the last ``window`` seconds, plus a mean of a value.
+
+    One thread may add while another reads: readers work on a snapshot of the events
+    (copying a deque is one step under the GIL), so no lock is needed.
+    """
 
     def __init__(self, window: float = 2.0, max_events: int = 512) -> None:
         self.window = window
@@ -17,7 +21,7 @@ class RateMeter:
 
     def _recent(self, now: float | None) -> list[tuple[float, float]]:
         now = time.monotonic() if now is None else now
-        return [e for e in self._events if now - e[0] <= self.window]
+        return [e for e in tuple(self._events) if now - e[0] <= self.window]
 
     def rate(self, now: float | None = None) -> float:
         recent = self._recent(now)

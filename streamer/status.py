@@ -14,6 +14,7 @@ from common.ring import RingReader
 from common.ring_layout import ring_name
 from common.state import Controls, StatusBoard
 from streamer.params import RESOLUTIONS, cameras, view_cameras
+from streamer.viewers import ViewerTable
 
 LIVE_AGE_S = 1.0
 RECORDER_STALE_S = 5.0   # a recorder status older than this means the recorder is not running
@@ -98,7 +99,7 @@ def full_status(cfg: Config, watch: CameraWatch, controls: Controls, board: Stat
     rows += [{**r, "pid": pid} for r in local_rows]
     viewers = [{k: r.get(k) for k in ("address", "view", "res", "since", "fps", "bytes_sent", "latency_ms",
                                       "latency_p50_ms", "latency_p99_ms", "pid")} for r in rows]
-    by_res = {res: len({r["address"] for r in rows if r.get("res") == res}) for res in RESOLUTIONS}
+    by_res = ViewerTable.holders_by_res(rows)
     return {
         "time": time.time(),
         "worker_pid": pid,

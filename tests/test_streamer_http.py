@@ -367,6 +367,7 @@ def test_sigterm_ends_streams_and_exits_quickly(procs, sht_env):
     reader.stop()
     assert took < 1.5, took   # the spec's budget is 1 s; the margin is for a loaded test machine
     assert "Traceback" not in procs.log("streamer")
+    assert "plain ASGI" not in procs.log("streamer")   # the fast path was used
 
 
 @pytest.mark.parametrize("override, args, word", [
@@ -391,3 +392,6 @@ def test_plain_uvicorn_serves_streams_too(procs, sht_env):
     code, parts = read_parts(f"{base(sht_env)}/stream?view=0&res=480p", 5)
     assert code == 200 and parts[0].gray().shape == (480, 640)
     assert [p.index for p in parts] == sorted(p.index for p in parts) and len({p.index for p in parts}) == 5
+    # Said once, when the app started: not silently slower.
+    code, _ = read_parts(f"{base(sht_env)}/stream?view=0&res=480p", 2)
+    assert code == 200 and procs.log("uvicorn").count("streams go through plain ASGI") == 1
