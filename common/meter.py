@@ -34,6 +34,19 @@ class RateMeter:
         recent = self._recent(now)
         return sum(v for _, v in recent) / len(recent) if recent else 0.0
 
+    def summary(self, *quantiles: float, now: float | None = None) -> tuple[float, float, list[float]]:
+        """rate(), mean() and percentile(q) for each of ``quantiles``, from one look at the events."""
+        recent = self._recent(now)
+        if not recent:
+            return 0.0, 0.0, [0.0] * len(quantiles)
+        span = recent[-1][0] - recent[0][0]
+        rate = (len(recent) - 1) / span if len(recent) >= 2 and span > 0 else 0.0
+        values = [v for _, v in recent]
+        mean = sum(values) / len(values)
+        values.sort()
+        picks = [values[min(len(values) - 1, int(q / 100.0 * len(values)))] for q in quantiles]
+        return rate, mean, picks
+
     def percentile(self, q: float, now: float | None = None) -> float:
         values = sorted(v for _, v in self._recent(now))
         if not values:

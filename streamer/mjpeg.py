@@ -48,11 +48,10 @@ class Viewer:
         self.connection: transport.Connection | None = None
 
     def row(self) -> dict[str, Any]:
+        fps, latency, (p50, p99) = self.latency.summary(50, 99)
         return {"conn": self.conn, "address": self.address, "view": self.view, "res": self.res,
-                "since": round(self.since, 3), "fps": round(self.latency.rate(), 2),
-                "bytes_sent": self.bytes_sent, "latency_ms": round(self.latency.mean(), 2),
-                "latency_p50_ms": round(self.latency.percentile(50), 2),
-                "latency_p99_ms": round(self.latency.percentile(99), 2)}
+                "since": round(self.since, 3), "fps": round(fps, 2), "bytes_sent": self.bytes_sent,
+                "latency_ms": round(latency, 2), "latency_p50_ms": round(p50, 2), "latency_p99_ms": round(p99, 2)}
 
     def stalled(self, now: float) -> bool:
         return self.send_started > 0 and now - self.send_started > STALL_S
@@ -109,7 +108,7 @@ class Sink:
                 # The viewer's task owns the socket: it takes the newest picture when it can.
                 self.loop.call_soon_threadsafe(self.wake.set)
                 return
-            pieces = self._pieces(pic)
+            pieces = pic.chunked if self.chunked else pic.plain
             try:
                 sent = os.writev(self._fd, pieces)
             except BlockingIOError:

@@ -50,16 +50,12 @@ class Picture:
     mono_ns: int          # capture time of that frame (CLOCK_MONOTONIC)
     wall_ns: int
     made_ns: int          # when the part was published (CLOCK_MONOTONIC)
+    size: int             # bytes of the part (what a viewer receives, without transfer coding)
 
     @property
     def plain(self) -> tuple[bytes, bytes, bytes]:
         """The part without transfer coding."""
         return framing.plain(self.head, self.jpeg)
-
-    @property
-    def size(self) -> int:
-        """Bytes of the part (what a viewer receives, without transfer coding)."""
-        return len(self.head) + len(self.jpeg) + 2
 
 
 class ViewEncoder:
@@ -194,7 +190,8 @@ class ViewEncoder:
         lo, hi = self.size_bounds
         if frame is not None and not lo <= len(jpeg) <= hi:
             self._anomaly(len(jpeg))
-        return Picture(self._seq, head, jpeg, framing.chunk_coded(head, jpeg), index, mono, wall, now)
+        return Picture(self._seq, head, jpeg, framing.chunk_coded(head, jpeg), index, mono, wall, now,
+                       len(head) + len(jpeg) + 2)
 
     def _anomaly(self, size: int) -> None:
         self.anomalies += 1
@@ -253,7 +250,8 @@ class ViewEncoder:
             reader.close()
 
     def _hand_over(self, pic: Picture) -> None:
-        tick = self.ticks + 1
+        latest = self.latest
+        tick = latest[1] + 1 if latest is not None else 1
         self.latest = (pic, tick)
         for send in tuple(self.senders):  # a snapshot: the loop thread may add or remove meanwhile
             try:
