@@ -8,6 +8,7 @@ in this process, every attribute and behaviour a stream uses.
 """
 from __future__ import annotations
 
+import ast
 import asyncio
 import inspect
 import os
@@ -36,6 +37,22 @@ def test_the_installed_uvicorn_is_the_pinned_one():
     assert pin, "requirements.txt must pin uvicorn: transport.py extends its internals"
     assert re.fullmatch(re.escape(pin.group(1)).replace(r"\*", r"\d+"), uvicorn.__version__), \
         f"uvicorn {uvicorn.__version__} installed, {pin.group(1)} pinned"
+
+
+def test_only_transport_touches_uvicorn():
+    """Every other streamer module goes through transport's own interface."""
+    offenders = []
+    for path in sorted((REPO / "streamer").glob("*.py")):
+        if path.name == "transport.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            if any(name.split(".")[0] in ("uvicorn", "h11") for name in names):
+                offenders.append(f"{path.name}:{node.lineno} imports {names}")
+            if isinstance(node, ast.Attribute) and node.attr in ("flow", "transport", "write_paused"):
+                offenders.append(f"{path.name}:{node.lineno} uses .{node.attr}")
+    assert not offenders, offenders
 
 
 def test_protocol_methods_extended_keep_their_signatures():
