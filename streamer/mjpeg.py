@@ -1,8 +1,8 @@
 """The MJPEG response: each viewer gets the newest picture whenever its socket has room.
 
 While a viewer's socket keeps up, the encoder thread writes each part to it directly, in
-one non-blocking ``writev`` of the resolution's chunks, and the asyncio loop is not woken
-at all.  When the kernel takes only part of it, the rest goes back to the viewer's own
+one non-blocking ``writev`` of the framed picture, and the asyncio loop is not woken at
+all.  When the kernel takes only part of it, the rest goes back to the viewer's own
 task, which writes it through the connection (:mod:`streamer.transport`) and waits for
 the socket's bounded buffers to drain, then takes the newest picture and hands the socket
 back to the encoder thread once nothing is left queued: a slow viewer skips pictures, and
