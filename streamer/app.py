@@ -24,14 +24,15 @@ from common.memory import trim
 from common.state import Controls, StatusBoard
 from streamer import compat, login, transport
 from streamer.access import AccessControl, Guard, identity
-from streamer.hub import Hub, Picture
 from streamer.limits import RateLimit
 from streamer.mjpeg import MJPEGStream, Viewer
+from streamer.health import router as health_router
 from streamer.params import router as params_router
 from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
                              validation_error_handler)
 from streamer.status import CameraWatch, full_status
+from streamer.view_encoder import Encoders, Picture
 from streamer.viewers import ViewerTable
 
 log = logging.getLogger("streamer")
@@ -50,7 +51,7 @@ class Runtime:
 
     def __init__(self, cfg: Config, loop: asyncio.AbstractEventLoop) -> None:
         self.cfg = cfg
-        self.hub = Hub(cfg, loop)
+        self.encoders = Encoders(cfg, loop)
         self.table = ViewerTable.for_config(cfg.ring.prefix, cfg.run_dir, cfg.streamer.max_clients_per_resolution,
                                             cfg.security.max_streams_per_address)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
@@ -72,7 +73,7 @@ class Runtime:
 
     def status(self) -> dict[str, Any]:
         status = full_status(self.cfg, self.watch, self.controls, self.board, self.table.read(),
-                             [v.row() for v in self.viewers.values()], self.hub.stats())
+                             [v.row() for v in self.viewers.values()], self.encoders.stats())
         status["last_control"] = compat.last_control(self)   # who changed what last, from where
         return status
 
@@ -81,28 +82,28 @@ class Runtime:
         while True:
             # A stream on our own protocol times its stalls itself; only one on plain ASGI
             # (another server) needs looking at this often.
-            fallback = any(v.protocol is None for v in self.viewers.values())
+            fallback = any(v.connection is None for v in self.viewers.values())
             await asyncio.sleep(TICK_S if fallback else SYNC_S)
             now = time.monotonic()
             for viewer in list(self.viewers.values()):
-                if viewer.protocol is None and viewer.stalled(now):
+                if viewer.connection is None and viewer.stalled(now):
                     log.info("viewer %s (%s %s) stopped reading: dropped", viewer.address, viewer.view, viewer.res)
                     viewer.drop()
             if now - last_sync < SYNC_S - 0.05:  # (a timer may fire a hair early)
                 continue
             last_sync = now
-            self.hub.reap()
+            self.encoders.reap()
             # An idle worker has nothing to refresh once it has said so.
-            busy = bool(self.viewers or self.hub.encoders)
+            busy = bool(self.viewers or self.encoders)
             if busy or was_busy:
                 try:
-                    self.table.sync([v.row() for v in self.viewers.values()], self.hub.stats())
+                    self.table.sync([v.row() for v in self.viewers.values()], self.encoders.stats())
                 except OSError as exc:
                     log.warning("viewer table: %s", exc)
             was_busy = busy
 
     def close(self) -> None:
-        self.hub.close()
+        self.encoders.close()
         try:
             self.table.leave()
         except OSError:
@@ -138,7 +139,7 @@ def _open_stream(rt: Runtime, request: Request, view: str, res: str) -> Response
                              "retry_after_s": RETRY_AFTER_S},
                             status_code=423, headers={"Retry-After": str(RETRY_AFTER_S)})
     rt.viewers[viewer.conn] = viewer
-    return MJPEGStream(rt.hub, viewer, rt.end_viewer)
+    return MJPEGStream(rt.encoders, viewer, rt.end_viewer)
 
 
 def _too_often(wait: float) -> JSONResponse:
@@ -150,14 +151,14 @@ def _too_often(wait: float) -> JSONResponse:
 async def _snapshot(rt: Runtime, view: str, res: str) -> Picture | float | None:
     """A live view's current picture when it is being encoded; else one made now, one at a
     time and within the worker's budget (seconds to wait when over it)."""
-    pic = rt.hub.fresh_picture(view, res)
+    pic = rt.encoders.fresh_picture(view, res)
     if pic is not None:
         return pic
     async with rt.snapshot_lock:
         wait = rt.snapshot_encodes.take("all")
         if wait > 0:
             return wait
-        return await asyncio.to_thread(rt.hub.snapshot, view, res)
+        return await asyncio.to_thread(rt.encoders.snapshot, view, res)
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -165,6 +166,7 @@ def create_app(cfg: Config) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = Runtime(cfg, asyncio.get_running_loop())
         app.state.rt = rt
+        transport.announce()
         task = asyncio.create_task(rt.housekeeping())
         trim()
         try:
@@ -234,6 +236,7 @@ def create_app(cfg: Config) -> FastAPI:
 def _mount_ui(app: FastAPI) -> None:
     """The page and the recordings API, which live beside this module."""
     app.include_router(recordings_router)
+    app.include_router(health_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:

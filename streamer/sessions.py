@@ -15,7 +15,7 @@ import os
 import time
 from pathlib import Path
 
-from common.state import make_private_dir, open_private
+from common.jsonfile import make_private_dir, open_private
 
 COOKIE = "sht_session"
 SECRET_FILE = "session.key"

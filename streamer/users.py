@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from common.config import load_or_exit
-from common.state import make_private_dir, write_json_atomic
+from common.jsonfile import make_private_dir, write_json_atomic
 
 log = logging.getLogger("streamer")
 USERS_FILE = "users.json"
