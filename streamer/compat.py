@@ -115,7 +115,8 @@ def _set_recording(request: Request, camera_id: str, on: bool) -> dict:
     who, now = identity(request), time.time()
     minutes = rt.cfg.recorder.pause_max_minutes
     pause = {"by": who.label(), "from": who.address, "at": now, "until": now + minutes * 60 if minutes else None}
-    rt.controls.update(recording={cam: on}, by=f"{who.label()} from {who.address}", pause=pause)
+    by = who.address if who.user is None else f"{who.user} from {who.address}"   # for the gap log
+    rt.controls.update(recording={cam: on}, by=by, pause=pause)
     _audit(request, f"recording {'resumed' if on else 'paused'} on camera {cam}",
            "" if on or not minutes else f" (for at most {minutes:g} min)")
     return _ok(f"recording {'resumed' if on else 'paused'} on camera {cam}", camera_id=cam, recording=on,
