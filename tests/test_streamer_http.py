@@ -402,7 +402,7 @@ def test_plain_uvicorn_serves_streams_too(procs, sht_env):
 def test_an_http_1_0_client_gets_the_parts_without_chunk_coding(system):
     port = int(system["SHT__STREAMER__PORT"])
     with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)) as sock:
-        sock.sendall(b"GET /stream?view=0&res=480p HTTP/1.0\r\nHost: test\r\n\r\n")
+        sock.sendall(b"GET /stream?view=0&res=480p HTTP/1.0\r\nHost: localhost\r\n\r\n")
         data = b""
         while b"\r\n\r\n" not in data:
             data += sock.recv(65536)
