@@ -28,6 +28,7 @@ from common.ring_layout import ring_name
 from common.state import Controls, StatusBoard
 from recorder import encoder
 from recorder.diskguard import DiskGuard, free_bytes_of
+from recorder.live import LiveFeed
 from recorder.recovery import recover
 from recorder.segmenter import CaptureWallClock, Segment, Segmenter, local_time
 from recorder.syncer import Syncer
@@ -63,6 +64,7 @@ class Recorder:
             codec=encoder.SOFTWARE, width=1280, height=720, fps=fps, gop=max(1, round(fps * rc.keyframe_seconds)),
             preset=rc.preset, tune=rc.tune, crf=rc.crf, max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
         self.encoder_why = ""
+        self.live = LiveFeed(cfg, camera, self.settings.width, self.settings.height)
         self.stopping = False
         self.enabled = True
         self.syncer: Syncer | None = None
@@ -114,15 +116,22 @@ class Recorder:
                 if now >= next_status:
                     next_status = now + STATUS_EVERY_S
                     self.publish()
+                self.live.tick()
                 if not self.enabled or now < self.retry_at:
                     self.expect = None  # frames skipped on purpose are not drops
-                    time.sleep(0.1)
+                    if self.live.wanted():
+                        self.live.step_live_only(self.reader, self.input, self.settings, READ_TIMEOUT_S)
+                    else:
+                        self.live.stop_live_only()
+                        time.sleep(0.1)
                     continue
+                self.live.stop_live_only()
                 self._step()
         finally:
             if self.writer is not None:
                 self._close("stopping")
             self.syncer.close()
+            self.live.close()
             self.reader.close()
             self.publish(final=True)
             log.info("camera %d: stopped (%d segments written)", self.camera, self.segments_written)
@@ -176,6 +185,7 @@ class Recorder:
                 self._close("")
         if self.writer is None:
             self._open(frame, wall_ns)
+        self.live.note(frame)
         self.writer.add(picture, frame.mono_ns)
         self.seg_last_index = frame.index
         self.frames_written += 1
@@ -194,6 +204,7 @@ class Recorder:
         part = self.root / seg.part_rel_path
         comment = f"camera={self.camera} first_index={frame.index} incarnation={frame.incarnation}"
         self.writer = SegmentWriter(part, settings, frame.mono_ns, comment)
+        self.live.attach(self.writer)
         self.seg, self.seg_first_index, self.seg_dropped = seg, frame.index, 0
         Syncer.sync_dir(part.parent)
         self.syncer.watch(part)
