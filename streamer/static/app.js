@@ -103,6 +103,7 @@
     img.onload = null;
     img.onerror = null;
     img.removeAttribute("src");  // closes the stream connection and frees the viewer slot
+    window.SHT.lowdata.stop();
     setBroken(false);
     setStage("idle");
   }
@@ -113,6 +114,14 @@
     const gen = ++state.gen;
     state.freezeSig = "";
     state.freezeCount = 0;
+    if (window.SHT.lowdata.active()) {
+      img.onload = img.onerror = null;
+      img.removeAttribute("src");  // one stream per view: the MJPEG one goes
+      setStage("connecting", "Connecting…", `${viewName(state.view)}, low data`);
+      window.SHT.lowdata.play(state.view, (kind, title, detail) => { if (gen === state.gen) setStage(kind, title, detail); });
+      return;
+    }
+    window.SHT.lowdata.stop();
     if (state.stream !== "playing") setStage("connecting", "Connecting…", `${viewName(state.view)}, ${state.res}`);
     img.onload = () => {
       if (gen !== state.gen) return;
@@ -219,7 +228,7 @@
   }
 
   function watchFreeze() {
-    if (state.stream !== "playing" || state.beat !== "LIVE") {
+    if (state.stream !== "playing" || state.beat !== "LIVE" || window.SHT.lowdata.active()) {
       state.freezeCount = 0;
       return;
     }
@@ -374,6 +383,7 @@
     state.view = choice.view || "dual";
     state.res = choice.res || "480p";
     wire();
+    window.SHT.lowdata.init(() => connect());
     window.SHT.recordings.init();
     showTab(choice.tab);
     heartbeatLoop();
