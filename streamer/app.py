@@ -24,7 +24,7 @@ from common.memory import trim
 from common.state import Controls, StatusBoard
 from streamer import compat
 from streamer.hub import Hub
-from streamer.live_h264 import router as live_h264_router
+from streamer.live_h264 import router as live_h264_router, rows as live_h264_rows
 from streamer.mjpeg import MJPEGStream, Viewer
 from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
@@ -180,7 +180,7 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.get("/api/status")
     async def api_status(request: Request) -> dict:
-        return request.app.state.rt.status()
+        return {**request.app.state.rt.status(), "low_data_viewers": live_h264_rows(request.app)}
 
     app.include_router(compat.router)
     app.include_router(live_h264_router)

@@ -348,6 +348,12 @@ def _runtime(request: Request) -> LiveRuntime:
     return rt
 
 
+def rows(app: Any) -> list[dict[str, Any]]:
+    """This worker's low-data viewers, for /api/status."""
+    rt = getattr(app.state, "live_h264", None)
+    return rt.rows() if rt is not None else []
+
+
 router = APIRouter()
 
 

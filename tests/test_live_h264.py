@@ -77,12 +77,14 @@ def test_second_address_refused_with_423_and_bad_camera_400(live_system) -> None
     env, procs, base = live_system
     with client("127.0.0.1", 15) as c, c.stream("GET", base + "/live/0.mp4") as held:
         assert held.status_code == 200
-        body = held.iter_raw()   # kept: a dropped iterator would close the connection
-        next(body)
+        chunks = held.iter_raw()   # kept: a dropped iterator would close the connection
+        next(chunks)
         other = client("127.0.0.2").get(base + "/live/0.mp4")
         assert other.status_code == 423 and other.headers["retry-after"] == "2"
         body = other.json()
         assert body["error"] == "viewer limit reached" and body["limit"] == 1 and body["res"] == "h264"
+        rows = httpx.get(base + "/api/status", timeout=10).json()["low_data_viewers"]
+        assert [(r["address"], r["view"]) for r in rows] == [("127.0.0.1", "0")]
     wait_until(lambda: _read(base, 1, "127.0.0.2")[0].status_code == 200, 10, interval=0.3)
     bad = httpx.get(base + "/live/7.mp4", timeout=10)
     assert bad.status_code == 400 and "allowed values" in bad.json()["error"]

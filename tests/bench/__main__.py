@@ -37,7 +37,6 @@ SECTIONS: list[tuple[str, str]] = [
     ("slow_viewer", "tests.bench.slow_viewer_bench"),
     ("recorder", "tests.bench.recorder_bench"),
     ("peer", "tests.bench.peer_bench"),
-    ("live_h264", "tests.bench.live_h264_bench"),
     ("tree", "tests.bench.tree_bench"),
 ]
 BENCH_DIR = Path(__file__).resolve().parent
