@@ -118,8 +118,8 @@ def test_survives_a_recorder_kill_9_without_reload(system: System, browser: Brow
     wait_until(lambda: _stats(page)[0]["frames"] > before + 15, 10, interval=0.05)
     resumed = time.monotonic() - killed
     t = _stats(page)[0]["currentTime"]
-    page.wait_for_timeout(1000)
-    assert _stats(page)[0]["currentTime"] > t + 0.5
+    page.wait_for_timeout(2000)
+    assert _stats(page)[0]["currentTime"] > t + 1.0
     print(f"low data: playing again {resumed:.2f} s after the recorder was killed")
     assert resumed < 3.0 + 1.0  # restart included; the page itself reacts within 3 s
     assert page.evaluate("performance.getEntriesByType('navigation').length") == 1  # no reload
