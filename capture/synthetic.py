@@ -6,8 +6,8 @@ then costs a few slice copies: a panning window of the scene, a moving "vehicle"
 window of the noise strip at a new offset, so the picture changes every frame and
 compresses like a camera's (not like a flat test card).
 
-The sd stream shows the centre 4:3 crop of the hd picture (960x720 scaled to 640x480),
-so both streams show the same scene without distortion.
+The sd stream shows the centre crop of the hd picture with the sd picture's 4:3 shape
+(960x720 scaled to 640x480), so both streams show the same scene without distortion.
 """
 from __future__ import annotations
 
@@ -18,9 +18,13 @@ import numpy as np
 
 from capture.source import CapturedFrame, Planes
 from common.clock import Pacer
+from common.ring_layout import STREAMS
 
 PAN = 96            # scene margin around the hd picture, in hd pixels, for the slow pan
-SD_SCALE = 1.5      # hd pixels per sd pixel in the 4:3 centre crop
+HD_W, HD_H = STREAMS["hd"]
+SD_W, SD_H = STREAMS["sd"]
+SD_SCALE = HD_H / SD_H                  # hd pixels per sd pixel in the centre crop
+SD_CROP_X = (HD_W - SD_W * SD_SCALE) / 2  # where the crop starts, in hd pixels
 NOISE_AMPLITUDE = 6
 
 
@@ -116,8 +120,8 @@ class SyntheticSource:
         self.camera = camera
         self.fps = fps
         seed = 1234 + camera * 17
-        self.hd = _StreamScene(1280, 720, 1.0, 0.0, seed)
-        self.sd = _StreamScene(640, 480, SD_SCALE, (1280 - 960) / 2, seed)
+        self.hd = _StreamScene(HD_W, HD_H, 1.0, 0.0, seed)
+        self.sd = _StreamScene(SD_W, SD_H, SD_SCALE, SD_CROP_X, seed)
         self._pacer: Pacer | None = None
         self._frame_no = 0
         self._t0 = time.monotonic()
@@ -128,6 +132,9 @@ class SyntheticSource:
     @property
     def missed(self) -> int:
         return self._pacer.skipped if self._pacer else 0
+
+    def interrupt(self) -> None:
+        """Nothing to cut short: a capture waits at most one frame period."""
 
     def capture(self, timeout: float) -> CapturedFrame:
         deadline_ns = self._pacer.wait()
