@@ -39,9 +39,9 @@ from streamer.viewers import SHM_DIR, ViewerTable
 log = logging.getLogger("streamer")
 
 KB = 1024
-FULL_BYTES = 16 * KB         # bytes asyncio holds beyond what the kernel took: the socket is full
-PENDING_LIMIT = 192 * KB     # kernel + asyncio bytes a viewer may have pending (about half a second)
-STALL_S = 5.0                # a socket full for this long belongs to a viewer who stopped reading
+FULL_BYTES = 128 * KB        # bytes asyncio holds beyond what the kernel took: the socket is full
+PENDING_LIMIT = 192 * KB     # kernel bytes a viewer may have pending: SO_SNDBUF from it (about half a second)
+STALL_S = 5.0                # a socket that takes nothing for this long belongs to a viewer who stopped reading
 START_TIMEOUT_S = 5.0        # how long a new viewer waits for the first keyframe
 DEMAND_EVERY_S = 0.5         # how often a feed tells the recorder that someone watches
 SYNC_S = 0.7                 # viewer table refreshes (rows expire after 2 s unrefreshed)
@@ -332,7 +332,15 @@ class LiveStream(Response):
                     sent_init = frag.init
                 parts.append(frag.data)
             body = b"".join(parts)
-            await send({"type": "http.response.body", "body": body, "more_body": True})
+            try:
+                # Waits only while the socket drains (flow control); fragments meanwhile are
+                # skipped above once the viewer is a keyframe interval behind.
+                await asyncio.wait_for(send({"type": "http.response.body", "body": body, "more_body": True}),
+                                       STALL_S)
+            except asyncio.TimeoutError:
+                log.info("live viewer %s (camera %d) stopped reading: dropped", viewer.address, viewer.camera)
+                sock.abort()
+                return
             next_no = frags[-1].number + 1
             now_ns = time.monotonic_ns()
             viewer.bytes_sent += len(body)

@@ -6,6 +6,7 @@ import os
 import time
 from typing import Any, Iterator
 
+import httpx
 import pytest
 
 from tests.browser import Browser, System, chromium, chromium_path, save_screenshot, wait_playing
@@ -24,9 +25,9 @@ STATS = "window.SHT.lowdata.stats()"
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     sysm = System(tmp_path_factory.mktemp("lowdata"))
     try:
-        for cam in (0, 1):
-            sysm.procs.capture(cam)
-            sysm.procs.start(f"recorder{cam}", "-m", "recorder", "--camera", str(cam))
+        # Camera 1 only for the dual view's test: Chromium's software decoding needs the CPU.
+        sysm.procs.capture(0)
+        sysm.procs.start("recorder0", "-m", "recorder", "--camera", "0")
         sysm.start_streamer()
         yield sysm
     except Exception:
@@ -64,12 +65,9 @@ def _stats(page: Any) -> list[dict[str, Any]]:
 
 
 def test_low_data_plays_camera_0_at_720p_and_25_fps(system: System, browser: Browser) -> None:
-    page, log = browser.page()
-    page.goto(system.url(path="/"))
+    page, log = _low_page(system, browser, "0")
     codec_ok = page.evaluate("MediaSource.isTypeSupported('video/mp4; codecs=\"avc1.42C01F\"')")
     assert codec_ok, "this Chromium's Media Source Extensions do not take H.264"
-    page.close()
-    page, log = _low_page(system, browser, "0")
     assert page.evaluate("document.getElementById('live-img').hasAttribute('src')") is False  # MJPEG closed
     # Presented frames per second over 3 s windows; the machine is shared, so the best of three.
     windows = []
@@ -85,7 +83,7 @@ def test_low_data_plays_camera_0_at_720p_and_25_fps(system: System, browser: Bro
         if windows[-1][0] >= 25:
             break
     presented, first, later = max(windows, key=lambda w: w[0])
-    assert presented >= 25, windows
+    assert presented >= 25, [(round(f, 1), a, b) for f, a, b in windows]
     print(f"low data: presented {presented:.1f} fps, capture to presented p50 {later['latencyP50']:.0f} ms"
           f" p99 {later['latencyP99']:.0f} ms")
     assert page.evaluate("document.getElementById('btn-lowdata').getAttribute('aria-pressed')") == "true"
@@ -94,6 +92,9 @@ def test_low_data_plays_camera_0_at_720p_and_25_fps(system: System, browser: Bro
 
 
 def test_dual_view_has_one_video_per_camera(system: System, browser: Browser) -> None:
+    system.procs.capture(1)
+    system.procs.start("recorder1", "-m", "recorder", "--camera", "1")
+    wait_until(lambda: httpx.head(system.url(path="/stream?view=1&res=480p"), timeout=2).status_code == 200, 20)
     page, log = _low_page(system, browser, "dual")
     stats = _stats(page)
     assert [s["camera"] for s in stats] == [0, 1]

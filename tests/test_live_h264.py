@@ -140,3 +140,15 @@ def _dechunk(chunks):
             buf += next(it)
         yield bytes(buf[:size])
         del buf[:size + 2]
+
+
+def test_camera_without_recorder_answers_503_with_the_reason(live_system) -> None:
+    env, procs, base = live_system
+    t0 = time.monotonic()
+    r = httpx.get(base + "/live/1.mp4", timeout=15)
+    assert r.status_code == 503 and r.headers["retry-after"] == "2"
+    body = r.json()
+    assert body["error"] == "no video from camera 1" and "recorder not running" in body["reason"]
+    assert time.monotonic() - t0 < 10
+    # Its slot was given back at once.
+    assert httpx.get(base + "/api/status", timeout=10).json()["low_data_viewers"] == []

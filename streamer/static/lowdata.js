@@ -197,6 +197,7 @@
       return {
         camera: this.camera, frames: this.frames, fps, connects: this.connects, jumps: this.jumps,
         dropped: this.video.getVideoPlaybackQuality ? this.video.getVideoPlaybackQuality().droppedVideoFrames : 0,
+        ranges: this.video.buffered.length,
         behind: this.video.buffered.length ? this.video.buffered.end(this.video.buffered.length - 1) - this.video.currentTime : 0,
         width: this.video.videoWidth, height: this.video.videoHeight, currentTime: this.video.currentTime,
         latencyP50: pct(0.5), latencyP99: pct(0.99), samples: sorted.length,
