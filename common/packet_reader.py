@@ -58,7 +58,7 @@ class PacketReader:
         self._h: Header | None = None
         self._inode = -1
         self._incarnation = 0
-        self._cursor = -1          # index of the last packet handed out
+        self._cursor: int | None = None   # index of the last packet handed out; None: none yet
         self._last_try = 0.0
         self._last_inode_check = 0.0
         self._stale_ns = int(stale_seconds * 1e9)
@@ -116,7 +116,7 @@ class PacketReader:
         word = _WAKE.unpack_from(mm, _WAKE_AT)[0]
         inc, heartbeat, last, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
         if inc != self._incarnation:   # a new writer (or this reader's first look)
-            self._incarnation, self._cursor = inc, -1
+            self._incarnation, self._cursor = inc, None
             self.width, self.height = int(self._h.get("width")), int(self._h.get("height"))
             self.fps = self._h.get("fps_milli") / 1000.0
         state = _STATE.unpack_from(mm, _STATE_AT)[0]
@@ -201,14 +201,14 @@ class PacketReader:
 
     def seek(self, index: int) -> None:
         """The next packet handed out will be ``index`` (or the oldest intact one after it)."""
-        self._cursor = index - 1
+        self._cursor = max(-1, index - 1)
 
     def next_packet(self, timeout: float) -> Packet | None:
         """Wait up to ``timeout`` s for the packet after the last one handed out.
 
         In order; a reader that was lapped goes on with the oldest intact packet.  The first
-        packet after attaching (or after a writer restart) is the newest one; use
-        :meth:`seek` with :meth:`newest_keyframe` to start elsewhere.  None on timeout.
+        packet after attaching (or after a writer restart) is the newest one, unless
+        :meth:`seek` chose another start (e.g. :meth:`newest_keyframe`).  None on timeout.
         """
         deadline = time.monotonic() + timeout
         while True:
@@ -216,13 +216,13 @@ class PacketReader:
             if polled is not None:
                 word, last, reserve = polled
                 cursor = self._cursor
-                if last > cursor:
-                    want = last if cursor < 0 else max(cursor + 1, self._oldest(last, reserve))
+                if last >= 0 and (cursor is None or last > cursor):
+                    want = last if cursor is None else max(cursor + 1, self._oldest(last, reserve))
                     packet = self._read(want)
                     if packet is not None:
                         self._cursor = want
                         return packet
-                    if cursor >= 0 and want == cursor + 1:
+                    if cursor is not None and want == cursor + 1:
                         self._cursor = want  # lapped while copying: that one is lost, go on
                     continue
                 remaining = deadline - time.monotonic()

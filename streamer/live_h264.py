@@ -120,11 +120,18 @@ class Feed:
         expect: tuple[int, int] | None = None
         usable = False
         base_mono, last_dt, next_demand = -1, -1, 0.0
+        started = False
         while not self._stop.is_set():
             now = time.monotonic()
             if now >= next_demand:
                 next_demand = now + DEMAND_EVERY_S
                 reader.demand(self._demand_s)
+            if not started and reader.alive():
+                # The first viewer need not wait for the next keyframe: start at the newest one.
+                started = True
+                key = reader.newest_keyframe()
+                if key >= 0:
+                    reader.seek(key)
             packet = reader.next_packet(0.25)
             if packet is None:
                 continue
@@ -261,9 +268,10 @@ class LiveStream(Response):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         viewer = self.viewer
         feed = self.rt.join(viewer)
-        sock = Socket(scope, viewer.wake)
+        sock: Socket | None = None
         watcher = asyncio.create_task(self._watch(receive))
         try:
+            sock = Socket(scope, viewer.wake)
             try:
                 await asyncio.wait_for(feed.ready.wait(), START_TIMEOUT_S)
             except asyncio.TimeoutError:
@@ -280,7 +288,8 @@ class LiveStream(Response):
             await self._pump(feed, sock, send)
         finally:
             watcher.cancel()
-            sock.close()
+            if sock is not None:
+                sock.close()
             self.rt.leave(viewer)
 
     async def _watch(self, receive: Receive) -> None:

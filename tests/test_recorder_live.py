@@ -112,6 +112,7 @@ def test_paused_recorder_encodes_only_while_a_viewer_asks(paused_system) -> None
     try:
         wait_until(reader.alive, 10)
         assert reader.next_packet(1.0) is None   # paused, nobody watching: nothing encoded
+        reader.seek(0)                           # from the first packet it makes
         reader.demand(30)
         first = reader.next_packet(5.0)
         assert first is not None and first.keyframe and len(first.data) > 100
