@@ -18,7 +18,7 @@
   const RETRY_MS = 1000;          // after a stream ended or failed
   const STALL_MS = 3000;          // no bytes for this long: reconnect
   const TARGET_S = 0.25;          // how far behind the newest frame playback stays
-  const JUMP_S = 1.0;             // further than this behind (or in a gap): jump
+  const JUMP_S = 0.6;             // further than this behind (or in a gap): jump
   const STUCK_MS = 500;           // playback not moving for this long with frames ahead: jump
   const KEEP_S = 10;              // seconds of played video kept in the buffer
   const SAMPLES = 300;            // latency samples kept per camera

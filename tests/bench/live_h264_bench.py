@@ -192,7 +192,7 @@ def run(quick: bool) -> list[Figure]:
             one = _open(rig.port, 1)
             try:
                 time.sleep(1.0)
-                one[0].take_latencies()
+                one[0].take_latencies()   # a new viewer's first fragments are its start's catch-up
                 b0, _, t0 = one[0].reading()
                 cpu = _cpu_window(pids, window)
                 b1, _, t1 = one[0].reading()
@@ -204,6 +204,8 @@ def run(quick: bool) -> list[Figure]:
             four = _open(rig.port, 4)
             try:
                 time.sleep(1.0)
+                for v in four:
+                    v.take_latencies()   # a new viewer's first fragments are its start's catch-up
                 cpu = _cpu_window(pids, window)
                 rec_four.append(cpu["recorder"])
                 str_four.append(cpu["streamer"])
