@@ -10,6 +10,7 @@
 (() => {
   const HEARTBEAT_MS = 2000;      // HEAD /stream period
   const STATUS_MS = 1500;         // /api/status period
+  const HEALTH_MS = 5000;         // /api/health period (it lists the day's files)
   const ANSWER_TIMEOUT_MS = 3000; // no answer within this is OFFLINE
   const SLOW_MS = 1000;           // a HEAD slower than this, or a frame older, is DELAY
   const FREEZE_BEATS = 3;         // a picture unchanged for this many LIVE beats is reconnected
@@ -36,7 +37,7 @@
   };
 
   const { storage, fetchWithin, pressed } = window.SHT;
-  const { renderStats, renderRecorders, renderDisk, viewName } = window.SHT.panels;
+  const { renderStats, renderRecorders, renderDisk, renderHealth, viewName, explained } = window.SHT.panels;
 
   /* ---------- view, resolution and tab, kept in the URL and local storage ---------- */
 
@@ -204,7 +205,8 @@
       return;
     }
     if (answer.kind === "nosignal") {
-      setStage("failed", "No picture from the cameras", "The stream will come back by itself as soon as the cameras do.");
+      setStage("failed", "No picture from the cameras",
+        explainView(state.status) || "The stream will come back by itself as soon as the cameras do.");
       return;
     }
     if (answer.kind === "error") {
@@ -213,6 +215,13 @@
       return;
     }
     setStage("failed", "Server not reachable", "Reconnecting as soon as the heartbeat is LIVE again.");
+  }
+
+  /* Not connected, or recorded by rpicam-vid: the reason from /api/status, for the view's cameras. */
+  function explainView(s) {
+    const cams = (s && s.cameras) || {};
+    const ids = state.view === "dual" ? Object.keys(cams).sort() : [state.view];
+    return ids.map((id) => explained(cams[id]) && `Camera ${id} · ${explained(cams[id])}`).filter(Boolean).join(" ");
   }
 
   async function retryBlocked(gen) {
@@ -316,6 +325,8 @@
       renderStats(s, state.view, state.res);
       renderRecorders(s, pollStatus);
       renderDisk(s);
+      const why = state.stream === "failed" ? explainView(s) : "";
+      if (why) setStage("failed", "No picture from the cameras", why);
       $("foot").textContent = `Updated ${new Date().toLocaleTimeString()}` + (s.worker_pid ? ` · worker ${s.worker_pid}` : "");
       // A blocked page retries as soon as a slot is free at its resolution.
       const lim = s.limits || {};
@@ -381,6 +392,19 @@
     });
   }
 
+  /* ---------- am I recording? from /api/health ---------- */
+
+  async function pollHealth() {
+    try {
+      const r = await fetchWithin("/api/health", {}, 5000);
+      if (r.ok) renderHealth(await r.json());
+    } catch (e) { /* the status footer already says the server does not answer */ }
+  }
+
+  function healthLoop() {
+    pollHealth().finally(() => setTimeout(healthLoop, HEALTH_MS));
+  }
+
   async function start() {
     const choice = readChoice();
     if (!choice.view || !choice.res) {
@@ -402,6 +426,7 @@
     showTab(choice.tab);
     heartbeatLoop();
     statusLoop();
+    healthLoop();
   }
 
   start();
