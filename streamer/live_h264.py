@@ -34,7 +34,7 @@ from common.packet_layout import packet_ring_name
 from common.packet_reader import PacketReader
 from streamer import fmp4, transport
 from streamer.params import check_camera
-from streamer.viewers import SHM_DIR, ViewerTable
+from streamer.live_viewers import table_for
 
 log = logging.getLogger("streamer")
 
@@ -48,11 +48,6 @@ SYNC_S = 0.7                 # viewer table refreshes (rows expire after 2 s unr
 RETRY_AFTER_S = 2
 RES = "h264"                 # the viewer table's "resolution" for these viewers
 _conn_ids = itertools.count(1)
-
-
-def table_for(cfg: Config) -> ViewerTable:
-    folder = SHM_DIR if SHM_DIR.is_dir() else cfg.run_dir
-    return ViewerTable(folder, f"{cfg.ring.prefix}streamer-h264-viewers.json", cfg.streamer.max_h264_clients)
 
 
 @dataclass(frozen=True)
