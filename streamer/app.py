@@ -25,6 +25,7 @@ from common.state import Controls, StatusBoard
 from streamer import compat, login, transport
 from streamer.access import AccessControl, Guard, identity
 from streamer.limits import RateLimit
+from streamer.live_h264 import router as live_h264_router, rows as live_h264_rows
 from streamer.mjpeg import MJPEGStream, Viewer
 from streamer.health import router as health_router
 from streamer.params import router as params_router
@@ -224,10 +225,11 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.get("/api/status")
     async def api_status(request: Request) -> dict:
-        return request.app.state.rt.status()
+        return {**request.app.state.rt.status(), "low_data_viewers": live_h264_rows(request.app)}
 
     app.include_router(compat.router)
     app.include_router(params_router)
+    app.include_router(live_h264_router)
     app.include_router(login.router)
     _mount_ui(app)
     return app
