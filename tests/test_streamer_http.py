@@ -335,6 +335,8 @@ def test_status_reports_cameras_views_and_viewers(system):
 
 
 def test_viewer_limit_holds_across_two_workers(procs, sht_env):
+    # Up to 6 streams per address below: above the per-address cap, which is not tested here.
+    sht_env["SHT__SECURITY__MAX_STREAMS_PER_ADDRESS"] = "8"
     start_system(procs, sht_env, (0,), "--workers", "2")
     url = f"{base(sht_env)}/stream?view=0&res=480p"
     readers = []
