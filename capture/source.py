@@ -88,7 +88,7 @@ def resolve_kind(cfg: Config, camera: int = 0) -> tuple[str, str]:
 def open_source(kind: str, camera: int, cfg: Config):
     if kind == "synthetic":
         from capture.synthetic import SyntheticSource
-        return SyntheticSource(camera, cfg.camera.fps)
+        return SyntheticSource(camera, cfg.camera.fps, cfg.camera.synthetic_motion_every)
     if kind == "picamera2":
         from capture.picam import PicameraSource
         return PicameraSource(camera, cfg.camera.fps, cfg.camera.capture_timeout)

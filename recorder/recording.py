@@ -53,7 +53,8 @@ class Recorder:
         self.segmenter = Segmenter(camera, rc.segment_seconds, rc.align_to_clock, cfg.camera.fps, local)
         self.capture_wall = CaptureWallClock(window=2 * cfg.camera.fps)
         self.guard = DiskGuard(self.root, rc.disk_warn_gb, rc.free_floor_gb, rc.free_target_gb, rc.retention,
-                               rc.quota_gb, rc.max_age_days, free_bytes=free_bytes)
+                               rc.quota_gb, rc.max_age_days, free_bytes=free_bytes,
+                               event_keep_days=rc.event_keep_days)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
                                  cfg.camera.count)
         self.board = StatusBoard(cfg.run_dir)

@@ -25,6 +25,7 @@ from common.state import Controls, StatusBoard
 from streamer import compat
 from streamer.hub import Hub
 from streamer.mjpeg import MJPEGStream, Viewer
+from streamer.events import router as events_router
 from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
                              validation_error_handler)
@@ -189,6 +190,7 @@ def create_app(cfg: Config) -> FastAPI:
 def _mount_ui(app: FastAPI) -> None:
     """The page and the recordings API, which live beside this module."""
     app.include_router(recordings_router)
+    app.include_router(events_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
