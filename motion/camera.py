@@ -49,14 +49,13 @@ class CameraWatch:
     def tick(self) -> None:
         """Analyse the newest frame, if there is a new one; close a quiet event even without frames."""
         frame = self.reader.latest()
-        if frame is None or frame.index == self._last_index and frame.incarnation == self._incarnation:
+        if frame is None or (frame.index == self._last_index and frame.incarnation == self._incarnation):
             self._idle()
             return
         if frame.incarnation != self._incarnation or frame.mono_ns - self._last_mono_ns > GAP_RESET_S * 1e9:
             self.detector.reset()
         self._incarnation, self._last_index, self._last_mono_ns = frame.incarnation, frame.index, frame.mono_ns
-        y = frame.y
-        motion = self.detector.feed(y)
+        motion = self.detector.feed(frame.y)
         if not frame.valid():  # lapped by the writer while reading: this frame is unreliable
             self.detector.reset()
             return
