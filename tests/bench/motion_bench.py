@@ -65,8 +65,8 @@ def run(quick: bool) -> list[Figure]:
                   lambda v: v <= LATENCY_MAX_S, note=f"median {statistics.median(lat):.2f} s: event start "
                                                     "(first moving frame) minus the figure entering the picture"),
         summarise(SECTION, "event declared after entry, max", [max(confirm)], "s", f"<= {LATENCY_MAX_S:g} s",
-                  lambda v: v <= LATENCY_MAX_S, note="the frame that confirmed the event (what a live badge "
-                                                    "or webhook waits for), less the analysis period"),
+                  lambda v: v <= LATENCY_MAX_S, note="time of the frame that confirmed the event (what the live badge "
+                                                    "and the webhook wait for) minus the entry"),
         summarise(SECTION, "false events per hour", [static.false_per_hour], "/h", f"<= {FALSE_MAX:g} /h",
                   lambda v: v <= FALSE_MAX, note=f"{static.false_events} in {static_s / 60:.0f} min of noisy "
                                                  "static scene with a cloud dimming the light by 30%"),
