@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import os
 import signal
+import sqlite3
 import sys
 import time
 
@@ -35,7 +36,10 @@ class MotionService:
         self.cfg = cfg
         self.stopping = False
         self.root = cfg.recordings_root
-        self.store = EventStore(db_path(self.root))
+        self.store, replaced = EventStore.open_or_replace(db_path(self.root))
+        if replaced:
+            log.error("events database: %s", replaced)
+        self._db_error = ""
         closed = self.store.close_orphans()
         if closed:
             log.warning("closed %d event(s) left open when the motion process last stopped", closed)
@@ -55,28 +59,44 @@ class MotionService:
             while not self.stopping:
                 pacer.wait()
                 for watch in self.watches:
-                    watch.tick()
+                    self._guarded(watch.tick)
                 now = time.monotonic()
                 if now - last_status >= STATUS_EVERY_S:
                     last_status = now
                     self._publish()
                 if now - last_resolve >= RESOLVE_EVERY_S:
                     last_resolve = now
-                    self.resolve_segments()
+                    self._guarded(self.resolve_segments)
                 if now - last_prune >= PRUNE_EVERY_S:
                     last_prune = now
-                    gone = self.store.prune(self.cfg.recorder.event_keep_days)
-                    if gone:
-                        log.info("dropped %d old event(s)", gone)
+                    self._guarded(self._prune)
         finally:
             for watch in self.watches:
-                watch.stop()
-            self.resolve_segments()
+                self._guarded(watch.stop)
+            self._guarded(self.resolve_segments)
             self._publish(stopped=True)
             if self.webhook:
                 self.webhook.close()
             self.store.close()
         return 0
+
+    def _guarded(self, work) -> None:
+        """Run ``work``; a database error (disk full, locked too long) is logged once per
+        kind and detection goes on: events are lost meanwhile, the process is not."""
+        try:
+            work()
+            if self._db_error:
+                log.info("events database: writable again")
+                self._db_error = ""
+        except sqlite3.Error as exc:
+            if str(exc) != self._db_error:
+                self._db_error = str(exc)
+                log.error("events database: %s: %s", type(exc).__name__, exc)
+
+    def _prune(self) -> None:
+        gone = self.store.prune(self.cfg.recorder.event_keep_days)
+        if gone:
+            log.info("dropped %d old event(s)", gone)
 
     def resolve_segments(self) -> None:
         """Store the segment files that cover each closed event, once they are all written."""
@@ -92,7 +112,8 @@ class MotionService:
             st["open"] = st["open"] and not stopped
             cams[str(w.camera)] = st
         doc = {"pid": 0 if stopped else os.getpid(), "cameras": cams,
-               "webhook": {"sent": self.webhook.sent, "failed": self.webhook.failed} if self.webhook else None}
+               "webhook": {"sent": self.webhook.sent, "failed": self.webhook.failed} if self.webhook else None,
+            "db_error": self._db_error}
         try:
             self.board.publish("motion", doc)
         except OSError as exc:

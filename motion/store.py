@@ -95,6 +95,27 @@ class EventStore:
         assert conn is not None
         self.conn = conn
 
+    @classmethod
+    def open_or_replace(cls, path: Path) -> tuple["EventStore", str]:
+        """The store at ``path``; a file that is not a sound database is moved aside (and
+        named in the returned message) and a new one started, so a damaged file never
+        stops detection nor makes the process fail at every start."""
+        try:
+            st = cls(path)
+            if st.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok":
+                return st, ""
+            st.close()
+            why = "failed its integrity check"
+        except sqlite3.DatabaseError as exc:
+            why = str(exc)
+        aside = Path(path).with_name(f"{Path(path).name}.damaged-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                Path(str(path) + suffix).rename(str(aside) + suffix)
+            except FileNotFoundError:
+                pass
+        return cls(path), f"{path} {why}: moved to {aside.name}, new database started"
+
     def close(self) -> None:
         self.conn.close()
 

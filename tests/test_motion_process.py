@@ -90,3 +90,21 @@ def test_bad_motion_setting_exits_2_naming_the_key(tmp_path: Path) -> None:
         assert "motion.sensitivity = 0" in procs.log("motion")
     finally:
         procs.close()
+
+
+def test_a_damaged_database_is_moved_aside_and_a_new_one_started(tmp_path: Path) -> None:
+    env = isolated_env(tmp_path / "sht")
+    root = Path(env["SHT__RECORDER__ROOT"])
+    root.mkdir(parents=True)
+    store.db_path(root).write_bytes(b"not a database at all " * 500)
+    procs = Procs(env, tmp_path / "logs")
+    try:
+        procs.start("motion", "-m", "motion")
+        wait_until(lambda: "new database started" in procs.log("motion"), 15, 0.1)
+        wait_until(lambda: _status(Path(env["SHT__PATHS__RUN_DIR"])).get("pid"), 10, 0.1)
+        assert procs.running["motion"].poll() is None
+        assert [p.name for p in root.glob("events.sqlite.damaged-*")]
+        assert _rows(root) == []   # the new database is sound and empty
+        assert procs.stop("motion") == 0
+    finally:
+        procs.close()
