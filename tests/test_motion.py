@@ -155,9 +155,11 @@ def test_covering_segments_follow_the_names(tmp_path: Path) -> None:
 class _Sink(BaseHTTPRequestHandler):
     received: list[dict] = []
     fail_first = 0
+    attempts = 0
 
     def do_POST(self) -> None:  # noqa: N802 - the handler's name is fixed by http.server
         body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Sink.attempts += 1
         if _Sink.fail_first > 0:
             _Sink.fail_first -= 1
             self.send_response(500)
@@ -180,6 +182,11 @@ def test_webhook_retries_and_never_blocks() -> None:
         hook.post({"event": "start", "id": 7})
         wait_until(lambda: _Sink.received, 10)
         assert _Sink.received == [{"event": "start", "id": 7}] and hook.sent == 1
+        # A receiver that always fails: one try and 3 retries, then the event is given up.
+        _Sink.received, _Sink.fail_first, _Sink.attempts = [], 100, 0
+        hook.post({"event": "start", "id": 8})
+        wait_until(lambda: hook.failed == 1, 15)
+        assert _Sink.attempts == 4 and _Sink.received == []
     finally:
         hook.close()
         server.shutdown()
