@@ -1,8 +1,8 @@
 """``python -m capture --camera N``: the one process that owns camera N.
 
 It opens the camera once, and for every frame fills the next slot of the camera's two
-rings (``hd`` 1280x720 and ``sd`` 640x480, I420) in place, stamps name and time on both,
-and publishes them.  Exit codes: 0 on SIGINT/SIGTERM, 1 when the camera fails (so the
+rings (``hd`` and ``sd``, I420, sizes in ``common.ring_layout.STREAMS``) in place, stamps
+name and time on both, and publishes them.  Exit codes: 0 on SIGINT/SIGTERM, 1 when the camera fails (so the
 supervisor starts a fresh process), 2 for a bad configuration or command line.
 """
 from __future__ import annotations
@@ -13,7 +13,8 @@ import signal
 import sys
 import time
 
-from capture.source import CameraFailed, open_source, resolve_kind
+from capture.registry import open_source, resolve_kind
+from capture.source import CameraFailed, Source
 from common.clock import stamp_text
 from common.config import Config, load_or_exit
 from common.memory import trim
@@ -37,13 +38,12 @@ class Capture:
         self.fps_meter = RateMeter(window=2.0, max_events=4 * cfg.camera.fps)
         self.writers: dict[str, RingWriter] = {}
         self.stamps: dict[str, FrameStamp] = {}
-        self.source = None
+        self.source: Source | None = None
 
     def stop(self, *_: object) -> None:
         self.stopping = True
-        interrupt = getattr(self.source, "interrupt", None)
-        if interrupt is not None:
-            interrupt()  # a source waiting for the camera returns at once
+        if self.source is not None:
+            self.source.interrupt()  # a source waiting for the camera returns at once
 
     def _open_rings(self, kind: str) -> None:
         for stream, (w, h) in STREAMS.items():
@@ -83,7 +83,7 @@ class Capture:
                 writer.close(unlink=True)
             log.info("camera %d: stopped", self.camera)
 
-    def _loop(self, source) -> int:
+    def _loop(self, source: Source) -> int:
         hd, sd = self.writers["hd"], self.writers["sd"]
         overlay = self.cfg.camera.overlay
         timeout = self.cfg.camera.capture_timeout
@@ -107,7 +107,7 @@ class Capture:
             self.fps_meter.add(now=now)
             if now - last_stats >= STATS_EVERY_S:
                 last_stats = now
-                fps, drops = self.fps_meter.rate(now), getattr(source, "missed", 0)
+                fps, drops = self.fps_meter.rate(now), source.missed
                 hd.set_stats(fps, drops)
                 sd.set_stats(fps, drops)
         return 0

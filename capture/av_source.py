@@ -1,8 +1,8 @@
 """Cameras read through PyAV: a looping video file (``file``) or a USB webcam (``v4l2``).
 
-A decoder thread turns each picture into the two ring sizes (1280x720, and the centre
-4:3 crop of it scaled to 640x480, both yuv420p) and hands them over through a queue of
-two; the capture loop takes them from there.  A file plays at its own frame rate on the
+A decoder thread turns each picture into the two ring sizes (hd, and the centre 4:3 crop
+of it scaled to sd, both yuv420p; sizes in :data:`common.ring_layout.STREAMS`) and hands
+them over through a queue of two; the capture loop takes them from there.  A file plays at its own frame rate on the
 monotonic clock and starts again at the end; a webcam sets its own pace, and when the
 loop falls behind the oldest waiting picture is dropped (newest wins) and counted.
 """
@@ -21,32 +21,26 @@ import numpy as np
 from capture.source import CameraFailed, CapturedFrame, Planes, SliceTimeout, wait_in_slices
 from common.clock import Pacer
 from common.config import Config
+from common.i420 import planes
+from common.ring_layout import STREAMS
 
 log = logging.getLogger("capture")
 
-HD = (1280, 720)
-SD = (640, 480)
-CROP_W = HD[1] * 4 // 3          # 960: the centre 4:3 of the 16:9 picture
+HD = STREAMS["hd"]
+SD = STREAMS["sd"]
+CROP_W = HD[1] * SD[0] // SD[1]  # the centre of the hd picture with the sd picture's shape
 QUEUE_DEPTH = 2
 WAIT_SLICE_S = 0.25              # waits are sliced so a stop request is seen at once
-
-
-def i420_planes(frame: np.ndarray, width: int, height: int) -> Planes:
-    """Y, U, V views of a tight I420 array of shape ``(h*3//2, w)``."""
-    flat = frame.reshape(-1)
-    ys, cs = width * height, (width // 2) * (height // 2)
-    return (flat[:ys].reshape(height, width), flat[ys:ys + cs].reshape(height // 2, width // 2),
-            flat[ys + cs:ys + 2 * cs].reshape(height // 2, width // 2))
 
 
 def convert(picture: Any) -> tuple[np.ndarray, np.ndarray]:
     """A decoded ``av.VideoFrame`` as (hd, sd) tight I420 arrays."""
     import av
     hd = picture.reformat(width=HD[0], height=HD[1], format="yuv420p").to_ndarray()
-    y, u, v = i420_planes(hd, *HD)
+    y, u, v = planes(hd, *HD)
     x0 = (HD[0] - CROP_W) // 2
     crop = np.empty((HD[1] * 3 // 2, CROP_W), np.uint8)
-    cy, cu, cv = i420_planes(crop, CROP_W, HD[1])
+    cy, cu, cv = planes(crop, CROP_W, HD[1])
     np.copyto(cy, y[:, x0:x0 + CROP_W])
     np.copyto(cu, u[:, x0 // 2:(x0 + CROP_W) // 2])
     np.copyto(cv, v[:, x0 // 2:(x0 + CROP_W) // 2])
@@ -191,7 +185,7 @@ class _AvFrame(CapturedFrame):
         self.hd, self.sd = hd, sd
 
     def fill(self, hd: Planes, sd: Planes) -> None:
-        for dst, src in zip(hd, i420_planes(self.hd, *HD)):
+        for dst, src in zip(hd, planes(self.hd, *HD)):
             np.copyto(dst, src)
-        for dst, src in zip(sd, i420_planes(self.sd, *SD)):
+        for dst, src in zip(sd, planes(self.sd, *SD)):
             np.copyto(dst, src)

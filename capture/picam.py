@@ -19,10 +19,11 @@ from typing import Any
 import numpy as np
 
 from capture.source import CameraFailed, CapturedFrame, Planes, SliceTimeout, wait_in_slices
+from common.ring_layout import STREAMS
 
-HD_SIZE = (1280, 720)
-LORES_SIZE = (854, 480)      # 16:9 at 480 lines, even width
-SD_SIZE = (640, 480)
+HD_SIZE = STREAMS["hd"]
+SD_SIZE = STREAMS["sd"]
+LORES_SIZE = (round(SD_SIZE[1] * HD_SIZE[0] / HD_SIZE[1] / 2) * 2, SD_SIZE[1])  # 16:9 at sd's lines: 854x480
 BUFFER_COUNT = 6
 WAIT_SLICE_S = 0.5           # a capture wait never blocks longer, so a stop request is seen quickly
 

@@ -1,28 +1,20 @@
-"""What every camera source gives the capture loop, and how `auto` picks one.
+"""What every camera source gives the capture loop: the :class:`Source` interface.
 
 A source hands out one captured frame at a time; the loop then lets the frame fill the
-two ring slots (hd 1280x720 and sd 640x480, I420) in place and releases it.
-
-A source has ``kind``, ``start()``, ``capture(timeout) -> CapturedFrame | None`` (None
-only after ``interrupt()``), ``close()``, and optionally ``missed`` (frames lost at the
-source) and ``interrupt()`` (asked on SIGTERM/SIGINT so a wait for the camera ends at once).
+two ring slots (hd and sd, I420; sizes in :data:`common.ring_layout.STREAMS`) in place
+and releases it.  Which source a camera uses: :mod:`capture.registry`.  This module
+imports no source, so every source can import it.
 """
 from __future__ import annotations
 
-from abc import ABC, abstractmethod
-
-import logging
 import threading
 import time
-from typing import Callable, TypeVar
+from abc import ABC, abstractmethod
+from typing import Callable, Protocol, TypeVar, runtime_checkable
 
-import numpy as np
+from common.i420 import Planes
 
-from common.config import Config
-
-Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y, U, V
 T = TypeVar("T")
-log = logging.getLogger("capture")
 
 
 class CameraFailed(Exception):
@@ -42,6 +34,34 @@ class CapturedFrame(ABC):
 
     def release(self) -> None:
         """Give buffers back to the camera (Picamera2 requests must always be released)."""
+
+
+@runtime_checkable
+class Source(Protocol):
+    """A camera as the capture loop drives it; every source implements all of it."""
+
+    kind: str                      # "synthetic", "picamera2", "file", "v4l2": shown in the ring and status
+
+    @property
+    def missed(self) -> int:
+        """Frames lost at the source so far (the camera made them, nobody saw them)."""
+        ...
+
+    def start(self) -> None:
+        """Open and start the camera; CameraFailed when it cannot."""
+        ...
+
+    def capture(self, timeout: float) -> CapturedFrame | None:
+        """The next frame; None only after interrupt(); CameraFailed after ``timeout`` s without one."""
+        ...
+
+    def interrupt(self) -> None:
+        """Make a waiting capture() return None soon (called from the SIGTERM/SIGINT handler)."""
+        ...
+
+    def close(self) -> None:
+        """Stop the camera and free it; safe to call when start() failed or never ran."""
+        ...
 
 
 class SliceTimeout(Exception):
@@ -66,33 +86,3 @@ def wait_in_slices(attempt: Callable[[float], T], timeout: float, slice_s: float
         except SliceTimeout:
             continue
     return None
-
-
-def picamera2_present() -> bool:
-    """True when Picamera2 imports and lists at least one camera (without opening one)."""
-    from capture.picam import cameras_listed
-    return cameras_listed() > 0
-
-
-def resolve_kind(cfg: Config, camera: int = 0) -> tuple[str, str]:
-    """The source kind to use for ``camera`` and why, in words for the log and status."""
-    kind = cfg.camera_source(camera)
-    if kind != "auto":
-        key = "camera.sources" if camera < len(cfg.camera.sources) else "camera.source"
-        return kind, f"{key} = {kind}"
-    if picamera2_present():
-        return "picamera2", "auto: a Pi camera was found"
-    return "synthetic", "auto: no Pi camera found (picamera2 missing or no camera listed), using the synthetic camera"
-
-
-def open_source(kind: str, camera: int, cfg: Config):
-    if kind == "synthetic":
-        from capture.synthetic import SyntheticSource
-        return SyntheticSource(camera, cfg.camera.fps, cfg.camera.synthetic_motion_every)
-    if kind == "picamera2":
-        from capture.picam import PicameraSource
-        return PicameraSource(camera, cfg.camera.fps, cfg.camera.capture_timeout)
-    if kind in ("file", "v4l2"):
-        from capture.av_source import AvSource
-        return AvSource.from_config(kind, camera, cfg)
-    raise ValueError(f"unknown camera source {kind!r}")

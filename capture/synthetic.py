@@ -6,8 +6,8 @@ then costs a few slice copies: a panning window of the scene, a moving "vehicle"
 window of the noise strip at a new offset, so the picture changes every frame and
 compresses like a camera's (not like a flat test card).
 
-The sd stream shows the centre 4:3 crop of the hd picture (960x720 scaled to 640x480),
-so both streams show the same scene without distortion.
+The sd stream shows the centre crop of the hd picture with the sd picture's 4:3 shape
+(960x720 scaled to 640x480), so both streams show the same scene without distortion.
 
 With ``camera.synthetic_motion_every`` set, the scene is a still camera's instead (no pan,
 no vehicle) with a slow lighting ramp (a passing cloud), and a figure walks across it at
@@ -26,11 +26,14 @@ import numpy as np
 from capture.source import CapturedFrame, Planes
 from common.clock import Pacer, stamp_text
 from common.overlay import FrameStamp
+from common.ring_layout import STREAMS
 
 PAN = 96            # scene margin around the hd picture, in hd pixels, for the slow pan
-SD_SCALE = 1.5      # hd pixels per sd pixel in the 4:3 centre crop
+HD_W, HD_H = STREAMS["hd"]
+SD_W, SD_H = STREAMS["sd"]
+SD_SCALE = HD_H / SD_H                  # hd pixels per sd pixel in the centre crop
+SD_CROP_X = (HD_W - SD_W * SD_SCALE) / 2  # where the crop starts, in hd pixels
 NOISE_AMPLITUDE = 6
-SD_X_ORIGIN = (1280 - 960) / 2   # hd column where the sd crop starts
 
 
 @dataclass(frozen=True)
@@ -52,11 +55,11 @@ class MotionScript:
 
     @property
     def sd_enter_after(self) -> float:
-        return SD_X_ORIGIN / self.speed   # its front edge reaches the crop
+        return SD_CROP_X / self.speed   # its front edge reaches the crop
 
     @property
     def crossing_s(self) -> float:
-        return (1280 + 2 * self.figure_w) / self.speed
+        return (HD_W + 2 * self.figure_w) / self.speed
 
     def figure_x(self, t: float) -> int | None:
         """Left edge of the figure in hd pixels at time ``t``, or None when it is not in view."""
@@ -210,8 +213,8 @@ class SyntheticSource:
         self.camera = camera
         self.fps = fps
         seed = 1234 + camera * 17
-        self.hd = _StreamScene(1280, 720, 1.0, 0.0, seed)
-        self.sd = _StreamScene(640, 480, SD_SCALE, SD_X_ORIGIN, seed)
+        self.hd = _StreamScene(HD_W, HD_H, 1.0, 0.0, seed)
+        self.sd = _StreamScene(SD_W, SD_H, SD_SCALE, SD_CROP_X, seed)
         self.script = MotionScript(motion_every) if motion_every > 0 else None
         self._pacer: Pacer | None = None
         self._frame_no = 0
@@ -223,6 +226,9 @@ class SyntheticSource:
     @property
     def missed(self) -> int:
         return self._pacer.skipped if self._pacer else 0
+
+    def interrupt(self) -> None:
+        """Nothing to cut short: a capture waits at most one frame period."""
 
     def capture(self, timeout: float) -> CapturedFrame:
         deadline_ns = self._pacer.wait()
@@ -254,11 +260,11 @@ def sd_frames(script: MotionScript, fps: float, start_s: float, seconds: float, 
     """(capture ns, sd Y plane) of the scripted scene as the capture process makes them
     (overlay included), rendered back to back without waiting: an hour in a minute.
     The Y plane is reused from one frame to the next."""
-    scene = _StreamScene(640, 480, SD_SCALE, SD_X_ORIGIN, 1234 + camera * 17)
-    y = np.empty((480, 640), np.uint8)
-    u = np.empty((240, 320), np.uint8)
-    v = np.empty((240, 320), np.uint8)
-    stamp = FrameStamp(name, 640, 480)
+    scene = _StreamScene(SD_W, SD_H, SD_SCALE, SD_CROP_X, 1234 + camera * 17)
+    y = np.empty((SD_H, SD_W), np.uint8)
+    u = np.empty((SD_H // 2, SD_W // 2), np.uint8)
+    v = np.empty((SD_H // 2, SD_W // 2), np.uint8)
+    stamp = FrameStamp(name, SD_W, SD_H)
     for i in range(int(seconds * fps)):
         t = start_s + i / fps
         scene.render((y, u, v), t, i, script)

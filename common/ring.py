@@ -26,6 +26,7 @@ import numpy as np
 import posix_ipc
 
 from common import futex
+from common.i420 import planes
 from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, STATE_GONE, STATE_NAMES, VERSION
 from common.ring_segment import RingBusy, RingError, Segment, shm_path, text
 from common.ring_writer import RingWriter
@@ -72,9 +73,7 @@ class Frame:
         if not self.valid():
             return None
         h, w = self.y.shape
-        y = data[:h]
-        u = data[h:h + h // 4].reshape(h // 2, w // 2)
-        v = data[h + h // 4:].reshape(h // 2, w // 2)
+        y, u, v = planes(data, w, h)
         return Frame(self.reader, self.slot, self.seq, self.index, self.mono_ns, self.wall_ns,
                      self.incarnation, y, u, v, data)
 

@@ -71,6 +71,8 @@ STATE_NAMES = {STATE_STARTING: "starting", STATE_RUNNING: "running", STATE_GONE:
 
 STAT_RESET = 100_000  # statistics counters restart here so nothing grows without bound
 
+# The pictures every camera publishes, (width, height): the one declaration of these sizes.
+# sd is the centre 4:3 crop of the 16:9 hd picture, scaled down (never squeezed).
 STREAMS = {"hd": (1280, 720), "sd": (640, 480)}
 
 _STRUCTS = {name: struct.Struct(fmt) for name, (_, fmt) in {**HEADER_FIELDS, **SLOT_FIELDS}.items()}

@@ -6,6 +6,7 @@ import mmap
 
 import numpy as np
 
+from common.i420 import planes
 from common.ring_layout import HEADER_FIELDS, SLOT_FIELDS, Geometry, field_struct
 
 
@@ -50,11 +51,8 @@ class Segment:
         for slot in range(geo.slot_count):
             base = geo.payload_offset(slot)
             # np.frombuffer holds a buffer export, so a closed map raises instead of crashing.
-            y = np.frombuffer(self.mm, np.uint8, geo.y_bytes, base).reshape(h, w)
-            u = np.frombuffer(self.mm, np.uint8, geo.uv_bytes, base + geo.u_offset).reshape(h // 2, w // 2)
-            v = np.frombuffer(self.mm, np.uint8, geo.uv_bytes, base + geo.v_offset).reshape(h // 2, w // 2)
             whole = np.frombuffer(self.mm, np.uint8, geo.frame_bytes, base).reshape(h * 3 // 2, w)
-            views.append((y, u, v, whole))
+            views.append((*planes(whole, w, h), whole))
         return views
 
     def wake_address(self) -> tuple[ctypes.c_uint32, int]:

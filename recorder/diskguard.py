@@ -10,8 +10,9 @@
 Segments that hold a motion event are deleted after the plain ones (``event_keep_days``,
 see :mod:`recorder.eventkeep`).
 
-Only finished segments (``cam*/YYMMDD/cam*_*.mp4``) are ever deleted: never a file being
-written (hidden ``.part``) nor anything else under the root.  Both recorders may run
+Only finished segments (named as :mod:`common.segment_name` says, the files the streamer
+lists) are ever deleted: never a file being written (hidden ``.part``) nor anything else
+under the root.  Both recorders may run
 this at once; a file the other one deleted first is simply skipped.
 """
 from __future__ import annotations
@@ -24,8 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
+from common import segment_name
 from recorder.eventkeep import EventKeep
-from recorder.segmenter import FINAL_RE
 
 log = logging.getLogger("recorder")
 GB = 1_000_000_000
@@ -47,26 +48,29 @@ class Recording:
 
 def list_recordings(root: Path) -> list[Recording]:
     """Every finished segment under ``root``, oldest first."""
-    found: list[Recording] = []
+    found: list[tuple[tuple[str, int, str], Recording]] = []
     try:
-        cams = [e for e in os.scandir(root) if e.is_dir() and e.name.startswith("cam")]
+        cams = [(e, segment_name.camera_of_folder(e.name)) for e in os.scandir(root) if e.is_dir()]
     except FileNotFoundError:
-        return found
-    for cam in cams:
+        return []
+    for cam, camera in cams:
+        if camera is None:
+            continue
         for day in os.scandir(cam.path):
-            if not day.is_dir():
+            if not (day.is_dir() and segment_name.is_day(day.name)):
                 continue
             for entry in os.scandir(day.path):
-                m = FINAL_RE.match(entry.name)
-                if not m or not entry.is_file():
+                name = segment_name.parse(entry.name)
+                if name is None or name.camera != camera or not entry.is_file():
                     continue
                 try:
                     st = entry.stat()
                 except FileNotFoundError:
                     continue
-                found.append(Recording(Path(entry.path), f"{m.group(2)}_{m.group(3)}", st.st_size, st.st_mtime))
-    found.sort(key=lambda r: (r.key, r.path.name))
-    return found
+                rec = Recording(Path(entry.path), f"{name.start:{segment_name.STAMP_FORMAT}}", st.st_size, st.st_mtime)
+                found.append(((rec.key, name.collision, entry.name), rec))
+    found.sort(key=lambda item: item[0])  # by time, then _1 before _2 before _10
+    return [rec for _, rec in found]
 
 
 @dataclass

@@ -12,24 +12,22 @@ from __future__ import annotations
 
 import dataclasses
 import logging
-import os
 import time
-from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import av
 
 from common.config import Config
 from common.memory import trim
 from common.ring import Frame, RingReader
-from common.ring_layout import ring_name
-from common.state import Controls, StatusBoard
+from common.ring_layout import STREAMS, ring_name
 from recorder import encoder
-from recorder.diskguard import DiskGuard, free_bytes_of
+from recorder.diskguard import free_bytes_of
+from recorder.engine import RecorderEngine
 from recorder.recovery import recover
-from recorder.segmenter import CaptureWallClock, Segment, Segmenter, local_time
+from recorder.segmenter import CaptureWallClock, Segment, local_time
 from recorder.syncer import Syncer
 from recorder.writer import InputFrame, SegmentWriter, finalise, is_disk_error, probe
 
@@ -37,35 +35,25 @@ log = logging.getLogger("recorder")
 
 GAP_S = 1.0              # no frame for this long closes the segment at the gap
 READ_TIMEOUT_S = 0.2     # how long one wait for a frame lasts (bounds the reaction to a stop)
-CONTROLS_EVERY_S = 0.25
-STATUS_EVERY_S = 1.0
 RETRY_S = 3.0            # after a write error, wait this long before the next segment
-HISTORY = 20             # entries kept in each status list
+IDLE_S = 0.1             # the loop's pace while paused or waiting to retry
 
 
-class Recorder:
+class Recorder(RecorderEngine):
+    engine = "pyav"
+
     def __init__(self, cfg: Config, camera: int, local: Callable[[int], datetime] = local_time,
                  free_bytes: Callable[[Path], int] = free_bytes_of) -> None:
+        super().__init__(cfg, camera, cfg.recorder.align_to_clock, local, free_bytes)
         rc = cfg.recorder
-        self.cfg, self.camera = cfg, camera
-        self.root = cfg.recordings_root
         self.reader = RingReader(ring_name(cfg.ring.prefix, camera, "hd"), cfg.ring.stale_seconds)
-        self.segmenter = Segmenter(camera, rc.segment_seconds, rc.align_to_clock, cfg.camera.fps, local)
         self.capture_wall = CaptureWallClock(window=2 * cfg.camera.fps)
-        self.guard = DiskGuard(self.root, rc.disk_warn_gb, rc.free_floor_gb, rc.free_target_gb, rc.retention,
-                               rc.quota_gb, rc.max_age_days, free_bytes=free_bytes,
-                               event_keep_days=rc.event_keep_days)
-        self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
-                                 cfg.camera.count)
-        self.board = StatusBoard(cfg.run_dir)
-        self.status_name = f"recorder-cam{camera}"
-        fps = cfg.camera.fps
+        fps, (width, height) = self.fps, STREAMS["hd"]
         self.settings = encoder.EncoderSettings(
-            codec=encoder.SOFTWARE, width=1280, height=720, fps=fps, gop=max(1, round(fps * rc.keyframe_seconds)),
-            preset=rc.preset, tune=rc.tune, crf=rc.crf, max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
+            codec=encoder.SOFTWARE, width=width, height=height, fps=fps,
+            gop=max(1, round(fps * rc.keyframe_seconds)), preset=rc.preset, tune=rc.tune, crf=rc.crf,
+            max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
         self.encoder_why = ""
-        self.stopping = False
-        self.enabled = True
         self.syncer: Syncer | None = None
         self.input = InputFrame()
         # the segment being written
@@ -78,18 +66,8 @@ class Recorder:
         self.incarnation = 0
         self.expect: int | None = None
         self.retry_at = 0.0
-        # counters and bounded histories for the status document
-        self.segments_written = 0
-        self.frames_written = 0
         self.frames_dropped = 0
-        self.last_error = ""
-        self.last_error_at: float | None = None
         self.waiting_reason = "starting"
-        self.recent: deque[dict] = deque(maxlen=HISTORY)
-        self.recovered: deque[dict] = deque(maxlen=HISTORY)
-
-    def stop(self, *_: object) -> None:
-        self.stopping = True
 
     # -- main loop -------------------------------------------------------------------------
     def run(self) -> int:
@@ -102,22 +80,13 @@ class Recorder:
         self.guard.check()
         self.syncer = Syncer(self.cfg.recorder.sync_seconds)
         trim()
-        next_controls = next_disk = next_status = 0.0
         try:
             while not self.stopping:
                 now = time.monotonic()
-                if now >= next_controls:
-                    next_controls = now + CONTROLS_EVERY_S
-                    self._follow_controls()
-                if now >= next_disk:
-                    next_disk = now + self.cfg.recorder.check_seconds
-                    self.guard.check()
-                if now >= next_status:
-                    next_status = now + STATUS_EVERY_S
-                    self.publish()
+                self.tick(now)
                 if not self.enabled or now < self.retry_at:
                     self.expect = None  # frames skipped on purpose are not drops
-                    time.sleep(0.1)
+                    time.sleep(IDLE_S)
                     continue
                 self._step()
         finally:
@@ -129,13 +98,9 @@ class Recorder:
             log.info("camera %d: stopped (%d segments written)", self.camera, self.segments_written)
         return 0
 
-    def _follow_controls(self) -> None:
-        enabled = self.controls.recording_enabled(self.camera)
-        if enabled != self.enabled:
-            log.info("camera %d: recording %s", self.camera, "resumed" if enabled else "paused")
-            if not enabled and self.writer is not None:
-                self._close("paused")
-            self.enabled = enabled
+    def pausing(self) -> None:
+        if self.writer is not None:
+            self._close("paused")
 
     def _step(self) -> None:
         # In order, each frame once; but after a start, a pause or an error, begin with the
@@ -208,7 +173,7 @@ class Recorder:
         try:
             writer.close()
         except (OSError, av.FFmpegError) as exc:
-            self._note_error(f"closing {seg.rel_path}: {type(exc).__name__}: {exc}")
+            self.note_error(f"closing {seg.rel_path}: {type(exc).__name__}: {exc}")
             writer.abort()
         if writer.frames == 0:
             part.unlink(missing_ok=True)  # opened but nothing reached it: no recording to keep
@@ -217,7 +182,7 @@ class Recorder:
             final = finalise(part, self.root / seg.rel_path)
         except OSError as exc:
             # The temporary file stays; the next start gives it its name.
-            self._note_error(f"renaming {part.name}: {exc}")
+            self.note_error(f"renaming {part.name}: {exc}")
             return
         rel = str(final.relative_to(self.root))
         self.segments_written += 1
@@ -230,7 +195,7 @@ class Recorder:
         check = probe(final)
         if check.frames < writer.frames:
             self.frames_dropped += writer.frames - check.frames
-            self._note_error(f"{rel}: only {check.frames} of {writer.frames} frames reached the disk "
+            self.note_error(f"{rel}: only {check.frames} of {writer.frames} frames reached the disk "
                              f"({check.error or 'its last fragment could not be written: disk full?'})")
             self.guard.check(full=True)
         self.recent.append({"file": rel, "frames": writer.frames, "first_index": self.seg_first_index,
@@ -246,7 +211,7 @@ class Recorder:
         where = str(self.seg.rel_path) if self.seg is not None else "a new segment"
         if self.writer is not None:
             self._close("write error")
-        self._note_error(f"writing {where}: {type(exc).__name__}: {exc}")  # the cause stays the last error
+        self.note_error(f"writing {where}: {type(exc).__name__}: {exc}")  # the cause stays the last error
         wait = RETRY_S
         if is_disk_error(exc):
             deleted = self.guard.state.deleted_count
@@ -254,10 +219,6 @@ class Recorder:
                 wait = 0.0  # retention made room: go on at once
         self.retry_at = time.monotonic() + wait
         log.error("camera %d: recording again in %.0f s", self.camera, wait)
-
-    def _note_error(self, message: str) -> None:
-        self.last_error, self.last_error_at = message, round(time.time(), 3)
-        log.error("camera %d: %s", self.camera, message)
 
     # -- status ----------------------------------------------------------------------------
     def state(self) -> str:
@@ -267,30 +228,11 @@ class Recorder:
             return "error"
         return "recording" if self.writer is not None else "waiting"
 
-    def status(self) -> dict:
-        g = self.guard.state
-        current = str(self.seg.rel_path) if self.seg is not None else None
+    def engine_status(self) -> dict[str, Any]:
         return {
-            "camera": self.camera, "pid": os.getpid(), "engine": "pyav", "state": self.state(),
-            "recording": self.writer is not None, "enabled": self.enabled,
+            "recording": self.writer is not None,
             "waiting_for": self.waiting_reason if self.writer is None and self.enabled else "",
             "encoder": self.settings.codec, "encoder_why": self.encoder_why,
-            "segment_seconds": self.cfg.recorder.segment_seconds,
-            "current_file": current, "current_frames": self.writer.frames if self.writer else 0,
-            "segments_written": self.segments_written, "frames_written": self.frames_written,
-            "frames_dropped": self.frames_dropped, "last_error": self.last_error,
-            "last_error_at": self.last_error_at, "disk_free_bytes": g.free_bytes, "disk_warning": g.warning,
-            "disk_error": g.error, "retention": self.cfg.recorder.retention,
-            "retention_deleted_count": g.deleted_count, "retention_deleted_bytes": g.deleted_bytes,
-            "retention_deleted": list(self.guard.deleted), "recovered_files": list(self.recovered),
-            "recent_segments": list(self.recent),
+            "current_file": str(self.seg.rel_path) if self.seg is not None else None,
+            "current_frames": self.writer.frames if self.writer else 0, "frames_dropped": self.frames_dropped,
         }
-
-    def publish(self, final: bool = False) -> None:
-        doc = self.status()
-        if final:
-            doc.update(state="stopped", recording=False, current_file=None, waiting_for="")
-        try:
-            self.board.publish(self.status_name, doc)
-        except OSError as exc:
-            log.warning("status: cannot publish: %s", exc)

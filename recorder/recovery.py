@@ -11,7 +11,7 @@ import logging
 import os
 from pathlib import Path
 
-from recorder.segmenter import PART_PREFIX, PART_SUFFIX, final_name_of_part
+from common import segment_name
 from recorder.writer import finalise, probe
 
 log = logging.getLogger("recorder")
@@ -25,7 +25,7 @@ def leftover_parts(camera_dir: Path) -> list[Path]:
         return found
     for day in sorted(p for p in camera_dir.iterdir() if p.is_dir()):
         for entry in os.scandir(day):
-            if entry.name.startswith(PART_PREFIX) and entry.name.endswith(PART_SUFFIX):
+            if segment_name.is_part(entry.name):
                 found.append(Path(entry.path))
     return sorted(found)
 
@@ -33,8 +33,8 @@ def leftover_parts(camera_dir: Path) -> list[Path]:
 def recover(root: Path, camera: int) -> list[dict]:
     """Finalise every temporary segment of one camera; returns what was done, for status."""
     done = []
-    for part in leftover_parts(root / f"cam{camera}"):
-        final_name = final_name_of_part(part.name)
+    for part in leftover_parts(root / segment_name.camera_folder(camera)):
+        final_name = segment_name.final_of_part(part.name)
         if final_name is None:
             log.warning("recovery: %s does not look like a segment; left as it is", part)
             continue

@@ -14,24 +14,22 @@ keyframe, so segments can overrun ``segment_seconds`` by up to one keyframe inte
 from __future__ import annotations
 
 import logging
-import os
 import signal
 import subprocess
 import time
-from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
+from typing import Any, Callable
 
 import av
 
+from common import segment_name
 from common.config import Config
 from common.ring import RingReader
 from common.ring_layout import STREAMS, ring_name
-from common.state import Controls, StatusBoard
-from recorder.diskguard import DiskGuard
 from recorder.encoder import TIME_BASE
-from recorder.segmenter import Segmenter, local_time, part_name
+from recorder.engine import RecorderEngine
+from recorder.segmenter import local_time
 from recorder.writer import MUX_OPTIONS, finalise
 
 log = logging.getLogger("recorder")
@@ -39,7 +37,7 @@ log = logging.getLogger("recorder")
 WORK_DIR = ".rpicam"
 POLL_S = 0.2
 RESTART_MIN_S, RESTART_MAX_S = 1.0, 10.0
-HISTORY = 20
+RAN_FINE_S = 30.0        # rpicam-vid that ran this long before it exited is restarted at once
 
 
 class CameraOwned(Exception):
@@ -77,36 +75,19 @@ def remux(chunk: Path, part: Path, fps: int, comment: str) -> int:
     return frames
 
 
-class RpicamRecorder:
+class RpicamRecorder(RecorderEngine):
+    engine = "rpicam-vid"
+
     def __init__(self, cfg: Config, camera: int, local: Callable[[int], datetime] = local_time) -> None:
-        rc = cfg.recorder
-        self.cfg, self.camera = cfg, camera
-        self.root = cfg.recordings_root
-        self.work = self.root / f"cam{camera}" / WORK_DIR
-        self.fps = cfg.camera.fps
-        self.segmenter = Segmenter(camera, rc.segment_seconds, False, self.fps, local)
-        self.guard = DiskGuard(self.root, rc.disk_warn_gb, rc.free_floor_gb, rc.free_target_gb, rc.retention,
-                               rc.quota_gb, rc.max_age_days, event_keep_days=rc.event_keep_days)
-        self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
-                                 cfg.camera.count)
-        self.board = StatusBoard(cfg.run_dir)
-        self.stopping = False
-        self.enabled = True
+        # rpicam-vid cuts chunks by elapsed time: segments are not aligned to the clock.
+        super().__init__(cfg, camera, False, local)
+        self.work = self.root / segment_name.camera_folder(camera) / WORK_DIR
         self.proc: subprocess.Popen | None = None
         self.run_tag = ""
         self.restarts = 0
         self.restart_at = 0.0
         self.restart_delay = RESTART_MIN_S
         self.started_at = 0.0
-        self.segments_written = 0
-        self.frames_written = 0
-        self.last_error = ""
-        self.last_error_at: float | None = None
-        self.recent: deque[dict] = deque(maxlen=HISTORY)
-        self.recovered: deque[dict] = deque(maxlen=HISTORY)
-
-    def stop(self, *_: object) -> None:
-        self.stopping = True
 
     def check_camera_free(self) -> None:
         reader = RingReader(ring_name(self.cfg.ring.prefix, self.camera, "hd"), self.cfg.ring.stale_seconds)
@@ -140,22 +121,10 @@ class RpicamRecorder:
         for chunk in self._chunks(None):  # left by a crash: nothing writes them any more
             self._finish(chunk, recovered=True)
         self.guard.check()
-        next_disk = next_status = next_controls = 0.0
         try:
             while not self.stopping:
                 now = time.monotonic()
-                if now >= next_controls:
-                    next_controls = now + 0.25
-                    enabled = self.controls.recording_enabled(self.camera)
-                    if enabled != self.enabled:
-                        log.info("camera %d: recording %s", self.camera, "resumed" if enabled else "paused")
-                        self.enabled = enabled
-                if now >= next_disk:
-                    next_disk = now + self.cfg.recorder.check_seconds
-                    self.guard.check()
-                if now >= next_status:
-                    next_status = now + 1.0
-                    self.publish()
+                self.tick(now)
                 if self.proc is not None and (not self.enabled or self.proc.poll() is not None):
                     self._reap()
                 if self.proc is None and self.enabled and now >= self.restart_at:
@@ -175,7 +144,7 @@ class RpicamRecorder:
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:
-            self._error(f"cannot start {cmd[0]}: {exc}")
+            self.note_error(f"cannot start {cmd[0]}: {exc}")
             self._backoff()
             return
         self.started_at = time.monotonic()
@@ -194,9 +163,9 @@ class RpicamRecorder:
             return
         if self.stopping or not self.enabled:
             return
-        self._error(f"{self.cfg.recorder.rpicam_vid} exited with code {proc.returncode}; restarting")
+        self.note_error(f"{self.cfg.recorder.rpicam_vid} exited with code {proc.returncode}; restarting")
         self.restarts += 1
-        if time.monotonic() - self.started_at > 30:
+        if time.monotonic() - self.started_at > RAN_FINE_S:
             self.restart_delay = RESTART_MIN_S  # it had been running fine: restart at once
         self._backoff()
 
@@ -228,16 +197,16 @@ class RpicamRecorder:
         try:
             frames = _count_frames(chunk)
         except (av.FFmpegError, OSError) as exc:
-            self._error(f"{chunk.name}: not readable H.264 ({exc}); left in {self.work}")
+            self.note_error(f"{chunk.name}: not readable H.264 ({exc}); left in {self.work}")
             return
         first_wall_ns = st.st_mtime_ns - int(frames * 1e9 / self.fps)
         rel = self.segmenter.rel_path(first_wall_ns)
-        part = self.root / part_name(rel)
+        part = self.root / segment_name.part_path(rel)
         try:
             written = remux(chunk, part, self.fps, f"camera={self.camera} engine=rpicam-vid")
             final = finalise(part, self.root / rel)
         except (av.FFmpegError, OSError) as exc:
-            self._error(f"remuxing {chunk.name}: {exc}")
+            self.note_error(f"remuxing {chunk.name}: {exc}")
             return
         chunk.unlink(missing_ok=True)
         self.segments_written += 1
@@ -247,37 +216,24 @@ class RpicamRecorder:
         (self.recovered if recovered else self.recent).append(entry)
         log.info("segment %s: %d frames%s", entry["file"], written, " (recovered after a crash)" if recovered else "")
 
-    def _error(self, message: str) -> None:
-        self.last_error, self.last_error_at = message, round(time.time(), 3)
-        log.error("camera %d: %s", self.camera, message)
+    def state(self) -> str:
+        if not self.enabled:
+            return "paused"
+        return "recording" if self._running() else "error" if self.last_error else "waiting"
 
-    def status(self) -> dict:
-        g = self.guard.state
-        running = self.proc is not None and self.proc.poll() is None
-        state = "paused" if not self.enabled else ("recording" if running else "error" if self.last_error else "waiting")
+    def _running(self) -> bool:
+        return self.proc is not None and self.proc.poll() is None
+
+    def engine_status(self) -> dict[str, Any]:
+        running = self._running()
         current = self._chunks(self.run_tag)[-1:] if running else []
         return {
-            "camera": self.camera, "pid": os.getpid(), "engine": "rpicam-vid", "state": state,
-            "recording": running, "enabled": self.enabled, "encoder": "rpicam-vid",
-            "rpicam_pid": self.proc.pid if running else None, "rpicam_restarts": self.restarts,
-            "segment_seconds": self.cfg.recorder.segment_seconds,
+            "recording": running, "encoder": "rpicam-vid",
+            "rpicam_pid": self.proc.pid if running and self.proc is not None else None,
+            "rpicam_restarts": self.restarts,
             "current_file": str(current[0].relative_to(self.root)) if current else None,
-            "segments_written": self.segments_written, "frames_written": self.frames_written,
-            "frames_dropped": 0, "last_error": self.last_error, "last_error_at": self.last_error_at,
-            "disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
-            "retention": self.cfg.recorder.retention, "retention_deleted_count": g.deleted_count,
-            "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": list(self.guard.deleted),
-            "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
+            "frames_dropped": 0,
         }
-
-    def publish(self, final: bool = False) -> None:
-        doc = self.status()
-        if final:
-            doc.update(state="stopped", recording=False, current_file=None)
-        try:
-            self.board.publish(f"recorder-cam{self.camera}", doc)
-        except OSError as exc:
-            log.warning("status: cannot publish: %s", exc)
 
 
 def _count_frames(chunk: Path) -> int:

@@ -10,22 +10,18 @@ frame of segment k.
   ``segment_seconds * fps`` frames.
 * Not aligned: a segment ends after ``segment_seconds`` of capture (monotonic) time.
 
-Names come from the first frame's local time:
-``cam{N}/YYMMDD/cam{N}_YYYYMMDD_HHMMSS.mp4``; while written the file is hidden as
-``cam{N}/YYMMDD/.cam{N}_YYYYMMDD_HHMMSS.mp4.part``.
+Names come from the first frame's local time (grammar: :mod:`common.segment_name`).
 """
 from __future__ import annotations
 
-import re
 from collections import deque
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
 from typing import Callable
 
-PART_PREFIX = "."
-PART_SUFFIX = ".part"
-FINAL_RE = re.compile(r"^cam(\d+)_(\d{8})_(\d{6})(?:_\d+)?\.mp4$")
+from common import segment_name
+
 # A wall clock that steps back by more than this ends the segment (NTP fix at boot).
 CLOCK_STEP_BACK_NS = 1_000_000_000
 
@@ -74,19 +70,7 @@ class Segment:
 
     @property
     def part_rel_path(self) -> PurePosixPath:
-        return part_name(self.rel_path)
-
-
-def part_name(rel_path: PurePosixPath) -> PurePosixPath:
-    return rel_path.with_name(f"{PART_PREFIX}{rel_path.name}{PART_SUFFIX}")
-
-
-def final_name_of_part(name: str) -> str | None:
-    """``.cam0_..mp4.part`` -> ``cam0_..mp4``; None for anything else."""
-    if name.startswith(PART_PREFIX) and name.endswith(PART_SUFFIX):
-        inner = name[len(PART_PREFIX):-len(PART_SUFFIX)]
-        return inner if FINAL_RE.match(inner) else None
-    return None
+        return segment_name.part_path(self.rel_path)
 
 
 class Segmenter:
@@ -99,9 +83,7 @@ class Segmenter:
         self.local = local
 
     def rel_path(self, wall_ns: int) -> PurePosixPath:
-        t = self.local(wall_ns)
-        cam = f"cam{self.camera}"
-        return PurePosixPath(cam, t.strftime("%y%m%d"), f"{cam}_{t.strftime('%Y%m%d_%H%M%S')}.mp4")
+        return segment_name.for_start(self.camera, self.local(wall_ns)).rel_path
 
     def boundary_after(self, wall_ns: int) -> int:
         """The first aligned boundary (wall ns) after ``wall_ns``, counted from local midnight."""

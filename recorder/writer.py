@@ -15,14 +15,13 @@ from __future__ import annotations
 import errno
 import os
 from dataclasses import dataclass
-from datetime import datetime, timedelta
 from pathlib import Path
 
 import av
 import numpy as np
 
+from common import segment_name
 from recorder.encoder import TIME_BASE, EncoderSettings
-from recorder.segmenter import FINAL_RE
 
 MUX_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
@@ -117,30 +116,18 @@ class InputFrame:
 
 
 def free_name(final: Path) -> Path:
-    """``final``, or the same name a second or a few later if taken (never overwrite).
+    """``final``, or the first free name of :func:`common.segment_name.alternatives` (never overwrite).
 
     Taken when a segment starts within the second the previous one started in (a quick
-    restart), or when a recovered file meets a newer one.  A later second keeps the name
-    in the form every reader of the folders knows; ``_1``, ``_2``... only if the minute
-    is used up or the day would change.
+    restart), or when a recovered file meets a newer one.
     """
     if not final.exists():
         return final
-    m = FINAL_RE.match(final.name)
-    if m:
-        start = datetime.strptime(m.group(2) + m.group(3), "%Y%m%d%H%M%S")
-        for k in range(1, 60):
-            later = start + timedelta(seconds=k)
-            if later.date() != start.date():
-                break
-            candidate = final.with_name(f"cam{m.group(1)}_{later:%Y%m%d_%H%M%S}{final.suffix}")
-            if not candidate.exists():
-                return candidate
-    candidate, n = final, 0
-    while candidate.exists():
-        n += 1
-        candidate = final.with_name(f"{final.stem}_{n}{final.suffix}")
-    return candidate
+    for name in segment_name.alternatives(final.name):
+        candidate = final.with_name(name)
+        if not candidate.exists():
+            return candidate
+    raise AssertionError("unreachable: the alternatives never end")
 
 
 def finalise(part: Path, final: Path) -> Path:

@@ -26,6 +26,7 @@ from streamer import compat
 from streamer.hub import Hub
 from streamer.mjpeg import MJPEGStream, Viewer
 from streamer.events import router as events_router
+from streamer.params import router as params_router
 from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
                              validation_error_handler)
@@ -183,6 +184,7 @@ def create_app(cfg: Config) -> FastAPI:
         return request.app.state.rt.status()
 
     app.include_router(compat.router)
+    app.include_router(params_router)
     _mount_ui(app)
     return app
 

@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from common.i420 import Planes, frame_bytes, planes
 from common.overlay import Label, no_signal, scale_for
 from common.ring import Frame
 from streamer.params import Resolution
-
-Planes = tuple[np.ndarray, np.ndarray, np.ndarray]
 
 
 class Composer:
@@ -25,11 +24,9 @@ class Composer:
         w, h = res.width, res.height
         width = w * len(cams)
         self.width, self.height = width, h
-        self.buffer = np.zeros(width * h * 3 // 2, dtype=np.uint8)
-        y = self.buffer[:width * h].reshape(h, width)
-        u = self.buffer[width * h:width * h * 5 // 4].reshape(h // 2, width // 2)
-        v = self.buffer[width * h * 5 // 4:].reshape(h // 2, width // 2)
-        self.planes: Planes = (y, u, v)
+        self.buffer = np.zeros(frame_bytes(width, h), dtype=np.uint8)
+        self.planes: Planes = planes(self.buffer, width, h)
+        y, u, v = self.planes
         self.parts: list[Planes] = [
             (y[:, i * w:(i + 1) * w], u[:, i * w // 2:(i + 1) * w // 2], v[:, i * w // 2:(i + 1) * w // 2])
             for i in range(len(cams))]

@@ -1,16 +1,20 @@
 """What a request may ask for: views, resolutions, cameras, and the 4xx answer otherwise.
 
 Every refusal is JSON naming the field and the allowed values, never a 500.
+``GET /api/config`` tells the page the same: views, cameras and each resolution's size.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import Request
+from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from common.config import Config
+from common.ring_layout import STREAMS
+
+router = APIRouter()
 
 
 @dataclass(frozen=True)
@@ -26,11 +30,16 @@ class Resolution:
     legacy: str          # the old API's name: "640x480" | "1280x720"
 
 
+def _resolution(stream: str, chunk: int, buffer_limit: int, min_jpeg: int, max_jpeg: int) -> Resolution:
+    w, h = STREAMS[stream]
+    return Resolution(f"{h}p", stream, w, h, chunk, buffer_limit, min_jpeg, max_jpeg, f"{w}x{h}")
+
+
 KB = 1024
-RESOLUTIONS: dict[str, Resolution] = {
-    "480p": Resolution("480p", "sd", 640, 480, 16 * KB, 512 * KB, 2 * KB, 200 * KB, "640x480"),
-    "720p": Resolution("720p", "hd", 1280, 720, 32 * KB, 2048 * KB, 5 * KB, 500 * KB, "1280x720"),
-}
+RESOLUTIONS: dict[str, Resolution] = {r.name: r for r in (
+    _resolution("sd", 16 * KB, 512 * KB, 2 * KB, 200 * KB),
+    _resolution("hd", 32 * KB, 2048 * KB, 5 * KB, 500 * KB),
+)}
 LEGACY_RESOLUTIONS = {r.legacy: r.name for r in RESOLUTIONS.values()}
 
 
@@ -76,6 +85,14 @@ def check_camera(cfg: Config, value: str, field: str = "camera_id") -> int:
     if value not in cameras(cfg):
         raise ParamError(field, value, cameras(cfg))
     return int(value)
+
+
+@router.get("/api/config")
+async def page_config(request: Request) -> dict:
+    """What the page may offer, and the picture size of each resolution (one camera's)."""
+    cfg: Config = request.app.state.cfg
+    return {"views": views(cfg), "cameras": cameras(cfg),
+            "resolutions": {r.name: {"width": r.width, "height": r.height} for r in RESOLUTIONS.values()}}
 
 
 async def param_error_handler(_: Request, exc: Exception) -> JSONResponse:

@@ -6,39 +6,36 @@ Routes (included by the streamer app, which sets ``app.state.cfg``):
 * ``GET /api/recordings?camera=N[&date=YYMMDD]``: the segments of one day (the newest day
   with recordings when ``date`` is left out), sorted by start time, with start, duration,
   size, the gaps between them, and the camera's list of days.
-* ``GET /recordings/cam{N}/{YYMMDD}/cam{N}_YYYYMMDD_HHMMSS.mp4``: the file, with HTTP Range
+* ``GET /recordings/cam{N}/{YYMMDD}/cam{N}_YYYYMMDD_HHMMSS[_K].mp4``: the file, with HTTP Range
   (the ``<video>`` element seeks with it); ``?download=1`` asks the browser to save it.
 
 Only finished segments are listed and served: the recorder writes hidden ``.part`` files
 and renames them when complete.  A file path is accepted only if it has exactly the shape
-above and, with symlinks resolved, stays inside ``recorder.root``; anything else is a 404
-with a JSON reason and no file is opened.  Listing handlers are plain ``def`` so the
+above (:mod:`common.segment_name`, the grammar the recorder names files with) and, with
+symlinks resolved, stays inside ``recorder.root``; anything else is a 404 with a JSON
+reason and no file is opened.  Listing handlers are plain ``def`` so the
 directory scans run in the thread pool, never on the event loop that feeds live viewers.
 """
 from __future__ import annotations
 
 import os
-import re
 import struct
 import threading
 import time
 from collections import OrderedDict
 from datetime import datetime
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
+from common import segment_name
 from common.config import Config
 from streamer.mp4_duration import mp4_duration
 
 router = APIRouter()
 
-# Matched whole (fullmatch) and ASCII only: no trailing newline, no other scripts' digits.
-DATE_RE = re.compile(r"\d{6}", re.ASCII)
-SEGMENT_RE = re.compile(r"cam(\d)_(\d{8})_(\d{6})\.mp4", re.ASCII)
-FILE_PATH_RE = re.compile(r"cam(\d)/(\d{6})/(cam(\d)_(\d{8})_(\d{6})\.mp4)", re.ASCII)
 GAP_TOLERANCE_S = 1.5  # file names have 1 s resolution; back-to-back segments may look 1 s apart
 CACHE_ENTRIES = 16384  # about 3 days of 30 s segments for two cameras
 
@@ -105,12 +102,9 @@ def _parse_camera(cfg: Config, raw: str | None) -> int | JSONResponse:
 
 def _parse_date(raw: str) -> str | JSONResponse:
     allowed = ["YYMMDD (a calendar date, e.g. 261126)"]
-    if not DATE_RE.fullmatch(raw):
-        return _bad("date", raw, allowed, f"invalid date {raw!r}: expected six digits YYMMDD")
-    try:
-        datetime.strptime(raw, "%y%m%d")
-    except ValueError:
-        return _bad("date", raw, allowed, f"invalid date {raw!r}: not a calendar date")
+    error = segment_name.day_error(raw)
+    if error:
+        return _bad("date", raw, allowed, f"invalid date {raw!r}: {error}")
     return raw
 
 
@@ -119,7 +113,8 @@ def _inside(root: Path, path: str) -> bool:
     return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
 
 
-def _segments_in(root: Path, folder: Path, camera: int) -> list[os.DirEntry[str]]:
+def _segments_in(root: Path, folder: Path, camera: int
+                 ) -> list[tuple[os.DirEntry[str], segment_name.SegmentName]]:
     """Finished segments of ``camera`` in ``folder``; a symlink counts only if it stays in the root."""
     try:
         entries = list(os.scandir(folder))
@@ -127,12 +122,12 @@ def _segments_in(root: Path, folder: Path, camera: int) -> list[os.DirEntry[str]
         return []
     out = []
     for entry in entries:
-        m = SEGMENT_RE.fullmatch(entry.name)
-        if not (m and int(m.group(1)) == camera and entry.is_file()):
+        name = segment_name.parse(entry.name)
+        if not (name and name.camera == camera and entry.is_file()):
             continue
         if entry.is_symlink() and not _inside(root, entry.path):
             continue
-        out.append(entry)
+        out.append((entry, name))
     return out
 
 
@@ -159,7 +154,7 @@ def _day_summary(root: Path, folder: Path, camera: int) -> tuple[int, int]:
             return hit[1], hit[2]
     files = _segments_in(root, folder, camera)
     size = 0
-    for entry in files:
+    for entry, _ in files:
         try:
             size += entry.stat().st_size
         except FileNotFoundError:  # retention removed it meanwhile
@@ -174,14 +169,14 @@ def _day_summary(root: Path, folder: Path, camera: int) -> tuple[int, int]:
 
 def list_days(root: Path, camera: int) -> list[dict[str, Any]]:
     """Days (oldest first) with at least one finished segment of ``camera``."""
+    cam_dir = root / segment_name.camera_folder(camera)
     try:
-        folders = sorted(e.name for e in os.scandir(root / f"cam{camera}")
-                         if e.is_dir() and DATE_RE.fullmatch(e.name))
+        folders = sorted(e.name for e in os.scandir(cam_dir) if e.is_dir() and segment_name.is_day(e.name))
     except (FileNotFoundError, NotADirectoryError, PermissionError):
         return []
     days = []
     for name in folders:
-        count, size = _day_summary(root, root / f"cam{camera}" / name, camera)
+        count, size = _day_summary(root, cam_dir / name, camera)
         if count:
             days.append({"date": name, "segments": count, "bytes": size})
     return days
@@ -189,31 +184,27 @@ def list_days(root: Path, camera: int) -> list[dict[str, Any]]:
 
 def list_segments(root: Path, camera: int, date: str) -> list[dict[str, Any]]:
     """Finished segments of one camera and day, sorted by start time."""
-    out = []
-    for entry in _segments_in(root, root / f"cam{camera}" / date, camera):
-        m = SEGMENT_RE.fullmatch(entry.name)
-        assert m is not None
+    out: list[tuple[dict[str, Any], int]] = []
+    folder = PurePosixPath(segment_name.camera_folder(camera), date)
+    for entry, name in _segments_in(root, root / folder, camera):
         try:
             st = entry.stat()
         except FileNotFoundError:
             continue
-        try:
-            started = datetime.strptime(m.group(2) + m.group(3), "%Y%m%d%H%M%S")
-        except ValueError:
-            continue
+        started = name.start
         duration = durations.get(entry.path, st)
         start_s = started.hour * 3600 + started.minute * 60 + started.second
-        out.append({
+        out.append(({
             "file": entry.name,
-            "url": f"/recordings/cam{camera}/{date}/{entry.name}",
+            "url": f"/recordings/{folder / entry.name}",
             "start": started.isoformat(),
             "start_epoch": time.mktime(started.timetuple()),
             "start_s": start_s,
             "duration_s": None if duration is None else round(duration, 3),
             "size_bytes": st.st_size,
-        })
-    out.sort(key=lambda seg: (seg["start_epoch"], seg["file"]))
-    return out
+        }, name.collision))
+    out.sort(key=lambda item: (item[0]["start_epoch"], item[1], item[0]["file"]))
+    return [seg for seg, _ in out]
 
 
 def find_gaps(segments: list[dict[str, Any]]) -> list[dict[str, float]]:
@@ -248,7 +239,7 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
     root = cfg.recordings_root
     days = list_days(root, cam)
     if date is None:
-        day = days[-1]["date"] if days else datetime.now().strftime("%y%m%d")
+        day = days[-1]["date"] if days else segment_name.day_folder(datetime.now())
     else:
         parsed = _parse_date(date)
         if isinstance(parsed, JSONResponse):
@@ -269,11 +260,9 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
 
 def resolve_file(root: Path, rel: str) -> Path | str:
     """The real path of a finished segment under ``root``, or the reason it is refused."""
-    m = FILE_PATH_RE.fullmatch(rel)
-    if m is None:
-        return "path must be cam{N}/YYMMDD/cam{N}_YYYYMMDD_HHMMSS.mp4"
-    if m.group(1) != m.group(4):
-        return "file name does not match the camera folder"
+    parsed = segment_name.parse_rel_path(rel)
+    if isinstance(parsed, str):
+        return parsed
     real = os.path.realpath(os.path.join(root, rel))
     if not _inside(root, real):
         return "path leaves the recordings folder"
@@ -286,7 +275,7 @@ def resolve_file(root: Path, rel: str) -> Path | str:
 def recording_file(request: Request, rel: str, download: str | None = None) -> FileResponse | JSONResponse:
     if not str(request.scope.get("path", "")).endswith(f"/recordings/{rel}"):
         # The router's pattern lets a trailing newline go; the path must be exactly the file's.
-        return _not_found("path must be cam{N}/YYMMDD/cam{N}_YYYYMMDD_HHMMSS.mp4")
+        return _not_found(f"path must be {segment_name.SHAPE}")
     found = resolve_file(_cfg(request).recordings_root, rel)
     if isinstance(found, str):
         return _not_found(found)

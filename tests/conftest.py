@@ -5,7 +5,7 @@ from typing import Iterator
 
 import pytest
 
-from tests.procs import Procs, isolated_env
+from tests.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
 
 
 @pytest.fixture
@@ -22,3 +22,21 @@ def procs(sht_env: dict[str, str], tmp_path: Path) -> Iterator[Procs]:
         yield p
     finally:
         p.close()
+
+
+@pytest.fixture
+def ring_prefix() -> Iterator[str]:
+    """A ring-name prefix of this test only; segments left under it are removed afterwards."""
+    prefix = unique_prefix()
+    yield prefix
+    remove_rings(prefix)
+
+
+@pytest.fixture
+def ring_writer() -> Iterator[RingWriters]:
+    """Makes ring writers (``ring_writer(name, w, h)``, ``ring_writer.stream(prefix, cam)``)."""
+    writers = RingWriters()
+    try:
+        yield writers
+    finally:
+        writers.close()

@@ -1,8 +1,8 @@
 """Small, valid H.264 MP4 segments for tests of the recordings browser and API.
 
-They have the recorder's layout and names (``cam{N}/YYMMDD/cam{N}_YYYYMMDD_HHMMSS.mp4``)
-and, by default, its fragmented MP4 form, so listing, durations, Range requests and
-playback in a browser are exercised on the same kind of file.
+They have the recorder's layout and names (:mod:`common.segment_name`) and, by default,
+its fragmented MP4 form, so listing, durations, Range requests and playback in a browser
+are exercised on the same kind of file.
 """
 from __future__ import annotations
 
@@ -13,11 +13,13 @@ from pathlib import Path
 import av
 import numpy as np
 
+from common import segment_name
+
 
 def segment_path(root: Path, camera: int, start: datetime) -> Path:
-    folder = root / f"cam{camera}" / start.strftime("%y%m%d")
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder / f"cam{camera}_{start.strftime('%Y%m%d_%H%M%S')}.mp4"
+    path = root / segment_name.for_start(camera, start).rel_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
 
 
 def write_mp4(path: Path, seconds: float, fps: int = 30, width: int = 320, height: int = 240,

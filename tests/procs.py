@@ -18,6 +18,9 @@ import uuid
 from pathlib import Path
 from typing import Callable
 
+from common.ring import RingWriter
+from common.ring_layout import STREAMS, ring_name
+
 REPO = Path(__file__).resolve().parent.parent
 
 
@@ -60,6 +63,20 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def unique_prefix() -> str:
+    """A ring-name prefix no other test, run or live system uses."""
+    return f"t{uuid.uuid4().hex[:8]}_"
+
+
+def remove_rings(prefix: str) -> None:
+    """Remove every shared-memory ring whose name starts with ``prefix``."""
+    for path in glob.glob(f"/dev/shm/{prefix}*"):
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+
+
 def isolated_env(tmp: Path, **overrides: object) -> dict[str, str]:
     """Environment for one test system; ``overrides`` are SHT__ keys, e.g. recorder__segment_seconds=2."""
     tmp.mkdir(parents=True, exist_ok=True)
@@ -68,7 +85,7 @@ def isolated_env(tmp: Path, **overrides: object) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHT")}
     env.update({
         "SHT_CONFIG": str(empty),
-        "SHT__RING__PREFIX": f"t{uuid.uuid4().hex[:8]}_",
+        "SHT__RING__PREFIX": unique_prefix(),
         "SHT__CAMERA__SOURCE": "synthetic",
         "SHT__PATHS__RUN_DIR": str(tmp / "run"),
         "SHT__PATHS__LOG_DIR": str(tmp / "logs"),
@@ -80,6 +97,28 @@ def isolated_env(tmp: Path, **overrides: object) -> dict[str, str]:
         section, name = key.split("__", 1)
         env[f"SHT__{section.upper()}__{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
+
+
+class RingWriters:
+    """Ring writers made in a test; every one is closed and its segment removed at the end."""
+
+    def __init__(self) -> None:
+        self._made: list[RingWriter] = []
+
+    def __call__(self, name: str, width: int, height: int, slots: int = 4, source: str = "test",
+                 camera_name: str = "", stale_seconds: float = 2.0) -> RingWriter:
+        writer = RingWriter(name, width, height, slots, 30, source, camera_name, stale_seconds)
+        self._made.append(writer)
+        return writer
+
+    def stream(self, prefix: str, camera: int, stream: str = "sd", slots: int = 4) -> RingWriter:
+        """Camera ``camera``'s ``stream`` ring, named and sized as the capture process makes it."""
+        w, h = STREAMS[stream]
+        return self(ring_name(prefix, camera, stream), w, h, slots, "synthetic", f"CAM {camera}")
+
+    def close(self) -> None:
+        for writer in self._made:
+            writer.close()
 
 
 def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> object:
@@ -138,6 +177,4 @@ class Procs:
     def close(self) -> None:
         for name in list(self.running):
             self.stop(name)
-        prefix = self.env["SHT__RING__PREFIX"]
-        for path in glob.glob(f"/dev/shm/{prefix}*"):
-            os.unlink(path)
+        remove_rings(self.env["SHT__RING__PREFIX"])

@@ -6,6 +6,7 @@ views are saved in ``tests/artifacts/`` (or ``$SHT_TEST_ARTIFACTS``).
 """
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
@@ -185,6 +186,8 @@ def test_limit_message_for_a_third_address_then_it_gets_in_by_itself(system: Sys
     # Never a broken image: the failed picture is not shown, the message is.
     assert third.evaluate("getComputedStyle(document.getElementById('live-img')).visibility") == "hidden"
     assert third.is_visible("#stage-msg")
+    # The hidden picture keeps its place: two 720p pictures wide, sizes as the server declares them.
+    third.wait_for_function("document.getElementById('stage').style.aspectRatio === '2560 / 720'", timeout=5000)
     save_screenshot(third, "limit_720p")
     # A slot frees: the blocked page connects without anyone touching it.
     second.context.close()
@@ -194,9 +197,16 @@ def test_limit_message_for_a_third_address_then_it_gets_in_by_itself(system: Sys
     # The browser logs each refused request; nothing else may go wrong.
     assert all("status of 423" in e for e in log.console_errors), log.console_errors
     assert log.page_errors == [], log
-    # The offered other resolution works from the blocked state too.
-    fourth, log4 = open_page(browser, system.url("127.0.0.4", "/?view=1&res=720p"))
+    # The offered other resolution works from the blocked state too.  This page is told other
+    # picture sizes: the hidden picture's place follows what the server says, not the page's guess.
+    fourth, log4 = browser.page(1400, 1000)
+    sizes = {"480p": {"width": 640, "height": 480}, "720p": {"width": 1000, "height": 500}}
+    fourth.route("**/api/config", lambda route: route.fulfill(
+        status=200, content_type="application/json",
+        body=json.dumps({"views": ["dual", "0", "1"], "cameras": ["0", "1"], "resolutions": sizes})))
+    fourth.goto(system.url("127.0.0.4", "/?view=1&res=720p"))
     fourth.wait_for_function("document.getElementById('stage').dataset.state === 'blocked'", timeout=15000)
+    fourth.wait_for_function("document.getElementById('stage').style.aspectRatio === '1000 / 500'", timeout=5000)
     fourth.click("#btn-other-res")
     wait_playing(fourth)
     assert fourth.get_attribute("#live-img", "data-shown") == "1/480p"

@@ -319,7 +319,7 @@ def test_capture_process_fails_clearly_when_another_process_has_the_camera(procs
 
 
 def test_auto_follows_what_picamera2_lists(fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from capture.source import resolve_kind
+    from capture.registry import resolve_kind
     from common.config import load
     (tmp_path / "empty.toml").write_text("")
     cfg = load({"SHT_CONFIG": str(tmp_path / "empty.toml")})

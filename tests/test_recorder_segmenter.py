@@ -5,7 +5,8 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
 
-from recorder.segmenter import CaptureWallClock, Segmenter, final_name_of_part, part_name
+from common.segment_name import final_of_part, part_path
+from recorder.segmenter import CaptureWallClock, Segmenter
 
 PERIOD_NS = 1_000_000_000 // 30  # 33.33 ms, truncated like a real capture clock would not be
 
@@ -96,11 +97,11 @@ def test_wall_clock_far_from_the_boundary_still_ends_after_one_segment() -> None
 
 def test_temporary_names_round_trip() -> None:
     final = PurePosixPath("cam0/261126/cam0_20261126_063000.mp4")
-    part = part_name(final)
+    part = part_path(final)
     assert str(part) == "cam0/261126/.cam0_20261126_063000.mp4.part"
-    assert final_name_of_part(part.name) == final.name
-    assert final_name_of_part(".other.mp4.part") is None
-    assert final_name_of_part("cam0_20261126_063000.mp4") is None
+    assert final_of_part(part.name) == final.name
+    assert final_of_part(".other.mp4.part") is None
+    assert final_of_part("cam0_20261126_063000.mp4") is None
 
 
 def test_late_wall_stamps_do_not_move_frames_across_a_boundary() -> None:

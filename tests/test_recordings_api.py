@@ -14,12 +14,16 @@ from datetime import datetime
 from pathlib import Path
 from typing import Iterator
 
+import av
 import pytest
 import uvicorn
 from fastapi import FastAPI
 
 import streamer.recordings as recordings
+from common import segment_name
 from common.config import load
+from recorder.diskguard import list_recordings
+from recorder.writer import finalise
 from streamer.mp4_duration import mp4_duration
 from tests.mp4_files import write_mp4, write_segment
 from tests.procs import free_port, isolated_env, wait_until
@@ -156,6 +160,44 @@ def test_file_is_served_whole_and_by_range(library: tuple[Server, Path, Path]) -
     assert status == 200 and body == b"" and int(headers["content-length"]) == len(data)
     status, headers, _ = server.request(url + "?download=1")
     assert status == 200 and headers["content-disposition"].startswith("attachment")
+
+
+def test_a_segment_with_a_collision_suffix_is_listed_served_downloaded_and_counted(tmp_path: Path) -> None:
+    """The recorder names a segment ``..._1.mp4`` when its name and every later second of the day are taken."""
+    root = tmp_path / "root"
+    first = write_segment(root, 0, DAY.replace(hour=23, minute=59, second=59), 1.0)
+    part = first.with_name(segment_name.part_name(first.name))   # as the recorder writes it
+    write_mp4(part, 2.0)
+    suffixed = finalise(part, first)
+    assert suffixed.name == "cam0_20261126_235959_1.mp4"
+    data = suffixed.read_bytes()
+    server = Server(root, tmp_path)
+    try:
+        status, doc = server.json(f"/api/recordings?camera=0&date={DAY_NAME}")
+        assert status == 200 and [s["file"] for s in doc["segments"]] == [first.name, suffixed.name]
+        seg = doc["segments"][1]
+        assert seg["url"] == f"/recordings/cam0/{DAY_NAME}/{suffixed.name}" and seg["size_bytes"] == len(data)
+        assert seg["start"] == "2026-11-26T23:59:59" and seg["duration_s"] == pytest.approx(2.0, abs=0.05)
+        status, days = server.json("/api/recordings/days")
+        assert days["cameras"]["0"] == [{"date": DAY_NAME, "segments": 2,
+                                         "bytes": first.stat().st_size + len(data)}]
+        status, headers, body = server.request(seg["url"])
+        assert status == 200 and body == data and headers["content-type"] == "video/mp4"
+        status, headers, body = server.request(seg["url"], headers={"Range": "bytes=100-1099"})
+        assert status == 206 and body == data[100:1100]
+        assert headers["content-range"] == f"bytes 100-1099/{len(data)}"
+        status, headers, body = server.request(seg["url"] + "?download=1")
+        assert status == 200 and body == data
+        disposition = headers["content-disposition"]
+        assert disposition.startswith("attachment") and suffixed.name in disposition
+    finally:
+        server.close()
+    played = tmp_path / "downloaded.mp4"
+    played.write_bytes(body)
+    with av.open(str(played)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 60   # 2 s at 30 fps, every frame decodes
+    # Retention sees the same files the page lists.
+    assert [r.path.name for r in list_recordings(root)] == [first.name, suffixed.name]
 
 
 @pytest.mark.parametrize("path", [

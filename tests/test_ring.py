@@ -5,7 +5,6 @@ import multiprocessing as mp
 import os
 import signal
 import time
-import uuid
 
 import numpy as np
 import posix_ipc
@@ -14,21 +13,16 @@ import pytest
 
 from common.meter import RateMeter
 from common.ring import RingBusy, RingReader, RingWriter
-from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, STAT_RESET, field_struct
-from tests.procs import wait_until
+from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, STAT_RESET, STREAMS, field_struct
+from tests.procs import RingWriters, wait_until
 
 W, H = 320, 240
 CTX = mp.get_context("fork")
 
 
 @pytest.fixture
-def name():
-    ring = f"/t{uuid.uuid4().hex[:8]}_ring"
-    yield ring
-    try:
-        posix_ipc.unlink_shared_memory(ring)
-    except posix_ipc.ExistentialError:
-        pass
+def name(ring_prefix: str) -> str:
+    return f"/{ring_prefix}ring"
 
 
 # -- a frame that carries its own checksum ------------------------------------------------------
@@ -130,8 +124,8 @@ def _put(header: bytearray, field: str, value) -> None:
     field_struct(field).pack_into(header, HEADER_FIELDS[field][0], value)
 
 
-def test_bad_segment_reported_by_name_and_reader_attaches_once_good(name: str) -> None:
-    good = RingWriter(name + "x", W, H, 4, 30, "test")
+def test_bad_segment_reported_by_name_and_reader_attaches_once_good(name: str, ring_writer: RingWriters) -> None:
+    good = ring_writer(name + "x", W, H)
     header = bytearray(good._mm[:HEADER_SIZE])
     good.close()
     reader = RingReader(name, stale_seconds=1.0)
@@ -156,7 +150,7 @@ def test_bad_segment_reported_by_name_and_reader_attaches_once_good(name: str) -
         assert name in reader.error and not reader.status().attached
 
         # A writer replaces the broken segment; the reader attaches by itself.
-        writer = RingWriter(name, W, H, 4, 30, "test")
+        writer = ring_writer(name, W, H)
         _fill(writer.begin(), 0)
         writer.commit(time.monotonic_ns(), time.time_ns())
         frame = reader.next_frame(5.0)
@@ -185,7 +179,7 @@ def _try_second_writer(name: str, results) -> None:
         results.put(f"busy: {exc}")
 
 
-def test_stale_segment_reclaimed_and_live_writer_refused(name: str) -> None:
+def test_stale_segment_reclaimed_and_live_writer_refused(name: str, ring_writer: RingWriters) -> None:
     ready = CTX.Event()
     dead = CTX.Process(target=_write_then_hang, args=(name, 5, ready))
     dead.start()
@@ -200,7 +194,7 @@ def test_stale_segment_reclaimed_and_live_writer_refused(name: str) -> None:
     assert reader.status().restarts == 0
     os.kill(dead.pid, signal.SIGKILL)
     dead.join(10)
-    writer = RingWriter(name, W, H, 4, 30, "test")
+    writer = ring_writer(name, W, H)
     try:
         assert writer.reclaimed
         writer.begin()
@@ -213,7 +207,7 @@ def test_stale_segment_reclaimed_and_live_writer_refused(name: str) -> None:
         reader.close()
 
 
-def test_writer_death_reported_after_stale_seconds(name: str) -> None:
+def test_writer_death_reported_after_stale_seconds(name: str, ring_writer: RingWriters) -> None:
     ready = CTX.Event()
     hung = CTX.Process(target=_write_then_hang, args=(name, 3, ready))  # alive, but no more frames
     hung.start()
@@ -228,7 +222,7 @@ def test_writer_death_reported_after_stale_seconds(name: str) -> None:
     finally:
         hung.kill()
         hung.join(10)
-    writer = RingWriter(name, W, H, 4, 30, "test")
+    writer = ring_writer(name, W, H)
     reader = RingReader(name, stale_seconds=5.0)
     assert reader.status().writer_alive
     writer.close()  # a clean stop is seen at once, not after stale_seconds
@@ -238,8 +232,8 @@ def test_writer_death_reported_after_stale_seconds(name: str) -> None:
 
 
 # -- bounded for 24/7 -----------------------------------------------------------------------
-def test_memory_flat_and_counters_reset_over_100k_frames(name: str) -> None:
-    writer = RingWriter(name, 640, 480, 4, 30, "test")
+def test_memory_flat_and_counters_reset_over_100k_frames(name: str, ring_writer: RingWriters) -> None:
+    writer = ring_writer(name, *STREAMS["sd"])
     reader = RingReader(name)
     meter = RateMeter(window=2.0, max_events=120)
     proc = psutil.Process()

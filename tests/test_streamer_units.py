@@ -29,11 +29,6 @@ def cfg(tmp_path):
     return load(env)
 
 
-def _writer(cfg, cam: int, stream: str = "sd", slots: int = 3) -> RingWriter:
-    w, h = (640, 480) if stream == "sd" else (1280, 720)
-    return RingWriter(ring_name(cfg.ring.prefix, cam, stream), w, h, slots, 30, "synthetic", f"CAM {cam}")
-
-
 def _publish(writer: RingWriter, luma: int, noise: bool = True) -> None:
     h, w = writer.geo.height, writer.geo.width
     rng = np.random.default_rng(luma)
@@ -45,8 +40,8 @@ def _publish(writer: RingWriter, luma: int, noise: bool = True) -> None:
     writer.publish(y, u, v, time.monotonic_ns(), time.time_ns())
 
 
-def test_dual_picture_puts_cameras_side_by_side_and_no_signal_for_a_dead_one(cfg):
-    w0 = _writer(cfg, 0)
+def test_dual_picture_puts_cameras_side_by_side_and_no_signal_for_a_dead_one(cfg, ring_writer):
+    w0 = ring_writer.stream(cfg.ring.prefix, 0, slots=3)
     try:
         _publish(w0, 120, noise=False)
         reader = RingReader(ring_name(cfg.ring.prefix, 0, "sd"))
@@ -64,8 +59,8 @@ def test_dual_picture_puts_cameras_side_by_side_and_no_signal_for_a_dead_one(cfg
         w0.close()
 
 
-def test_a_frame_overwritten_while_copied_is_dropped(cfg):
-    w0 = _writer(cfg, 0, slots=3)
+def test_a_frame_overwritten_while_copied_is_dropped(cfg, ring_writer):
+    w0 = ring_writer.stream(cfg.ring.prefix, 0, slots=3)
     try:
         _publish(w0, 50)
         reader = RingReader(ring_name(cfg.ring.prefix, 0, "sd"))
@@ -79,8 +74,8 @@ def test_a_frame_overwritten_while_copied_is_dropped(cfg):
         w0.close()
 
 
-def test_encoder_renders_views_and_counts_size_anomalies(cfg):
-    w1 = _writer(cfg, 1, "hd")
+def test_encoder_renders_views_and_counts_size_anomalies(cfg, ring_writer):
+    w1 = ring_writer.stream(cfg.ring.prefix, 1, "hd", slots=3)
     try:
         _publish(w1, 90)
         enc = ViewEncoder(cfg, "dual", RESOLUTIONS["720p"])

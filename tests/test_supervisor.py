@@ -14,7 +14,6 @@ import socket
 import subprocess
 import sys
 import time
-import uuid
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -24,7 +23,7 @@ import httpx
 import pytest
 
 from tests.streamer_client import Reader, read_parts
-from tests.procs import REPO, die_with_parent, free_port, wait_until
+from tests.procs import REPO, die_with_parent, free_port, unique_prefix, wait_until
 
 PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "motion", "streamer")
 
@@ -72,7 +71,7 @@ def make_install(tmp: Path, extra_toml: str = "") -> Install:
     shutil.copy(REPO / "supervisord.conf", root / "supervisord.conf")
     (root / "run").mkdir()
     (root / "logs").mkdir()
-    port, prefix = free_port(), f"t{uuid.uuid4().hex[:8]}_"
+    port, prefix = free_port(), unique_prefix()
     (root / "sht.toml").write_text(
         f'[ring]\nprefix = "{prefix}"\n\n[streamer]\nport = {port}\n\n'
         f'[recorder]\nsegment_seconds = 4\n{extra_toml}')

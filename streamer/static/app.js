@@ -32,6 +32,7 @@
     freezeSig: "",
     freezeCount: 0,
     errorsAt: [],        // times of recent load failures, to back off from a loop
+    sizes: null,         // {res: {width, height}} of one camera's picture, from /api/config
   };
 
   const { storage, fetchWithin, pressed } = window.SHT;
@@ -88,8 +89,20 @@
   /* A failed image is hidden (never a broken-image icon); the stage keeps the view's shape. */
   function setBroken(on) {
     stage.classList.toggle("broken", on);
-    const [w, h] = { "480p": [640, 480], "720p": [1280, 720] }[state.res];
-    stage.style.aspectRatio = on ? `${w * (state.view === "dual" ? 2 : 1)} / ${h}` : "";
+    const size = state.sizes && state.sizes[state.res];
+    stage.style.aspectRatio = on && size ? `${size.width * (state.view === "dual" ? 2 : 1)} / ${size.height}` : "";
+  }
+
+  /* Picture sizes are the server's (one declaration there); asked again until it answers. */
+  async function loadConfig() {
+    try {
+      const r = await fetchWithin("/api/config");
+      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      state.sizes = (await r.json()).resolutions;
+      if (stage.classList.contains("broken")) setBroken(true);
+    } catch (e) {
+      setTimeout(loadConfig, STATUS_MS);
+    }
   }
 
   function clearRetry() {
@@ -373,6 +386,7 @@
     }
     state.view = choice.view || "dual";
     state.res = choice.res || "480p";
+    loadConfig();
     wire();
     window.SHT.recordings.init();
     showTab(choice.tab);

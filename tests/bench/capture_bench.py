@@ -18,7 +18,8 @@ import simplejpeg
 from capture.synthetic import SyntheticSource
 from common.clock import Pacer
 from common.ring import RingReader
-from common.ring_layout import ring_name
+from common.i420 import frame_bytes, planes
+from common.ring_layout import STREAMS, ring_name
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import Rig, memory_mb
 from tests.bench.ring_bench import cpu_ns
@@ -31,9 +32,7 @@ CPU_LIMIT = 10.0     # %core per camera on the synthetic source
 def _jpeg_sizes(frames: int) -> list[float]:
     src = SyntheticSource(0, 30)
     src._pacer = Pacer(1000)  # render back to back; pacing is not measured here
-    planes = lambda w, h: (np.zeros((h, w), np.uint8), np.zeros((h // 2, w // 2), np.uint8),
-                           np.zeros((h // 2, w // 2), np.uint8))
-    hd, sd = planes(1280, 720), planes(640, 480)
+    hd, sd = (planes(np.zeros(frame_bytes(w, h), np.uint8), w, h) for w, h in (STREAMS["hd"], STREAMS["sd"]))
     sizes = []
     for _ in range(frames):
         src.capture(1.0).fill(hd, sd)

@@ -21,6 +21,8 @@ import av
 import numpy as np
 
 from common.config import load
+from common.i420 import planes
+from common.ring_layout import STREAMS
 from common.state import StatusBoard
 from recorder import encoder
 from recorder.writer import SegmentWriter
@@ -29,7 +31,7 @@ from tests.bench.rig import CpuClock, Rig, memory_mb
 from tests.procs import wait_until
 
 SECTION = "recorder"
-W, H, FPS = 1280, 720, 30
+(W, H), FPS = STREAMS["hd"], 30
 MB = 1_000_000
 
 
@@ -40,10 +42,7 @@ def _frames(count: int) -> list[np.ndarray]:
     out = []
     for n in range(count):
         data = np.empty((H * 3 // 2, W), np.uint8)
-        y = data[:H]
-        u = data[H:H + H // 4].reshape(H // 2, W // 2)
-        v = data[H + H // 4:].reshape(H // 2, W // 2)
-        src.hd.render((y, u, v), n / FPS, n)
+        src.hd.render(planes(data, W, H), n / FPS, n)
         out.append(data)
     return out
 

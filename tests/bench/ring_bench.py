@@ -28,6 +28,7 @@ import numpy as np
 import posix_ipc
 import psutil
 
+from common.i420 import planes
 from common.ring import RingReader, RingWriter
 from common.ring_layout import STREAMS
 from tests.bench.figures import Figure, summarise
@@ -56,7 +57,7 @@ def _costs(stream: str, runs: int, frames: int) -> list[Figure]:
     writer = RingWriter(name, w, h, 8, 30, "bench")
     reader = RingReader(name)
     picture = np.random.default_rng(1).integers(0, 255, (h * 3 // 2, w), dtype=np.uint8)
-    py, pu, pv = picture[:h], picture[h:h + h // 4].reshape(h // 2, w // 2), picture[h + h // 4:].reshape(h // 2, w // 2)
+    py, pu, pv = planes(picture, w, h)
     publish, publish_copy, read_copy, read_zero = [], [], [], []
     try:
         for plane in writer._views:  # touch every slot once, as a running writer has

@@ -118,3 +118,23 @@ def test_history_is_bounded(tmp_path: Path) -> None:
     g = guard(root, SmallDisk(100 * MB), quota_gb=0.5 * 1000 / GB)
     g.check()
     assert g.state.deleted_count == 30 and len(g.deleted) == 20
+
+
+def test_only_what_the_recordings_page_lists_is_counted_or_deleted(tmp_path: Path) -> None:
+    """The segment name grammar decides: a collision-suffixed segment counts; look-alikes do not."""
+    root = tmp_path / "rec"
+    segments = ["cam0/261126/cam0_20261126_000000.mp4", "cam0/261126/cam0_20261126_000000_1.mp4",
+                "cam0/261126/cam0_20261126_000000_2.mp4", "cam0/261126/cam0_20261126_000000_10.mp4",
+                "cam1/261126/cam1_20261126_000010.mp4"]   # oldest first; _2 before _10
+    decoys = ["cam0/261126/cam1_20261126_000001.mp4",     # another camera's name in cam0/
+              "cam0/261340/cam0_20261340_000002.mp4",     # not a calendar date
+              "cam0/backup/cam0_20261126_000003.mp4",     # not a day folder
+              "camera0/261126/cam0_20261126_000004.mp4",  # not a camera folder
+              "cam0/261126/cam0_20261126_000005.mp4.bak", "cam0/261126/cam0_20261126_000006_01.mp4"]
+    for name in segments + decoys:
+        make(root, name, MB)
+    assert [str(r.path.relative_to(root)) for r in list_recordings(root)] == segments
+    g = guard(root, SmallDisk(100 * MB), floor_gb=99 * MB / GB, target_gb=99 * MB / GB)
+    g.check()
+    assert [d["file"] for d in g.deleted] == segments
+    assert all((root / name).exists() for name in decoys)

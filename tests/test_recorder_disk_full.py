@@ -41,12 +41,12 @@ def small_disk(tmp_path: Path):
     mnt = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
     mnt.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; the retention logic is covered by test_recorder_diskguard.py")
+        pytest.skip("mounting a tmpfs needs root; the retention logic is covered by test_retention.py")
     done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True,
                           text=True)
     if done.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the retention logic is covered by "
-                    "test_recorder_diskguard.py")
+                    "test_retention.py")
     try:
         yield mnt
     finally:

@@ -1,0 +1,121 @@
+"""What both recording engines share: set-up, the loop's timers, pause, errors and status.
+
+:class:`~recorder.recording.Recorder` (PyAV, fed by the ring) and
+:class:`~recorder.rpicam.RpicamRecorder` (rpicam-vid) differ only in how segments are made;
+the disk guard, the pause flag, the bounded histories and the status document are the same.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections import deque
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Callable
+
+from common.config import Config
+from common.state import Controls, StatusBoard
+from recorder.diskguard import DiskGuard, free_bytes_of
+from recorder.segmenter import Segmenter, local_time
+
+log = logging.getLogger("recorder")
+
+CONTROLS_EVERY_S = 0.25  # how often the pause flag is read
+STATUS_EVERY_S = 1.0     # how often the status document is published
+HISTORY = 20             # entries kept in each status list
+
+
+class RecorderEngine:
+    """Set-up and bookkeeping of one camera's recorder; subclasses make the segments."""
+
+    engine = ""          # the status document's name for it
+
+    def __init__(self, cfg: Config, camera: int, align: bool, local: Callable[[int], datetime] = local_time,
+                 free_bytes: Callable[[Path], int] = free_bytes_of) -> None:
+        rc = cfg.recorder
+        self.cfg, self.camera = cfg, camera
+        self.root = cfg.recordings_root
+        self.fps = cfg.camera.fps
+        self.segmenter = Segmenter(camera, rc.segment_seconds, align, self.fps, local)
+        self.guard = DiskGuard(self.root, rc.disk_warn_gb, rc.free_floor_gb, rc.free_target_gb, rc.retention,
+                               rc.quota_gb, rc.max_age_days, free_bytes=free_bytes,
+                               event_keep_days=rc.event_keep_days)
+        self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
+                                 cfg.camera.count)
+        self.board = StatusBoard(cfg.run_dir)
+        self.status_name = f"recorder-cam{camera}"
+        self.stopping = False
+        self.enabled = True
+        self.segments_written = 0
+        self.frames_written = 0
+        self.last_error = ""
+        self.last_error_at: float | None = None
+        self.recent: deque[dict] = deque(maxlen=HISTORY)
+        self.recovered: deque[dict] = deque(maxlen=HISTORY)
+        self._next_controls = self._next_disk = self._next_status = 0.0
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+    # -- the loop's periodic duties ----------------------------------------------------------
+    def tick(self, now: float) -> None:
+        """Follow the pause flag, run the disk guard and publish status, each when due."""
+        if now >= self._next_controls:
+            self._next_controls = now + CONTROLS_EVERY_S
+            self._follow_controls()
+        if now >= self._next_disk:
+            self._next_disk = now + self.cfg.recorder.check_seconds
+            self.guard.check()
+        if now >= self._next_status:
+            self._next_status = now + STATUS_EVERY_S
+            self.publish()
+
+    def _follow_controls(self) -> None:
+        enabled = self.controls.recording_enabled(self.camera)
+        if enabled != self.enabled:
+            log.info("camera %d: recording %s", self.camera, "resumed" if enabled else "paused")
+            if not enabled:
+                self.pausing()
+            self.enabled = enabled
+
+    def pausing(self) -> None:
+        """Recording was just paused: end what is being written."""
+
+    # -- errors and status -------------------------------------------------------------------
+    def note_error(self, message: str) -> None:
+        """The last error, shown in status (and so on the page) and logged."""
+        self.last_error, self.last_error_at = message, round(time.time(), 3)
+        log.error("camera %d: %s", self.camera, message)
+
+    def state(self) -> str:
+        raise NotImplementedError
+
+    def engine_status(self) -> dict[str, Any]:
+        """The engine's own fields: recording, encoder, current_file, frames_dropped..."""
+        raise NotImplementedError
+
+    def status(self) -> dict[str, Any]:
+        g = self.guard.state
+        return {
+            "camera": self.camera, "pid": os.getpid(), "engine": self.engine, "state": self.state(),
+            "enabled": self.enabled, "segment_seconds": self.cfg.recorder.segment_seconds,
+            "segments_written": self.segments_written, "frames_written": self.frames_written,
+            "last_error": self.last_error, "last_error_at": self.last_error_at,
+            "disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
+            "retention": self.cfg.recorder.retention, "retention_deleted_count": g.deleted_count,
+            "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": list(self.guard.deleted),
+            "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
+            **self.engine_status(),
+        }
+
+    def publish(self, final: bool = False) -> None:
+        doc = self.status()
+        if final:
+            doc.update(state="stopped", recording=False, current_file=None)
+            if "waiting_for" in doc:
+                doc["waiting_for"] = ""
+        try:
+            self.board.publish(self.status_name, doc)
+        except OSError as exc:
+            log.warning("status: cannot publish: %s", exc)
