@@ -2,29 +2,39 @@
 
 It opens the camera once, and for every frame fills the next slot of the camera's two
 rings (``hd`` and ``sd``, I420, sizes in ``common.ring_layout.STREAMS``) in place, stamps
-name and time on both, and publishes them.  Exit codes: 0 on SIGINT/SIGTERM, 1 when the camera fails (so the
-supervisor starts a fresh process), 2 for a bad configuration or command line.
+name and time on both, and publishes them.  Exit codes: 0 on SIGINT/SIGTERM, 1 when the
+camera fails (so the supervisor starts a fresh process), 2 for a bad configuration or
+command line, or a camera stack that cannot work (picamera2 installed but not importable).
+
+Two states keep the process up without the camera, published on the status board
+(``capture-camN``) for the page: "not connected" (libcamera does not list the camera;
+checked again every ``camera.absent_retry_seconds`` by a fresh process, and when it appears
+this one exits 1 so the supervisor starts one that opens it), and "off" (``recorder.engine
+= rpicam-vid``: rpicam-vid owns the camera, so there is no live view).
 """
 from __future__ import annotations
 
 import argparse
 import logging
+import os
 import signal
 import sys
 import time
 
 from capture.registry import open_source, resolve_kind
-from capture.source import CameraFailed, Source
+from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, Source
 from common.clock import stamp_text
-from common.config import Config, load_or_exit
+from common.config import EXIT_BAD_CONFIG, Config, load_or_exit
 from common.memory import trim
 from common.meter import RateMeter
 from common.overlay import FrameStamp
 from common.ring import RingBusy, RingWriter
 from common.ring_layout import STREAMS, ring_name
+from common.state import StatusBoard, capture_status_name
 
 log = logging.getLogger("capture")
 STATS_EVERY_S = 1.0
+IDLE_SLICE_S = 0.5
 
 
 class Capture:
@@ -39,6 +49,16 @@ class Capture:
         self.writers: dict[str, RingWriter] = {}
         self.stamps: dict[str, FrameStamp] = {}
         self.source: Source | None = None
+        self.board = StatusBoard(cfg.run_dir)
+
+    def publish(self, state: str, reason: str = "", source: str = "") -> None:
+        """The capture state for the page and health checks: live, not connected, off, error."""
+        try:
+            self.board.publish(capture_status_name(self.camera),
+                               {"camera": self.camera, "pid": os.getpid(), "state": state, "reason": reason,
+                                "source": source})
+        except OSError as exc:
+            log.warning("camera %d: cannot publish the status: %s", self.camera, exc)
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -56,8 +76,19 @@ class Capture:
             self.stamps[stream] = FrameStamp(self.name, w, h)
 
     def run(self) -> int:
-        kind, why = resolve_kind(self.cfg, self.camera)
+        if self.cfg.recorder.engine == "rpicam-vid":
+            reason = "live view off: camera recorded by rpicam-vid (recorder.engine = rpicam-vid)"
+            log.info("camera %d (%s): %s; not opening the camera", self.camera, self.name, reason)
+            self.publish("off", reason)
+            return self._idle(retry=False)
+        try:
+            kind, why = resolve_kind(self.cfg, self.camera)
+        except CameraStackBroken as exc:
+            log.error("camera %d: %s", self.camera, exc)
+            self.publish("error", str(exc))
+            return EXIT_BAD_CONFIG
         log.info("camera %d (%s): source %s (%s)", self.camera, self.name, kind, why)
+        self.publish("starting", why, kind)
         try:
             self._open_rings(kind)
         except RingBusy as exc:
@@ -72,16 +103,48 @@ class Capture:
                 return 0
             source.start()
             trim()
+            self.publish("live", why, kind)
             return self._loop(source)
+        except CameraAbsent as exc:
+            log.warning("camera %d: %s; waiting for it", self.camera, exc)
+            self.publish("not connected", str(exc), kind)
+            self._close(source)
+            source = None
+            return self._idle(retry=True)
+        except CameraStackBroken as exc:
+            log.error("camera %d: %s", self.camera, exc)
+            self.publish("error", str(exc), kind)
+            return EXIT_BAD_CONFIG
         except CameraFailed as exc:
             log.error("camera %d: %s", self.camera, exc)
+            self.publish("error", str(exc), kind)
             return 1
         finally:
-            if source is not None:
-                source.close()
-            for writer in self.writers.values():
-                writer.close(unlink=True)
+            self._close(source)
             log.info("camera %d: stopped", self.camera)
+
+    def _close(self, source: Source | None) -> None:
+        """Close the source and remove the rings: no reader waits on a camera that is not there."""
+        if source is not None:
+            source.close()
+        for writer in self.writers.values():
+            writer.close(unlink=True)
+        self.writers.clear()
+
+    def _idle(self, retry: bool) -> int:
+        """Stay up without the camera until stopped; with ``retry``, exit 1 once it is listed."""
+        from capture.picam import cameras_listed_afresh
+        every = self.cfg.camera.absent_retry_seconds
+        next_check = time.monotonic() + every
+        while not self.stopping:
+            time.sleep(IDLE_SLICE_S)
+            if retry and time.monotonic() >= next_check:
+                listed = cameras_listed_afresh()
+                if listed is not None and listed > self.camera:
+                    log.info("camera %d: now listed; restarting to open it", self.camera)
+                    return 1
+                next_check = time.monotonic() + every
+        return 0
 
     def _loop(self, source: Source) -> int:
         hd, sd = self.writers["hd"], self.writers["sd"]
@@ -115,8 +178,17 @@ class Capture:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m capture", description="Own one camera and feed its rings.")
-    parser.add_argument("--camera", type=int, required=True, help="camera number (0 or 1)")
+    parser.add_argument("--camera", type=int, help="camera number (0 or 1)")
+    parser.add_argument("--check", action="store_true",
+                        help="self-check: cameras, rates, colours, encoders, disk, versions (exit 0 when all is well)")
+    parser.add_argument("--seconds", type=float, default=10.0, help="--check: how long each camera is measured")
     args = parser.parse_args(argv)
+    if args.check:
+        from capture.check import run
+        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
+        return run(load_or_exit(), args.seconds)
+    if args.camera is None:
+        parser.error("--camera is required (or --check)")
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[cam%(camera)s] %(levelname)s %(message)s"
                         .replace("%(camera)s", str(args.camera)), stream=sys.stderr)
     cfg = load_or_exit()

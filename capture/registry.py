@@ -5,9 +5,13 @@ camera is opened), so importing them all here costs little on any machine.
 """
 from __future__ import annotations
 
+import sys
+
+from capture import picam
 from capture.av_source import AvSource
+from capture.devices import pi_camera_devices
 from capture.picam import PicameraSource, cameras_listed
-from capture.source import Source
+from capture.source import CameraStackBroken, Source
 from capture.synthetic import SyntheticSource
 from common.config import Config
 
@@ -17,14 +21,29 @@ def picamera2_present() -> bool:
 
 
 def resolve_kind(cfg: Config, camera: int = 0) -> tuple[str, str]:
-    """The source kind to use for ``camera`` and why, in words for the log and status."""
+    """The source kind to use for ``camera`` and why, in words for the log and status.
+
+    ``auto`` falls back to the synthetic camera only when picamera2 is not installed and
+    the kernel shows no Pi camera; an installed picamera2 that fails to import is
+    :class:`CameraStackBroken`, never hidden behind synthetic pictures.
+    """
     kind = cfg.camera_source(camera)
     if kind != "auto":
         key = "camera.sources" if camera < len(cfg.camera.sources) else "camera.source"
         return kind, f"{key} = {kind}"
-    if picamera2_present():
-        return "picamera2", "auto: a Pi camera was found"
-    return "synthetic", "auto: no Pi camera found (picamera2 missing or no camera listed), using the synthetic camera"
+    if picam.installed():
+        error = picam.import_error()
+        if error:
+            raise CameraStackBroken(f"camera.source = auto: picamera2 is installed but cannot be imported: {error}")
+        if picamera2_present():
+            return "picamera2", "auto: a Pi camera was found"
+        return "picamera2", "auto: picamera2 is installed (no camera listed yet)"
+    devices = pi_camera_devices()
+    if devices:
+        raise CameraStackBroken(f"camera.source = auto: a Pi camera is attached ({', '.join(devices)}) but picamera2 "
+                                f"is not installed for {sys.executable} (sudo apt install python3-picamera2; "
+                                f"make the venv with --system-site-packages)")
+    return "synthetic", "auto: no Pi camera found (picamera2 not installed, no camera device), using the synthetic camera"
 
 
 def open_source(kind: str, camera: int, cfg: Config) -> Source:

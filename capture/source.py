@@ -21,6 +21,14 @@ class CameraFailed(Exception):
     """The camera stopped delivering; the process exits so the supervisor starts a fresh one."""
 
 
+class CameraAbsent(Exception):
+    """The camera is not connected: a state to show and wait in, not a failure to restart on."""
+
+
+class CameraStackBroken(Exception):
+    """The camera software cannot work (e.g. picamera2 fails to import): exit 2, fix the install."""
+
+
 class CapturedFrame(ABC):
     """A frame held by the source until released.  Times are CLOCK_MONOTONIC / wall ns."""
 

@@ -81,6 +81,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "files": _key([], list, (_is_str_list, "a list of video file paths, one per camera")),
         "v4l2_devices": _key(["/dev/video0", "/dev/video2"], list, (_is_str_list, "a list of device paths")),
         "capture_timeout": _key(2.0, (int, float), _range(0.1, 30)),
+        # A camera that is not connected is looked for again this often (by a fresh process).
+        "absent_retry_seconds": _key(60.0, (int, float), _range(1, 3600)),
         # Synthetic source only: a still scene (no pan, no vehicle) with a lighting ramp, and
         # a figure crossing it every this many seconds.  0: the usual moving street scene.
         "synthetic_motion_every": _key(0, (int, float), (lambda v: v == 0 or 10 <= v <= 86400,

@@ -105,6 +105,11 @@ class Controls:
         return bool(self.get()["recording"].get(str(camera), True))
 
 
+def capture_status_name(camera: int) -> str:
+    """The capture process's document: state (starting, live, not connected, off, error), reason."""
+    return f"capture-cam{camera}"
+
+
 class StatusBoard:
     """Named JSON status documents in the run folder (``status-<name>.json``)."""
 

@@ -2,6 +2,8 @@
 
 A Pi 4 has a V4L2 H.264 encoder (``h264_v4l2m2m``); a Pi 5 and a PC do not, and use
 libx264 (preset ultrafast, tune zerolatency by default, like rpicam-vid on a Pi 5).
+Every stream declares the rings' colours (full-range BT.601, ``common.colour``) in its
+VUI, so players neither wash out nor over-darken the picture.
 """
 from __future__ import annotations
 
@@ -10,6 +12,8 @@ from dataclasses import dataclass, field
 from fractions import Fraction
 
 import av
+
+from common import colour
 
 log = logging.getLogger("recorder")
 
@@ -41,6 +45,10 @@ class EncoderSettings:
         ctx.time_base = TIME_BASE
         ctx.framerate = Fraction(self.fps, 1)
         ctx.gop_size = self.gop
+        ctx.color_range = colour.VUI_FULL_RANGE
+        ctx.colorspace = colour.VUI_MATRIX
+        ctx.color_primaries = colour.VUI_PRIMARIES
+        ctx.color_trc = colour.VUI_TRANSFER
         opts: dict[str, str] = {}
         if self.codec == SOFTWARE:
             ctx.thread_count = self.threads

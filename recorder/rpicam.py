@@ -10,10 +10,16 @@ when it exits.  Chunks left by a crash are remuxed at the next start.
 A chunk's times come from the file: its last frame was written at its mtime, so its first
 frame was captured ``frames / fps`` earlier.  rpicam-vid starts a new chunk only at a
 keyframe, so segments can overrun ``segment_seconds`` by up to one keyframe interval.
+
+On a Pi 5 rpicam-vid encodes with libx264 through libav: ``--low-latency`` turns off its
+B-frames (the remux writes decode order as display order) and frame threading, and
+``--segment`` works there from rpicam-apps 1.8.0, so older releases are refused with a
+clear error (the recorder stays up and says so).
 """
 from __future__ import annotations
 
 import logging
+import re
 import signal
 import subprocess
 import time
@@ -38,6 +44,30 @@ WORK_DIR = ".rpicam"
 POLL_S = 0.2
 RESTART_MIN_S, RESTART_MAX_S = 1.0, 10.0
 RAN_FINE_S = 30.0        # rpicam-vid that ran this long before it exited is restarted at once
+MIN_VERSION = (1, 8, 0)  # --segment with the libav encoder (every Pi 5)
+VERSION_RE = re.compile(r"rpicam-apps build: v?(\d+)\.(\d+)\.(\d+)")
+
+
+def rpicam_version(exe: str) -> tuple[tuple[int, int, int] | None, str]:
+    """(version, first line of ``--version``); version None when it cannot be read."""
+    try:
+        out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20,
+                             stdin=subprocess.DEVNULL)
+    except (OSError, subprocess.SubprocessError) as exc:
+        return None, f"{exe} --version: {exc}"
+    text = out.stdout + out.stderr
+    found = VERSION_RE.search(text)
+    first = (text.strip().splitlines() or [""])[0]
+    return (tuple(int(g) for g in found.groups()) if found else None), first  # type: ignore[return-value]
+
+
+def version_problem(version: tuple[int, int, int] | None) -> str:
+    """'' when this rpicam-vid can segment, else why not (for the log, status and page)."""
+    if version is not None and version < MIN_VERSION:
+        have, need = ".".join(map(str, version)), ".".join(map(str, MIN_VERSION))
+        return (f"rpicam-vid {have} is too old: --segment with the libav encoder (Raspberry Pi 5) needs "
+                f"rpicam-apps {need} or later (sudo apt update && sudo apt full-upgrade)")
+    return ""
 
 
 class CameraOwned(Exception):
@@ -88,6 +118,7 @@ class RpicamRecorder(RecorderEngine):
         self.restart_at = 0.0
         self.restart_delay = RESTART_MIN_S
         self.started_at = 0.0
+        self.refused = False     # this rpicam-vid cannot record here: say so, start nothing
 
     def check_camera_free(self) -> None:
         reader = RingReader(ring_name(self.cfg.ring.prefix, self.camera, "hd"), self.cfg.ring.stale_seconds)
@@ -104,7 +135,7 @@ class RpicamRecorder(RecorderEngine):
         rc = self.cfg.recorder
         cmd = [rc.rpicam_vid, "--camera", str(self.camera), "-t", "0", "-n", "--width", str(w), "--height", str(h),
                "--framerate", str(self.fps), "--intra", str(max(1, round(self.fps * rc.keyframe_seconds))),
-               "--inline", "--segment", str(self.segment_ms()), "--codec", "h264"]
+               "--inline", "--segment", str(self.segment_ms()), "--codec", "h264", "--low-latency"]
         if rc.max_bitrate_kbps:
             cmd += ["--bitrate", str(rc.max_bitrate_kbps * 1000)]
         return cmd + ["-o", str(pattern)]
@@ -116,7 +147,17 @@ class RpicamRecorder(RecorderEngine):
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> int:
-        log.info("camera %d: recording with %s into %s", self.camera, self.cfg.recorder.rpicam_vid, self.root)
+        exe = self.cfg.recorder.rpicam_vid
+        version, line = rpicam_version(exe)
+        problem = version_problem(version)
+        if version is None:
+            log.warning("camera %d: cannot tell the rpicam-vid version (%s); rpicam-apps %s or later is needed",
+                        self.camera, line or "no output", ".".join(map(str, MIN_VERSION)))
+        log.info("camera %d: recording with %s (%s) into %s", self.camera, exe, line or "version unknown", self.root)
+        if problem:
+            self.note_error(problem)
+            self.refused = True
+            return self._refused()
         self.work.mkdir(parents=True, exist_ok=True)
         for chunk in self._chunks(None):  # left by a crash: nothing writes them any more
             self._finish(chunk, recovered=True)
@@ -136,6 +177,14 @@ class RpicamRecorder(RecorderEngine):
                 self._reap()
             self._collect(complete_only=False)
             self.publish(final=True)
+        return 0
+
+    def _refused(self) -> int:
+        """Stay up (no crash loop) and keep reporting why nothing is recorded."""
+        while not self.stopping:
+            self.tick(time.monotonic())
+            time.sleep(POLL_S)
+        self.publish(final=True)
         return 0
 
     def _spawn(self) -> None:
@@ -217,6 +266,8 @@ class RpicamRecorder(RecorderEngine):
         log.info("segment %s: %d frames%s", entry["file"], written, " (recovered after a crash)" if recovered else "")
 
     def state(self) -> str:
+        if self.refused:
+            return "error"
         if not self.enabled:
             return "paused"
         return "recording" if self._running() else "error" if self.last_error else "waiting"

@@ -10,12 +10,15 @@ import time
 from typing import Any
 
 from common.config import Config
+from common.pids import pid_alive
 from common.ring import RingReader
 from common.ring_layout import ring_name
-from common.state import Controls, StatusBoard
+from common.state import Controls, StatusBoard, capture_status_name
 from streamer.params import RESOLUTIONS, cameras, view_cameras
 
 LIVE_AGE_S = 1.0
+# Capture states that explain a camera without pictures (published by the capture process).
+EXPLAINED = ("not connected", "off", "error")
 RECORDER_STALE_S = 5.0   # a recorder status older than this means the recorder is not running
 
 
@@ -25,6 +28,7 @@ class CameraWatch:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self._readers: dict[tuple[int, str], RingReader] = {}
+        self._board = StatusBoard(cfg.run_dir)
 
     def reader(self, cam: int, stream: str) -> RingReader:
         key = (cam, stream)
@@ -35,11 +39,24 @@ class CameraWatch:
     def camera(self, cam: int, stream: str = "sd") -> dict[str, Any]:
         st = self.reader(cam, stream).status()
         age = st.frame_age_s
+        live = st.live(LIVE_AGE_S)
+        state, reason = self.capture_state(cam, live)
         return {"name": st.camera_name or self.cfg.camera_name(cam), "source": st.source or None,
-                "live": st.live(LIVE_AGE_S), "writer_alive": st.writer_alive, "fps": round(st.fps, 2),
+                "live": live, "writer_alive": st.writer_alive, "fps": round(st.fps, 2),
                 "frames": st.frames, "drops": st.drops,
                 "frame_age_ms": None if age is None else round(age * 1000, 1), "restarts": st.restarts,
-                "error": st.error or None}
+                "error": st.error or None, "state": state, "reason": reason}
+
+    def capture_state(self, cam: int, live: bool) -> tuple[str, str | None]:
+        """live | not connected | off | error | no signal, and why (for the page and /api/health)."""
+        if live:
+            return "live", None
+        doc = self._board.read(capture_status_name(cam)) or {}
+        state = doc.get("state")
+        # An error outlives its process (it exited 2 and stays down); the others need it running.
+        if state in EXPLAINED and (state == "error" or pid_alive(int(doc.get("pid") or 0))):
+            return str(state), str(doc.get("reason") or "") or None
+        return "no signal", None
 
     def heartbeat(self, view: str, res: str) -> tuple[list[int], float | None]:
         """Live cameras of a view and the youngest frame age (ms) among them."""

@@ -12,9 +12,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capture.source import CameraFailed
+from capture.source import CameraAbsent, CameraFailed, CameraStackBroken
 from common.ring import RingReader
 from common.ring_layout import ring_name
+from common.state import StatusBoard, capture_status_name
 from tests.fakes.picamera2 import pattern
 from tests.procs import REPO, wait_until
 
@@ -26,13 +27,17 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
     """The fake ``picamera2`` importable in this process, with its own camera locks."""
     monkeypatch.syspath_prepend(str(FAKES))
     monkeypatch.setenv("FAKE_PICAMERA2_LOCK_DIR", str(tmp_path / "locks"))
-    for name in ("FAKE_PICAMERA2_CAMERAS", "FAKE_PICAMERA2_STALL_AFTER", "FAKE_PICAMERA2_STRIDE_ALIGN"):
+    for name in ("FAKE_PICAMERA2_CAMERAS", "FAKE_PICAMERA2_STALL_AFTER", "FAKE_PICAMERA2_STRIDE_ALIGN",
+                 "FAKE_PICAMERA2_VERSION", "FAKE_PICAMERA2_CAMERAS_FILE", "FAKE_PICAMERA2_COLOUR_SPACE",
+                 "FAKE_PICAMERA2_RGB", "FAKE_PICAMERA2_FRAME_US"):
         monkeypatch.delenv(name, raising=False)
-    sys.modules.pop("picamera2", None)
+    for name in ("picamera2", "libcamera"):
+        sys.modules.pop(name, None)
     import picamera2
     assert Path(picamera2.__file__).parent.parent == FAKES
     yield picamera2
-    sys.modules.pop("picamera2", None)
+    for name in ("picamera2", "libcamera"):
+        sys.modules.pop(name, None)
 
 
 def _source(camera: int = 0, timeout: float = 2.0):
@@ -222,11 +227,41 @@ def test_silent_camera_fails_after_capture_timeout_in_slices(fake, monkeypatch: 
         src.close()
 
 
-def test_no_camera_and_busy_camera_raise_camera_failed(fake, monkeypatch: pytest.MonkeyPatch,
-                                                        tmp_path: Path) -> None:
+@pytest.mark.parametrize("version, error", [("0.3.36", IndexError), ("0.3.38", RuntimeError)])
+def test_fake_fails_on_a_missing_camera_like_that_release(fake, monkeypatch: pytest.MonkeyPatch,
+                                                          version: str, error: type) -> None:
+    monkeypatch.setenv("FAKE_PICAMERA2_VERSION", version)
+    for listed in ("1", "0"):
+        monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", listed)
+        with pytest.raises(Exception) as raised:
+            fake.Picamera2(camera_num=1)
+        assert type(raised.value) is error  # not a subclass: exactly what that release raises
+
+
+@pytest.mark.parametrize("version", ["0.3.36", "0.3.38"])
+def test_a_missing_camera_is_absent_not_failed(fake, monkeypatch: pytest.MonkeyPatch, version: str) -> None:
+    monkeypatch.setenv("FAKE_PICAMERA2_VERSION", version)
+    monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "1")
+    with pytest.raises(CameraAbsent, match="camera 1 not connected \\(libcamera lists 1 camera;"):
+        _source(1).start()
     monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "0")
-    with pytest.raises(CameraFailed, match="not found"):
-        _source().start()
+    with pytest.raises(CameraAbsent, match="camera 0 not connected"):
+        _source(0).start()
+    # Listed a moment ago, gone when opened: whatever the release raises, the camera is absent.
+    real_info = fake.Picamera2.global_camera_info
+    calls = []
+
+    def shrinking() -> list:
+        calls.append(1)
+        monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "2" if len(calls) == 1 else "1")
+        return real_info()
+    monkeypatch.setattr(fake.Picamera2, "global_camera_info", staticmethod(shrinking))
+    with pytest.raises(CameraAbsent, match="camera 1 not connected"):
+        _source(1).start()
+    assert len(calls) >= 2
+
+
+def test_busy_camera_raises_camera_failed(fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "2")
     holder = _hold_camera(0)
     try:
@@ -318,14 +353,193 @@ def test_capture_process_fails_clearly_when_another_process_has_the_camera(procs
         holder.wait()
 
 
-def test_auto_follows_what_picamera2_lists(fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from capture.registry import resolve_kind
+def _cfg(tmp_path: Path, **env: str):
     from common.config import load
     (tmp_path / "empty.toml").write_text("")
-    cfg = load({"SHT_CONFIG": str(tmp_path / "empty.toml")})
+    return load({"SHT_CONFIG": str(tmp_path / "empty.toml"), **env})
+
+
+def _sysfs(root: Path, devices: dict[str, tuple[str, str]]) -> Path:
+    """A /sys/class/video4linux look-alike: node -> (name, driver)."""
+    for node, (name, driver) in devices.items():
+        d = root / node
+        (d / "device").mkdir(parents=True)
+        (d / "name").write_text(name + "\n")
+        (d / "index").write_text("0\n")
+        (root / "drivers" / driver).mkdir(parents=True, exist_ok=True)
+        (d / "device" / "driver").symlink_to(root / "drivers" / driver)
+    return root
+
+
+def test_auto_uses_picamera2_whenever_it_imports(fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    from capture.registry import resolve_kind
+    cfg = _cfg(tmp_path)
     assert resolve_kind(cfg, 0) == ("picamera2", "auto: a Pi camera was found")
-    monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "0")
-    kind, why = resolve_kind(cfg, 0)
-    assert kind == "synthetic" and "no Pi camera found" in why
-    cfg = load({"SHT_CONFIG": str(tmp_path / "empty.toml"), "SHT__CAMERA__SOURCES": '["synthetic", "file"]'})
+    monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "0")  # installed, nothing listed: a state, not synthetic
+    assert resolve_kind(cfg, 0) == ("picamera2", "auto: picamera2 is installed (no camera listed yet)")
+    cfg = _cfg(tmp_path, SHT__CAMERA__SOURCES='["synthetic", "file"]')
     assert resolve_kind(cfg, 1) == ("file", "camera.sources = file")
+
+
+def test_auto_falls_back_to_synthetic_only_without_picamera2_and_camera(monkeypatch: pytest.MonkeyPatch,
+                                                                        tmp_path: Path) -> None:
+    import capture.devices
+    from capture.registry import resolve_kind
+    sys.modules.pop("picamera2", None)
+    assert __import__("importlib.util").util.find_spec("picamera2") is None, "picamera2 must be absent here"
+    monkeypatch.setattr(capture.devices, "SYSFS_V4L", _sysfs(tmp_path / "pc", {"video0": ("UVC Camera", "uvcvideo")}))
+    kind, why = resolve_kind(_cfg(tmp_path), 0)
+    assert kind == "synthetic" and "no Pi camera found (picamera2 not installed, no camera device)" in why
+    pi = _sysfs(tmp_path / "pi5", {"video0": ("rp1-cfe-csi2_ch0", "rp1-cfe"), "video20": ("pispbe-input", "pispbe")})
+    monkeypatch.setattr(capture.devices, "SYSFS_V4L", pi)
+    with pytest.raises(CameraStackBroken, match="a Pi camera is attached \\(/dev/video0 \\(rp1-cfe\\)\\) but "
+                                                "picamera2 is not installed"):
+        resolve_kind(_cfg(tmp_path), 0)
+    assert capture.devices.usb_webcams(tmp_path / "pc") == ["/dev/video0"] and capture.devices.usb_webcams(pi) == []
+
+
+@pytest.fixture
+def broken_picamera2(tmp_path: Path) -> Path:
+    """A picamera2 that is installed but fails to import, as on x86 or with a numpy ABI clash."""
+    pkg = tmp_path / "broken" / "picamera2"
+    pkg.mkdir(parents=True)
+    (pkg / "__init__.py").write_text("raise ValueError('numpy.dtype size changed, may indicate binary "
+                                     "incompatibility.\\nExpected 96 from C header, got 88 from PyObject')\n")
+    return pkg.parent
+
+
+def test_auto_with_a_broken_picamera2_exits_2_with_the_error_in_one_line(procs, sht_env, broken_picamera2) -> None:
+    env = dict(sht_env, PYTHONPATH=str(broken_picamera2), SHT__CAMERA__SOURCE="auto")
+    proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
+    assert proc.wait(30) == 2
+    log = procs.log("capture0")
+    errors = [line for line in log.splitlines() if "ERROR" in line]
+    assert len(errors) == 1 and "picamera2 is installed but cannot be imported: ValueError: numpy.dtype size " \
+        "changed, may indicate binary incompatibility. Expected 96" in errors[0], log
+    assert "Traceback" not in log and "synthetic" not in log
+    doc = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"])).read(capture_status_name(0))
+    assert doc["state"] == "error" and "cannot be imported" in doc["reason"]
+
+
+def test_one_camera_connected_the_other_waits_without_crashing(procs, pi_env, tmp_path: Path) -> None:
+    count = tmp_path / "cameras"
+    count.write_text("1")
+    env = dict(pi_env, FAKE_PICAMERA2_CAMERAS_FILE=str(count), SHT__CAMERA__ABSENT_RETRY_SECONDS="1")
+    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
+    proc = procs.start("capture1", "-m", "capture", "--camera", "1", env=env)
+    reader = RingReader(ring_name(env["SHT__RING__PREFIX"], 0, "hd"))
+    try:
+        wait_until(lambda: reader.status().live(), 20)
+        doc = wait_until(lambda: (d := board.read(capture_status_name(1))) and d["state"] == "not connected" and d,
+                         20)
+        assert doc["reason"].startswith("camera 1 not connected (libcamera lists 1 camera;")
+        assert board.read(capture_status_name(0))["state"] == "live"
+        time.sleep(2.5)  # a few rare checks later: still up, said once, no rings of its own
+        assert proc.poll() is None
+        log = procs.log("capture1")
+        assert log.count("not connected") == 1 and "Traceback" not in log
+        assert not list(Path("/dev/shm").glob(env["SHT__RING__PREFIX"] + "cam1_*"))
+        count.write_text("2")  # the camera is plugged in (and the Pi rebooted): a fresh process opens it
+        assert proc.wait(20) == 1
+        assert "camera 1: now listed; restarting to open it" in procs.log("capture1")
+    finally:
+        reader.close()
+    assert procs.stop("capture0") == 0
+
+
+def test_sigterm_ends_the_not_connected_wait_at_once(procs, pi_env) -> None:
+    env = dict(pi_env, FAKE_PICAMERA2_CAMERAS="1")
+    proc = procs.start("capture1", "-m", "capture", "--camera", "1", env=env)
+    wait_until(lambda: "not connected" in procs.log("capture1"), 20)
+    t0 = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(5) == 0 and time.monotonic() - t0 < 1.5
+
+
+def test_with_the_rpicam_vid_engine_capture_idles_without_the_camera(procs, pi_env) -> None:
+    env = dict(pi_env, SHT__RECORDER__ENGINE="rpicam-vid", FAKE_PICAMERA2_CAMERAS="0")
+    proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
+    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    doc = wait_until(lambda: board.read(capture_status_name(0)), 20)
+    assert doc["state"] == "off" and doc["reason"].startswith("live view off: camera recorded by rpicam-vid")
+    time.sleep(1.0)
+    assert proc.poll() is None and not list(Path("/dev/shm").glob(env["SHT__RING__PREFIX"] + "*"))
+    assert procs.stop("capture0") == 0
+
+
+# -- colours ----------------------------------------------------------------------------------
+def _jpeg_rgb(hd, sd) -> list[np.ndarray]:
+    """Mean RGB of both streams after a JPEG round trip (what a browser shows)."""
+    import simplejpeg
+    out = []
+    for y, u, v in (hd, sd):
+        jpeg = simplejpeg.encode_jpeg_yuv_planes(y, u, v, quality=95)
+        out.append(simplejpeg.decode_jpeg(jpeg, colorspace="RGB").reshape(-1, 3).mean(axis=0))
+    return out
+
+
+@pytest.mark.parametrize("applied", ["Sycc", "Smpte170m"])
+@pytest.mark.parametrize("rgb", [(200, 60, 40), (30, 140, 220), (235, 235, 235), (12, 12, 12)])
+def test_live_view_shows_the_true_colour(fake, monkeypatch: pytest.MonkeyPatch, applied: str,
+                                         rgb: tuple[int, int, int]) -> None:
+    monkeypatch.setenv("FAKE_PICAMERA2_COLOUR_SPACE", applied)   # what the pipeline gives, asked or not
+    monkeypatch.setenv("FAKE_PICAMERA2_RGB", ",".join(map(str, rgb)))
+    src = _source()
+    src.start()
+    try:
+        import libcamera
+        assert src._cam.requested_colour_space == libcamera.ColorSpace.Sycc()
+        assert src.colour_space.startswith(applied) and src.expand_range == (applied != "Sycc")
+        hd, sd = _planes(1280, 720), _planes(640, 480)
+        frame = src.capture(2.0)
+        try:
+            frame.fill(hd, sd)
+        finally:
+            frame.release()
+        hd[0][0] = hd[0][1]  # row 0 carries the fake's frame number
+        for mean in _jpeg_rgb(hd, sd):
+            assert np.all(np.abs(mean - np.array(rgb)) <= 3), (applied, rgb, mean)
+    finally:
+        src.close()
+
+
+def test_without_a_colour_space_the_picture_would_be_washed_out(fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Why Sycc is asked for: Picamera2's default for 720p is limited-range Rec.709."""
+    monkeypatch.setenv("FAKE_PICAMERA2_RGB", "12,12,12")
+    cam = fake.Picamera2(0)
+    try:
+        cam.configure(cam.create_video_configuration(main={"format": "YUV420", "size": (1280, 720)}))
+        import libcamera
+        assert cam.camera_config["colour_space"] == libcamera.ColorSpace.Rec709()
+        cam.start()
+        y = cam.capture_array("main", wait=1.0)[1:720, :1280]
+        assert y.min() >= 16 + 9  # near-black drawn as dark grey by a full-range JPEG decoder
+    finally:
+        cam.close()
+
+
+def test_mapped_arrays_are_read_only(fake) -> None:
+    src = _source()
+    src.start()
+    try:
+        frame = src.capture(2.0)
+        with fake.MappedArray(frame.request, "main", write=False) as m:
+            assert not m.array.flags.writeable
+        frame.fill(_planes(1280, 720), _planes(640, 480))  # reading is all the source does
+        frame.release()
+    finally:
+        src.close()
+
+
+def test_missed_frames_follow_the_sensors_frame_duration(fake, monkeypatch: pytest.MonkeyPatch) -> None:
+    """In low light the sensor slows to 15 fps: no frame is missed although 30 were asked for."""
+    monkeypatch.setenv("FAKE_PICAMERA2_FRAME_US", "66666")
+    src = _source()
+    src.start()
+    try:
+        for _ in range(6):
+            src.capture(2.0).release()
+        assert src.missed == 0
+    finally:
+        src.close()

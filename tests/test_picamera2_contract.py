@@ -1,52 +1,62 @@
 """The Picamera2 calls the project makes, checked against the real library's source.
 
-The real package cannot be imported here (it needs libcamera), so its wheel is fetched
-once with ``pip download`` into ``~/.cache/sht`` and read with ``zipfile`` + ``ast``.
-Checked: every method the capture source calls exists with the parameter names it
-passes and no required parameter left out; the fake used by the tests has the same
-parameter names and literal defaults; the stream keys the source uses are allowed.
+The real package cannot be imported here (it needs libcamera), so its source
+distributions are kept in ``tests/data`` (from PyPI, hashes below) and read with
+``tarfile`` + ``ast``: no network, no skip.  0.3.38 is the pinned release; 0.3.36 is kept
+because releases before 0.3.37 fail differently on a missing camera.
+
+Checked: every method the capture source calls exists with the parameter names it passes
+and no required parameter left out; the fake used by the tests has the same parameter
+names and literal defaults; the stream keys are allowed; the fake raises the exception
+types the real code raises on the missing-camera and busy-camera paths; ``FrameRate``
+becomes ``FrameDurationLimits`` in microseconds; ``SensorTimestamp`` is CLOCK_MONOTONIC
+nanoseconds; ``wait(job, timeout)`` raises ``concurrent.futures.TimeoutError``;
+``MappedArray`` takes ``write``; the colour-space names the source uses exist.
+(``FrameDuration`` is a libcamera metadata control, in microseconds; picamera2 only
+passes it through, so the fake is checked against ``FrameDurationLimits`` for it.)
 """
 from __future__ import annotations
 
 import ast
+import concurrent.futures
+import hashlib
+import importlib
 import inspect
-import subprocess
+import os
 import sys
 import tarfile
+import threading
 import zipfile
 from pathlib import Path
+from types import ModuleType
+from typing import Iterator
 
 import pytest
+from contextlib import contextmanager
 
 from tests.procs import REPO
 
 PINNED = "0.3.38"
-CACHE = Path.home() / ".cache" / "sht" / f"picamera2-{PINNED}"
+OLDER = "0.3.36"
+DATA = REPO / "tests" / "data"
+SHA256 = {"0.3.38": "f4122b1d3d45e3068fe2d589b1d54ded94377d26b9444e1a0c67025b717b6108",
+          "0.3.36": "3add10c8e5613234f39f271c90b886306e6fa4a64c99196a2451c308bd278d70"}
 SOURCES = {"Picamera2": "picamera2/picamera2.py", "CompletedRequest": "picamera2/request.py",
-           "MappedArray": "picamera2/request.py"}
+           "MappedArray": "picamera2/request.py", "Job": "picamera2/job.py"}
 PROJECT_FILES = [REPO / "capture" / "picam.py"]
 # Methods the fake implements and the real library has, beyond the ones the project calls.
 FAKE_ALSO = {("Picamera2", "capture_array"), ("Picamera2", "__enter__"), ("Picamera2", "__exit__"),
              ("CompletedRequest", "make_array"), ("CompletedRequest", "make_buffer"),
-             ("CompletedRequest", "acquire")}
+             ("CompletedRequest", "acquire"), ("Job", "get_result")}
 
 
-def _archive() -> Path:
-    found = sorted(CACHE.glob("picamera2-*")) if CACHE.exists() else []
-    if found:
-        return found[0]
-    CACHE.mkdir(parents=True, exist_ok=True)
-    try:
-        done = subprocess.run([sys.executable, "-m", "pip", "download", f"picamera2=={PINNED}", "--no-deps",
-                               "-d", str(CACHE)], capture_output=True, text=True, timeout=180)
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        pytest.skip(f"picamera2=={PINNED} could not be downloaded ({exc}); the contract needs its source")
-    found = sorted(CACHE.glob("picamera2-*"))
-    if done.returncode != 0 or not found:
-        last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-        pytest.skip(f"picamera2=={PINNED} could not be downloaded (pip download: {last}); "
-                    f"the contract needs its source")
-    return found[0]
+def _archive(version: str = PINNED) -> Path:
+    """The kept source distribution; its absence is a failure, not a skip."""
+    path = DATA / f"picamera2-{version}.tar.gz"
+    assert path.exists(), f"{path} is missing: `pip download --no-deps --no-binary :all: picamera2=={version} " \
+                          f"-d tests/data` puts it back"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == SHA256[version], f"{path} is not PyPI's file"
+    return path
 
 
 def _read(archive: Path, inner: str) -> str:
@@ -100,15 +110,30 @@ def _real_methods(archive: Path) -> dict[tuple[str, str], Params]:
     return methods
 
 
-def _fake_methods() -> dict[tuple[str, str], Params]:
+@contextmanager
+def _fake(**env: str) -> Iterator[ModuleType]:
+    """The fake ``picamera2`` (and its ``libcamera``), imported fresh, with knobs set."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
     sys.path.insert(0, str(REPO / "tests" / "fakes"))
+    for name in ("picamera2", "libcamera"):
+        sys.modules.pop(name, None)
     try:
-        import importlib
-        sys.modules.pop("picamera2", None)
-        fake = importlib.import_module("picamera2")
+        yield importlib.import_module("picamera2")
     finally:
-        sys.path.pop(0)
-        sys.modules.pop("picamera2", None)
+        sys.path.remove(str(REPO / "tests" / "fakes"))
+        for name in ("picamera2", "libcamera"):
+            sys.modules.pop(name, None)
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def _fake_methods() -> dict[tuple[str, str], Params]:
+    with _fake() as fake:
+        pass
     methods = {}
     for cls in SOURCES:
         klass = getattr(fake, cls)
@@ -158,7 +183,9 @@ def real() -> dict[tuple[str, str], Params]:
     return _real_methods(_archive())
 
 
-def test_project_calls_match_the_real_signatures(real) -> None:
+@pytest.mark.parametrize("version", [PINNED, OLDER])
+def test_project_calls_match_the_real_signatures(version: str) -> None:
+    real = _real_methods(_archive(version))
     calls = _project_calls()
     used = {(c, m) for c, m, *_ in calls}
     # The calls the capture source depends on are all found (the scan did not miss them).
@@ -199,14 +226,8 @@ def test_stream_keys_used_are_the_ones_picamera2_accepts() -> None:
               if isinstance(n, ast.FunctionDef) and n.name == "_make_initial_stream_config")
     valid = next(ast.literal_eval(n.value) for n in ast.walk(fn)
                  if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "valid")
-    sys.path.insert(0, str(REPO / "tests" / "fakes"))
-    try:
-        sys.modules.pop("picamera2", None)
-        import picamera2 as fake
+    with _fake() as fake:
         assert tuple(fake._STREAM_KEYS) == tuple(valid)
-    finally:
-        sys.path.pop(0)
-        sys.modules.pop("picamera2", None)
     tree = ast.parse((REPO / "capture" / "picam.py").read_text())
     call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                 and n.func.attr == "create_video_configuration")
@@ -215,3 +236,189 @@ def test_stream_keys_used_are_the_ones_picamera2_accepts() -> None:
             assert isinstance(kw.value, ast.Dict)
             keys = {ast.literal_eval(k) for k in kw.value.keys}
             assert keys <= set(valid), f"{kw.arg} uses {keys - set(valid)}"
+
+
+# -- behaviour, read from the real source --------------------------------------------------------
+def _function(source: str, cls: str | None, name: str) -> ast.FunctionDef:
+    tree = ast.parse(source)
+    scope = next(n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == cls).body if cls else tree.body
+    return [n for n in scope if isinstance(n, ast.FunctionDef) and n.name == name][-1]  # after any @overload
+
+
+def _missing_camera_error(version: str) -> tuple[type, str]:
+    """What ``Picamera2(camera_num=N)`` raises in that release when N is not listed."""
+    init = _function(_read(_archive(version), SOURCES["Picamera2"]), "Picamera2", "__init__")
+    before_try = []
+    for stmt in init.body:
+        if isinstance(stmt, ast.Try):
+            break
+        before_try.append(stmt)
+    for stmt in before_try:
+        text = ast.unparse(stmt)
+        if isinstance(stmt, ast.If) and "camera_num >= len(self.global_camera_info())" in ast.unparse(stmt.test):
+            raised = stmt.body[0]
+            assert isinstance(raised, ast.Raise) and ast.unparse(raised.exc.func) == "RuntimeError"
+            message = raised.exc.args[0]
+            prefix = message.values[0].value if isinstance(message, ast.JoinedStr) else message.value
+            return RuntimeError, prefix
+        if "self.global_camera_info()[camera_num]" in text:
+            return IndexError, ""  # a bare list index, outside any try
+    raise AssertionError(f"picamera2 {version}: no camera-number handling found before the try block")
+
+
+@pytest.mark.parametrize("version, expected", [(PINNED, RuntimeError), (OLDER, IndexError)])
+def test_missing_camera_fails_in_the_fake_as_in_that_release(version: str, expected: type) -> None:
+    error, prefix = _missing_camera_error(version)
+    assert error is expected
+    with _fake(FAKE_PICAMERA2_VERSION=version, FAKE_PICAMERA2_CAMERAS="1") as fake:
+        with pytest.raises(Exception) as raised:
+            fake.Picamera2(camera_num=1)
+    assert type(raised.value) is error and str(raised.value).startswith(prefix)
+    # The source recognises both forms (and checks the list first, so neither is usually reached).
+    picam = (REPO / "capture" / "picam.py").read_text()
+    handlers = {ast.unparse(h.type) for h in ast.walk(ast.parse(picam)) if isinstance(h, ast.ExceptHandler) and h.type}
+    assert "IndexError" in handlers and (not prefix or f'"{prefix.strip()}"' in picam)
+
+
+def test_busy_camera_fails_in_the_fake_as_in_the_real_one(tmp_path: Path) -> None:
+    source = _read(_archive(), SOURCES["Picamera2"])
+    init = _function(source, "Picamera2", "__init__")
+    guarded = next(n for n in init.body if isinstance(n, ast.Try) and "self._open_camera()" in ast.unparse(n))
+    (handler,) = guarded.handlers
+    wrap = next(n for n in ast.walk(handler) if isinstance(n, ast.Raise))
+    assert ast.unparse(wrap.exc.func) == "RuntimeError" and wrap.cause is not None
+    message = wrap.exc.args[0].value
+    # acquire() is what fails on a busy camera, and nothing in _open_camera catches it.
+    opener = _function(source, "Picamera2", "_open_camera")
+    assert any("self.camera.acquire()" in ast.unparse(s) for s in opener.body if not isinstance(s, ast.Try))
+    with _fake(FAKE_PICAMERA2_LOCK_DIR=str(tmp_path)) as fake:
+        first = fake.Picamera2(0)
+        try:
+            with pytest.raises(RuntimeError) as raised:
+                fake.Picamera2(0)
+        finally:
+            first.close()
+    assert str(raised.value) == message and isinstance(raised.value.__cause__, RuntimeError)
+
+
+def test_frame_rate_becomes_frame_duration_limits_in_microseconds(tmp_path: Path) -> None:
+    source = _read(_archive(), "picamera2/controls.py")
+    controls = next(n for n in ast.parse(source).body if isinstance(n, ast.ClassDef) and n.name == "Controls")
+    virtual = next(n for n in controls.body if isinstance(n, ast.Assign)
+                   and ast.unparse(n.targets[0]) == "_VIRTUAL_FIELDS_MAP_")
+    assert ast.unparse(virtual.value).startswith("{'FrameRate': ('FrameDurationLimits', _framerates_to_durations_")
+    convert = next(n for n in controls.body if isinstance(n, ast.FunctionDef) and n.name == "_framerates_to_durations_")
+    space: dict = {}
+    exec(compile(ast.Module([convert], []), "controls.py", "exec"), space)   # a pure function of its argument
+    with _fake(FAKE_PICAMERA2_LOCK_DIR=str(tmp_path)) as fake:
+        for fps in (30, 25, 15):
+            cam = fake.Picamera2(0)
+            try:
+                cam.configure(cam.create_video_configuration(main={"format": "YUV420", "size": (1280, 720)},
+                                                             controls={"FrameRate": fps}))
+                assert cam.camera_config["controls"]["FrameDurationLimits"] == space["_framerates_to_durations_"](fps)
+            finally:
+                cam.close()
+    # The only control the source sets is FrameRate.
+    call = next(n for n in ast.walk(ast.parse((REPO / "capture" / "picam.py").read_text()))
+                if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "create_video_configuration")
+    ctrl = next(k.value for k in call.keywords if k.arg == "controls")
+    assert [ast.literal_eval(k) for k in ctrl.keys] == ["FrameRate"]
+
+
+def test_metadata_keys_and_units(tmp_path: Path) -> None:
+    source = _read(_archive(), SOURCES["Picamera2"])
+    # The library itself compares SensorTimestamp (minus ExposureTime in us) with time.monotonic_ns().
+    flush = ast.unparse(_function(source, "Picamera2", "wait_for_timestamp_"))
+    assert "md['SensorTimestamp'] - 1000 * md['ExposureTime']" in flush
+    assert "flush = time.monotonic_ns()" in ast.unparse(_function(source, "Picamera2", "capture_request"))
+    picam = ast.parse((REPO / "capture" / "picam.py").read_text())
+    used = {n.slice.value for n in ast.walk(picam) if isinstance(n, ast.Subscript) and ast.unparse(n.value) == "metadata"
+            and isinstance(n.slice, ast.Constant)}
+    used |= {n.args[0].value for n in ast.walk(picam) if isinstance(n, ast.Call)
+             and ast.unparse(n.func) == "metadata.get" and isinstance(n.args[0], ast.Constant)}
+    assert used == {"SensorTimestamp", "FrameDuration"}
+    with _fake(FAKE_PICAMERA2_LOCK_DIR=str(tmp_path)) as fake:
+        cam = fake.Picamera2(0)
+        try:
+            cam.configure(cam.create_video_configuration(main={"format": "YUV420", "size": (1280, 720)},
+                                                         controls={"FrameRate": 25}))
+            cam.start()
+            request = cam.capture_request(wait=2.0)
+            meta = request.get_metadata()
+            request.release()
+        finally:
+            cam.close()
+    assert used <= meta.keys()
+    import time
+    assert abs(time.monotonic_ns() - meta["SensorTimestamp"]) < 1_000_000_000
+    assert meta["FrameDuration"] == 40000   # microseconds, like FrameDurationLimits
+
+
+def test_wait_for_a_job_times_out_with_futures_timeout_error(tmp_path: Path) -> None:
+    picamera2_py = _read(_archive(), SOURCES["Picamera2"])
+    job_py = _read(_archive(), SOURCES["Job"])
+    assert ast.unparse(_function(picamera2_py, "Picamera2", "wait").body[-1]) == \
+        "return job.get_result(timeout=timeout)"
+    assert "return job.get_result(timeout=timeout) if wait else job" in \
+        ast.unparse(_function(picamera2_py, "Picamera2", "dispatch_functions"))
+    assert ast.unparse(_function(job_py, "Job", "get_result").body[-1]) == "return self._future.result(timeout=timeout)"
+    assert "self._future = Future()" in ast.unparse(_function(job_py, "Job", "__init__"))
+    assert "from concurrent.futures import CancelledError, Future" in job_py
+    with _fake(FAKE_PICAMERA2_LOCK_DIR=str(tmp_path), FAKE_PICAMERA2_STALL_AFTER="0") as fake:
+        cam = fake.Picamera2(0)
+        try:
+            cam.configure(cam.create_video_configuration(main={"format": "YUV420", "size": (1280, 720)}))
+            cam.start()
+            job = cam.capture_request(wait=False)
+            assert isinstance(job, fake.Job)
+            with pytest.raises(concurrent.futures.TimeoutError):
+                cam.wait(job, timeout=0.05)
+        finally:
+            cam.close()
+    picam = ast.parse((REPO / "capture" / "picam.py").read_text())
+    caught = {ast.unparse(h.type) for h in ast.walk(picam) if isinstance(h, ast.ExceptHandler) and h.type}
+    assert "concurrent.futures.TimeoutError" in caught
+
+
+def test_mapped_arrays_are_only_read() -> None:
+    request_py = _read(_archive(), SOURCES["MappedArray"])
+    assert "_MappedBuffer(request, stream, write=write)" in ast.unparse(_function(request_py, "MappedArray", "__init__"))
+    calls = [n for n in ast.walk(ast.parse((REPO / "capture" / "picam.py").read_text()))
+             if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "_mapped_array"]
+    assert calls and all(any(k.arg == "write" and k.value.value is False for k in c.keywords) for c in calls)
+
+
+def test_sensor_modes_is_a_property_with_the_keys_the_check_prints(tmp_path: Path) -> None:
+    source = _read(_archive(), SOURCES["Picamera2"])
+    modes = _function(source, "Picamera2", "sensor_modes")
+    assert any(ast.unparse(d) == "property" for d in modes.decorator_list)
+    text = ast.unparse(modes)
+    assert all(f"['{key}']" in text for key in ("size", "fps", "bit_depth"))
+    with _fake(FAKE_PICAMERA2_LOCK_DIR=str(tmp_path)) as fake:
+        assert isinstance(vars(fake.Picamera2)["sensor_modes"], property)
+        cam = fake.Picamera2(0)
+        try:
+            assert all({"size", "fps", "bit_depth"} <= m.keys() for m in cam.sensor_modes)
+        finally:
+            cam.close()
+
+
+def test_colour_space_names_exist_and_the_default_is_limited_rec709() -> None:
+    source = _read(_archive(), SOURCES["Picamera2"])
+    video = ast.unparse(_function(source, "Picamera2", "create_video_configuration"))
+    assert "colour_space = libcamera.ColorSpace.Rec709()" in video      # for 1280x720 without one
+    assert "libcamera.ColorSpace.Sycc()" in source                       # the binding has it
+    assert 'camera_config["colour_space"] = utils.colour_space_from_libcamera(' in source  # applied, read back
+    utils_py = _read(_archive(), "picamera2/utils.py")
+    assert "ColorSpace.Range.Full" in utils_py and "colour_space.range" in utils_py
+    assert "ycbcrEncoding" in utils_py
+    with _fake() as fake:
+        import libcamera
+        for name in ("Sycc", "Smpte170m", "Rec709"):
+            cs = getattr(libcamera.ColorSpace, name)()
+            assert {cs.range, cs.ycbcrEncoding} <= set(libcamera.ColorSpace.Range) | set(
+                libcamera.ColorSpace.YcbcrEncoding)
+        assert libcamera.ColorSpace.Sycc().range == libcamera.ColorSpace.Range.Full
+        assert libcamera.ColorSpace.Rec709().range != libcamera.ColorSpace.Range.Full
+        assert fake.ColorSpace is libcamera.ColorSpace

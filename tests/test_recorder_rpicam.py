@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 from tests.procs import REPO, Procs, isolated_env, wait_until
@@ -40,7 +41,8 @@ def test_segments_are_remuxed_named_and_rpicam_vid_is_restarted(tmp_path: Path) 
     try:
         procs.start("rec0", "-m", "recorder", "--camera", "0")
         st = wait_until(lambda: (s := status(env)).get("segments_written", 0) >= 3
-                        and s.get("rpicam_restarts", 0) >= 1 and s.get("state") == "recording" and s,
+                        and s.get("rpicam_restarts", 0) >= 1 and s.get("state") == "recording"
+                        and s.get("current_file") and s,   # the restarted rpicam-vid has written
                         timeout=60)
         assert st["engine"] == "rpicam-vid" and st["recovered_files"] and st["recovered_files"][0]["frames"] > 0
         assert "exited with code 1" in st["last_error"]
@@ -51,6 +53,7 @@ def test_segments_are_remuxed_named_and_rpicam_vid_is_restarted(tmp_path: Path) 
     assert len(commands) >= 2   # started, exited after two files, started again
     first = commands[0].split()
     assert first[:4] == ["--camera", "0", "-t", "0"] and "-n" in first and "--inline" in first
+    assert "--low-latency" in first  # no B-frames: the remux's pts = dts is right
     assert first[first.index("--segment") + 1] == str(2000 - 17)
     assert first[first.index("-o") + 1].endswith("_%05d.h264")
     files = finished(root)
@@ -68,7 +71,8 @@ def test_refuses_a_camera_that_its_capture_process_owns(tmp_path: Path) -> None:
     env = rpicam_env(tmp_path)
     procs = Procs(env, tmp_path / "logs")
     try:
-        procs.capture(0)
+        # A capture process started under the pyav engine (with rpicam-vid, capture leaves the camera alone).
+        procs.start("capture0", "-m", "capture", "--camera", "0", env=dict(env, SHT__RECORDER__ENGINE="pyav"))
         from common.config import load
         from common.ring import RingReader
         from common.ring_layout import ring_name
@@ -82,3 +86,30 @@ def test_refuses_a_camera_that_its_capture_process_owns(tmp_path: Path) -> None:
         assert not (Path(env["SHT__RECORDER__ROOT"]) / "cam0" / ".rpicam").exists()
     finally:
         procs.close()
+
+
+def test_a_too_old_rpicam_vid_is_refused_clearly_and_the_recorder_stays_up(tmp_path: Path) -> None:
+    cmd_log = tmp_path / "rpicam-commands.txt"
+    env = rpicam_env(tmp_path, FAKE_RPICAM_VERSION="1.7.0", FAKE_RPICAM_LOG=str(cmd_log))
+    procs = Procs(env, tmp_path / "logs")
+    try:
+        proc = procs.start("rec0", "-m", "recorder", "--camera", "0")
+        st = wait_until(lambda: (s := status(env)).get("state") == "error" and s, timeout=30)
+        assert st["last_error"].startswith("rpicam-vid 1.7.0 is too old: --segment with the libav encoder "
+                                           "(Raspberry Pi 5) needs rpicam-apps 1.8.0 or later")
+        time.sleep(1.0)
+        assert proc.poll() is None and not cmd_log.exists(), "nothing was started, nothing crash-loops"
+        assert "Traceback" not in procs.log("rec0")
+        assert procs.stop("rec0") == 0
+    finally:
+        procs.close()
+
+
+def test_version_lines_are_read_like_rpicam_apps_prints_them(monkeypatch, tmp_path: Path) -> None:
+    from recorder.rpicam import rpicam_version, version_problem
+    monkeypatch.setenv("PATH", rpicam_env(tmp_path)["PATH"])
+    monkeypatch.delenv("FAKE_RPICAM_VERSION", raising=False)
+    version, line = rpicam_version(str(FAKE))
+    assert version == (1, 9, 1) and line.startswith("rpicam-apps build: v1.9.1")
+    assert version_problem((1, 8, 0)) == "" and version_problem(None) == ""
+    assert "1.8.0 or later" in version_problem((1, 7, 99))

@@ -36,7 +36,7 @@
   };
 
   const { storage, fetchWithin, pressed } = window.SHT;
-  const { renderStats, renderRecorders, renderDisk, viewName } = window.SHT.panels;
+  const { renderStats, renderRecorders, renderDisk, viewName, explained } = window.SHT.panels;
 
   /* ---------- view, resolution and tab, kept in the URL and local storage ---------- */
 
@@ -195,7 +195,8 @@
       return;
     }
     if (answer.kind === "nosignal") {
-      setStage("failed", "No picture from the cameras", "The stream will come back by itself as soon as the cameras do.");
+      setStage("failed", "No picture from the cameras",
+        explainView(state.status) || "The stream will come back by itself as soon as the cameras do.");
       return;
     }
     if (answer.kind === "error") {
@@ -204,6 +205,13 @@
       return;
     }
     setStage("failed", "Server not reachable", "Reconnecting as soon as the heartbeat is LIVE again.");
+  }
+
+  /* Not connected, or recorded by rpicam-vid: the reason from /api/status, for the view's cameras. */
+  function explainView(s) {
+    const cams = (s && s.cameras) || {};
+    const ids = state.view === "dual" ? Object.keys(cams).sort() : [state.view];
+    return ids.map((id) => explained(cams[id]) && `Camera ${id} · ${explained(cams[id])}`).filter(Boolean).join(" ");
   }
 
   async function retryBlocked(gen) {
@@ -307,6 +315,8 @@
       renderStats(s, state.view, state.res);
       renderRecorders(s, pollStatus);
       renderDisk(s);
+      const why = state.stream === "failed" ? explainView(s) : "";
+      if (why) setStage("failed", "No picture from the cameras", why);
       $("foot").textContent = `Updated ${new Date().toLocaleTimeString()}` + (s.worker_pid ? ` · worker ${s.worker_pid}` : "");
       // A blocked page retries as soon as a slot is free at its resolution.
       const lim = s.limits || {};

@@ -6,6 +6,9 @@
   const LOW_DISK_BYTES = 1e9;
   const RECORDER_STALE_S = 5;   // a status document older than this: the recorder is not running
   const viewName = (v) => (v === "dual" ? "Dual View" : `Camera ${v}`);
+  // Capture states that explain a camera without pictures, with the capture's own reason.
+  const EXPLAINED = { "not connected": "Not connected", off: "Live view off", error: "Camera error" };
+  const explained = (c) => (c && EXPLAINED[c.state] ? `${EXPLAINED[c.state]}: ${c.reason || c.state}` : "");
 
   function renderStats(s, view, res) {
     const cams = s.cameras || {};
@@ -35,15 +38,18 @@
       const tr = el("tr");
       const name = el("td", {}, c.name || `CAM ${id}`);
       name.style.color = c.live ? "var(--ok)" : "var(--bad)";
-      name.title = c.live ? "live" : (c.error || "no frames");
-      tr.append(name, el("td", {}, c.source || "–"), el("td", {}, fmtNum(c.fps, 1)),
+      name.title = c.live ? "live" : (explained(c) || c.error || "no frames");
+      tr.dataset.state = c.state || "";
+      tr.append(name, el("td", {}, EXPLAINED[c.state] ? c.state : c.source || "–"), el("td", {}, fmtNum(c.fps, 1)),
         el("td", {}, fmtNum(c.frames)), el("td", {}, fmtNum(c.drops)),
         el("td", {}, c.frame_age_ms != null ? `${fmtNum(c.frame_age_ms)} ms` : "–"));
       return tr;
     }));
+    const notes = Object.keys(cams).sort().map((id) => [id, explained(cams[id])]).filter(([, t]) => t);
+    $("cam-notes").replaceChildren(...notes.map(([id, t]) => el("p", { class: "err", "data-camera": id }, `Camera ${id} · ${t}`)));
   }
 
-  function recorderCard(id, doc, wanted, onChange) {
+  function recorderCard(id, doc, wanted, onChange, cam) {
     const card = el("div", { class: "rec-card", "data-camera": id });
     const fresh = doc && (doc.age_s == null || doc.age_s < RECORDER_STALE_S);
     const recState = fresh ? doc.state || "waiting" : "off";
@@ -60,6 +66,7 @@
         `${plural(doc.segments_written, "segment")} written, ${plural(doc.frames_dropped, "frame")} dropped`));
       if (doc.last_error) card.append(el("p", { class: "err" }, `Last error: ${doc.last_error}`));
     }
+    if (explained(cam)) card.append(el("p", { class: "muted", "data-camera-state": cam.state }, explained(cam)));
     const btn = el("button", { type: "button", class: "btn small", "data-rec-toggle": id },
       wanted ? "Pause recording" : "Resume recording");
     btn.addEventListener("click", () => toggleRecording(id, !wanted, btn, onChange));
@@ -79,7 +86,8 @@
     const recs = s.recorders || {};
     const wanted = (s.controls && s.controls.recording) || {};
     const ids = Object.keys(s.cameras || recs).sort();
-    $("rec-cards").replaceChildren(...ids.map((id) => recorderCard(id, recs[id], wanted[id] !== false, onChange)));
+    const cams = s.cameras || {};
+    $("rec-cards").replaceChildren(...ids.map((id) => recorderCard(id, recs[id], wanted[id] !== false, onChange, cams[id])));
   }
 
   function renderDisk(s) {
@@ -115,5 +123,5 @@
     banner.title = deleted.slice(0, 10).map((d) => d.file).join("\n");
   }
 
-  window.SHT.panels = { renderStats, renderRecorders, renderDisk, viewName };
+  window.SHT.panels = { renderStats, renderRecorders, renderDisk, viewName, explained };
 })();

@@ -5,22 +5,35 @@ Put ``tests/fakes`` on ``PYTHONPATH`` (or ``sys.path``) and ``import picamera2``
 this package.  Behaviour copied from the real library:
 
 - ``Picamera2.global_camera_info()`` lists the cameras without opening one;
+- a camera number beyond the ones listed fails as the chosen release does
+  (``FAKE_PICAMERA2_VERSION``): a bare ``IndexError`` up to 0.3.36, ``RuntimeError("No camera
+  number N found ...")`` from 0.3.37;
 - one camera is owned by one opener: a second opener, in this or another process, gets
   ``RuntimeError("Camera __init__ sequence did not complete.")`` (an ``flock``, which dies
   with the process like the real camera lock);
 - stream dicts accept only ``format``, ``size``, ``stride``, ``preserve_ar`` (ValueError
   "Bad key"); sizes must be even tuples; lores may not exceed main; ``FrameRate`` becomes
   ``FrameDurationLimits``; unknown controls are refused; ``configure`` while running fails;
+- without ``colour_space`` a 1280x720 main stream gets Rec.709 limited range, a smaller one
+  SMPTE 170M; after ``configure`` the applied one is in ``camera_config["colour_space"]``;
 - YUV420 buffers have stride padding (widths aligned to 128 pixels), arrays come as
   ``(h*3//2, stride)``;
+- ``capture_request(wait=False)`` returns a :class:`Job`; ``wait(job, timeout)`` raises
+  ``concurrent.futures.TimeoutError`` and leaves the job queued;
 - ``capture_request(wait=s)`` raises ``concurrent.futures.TimeoutError`` when no frame
   comes in time, and ``wait=None`` blocks for ever (as with a loose cable);
 - only ``buffer_count`` requests exist: holding them all starves the camera.
 
 Knobs for tests, read when a camera is opened (environment, so a subprocess obeys them):
-``FAKE_PICAMERA2_CAMERAS`` (cameras listed, default 2), ``FAKE_PICAMERA2_LOCK_DIR``,
+``FAKE_PICAMERA2_CAMERAS`` (cameras listed, default 2; ``FAKE_PICAMERA2_CAMERAS_FILE`` names a
+file holding the number instead, read at every call, so a test can "plug a camera in"),
+``FAKE_PICAMERA2_VERSION`` (default 0.3.38), ``FAKE_PICAMERA2_LOCK_DIR``,
 ``FAKE_PICAMERA2_STALL_AFTER`` (frames delivered before the camera goes silent),
-``FAKE_PICAMERA2_STRIDE_ALIGN`` (pixels, default 128).
+``FAKE_PICAMERA2_STRIDE_ALIGN`` (pixels, default 128), ``FAKE_PICAMERA2_COLOUR_SPACE``
+(``Sycc``, ``Smpte170m`` or ``Rec709``: what the pipeline applies whatever was asked),
+``FAKE_PICAMERA2_RGB`` (``R,G,B``: every frame is that colour, encoded in the applied colour
+space) and ``FAKE_PICAMERA2_FRAME_US`` (the sensor's real frame duration, when it cannot keep
+the requested rate, e.g. in low light).
 """
 from __future__ import annotations
 
@@ -33,8 +46,12 @@ import time
 from typing import Any
 
 import numpy as np
+try:
+    from libcamera import ColorSpace, Transform
+except ImportError:  # imported as tests.fakes.picamera2 (for its helpers): the sibling fake
+    from ..libcamera import ColorSpace, Transform
 
-__all__ = ["Picamera2", "MappedArray", "CompletedRequest", "pattern"]
+__all__ = ["Picamera2", "MappedArray", "CompletedRequest", "Job", "pattern"]
 
 _STREAM_KEYS = ("format", "size", "stride", "preserve_ar")
 _CONTROLS = {"FrameDurationLimits", "ExposureTime", "AnalogueGain", "AeEnable", "AwbEnable",
@@ -43,14 +60,21 @@ _YUV = ("YUV420", "YVU420")
 _RGB = {"RGB888": 3, "BGR888": 3, "XBGR8888": 4, "XRGB8888": 4}
 
 
-class Transform:
-    def __init__(self, hflip: int = 0, vflip: int = 0) -> None:
-        self.hflip, self.vflip = hflip, vflip
-
-
 def _env_int(name: str, default: int) -> int:
     raw = os.environ.get(name, "")
     return int(raw) if raw.strip() else default
+
+
+def _camera_count() -> int:
+    path = os.environ.get("FAKE_PICAMERA2_CAMERAS_FILE", "")
+    if path and os.path.exists(path):
+        with open(path) as fh:
+            return int(fh.read().strip() or 0)
+    return _env_int("FAKE_PICAMERA2_CAMERAS", 2)
+
+
+def _version() -> tuple[int, ...]:
+    return tuple(int(x) for x in os.environ.get("FAKE_PICAMERA2_VERSION", "0.3.38").split("."))
 
 
 def _lock_dir() -> str:
@@ -70,15 +94,32 @@ def pattern(width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return y, u, v
 
 
+def solid(rgb: tuple[int, int, int], colour_space: ColorSpace) -> tuple[int, int, int]:
+    """Y, Cb, Cr of one R'G'B' colour (0-255) in a colour space's matrix and range."""
+    kr, kb = (0.2126, 0.0722) if colour_space.ycbcrEncoding == ColorSpace.YcbcrEncoding.Rec709 else (0.299, 0.114)
+    r, g, b = (c / 255.0 for c in rgb)
+    y = kr * r + (1 - kr - kb) * g + kb * b
+    pb, pr = (b - y) / (2 * (1 - kb)), (r - y) / (2 * (1 - kr))
+    if colour_space.range == ColorSpace.Range.Full:
+        yuv = (255 * y, 128 + 255 * pb, 128 + 255 * pr)
+    else:
+        yuv = (16 + 219 * y, 128 + 224 * pb, 128 + 224 * pr)
+    return tuple(int(np.clip(round(c), 0, 255)) for c in yuv)
+
+
 PAD_BYTE = 0xEE  # what the stride padding holds, so a copy that keeps it shows
 
 
-def _buffer(cfg: dict[str, Any]) -> np.ndarray:
+def _buffer(cfg: dict[str, Any], colour_space: ColorSpace) -> np.ndarray:
     w, h = cfg["size"]
     stride = cfg["stride"]
     buf = np.full(cfg["framesize"], PAD_BYTE, np.uint8)
     if cfg["format"] in _YUV:
         y, u, v = pattern(w, h)
+        rgb = os.environ.get("FAKE_PICAMERA2_RGB", "")
+        if rgb:
+            sy, su, sv = solid(tuple(int(c) for c in rgb.split(",")), colour_space)
+            y[:], u[:], v[:] = sy, su, sv
         buf[:stride * h].reshape(h, stride)[:, :w] = y
         chroma = buf[stride * h:].reshape(h, stride // 2)
         chroma[:h // 2, :w // 2] = u
@@ -146,12 +187,16 @@ class MappedArray:
     """Zero-copy view of a request's buffer, valid inside the ``with`` block only."""
 
     def __init__(self, request: CompletedRequest, stream: str, reshape: bool = True, write: bool = True) -> None:
-        self._request, self._stream, self._reshape = request, stream, reshape
+        self._request, self._stream, self._reshape, self._write = request, stream, reshape, write
         self._array: np.ndarray | None = None
 
     def __enter__(self) -> "MappedArray":
         buf = self._request._buffer(self._stream)
-        self._array = _shape(buf, self._request.config[self._stream]) if self._reshape else buf
+        array = _shape(buf, self._request.config[self._stream]) if self._reshape else buf
+        if not self._write:  # the real one maps the buffer read-only
+            array = array.view()
+            array.flags.writeable = False
+        self._array = array
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -162,7 +207,7 @@ class MappedArray:
         return self._array
 
 
-class _Job:
+class Job:
     """A queued capture (``capture_request(wait=False)``): waiting again waits for the same frame."""
 
     def __init__(self, picam2: "Picamera2") -> None:
@@ -192,12 +237,12 @@ class Picamera2:
         self._held: set[int] = set()
         self._buffers: dict[str, list[np.ndarray]] = {}
         self._lockfile: int | None = None
-        count = _env_int("FAKE_PICAMERA2_CAMERAS", 2)
-        if count == 0:
-            raise RuntimeError("Camera(s) not found (Do not forget to disable legacy camera with raspi-config).")
-        if not 0 <= camera_num < count:
+        # Like the real constructor, before its try block: 0.3.37 added the guard, older
+        # releases index the camera list and raise a bare IndexError.
+        if _version() >= (0, 3, 37) and camera_num >= len(self.global_camera_info()):
             raise RuntimeError(f'No camera number {camera_num} found - use "rpicam-hello --list-cameras" '
                                f'to check connected cameras')
+        camera_num = self.global_camera_info()[camera_num]["Num"]
         fd = os.open(os.path.join(_lock_dir(), f"camera{camera_num}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -213,9 +258,18 @@ class Picamera2:
         self.stride_align = _env_int("FAKE_PICAMERA2_STRIDE_ALIGN", 128)
         Picamera2.opened += 1
 
+    @property
+    def sensor_modes(self) -> list[dict[str, Any]]:
+        """The modes of a Camera Module 3 (imx708), as the real property lists them."""
+        return [{"format": "SRGGB10_CSI2P", "unpacked": "SRGGB10", "bit_depth": 10, "size": size, "fps": fps,
+                 "crop_limits": crop, "exposure_limits": (9, None, None)}
+                for size, fps, crop in (((1536, 864), 120.13, (768, 432, 3072, 1728)),
+                                        ((2304, 1296), 56.03, (0, 0, 4608, 2592)),
+                                        ((4608, 2592), 14.35, (0, 0, 4608, 2592)))]
+
     @staticmethod
     def global_camera_info() -> list[dict[str, Any]]:
-        count = _env_int("FAKE_PICAMERA2_CAMERAS", 2)
+        count = _camera_count()
         return [{"Model": "imx708", "Location": 2, "Rotation": 180, "Id": f"/base/axi/pcie@120000/rp1/i2c@{n}",
                  "Num": n} for n in range(count)]
 
@@ -243,6 +297,9 @@ class Picamera2:
             raise RuntimeError("Camera not opened")
         main_cfg = self._stream({"format": "XBGR8888", "size": (1280, 720), "preserve_ar": True}, main)
         lores_cfg = self._stream({"format": "YUV420", "size": main_cfg["size"], "preserve_ar": False}, lores)
+        if colour_space is None:  # the library's choice by resolution
+            small = main_cfg["size"][0] < 1280 or main_cfg["size"][1] < 720
+            colour_space = ColorSpace.Smpte170m() if small else ColorSpace.Rec709()
         return {"use_case": use_case, "transform": transform, "colour_space": colour_space,
                 "buffer_count": buffer_count, "queue": queue, "main": main_cfg, "lores": lores_cfg, "raw": raw,
                 "controls": {"FrameDurationLimits": (33333, 33333)} | dict(controls), "sensor": sensor,
@@ -279,6 +336,11 @@ class Picamera2:
                 raise RuntimeError(f"Control {name} is not advertised by libcamera")
             controls[name] = value
         config["controls"] = controls
+        if not isinstance(config.get("colour_space"), ColorSpace):
+            raise RuntimeError("Colour space has incorrect type")
+        forced = os.environ.get("FAKE_PICAMERA2_COLOUR_SPACE", "")
+        self.requested_colour_space = config["colour_space"]
+        config["colour_space"] = getattr(ColorSpace, forced)() if forced else config["colour_space"]
         self._buffers = {}
         for name in ("main", "lores"):
             stream = config.get(name)
@@ -292,9 +354,10 @@ class Picamera2:
                 stride = -(-w * _RGB[stream["format"]] // 64) * 64
                 stream["framesize"] = stride * h
             stream["stride"] = stride
-            self._buffers[name] = [_buffer(stream) for _ in range(config["buffer_count"])]
+            self._buffers[name] = [_buffer(stream, config["colour_space"]) for _ in range(config["buffer_count"])]
         self.camera_config = config
-        self.frame_duration_us = controls.get("FrameDurationLimits", (33333, 33333))[0]
+        self.frame_duration_us = _env_int("FAKE_PICAMERA2_FRAME_US", 0) or \
+            controls.get("FrameDurationLimits", (33333, 33333))[0]
 
     # -- running ----------------------------------------------------------------------------
     def start(self, config=None, show_preview=False) -> None:
@@ -325,7 +388,7 @@ class Picamera2:
 
     def capture_request(self, wait=None, signal_function=None, flush=None) -> CompletedRequest:
         if wait is False:
-            return _Job(self)  # the caller waits for it with wait(job, timeout)
+            return Job(self)  # the caller waits for it with wait(job, timeout)
         try:
             return self._capture(wait)
         except concurrent.futures.TimeoutError:

@@ -1,0 +1,37 @@
+"""What the streamer says about a camera without pictures, from the capture's status document."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from common.config import load
+from common.state import StatusBoard, capture_status_name
+from streamer.status import CameraWatch
+
+
+def test_state_and_reason_come_from_a_running_capture(tmp_path: Path, sht_env: dict[str, str]) -> None:
+    cfg = load(sht_env)
+    board = StatusBoard(cfg.run_dir)
+    watch = CameraWatch(cfg)
+    try:
+        assert watch.camera(1)["state"] == "no signal" and watch.camera(1)["reason"] is None
+        board.publish(capture_status_name(1), {"state": "not connected", "pid": os.getpid(),
+                                               "reason": "camera 1 not connected (libcamera lists 1 camera; ...)"})
+        cam = watch.camera(1)
+        assert (cam["live"], cam["state"]) == (False, "not connected") and cam["reason"].startswith("camera 1 not")
+        board.publish(capture_status_name(0), {"state": "off", "pid": os.getpid(), "reason": "live view off: x"})
+        assert watch.camera(0)["state"] == "off"
+        # The process that said so is gone: no claim is made for it any more ...
+        gone = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True,
+                              text=True).stdout.strip()
+        board.publish(capture_status_name(1), {"state": "not connected", "pid": int(gone), "reason": "old"})
+        assert watch.camera(1)["state"] == "no signal"
+        # ... except an error it exited with (exit code 2: supervisord leaves it stopped).
+        board.publish(capture_status_name(1), {"state": "error", "pid": int(gone), "reason": "cannot be imported"})
+        assert (watch.camera(1)["state"], watch.camera(1)["reason"]) == ("error", "cannot be imported")
+        board.publish(capture_status_name(1), {"state": "live", "pid": os.getpid(), "reason": ""})
+        assert watch.camera(1)["state"] == "no signal"   # says live, but its ring has no fresh frame
+    finally:
+        watch.close()
