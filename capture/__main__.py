@@ -23,6 +23,7 @@ import time
 
 from capture.registry import open_source, resolve_kind
 from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, Source
+from capture.watchdog import Watchdog
 from common.clock import stamp_text
 from common.config import EXIT_BAD_CONFIG, Config, load_or_exit
 from common.memory import trim
@@ -50,6 +51,7 @@ class Capture:
         self.stamps: dict[str, FrameStamp] = {}
         self.source: Source | None = None
         self.board = StatusBoard(cfg.run_dir)
+        self.watchdog = Watchdog(cfg.camera.watchdog_seconds, camera)
 
     def publish(self, state: str, reason: str = "", source: str = "") -> None:
         """The capture state for the page and health checks: live, not connected, off, error."""
@@ -81,6 +83,13 @@ class Capture:
             log.info("camera %d (%s): %s; not opening the camera", self.camera, self.name, reason)
             self.publish("off", reason)
             return self._idle(retry=False)
+        self.watchdog.start()
+        try:
+            return self._run()
+        finally:
+            self.watchdog.stop()
+
+    def _run(self) -> int:
         try:
             kind, why = resolve_kind(self.cfg, self.camera)
         except CameraStackBroken as exc:
@@ -98,12 +107,15 @@ class Capture:
             return 1
         source = None
         try:
+            self.watchdog.phase("opening the camera")
             source = self.source = open_source(kind, self.camera, self.cfg)
             if self.stopping:
                 return 0
+            self.watchdog.phase("starting the camera")
             source.start()
             trim()
             self.publish("live", why, kind)
+            self.watchdog.phase("waiting for a frame")
             return self._loop(source)
         except CameraAbsent as exc:
             log.warning("camera %d: %s; waiting for it", self.camera, exc)
@@ -126,6 +138,7 @@ class Capture:
     def _close(self, source: Source | None) -> None:
         """Close the source and remove the rings: no reader waits on a camera that is not there."""
         if source is not None:
+            self.watchdog.phase("closing the camera")
             source.close()
         for writer in self.writers.values():
             writer.close(unlink=True)
@@ -134,6 +147,7 @@ class Capture:
     def _idle(self, retry: bool) -> int:
         """Stay up without the camera until stopped; with ``retry``, exit 1 once it is listed."""
         from capture.picam import cameras_listed_afresh
+        self.watchdog.stop()  # no camera, no frames: nothing for it to watch
         every = self.cfg.camera.absent_retry_seconds
         next_check = time.monotonic() + every
         while not self.stopping:
@@ -166,6 +180,7 @@ class Capture:
                 self.stamps["sd"].draw(*sd_planes, text)
             hd.commit(frame.mono_ns, frame.wall_ns)
             sd.commit(frame.mono_ns, frame.wall_ns)
+            self.watchdog.feed()
             now = time.monotonic()
             self.fps_meter.add(now=now)
             if now - last_stats >= STATS_EVERY_S:

@@ -83,6 +83,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "capture_timeout": _key(2.0, (int, float), _range(0.1, 30)),
         # A camera that is not connected is looked for again this often (by a fresh process).
         "absent_retry_seconds": _key(60.0, (int, float), _range(1, 3600)),
+        # No frame published for this long (a hung camera stack): the capture process exits.
+        "watchdog_seconds": _key(5.0, (int, float), _range(1, 600)),
         # Synthetic source only: a still scene (no pan, no vehicle) with a lighting ramp, and
         # a figure crossing it every this many seconds.  0: the usual moving street scene.
         "synthetic_motion_every": _key(0, (int, float), (lambda v: v == 0 or 10 <= v <= 86400,
@@ -103,6 +105,8 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "default_view": _key("dual", str, _choice("dual", "0", "1")),
         "default_resolution": _key("480p", str, _choice("480p", "720p")),
         "keepalive_seconds": _key(1.0, (int, float), _range(0.2, 10)),
+        # CPU priority of the live view (Unix nice): under load the recorders win.
+        "nice": _key(10, int, _range(0, 19)),
     },
     "recorder": {
         "root": _key("videos/cam_rec", str),

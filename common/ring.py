@@ -16,6 +16,7 @@ after each commit, keep the seqlock's stores ordered in practice.
 """
 from __future__ import annotations
 
+import logging
 import mmap
 import os
 import struct
@@ -33,6 +34,7 @@ from common.ring_writer import RingWriter
 
 __all__ = ["Frame", "RingBusy", "RingError", "RingReader", "RingStatus", "RingWriter"]
 
+log = logging.getLogger("ring")
 REATTACH_INTERVAL = 0.2   # how often a reader without a live writer looks for a new one
 MAX_WAIT_SLICE = 0.25     # a waiting reader re-checks the writer at least this often
 
@@ -135,11 +137,20 @@ class RingReader:
         except posix_ipc.ExistentialError:
             self.error = f"ring {self.name}: no such segment (capture not running)"
             return False
+        except (posix_ipc.Error, OSError) as exc:
+            # Not ours to open (permissions): as good as no writer; status says why.
+            self._refuse(f"ring {self.name}: cannot open the segment: {exc}")
+            return False
         try:
             st = os.fstat(shm.fd)
             if st.st_size < HEADER_SIZE:
-                raise RingError(f"ring {self.name}: segment of {st.st_size} bytes is too small for a header")
+                # Zero-size or tiny: a foreign segment, or a writer between creating and sizing it.
+                self._refuse(f"ring {self.name}: segment of {st.st_size} bytes is too small for a header")
+                return False
             mm = mmap.mmap(shm.fd, st.st_size)
+        except (OSError, ValueError) as exc:
+            self._refuse(f"ring {self.name}: cannot map the segment: {exc}")
+            return False
         finally:
             shm.close_fd()
         m = Segment(mm)
@@ -157,9 +168,9 @@ class RingReader:
                     or m.get("frame_bytes") != geo.frame_bytes or m.get("slot_stride") != geo.slot_stride):
                 raise RingError(f"ring {self.name}: size {st.st_size} does not match its header "
                                 f"({geo.width}x{geo.height}, {geo.slot_count} slots)")
-        except (RingError, ValueError) as exc:
+        except (RingError, ValueError, struct.error, OSError) as exc:
             m.close()
-            self.error = str(exc)
+            self._refuse(str(exc))
             return False
         self._close_map()
         self._map, self.geo, self._inode = m, geo, st.st_ino
@@ -172,6 +183,12 @@ class RingReader:
         self.error = ""
         self.attach_count += 1
         return True
+
+    def _refuse(self, why: str) -> None:
+        """A segment that cannot be used counts as no writer yet; logged when the reason changes."""
+        if why != self.error:
+            log.warning("%s; retrying", why)
+        self.error = why
 
     def _close_map(self) -> None:
         if self._map is not None:

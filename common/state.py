@@ -8,34 +8,24 @@
 
 Both live in ``paths.run_dir``.  Files, not shared-memory segments, because they must
 survive ``supervisorctl stop all`` and a reboot, and are read at most a few times a second.
+A bad file (see :mod:`common.jsonfile`) reads as the defaults and is rewritten.
 """
 from __future__ import annotations
 
-import fcntl
 import json
+import logging
 import os
 import time
-from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
+from common.config import SCHEMA
+from common.jsonfile import FileLock, load_json, note_bad, read_json, write_json_atomic
+
+__all__ = ["CONTROLS_FILE", "Controls", "StatusBoard", "read_json", "write_json_atomic"]
+
+log = logging.getLogger("state")
 CONTROLS_FILE = "controls.json"
-
-
-def write_json_atomic(path: Path, data: Any) -> None:
-    """Write to a temporary file in the same folder, then rename over the target."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
-        json.dump(data, fh, separators=(",", ":"))
-    os.replace(tmp, path)
-
-
-def read_json(path: Path) -> Any | None:
-    try:
-        with open(path) as fh:
-            return json.load(fh)
-    except (FileNotFoundError, json.JSONDecodeError):
-        return None
 
 
 class Controls:
@@ -45,31 +35,26 @@ class Controls:
                  cameras: int = 2) -> None:
         self.run_dir = Path(run_dir)
         self.path = self.run_dir / CONTROLS_FILE
-        self._lock_path = self.run_dir / (CONTROLS_FILE + ".lock")
+        self._lock = FileLock(self.run_dir / (CONTROLS_FILE + ".lock"))
         self.defaults: dict[str, Any] = {
             "view": default_view,
             "resolution": default_resolution,
             "recording": {str(cam): True for cam in range(cameras)},
+            "changed_by": "",      # who changed the recording flags last (an address)
         }
         self._cache: dict[str, Any] | None = None
         self._cache_key: tuple[int, int] | None = None
-
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
 
     def _merged(self, stored: Any) -> dict[str, Any]:
         data = json.loads(json.dumps(self.defaults))
         if isinstance(stored, dict):
             for key in ("view", "resolution"):
-                if isinstance(stored.get(key), str):
-                    data[key] = stored[key]
+                value = stored.get(key)
+                # Only values the configuration allows: a bad one must not make every default request fail.
+                if isinstance(value, str) and SCHEMA["streamer"][f"default_{key}"].check(value):
+                    data[key] = value
+            if isinstance(stored.get("changed_by"), str):
+                data["changed_by"] = stored["changed_by"][:100]
             if isinstance(stored.get("recording"), dict):
                 for cam, on in stored["recording"].items():
                     if cam in data["recording"] and isinstance(on, bool):
@@ -81,16 +66,34 @@ class Controls:
         try:
             st = os.stat(self.path)
             key = (st.st_mtime_ns, st.st_ino)
-        except FileNotFoundError:
+        except OSError:
             return self._merged(None)
         if key != self._cache_key or self._cache is None:
-            self._cache = self._merged(read_json(self.path))
+            loaded = load_json(self.path)
+            merged = self._merged(loaded.data)
+            if loaded.problem:
+                self._repair()
+            elif isinstance(loaded.data, dict) and {k: loaded.data.get(k) for k in merged} != merged:
+                note_bad(self.path, "holds values that are missing or not allowed")
+                self._repair()
+            self._cache = merged
             self._cache_key = key
         return json.loads(json.dumps(self._cache))
 
+    def _repair(self) -> None:
+        """Replace an unusable file with the defaults (unless another process just fixed it)."""
+        try:
+            with self._lock.held():
+                loaded = load_json(self.path)
+                merged = self._merged(loaded.data)
+                if loaded.problem or {k: loaded.data.get(k) for k in merged} != merged:
+                    write_json_atomic(self.path, merged)
+        except OSError as exc:
+            log.warning("state file %s: cannot rewrite it: %s", self.path, exc)
+
     def update(self, view: str | None = None, resolution: str | None = None,
-               recording: dict[int, bool] | None = None) -> dict[str, Any]:
-        with self._locked():
+               recording: dict[int, bool] | None = None, by: str | None = None) -> dict[str, Any]:
+        with self._lock.held():
             data = self._merged(read_json(self.path))
             if view is not None:
                 data["view"] = view
@@ -98,6 +101,8 @@ class Controls:
                 data["resolution"] = resolution
             for cam, on in (recording or {}).items():
                 data["recording"][str(cam)] = bool(on)
+            if by is not None:
+                data["changed_by"] = by[:100]
             write_json_atomic(self.path, data)
         return data
 
@@ -128,5 +133,8 @@ class StatusBoard:
         data = read_json(self._path(name))
         if not isinstance(data, dict):
             return None
-        data["age_s"] = max(0.0, time.time() - float(data.get("published_at", 0)))
+        published = data.get("published_at")
+        if not isinstance(published, (int, float)) or isinstance(published, bool):
+            published = 0.0
+        data["age_s"] = max(0.0, time.time() - float(published))
         return data

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from common.config import Config
+from common.events import EventLog
 from common.state import Controls, StatusBoard
 from recorder.diskguard import DiskGuard, free_bytes_of
 from recorder.segmenter import Segmenter, local_time
@@ -53,6 +54,7 @@ class RecorderEngine:
         self.last_error_at: float | None = None
         self.recent: deque[dict] = deque(maxlen=HISTORY)
         self.recovered: deque[dict] = deque(maxlen=HISTORY)
+        self.events = EventLog(cfg.run_dir, camera)   # causes of gaps, kept across restarts
         self._next_controls = self._next_disk = self._next_status = 0.0
 
     def stop(self, *_: object) -> None:
@@ -75,6 +77,8 @@ class RecorderEngine:
         enabled = self.controls.recording_enabled(self.camera)
         if enabled != self.enabled:
             log.info("camera %d: recording %s", self.camera, "resumed" if enabled else "paused")
+            self.events.add("recording resumed" if enabled else "recording paused",
+                            by=self.controls.get().get("changed_by", ""))
             if not enabled:
                 self.pausing()
             self.enabled = enabled
@@ -105,6 +109,7 @@ class RecorderEngine:
             "disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
             "retention": self.cfg.recorder.retention, "retention_deleted_count": g.deleted_count,
             "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": list(self.guard.deleted),
+            "retention_state": g.retention, "retention_undeletable": g.undeletable,
             "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
             **self.engine_status(),
         }

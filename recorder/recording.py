@@ -24,7 +24,7 @@ from common.memory import trim
 from common.ring import Frame, RingReader
 from common.ring_layout import STREAMS, ring_name
 from recorder import encoder
-from recorder.diskguard import free_bytes_of
+from recorder.diskguard import free_bytes_of, keep_write_order, newest_mtime
 from recorder.engine import RecorderEngine
 from recorder.recovery import recover
 from recorder.segmenter import CaptureWallClock, Segment, local_time
@@ -68,6 +68,10 @@ class Recorder(RecorderEngine):
         self.retry_at = 0.0
         self.frames_dropped = 0
         self.waiting_reason = "starting"
+        self.clock_steps = 0
+        self.last_clock_step: dict | None = None
+        self._drop_day, self._drop_base = "", 0
+        self.order_mtime = 0.0   # modification time of the last finished file (write order)
 
     # -- main loop -------------------------------------------------------------------------
     def run(self) -> int:
@@ -77,6 +81,8 @@ class Recorder(RecorderEngine):
         log.info("camera %d: recording %s to %s in %d s segments; encoder %s (%s)", self.camera,
                  self.reader.name, self.root, self.cfg.recorder.segment_seconds, codec, self.encoder_why)
         self.recovered.extend(recover(self.root, self.camera))
+        self.order_mtime = newest_mtime(self.root, self.camera)
+        self.events.add("recorder started")
         self.guard.check()
         self.syncer = Syncer(self.cfg.recorder.sync_seconds)
         trim()
@@ -95,6 +101,7 @@ class Recorder(RecorderEngine):
             self.syncer.close()
             self.reader.close()
             self.publish(final=True)
+            self.events.add("recorder stopped")
             log.info("camera %d: stopped (%d segments written)", self.camera, self.segments_written)
         return 0
 
@@ -129,15 +136,22 @@ class Recorder(RecorderEngine):
                 self._close("the capture process restarted")
             if self.incarnation:
                 log.info("camera %d: capture restarted, new segment", self.camera)
+                self.events.add("camera restarted")
             self.incarnation, self.expect = frame.incarnation, None
         if self.expect is not None and frame.index > self.expect:
             self._drop(frame.index - self.expect)
         self.expect = frame.index + 1
         wall_ns = self.capture_wall(frame.mono_ns, frame.wall_ns)
+        if self.capture_wall.step_ns:
+            self._clock_stepped(self.capture_wall.step_ns, wall_ns)
         if self.writer is not None:
             gap = (frame.mono_ns - self.writer.last_mono_ns) / 1e9
             if gap > GAP_S:
                 self._close(f"a gap of {gap:.1f} s in the frames")
+            elif self.capture_wall.step_ns:
+                # Names and boundaries follow the wall clock: end the segment at the step, and
+                # name the next one by the new time (never over an existing file).
+                self._close(f"the wall clock stepped by {self.capture_wall.step_ns / 1e9:+.1f} s")
             elif self.segmenter.starts_new(self.seg, frame.mono_ns, wall_ns):
                 self._close("")
         if self.writer is None:
@@ -145,6 +159,13 @@ class Recorder(RecorderEngine):
         self.writer.add(picture, frame.mono_ns)
         self.seg_last_index = frame.index
         self.frames_written += 1
+
+    def _clock_stepped(self, step_ns: int, wall_ns: int) -> None:
+        self.clock_steps += 1
+        self.last_clock_step = {"step_s": round(step_ns / 1e9, 3), "at": round(wall_ns / 1e9, 3)}
+        log.warning("camera %d: the wall clock stepped by %+.3f s (now %s)", self.camera, step_ns / 1e9,
+                    local_time(wall_ns).isoformat(timespec="seconds"))
+        self.events.add("clock step", at=wall_ns / 1e9, step_s=round(step_ns / 1e9, 3))
 
     def _drop(self, count: int) -> None:
         self.frames_dropped += count
@@ -186,6 +207,7 @@ class Recorder(RecorderEngine):
             return
         rel = str(final.relative_to(self.root))
         self.segments_written += 1
+        self.order_mtime = keep_write_order(final, self.order_mtime)
         try:
             size = final.stat().st_size
         except OSError:
@@ -235,4 +257,13 @@ class Recorder(RecorderEngine):
             "encoder": self.settings.codec, "encoder_why": self.encoder_why,
             "current_file": str(self.seg.rel_path) if self.seg is not None else None,
             "current_frames": self.writer.frames if self.writer else 0, "frames_dropped": self.frames_dropped,
+            "frames_dropped_today": self.dropped_today(),
+            "clock_steps": self.clock_steps, "last_clock_step": self.last_clock_step,
         }
+
+    def dropped_today(self) -> int:
+        """Frames lost since local midnight (counted by this process)."""
+        today = datetime.now().strftime("%Y%m%d")
+        if self._drop_day != today:
+            self._drop_day, self._drop_base = today, self.frames_dropped
+        return self.frames_dropped - self._drop_base

@@ -37,13 +37,16 @@ class CaptureWallClock:
 
     def __init__(self, window: int = 60) -> None:
         self.window = window
+        self.step_ns = 0     # the wall clock step seen at the last call (0: none)
         self._count = 0
         self._mins: deque[tuple[int, int]] = deque()   # (frame count, offset), offsets increasing
 
     def __call__(self, mono_ns: int, wall_ns: int) -> int:
         offset = wall_ns - mono_ns
         mins = self._mins
+        self.step_ns = 0
         if mins and abs(offset - mins[0][1]) > CLOCK_STEP_BACK_NS:
+            self.step_ns = offset - mins[0][1]
             mins.clear()
         while mins and mins[-1][1] >= offset:
             mins.pop()

@@ -11,6 +11,7 @@ import signal
 import sys
 
 from common.config import load_or_exit
+from common.priority import lower_priority
 from streamer.viewers import ViewerTable
 from streamer.workers import run_one, serve, uvicorn_options
 
@@ -32,6 +33,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s",
                         stream=sys.stderr)
+    lower_priority(cfg.streamer.nice, "streamer")
     options = uvicorn_options(args.host or cfg.streamer.host, port)
     # uvicorn re-raises SIGTERM/SIGINT after its shutdown; with these handlers in place
     # that re-raise returns here, so the shared viewer table is removed and the exit code is 0.

@@ -26,6 +26,7 @@ from streamer import compat
 from streamer.hub import Hub
 from streamer.mjpeg import MJPEGStream, Viewer
 from streamer.events import router as events_router
+from streamer.health import router as health_router
 from streamer.params import router as params_router
 from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
@@ -193,6 +194,7 @@ def _mount_ui(app: FastAPI) -> None:
     """The page and the recordings API, which live beside this module."""
     app.include_router(recordings_router)
     app.include_router(events_router)
+    app.include_router(health_router)
 
     @app.get("/", include_in_schema=False)
     async def index() -> Response:

@@ -89,5 +89,5 @@ def _set_recording(request: Request, camera_id: str, on: bool) -> dict:
     """Resume or pause a camera's continuous recording (the recorder follows the flag)."""
     rt = request.app.state.rt
     cam = check_camera(rt.cfg, camera_id)
-    rt.controls.update(recording={cam: on})
+    rt.controls.update(recording={cam: on}, by=request.client.host if request.client else "")
     return _ok(f"recording {'resumed' if on else 'paused'} on camera {cam}", camera_id=cam, recording=on)

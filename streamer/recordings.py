@@ -32,6 +32,7 @@ from fastapi.responses import FileResponse, JSONResponse
 
 from common import segment_name
 from common.config import Config
+from common.events import cause_of, read_events
 from streamer.mp4_duration import mp4_duration
 
 router = APIRouter()
@@ -222,6 +223,15 @@ def find_gaps(segments: list[dict[str, Any]]) -> list[dict[str, float]]:
     return gaps
 
 
+def with_causes(gaps: list[dict[str, Any]], segments: list[dict[str, Any]],
+                events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each gap with its cause where the recorder's event log knows it (paused, restarted...)."""
+    if not segments:
+        return gaps
+    midnight = segments[0]["start_epoch"] - segments[0]["start_s"]
+    return [{**g, "cause": cause_of(events, midnight + g["start_s"], midnight + g["end_s"])} for g in gaps]
+
+
 @router.get("/api/recordings/days")
 def recording_days(request: Request) -> dict[str, Any]:
     cfg = _cfg(request)
@@ -252,7 +262,7 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
         "date": day,
         "days": days,
         "segments": segments,
-        "gaps": find_gaps(segments),
+        "gaps": with_causes(find_gaps(segments), segments, read_events(cfg.run_dir, cam)),
         "recorded_s": round(sum(s["duration_s"] or 0 for s in segments), 3),
         "total_bytes": sum(s["size_bytes"] for s in segments),
     }

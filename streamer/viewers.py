@@ -11,8 +11,6 @@ the file stays small whatever happens.
 """
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import time
 from contextlib import contextmanager
@@ -20,8 +18,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator
 
+from common.jsonfile import FileLock, read_json, write_json_atomic
 from common.pids import pid_alive
-from common.state import read_json
 
 SHM_DIR = Path("/dev/shm")
 EXPIRE_S = 2.0
@@ -42,7 +40,7 @@ class ViewerTable:
         self.folder = Path(folder)
         self.path = self.folder / name
         self._lock_path = self.folder / (name + ".lock")
-        self._tmp_path = self.folder / f"{name}.{os.getpid()}.tmp"
+        self._lock = FileLock(self._lock_path)
         self.limit = limit
         self.pid = os.getpid()
 
@@ -59,36 +57,25 @@ class ViewerTable:
             except FileNotFoundError:
                 pass
 
-    def _write(self, data: dict[str, Any]) -> None:
-        # dumps, not dump: only the one-shot form uses the C encoder (this runs every SYNC_S).
-        text = json.dumps(data, separators=(",", ":"))
-        with open(self._tmp_path, "w") as fh:
-            fh.write(text)
-        os.replace(self._tmp_path, self.path)
-
     @contextmanager
     def _locked(self) -> Iterator[dict[str, Any]]:
         """The table, pruned, for changing; written back when the block ends."""
-        if not self.folder.is_dir():
-            self.folder.mkdir(parents=True, exist_ok=True)
-        with open(self._lock_path, "a") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            try:
-                data = self._pruned(read_json(self.path))
-                yield data
-                self._write(data)
-            finally:
-                fcntl.flock(fh, fcntl.LOCK_UN)
+        with self._lock.held():
+            data = self._pruned(read_json(self.path))  # a bad table reads as empty and is rewritten
+            yield data
+            write_json_atomic(self.path, data)
 
     @staticmethod
     def _pruned(data: Any) -> dict[str, Any]:
         now = time.monotonic()
         rows = data.get("viewers", []) if isinstance(data, dict) else []
         workers = data.get("workers", {}) if isinstance(data, dict) else {}
+        rows = rows if isinstance(rows, list) else []
+        workers = workers if isinstance(workers, dict) else {}
         alive: dict[int, bool] = {}
 
         def fresh(seen: Any, pid: Any) -> bool:
-            if not isinstance(seen, (int, float)) or not isinstance(pid, int):
+            if not isinstance(seen, (int, float)) or not isinstance(pid, int) or not 0 < pid < 1 << 31:
                 return False
             # After a reboot the monotonic clock starts again: an entry "from the future" is stale too.
             if not -1.0 <= now - seen <= EXPIRE_S:
@@ -97,7 +84,8 @@ class ViewerTable:
                 alive[pid] = pid_alive(pid)
             return alive[pid]
 
-        rows = [r for r in rows if isinstance(r, dict) and fresh(r.get("last_seen"), r.get("pid"))]
+        rows = [r for r in rows if isinstance(r, dict) and isinstance(r.get("address"), str)
+                and isinstance(r.get("res"), str) and fresh(r.get("last_seen"), r.get("pid"))]
         workers = {k: w for k, w in workers.items()
                    if isinstance(w, dict) and fresh(w.get("last_seen"), w.get("pid"))}
         return {"viewers": rows[-MAX_ROWS:], "workers": workers}

@@ -121,8 +121,8 @@ def test_section_selection_and_discovery(tmp_path: Path) -> None:
         (tmp_path / f"{stem}.py").write_text("")
     found = bench.discover(tmp_path)
     # Known sections keep their order; others found are added before the whole tree.
-    assert [n for n, _ in found] == ["ring", "capture", "streamer", "slow_viewer", "recorder", "peer",
-                                     "alpha", "zoom", "tree"]
+    assert [n for n, _ in found] == ["ring", "capture", "streamer", "slow_viewer", "recorder",
+                                     "recorder_under_load", "peer", "alpha", "zoom", "tree"]
     assert dict(found)["zoom"] == "tests.bench.zoom_bench"
     assert [n for n, _ in bench.select("tree, slow-viewer,ring", found)] == ["ring", "slow_viewer", "tree"]
     with pytest.raises(ValueError, match="allowed values are ring, capture"):

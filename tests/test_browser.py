@@ -405,3 +405,15 @@ def test_heartbeat_offline_when_streamer_stops_and_picture_returns_without_reloa
     assert_moving(page)
     assert log.page_errors == [], log
     page.context.close()
+
+
+def test_red_banner_names_a_camera_that_is_not_recording(system: System, browser: Browser) -> None:
+    # Camera 1 has no recorder in this system: it should record, and nothing is finished.
+    page, log = open_page(browser, system.url())
+    page.wait_for_function("!document.getElementById('health').hidden", timeout=15000)
+    text = page.text_content("#health")
+    assert "Camera 1 is NOT recording" in text and "Camera 0" not in text, text
+    assert page.eval_on_selector("#health", "e => getComputedStyle(e).color") == "rgb(255, 255, 255)"
+    save_screenshot(page, "not_recording_banner")
+    assert log.console_errors == [] and log.page_errors == [], log
+    page.context.close()

@@ -35,3 +35,23 @@ def test_state_and_reason_come_from_a_running_capture(tmp_path: Path, sht_env: d
         assert watch.camera(1)["state"] == "no signal"   # says live, but its ring has no fresh frame
     finally:
         watch.close()
+
+
+def test_health_reports_a_camera_that_is_not_connected(tmp_path: Path, sht_env: dict[str, str]) -> None:
+    from common.state import Controls
+    from streamer.health import health
+
+    cfg = load(sht_env)
+    board = StatusBoard(cfg.run_dir)
+    board.publish(capture_status_name(1), {"state": "not connected", "pid": os.getpid(),
+                                           "reason": "camera 1 not connected"})
+    watch = CameraWatch(cfg)
+    try:
+        captures = {cam: (watch.camera(cam)["state"], watch.camera(cam)["reason"]) for cam in (0, 1)}
+    finally:
+        watch.close()
+    h = health(cfg, board, Controls(cfg.run_dir), captures=captures)
+    cam1 = h["cameras"]["1"]
+    assert cam1["capture"] == {"state": "not connected", "reason": "camera 1 not connected"}
+    assert cam1["status"] == "failing" and any("not connected" in r for r in cam1["reasons"])
+    assert h["status"] == "failing"

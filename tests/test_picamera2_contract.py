@@ -1,9 +1,10 @@
 """The Picamera2 calls the project makes, checked against the real library's source.
 
 The real package cannot be imported here (it needs libcamera), so its source
-distributions are kept in ``tests/data`` (from PyPI, hashes below) and read with
-``tarfile`` + ``ast``: no network, no skip.  0.3.38 is the pinned release; 0.3.36 is kept
-because releases before 0.3.37 fail differently on a missing camera.
+distributions are fetched from PyPI once into ``.cache/picamera2`` (checked against the
+hashes below) and read with ``tarfile`` + ``ast``.  When they cannot be had the test fails;
+it never skips.  0.3.38 is the pinned release; 0.3.36 is read too because releases before
+0.3.37 fail differently on a missing camera.
 
 Checked: every method the capture source calls exists with the parameter names it passes
 and no required parameter left out; the fake used by the tests has the same parameter
@@ -23,6 +24,7 @@ import hashlib
 import importlib
 import inspect
 import os
+import subprocess
 import sys
 import tarfile
 import threading
@@ -38,7 +40,7 @@ from tests.procs import REPO
 
 PINNED = "0.3.38"
 OLDER = "0.3.36"
-DATA = REPO / "tests" / "data"
+CACHE = REPO / ".cache" / "picamera2"
 SHA256 = {"0.3.38": "f4122b1d3d45e3068fe2d589b1d54ded94377d26b9444e1a0c67025b717b6108",
           "0.3.36": "3add10c8e5613234f39f271c90b886306e6fa4a64c99196a2451c308bd278d70"}
 SOURCES = {"Picamera2": "picamera2/picamera2.py", "CompletedRequest": "picamera2/request.py",
@@ -51,10 +53,15 @@ FAKE_ALSO = {("Picamera2", "capture_array"), ("Picamera2", "__enter__"), ("Picam
 
 
 def _archive(version: str = PINNED) -> Path:
-    """The kept source distribution; its absence is a failure, not a skip."""
-    path = DATA / f"picamera2-{version}.tar.gz"
-    assert path.exists(), f"{path} is missing: `pip download --no-deps --no-binary :all: picamera2=={version} " \
-                          f"-d tests/data` puts it back"
+    """PyPI's source distribution of ``version``; not being able to get it is a failure, not a skip."""
+    path = CACHE / f"picamera2-{version}.tar.gz"
+    if not path.exists():
+        CACHE.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps", "--no-binary", ":all:",
+               f"picamera2=={version}", "-d", str(CACHE)]
+        done = subprocess.run(cmd, capture_output=True, text=True, timeout=300)
+        assert done.returncode == 0 and path.exists(), \
+            f"picamera2 {version} source could not be downloaded ({' '.join(cmd)}): {done.stderr.strip()[-500:]}"
     assert hashlib.sha256(path.read_bytes()).hexdigest() == SHA256[version], f"{path} is not PyPI's file"
     return path
 

@@ -10,6 +10,7 @@
 (() => {
   const HEARTBEAT_MS = 2000;      // HEAD /stream period
   const STATUS_MS = 1500;         // /api/status period
+  const HEALTH_MS = 5000;         // /api/health period (it lists the day's files)
   const ANSWER_TIMEOUT_MS = 3000; // no answer within this is OFFLINE
   const SLOW_MS = 1000;           // a HEAD slower than this, or a frame older, is DELAY
   const FREEZE_BEATS = 3;         // a picture unchanged for this many LIVE beats is reconnected
@@ -36,7 +37,7 @@
   };
 
   const { storage, fetchWithin, pressed } = window.SHT;
-  const { renderStats, renderRecorders, renderDisk, viewName, explained } = window.SHT.panels;
+  const { renderStats, renderRecorders, renderDisk, renderHealth, viewName, explained } = window.SHT.panels;
 
   /* ---------- view, resolution and tab, kept in the URL and local storage ---------- */
 
@@ -382,6 +383,19 @@
     });
   }
 
+  /* ---------- am I recording? from /api/health ---------- */
+
+  async function pollHealth() {
+    try {
+      const r = await fetchWithin("/api/health", {}, 5000);
+      if (r.ok) renderHealth(await r.json());
+    } catch (e) { /* the status footer already says the server does not answer */ }
+  }
+
+  function healthLoop() {
+    pollHealth().finally(() => setTimeout(healthLoop, HEALTH_MS));
+  }
+
   async function start() {
     const choice = readChoice();
     if (!choice.view || !choice.res) {
@@ -402,6 +416,7 @@
     showTab(choice.tab);
     heartbeatLoop();
     statusLoop();
+    healthLoop();
   }
 
   start();

@@ -123,5 +123,27 @@
     banner.title = deleted.slice(0, 10).map((d) => d.file).join("\n");
   }
 
-  window.SHT.panels = { renderStats, renderRecorders, renderDisk, viewName, explained };
+  /* Red banner from /api/health: a camera that should record and has not finished a segment
+     for more than two segment lengths, or retention that cannot keep the floor. */
+  function renderHealth(h) {
+    const banner = $("health");
+    const limit = 2 * (h.segment_seconds || 30);
+    const lines = [];
+    for (const [id, c] of Object.entries(h.cameras || {})) {
+      if (!c.enabled) continue;
+      const age = c.last_segment ? c.last_segment.age_s : null;
+      if (age == null || age > limit) {
+        const since = age == null ? "no recording finished yet" : `nothing recorded for ${fmtNum(age, 0)} s`;
+        lines.push(`Camera ${id} is NOT recording: ${since} (recorder ${c.recorder}).`);
+      }
+      if (c.retention && c.retention.state && c.retention.state !== "ok") {
+        lines.push(`Camera ${id}: retention ${c.retention.state}.`);
+      }
+    }
+    banner.hidden = !lines.length;
+    banner.textContent = lines.length ? `⚠ ${lines.join(" ")}` : "";
+    banner.title = (h.reasons || []).join("\n");
+  }
+
+  window.SHT.panels = { renderStats, renderRecorders, renderDisk, renderHealth, viewName, explained };
 })();

@@ -34,12 +34,21 @@
     return node;
   }
 
+  // A gap names its cause where the recorder knew it (paused by whom, restarted, clock step...).
+  function gapBar(g, from, span) {
+    const why = g.cause ? ` (${g.cause})` : "";
+    const node = bar(`tl-gap${g.cause ? " tl-gap-known" : ""}`, g.start_s, g.end_s, from, span,
+      `gap of ${fmtNum(g.duration_s, 1)} s${why}:`);
+    if (g.cause) node.dataset.cause = g.cause;
+    return node;
+  }
+
   const overlaps = (start, end, from, span) => start < from + span && end > from;
 
   function renderDay(d) {
     // Recorded runs in blue; a hole between two segments in red, however short, so it shows.
     const runs = runsOf(d.segments).map((r) => bar("tl-run", r.start, r.end, 0, DAY_S, "recorded"));
-    const gaps = (d.gaps || []).map((g) => bar("tl-gap", g.start_s, g.end_s, 0, DAY_S, `gap of ${fmtNum(g.duration_s, 1)} s:`));
+    const gaps = (d.gaps || []).map((g) => gapBar(g, 0, DAY_S));
     $("tl-track").replaceChildren(...runs, ...gaps);
     const n = (d.gaps || []).length;
     $("day-summary").textContent = d.segments.length
@@ -62,7 +71,7 @@
       }
       for (const g of d.gaps || []) {
         if (overlaps(g.start_s, g.end_s, from, HOUR_S)) {
-          nodes.push(bar("tl-gap", g.start_s, g.end_s, from, HOUR_S, `gap of ${fmtNum(g.duration_s, 1)} s:`));
+          nodes.push(gapBar(g, from, HOUR_S));
         }
       }
     }

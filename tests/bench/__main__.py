@@ -36,6 +36,7 @@ SECTIONS: list[tuple[str, str]] = [
     ("streamer", "tests.bench.streamer_bench"),
     ("slow_viewer", "tests.bench.slow_viewer_bench"),
     ("recorder", "tests.bench.recorder_bench"),
+    ("recorder_under_load", "tests.bench.recorder_under_load_bench"),
     ("peer", "tests.bench.peer_bench"),
     ("tree", "tests.bench.tree_bench"),
 ]

@@ -33,7 +33,10 @@ file holding the number instead, read at every call, so a test can "plug a camer
 (``Sycc``, ``Smpte170m`` or ``Rec709``: what the pipeline applies whatever was asked),
 ``FAKE_PICAMERA2_RGB`` (``R,G,B``: every frame is that colour, encoded in the applied colour
 space) and ``FAKE_PICAMERA2_FRAME_US`` (the sensor's real frame duration, when it cannot keep
-the requested rate, e.g. in low light).
+the requested rate, e.g. in low light), ``FAKE_PICAMERA2_HANG`` (``capture``:
+after ``FAKE_PICAMERA2_HANG_AFTER`` frames (default 0) every capture or wait blocks for ever,
+whatever its timeout; ``close``: ``stop()`` and ``close()`` block for ever), as a wedged
+camera stack does.
 """
 from __future__ import annotations
 
@@ -256,6 +259,8 @@ class Picamera2:
         self.camera = f"fake-imx708-{camera_num}"
         self.stall_after = _env_int("FAKE_PICAMERA2_STALL_AFTER", -1)
         self.stride_align = _env_int("FAKE_PICAMERA2_STRIDE_ALIGN", 128)
+        self.hang = os.environ.get("FAKE_PICAMERA2_HANG", "")
+        self.hang_after = _env_int("FAKE_PICAMERA2_HANG_AFTER", 0)
         Picamera2.opened += 1
 
     @property
@@ -369,11 +374,15 @@ class Picamera2:
             self._frame = -1
 
     def stop(self) -> None:
+        if self.hang == "close":
+            threading.Event().wait()  # the camera stack never returns
         self.started = False
 
     def close(self) -> None:
         if self.camera is None:
             return
+        if self.hang == "close":
+            threading.Event().wait()
         self.stop()
         self.camera = None
         if self._lockfile is not None:
@@ -403,6 +412,8 @@ class Picamera2:
         return job.get_result(timeout=timeout)
 
     def _capture(self, wait: float | None) -> CompletedRequest:
+        if self.hang == "capture" and self.delivered >= self.hang_after:
+            threading.Event().wait()  # wedged: the timeout is not honoured
         if not self.started:
             self._no_frame(wait)
         with self._lock:

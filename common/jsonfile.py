@@ -1,0 +1,182 @@
+"""Small JSON state files that several processes share: safe reads, atomic writes, a lock.
+
+* :func:`load_json` never raises for a bad file: missing, garbage, truncated, invalid
+  UTF-8, of the wrong type, a directory, a FIFO or unreadable all read as "no document",
+  with the reason; each bad version of a file is logged once, not on every read.
+* :func:`write_json_atomic` writes a temporary file in the same folder and renames it
+  over the target, so readers see the old or the new document, never half of one; a
+  directory in the way is moved aside (``<name>.bad``) first.
+* :class:`FileLock`: an exclusive ``flock`` (the kernel drops it when its holder dies).
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import json
+import logging
+import os
+import shutil
+import stat
+from collections import OrderedDict
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+log = logging.getLogger("state")
+
+MAX_BYTES = 1 << 20        # a state file is a few kB; anything larger is not one of ours
+_LOGGED_MAX = 64           # bad files remembered so each is logged once (bounded)
+_logged: OrderedDict[str, tuple] = OrderedDict()
+
+
+@dataclass(frozen=True)
+class Loaded:
+    data: Any | None       # the document, or None
+    problem: str = ""      # why a file that exists could not be used ("" when fine or missing)
+
+
+def _log_once(path: Path, version: tuple, problem: str) -> None:
+    key = str(path)
+    if _logged.get(key) == version:
+        return
+    _logged[key] = version
+    _logged.move_to_end(key)
+    while len(_logged) > _LOGGED_MAX:
+        _logged.popitem(last=False)
+    log.warning("state file %s: %s; using defaults", path, problem)
+
+
+def note_bad(path: Path, problem: str) -> None:
+    """Log, once per version of the file, that a readable document holds values we cannot use."""
+    try:
+        st = os.stat(path)
+        version: tuple = (st.st_ino, st.st_mtime_ns, st.st_size, "values")
+    except OSError:
+        version = ("values",)
+    _log_once(path, version, problem)
+
+
+def load_json(path: Path, expect: type | None = dict) -> Loaded:
+    """The JSON document in ``path`` (of type ``expect`` when given), or why not."""
+    try:
+        # O_NONBLOCK: a FIFO put in the file's place must not hang the reader.
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return Loaded(None)
+    except OSError as exc:
+        problem = f"cannot be opened ({exc.strerror or exc})"
+        _log_once(path, ("open", exc.errno), problem)
+        return Loaded(None, problem)
+    try:
+        st = os.fstat(fd)
+        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        if not stat.S_ISREG(st.st_mode):
+            problem = "is not a regular file" + (" (a directory)" if stat.S_ISDIR(st.st_mode) else "")
+        elif st.st_size > MAX_BYTES:
+            problem = f"is too large ({st.st_size} bytes)"
+        else:
+            problem = ""
+            with os.fdopen(os.dup(fd), "rb") as fh:
+                raw = fh.read(MAX_BYTES + 1)
+            try:
+                data = json.loads(raw.decode("utf-8"))
+            except UnicodeDecodeError:
+                problem = "is not UTF-8 text"
+            except (ValueError, RecursionError):
+                problem = "is not valid JSON (garbage or truncated)"
+            else:
+                if expect is None or isinstance(data, expect):
+                    return Loaded(data)
+                problem = f"holds a JSON {type(data).__name__}, not an {expect.__name__}"
+    except OSError as exc:
+        version, problem = ("read", exc.errno), f"cannot be read ({exc.strerror or exc})"
+    finally:
+        os.close(fd)
+    _log_once(path, version, problem)
+    return Loaded(None, problem)
+
+
+def read_json(path: Path, expect: type | None = dict) -> Any | None:
+    """The document, or None when the file is missing or unusable (logged once)."""
+    return load_json(path, expect).data
+
+
+def clear_way(path: Path) -> None:
+    """Move a directory (or anything not a regular file) at ``path`` aside, so a file can go there."""
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        return
+    if stat.S_ISREG(st.st_mode):
+        return
+    aside = path.with_name(path.name + ".bad")
+    if stat.S_ISDIR(st.st_mode):
+        if aside.is_dir() and not aside.is_symlink():
+            shutil.rmtree(aside, ignore_errors=True)
+        os.replace(path, aside)
+        log.warning("state file %s was a directory; moved aside to %s", path, aside.name)
+    else:
+        os.unlink(path)  # a FIFO, socket or symlink: nothing of value in it
+
+
+def write_json_atomic(path: Path, data: Any) -> None:
+    """Write to a temporary file in the same folder, then rename over the target."""
+    text = json.dumps(data, separators=(",", ":"))  # dumps: the one-shot form uses the C encoder
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    with open(tmp, "w") as fh:
+        fh.write(text)
+    try:
+        os.replace(tmp, path)
+    except OSError as exc:
+        if exc.errno not in (errno.EISDIR, errno.ENOTEMPTY, errno.EEXIST, errno.ENOTDIR):
+            os.unlink(tmp)
+            raise
+        clear_way(path)
+        os.replace(tmp, path)
+
+
+class FileLock:
+    """An exclusive ``flock`` on ``path`` (created when missing)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+
+    def _open(self) -> int:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
+        except FileNotFoundError:
+            raise
+        except OSError:
+            # A directory (or something we may not open) where the lock belongs: move it aside.
+            clear_way(self.path)
+            try:
+                os.unlink(self.path)
+            except (FileNotFoundError, IsADirectoryError):
+                pass
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
+
+    @contextmanager
+    def held(self) -> Iterator[None]:
+        """Wait for the lock and hold it for the block."""
+        fd = self._open()
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # closing drops the lock
+
+    @contextmanager
+    def try_held(self) -> Iterator[bool]:
+        """Hold the lock for the block if it is free; yields whether it was taken."""
+        fd = self._open()
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+        finally:
+            os.close(fd)

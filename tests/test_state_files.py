@@ -1,0 +1,152 @@
+"""Corrupt shared state files (controls, status, viewer table, locks): defaults, one log line,
+rewritten; no process crashes and no route answers 5xx."""
+from __future__ import annotations
+
+import builtins
+import json
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import httpx
+import pytest
+
+from common.state import Controls, StatusBoard
+from streamer.viewers import ViewerTable
+from tests.procs import wait_until
+
+BAD = {
+    "garbage": b"\x00\x17 not json at all",
+    "truncated": b'{"view": "0", "resolution": "72',
+    "invalid_utf8": b'{"view": "\xff\xfe"}',
+    "wrong_type": b'[1, 2, 3]',
+    "wrong_field_types": b'{"view": 7, "resolution": ["720p"], "recording": "yes", "viewers": 5, "workers": []}',
+    "bad_values": b'{"view": "garbage", "resolution": "9000p", "recording": {"0": "no"}}',
+    "deep": b"[" * 100_000,
+}
+
+
+def spoil(path: Path, kind: str) -> None:
+    if path.is_dir():
+        shutil.rmtree(path)
+    else:
+        path.unlink(missing_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if kind == "directory":
+        (path / "inside").mkdir(parents=True)
+    elif kind == "fifo":
+        os.mkfifo(path)
+    else:
+        path.write_bytes(BAD[kind])
+
+
+KINDS = [*BAD, "directory", "fifo"]
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_controls_file_reads_as_defaults_and_is_rewritten(tmp_path: Path, kind: str, caplog) -> None:
+    controls = Controls(tmp_path, "dual", "480p", 2)
+    spoil(controls.path, kind)
+    with caplog.at_level(logging.WARNING, "state"):
+        for _ in range(3):
+            assert controls.get() == controls.defaults
+            assert controls.recording_enabled(0) is True
+    assert len([r for r in caplog.records if str(controls.path) in r.getMessage()]) <= 2  # read, then moved aside
+    assert caplog.records, "the bad file was not logged"
+    assert controls.path.is_file() and json.loads(controls.path.read_text()) == controls.defaults
+    assert controls.update(view="1")["view"] == "1"
+    assert Controls(tmp_path, "dual", "480p", 2).get()["view"] == "1"
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_lock_file_does_not_stop_an_update(tmp_path: Path, kind: str) -> None:
+    controls = Controls(tmp_path, "dual", "480p", 2)
+    spoil(tmp_path / "controls.json.lock", kind)
+    assert controls.update(recording={1: False})["recording"] == {"0": True, "1": False}
+    assert controls.recording_enabled(1) is False
+
+
+def test_unreadable_controls_file(tmp_path: Path, monkeypatch) -> None:
+    controls = Controls(tmp_path, "dual", "720p", 2)
+    controls.update(view="0")
+    real_os_open, real_open = os.open, builtins.open
+
+    def deny_os(path, flags, *args):
+        if str(path) == str(controls.path) and not flags & os.O_CREAT:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_os_open(path, flags, *args)
+
+    def deny(path, mode="r", *args, **kw):
+        if str(path) == str(controls.path) and "r" in mode:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, mode, *args, **kw)
+
+    monkeypatch.setattr(os, "open", deny_os)
+    monkeypatch.setattr(builtins, "open", deny)
+    controls._cache = None
+    assert controls.get()["resolution"] == "720p"   # defaults, no exception
+
+
+@pytest.mark.parametrize("kind", KINDS)
+def test_bad_status_file_is_absent_and_the_next_publish_replaces_it(tmp_path: Path, kind: str) -> None:
+    board = StatusBoard(tmp_path)
+    path = tmp_path / "status-recorder-cam0.json"
+    spoil(path, kind)
+    doc = board.read("recorder-cam0")
+    assert doc is None or doc["age_s"] > 1e6   # a document without a time is not fresh
+    board.publish("recorder-cam0", {"state": "recording"})
+    assert board.read("recorder-cam0")["state"] == "recording"
+
+
+def test_status_with_a_bad_timestamp_is_very_old(tmp_path: Path) -> None:
+    (tmp_path / "status-x.json").write_text('{"state": "recording", "published_at": "soon"}')
+    assert StatusBoard(tmp_path).read("x")["age_s"] > 1e6
+
+
+@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize("which", ["table", "lock"])
+def test_bad_viewer_table_is_empty_and_rewritten(tmp_path: Path, kind: str, which: str) -> None:
+    table = ViewerTable(tmp_path, "viewers.json", limit=1)
+    spoil(table.path if which == "table" else tmp_path / "viewers.json.lock", kind)
+    assert table.counts() == {"480p": 0, "720p": 0}
+    assert table.admit({"address": "127.0.0.2", "res": "480p", "conn": "a"}).ok
+    assert not table.admit({"address": "127.0.0.3", "res": "480p", "conn": "b"}).ok
+    assert table.counts() == {"480p": 1, "720p": 0}
+    assert isinstance(json.loads(table.path.read_text()), dict)
+
+
+def test_streamer_answers_with_corrupt_state(procs, sht_env) -> None:
+    """Bad controls, status and viewer files before the streamer starts: every route answers < 500."""
+    run = Path(sht_env["SHT__PATHS__RUN_DIR"])
+    run.mkdir(parents=True, exist_ok=True)
+    (run / "controls.json").write_bytes(BAD["invalid_utf8"])
+    (run / "status-recorder-cam0.json").write_bytes(BAD["truncated"])
+    (run / "status-recorder-cam1.json").mkdir()
+    table = Path("/dev/shm") / f"{sht_env['SHT__RING__PREFIX']}streamer-viewers.json"
+    table.write_bytes(BAD["garbage"])
+    procs.capture(0)
+    rec = procs.start("rec0", "-m", "recorder", "--camera", "0")
+    wait_until(lambda: (StatusBoard(run).read("recorder-cam0") or {}).get("state") == "recording", 30)
+    assert rec.poll() is None
+    procs.start("streamer", "-m", "streamer")
+    url = f"http://127.0.0.1:{sht_env['SHT__STREAMER__PORT']}"
+
+    def up() -> bool:
+        try:
+            return httpx.head(url + "/stream?view=0&res=480p", timeout=5).status_code == 200
+        except httpx.HTTPError:
+            return False
+    try:
+        wait_until(up, 30)
+        for path in ("/api/status", "/api/stats", "/api/recording/status", "/snapshot?view=0"):
+            r = httpx.get(url + path, timeout=10)
+            assert r.status_code < 500, (path, r.status_code, r.text[:200])
+        assert httpx.head(url + "/stream", timeout=10).status_code in (200, 503)
+        assert httpx.post(url + "/api/recording/stop/1", timeout=10).status_code == 200
+        assert json.loads((run / "controls.json").read_text())["recording"]["1"] is False
+        with httpx.stream("GET", url + "/stream?view=0&res=480p", timeout=10) as r:
+            assert r.status_code == 200
+        assert "Traceback" not in procs.log("streamer") + procs.log("rec0")
+    finally:
+        table.unlink(missing_ok=True)
