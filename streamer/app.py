@@ -22,8 +22,7 @@ from fastapi.staticfiles import StaticFiles
 from common.config import Config, load_or_exit
 from common.memory import trim
 from common.state import Controls, StatusBoard
-from streamer import compat
-from streamer.hub import Hub
+from streamer import compat, transport
 from streamer.mjpeg import MJPEGStream, Viewer
 from streamer.events import router as events_router
 from streamer.health import router as health_router
@@ -32,6 +31,7 @@ from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
                              validation_error_handler)
 from streamer.status import CameraWatch, full_status
+from streamer.view_encoder import Encoders
 from streamer.viewers import ViewerTable
 
 log = logging.getLogger("streamer")
@@ -48,7 +48,7 @@ class Runtime:
 
     def __init__(self, cfg: Config, loop: asyncio.AbstractEventLoop) -> None:
         self.cfg = cfg
-        self.hub = Hub(cfg, loop)
+        self.encoders = Encoders(cfg, loop)
         self.table = ViewerTable.for_config(cfg.ring.prefix, cfg.run_dir, cfg.streamer.max_clients_per_resolution)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
                                  cfg.camera.count)
@@ -65,35 +65,35 @@ class Runtime:
 
     def status(self) -> dict[str, Any]:
         return full_status(self.cfg, self.watch, self.controls, self.board, self.table.read(),
-                           [v.row() for v in self.viewers.values()], self.hub.stats())
+                           [v.row() for v in self.viewers.values()], self.encoders.stats())
 
     async def housekeeping(self) -> None:
         last_sync, was_busy = 0.0, True
         while True:
             # A stream on our own protocol times its stalls itself; only one on plain ASGI
             # (another server) needs looking at this often.
-            fallback = any(v.protocol is None for v in self.viewers.values())
+            fallback = any(v.connection is None for v in self.viewers.values())
             await asyncio.sleep(TICK_S if fallback else SYNC_S)
             now = time.monotonic()
             for viewer in list(self.viewers.values()):
-                if viewer.protocol is None and viewer.stalled(now):
+                if viewer.connection is None and viewer.stalled(now):
                     log.info("viewer %s (%s %s) stopped reading: dropped", viewer.address, viewer.view, viewer.res)
                     viewer.drop()
             if now - last_sync < SYNC_S - 0.05:  # (a timer may fire a hair early)
                 continue
             last_sync = now
-            self.hub.reap()
+            self.encoders.reap()
             # An idle worker has nothing to refresh once it has said so.
-            busy = bool(self.viewers or self.hub.encoders)
+            busy = bool(self.viewers or self.encoders)
             if busy or was_busy:
                 try:
-                    self.table.sync([v.row() for v in self.viewers.values()], self.hub.stats())
+                    self.table.sync([v.row() for v in self.viewers.values()], self.encoders.stats())
                 except OSError as exc:
                     log.warning("viewer table: %s", exc)
             was_busy = busy
 
     def close(self) -> None:
-        self.hub.close()
+        self.encoders.close()
         try:
             self.table.leave()
         except OSError:
@@ -125,7 +125,7 @@ def _open_stream(rt: Runtime, request: Request, view: str, res: str) -> Response
                              "retry_after_s": RETRY_AFTER_S},
                             status_code=423, headers={"Retry-After": str(RETRY_AFTER_S)})
     rt.viewers[viewer.conn] = viewer
-    return MJPEGStream(rt.hub, viewer, rt.end_viewer)
+    return MJPEGStream(rt.encoders, viewer, rt.end_viewer)
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -133,6 +133,7 @@ def create_app(cfg: Config) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         rt = Runtime(cfg, asyncio.get_running_loop())
         app.state.rt = rt
+        transport.announce()
         task = asyncio.create_task(rt.housekeeping())
         trim()
         try:
@@ -172,7 +173,7 @@ def create_app(cfg: Config) -> FastAPI:
     async def snapshot(request: Request, view: str | None = None, res: str | None = None) -> Response:
         rt: Runtime = request.app.state.rt
         view, res = _defaults(rt, view, res)
-        pic = rt.hub.fresh_picture(view, res) or await asyncio.to_thread(rt.hub.snapshot, view, res)
+        pic = rt.encoders.fresh_picture(view, res) or await asyncio.to_thread(rt.encoders.snapshot, view, res)
         if pic is None:
             return JSONResponse({"error": "no picture could be made", "view": view, "res": res}, status_code=503)
         live, _ = rt.watch.heartbeat(view, res)

@@ -15,6 +15,7 @@ from common.ring import RingReader
 from common.ring_layout import ring_name
 from common.state import Controls, StatusBoard, capture_status_name
 from streamer.params import RESOLUTIONS, cameras, view_cameras
+from streamer.viewers import ViewerTable
 
 LIVE_AGE_S = 1.0
 # Capture states that explain a camera without pictures (published by the capture process).
@@ -115,7 +116,7 @@ def full_status(cfg: Config, watch: CameraWatch, controls: Controls, board: Stat
     rows += [{**r, "pid": pid} for r in local_rows]
     viewers = [{k: r.get(k) for k in ("address", "view", "res", "since", "fps", "bytes_sent", "latency_ms",
                                       "latency_p50_ms", "latency_p99_ms", "pid")} for r in rows]
-    by_res = {res: len({r["address"] for r in rows if r.get("res") == res}) for res in RESOLUTIONS}
+    by_res = ViewerTable.holders_by_res(rows)
     return {
         "time": time.time(),
         "worker_pid": pid,

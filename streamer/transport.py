@@ -1,22 +1,36 @@
-"""uvicorn's HTTP/1.1 protocol with the three things a live stream needs from its socket.
+"""The one module that touches uvicorn's internals; the rest of the streamer sees
+:class:`Connection`, :func:`lookup`, :func:`run` and :func:`bind`.
+
+uvicorn's HTTP/1.1 protocol is extended with the three things a live stream needs from
+its socket:
 
 * a bounded send buffer, so a slow viewer never has more than its resolution's limit
   pending (the kernel buffer would otherwise grow to megabytes and hold seconds of video);
 * a way to drop a viewer that stopped reading (its writes would wait forever);
 * word of a graceful shutdown, so open streams end at once instead of holding the exit.
 
-The app finds its connection by the client's (address, port), which is unique per socket.
-Under another server the lookup simply finds nothing and streams fall back to plain ASGI.
+uvicorn's server is run without its ten wake-ups a second (:class:`Server`).
+
+The app finds a stream's connection by the client's (address, port), which is unique per
+socket.  Under another server there is none and streams go through plain ASGI, slower:
+that is logged once when the app starts.  What this module relies on is pinned in
+requirements.txt and checked by tests/test_uvicorn_contract.py.
 """
 from __future__ import annotations
 
 import asyncio
+import logging
+import os
 import socket
+from typing import Any, Callable
 
+import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
 WRITE_HIGH_WATER = 64 * 1024     # asyncio's own buffer in front of the socket
 _connections: dict[tuple[str, int], "StreamProtocol"] = {}
+_state = {"ours": False, "told": False}   # our server in this process; the fallback logged
+log = logging.getLogger("streamer")
 
 
 class StreamProtocol(H11Protocol):
@@ -43,18 +57,63 @@ class StreamProtocol(H11Protocol):
         for event in self._listeners:
             event.set()
 
-    def listen(self, event: asyncio.Event) -> None:
-        """``event`` is set when the connection closes or the server shuts down."""
-        self._listeners.add(event)
-        if self.closing:
-            event.set()
 
-    def unlisten(self, event: asyncio.Event) -> None:
-        self._listeners.discard(event)
+class Connection:
+    """A stream's client connection: what the stream may do with its socket."""
+
+    __slots__ = ("_proto",)
+
+    def __init__(self, proto: StreamProtocol) -> None:
+        self._proto = proto
+
+    @property
+    def closing(self) -> bool:
+        """The client went away or the server is shutting down: the stream should end."""
+        return self._proto.closing
+
+    @property
+    def open(self) -> bool:
+        """The socket still takes writes."""
+        return not self._proto.transport.is_closing()
+
+    @property
+    def writable(self) -> bool:
+        """False while the buffers in front of the socket are over their high-water mark."""
+        return not self._proto.flow.write_paused
+
+    @property
+    def buffered(self) -> int:
+        """Bytes written but still waiting in asyncio's buffer (not yet in the kernel's)."""
+        return self._proto.transport.get_write_buffer_size()
+
+    def write(self, data: bytes | memoryview) -> None:
+        self._proto.transport.write(data)
+
+    async def drain(self) -> None:
+        """Until the buffers are under their low-water mark again, or the connection is lost."""
+        await self._proto.flow.drain()
+
+    def abort(self) -> None:
+        """Drop the connection at once, whatever is buffered."""
+        self._proto.transport.abort()
+
+    def dup_fd(self) -> int:
+        """A duplicate of the socket's descriptor, for direct non-blocking writes; -1 if none.
+
+        The caller owns and closes it (the transport may close its own at any time).  Write
+        to it only while :attr:`buffered` is 0, or the bytes would overtake queued ones.
+        """
+        sock = self._proto.transport.get_extra_info("socket")
+        if sock is None:
+            return -1
+        try:
+            return os.dup(sock.fileno())
+        except (OSError, ValueError):
+            return -1
 
     def limit_pending(self, limit: int) -> None:
         """Keep kernel + asyncio buffers under ``limit`` bytes (Linux doubles SO_SNDBUF)."""
-        sock = self.transport.get_extra_info("socket")
+        sock = self._proto.transport.get_extra_info("socket")
         if sock is None:
             return
         want = max(16 * 1024, (limit - 2 * WRITE_HIGH_WATER) // 2)
@@ -63,11 +122,81 @@ class StreamProtocol(H11Protocol):
         except OSError:
             pass
 
-    def abort(self) -> None:
-        self.transport.abort()
+    def listen(self, event: asyncio.Event) -> None:
+        """``event`` is set when the connection closes or the server shuts down."""
+        self._proto._listeners.add(event)
+        if self._proto.closing:
+            event.set()
+
+    def unlisten(self, event: asyncio.Event) -> None:
+        self._proto._listeners.discard(event)
 
 
-def lookup(client: tuple[str, int] | list | None) -> StreamProtocol | None:
-    if not client:
+def lookup(client: tuple[str, int] | list | None) -> Connection | None:
+    """The connection of a request's ``scope["client"]``; None under another server."""
+    proto = _connections.get((client[0], client[1])) if client else None
+    if proto is None:
+        if _state["ours"] and not _state["told"]:
+            _state["told"] = True
+            log.warning("a stream's connection was not found: it goes through plain ASGI (slower)")
         return None
-    return _connections.get((client[0], client[1]))
+    return Connection(proto)
+
+
+def announce() -> None:
+    """Say once, when the app starts, if streams cannot use their fast path in this process."""
+    if not _state["ours"] and not _state["told"]:
+        _state["told"] = True
+        log.warning("not served by python -m streamer: streams go through plain ASGI "
+                    "(more CPU per picture, and a stalled viewer is noticed later)")
+
+
+class Server(uvicorn.Server):
+    """uvicorn's server without its ten wake-ups a second.
+
+    uvicorn polls for a stop request every 100 ms; at 30 pictures a second those wake-ups
+    cost a live stream about a third of a wake-up per picture.  This one sleeps until a
+    stop signal arrives, waking once a second only to refresh the Date header.
+    """
+
+    _loop: asyncio.AbstractEventLoop | None = None
+    _exit_event: asyncio.Event | None = None
+
+    async def main_loop(self) -> None:
+        self._loop, self._exit_event = asyncio.get_running_loop(), asyncio.Event()
+        counter = 0
+        while not await self.on_tick(counter):
+            counter = (counter + 10) % 864000  # uvicorn refreshes its headers when counter % 10 == 0
+            try:
+                await asyncio.wait_for(self._exit_event.wait(), 1.0)
+            except TimeoutError:
+                pass
+
+    def handle_exit(self, sig: int, frame: Any) -> None:
+        super().handle_exit(sig, frame)
+        if self._loop is not None and self._exit_event is not None:
+            try:
+                self._loop.call_soon_threadsafe(self._exit_event.set)
+            except RuntimeError:
+                pass  # the loop already closed
+
+
+def config(app: str | Callable[..., Any], options: dict[str, Any]) -> uvicorn.Config:
+    """uvicorn's configuration for ``app`` with uvicorn's public ``options`` and our protocol."""
+    _state["ours"] = True
+    return uvicorn.Config(app, http=StreamProtocol, **options)
+
+
+def run(app: str, options: dict[str, Any], sockets: list[socket.socket] | None = None) -> bool:
+    """Serve ``app`` in this process until a stop signal; False if it never started."""
+    server = Server(config(app, options))
+    try:
+        server.run(sockets=sockets)
+    except KeyboardInterrupt:
+        pass
+    return server.started
+
+
+def bind(app: str, options: dict[str, Any]) -> socket.socket:
+    """The listening socket ``options`` ask for, to share between worker processes."""
+    return config(app, options).bind_socket()

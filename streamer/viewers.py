@@ -131,5 +131,9 @@ class ViewerTable:
         return self._pruned(read_json(self.path))
 
     def counts(self, data: dict[str, Any] | None = None) -> dict[str, int]:
-        rows = (data or self.read())["viewers"]
-        return {res: len(self._holders(rows, res)) for res in ("480p", "720p")}
+        return self.holders_by_res((data or self.read())["viewers"])
+
+    @classmethod
+    def holders_by_res(cls, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Distinct addresses holding a slot among ``rows``, per resolution."""
+        return {res: len(cls._holders(rows, res)) for res in ("480p", "720p")}

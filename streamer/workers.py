@@ -6,7 +6,6 @@ eat most of the one-second budget) and restarts a worker that dies.
 """
 from __future__ import annotations
 
-import asyncio
 import ctypes
 import logging
 import multiprocessing
@@ -15,8 +14,9 @@ import signal
 import time
 from typing import Any
 
-import uvicorn
+from streamer import transport
 
+APP = "streamer.app:app"
 SHUTDOWN_GRACE_S = 0.5   # open streams end at once; this only bounds a stuck one
 WORKER_CHECK_S = 0.1
 RESTART_GAP_S = 1.0      # a worker that keeps dying is restarted at most this often
@@ -26,51 +26,15 @@ PR_SET_PDEATHSIG = 1
 log = logging.getLogger("streamer")
 
 
-class Server(uvicorn.Server):
-    """uvicorn's server without its ten wake-ups a second.
-
-    uvicorn polls for a stop request every 100 ms; at 30 pictures a second those wake-ups
-    cost a live stream about a third of a wake-up per picture.  This one sleeps until a
-    stop signal arrives, waking once a second only to refresh the Date header.
-    """
-
-    _loop: asyncio.AbstractEventLoop | None = None
-    _exit_event: asyncio.Event | None = None
-
-    async def main_loop(self) -> None:
-        self._loop, self._exit_event = asyncio.get_running_loop(), asyncio.Event()
-        counter = 0
-        while not await self.on_tick(counter):
-            counter = (counter + 10) % 864000  # uvicorn refreshes its headers when counter % 10 == 0
-            try:
-                await asyncio.wait_for(self._exit_event.wait(), 1.0)
-            except TimeoutError:
-                pass
-
-    def handle_exit(self, sig: int, frame: Any) -> None:
-        super().handle_exit(sig, frame)
-        if self._loop is not None and self._exit_event is not None:
-            try:
-                self._loop.call_soon_threadsafe(self._exit_event.set)
-            except RuntimeError:
-                pass  # the loop already closed
-
-
 def run_one(options: dict[str, Any]) -> int:
-    """One worker in this process (what ``uvicorn.run`` does, with :class:`Server`)."""
-    server = Server(uvicorn.Config("streamer.app:app", **options))
-    try:
-        server.run()
-    except KeyboardInterrupt:
-        pass
-    return 0 if server.started else 3  # 3: uvicorn's start-up failure code
+    """One worker in this process."""
+    return 0 if transport.run(APP, options) else 3  # 3: uvicorn's start-up failure code
 
 
 def uvicorn_options(host: str, port: int) -> dict[str, Any]:
     # proxy_headers off: a viewer is the socket's peer address; a forwarded-for header from a
     # local process must not let it pose as another address and slip past the viewer limit.
-    return dict(host=host, port=port, http="streamer.transport:StreamProtocol", lifespan="on",
-                proxy_headers=False,
+    return dict(host=host, port=port, lifespan="on", proxy_headers=False,
                 access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_S, log_level="info")
 
 
@@ -82,12 +46,11 @@ def _worker(options: dict[str, Any], sock: object, parent: int) -> None:
         pass
     if os.getppid() != parent:
         return
-    Server(uvicorn.Config("streamer.app:app", **options)).run(sockets=[sock])
+    transport.run(APP, options, sockets=[sock])
 
 
 def serve(options: dict[str, Any], workers: int) -> int:
-    config = uvicorn.Config("streamer.app:app", **options)
-    sock = config.bind_socket()
+    sock = transport.bind(APP, options)
     ctx = multiprocessing.get_context("spawn")
     stopping: list[int] = []
     procs: list[Any] = []

@@ -6,44 +6,9 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-import cv2
 import httpx
-import numpy as np
 
-
-@dataclass
-class Part:
-    headers: dict[str, str]
-    jpeg: bytes
-    received_ns: int           # CLOCK_MONOTONIC when the last byte arrived
-
-    @property
-    def index(self) -> int:
-        return int(self.headers["x-frame-index"])
-
-    def gray(self) -> np.ndarray:
-        return cv2.imdecode(np.frombuffer(self.jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
-
-
-def parse_parts(chunks, boundary: bytes = b"--frame"):
-    """Yield parts from a multipart/x-mixed-replace byte stream."""
-    buf = bytearray()
-    it = iter(chunks)
-    while True:
-        while True:
-            start = buf.find(boundary + b"\r\n")
-            end = buf.find(b"\r\n\r\n", start) if start >= 0 else -1
-            if end >= 0:
-                break
-            buf += next(it)
-        lines = bytes(buf[start + len(boundary) + 2:end]).decode().split("\r\n")
-        headers = {k.strip().lower(): v.strip() for k, v in (line.split(":", 1) for line in lines if line)}
-        size = int(headers["content-length"])
-        body_at = end + 4
-        while len(buf) < body_at + size:
-            buf += next(it)
-        yield Part(headers, bytes(buf[body_at:body_at + size]), time.monotonic_ns())
-        del buf[:body_at + size]
+from tests.multipart import Part, parse_parts
 
 
 def client(source: str = "127.0.0.1", timeout: float = 10.0) -> httpx.Client:

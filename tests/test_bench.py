@@ -17,7 +17,8 @@ import pytest
 from tests.bench import __main__ as bench
 from tests.bench.figures import Figure, summarise
 from tests.bench.report import FAILED, MISSING, OK, SectionResult, as_json, markdown, verdict
-from tests.bench.viewers import _Dechunk, _Multipart, addresses
+from tests.bench.viewers import addresses
+from tests.multipart import Dechunk, Multipart
 from tests.procs import REPO
 
 FAKES = {
@@ -187,7 +188,7 @@ def test_multipart_parser_counts_parts_split_anywhere(sized: bool, step: int) ->
     bodies = [bytes([i % 251]) * (100 + 37 * i) for i in range(6)]
     bodies[2] = b"--fram" + bodies[2]  # a body that starts like a boundary
     stream = _chunked(_multipart(bodies, sized), 53)
-    dechunk, mp = _Dechunk(), _Multipart(b"frame")
+    dechunk, mp = Dechunk(), Multipart(b"frame")
     done = 0
     for i in range(0, len(stream), step):
         done += mp.feed(dechunk.feed(stream[i:i + step]))
@@ -231,7 +232,7 @@ def test_naive_peer_serves_dual_720p_and_is_measured() -> None:
             while b"\r\n\r\n" not in raw:
                 raw += sock.recv(65536)
             head, _, rest = raw.partition(b"\r\n\r\n")
-            dechunk = _Dechunk() if b"chunked" in head.lower() else None
+            dechunk = Dechunk() if b"chunked" in head.lower() else None
             data = dechunk.feed(rest) if dechunk else rest
             while b"\xff\xd9" not in data:
                 more = sock.recv(65536)

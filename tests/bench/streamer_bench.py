@@ -4,8 +4,10 @@ For each view and resolution, with 1, 2 and 4 viewers (4 = two connections from 
 two addresses, which the per-address limit admits):
 
 * CPU ratio: streamer CPU per encoded frame / CPU of a bare ``encode_jpeg_yuv_planes``
-  of the same pictures (same quality) in a tight loop here.  Targets: <= 1.25x with one
-  viewer, and each further viewer of the same view adds <= 5% of one encode.
+  of the same pictures (same quality) in a tight loop here.  Targets with one viewer:
+  <= 1.15x at 720p, 1.20x dual 480p, 1.40x single 480p (the smaller the encode, the more
+  the fixed cost per picture weighs); each further viewer of the same view adds <= 5% of
+  one encode.
 * latency, capture to last byte written to the socket, p50 and p99 (the streamer
   measures it per viewer over its last 2 s); target p99 <= 40 ms for dual 720p, 2 viewers.
 * RSS of the streamer (target <= 60 MB), and the time a new view takes to reach a viewer.
@@ -37,7 +39,7 @@ from tests.bench.viewers import ViewerSet, rates
 SECTION = "streamer"
 CASES = [("dual", "720p"), ("0", "720p"), ("dual", "480p"), ("0", "480p")]
 VIEWERS = (1, 2, 4)
-FIRST_MAX = 1.25
+FIRST_MAX = {("dual", "720p"): 1.15, ("0", "720p"): 1.15, ("dual", "480p"): 1.20, ("0", "480p"): 1.40}
 EXTRA_MAX = 0.05
 LATENCY_P99_MAX_MS = 40.0
 RSS_MAX_MB = 60.0
@@ -265,8 +267,9 @@ def run(quick: bool) -> list[Figure]:
                     runs[n].append(result)
                     ratios[n].append(result["cpu_ms_per_frame"] / bare)
                     rss_seen.append((result["rss"], result["shm"], result["uss"]))
+            first_max = FIRST_MAX[(view, res)]
             figs.append(summarise(SECTION, f"{name} CPU / bare encode, 1 viewer", ratios[1], "x",
-                                  target=f"<= {FIRST_MAX:g}x", check=lambda v: v <= FIRST_MAX))
+                                  target=f"<= {first_max:g}x", check=lambda v, m=first_max: v <= m))
             for n in VIEWERS[1:]:
                 extra = [(rn - r1) / (n - 1) for rn, r1 in zip(ratios[n], ratios[1])]
                 figs.append(summarise(SECTION, f"{name} CPU / bare encode, {n} viewers", ratios[n], "x"))

@@ -2,9 +2,9 @@
 
 A viewer is a thread with one TCP connection, bound to its own loopback address
 (127.0.0.2, 127.0.0.3, ...) because the streamer counts viewers by address.  It parses the
-HTTP response (chunked or not) and the multipart parts by their ``Content-Length`` (or by
-the boundary when a part has none), and counts parts and payload bytes.  It costs little
-CPU: payload bytes are counted, never copied or decoded.
+HTTP response (chunked or not) and the multipart parts with :mod:`tests.multipart`, and
+counts parts and payload bytes.  It costs little CPU: payload bytes are counted, never
+copied or decoded.
 
 A slow viewer (``period_s=0.2``) consumes one part every 200 ms with a small receive
 buffer, so the server sees a client whose socket drains at 5 frames per second.
@@ -16,125 +16,14 @@ import threading
 import time
 from dataclasses import dataclass
 
+from tests.multipart import Dechunk, Multipart
+
 
 @dataclass
 class Counts:
     parts: int
     payload_bytes: int
     at: float  # time.monotonic() of the reading
-
-
-class _Dechunk:
-    """Undo HTTP/1.1 chunked transfer coding, incrementally."""
-
-    def __init__(self) -> None:
-        self.pending = bytearray()
-        self.left = 0          # bytes left in the current chunk
-        self.skip_crlf = False
-        self.finished = False  # the last (empty) chunk arrived
-
-    def feed(self, data: bytes) -> bytes:
-        self.pending += data
-        out = bytearray()
-        buf = self.pending
-        pos = 0
-        while pos < len(buf):
-            if self.left:
-                take = min(self.left, len(buf) - pos)
-                out += buf[pos:pos + take]
-                pos += take
-                self.left -= take
-                if not self.left:
-                    self.skip_crlf = True
-                continue
-            if self.skip_crlf:
-                if len(buf) - pos < 2:
-                    break
-                pos += 2
-                self.skip_crlf = False
-                continue
-            end = buf.find(b"\r\n", pos)
-            if end < 0:
-                break
-            size = int(bytes(buf[pos:end]).split(b";")[0] or b"0", 16)
-            pos = end + 2
-            if size == 0:
-                self.finished = True
-                pos = len(buf)
-                break
-            self.left = size
-        del buf[:pos]
-        return bytes(out)
-
-
-class _Multipart:
-    """Count the parts of a multipart body; payloads are skipped by length."""
-
-    def __init__(self, boundary: bytes) -> None:
-        self.marker = b"--" + boundary
-        self.buf = bytearray()
-        self.body_left = 0
-        self.parts = 0
-        self.payload_bytes = 0
-        self.last_headers: dict[str, str] = {}
-        self.unsized = False   # inside a part that has no Content-Length
-
-    def feed(self, data: bytes) -> int:
-        """Returns the number of parts completed by this data."""
-        done = 0
-        view = memoryview(data)
-        while len(view):
-            if self.body_left:
-                take = min(self.body_left, len(view))
-                self.body_left -= take
-                self.payload_bytes += take
-                view = view[take:]
-                if not self.body_left:
-                    self.parts += 1
-                    done += 1
-                continue
-            self.buf += view
-            view = memoryview(b"")
-            if self.unsized:
-                # A part without Content-Length ends where the next boundary starts.
-                nxt = self.buf.find(self.marker)
-                if nxt < 0:
-                    keep = len(self.marker) + 2   # the CRLF before a boundary is not payload
-                    if len(self.buf) > keep:
-                        self.payload_bytes += len(self.buf) - keep
-                        del self.buf[:-keep]
-                    break
-                self.payload_bytes += max(0, nxt - 2)
-                self.parts += 1
-                done += 1
-                self.unsized = False
-                del self.buf[:nxt]
-            start = self.buf.find(self.marker)
-            if start < 0:
-                keep = len(self.marker)
-                if len(self.buf) > keep:
-                    del self.buf[:-keep]
-                break
-            head_end = self.buf.find(b"\r\n\r\n", start)
-            if head_end < 0:
-                break
-            headers: dict[str, str] = {}
-            for line in bytes(self.buf[start:head_end]).split(b"\r\n")[1:]:
-                key, _, value = line.decode("latin-1").partition(":")
-                headers[key.strip().lower()] = value.strip()
-            self.last_headers = headers
-            rest = bytes(self.buf[head_end + 4:])
-            self.buf.clear()
-            length = headers.get("content-length", "")
-            if length.isdigit():
-                self.body_left = int(length)
-                if self.body_left == 0:
-                    self.parts += 1
-                    done += 1
-            else:
-                self.unsized = True
-            view = memoryview(rest)
-        return done
 
 
 class Viewer(threading.Thread):
@@ -151,7 +40,7 @@ class Viewer(threading.Thread):
         self.error = ""
         self.connected = threading.Event()
         self._halt = threading.Event()
-        self._mp: _Multipart | None = None
+        self._mp: Multipart | None = None
         self._sock: socket.socket | None = None
 
     def counts(self) -> Counts:
@@ -207,8 +96,8 @@ class Viewer(threading.Thread):
         if not boundary:
             raise ValueError(f"no multipart boundary in {ctype!r}")
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
-        dechunk = _Dechunk() if chunked else None
-        self._mp = mp = _Multipart(boundary.encode())
+        dechunk = Dechunk() if chunked else None
+        self._mp = mp = Multipart(boundary.encode())
         self.connected.set()
         data: bytes | None = rest
         size = 16 * 1024 if self.period_s else 256 * 1024

@@ -1,13 +1,14 @@
-"""One encoder per (view, resolution) in a worker, shared by all its viewers of that view.
+"""The view encoder: one per (view, resolution) in a worker, shared by all its viewers.
 
 A :class:`ViewEncoder` is a thread that sleeps in the ring's futex wait (the GIL is free
-while it waits and while simplejpeg encodes), composes the view, encodes it once, and
-offers the finished multipart part to its viewers' senders on that same thread: a viewer
-whose socket has room gets it written there and then, without waking the asyncio loop (a
-wake-up per picture costs about as much CPU as the rest of the picture's handling).  Only
-a viewer whose socket is backed up involves the loop.  Viewers only ever take the newest
-part, so the encoder never waits for anyone.  It encodes only while someone watches and
-goes away a few seconds after the last viewer left (a reload or a view switch finds it warm).
+while it waits and while simplejpeg encodes), composes the view, encodes it once, frames
+it once (:mod:`streamer.framing`), and offers the picture to its viewers' senders on that
+same thread: a viewer whose socket has room gets it written there and then, without
+waking the asyncio loop (a wake-up per picture costs about as much CPU as the rest of the
+picture's handling).  Viewers only ever take the newest picture, so the encoder never
+waits for anyone.  It encodes only while someone watches and goes away a few seconds
+after the last viewer left (a reload or a view switch finds it warm).  :class:`Encoders`
+is a worker's registry of them.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import asyncio
 import logging
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Callable
 
 import simplejpeg
@@ -24,109 +25,37 @@ from common.config import Config
 from common.meter import RateMeter
 from common.ring import Frame, RingReader
 from common.ring_layout import ring_name
+from streamer import framing
 from streamer.compose import Composer
 from streamer.params import RESOLUTIONS, Resolution, view_cameras
 
-log = logging.getLogger("streamer.hub")
+log = logging.getLogger("streamer.encoder")
 
 WAIT_S = 0.25          # longest futex wait: how fast the thread notices a stop or a dead camera
 LIVE_AGE_S = 1.0       # a camera whose newest frame is older than this shows NO SIGNAL
 LINGER_S = 3.0         # an encoder without viewers stays this long before its thread ends
 IDLE_WAIT_S = 0.5      # an encoder without viewers sleeps this long unless one arrives
 ANOMALY_LOG_EVERY_S = 10.0
-BOUNDARY = b"frame"
 
 
 @dataclass(slots=True, eq=False)
 class Picture:
-    """One encoded picture, framed once for every viewer of its view.
-
-    The multipart part is ``head`` (boundary and headers), the JPEG, then CRLF.
-    ``chunked`` is that part cut into the resolution's write size and already in HTTP/1.1
-    chunked transfer coding, as a sequence of buffers for one ``writev``: chunk sizes and
-    headers are small byte strings, the JPEG goes in as views of itself, so a picture is
-    never copied for sending and a viewer's socket gets these bytes as they are.
-    Treat it as read-only.
-    """
+    """One encoded picture, framed once for every viewer of its view (treat as read-only)."""
 
     seq: int              # per encoder, +1 for every picture published
-    head: bytes
+    head: bytes           # the multipart part's boundary and headers
     jpeg: bytes
-    chunked: tuple[bytes | memoryview, ...]
+    chunked: tuple[bytes, bytes, bytes]   # the part as one HTTP/1.1 chunk, for one writev
     index: int            # ring index of the pacing camera's frame (-1: NO SIGNAL picture)
     mono_ns: int          # capture time of that frame (CLOCK_MONOTONIC)
     wall_ns: int
     made_ns: int          # when the part was published (CLOCK_MONOTONIC)
-    _part: bytes | None = field(default=None, repr=False)
+    size: int             # bytes of the part (what a viewer receives, without transfer coding)
 
     @property
-    def part(self) -> bytes:
-        """The whole multipart part as one string (made on first use)."""
-        if self._part is None:
-            self._part = b"".join((self.head, self.jpeg, b"\r\n"))
-        return self._part
-
-    @property
-    def size(self) -> int:
-        return len(self.head) + len(self.jpeg) + 2
-
-    @property
-    def jpeg_offset(self) -> int:
-        return len(self.head)
-
-    @property
-    def jpeg_size(self) -> int:
-        return len(self.jpeg)
-
-    def pieces(self, size: int) -> list[memoryview]:
-        view = memoryview(self.part)
-        return [view[i:i + size] for i in range(0, len(view), size)]
-
-
-def part_head(jpeg_size: int, index: int, wall_ns: int, mono_ns: int) -> bytes:
-    return (b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
-            b"X-Timestamp: %.6f\r\nX-Frame-Index: %d\r\nX-Capture-Monotonic-Ns: %d\r\n\r\n"
-            % (jpeg_size, wall_ns / 1e9, index, mono_ns))
-
-
-def frame_part(jpeg: bytes, index: int, wall_ns: int, mono_ns: int) -> tuple[bytes, int]:
-    """The multipart part of ``jpeg`` and where the JPEG starts in it."""
-    head = part_head(len(jpeg), index, wall_ns, mono_ns)
-    return head + jpeg + b"\r\n", len(head)
-
-
-def chunk_coded(head: bytes, jpeg: bytes, size: int) -> tuple[bytes | memoryview, ...]:
-    """The part ``head + jpeg + CRLF`` as HTTP/1.1 chunks of at most ``size`` payload bytes.
-
-    Small pieces (chunk framing, ``head``, the closing CRLF) are joined into byte strings;
-    the JPEG is referenced by views, never copied.
-    """
-    segments = (head, jpeg, b"\r\n")
-    total = len(head) + len(jpeg) + 2
-    jpeg_view = memoryview(jpeg)
-    out: list[bytes | memoryview] = []
-    small = b""                      # byte strings waiting to be joined with the next ones
-    seg = off = 0
-    for start in range(0, total, size):
-        left = min(size, total - start)
-        small += b"%x\r\n" % left
-        while left:
-            seg_len = len(segments[seg])
-            take = min(left, seg_len - off)
-            if seg == 1:
-                if small:
-                    out.append(small)
-                    small = b""
-                out.append(jpeg_view[off:off + take])
-            else:
-                small += segments[seg][off:off + take]
-            off += take
-            left -= take
-            if off == seg_len:
-                seg, off = seg + 1, 0
-        small += b"\r\n"
-    out.append(small)
-    return tuple(out)
+    def plain(self) -> tuple[bytes, bytes, bytes]:
+        """The part without transfer coding."""
+        return framing.plain(self.head, self.jpeg)
 
 
 class ViewEncoder:
@@ -155,8 +84,8 @@ class ViewEncoder:
         self._stop = threading.Event()
         self._wanted = threading.Event()       # set when a viewer arrives (or to stop): wakes an idle thread
         self._thread: threading.Thread | None = None
-        # Statistics, written by the encoder thread, read by status requests.
-        self._lock = threading.Lock()
+        # Statistics, written by the encoder thread, read by status requests (the meters
+        # may be read while written).
         self._encode_ms = RateMeter(window=2.0, max_events=256)
         self._sizes = RateMeter(window=2.0, max_events=256)
         self.frames_encoded = 0
@@ -248,23 +177,29 @@ class ViewEncoder:
 
     def _finish(self, jpeg: bytes, frame: Frame | None, encode_ns: int) -> Picture:
         now = time.monotonic_ns()
-        index = frame.index if frame is not None else -1
-        mono = frame.mono_ns if frame is not None else now
-        wall = frame.wall_ns if frame is not None else time.time_ns()
-        head = part_head(len(jpeg), index, wall, mono)
+        if frame is not None:
+            index, mono, wall = frame.index, frame.mono_ns, frame.wall_ns
+        else:
+            index, mono, wall = -1, now, time.time_ns()
+        head = framing.part_head(len(jpeg), index, wall, mono)
         self._seq += 1
-        with self._lock:
-            self.frames_encoded += 1
-            self._encode_ms.add(encode_ns / 1e6)
-            self._sizes.add(len(jpeg))
+        self.frames_encoded += 1
+        at = now / 1e9
+        self._encode_ms.add(encode_ns / 1e6, at)
+        self._sizes.add(len(jpeg), at)
+        lo, hi = self.size_bounds
+        if frame is not None and not lo <= len(jpeg) <= hi:
+            self._anomaly(len(jpeg))
+        return Picture(self._seq, head, jpeg, framing.chunk_coded(head, jpeg), index, mono, wall, now,
+                       len(head) + len(jpeg) + 2)
+
+    def _anomaly(self, size: int) -> None:
+        self.anomalies += 1
+        if time.monotonic() - self._last_anomaly_log >= ANOMALY_LOG_EVERY_S:
+            self._last_anomaly_log = time.monotonic()
             lo, hi = self.size_bounds
-            if frame is not None and not lo <= len(jpeg) <= hi:
-                self.anomalies += 1
-                if time.monotonic() - self._last_anomaly_log >= ANOMALY_LOG_EVERY_S:
-                    self._last_anomaly_log = time.monotonic()
-                    log.warning("view %s %s: JPEG of %d bytes outside the expected %d-%d (%d so far)",
-                                self.view, self.res.name, len(jpeg), lo, hi, self.anomalies)
-        return Picture(self._seq, head, jpeg, chunk_coded(head, jpeg, self.res.chunk), index, mono, wall, now)
+            log.warning("view %s %s: JPEG of %d bytes outside the expected %d-%d (%d so far)",
+                        self.view, self.res.name, size, lo, hi, self.anomalies)
 
     def _run(self) -> None:
         lead = 0
@@ -315,7 +250,8 @@ class ViewEncoder:
             reader.close()
 
     def _hand_over(self, pic: Picture) -> None:
-        tick = self.ticks + 1
+        latest = self.latest
+        tick = latest[1] + 1 if latest is not None else 1
         self.latest = (pic, tick)
         for send in tuple(self.senders):  # a snapshot: the loop thread may add or remove meanwhile
             try:
@@ -329,25 +265,27 @@ class ViewEncoder:
 
     # -- statistics --------------------------------------------------------------------------
     def stats(self) -> dict:
-        with self._lock:
-            return {"view": self.view, "res": self.res.name, "fps": round(self._encode_ms.rate(), 2),
-                    "avg_jpeg_bytes": int(self._sizes.mean()), "encode_ms": round(self._encode_ms.mean(), 2),
-                    "frames_encoded": self.frames_encoded, "lapped": self.lapped, "anomalies": self.anomalies,
-                    "encoding": self.viewers > 0 and self.running}
+        return {"view": self.view, "res": self.res.name, "fps": round(self._encode_ms.rate(), 2),
+                "avg_jpeg_bytes": int(self._sizes.mean()), "encode_ms": round(self._encode_ms.mean(), 2),
+                "frames_encoded": self.frames_encoded, "lapped": self.lapped, "anomalies": self.anomalies,
+                "encoding": self.viewers > 0 and self.running}
 
 
-class Hub:
-    """This worker's encoders, started on a view's first viewer, reaped after its last."""
+class Encoders:
+    """This worker's view encoders, started on a view's first viewer, reaped after its last."""
 
     def __init__(self, cfg: Config, loop: asyncio.AbstractEventLoop) -> None:
         self.cfg, self.loop = cfg, loop
-        self.encoders: dict[tuple[str, str], ViewEncoder] = {}
+        self._by_view: dict[tuple[str, str], ViewEncoder] = {}
+
+    def __len__(self) -> int:
+        return len(self._by_view)
 
     def acquire(self, view: str, res: str) -> ViewEncoder:
-        enc = self.encoders.get((view, res))
+        enc = self._by_view.get((view, res))
         if enc is None or not enc.running:
             enc = ViewEncoder(self.cfg, view, RESOLUTIONS[res], self.loop)
-            self.encoders[(view, res)] = enc
+            self._by_view[(view, res)] = enc
             enc.start()
         enc.viewers += 1
         enc.wanted()
@@ -360,13 +298,13 @@ class Hub:
 
     def reap(self) -> None:
         now = time.monotonic()
-        for key, enc in list(self.encoders.items()):
+        for key, enc in list(self._by_view.items()):
             if enc.viewers == 0 and (now - enc.idle_since >= LINGER_S or not enc.running):
                 enc.stop(join_s=0.0)
-                del self.encoders[key]
+                del self._by_view[key]
 
     def fresh_picture(self, view: str, res: str) -> Picture | None:
-        enc = self.encoders.get((view, res))
+        enc = self._by_view.get((view, res))
         pic = enc.picture if enc is not None and enc.viewers > 0 else None
         if pic is not None and time.monotonic_ns() - pic.made_ns < LIVE_AGE_S * 1e9:
             return pic
@@ -386,11 +324,11 @@ class Hub:
                 reader.close()
 
     def stats(self) -> list[dict]:
-        return [enc.stats() for enc in self.encoders.values()]
+        return [enc.stats() for enc in self._by_view.values()]
 
     def close(self) -> None:
-        for enc in self.encoders.values():
+        for enc in self._by_view.values():
             enc.signal_stop()
-        for enc in self.encoders.values():
+        for enc in self._by_view.values():
             enc.stop(join_s=0.3)
-        self.encoders.clear()
+        self._by_view.clear()

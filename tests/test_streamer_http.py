@@ -1,6 +1,7 @@
 """The live streamer against real capture processes on the synthetic source."""
 from __future__ import annotations
 
+import socket
 import time
 
 import httpx
@@ -8,6 +9,7 @@ import numpy as np
 import pytest
 
 from common.overlay import Label, render_mask, scale_for
+from tests.multipart import Multipart
 from tests.procs import wait_until
 from tests.streamer_client import Reader, read_parts, stalled_viewer
 
@@ -367,6 +369,7 @@ def test_sigterm_ends_streams_and_exits_quickly(procs, sht_env):
     reader.stop()
     assert took < 1.5, took   # the spec's budget is 1 s; the margin is for a loaded test machine
     assert "Traceback" not in procs.log("streamer")
+    assert "plain ASGI" not in procs.log("streamer")   # the fast path was used
 
 
 @pytest.mark.parametrize("override, args, word", [
@@ -391,3 +394,31 @@ def test_plain_uvicorn_serves_streams_too(procs, sht_env):
     code, parts = read_parts(f"{base(sht_env)}/stream?view=0&res=480p", 5)
     assert code == 200 and parts[0].gray().shape == (480, 640)
     assert [p.index for p in parts] == sorted(p.index for p in parts) and len({p.index for p in parts}) == 5
+    # Said once, when the app started: not silently slower.
+    code, _ = read_parts(f"{base(sht_env)}/stream?view=0&res=480p", 2)
+    assert code == 200 and procs.log("uvicorn").count("streams go through plain ASGI") == 1
+
+
+def test_an_http_1_0_client_gets_the_parts_without_chunk_coding(system):
+    port = int(system["SHT__STREAMER__PORT"])
+    with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)) as sock:
+        sock.sendall(b"GET /stream?view=0&res=480p HTTP/1.0\r\nHost: test\r\n\r\n")
+        data = b""
+        while b"\r\n\r\n" not in data:
+            data += sock.recv(65536)
+        head, _, body = data.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 200") and b"chunked" not in head.lower()
+        mp = Multipart(keep=True)
+        mp.feed(body)
+        parts = mp.take()
+        while len(parts) < 3:
+            more = sock.recv(65536)
+            body += more
+            mp.feed(more)
+            parts += mp.take()
+    # The body is the parts as they are, each followed by CRLF: no chunk sizes between them.
+    assert body.startswith(b"--frame\r\n")
+    ends = [body.index(p.jpeg) + len(p.jpeg) for p in parts[:2]]
+    assert all(body[end:end + 9] == b"\r\n--frame" for end in ends)
+    assert all(p.gray().shape == (480, 640) for p in parts[:3])
+    assert [p.index for p in parts] == sorted(p.index for p in parts)
