@@ -101,6 +101,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "port": _key(8001, int, _range(1, 65535)),
         "workers": _key(1, int, _range(1, 8)),
         "max_clients_per_resolution": _key(2, int, _range(1, 64)),
+        "max_h264_clients": _key(4, int, _range(1, 64)),   # addresses watching /live/{camera}.mp4
         "jpeg_quality": _key(80, int, _range(10, 100)),
         "default_view": _key("dual", str, _choice("dual", "0", "1")),
         "default_resolution": _key("480p", str, _choice("480p", "720p")),

@@ -26,6 +26,7 @@ from common.ring_layout import STREAMS, ring_name
 from recorder import encoder
 from recorder.diskguard import free_bytes_of, keep_write_order, newest_mtime
 from recorder.engine import RecorderEngine
+from recorder.live import LiveFeed
 from recorder.recovery import recover
 from recorder.segmenter import CaptureWallClock, Segment, local_time
 from recorder.syncer import Syncer
@@ -54,6 +55,7 @@ class Recorder(RecorderEngine):
             gop=max(1, round(fps * rc.keyframe_seconds)), preset=rc.preset, tune=rc.tune, crf=rc.crf,
             max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
         self.encoder_why = ""
+        self.live = LiveFeed(cfg, camera, self.settings.width, self.settings.height)
         self.syncer: Syncer | None = None
         self.input = InputFrame()
         # the segment being written
@@ -90,15 +92,22 @@ class Recorder(RecorderEngine):
             while not self.stopping:
                 now = time.monotonic()
                 self.tick(now)
+                self.live.tick()
                 if not self.enabled or now < self.retry_at:
                     self.expect = None  # frames skipped on purpose are not drops
-                    time.sleep(IDLE_S)
+                    if self.live.wanted():
+                        self.live.step_live_only(self.reader, self.input, self.settings, READ_TIMEOUT_S)
+                    else:
+                        self.live.stop_live_only()
+                        time.sleep(IDLE_S)
                     continue
+                self.live.stop_live_only()
                 self._step()
         finally:
             if self.writer is not None:
                 self._close("stopping")
             self.syncer.close()
+            self.live.close()
             self.reader.close()
             self.publish(final=True)
             self.events.add("recorder stopped")
@@ -156,6 +165,7 @@ class Recorder(RecorderEngine):
                 self._close("")
         if self.writer is None:
             self._open(frame, wall_ns)
+        self.live.note(frame)
         self.writer.add(picture, frame.mono_ns)
         self.seg_last_index = frame.index
         self.frames_written += 1
@@ -181,6 +191,7 @@ class Recorder(RecorderEngine):
         part = self.root / seg.part_rel_path
         comment = f"camera={self.camera} first_index={frame.index} incarnation={frame.incarnation}"
         self.writer = SegmentWriter(part, settings, frame.mono_ns, comment)
+        self.live.attach(self.writer)
         self.seg, self.seg_first_index, self.seg_dropped = seg, frame.index, 0
         Syncer.sync_dir(part.parent)
         self.syncer.watch(part)

@@ -16,6 +16,7 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import av
 import numpy as np
@@ -32,6 +33,8 @@ class SegmentWriter:
         self.first_mono_ns = first_mono_ns
         self.last_mono_ns = first_mono_ns
         self.frames = 0
+        # Called with each encoded access unit before it is written: (bytes, keyframe, capture mono_ns).
+        self.on_packet: Callable[[bytes, bool, int], None] | None = None
         self._last_pts = -1
         self._period = round(TIME_BASE.denominator / settings.fps)
         part_path.parent.mkdir(parents=True, exist_ok=True)
@@ -66,7 +69,15 @@ class SegmentWriter:
         # The muxer takes sample durations from the next sample's time; only the last
         # sample's comes from here, and a nominal frame period is right for it.
         packet.duration = self._period
+        if self.on_packet is not None:
+            self.on_packet(bytes(packet), packet.is_keyframe,
+                           self.first_mono_ns + packet.pts * 1_000_000_000 // TIME_BASE.denominator)
         self._container.mux(packet)
+
+    @property
+    def extradata(self) -> bytes:
+        """The encoder's parameter sets (SPS/PPS, Annex B) once it has started."""
+        return self._stream.codec_context.extradata or b""
 
     @property
     def duration_s(self) -> float:

@@ -12,6 +12,7 @@ import sys
 
 from common.config import load_or_exit
 from common.priority import lower_priority
+from streamer import live_viewers
 from streamer.viewers import ViewerTable
 from streamer.workers import run_one, serve, uvicorn_options
 
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         return serve(options, workers)
     finally:
         ViewerTable.for_config(cfg.ring.prefix, cfg.run_dir, cfg.streamer.max_clients_per_resolution).delete_files()
+        live_viewers.table_for(cfg).delete_files()
 
 
 def _ignore(*_: object) -> None:

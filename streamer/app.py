@@ -23,6 +23,7 @@ from common.config import Config, load_or_exit
 from common.memory import trim
 from common.state import Controls, StatusBoard
 from streamer import compat, transport
+from streamer.live_h264 import router as live_h264_router, rows as live_h264_rows
 from streamer.mjpeg import MJPEGStream, Viewer
 from streamer.events import router as events_router
 from streamer.health import router as health_router
@@ -183,10 +184,11 @@ def create_app(cfg: Config) -> FastAPI:
 
     @app.get("/api/status")
     async def api_status(request: Request) -> dict:
-        return request.app.state.rt.status()
+        return {**request.app.state.rt.status(), "low_data_viewers": live_h264_rows(request.app)}
 
     app.include_router(compat.router)
     app.include_router(params_router)
+    app.include_router(live_h264_router)
     _mount_ui(app)
     return app
 

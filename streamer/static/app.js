@@ -117,6 +117,7 @@
     img.onload = null;
     img.onerror = null;
     img.removeAttribute("src");  // closes the stream connection and frees the viewer slot
+    window.SHT.lowdata.stop();
     setBroken(false);
     setStage("idle");
   }
@@ -127,6 +128,14 @@
     const gen = ++state.gen;
     state.freezeSig = "";
     state.freezeCount = 0;
+    if (window.SHT.lowdata.active()) {
+      img.onload = img.onerror = null;
+      img.removeAttribute("src");  // one stream per view: the MJPEG one goes
+      setStage("connecting", "Connecting…", `${viewName(state.view)}, low data`);
+      window.SHT.lowdata.play(state.view, (kind, title, detail) => { if (gen === state.gen) setStage(kind, title, detail); });
+      return;
+    }
+    window.SHT.lowdata.stop();
     if (state.stream !== "playing") setStage("connecting", "Connecting…", `${viewName(state.view)}, ${state.res}`);
     img.onload = () => {
       if (gen !== state.gen) return;
@@ -241,7 +250,7 @@
   }
 
   function watchFreeze() {
-    if (state.stream !== "playing" || state.beat !== "LIVE") {
+    if (state.stream !== "playing" || state.beat !== "LIVE" || window.SHT.lowdata.active()) {
       state.freezeCount = 0;
       return;
     }
@@ -412,6 +421,7 @@
     state.res = choice.res || "480p";
     loadConfig();
     wire();
+    window.SHT.lowdata.init(() => connect());
     window.SHT.recordings.init();
     showTab(choice.tab);
     heartbeatLoop();

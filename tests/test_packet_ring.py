@@ -1,0 +1,190 @@
+"""The H.264 packet ring: no torn packets, in order, re-attachment, late joiners, demand."""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import random
+import signal
+import time
+import uuid
+import zlib
+
+import posix_ipc
+import pytest
+
+from common.packet_reader import PacketReader
+from common.packet_writer import PacketWriter
+from common.ring_segment import RingBusy
+from tests.procs import wait_until
+
+CTX = mp.get_context("fork")
+ENTRIES, DATA = 64, 1 << 20
+
+
+@pytest.fixture
+def name():
+    ring = f"/t{uuid.uuid4().hex[:8]}_h264"
+    yield ring
+    try:
+        posix_ipc.unlink_shared_memory(ring)
+    except posix_ipc.ExistentialError:
+        pass
+
+
+# -- a packet that carries its own index and checksum -----------------------------------------
+def _packet(index: int, rng: random.Random) -> bytes:
+    # Sizes from tiny to a fifth of the byte ring, so packets wrap around its end often.
+    body = rng.randbytes(rng.choice((40, 900, 5000, 30000, 200000)))
+    head = index.to_bytes(8, "little") + body
+    return head + zlib.crc32(head).to_bytes(4, "little")
+
+
+def _intact(packet) -> bool:
+    data = packet.data
+    return (len(data) >= 12 and int.from_bytes(data[:8], "little") == packet.index
+            and zlib.crc32(data[:-4]) == int.from_bytes(data[-4:], "little")
+            and packet.keyframe == (packet.index % 10 == 0))
+
+
+def _writer(name: str, seconds: float, kill_me: bool) -> None:
+    writer = PacketWriter(name, 320, 240, 30, stale_seconds=1.0, entries=ENTRIES, data_bytes=DATA)
+    rng = random.Random(os.getpid())
+    writer.set_extradata(b"\x00\x00\x00\x01\x67sps\x00\x00\x00\x01\x68pps")
+    end, index = time.monotonic() + seconds, 0
+    while time.monotonic() < end:
+        got = writer.publish(_packet(index, rng), index % 10 == 0, time.monotonic_ns(), time.time_ns())
+        assert got == index
+        index += 1
+    if kill_me:
+        os.kill(os.getpid(), signal.SIGKILL)  # dies mid-life, segment left behind
+    writer.close()
+
+
+def _reader(name: str, pause: float, stop, results) -> None:
+    reader = PacketReader(name, stale_seconds=1.0)
+    accepted = corrupt = gaps = out_of_order = 0
+    incarnations, last = set(), None
+    while not stop.is_set():
+        packet = reader.next_packet(0.2)
+        if packet is None:
+            continue
+        incarnations.add(packet.incarnation)
+        accepted += 1
+        corrupt += not _intact(packet)
+        if last is not None and last[0] == packet.incarnation:
+            if packet.index <= last[1]:
+                out_of_order += 1
+            gaps += max(0, packet.index - last[1] - 1)
+        last = (packet.incarnation, packet.index)
+        if pause:
+            time.sleep(pause)
+    results.put({"pause": pause, "accepted": accepted, "corrupt": corrupt, "gaps": gaps,
+                 "out_of_order": out_of_order, "torn": reader.torn, "incarnations": len(incarnations)})
+    reader.close()
+
+
+def test_stress_full_speed_writer_lapped_readers_every_packet_checked(name: str) -> None:
+    stop, results = CTX.Event(), CTX.Queue()
+    readers = [CTX.Process(target=_reader, args=(name, 0.0, stop, results)) for _ in range(3)]
+    readers.append(CTX.Process(target=_reader, args=(name, 0.003, stop, results)))  # slow: lapped
+    for p in readers:
+        p.start()
+    try:
+        first = CTX.Process(target=_writer, args=(name, 2.0, True))
+        first.start()
+        first.join(30)
+        assert first.exitcode == -signal.SIGKILL
+        second = CTX.Process(target=_writer, args=(name, 2.0, False))
+        second.start()
+        second.join(30)
+        assert second.exitcode == 0
+    finally:
+        stop.set()
+        got = [results.get(timeout=30) for _ in readers]
+        for p in readers:
+            p.join(10)
+    for r in got:
+        assert r["corrupt"] == 0 and r["out_of_order"] == 0, r
+        assert r["accepted"] > 50, r
+        assert r["incarnations"] == 2, r  # re-attached to the restarted writer by itself
+    slow = next(r for r in got if r["pause"])
+    assert slow["gaps"] > 0, slow  # lapped: it misses packets, in order, never a torn one
+    # The writer did overwrite packets while they were copied, and every one was caught.
+    assert sum(r["torn"] for r in got) > 0, got
+
+
+def test_late_reader_gets_parameter_sets_and_starts_at_newest_keyframe(name: str) -> None:
+    writer = PacketWriter(name, 1280, 720, 30, entries=16, data_bytes=64 * 1024)
+    try:
+        writer.set_extradata(b"\x00\x00\x00\x01\x67abc\x00\x00\x00\x01\x68de")
+        for i in range(40):
+            writer.publish(bytes([i]) * 1000, i % 7 == 0, 1000 + i, 2000 + i)
+        reader = PacketReader(name)
+        assert reader.extradata() == b"\x00\x00\x00\x01\x67abc\x00\x00\x00\x01\x68de"
+        key = reader.newest_keyframe()
+        assert key == 35
+        reader.seek(key)
+        got = [reader.next_packet(0.5) for _ in range(5)]
+        assert [p.index for p in got] == [35, 36, 37, 38, 39]
+        assert got[0].keyframe and not got[1].keyframe and got[0].data == bytes([35]) * 1000
+        assert (got[0].mono_ns, got[0].wall_ns) == (1035, 2035)
+        assert (reader.width, reader.height, reader.fps) == (1280, 720, 30.0)
+        assert reader.next_packet(0.05) is None
+        # Too large for the ring: refused and counted, never half-written.
+        assert writer.publish(bytes(40 * 1024), True, 1, 1) == -1
+        reader.close()
+    finally:
+        writer.close()
+
+
+def test_demand_expires_and_survives_a_writer_restart(name: str) -> None:
+    writer = PacketWriter(name, 64, 64, 30, stale_seconds=0.5, entries=8, data_bytes=8192)
+    reader = PacketReader(name, stale_seconds=0.5)
+    try:
+        assert not writer.wanted()
+        reader.demand(0.3)
+        assert writer.wanted()
+        wait_until(lambda: not writer.wanted(), 2)
+        reader.demand(5)
+    finally:
+        reader.close()
+    # A crashed writer's segment is reclaimed in place and keeps the viewers' demand.
+    writer._h.put("writer_pid", 2**22 + 12345)  # a pid no process has: as if killed
+    writer._mm = None  # forget it without marking it gone
+    again = PacketWriter(name, 64, 64, 30, stale_seconds=0.5, entries=8, data_bytes=8192)
+    try:
+        assert again.reclaimed and again.wanted()
+    finally:
+        again.close()
+
+
+def _hold(name: str, ready) -> None:
+    writer = PacketWriter(name, 64, 64, 30, stale_seconds=0.5, entries=8, data_bytes=8192)
+    writer.publish(b"x" * 10, True, time.monotonic_ns(), time.time_ns())
+    ready.set()
+    time.sleep(60)
+
+
+def test_live_writer_refused_and_dead_writer_seen_within_stale_seconds(name: str) -> None:
+    ready = CTX.Event()
+    hung = CTX.Process(target=_hold, args=(name, ready))  # alive, but no more packets or heartbeats
+    hung.start()
+    try:
+        assert ready.wait(20)
+        with pytest.raises(RingBusy, match="already written by live process"):
+            PacketWriter(name, 64, 64, 30, stale_seconds=5, entries=8, data_bytes=8192)
+        reader = PacketReader(name, stale_seconds=0.5)
+        assert reader.alive()
+        t0 = time.monotonic()
+        wait_until(lambda: not reader.alive(), 3, interval=0.02)
+        assert time.monotonic() - t0 < 1.0
+        reader.close()
+    finally:
+        hung.kill()
+        hung.join(10)
+    writer = PacketWriter(name, 64, 64, 30, entries=8, data_bytes=8192)
+    reader = PacketReader(name, stale_seconds=5.0)
+    assert reader.alive()
+    writer.close()  # a clean stop is seen at once
+    assert not reader.alive()
+    reader.close()
