@@ -25,6 +25,7 @@ from common.state import Controls, StatusBoard
 from streamer import compat, transport
 from streamer.live_h264 import router as live_h264_router, rows as live_h264_rows
 from streamer.mjpeg import MJPEGStream, Viewer
+from streamer.events import router as events_router
 from streamer.health import router as health_router
 from streamer.params import router as params_router
 from streamer.recordings import router as recordings_router
@@ -195,6 +196,7 @@ def create_app(cfg: Config) -> FastAPI:
 def _mount_ui(app: FastAPI) -> None:
     """The page and the recordings API, which live beside this module."""
     app.include_router(recordings_router)
+    app.include_router(events_router)
     app.include_router(health_router)
 
     @app.get("/", include_in_schema=False)

@@ -25,7 +25,7 @@ import pytest
 from tests.streamer_client import Reader, read_parts
 from tests.procs import REPO, die_with_parent, free_port, unique_prefix, wait_until
 
-PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "streamer")
+PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "motion", "streamer")
 
 
 @dataclass
@@ -66,7 +66,7 @@ class Install:
 
 def make_install(tmp: Path, extra_toml: str = "") -> Install:
     root = tmp / "install"
-    for folder in ("capture", "streamer", "recorder", "common"):
+    for folder in ("capture", "streamer", "recorder", "common", "motion"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "supervisord.conf", root / "supervisord.conf")
     (root / "run").mkdir()
