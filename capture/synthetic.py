@@ -17,8 +17,10 @@ renders those sd frames directly, with the overlay, faster than real time.
 from __future__ import annotations
 
 import math
+import os
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Iterator
 
 import numpy as np
@@ -121,14 +123,18 @@ def _scene(xs: np.ndarray, ys: np.ndarray, seed: int) -> tuple[np.ndarray, np.nd
 class _StreamScene:
     """Precomputed scene, vehicle and noise for one output size."""
 
-    def __init__(self, width: int, height: int, scale: float, x_origin: float, seed: int) -> None:
+    def __init__(self, width: int, height: int, scale: float, x_origin: float, seed: int,
+                 cached: dict[str, np.ndarray] | None = None) -> None:
         self.width, self.height, self.scale = width, height, scale
         self.margin = int(round(PAN / scale)) // 2 * 2
         sw, sh = width + 2 * self.margin, height + 2 * self.margin
-        ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32)
-        # scene coordinates of this stream's pixels (the sd crop starts x_origin hd pixels in)
-        self.y, self.u, self.v = _scene(x_origin + (xs - self.margin) * scale + PAN,
-                                        (ys - self.margin) * scale + PAN, seed)
+        if cached is not None:
+            self.y, self.u, self.v = cached["y"], cached["u"], cached["v"]
+        else:
+            ys, xs = np.mgrid[0:sh, 0:sw].astype(np.float32)
+            # scene coordinates of this stream's pixels (the sd crop starts x_origin hd pixels in)
+            self.y, self.u, self.v = _scene(x_origin + (xs - self.margin) * scale + PAN,
+                                            (ys - self.margin) * scale + PAN, seed)
         vw, vh = int(220 / scale) // 2 * 2, int(90 / scale) // 2 * 2
         vy, vx = np.mgrid[0:vh, 0:vw]
         body = 60 + 40 * ((vx * scale // 18 + vy * scale // 18) % 2)
@@ -204,17 +210,44 @@ class _StreamScene:
             v[r // 2:(r + vh) // 2, x0 // 2:x1 // 2] = self.vehicle_v[:, (x0 - x) // 2:(x1 - x) // 2]
 
 
+def _load(path: Path) -> dict[str, np.ndarray] | None:
+    """The scene saved by an earlier start; None if absent or unreadable (then it is computed)."""
+    try:
+        with np.load(path, allow_pickle=False) as data:
+            return {k: data[k] for k in data.files}
+    except (OSError, ValueError, KeyError, EOFError):
+        return None
+
+
+def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    # A restarted capture (kill -9, camera failure) then publishes its first frame sooner:
+    # the scene costs about 0.75 s of CPU, seconds of recording on a busy machine.
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+        os.replace(tmp, path)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+
+
 class SyntheticSource:
     """Frames at exactly ``fps`` on the monotonic clock, for any camera number."""
 
     kind = "synthetic"
 
-    def __init__(self, camera: int, fps: float, motion_every: float = 0) -> None:
+    def __init__(self, camera: int, fps: float, motion_every: float = 0,
+                 cache_dir: Path | None = None) -> None:
         self.camera = camera
         self.fps = fps
         seed = 1234 + camera * 17
-        self.hd = _StreamScene(HD_W, HD_H, 1.0, 0.0, seed)
-        self.sd = _StreamScene(SD_W, SD_H, SD_SCALE, SD_CROP_X, seed)
+        cache = None if cache_dir is None else cache_dir / f"synthetic_scene_{seed}_{HD_W}x{HD_H}_{SD_W}x{SD_H}.npz"
+        cached = _load(cache) if cache is not None else None
+        self.hd = _StreamScene(HD_W, HD_H, 1.0, 0.0, seed, cached and {k: cached["hd_" + k] for k in "yuv"})
+        self.sd = _StreamScene(SD_W, SD_H, SD_SCALE, SD_CROP_X, seed, cached and {k: cached["sd_" + k] for k in "yuv"})
+        if cache is not None and cached is None:
+            _save(cache, {f"{name}_{k}": getattr(scene, k) for name, scene in (("hd", self.hd), ("sd", self.sd))
+                          for k in "yuv"})
         self.script = MotionScript(motion_every) if motion_every > 0 else None
         self._pacer: Pacer | None = None
         self._frame_no = 0
