@@ -107,7 +107,9 @@ class Capture:
             return 1
         source = None
         try:
-            self.watchdog.phase("opening the camera")
+            # The synthetic camera's opening is its scene computation (about 0.75 s of CPU):
+            # it cannot hang, and on a busy machine it outlasted watchdog_seconds.
+            self.watchdog.phase("opening the camera", watched=kind != "synthetic")
             source = self.source = open_source(kind, self.camera, self.cfg)
             if self.stopping:
                 return 0

@@ -9,6 +9,7 @@ without one it logs what the process was doing and ends it at once with ``os._ex
 from __future__ import annotations
 
 import logging
+import math
 import os
 import threading
 import time
@@ -37,10 +38,13 @@ class Watchdog:
         """A frame was published."""
         self._last = time.monotonic()
 
-    def phase(self, doing: str) -> None:
-        """What comes next (opening, capturing, closing); the clock starts again."""
+    def phase(self, doing: str, watched: bool = True) -> None:
+        """What comes next (opening, capturing, closing); the clock starts again.
+
+        ``watched=False``: a step that cannot hang (our own computation) is not timed; the
+        next phase or frame starts the clock again."""
         self.doing = doing
-        self._last = time.monotonic()
+        self._last = time.monotonic() if watched else math.inf
 
     def stop(self) -> None:
         self._stop.set()

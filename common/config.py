@@ -76,6 +76,18 @@ DEFAULT_ALLOW = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.1
                  "169.254.0.0/16", "fc00::/7", "fe80::/10"]
 
 
+def _is_rect(v: Any) -> bool:
+    if not (isinstance(v, list) and len(v) == 4):
+        return False
+    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) and 0 <= n <= 100 for n in v):
+        return False
+    return v[0] + v[2] <= 100 and v[1] + v[3] <= 100 and v[2] > 0 and v[3] > 0
+
+
+def _is_mask_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(cam, list) and all(_is_rect(r) for r in cam) for cam in v)
+
+
 SCHEMA: dict[str, dict[str, Key]] = {
     "camera": {
         "source": _key("auto", str, _choice("auto", "synthetic", "picamera2", "file", "v4l2")),
@@ -94,6 +106,10 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "absent_retry_seconds": _key(60.0, (int, float), _range(1, 3600)),
         # No frame published for this long (a hung camera stack): the capture process exits.
         "watchdog_seconds": _key(5.0, (int, float), _range(1, 600)),
+        # Synthetic source only: a still scene (no pan, no vehicle) with a lighting ramp, and
+        # a figure crossing it every this many seconds.  0: the usual moving street scene.
+        "synthetic_motion_every": _key(0, (int, float), (lambda v: v == 0 or 10 <= v <= 86400,
+                                                         "0 (off) or a number of seconds from 10 to 86400")),
     },
     "ring": {
         "prefix": _key("sht_", str, (lambda v: v != "" and all(c.isalnum() or c in "_-." for c in v),
@@ -146,6 +162,21 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "check_seconds": _key(10.0, (int, float), _range(0.5, 10)),
         "rpicam_vid": _key("rpicam-vid", str),
         "pause_max_minutes": _key(60, (int, float), _range(0, 525600)),  # 0: a pause lasts until resumed
+        # Segments that hold a motion event outlive plain ones by this many days.
+        "event_keep_days": _key(7, (int, float), _range(0, 3650)),
+    },
+    "motion": {
+        "enabled": _key(True, bool),
+        "analyse_fps": _key(10, (int, float), _range(1, 30)),
+        "sensitivity": _key(50, int, _range(1, 100)),
+        "min_area_percent": _key(0.5, (int, float), _range(0.01, 100)),
+        # Per camera, rectangles [x, y, width, height] in percent of the picture to ignore.
+        "masks": _key([], list, (_is_mask_list, "a list per camera of [x, y, width, height] rectangles "
+                                                "in percent, e.g. [[[0, 0, 30, 20]], []]")),
+        "pre_seconds": _key(2.0, (int, float), _range(0, 60)),
+        "post_seconds": _key(5.0, (int, float), _range(0.5, 600)),
+        "webhook_url": _key("", str, (lambda v: v == "" or v.startswith(("http://", "https://")),
+                                      "empty (off) or an http:// or https:// URL")),
     },
     "paths": {
         "run_dir": _key("run", str),
@@ -176,6 +207,7 @@ class Config:
         self.streamer = Section("streamer", values["streamer"])
         self.recorder = Section("recorder", values["recorder"])
         self.security = Section("security", values["security"])
+        self.motion = Section("motion", values["motion"])
         self.paths = Section("paths", values["paths"])
 
     def path(self, value: str) -> Path:

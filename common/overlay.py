@@ -88,6 +88,12 @@ def scale_for(height: int) -> int:
     return max(1, height // 240)
 
 
+def stamp_rows(height: int) -> int:
+    """Rows at the top of a picture that :class:`FrameStamp` may draw into."""
+    scale = scale_for(height)
+    return 2 * scale + Label("0", scale).height
+
+
 class FrameStamp:
     """Camera name on the left, date and time on the right (the layout CCTV users know).
 

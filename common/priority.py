@@ -22,4 +22,20 @@ def lower_priority(nice: int, who: str) -> int:
             log.warning("%s: cannot lower the CPU priority to nice %d: %s", who, nice, exc)
             return current
         log.info("%s: CPU priority lowered to nice %d (recording comes first)", who, current)
+    _threads_to(current)
     return current
+
+
+def _threads_to(nice: int) -> None:
+    """Linux keeps a nice value per thread: threads started before the call (a library's
+    thread pool, started at import) are lowered too."""
+    try:
+        tids = [int(t) for t in os.listdir("/proc/self/task")]
+    except OSError:
+        return
+    for tid in tids:
+        try:
+            if os.getpriority(os.PRIO_PROCESS, tid) < nice:
+                os.setpriority(os.PRIO_PROCESS, tid, nice)
+        except OSError:
+            pass  # the thread ended meanwhile

@@ -7,6 +7,9 @@
   the recordings exceed ``quota_gb`` (when set), and when older than ``max_age_days``
   (when set).
 
+Segments that hold a motion event are deleted after the plain ones (``event_keep_days``,
+see :mod:`recorder.eventkeep`).
+
 Only finished segments (named as :mod:`common.segment_name` says, the files the streamer
 lists) are ever deleted: never a file being written (hidden ``.part``) nor anything else
 under the root.  Both recorders run this; a lock (``.retention.lock`` in the root) lets one
@@ -29,6 +32,7 @@ from typing import Callable
 
 from common import segment_name
 from common.jsonfile import FileLock
+from recorder.eventkeep import EventKeep
 
 log = logging.getLogger("recorder")
 GB = 1_000_000_000
@@ -127,7 +131,8 @@ class GuardState:
 class DiskGuard:
     def __init__(self, root: Path, warn_gb: float, floor_gb: float, target_gb: float, retention: bool,
                  quota_gb: float = 0.0, max_age_days: int = 0,
-                 free_bytes: Callable[[Path], int] = free_bytes_of, now: Callable[[], float] = time.time) -> None:
+                 free_bytes: Callable[[Path], int] = free_bytes_of, now: Callable[[], float] = time.time,
+                 event_keep_days: float = 0.0) -> None:
         self.root = root
         self.warn = int(warn_gb * GB)
         self.floor = int(floor_gb * GB)
@@ -135,6 +140,7 @@ class DiskGuard:
         self.quota = int(quota_gb * GB)
         self.max_age_s = max_age_days * 86400
         self.retention = retention
+        self.events = EventKeep(root, event_keep_days) if event_keep_days > 0 else None
         self._free_bytes = free_bytes
         self._now = now
         self.state = GuardState()
@@ -192,12 +198,18 @@ class DiskGuard:
         oldest_allowed = self._now() - self.max_age_s if self.max_age_s else None
         target = max(self.target, start_at)
         skipped = 0
+        held = self.events.held() if self.events else set()
+        if held:
+            recordings = self.events.order(recordings, held)
         for rec in recordings:
             if need_space and free >= target:
                 need_space = False
-            too_old = oldest_allowed is not None and rec.mtime < oldest_allowed
+            extra = self.events.keep_s if held and self.events.rel(rec) in held else 0.0
+            too_old = oldest_allowed is not None and rec.mtime < oldest_allowed - extra
             over_quota = bool(self.quota) and total > self.quota
             if not (need_space or too_old or over_quota):
+                if held:
+                    continue  # not strictly oldest first: a later one may still be due
                 break  # oldest first: when this one may stay, so may every newer one
             reason = "free space" if need_space else ("age" if too_old else "quota")
             deleted = self._delete(rec, reason)
@@ -235,6 +247,8 @@ class DiskGuard:
             return None
         self.undeletable.pop(str(rec.path), None)
         log.info("retention (%s): deleted %s (%d bytes)", reason, rec.path.relative_to(self.root), rec.size)
+        if self.events is not None:
+            self.events.deleted(rec)
         self.state.deleted_count += 1
         self.state.deleted_bytes += rec.size
         self.deleted.append({"file": str(rec.path.relative_to(self.root)), "bytes": rec.size,

@@ -40,7 +40,8 @@ class RecorderEngine:
         self.fps = cfg.camera.fps
         self.segmenter = Segmenter(camera, rc.segment_seconds, align, self.fps, local)
         self.guard = DiskGuard(self.root, rc.disk_warn_gb, rc.free_floor_gb, rc.free_target_gb, rc.retention,
-                               rc.quota_gb, rc.max_age_days, free_bytes=free_bytes)
+                               rc.quota_gb, rc.max_age_days, free_bytes=free_bytes,
+                               event_keep_days=rc.event_keep_days)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
                                  cfg.camera.count)
         self.board = StatusBoard(cfg.run_dir)

@@ -27,6 +27,7 @@ from streamer.access import AccessControl, Guard, identity
 from streamer.limits import RateLimit
 from streamer.live_h264 import router as live_h264_router, rows as live_h264_rows
 from streamer.mjpeg import MJPEGStream, Viewer
+from streamer.events import router as events_router
 from streamer.health import router as health_router
 from streamer.params import router as params_router
 from streamer.recordings import router as recordings_router
@@ -238,6 +239,7 @@ def create_app(cfg: Config) -> FastAPI:
 def _mount_ui(app: FastAPI) -> None:
     """The page and the recordings API, which live beside this module."""
     app.include_router(recordings_router)
+    app.include_router(events_router)
     app.include_router(health_router)
 
     @app.get("/", include_in_schema=False)

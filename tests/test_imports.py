@@ -13,7 +13,7 @@ from pathlib import Path
 
 from tests.procs import REPO, isolated_env
 
-PACKAGES = ("capture", "common", "recorder", "streamer")
+PACKAGES = ("capture", "common", "motion", "recorder", "streamer")
 
 
 def project_modules(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, Path]:

@@ -25,7 +25,14 @@ import pytest
 from tests.streamer_client import Reader, read_parts
 from tests.procs import REPO, die_with_parent, free_port, unique_prefix, wait_until
 
-PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "streamer")
+PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "motion", "streamer")
+# How long healing after a kill -9 may take.  supervisord (4.3) reaps an exit and respawns
+# only on its one-second poll, so a restart starts 1-2 s after the kill and is RUNNING a
+# startsecs later; a fresh python then loads numpy/av/fastapi, which on a 2-core machine
+# shared with other work took 2-7 s (measured).  The page retries a lost stream by itself
+# every 2 s, so what a viewer needs is that it comes back without a reload, not a deadline;
+# a program that stays down or restarts in a loop (supervisord's growing backoff) still fails.
+HEAL_S = 10.0
 
 
 @dataclass
@@ -66,7 +73,7 @@ class Install:
 
 def make_install(tmp: Path, extra_toml: str = "") -> Install:
     root = tmp / "install"
-    for folder in ("capture", "streamer", "recorder", "common"):
+    for folder in ("capture", "streamer", "recorder", "common", "motion"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "supervisord.conf", root / "supervisord.conf")
     (root / "run").mkdir()
@@ -170,14 +177,14 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
         kill9(old_pid)
         kills.append((name, t_kill))
         wait_until(lambda: install.status().get(name, ("", 0))[0] == "RUNNING"
-                   and install.status()[name][1] != old_pid, 3, 0.1)
+                   and install.status()[name][1] != old_pid, HEAL_S, 0.1)
         if name.startswith("capture"):
             # The open stream resumes by itself: the viewer does not reconnect.
-            wait_until(lambda: fresh_part_after(viewer, t_kill + 0.1), 3, 0.05)
+            wait_until(lambda: fresh_part_after(viewer, t_kill + 0.1), HEAL_S, 0.05)
             assert not viewer.error, f"the stream was closed by a capture restart: {viewer.error}"
         time.sleep(1.0)
 
-    # The streamer: the open stream ends; a new connection works within 3 s.
+    # The streamer: the open stream ends; a new connection gets a picture taken after the kill.
     old_pid = install.status()["streamer"][1]
     kill9(old_pid)
     t_kill = time.time()
@@ -188,7 +195,7 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
         except httpx.HTTPError:
             return False
         return status == 200 and float(parts[0].headers["x-timestamp"]) > t_kill
-    wait_until(reconnects, 3, 0.1)
+    wait_until(reconnects, HEAL_S, 0.1)
     viewer.stop(0.1)
 
     # Every child at once.
@@ -197,13 +204,16 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
     t_kill = time.time()
     for pid in pids:
         kill9(pid)
-    wait_until(lambda: (st := install.all_running()) and not set(p for _, p in st.values()) & set(pids), 5, 0.1)
-    wait_until(reconnects, 5, 0.2)
+    wait_until(lambda: (st := install.all_running()) and not set(p for _, p in st.values()) & set(pids), HEAL_S, 0.1)
+    wait_until(reconnects, HEAL_S, 0.2)
     time.sleep(5)  # a full segment after the restart
 
     install.ctl("stop", "all")
     wait_until(lambda: all(state in ("STOPPED", "EXITED") for state, _ in install.status().values()), 10, 0.2)
     assert glob.glob(f"/dev/shm/{install.prefix}*") == [], "stop all left shared memory behind"
+    killed = [line for line in (install.root / "logs" / "supervisord.log").read_text().splitlines()
+              if "with SIGKILL" in line and "killing" in line]
+    assert not killed, f"a program did not stop on SIGTERM within its stopwaitsecs: {killed}"
     for pid in [p for _, p in install.status().values()]:
         assert pid == 0
 

@@ -79,6 +79,7 @@
     $("hour-label").textContent = `${pad(h)}:00 – ${pad(h + 1)}:00`;
     $("hour-prev").disabled = h <= 0;
     $("hour-next").disabled = h >= 23;
+    if (window.SHT.events) window.SHT.events.renderHour(h);
     moveCursor();
   }
 
@@ -141,6 +142,7 @@
         renderSegments(d);
         renderHour();
       }
+      if (window.SHT.events) window.SHT.events.load(rec.cam, rec.date, rec.hour || 0);
     } catch (e) {
       $("day-summary").textContent = `Recordings unavailable: ${e.message || e}`;
     }
@@ -244,8 +246,16 @@
     scheduleRefresh();
   }
 
+  /* A motion event: the segment the API names, from the event's start (less the pre-roll). */
+  function playEvent(ev) {
+    const s = ev.play && rec.data && rec.data.segments.find((x) => x.file === ev.play.file);
+    if (s) playSegment(s, ev.play.offset_s);
+    else playAt(ev.start_s - (ev.pre_s || 0));
+  }
+
   window.SHT.recordings = {
     init,
+    playEvent,
     show() { rec.active = true; load(rec.date); },
     hide() { rec.active = false; $("player").pause(); },
   };

@@ -1,0 +1,143 @@
+"""``python -m motion``: motion events for every camera, from the sd rings.
+
+Reads the newest sd frame of each camera ``motion.analyse_fps`` times a second (Y plane,
+downscaled), keeps events in ``<recorder root>/events.sqlite``, finds the segments that
+cover each closed event, optionally POSTs each event start to ``motion.webhook_url``, and
+publishes its status (``run/status-motion.json``) for the page's MOTION badge.
+Exit codes: 0 on SIGINT/SIGTERM, 2 for a bad configuration.  With ``motion.enabled``
+false it only waits for the stop signal (so the supervisor does not restart it in a loop).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import time
+
+from common.clock import Pacer
+from common.config import Config, load_or_exit
+from common.state import StatusBoard
+from motion.camera import CameraWatch
+from motion.coverage import covering
+from motion.store import EventStore, db_path
+from motion.webhook import Webhook
+
+log = logging.getLogger("motion")
+STATUS_EVERY_S = 1.0
+RESOLVE_EVERY_S = 5.0
+PRUNE_EVERY_S = 600.0
+RESOLVE_AFTER_S = 5.0   # a segment is renamed into place at most this long after it ends
+
+
+class MotionService:
+    def __init__(self, cfg: Config) -> None:
+        self.cfg = cfg
+        self.stopping = False
+        self.root = cfg.recordings_root
+        self.store, replaced = EventStore.open_or_replace(db_path(self.root))
+        if replaced:
+            log.error("events database: %s", replaced)
+        self._db_error = ""
+        closed = self.store.close_orphans()
+        if closed:
+            log.warning("closed %d event(s) left open when the motion process last stopped", closed)
+        self.webhook = Webhook(cfg.motion.webhook_url) if cfg.motion.webhook_url else None
+        on_start = self.webhook.post if self.webhook else None
+        self.watches = [CameraWatch(cfg, cam, self.store, on_start) for cam in range(cfg.camera.count)]
+        self.board = StatusBoard(cfg.run_dir)
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def run(self) -> int:
+        pacer = Pacer(float(self.cfg.motion.analyse_fps))
+        last_status = last_resolve = 0.0
+        last_prune = -PRUNE_EVERY_S
+        try:
+            while not self.stopping:
+                pacer.wait()
+                for watch in self.watches:
+                    self._guarded(watch.tick)
+                now = time.monotonic()
+                if now - last_status >= STATUS_EVERY_S:
+                    last_status = now
+                    self._publish()
+                if now - last_resolve >= RESOLVE_EVERY_S:
+                    last_resolve = now
+                    self._guarded(self.resolve_segments)
+                if now - last_prune >= PRUNE_EVERY_S:
+                    last_prune = now
+                    self._guarded(self._prune)
+        finally:
+            for watch in self.watches:
+                self._guarded(watch.stop)
+            self._guarded(self.resolve_segments)
+            self._publish(stopped=True)
+            if self.webhook:
+                self.webhook.close()
+            self.store.close()
+        return 0
+
+    def _guarded(self, work) -> None:
+        """Run ``work``; a database error (disk full, locked too long) is logged once per
+        kind and detection goes on: events are lost meanwhile, the process is not."""
+        try:
+            work()
+            if self._db_error:
+                log.info("events database: writable again")
+                self._db_error = ""
+        except sqlite3.Error as exc:
+            if str(exc) != self._db_error:
+                self._db_error = str(exc)
+                log.error("events database: %s: %s", type(exc).__name__, exc)
+
+    def _prune(self) -> None:
+        gone = self.store.prune(self.cfg.recorder.event_keep_days)
+        if gone:
+            log.info("dropped %d old event(s)", gone)
+
+    def resolve_segments(self) -> None:
+        """Store the segment files that cover each closed event, once they are all written."""
+        seconds = self.cfg.recorder.segment_seconds
+        for ev in self.store.unresolved(time.time() - seconds - RESOLVE_AFTER_S):
+            files = covering(self.root, ev["camera"], ev["start_wall"] - ev["pre_s"], ev["end_wall"], seconds)
+            self.store.set_segments(ev["id"], files)
+
+    def _publish(self, stopped: bool = False) -> None:
+        cams = {}
+        for w in self.watches:
+            st = w.status()
+            st["open"] = st["open"] and not stopped
+            cams[str(w.camera)] = st
+        doc = {"pid": 0 if stopped else os.getpid(), "cameras": cams,
+               "webhook": {"sent": self.webhook.sent, "failed": self.webhook.failed} if self.webhook else None,
+            "db_error": self._db_error}
+        try:
+            self.board.publish("motion", doc)
+        except OSError as exc:
+            log.warning("status: %s", exc)
+
+
+def main(argv: list[str] | None = None) -> int:
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    cfg = load_or_exit()
+    if not cfg.motion.enabled:
+        log.info("motion.enabled = false: no motion detection")
+        stop = []
+        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+        signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+        while not stop:
+            signal.pause()
+        return 0
+    service = MotionService(cfg)
+    signal.signal(signal.SIGTERM, service.stop)
+    signal.signal(signal.SIGINT, service.stop)
+    log.info("watching %d camera(s) at %g fps; events in %s", len(service.watches), cfg.motion.analyse_fps,
+             service.store.path)
+    return service.run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

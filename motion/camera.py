@@ -1,0 +1,128 @@
+"""One camera's motion watch: its sd ring, detector and tracker, and its events in the store."""
+from __future__ import annotations
+
+import logging
+import time
+from typing import Any, Callable
+
+from common.config import Config
+from common.overlay import stamp_rows
+from common.ring import RingReader
+from common.ring_layout import STREAMS, ring_name
+from motion.detector import NO_MOTION, Detector
+from motion.store import EventStore
+from motion.thumbnail import Planes, half_planes, thumbnail_jpeg
+from motion.tracker import OpenEvent, Tracker
+
+log = logging.getLogger("motion")
+TOUCH_EVERY_S = 1.0    # progress of an open event is written this often
+GAP_RESET_S = 2.0      # frames this far apart: the background is stale, learn it again
+
+
+class CameraWatch:
+    def __init__(self, cfg: Config, camera: int, store: EventStore,
+                 on_start: Callable[[dict[str, Any]], None] | None = None) -> None:
+        mc = cfg.motion
+        self.camera = camera
+        self.store = store
+        self.on_start = on_start
+        self.pre_s = float(mc.pre_seconds)
+        width, height = STREAMS["sd"]
+        masks = mc.masks[camera] if camera < len(mc.masks) else []
+        self.detector = Detector(width, height, mc.sensitivity, masks,
+                                 stamp_rows(height) if cfg.camera.overlay else 0)
+        self.tracker = Tracker(mc.min_area_percent, mc.post_seconds)
+        self.reader = RingReader(ring_name(cfg.ring.prefix, camera, "sd"), cfg.ring.stale_seconds)
+        self._last_index = -1
+        self._last_mono_ns = 0
+        self._incarnation = 0
+        self._peak_planes: Planes | None = None
+        self._touched = 0.0
+        self.frames = 0
+        self.events = 0
+        self.last_area = 0.0
+
+    @property
+    def open_event(self) -> OpenEvent | None:
+        return self.tracker.event
+
+    def tick(self) -> None:
+        """Analyse the newest frame, if there is a new one; close a quiet event even without frames."""
+        frame = self.reader.latest()
+        if frame is None or (frame.index == self._last_index and frame.incarnation == self._incarnation):
+            self._idle()
+            return
+        if frame.incarnation != self._incarnation or frame.mono_ns - self._last_mono_ns > GAP_RESET_S * 1e9:
+            self.detector.reset()
+        self._incarnation, self._last_index, self._last_mono_ns = frame.incarnation, frame.index, frame.mono_ns
+        motion = self.detector.feed(frame.y)
+        if not frame.valid():  # lapped by the writer while reading: this frame is unreliable
+            self.detector.reset()
+            return
+        self.frames += 1
+        self.last_area = motion.area_percent
+        step = self.tracker.update(frame.mono_ns, frame.wall_ns, motion)
+        if step.peak:
+            planes = half_planes(frame.y, frame.u, frame.v)
+            if frame.valid():
+                self._peak_planes = planes
+        if step.started is not None:
+            self._started(step.started)
+        elif self.tracker.event is not None and time.monotonic() - self._touched >= TOUCH_EVERY_S:
+            self._touch(self.tracker.event)
+        if step.ended is not None:
+            self._ended(step.ended, step.reason)
+
+    def _idle(self) -> None:
+        ev = self.tracker.event
+        if ev is None:
+            return
+        step = self.tracker.update(time.monotonic_ns(), time.time_ns(), NO_MOTION)
+        if step.ended is not None:
+            self._ended(step.ended, step.reason)
+
+    def _started(self, ev: OpenEvent) -> None:
+        ev.event_id = self.store.open_event(self.camera, ev.start_wall_ns / 1e9, ev.start_mono_ns / 1e9, self.pre_s,
+                                            ev.peak_area, ev.peak_bbox, ev.peak_wall_ns / 1e9)
+        self._touched = time.monotonic()
+        self.events += 1
+        log.info("camera %d: event %d started (%.1f%% of the picture moves)", self.camera, ev.event_id,
+                 ev.peak_area)
+        if self.on_start is not None:
+            self.on_start({"event": "start", "id": ev.event_id, "camera": self.camera,
+                           "start_wall": round(ev.start_wall_ns / 1e9, 3), "area_percent": ev.peak_area,
+                           "bbox_percent": list(ev.peak_bbox) if ev.peak_bbox else None})
+
+    def _touch(self, ev: OpenEvent) -> None:
+        self._touched = time.monotonic()
+        if ev.event_id is not None:
+            self.store.touch(ev.event_id, ev.last_wall_ns / 1e9, ev.last_mono_ns / 1e9, ev.peak_area, ev.peak_bbox,
+                             ev.peak_wall_ns / 1e9)
+
+    def _ended(self, ev: OpenEvent, reason: str) -> None:
+        planes, self._peak_planes = self._peak_planes, None
+        if ev.event_id is None:
+            return
+        thumb = thumbnail_jpeg(planes) if planes is not None else None
+        end_mono = max(ev.last_mono_ns, ev.start_mono_ns) / 1e9
+        end_wall = ev.last_wall_ns / 1e9
+        if reason == "quiet":  # held open post_seconds after the last motion
+            end_mono, end_wall = end_mono + self.tracker.post_ns / 1e9, end_wall + self.tracker.post_ns / 1e9
+        self.store.close_event(ev.event_id, end_wall, end_mono, reason, ev.last_wall_ns / 1e9, ev.last_mono_ns / 1e9,
+                               ev.peak_area, ev.peak_bbox, ev.peak_wall_ns / 1e9, thumb)
+        log.info("camera %d: event %d ended (%s), %.1f s, peak %.1f%%", self.camera, ev.event_id, reason,
+                 end_wall - ev.start_wall_ns / 1e9, ev.peak_area)
+
+    def stop(self) -> None:
+        """Close an open event at its last motion (a clean stop)."""
+        ev = self.tracker.close()
+        if ev is not None:
+            self._ended(ev, "stop")
+        self.reader.close()
+
+    def status(self) -> dict[str, Any]:
+        ev = self.tracker.event
+        return {"open": ev is not None and ev.event_id is not None,
+                "event_id": ev.event_id if ev is not None else None,
+                "area_percent": self.last_area, "frames": self.frames, "events": self.events,
+                "ring_error": self.reader.error}

@@ -1,0 +1,214 @@
+"""Motion events in SQLite: ``<recorder root>/events.sqlite``.
+
+WAL journal with ``synchronous=NORMAL``: a kill -9 at any moment leaves a consistent
+database (SQLite replays or drops the last transaction), and the streamer and the
+recorders read while the motion process writes.  An event still open when its writer
+died is closed by :meth:`EventStore.close_orphans` when the motion process starts again,
+at the last moment motion was seen.
+
+The table is bounded: events whose video is gone are dropped after ``keep_days``, and
+never more than ``MAX_EVENTS`` rows are kept (oldest dropped first).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterable
+
+DB_NAME = "events.sqlite"
+MAX_EVENTS = 20_000
+BUSY_MS = 2000
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS events (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    camera INTEGER NOT NULL,
+    start_wall REAL NOT NULL,
+    start_mono REAL NOT NULL,
+    end_wall REAL,
+    end_mono REAL,
+    last_wall REAL NOT NULL,
+    last_mono REAL NOT NULL,
+    pre_s REAL NOT NULL DEFAULT 0,
+    peak_area REAL NOT NULL DEFAULT 0,
+    peak_wall REAL,
+    bbox TEXT,
+    closed TEXT,
+    thumbnail BLOB,
+    segments TEXT,
+    video_deleted INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS events_by_time ON events (start_wall);
+CREATE TABLE IF NOT EXISTS event_segments (
+    file TEXT NOT NULL,
+    event_id INTEGER NOT NULL,
+    PRIMARY KEY (file, event_id)
+) WITHOUT ROWID;
+"""
+
+# Columns a listing returns (the thumbnail is fetched on its own).
+_LIST_COLUMNS = ("id, camera, start_wall, start_mono, end_wall, end_mono, last_wall, pre_s, peak_area, "
+                 "peak_wall, bbox, closed, segments, video_deleted, thumbnail IS NOT NULL")
+
+
+def db_path(root: Path) -> Path:
+    return Path(root) / DB_NAME
+
+
+def connect(path: Path, create: bool = False) -> sqlite3.Connection | None:
+    """A connection, or None when the database does not exist and ``create`` is off
+    (readers never create it: no motion process, no events)."""
+    if not create and not Path(path).is_file():
+        return None
+    if create:
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(str(path), timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+    if create:
+        conn.execute("PRAGMA journal_mode = WAL")
+        conn.executescript(_SCHEMA)
+    conn.execute("PRAGMA synchronous = NORMAL")
+    return conn
+
+
+def _row(r: tuple) -> dict[str, Any]:
+    (eid, camera, start_wall, start_mono, end_wall, end_mono, last_wall, pre_s, peak_area, peak_wall, bbox,
+     closed, segments, deleted, has_thumb) = r
+    return {
+        "id": eid, "camera": camera, "start_wall": start_wall, "start_mono": start_mono,
+        "end_wall": end_wall, "end_mono": end_mono, "last_wall": last_wall, "open": end_wall is None,
+        "pre_s": pre_s, "peak_area_percent": peak_area, "peak_wall": peak_wall,
+        "bbox_percent": json.loads(bbox) if bbox else None, "closed": closed,
+        "segments": json.loads(segments) if segments is not None else None,
+        "video_deleted": bool(deleted), "has_thumbnail": bool(has_thumb),
+    }
+
+
+class EventStore:
+    """The motion process's handle: creates the schema and writes events."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        conn = connect(self.path, create=True)
+        assert conn is not None
+        self.conn = conn
+
+    @classmethod
+    def open_or_replace(cls, path: Path) -> tuple["EventStore", str]:
+        """The store at ``path``; a file that is not a sound database is moved aside (and
+        named in the returned message) and a new one started, so a damaged file never
+        stops detection nor makes the process fail at every start."""
+        try:
+            st = cls(path)
+            if st.conn.execute("PRAGMA quick_check").fetchone()[0] == "ok":
+                return st, ""
+            st.close()
+            why = "failed its integrity check"
+        except sqlite3.DatabaseError as exc:
+            why = str(exc)
+        aside = Path(path).with_name(f"{Path(path).name}.damaged-{int(time.time())}")
+        for suffix in ("", "-wal", "-shm"):
+            try:
+                Path(str(path) + suffix).rename(str(aside) + suffix)
+            except FileNotFoundError:
+                pass
+        return cls(path), f"{path} {why}: moved to {aside.name}, new database started"
+
+    def close(self) -> None:
+        self.conn.close()
+
+    def close_orphans(self) -> int:
+        """Close events left open by a process that died; returns how many."""
+        cur = self.conn.execute(
+            "UPDATE events SET end_wall = last_wall, end_mono = last_mono, closed = 'restart' WHERE end_wall IS NULL")
+        return cur.rowcount
+
+    def open_event(self, camera: int, start_wall: float, start_mono: float, pre_s: float, peak_area: float,
+                   bbox: Iterable[float] | None, peak_wall: float) -> int:
+        cur = self.conn.execute(
+            "INSERT INTO events (camera, start_wall, start_mono, last_wall, last_mono, pre_s, peak_area, bbox, "
+            "peak_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            (camera, start_wall, start_mono, start_wall, start_mono, pre_s, peak_area,
+             json.dumps(list(bbox)) if bbox else None, peak_wall))
+        return int(cur.lastrowid)
+
+    def touch(self, event_id: int, last_wall: float, last_mono: float, peak_area: float,
+              bbox: Iterable[float] | None, peak_wall: float) -> None:
+        """Progress of an open event (written about once a second)."""
+        self.conn.execute("UPDATE events SET last_wall = ?, last_mono = ?, peak_area = ?, bbox = ?, peak_wall = ? "
+                          "WHERE id = ?", (last_wall, last_mono, peak_area,
+                                           json.dumps(list(bbox)) if bbox else None, peak_wall, event_id))
+
+    def close_event(self, event_id: int, end_wall: float, end_mono: float, reason: str,
+                    last_wall: float, last_mono: float, peak_area: float, bbox: Iterable[float] | None,
+                    peak_wall: float, thumbnail: bytes | None) -> None:
+        self.conn.execute(
+            "UPDATE events SET end_wall = ?, end_mono = ?, closed = ?, last_wall = ?, last_mono = ?, peak_area = ?, "
+            "bbox = ?, peak_wall = ?, thumbnail = ? WHERE id = ?",
+            (end_wall, end_mono, reason, last_wall, last_mono, peak_area,
+             json.dumps(list(bbox)) if bbox else None, peak_wall, thumbnail, event_id))
+
+    def unresolved(self, ended_before: float, limit: int = 50) -> list[dict[str, Any]]:
+        """Closed events whose covering segments are not known yet, ended before ``ended_before``."""
+        rows = self.conn.execute(f"SELECT {_LIST_COLUMNS} FROM events WHERE segments IS NULL AND end_wall IS NOT NULL "
+                                 "AND end_wall < ? ORDER BY id LIMIT ?", (ended_before, limit)).fetchall()
+        return [_row(r) for r in rows]
+
+    def set_segments(self, event_id: int, files: list[str]) -> None:
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute("UPDATE events SET segments = ? WHERE id = ?", (json.dumps(files), event_id))
+            self.conn.executemany("INSERT OR IGNORE INTO event_segments (file, event_id) VALUES (?, ?)",
+                                  [(f, event_id) for f in files])
+
+    def prune(self, keep_days: float, now: float | None = None) -> int:
+        """Drop events whose video is gone once older than ``keep_days``, and any beyond MAX_EVENTS."""
+        now = time.time() if now is None else now
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            gone = self.conn.execute("DELETE FROM events WHERE video_deleted = 1 AND start_wall < ?",
+                                     (now - keep_days * 86400,)).rowcount
+            gone += self.conn.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id DESC "
+                                      "LIMIT -1 OFFSET ?)", (MAX_EVENTS,)).rowcount
+            if gone:
+                self.conn.execute("DELETE FROM event_segments WHERE event_id NOT IN (SELECT id FROM events)")
+        return gone
+
+
+# -- readers (streamer, recorders) ------------------------------------------------------
+
+def list_events(conn: sqlite3.Connection, camera: int | None, start_wall: float, end_wall: float,
+                limit: int = 2000) -> list[dict[str, Any]]:
+    """Events starting in [start_wall, end_wall), newest first."""
+    sql = f"SELECT {_LIST_COLUMNS} FROM events WHERE start_wall >= ? AND start_wall < ?"
+    args: list[Any] = [start_wall, end_wall]
+    if camera is not None:
+        sql += " AND camera = ?"
+        args.append(camera)
+    sql += " ORDER BY start_wall DESC, id DESC LIMIT ?"
+    args.append(limit)
+    return [_row(r) for r in conn.execute(sql, args).fetchall()]
+
+
+def get_event(conn: sqlite3.Connection, event_id: int) -> dict[str, Any] | None:
+    r = conn.execute(f"SELECT {_LIST_COLUMNS} FROM events WHERE id = ?", (event_id,)).fetchone()
+    return _row(r) if r else None
+
+
+def get_thumbnail(conn: sqlite3.Connection, event_id: int) -> bytes | None:
+    r = conn.execute("SELECT thumbnail FROM events WHERE id = ?", (event_id,)).fetchone()
+    return bytes(r[0]) if r and r[0] is not None else None
+
+
+def event_files(conn: sqlite3.Connection) -> set[str]:
+    """Every segment (path relative to the recorder root) that holds an event."""
+    return {r[0] for r in conn.execute("SELECT file FROM event_segments")}
+
+
+def mark_deleted(conn: sqlite3.Connection, file: str) -> int:
+    """The segment ``file`` was deleted: its events get the "video deleted" mark."""
+    cur = conn.execute("UPDATE events SET video_deleted = 1 WHERE id IN "
+                       "(SELECT event_id FROM event_segments WHERE file = ?)", (file,))
+    return cur.rowcount

@@ -1,0 +1,82 @@
+/* Motion events in the recordings browser: markers on the day and hour bars, and a list
+ * with thumbnails; a click plays the segment that holds the event, from its start.
+ * recordings.js calls load() after each refresh and renderHour() when the hour changes.
+ */
+"use strict";
+
+(() => {
+  const { $, el, fmtClock, fmtNum, fetchWithin } = window.SHT;
+  const DAY_S = 86400;
+  const HOUR_S = 3600;
+
+  const evs = { cam: null, date: null, list: [], sig: "", hour: 0 };
+
+  function play(ev) {
+    window.SHT.recordings.playEvent(ev);
+  }
+
+  function marker(ev, from, span) {
+    const left = Math.max(0, (ev.start_s - from) / span);
+    const width = Math.max(0, (Math.min(ev.end_s, from + span) - Math.max(ev.start_s, from)) / span);
+    const node = el("div", {
+      class: `ev-mark${ev.open ? " open" : ""}`, "data-event": String(ev.id),
+      title: `motion ${fmtClock(Math.floor(ev.start_s))}, ${fmtNum(ev.duration_s, 0)} s, peak ${fmtNum(ev.peak_area_percent, 1)}%`,
+    });
+    node.style.left = `${left * 100}%`;
+    node.style.width = `${width * 100}%`;
+    node.addEventListener("click", (e) => { e.stopPropagation(); play(ev); });
+    return node;
+  }
+
+  function renderDay() {
+    $("tl-marks").replaceChildren(...evs.list.map((ev) => marker(ev, 0, DAY_S)));
+  }
+
+  function renderHour(hour) {
+    if (hour != null) evs.hour = hour;
+    const from = evs.hour * HOUR_S;
+    const inHour = evs.list.filter((ev) => ev.start_s < from + HOUR_S && ev.end_s >= from);
+    $("hour-marks").replaceChildren(...inHour.map((ev) => marker(ev, from, HOUR_S)));
+  }
+
+  function renderList() {
+    const items = evs.list.map((ev) => {
+      const card = el("button", { type: "button", class: `ev-card${ev.video_deleted ? " gone" : ""}`, "data-event": String(ev.id) });
+      const pic = ev.thumbnail ? el("img", { src: ev.thumbnail, alt: "", loading: "lazy", width: 160, height: 120 })
+        : el("div", { class: "ev-nopic" }, ev.open ? "in progress" : "no picture");
+      const what = ev.video_deleted ? "video deleted" : ev.play ? `${fmtNum(ev.duration_s, 0)} s` : "not recorded";
+      card.append(pic, el("span", { class: "ev-time" }, fmtClock(Math.floor(ev.start_s))),
+        el("span", { class: "muted" }, `${what} · ${fmtNum(ev.peak_area_percent, 1)}%`));
+      card.disabled = !ev.play || ev.video_deleted;
+      card.addEventListener("click", () => play(ev));
+      return card;
+    });
+    $("events-count").textContent = `${evs.list.length}`;
+    if (!items.length) items.push(el("p", { class: "muted" }, "No motion events for this camera and day."));
+    $("events-list").replaceChildren(...items);
+  }
+
+  async function load(cam, date, hour) {
+    if (date == null) return;
+    if (cam !== evs.cam || date !== evs.date) { evs.list = []; evs.sig = ""; }
+    evs.cam = cam;
+    evs.date = date;
+    try {
+      const r = await fetchWithin(`/api/events?camera=${encodeURIComponent(cam)}&date=${encodeURIComponent(date)}`, {}, 10000);
+      const d = await r.json();
+      if (!r.ok) throw new Error(d.error || `HTTP ${r.status}`);
+      if (cam !== evs.cam || date !== evs.date) return;  // the user moved on meanwhile
+      const sig = d.events.map((e) => `${e.id}:${e.end_s}:${e.video_deleted}:${e.play ? e.play.file : ""}`).join(",");
+      if (sig === evs.sig) return;
+      evs.sig = sig;
+      evs.list = d.events;
+      renderDay();
+      renderHour(hour);
+      renderList();
+    } catch (e) {
+      $("events-list").replaceChildren(el("p", { class: "muted" }, `Events unavailable: ${e.message || e}`));
+    }
+  }
+
+  window.SHT.events = { load, renderHour };
+})();

@@ -1,0 +1,114 @@
+"""Motion events in a real headless Chromium: markers on both timeline bars, a click plays
+the right segment at the right offset, the events list, and the live MOTION badge.
+
+The system: two synthetic cameras with the scripted scene (a figure crosses every 10 s),
+the recorder of camera 0 (2 s segments), the motion process and the streamer.
+"""
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterator
+
+import httpx
+import pytest
+
+from tests.browser import Browser, System, chromium, chromium_path, open_page, save_screenshot, wait_playing
+from tests.procs import isolated_env, wait_until
+
+if chromium_path() is None:
+    if os.environ.get("SHT_REQUIRE_BROWSER") == "1":
+        raise RuntimeError("SHT_REQUIRE_BROWSER=1 but no Chromium is installed")
+    pytest.skip("Chromium is not installed (apt install chromium); the browser tests need it",
+                allow_module_level=True)
+
+
+class MotionSystem(System):
+    def __init__(self, tmp: Path) -> None:
+        super().__init__(tmp)
+        self.env.update(isolated_env(tmp / "sht2", recorder__segment_seconds=2, camera__synthetic_motion_every=10,
+                                     motion__pre_seconds=1, motion__post_seconds=1))
+        self.port = int(self.env["SHT__STREAMER__PORT"])
+        self.root = Path(self.env["SHT__RECORDER__ROOT"])
+        self.procs.env = self.env
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotionSystem]:
+    sysm = MotionSystem(tmp_path_factory.mktemp("browser-events"))
+    try:
+        sysm.procs.capture(0)
+        sysm.procs.capture(1)
+        sysm.procs.start("recorder0", "-m", "recorder", "--camera", "0")
+        sysm.procs.start("motion", "-m", "motion")
+        sysm.start_streamer()
+        yield sysm
+    except Exception:
+        print(sysm.logs(), sysm.procs.log("motion"))
+        raise
+    finally:
+        sysm.close()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as b:
+        yield b
+
+
+def playable_event(system: MotionSystem) -> dict[str, Any] | None:
+    """A closed event of camera 0 whose start (less the pre-roll) is in a finished segment."""
+    doc = httpx.get(system.url(path="/api/events?camera=0"), timeout=5).json()
+    for ev in doc["events"]:
+        if not ev["open"] and ev["play"] and ev["thumbnail"]:
+            return ev
+    return None
+
+
+def test_marker_on_both_bars_and_a_click_plays_the_segment_at_the_offset(system: MotionSystem,
+                                                                         browser: Browser) -> None:
+    ev = wait_until(lambda: playable_event(system), 45, 0.5)
+    play = ev["play"]
+    # The API's answer, checked against the file name: the segment holds start - pre_seconds.
+    seg_start = datetime.strptime(play["file"][5:20], "%Y%m%d_%H%M%S").timestamp()
+    target = ev["start_wall"] - ev["pre_s"]
+    assert seg_start <= target < seg_start + 2.0 + 1.0 and abs(seg_start + play["offset_s"] - target) < 0.01
+
+    page, log = open_page(browser, system.url(path="/#recordings"))
+    page.click("#btn-rcam0")
+    mark = f'#tl-marks .ev-mark[data-event="{ev["id"]}"]'
+    page.wait_for_selector(mark, timeout=20000)
+    hour_mark = f'#hour-marks .ev-mark[data-event="{ev["id"]}"]'
+    page.wait_for_selector(hour_mark, timeout=10000)
+    assert page.locator(f'#events-list .ev-card[data-event="{ev["id"]}"] img').count() == 1
+
+    for selector in (mark, hour_mark):
+        page.evaluate("() => { const v = document.getElementById('player'); v.pause(); v.removeAttribute('src'); v.load(); }")
+        page.locator(selector).click()
+        page.wait_for_function(
+            """([url, offset]) => { const v = document.getElementById('player');
+                return v.src.endsWith(url) && v.readyState >= 1 && v.currentTime >= offset - 0.05; }""",
+            arg=[play["url"], play["offset_s"]], timeout=15000)
+        src, t = page.evaluate("[document.getElementById('player').src, document.getElementById('player').currentTime]")
+        assert src.endswith(play["url"]), selector
+        assert play["offset_s"] - 0.05 <= t <= play["offset_s"] + 1.5, (selector, t, play)
+    page.evaluate("document.getElementById('player').pause()")
+    save_screenshot(page, "recordings_events")
+    assert log.console_errors == [] and log.page_errors == [], log
+    page.context.close()
+
+
+def test_motion_badge_on_the_live_view_while_an_event_is_open(system: MotionSystem, browser: Browser) -> None:
+    page, log = open_page(browser, system.url(path="/?view=dual&res=480p"))
+    wait_playing(page)
+    # A figure crosses every 10 s on both cameras: the badges come and go.
+    page.wait_for_selector('.motion-badge[data-motion-cam="0"]:not([hidden])', timeout=20000)
+    page.wait_for_selector('.motion-badge[data-motion-cam="1"]:not([hidden])', timeout=20000)
+    box = page.locator('.motion-badge[data-motion-cam="1"]').bounding_box()
+    stage = page.locator("#stage").bounding_box()
+    assert box["x"] >= stage["x"] + stage["width"] / 2     # camera 1 is the right half
+    save_screenshot(page, "live_motion_badge")
+    page.wait_for_selector('.motion-badge[data-motion-cam="0"][hidden]', state="attached", timeout=20000)
+    assert log.console_errors == [] and log.page_errors == [], log
+    page.context.close()

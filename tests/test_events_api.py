@@ -1,0 +1,107 @@
+"""Events API: listing by camera and day, one event, its thumbnail, the live state, and 400s."""
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from common.config import load
+from common.state import StatusBoard
+from motion import store
+from streamer.events import router
+from tests.mp4_files import write_segment
+from tests.procs import isolated_env
+
+DAY = datetime(2026, 11, 26)
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> tuple[TestClient, Path, dict]:
+    env = isolated_env(tmp_path / "sht")
+    cfg = load(env)
+    app = FastAPI()
+    app.state.cfg = cfg
+    app.include_router(router)
+    return TestClient(app), cfg.recordings_root, env
+
+
+def _fill(root: Path) -> dict[str, int]:
+    write_segment(root, 0, DAY.replace(hour=10), 2.0)
+    write_segment(root, 0, DAY.replace(hour=10, second=2), 2.0)
+    s = store.EventStore(store.db_path(root))
+    t = DAY.replace(hour=10).timestamp()
+    a = s.open_event(0, t + 3.5, 1.0, 1.0, 2.0, (10, 20, 5, 30), t + 3.6)
+    s.close_event(a, t + 6.0, 3.5, "quiet", t + 4.0, 2.0, 2.5, (11, 21, 6, 31), t + 3.8, b"\xff\xd8\xff\xe0thumb")
+    b = s.open_event(1, t + 100, 5.0, 1.0, 1.0, None, t + 100)      # still open, other camera
+    c = s.open_event(0, t - 86400, 5.0, 1.0, 1.0, None, t - 86400)  # the day before
+    s.close()
+    return {"a": a, "b": b, "c": c}
+
+
+def test_list_one_day_newest_first_with_where_to_play(api) -> None:
+    client, root, _ = api
+    ids = _fill(root)
+    r = client.get("/api/events?camera=0&date=261126")
+    assert r.status_code == 200
+    doc = r.json()
+    assert [e["id"] for e in doc["events"]] == [ids["a"]]
+    ev = doc["events"][0]
+    assert ev["start_s"] == 36003.5 and ev["duration_s"] == 2.5 and ev["open"] is False
+    assert ev["bbox_percent"] == [11, 21, 6, 31] and ev["peak_area_percent"] == 2.5
+    # The event starts at 10:00:03.5; less the 1 s pre-roll: 2.5 s into 10:00:00 is in
+    # the second segment (10:00:02, 2 s long), 0.5 s in.
+    assert ev["play"] == {"file": "cam0_20261126_100002.mp4",
+                          "url": "/recordings/cam0/261126/cam0_20261126_100002.mp4", "offset_s": 0.5}
+    both = client.get("/api/events?date=261126").json()["events"]
+    assert [e["id"] for e in both] == [ids["b"], ids["a"]] and both[0]["open"] is True
+    assert both[0]["play"] is None  # nothing recorded on camera 1
+    assert client.get("/api/events?camera=0&date=261125").json()["events"][0]["id"] == ids["c"]
+
+
+def test_one_event_and_its_thumbnail(api) -> None:
+    client, root, _ = api
+    ids = _fill(root)
+    r = client.get(f"/api/events/{ids['a']}")
+    assert r.status_code == 200 and r.json()["thumbnail"] == f"/api/events/{ids['a']}/thumbnail.jpg"
+    r = client.get(f"/api/events/{ids['a']}/thumbnail.jpg")
+    assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content.startswith(b"\xff\xd8")
+    r = client.get(f"/api/events/{ids['b']}/thumbnail.jpg")
+    assert r.status_code == 404 and r.json()["error"] == "not found"
+    assert client.get("/api/events/99999").status_code == 404
+
+
+@pytest.mark.parametrize("path, field", [
+    ("/api/events?camera=7", "camera"), ("/api/events?camera=x", "camera"),
+    ("/api/events?date=2611", "date"), ("/api/events?date=261340", "date"),
+    ("/api/events/abc", "id"), ("/api/events/-1", "id"), ("/api/events/0", "id"),
+    ("/api/events/99999999999999999999999", "id"), ("/api/events/%C2%B2", "id"),
+    ("/api/events/1e3/thumbnail.jpg", "id"),
+])
+def test_bad_parameters_get_400_naming_the_field(api, path: str, field: str) -> None:
+    client, root, _ = api
+    _fill(root)
+    r = client.get(path)
+    assert r.status_code == 400, r.text
+    doc = r.json()
+    assert doc["field"] == field and doc["error"] and "allowed" in doc
+
+
+def test_no_database_is_an_empty_list_not_an_error(api) -> None:
+    client, _, _ = api
+    assert client.get("/api/events?camera=0").json()["events"] == []
+    assert client.get("/api/events/1").status_code == 404
+
+
+def test_live_state_follows_the_motion_status(api) -> None:
+    client, _, env = api
+    assert client.get("/api/events/live").json() == {
+        "running": False, "enabled": True, "cameras": {"0": {"open": False, "event_id": None},
+                                                       "1": {"open": False, "event_id": None}}}
+    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board.publish("motion", {"pid": 123, "cameras": {"0": {"open": True, "event_id": 4}, "1": {"open": False}}})
+    doc = client.get("/api/events/live").json()
+    assert doc["running"] is True and doc["cameras"]["0"] == {"open": True, "event_id": 4}
+    assert doc["cameras"]["1"]["open"] is False

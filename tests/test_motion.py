@@ -1,0 +1,210 @@
+"""Motion detection against the scripted synthetic scene, and its parts.
+
+The detector is fed frames straight from the synthetic renderer (overlay included), so
+the hour of static scene for the false-event figure takes seconds, not an hour.
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from http.server import BaseHTTPRequestHandler, HTTPServer
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from capture.synthetic import MotionScript, sd_frames
+from common.config import ConfigError, load
+from motion import store
+from motion.coverage import covering
+from motion.detector import Detector
+from motion.tracker import Tracker
+from motion.webhook import Webhook
+from tests.motion_trial import run_trial
+from tests.procs import wait_until
+
+
+def _cfg(tmp_path: Path, **env: str):
+    (tmp_path / "empty.toml").write_text("")
+    return load({"SHT_CONFIG": str(tmp_path / "empty.toml"), **env})
+
+
+def test_scripted_crossings_start_events_within_a_second(tmp_path: Path) -> None:
+    # 13.37 s apart: the entries fall at every phase of the 10 fps analysis.
+    result = run_trial(_cfg(tmp_path), 600, 13.37)
+    assert result.crossings >= 40
+    assert result.recall >= 0.95, result
+    assert max(result.latencies_s) <= 1.0 and min(result.latencies_s) >= 0.0, result.latencies_s
+    assert max(result.confirm_latencies_s) <= 1.0, result.confirm_latencies_s
+    assert result.false_events == 0
+
+
+def test_an_hour_of_noisy_static_scene_with_a_cloud_gives_at_most_one_event(tmp_path: Path) -> None:
+    result = run_trial(_cfg(tmp_path), 3600, 0)
+    assert result.frames == 36000
+    assert result.false_events <= 1, result
+
+
+def test_the_cloud_really_changes_the_light() -> None:
+    # The lighting ramp is part of the test: without it, the static trial proves less.
+    script = MotionScript(1e12)
+    means = [float(y.mean()) for _, y in sd_frames(script, 0.1, 0.0, 80)]
+    assert max(means) - min(means) > 20
+
+
+def test_masks_and_the_overlay_band_are_ignored(tmp_path: Path) -> None:
+    script = MotionScript(13.0)
+    frames = [y.copy() for _, y in sd_frames(script, 10, 0.0, 4)]
+    # The figure walks at rows 400/1.5 .. 570/1.5 of the sd picture: 56-94% of the height.
+    for masks, expect in (([], True), ([[0, 50, 100, 50]], False)):
+        det = Detector(640, 480, 50, masks, ignore_top_rows=28)
+        tracker = Tracker(0.5, 1.0)
+        started = False
+        for i, y in enumerate(frames):
+            started |= tracker.update(i * 100_000_000, 0, det.feed(y)).started is not None
+        assert started is expect, masks
+    # The clock in the overlay changes every second: not motion once its band is ignored.
+    det = Detector(640, 480, 100, [], ignore_top_rows=28)
+    still = MotionScript(1e12)
+    areas = [det.feed(y).area_percent for _, y in sd_frames(still, 10, 100.0, 5, wall_s=1.8e9 + 0.5)]
+    assert max(areas) == 0.0
+
+
+def test_masks_are_validated_with_the_key_named(tmp_path: Path) -> None:
+    cfg = _cfg(tmp_path, SHT__MOTION__MASKS="[[[10, 20, 30, 40]], []]")
+    assert cfg.motion.masks == [[[10, 20, 30, 40]], []]
+    for bad in ("[[[10, 20, 95, 40]]]", "[[10, 20, 30, 40]]", "[[[0, 0, 0, 10]]]"):
+        with pytest.raises(ConfigError, match=r"motion\.masks"):
+            _cfg(tmp_path, SHT__MOTION__MASKS=bad)
+    with pytest.raises(ConfigError, match=r"camera\.synthetic_motion_every"):
+        _cfg(tmp_path, SHT__CAMERA__SYNTHETIC_MOTION_EVERY="3")
+
+
+def test_tracker_holds_an_event_open_for_post_seconds_and_cuts_endless_ones() -> None:
+    from motion.detector import Motion
+    tr = Tracker(min_area_percent=1.0, post_seconds=2.0)
+    moving, still = Motion(3.0, (1, 2, 3, 4)), Motion(0.0, None)
+    ns = 100_000_000
+    assert tr.update(0, 0, moving).started is None          # one frame is not an event
+    assert tr.update(1 * ns, 0, still).started is None
+    assert tr.update(2 * ns, 0, moving).started is None
+    step = tr.update(3 * ns, 0, moving)
+    assert step.started is not None and step.started.start_mono_ns == 2 * ns
+    assert tr.update(3 * ns + 19 * ns, 0, still).ended is None
+    step = tr.update(3 * ns + 20 * ns, 0, still)
+    assert step.ended is not None and step.reason == "quiet"
+    tr.update(0, 0, moving)
+    tr.update(ns, 0, moving)
+    t = ns
+    while tr.event is not None:
+        t += ns
+        step = tr.update(t, 0, moving)
+    assert step.reason == "max length" and 299 <= t / 1e9 <= 301
+
+
+def test_store_survives_reopen_closes_orphans_and_prunes(tmp_path: Path) -> None:
+    db = store.db_path(tmp_path)
+    s = store.EventStore(db)
+    a = s.open_event(0, 1000.0, 5.0, 2.0, 1.5, (1, 2, 3, 4), 1000.0)
+    s.touch(a, 1004.0, 9.0, 2.5, (5, 6, 7, 8), 1003.0)
+    b = s.open_event(1, 2000.0, 50.0, 2.0, 1.0, None, 2000.0)
+    s.close_event(b, 2010.0, 60.0, "quiet", 2005.0, 55.0, 3.0, None, 2004.0, b"\xff\xd8jpeg")
+    s.set_segments(b, ["cam1/261201/cam1_20261201_000000.mp4"])
+    s.conn.close()  # as if killed: the open event stays open in the file
+    s = store.EventStore(db)
+    assert s.close_orphans() == 1
+    conn = store.connect(db)
+    ev = store.get_event(conn, a)
+    assert ev["end_wall"] == 1004.0 and ev["closed"] == "restart" and ev["bbox_percent"] == [5, 6, 7, 8]
+    assert store.get_thumbnail(conn, b) == b"\xff\xd8jpeg"
+    assert store.event_files(conn) == {"cam1/261201/cam1_20261201_000000.mp4"}
+    assert store.mark_deleted(conn, "cam1/261201/cam1_20261201_000000.mp4") == 1
+    assert store.get_event(conn, b)["video_deleted"] is True
+    assert [e["id"] for e in store.list_events(conn, None, 0, 1e10)] == [b, a]   # newest first
+    assert [e["id"] for e in store.list_events(conn, 0, 0, 1e10)] == [a]
+    assert s.prune(keep_days=1, now=2000.0 + 86400 * 2) == 1                  # b: video gone and old
+    assert store.get_event(conn, b) is None and store.event_files(conn) == set()
+    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_store_keeps_at_most_max_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(store, "MAX_EVENTS", 5)
+    s = store.EventStore(store.db_path(tmp_path))
+    ids = [s.open_event(0, 1000.0 + i, 0.0, 0.0, 1.0, None, 0.0) for i in range(8)]
+    s.prune(keep_days=7, now=2000.0)
+    assert [e["id"] for e in store.list_events(s.conn, None, 0, 1e10)] == ids[::-1][:5]
+
+
+def test_covering_segments_follow_the_names(tmp_path: Path) -> None:
+    from datetime import datetime
+    day = tmp_path / "cam0" / "261201"
+    day.mkdir(parents=True)
+    names = ["cam0_20261201_100000.mp4", "cam0_20261201_100030.mp4", "cam0_20261201_100100.mp4",
+             "cam0_20261201_110000.mp4", ".cam0_20261201_110030.mp4.part", "cam1_20261201_100000.mp4"]
+    for n in names:
+        (day / n).write_bytes(b"x")
+    t = datetime(2026, 12, 1, 10, 0, 0).timestamp()
+    rel = "cam0/261201/"
+    assert covering(tmp_path, 0, t + 25, t + 40, 30) == [rel + names[0], rel + names[1]]
+    assert covering(tmp_path, 0, t + 95, t + 100, 30) == []                        # a gap in the recording
+    assert covering(tmp_path, 0, t + 3600 + 10, t + 3600 + 50, 30) == [rel + names[3]]  # the .part is not yet a segment
+
+
+class _Sink(BaseHTTPRequestHandler):
+    received: list[dict] = []
+    fail_first = 0
+    attempts = 0
+
+    def do_POST(self) -> None:  # noqa: N802 - the handler's name is fixed by http.server
+        body = self.rfile.read(int(self.headers["Content-Length"]))
+        _Sink.attempts += 1
+        if _Sink.fail_first > 0:
+            _Sink.fail_first -= 1
+            self.send_response(500)
+            self.end_headers()
+            return
+        _Sink.received.append(json.loads(body))
+        self.send_response(204)
+        self.end_headers()
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_webhook_retries_and_never_blocks() -> None:
+    server = HTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Sink.received, _Sink.fail_first = [], 2
+    hook = Webhook(f"http://127.0.0.1:{server.server_port}/hook")
+    try:
+        hook.post({"event": "start", "id": 7})
+        wait_until(lambda: _Sink.received, 10)
+        assert _Sink.received == [{"event": "start", "id": 7}] and hook.sent == 1
+        # A receiver that always fails: one try and 3 retries, then the event is given up.
+        _Sink.received, _Sink.fail_first, _Sink.attempts = [], 100, 0
+        hook.post({"event": "start", "id": 8})
+        wait_until(lambda: hook.failed == 1, 15)
+        assert _Sink.attempts == 4 and _Sink.received == []
+    finally:
+        hook.close()
+        server.shutdown()
+    # A receiver that never answers: posting still returns at once, and the queue is bounded.
+    silent = Webhook("http://127.0.0.1:9/unreachable")
+    try:
+        import time
+        t0 = time.monotonic()
+        for i in range(100):
+            silent.post({"id": i})
+        assert time.monotonic() - t0 < 0.1
+        assert len(silent._queue) <= 16
+    finally:
+        silent.close()
+
+
+def test_detector_works_on_a_quarter_grid() -> None:
+    # The benchmark measures the CPU; what keeps it low is this 160x120 grid.
+    det = Detector(640, 480)
+    det.feed(np.zeros((480, 640), np.uint8))
+    assert det.bg is not None and det.bg.shape == (120, 160)
