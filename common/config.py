@@ -11,6 +11,7 @@ prints that one line and exits with code 2.
 """
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import sys
@@ -53,6 +54,26 @@ def _key(default: Any, kind: type | tuple[type, ...], rule: tuple[Callable[[Any]
 
 def _is_str_list(v: Any) -> bool:
     return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def _is_network_list(v: Any) -> bool:
+    if not _is_str_list(v):
+        return False
+    try:
+        for x in v:
+            ipaddress.ip_network(x, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def _is_host_list(v: Any) -> bool:
+    return _is_str_list(v) and all(x != "" and all(c.isalnum() or c in "-._*" for c in x) for x in v)
+
+
+# Loopback, the private IPv4 ranges, link-local, IPv6 ULA and link-local.
+DEFAULT_ALLOW = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                 "169.254.0.0/16", "fc00::/7", "fe80::/10"]
 
 
 def _is_rect(v: Any) -> bool:
@@ -108,6 +129,14 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "keepalive_seconds": _key(1.0, (int, float), _range(0.2, 10)),
         # CPU priority of the live view (Unix nice): under load the recorders win.
         "nice": _key(10, int, _range(0, 19)),
+        # Open connections per process; more are answered 503 (the fd limit is raised to fit).
+        "max_connections": _key(2000, int, _range(16, 60000)),
+    },
+    "security": {
+        "allow": _key(DEFAULT_ALLOW, list, (_is_network_list, "a list of CIDR networks, e.g. [\"192.168.1.0/24\"]")),
+        "hosts": _key([], list, (_is_host_list, "a list of host names, e.g. [\"camera.example.org\"]")),
+        "trusted_proxies": _key([], list, (_is_network_list, "a list of CIDR networks of reverse proxies")),
+        "max_streams_per_address": _key(4, int, _range(1, 64)),
     },
     "recorder": {
         "root": _key("videos/cam_rec", str),
@@ -132,6 +161,7 @@ SCHEMA: dict[str, dict[str, Key]] = {
         "max_age_days": _key(0, int, _range(0, 36500)),
         "check_seconds": _key(10.0, (int, float), _range(0.5, 10)),
         "rpicam_vid": _key("rpicam-vid", str),
+        "pause_max_minutes": _key(60, (int, float), _range(0, 525600)),  # 0: a pause lasts until resumed
         # Segments that hold a motion event outlive plain ones by this many days.
         "event_keep_days": _key(7, (int, float), _range(0, 3650)),
     },
@@ -176,6 +206,7 @@ class Config:
         self.ring = Section("ring", values["ring"])
         self.streamer = Section("streamer", values["streamer"])
         self.recorder = Section("recorder", values["recorder"])
+        self.security = Section("security", values["security"])
         self.motion = Section("motion", values["motion"])
         self.paths = Section("paths", values["paths"])
 

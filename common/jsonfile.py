@@ -25,6 +25,8 @@ from typing import Any, Iterator
 
 log = logging.getLogger("state")
 
+PRIVATE_FILE = 0o600       # state files, locks and secrets: other local users read nothing
+PRIVATE_DIR = 0o700
 MAX_BYTES = 1 << 20        # a state file is a few kB; anything larger is not one of ours
 _LOGGED_MAX = 64           # bad files remembered so each is logged once (bounded)
 _logged: OrderedDict[str, tuple] = OrderedDict()
@@ -120,11 +122,21 @@ def clear_way(path: Path) -> None:
         os.unlink(path)  # a FIFO, socket or symlink: nothing of value in it
 
 
+def open_private(path: Path, flags: int = os.O_WRONLY | os.O_CREAT | os.O_TRUNC) -> int:
+    """A file descriptor for a file only this user can read (mode 0600 when created)."""
+    return os.open(path, flags | os.O_CLOEXEC, PRIVATE_FILE)
+
+
+def make_private_dir(path: Path) -> None:
+    """Make ``path`` 0700 if missing; an existing folder keeps its mode (it may be shared, as /tmp)."""
+    path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+
+
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file in the same folder, then rename over the target."""
     text = json.dumps(data, separators=(",", ":"))  # dumps: the one-shot form uses the C encoder
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with open(tmp, "w") as fh:
+    with os.fdopen(open_private(tmp), "w") as fh:
         fh.write(text)
     try:
         os.replace(tmp, path)
@@ -143,9 +155,9 @@ class FileLock:
         self.path = Path(path)
 
     def _open(self) -> int:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.path.parent)
         try:
-            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, PRIVATE_FILE)
         except FileNotFoundError:
             raise
         except OSError:
@@ -155,7 +167,7 @@ class FileLock:
                 os.unlink(self.path)
             except (FileNotFoundError, IsADirectoryError):
                 pass
-            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, 0o644)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, PRIVATE_FILE)
 
     @contextmanager
     def held(self) -> Iterator[None]:

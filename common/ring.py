@@ -35,6 +35,7 @@ from common.ring_writer import RingWriter
 __all__ = ["Frame", "RingBusy", "RingError", "RingReader", "RingStatus", "RingWriter"]
 
 log = logging.getLogger("ring")
+_refusals_logged: set[tuple[str, int, int]] = set()   # (name, inode, owner): one log line each per process
 REATTACH_INTERVAL = 0.2   # how often a reader without a live writer looks for a new one
 MAX_WAIT_SLICE = 0.25     # a waiting reader re-checks the writer at least this often
 
@@ -143,6 +144,18 @@ class RingReader:
             return False
         try:
             st = os.fstat(shm.fd)
+            if st.st_uid != os.geteuid():
+                # Another user's segment under our name: its frames could be anything.
+                error = (f"ring {self.name}: refused, the segment belongs to user {st.st_uid}, "
+                         f"not to this process's user {os.geteuid()}")
+                seen = (self.name, st.st_ino, st.st_uid)
+                if seen not in _refusals_logged:
+                    if len(_refusals_logged) >= 64:
+                        _refusals_logged.clear()
+                    _refusals_logged.add(seen)
+                    log.error("%s", error)
+                self.error = error
+                return False
             if st.st_size < HEADER_SIZE:
                 # Zero-size or tiny: a foreign segment, or a writer between creating and sizing it.
                 self._refuse(f"ring {self.name}: segment of {st.st_size} bytes is too small for a header")

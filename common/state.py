@@ -1,12 +1,13 @@
 """Small state that several processes share and that must survive their restarts.
 
 * :class:`Controls`: what users set through the streamer: the default view and
-  resolution, and whether each camera records.  One JSON file, changed under an
+  resolution, and whether each camera records (a pause says who made it, from where,
+  when, and until when: an expired pause reads as recording).  One JSON file, changed under an
   exclusive ``flock`` (released by the kernel if the holder dies) and replaced atomically.
 * :class:`StatusBoard`: each process publishes a JSON status document (the recorders do,
   once a second); readers see either the old or the new document, never half of one.
 
-Both live in ``paths.run_dir``.  Files, not shared-memory segments, because they must
+Both live in ``paths.run_dir`` (made 0700), their files 0600.  Files, not shared-memory segments, because they must
 survive ``supervisorctl stop all`` and a reboot, and are read at most a few times a second.
 A bad file (see :mod:`common.jsonfile`) reads as the defaults and is rewritten.
 """
@@ -20,12 +21,21 @@ from pathlib import Path
 from typing import Any
 
 from common.config import SCHEMA
-from common.jsonfile import FileLock, load_json, note_bad, read_json, write_json_atomic
+from common.jsonfile import FileLock, load_json, make_private_dir, note_bad, read_json, write_json_atomic
 
 __all__ = ["CONTROLS_FILE", "Controls", "StatusBoard", "read_json", "write_json_atomic"]
 
 log = logging.getLogger("state")
 CONTROLS_FILE = "controls.json"
+
+
+def describe_pause(pause: dict[str, Any] | None) -> str:
+    """Who paused and until when, for a log line: ' by boss from 192.168.1.20 until 15:02'."""
+    if not pause:
+        return ""
+    until = pause.get("until")
+    end = time.strftime("%H:%M", time.localtime(until)) if isinstance(until, (int, float)) else "resumed"
+    return f" by {pause.get('by', '?')} from {pause.get('from', '?')} until {end}"
 
 
 class Controls:
@@ -41,6 +51,7 @@ class Controls:
             "resolution": default_resolution,
             "recording": {str(cam): True for cam in range(cameras)},
             "changed_by": "",      # who changed the recording flags last (an address)
+            "paused": {},          # camera -> {"by", "from", "at", "until"} while its recording is paused
         }
         self._cache: dict[str, Any] | None = None
         self._cache_key: tuple[int, int] | None = None
@@ -59,6 +70,19 @@ class Controls:
                 for cam, on in stored["recording"].items():
                     if cam in data["recording"] and isinstance(on, bool):
                         data["recording"][cam] = on
+            if isinstance(stored.get("paused"), dict):
+                data["paused"] = {cam: p for cam, p in stored["paused"].items()
+                                  if cam in data["recording"] and isinstance(p, dict)}
+        return data
+
+    @staticmethod
+    def _expire(data: dict[str, Any], now: float) -> dict[str, Any]:
+        """A pause past its ``until`` has ended by itself: the camera records again."""
+        for cam, pause in list(data["paused"].items()):
+            until = pause.get("until")
+            if data["recording"].get(cam, True) or (isinstance(until, (int, float)) and until <= now):
+                data["recording"][cam] = True
+                del data["paused"][cam]
         return data
 
     def get(self) -> dict[str, Any]:
@@ -78,7 +102,7 @@ class Controls:
                 self._repair()
             self._cache = merged
             self._cache_key = key
-        return json.loads(json.dumps(self._cache))
+        return self._expire(json.loads(json.dumps(self._cache)), time.time())
 
     def _repair(self) -> None:
         """Replace an unusable file with the defaults (unless another process just fixed it)."""
@@ -92,15 +116,22 @@ class Controls:
             log.warning("state file %s: cannot rewrite it: %s", self.path, exc)
 
     def update(self, view: str | None = None, resolution: str | None = None,
-               recording: dict[int, bool] | None = None, by: str | None = None) -> dict[str, Any]:
+               recording: dict[int, bool] | None = None, by: str | None = None,
+               pause: dict[str, Any] | None = None) -> dict[str, Any]:
+        """``pause``: who paused (``by``, ``from``, ``at``, ``until``), kept with each camera
+        ``recording`` turns off; turning a camera on drops its pause."""
         with self._lock.held():
-            data = self._merged(read_json(self.path))
+            data = self._expire(self._merged(read_json(self.path)), time.time())
             if view is not None:
                 data["view"] = view
             if resolution is not None:
                 data["resolution"] = resolution
             for cam, on in (recording or {}).items():
                 data["recording"][str(cam)] = bool(on)
+                if on:
+                    data["paused"].pop(str(cam), None)
+                else:
+                    data["paused"][str(cam)] = dict(pause or {})
             if by is not None:
                 data["changed_by"] = by[:100]
             write_json_atomic(self.path, data)
@@ -125,7 +156,7 @@ class StatusBoard:
         return self.run_dir / f"status-{name}.json"
 
     def publish(self, name: str, status: dict[str, Any]) -> None:
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        make_private_dir(self.run_dir)
         write_json_atomic(self._path(name), {**status, "published_at": time.time()})
 
     def read(self, name: str) -> dict[str, Any] | None:

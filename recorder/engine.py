@@ -16,7 +16,7 @@ from typing import Any, Callable
 
 from common.config import Config
 from common.events import EventLog
-from common.state import Controls, StatusBoard
+from common.state import Controls, StatusBoard, describe_pause
 from recorder.diskguard import DiskGuard, free_bytes_of
 from recorder.segmenter import Segmenter, local_time
 
@@ -76,9 +76,12 @@ class RecorderEngine:
     def _follow_controls(self) -> None:
         enabled = self.controls.recording_enabled(self.camera)
         if enabled != self.enabled:
-            log.info("camera %d: recording %s", self.camera, "resumed" if enabled else "paused")
+            controls = self.controls.get()
+            pause = None if enabled else controls["paused"].get(str(self.camera))
+            log.info("camera %d: recording %s%s", self.camera, "resumed" if enabled else "paused",
+                     describe_pause(pause))
             self.events.add("recording resumed" if enabled else "recording paused",
-                            by=self.controls.get().get("changed_by", ""))
+                            by=controls.get("changed_by", ""))
             if not enabled:
                 self.pausing()
             self.enabled = enabled

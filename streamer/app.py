@@ -22,7 +22,9 @@ from fastapi.staticfiles import StaticFiles
 from common.config import Config, load_or_exit
 from common.memory import trim
 from common.state import Controls, StatusBoard
-from streamer import compat, transport
+from streamer import compat, login, transport
+from streamer.access import AccessControl, Guard, identity
+from streamer.limits import RateLimit
 from streamer.live_h264 import router as live_h264_router, rows as live_h264_rows
 from streamer.mjpeg import MJPEGStream, Viewer
 from streamer.events import router as events_router
@@ -32,7 +34,7 @@ from streamer.recordings import router as recordings_router
 from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
                              validation_error_handler)
 from streamer.status import CameraWatch, full_status
-from streamer.view_encoder import Encoders
+from streamer.view_encoder import Encoders, Picture
 from streamer.viewers import ViewerTable
 
 log = logging.getLogger("streamer")
@@ -41,6 +43,8 @@ STATIC_DIR = Path(__file__).resolve().parent / "static"
 TICK_S = 0.25          # how often stalls of streams on plain ASGI are looked for
 SYNC_S = 0.7           # viewer table refreshes (rows expire after 2 s unrefreshed)
 RETRY_AFTER_S = 2
+SNAPSHOT_RATE, SNAPSHOT_BURST = 2.0, 4        # per address: pictures a second, and at once
+SNAPSHOT_ENCODES_PER_S = 4.0                   # whole worker: snapshots made (not reused) a second
 M_ARENA_MAX = -8       # mallopt parameter number in glibc
 
 
@@ -50,12 +54,17 @@ class Runtime:
     def __init__(self, cfg: Config, loop: asyncio.AbstractEventLoop) -> None:
         self.cfg = cfg
         self.encoders = Encoders(cfg, loop)
-        self.table = ViewerTable.for_config(cfg.ring.prefix, cfg.run_dir, cfg.streamer.max_clients_per_resolution)
+        self.table = ViewerTable.for_config(cfg.ring.prefix, cfg.run_dir, cfg.streamer.max_clients_per_resolution,
+                                            cfg.security.max_streams_per_address)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
                                  cfg.camera.count)
         self.board = StatusBoard(cfg.run_dir)
         self.watch = CameraWatch(cfg)
         self.viewers: dict[str, Viewer] = {}
+        # Snapshots: a budget per address, and one for the encodes of the whole worker.
+        self.snapshot_rate = RateLimit(SNAPSHOT_RATE, SNAPSHOT_BURST)
+        self.snapshot_encodes = RateLimit(SNAPSHOT_ENCODES_PER_S, SNAPSHOT_ENCODES_PER_S)
+        self.snapshot_lock = asyncio.Lock()
 
     def end_viewer(self, viewer: Viewer) -> None:
         self.viewers.pop(viewer.conn, None)
@@ -65,8 +74,10 @@ class Runtime:
             log.warning("viewer table: %s", exc)
 
     def status(self) -> dict[str, Any]:
-        return full_status(self.cfg, self.watch, self.controls, self.board, self.table.read(),
-                           [v.row() for v in self.viewers.values()], self.encoders.stats())
+        status = full_status(self.cfg, self.watch, self.controls, self.board, self.table.read(),
+                             [v.row() for v in self.viewers.values()], self.encoders.stats())
+        status["last_control"] = compat.last_control(self)   # who changed what last, from where
+        return status
 
     async def housekeeping(self) -> None:
         last_sync, was_busy = 0.0, True
@@ -117,9 +128,13 @@ def _heartbeat(rt: Runtime, view: str, res: str) -> Response:
 
 
 def _open_stream(rt: Runtime, request: Request, view: str, res: str) -> Response:
-    address = request.client.host if request.client else "unknown"
-    viewer = Viewer(address, view, res)
+    viewer = Viewer(identity(request).address, view, res)
     admission = rt.table.admit(viewer.row())
+    if not admission.ok and admission.per_address:
+        return JSONResponse({"error": "too many streams from this address", "reason": admission.reason,
+                             "limit": rt.cfg.security.max_streams_per_address, "setting":
+                             "security.max_streams_per_address", "retry_after_s": RETRY_AFTER_S},
+                            status_code=429, headers={"Retry-After": str(RETRY_AFTER_S)})
     if not admission.ok:
         return JSONResponse({"error": "viewer limit reached", "reason": admission.reason, "res": res,
                              "limit": admission.limit, "holders": admission.holders,
@@ -127,6 +142,25 @@ def _open_stream(rt: Runtime, request: Request, view: str, res: str) -> Response
                             status_code=423, headers={"Retry-After": str(RETRY_AFTER_S)})
     rt.viewers[viewer.conn] = viewer
     return MJPEGStream(rt.encoders, viewer, rt.end_viewer)
+
+
+def _too_often(wait: float) -> JSONResponse:
+    retry = max(1, round(wait + 0.49))
+    return JSONResponse({"error": "too many snapshots: try again shortly", "retry_after_s": retry},
+                        status_code=429, headers={"Retry-After": str(retry)})
+
+
+async def _snapshot(rt: Runtime, view: str, res: str) -> Picture | float | None:
+    """A live view's current picture when it is being encoded; else one made now, one at a
+    time and within the worker's budget (seconds to wait when over it)."""
+    pic = rt.encoders.fresh_picture(view, res)
+    if pic is not None:
+        return pic
+    async with rt.snapshot_lock:
+        wait = rt.snapshot_encodes.take("all")
+        if wait > 0:
+            return wait
+        return await asyncio.to_thread(rt.encoders.snapshot, view, res)
 
 
 def create_app(cfg: Config) -> FastAPI:
@@ -146,6 +180,9 @@ def create_app(cfg: Config) -> FastAPI:
     app = FastAPI(title="SHT Dual LIVE Camera", lifespan=lifespan, docs_url=None, redoc_url=None,
                   openapi_url=None)
     app.state.cfg = cfg
+    app.state.guard = guard = Guard(cfg)
+    app.add_middleware(AccessControl, guard=guard)
+    transport.admit_connections(cfg.streamer.max_connections)
     app.add_exception_handler(ParamError, param_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
 
@@ -174,7 +211,12 @@ def create_app(cfg: Config) -> FastAPI:
     async def snapshot(request: Request, view: str | None = None, res: str | None = None) -> Response:
         rt: Runtime = request.app.state.rt
         view, res = _defaults(rt, view, res)
-        pic = rt.encoders.fresh_picture(view, res) or await asyncio.to_thread(rt.encoders.snapshot, view, res)
+        wait = rt.snapshot_rate.take(identity(request).address)
+        if wait > 0:
+            return _too_often(wait)
+        pic = await _snapshot(rt, view, res)
+        if isinstance(pic, float):
+            return _too_often(pic)
         if pic is None:
             return JSONResponse({"error": "no picture could be made", "view": view, "res": res}, status_code=503)
         live, _ = rt.watch.heartbeat(view, res)
@@ -189,6 +231,7 @@ def create_app(cfg: Config) -> FastAPI:
     app.include_router(compat.router)
     app.include_router(params_router)
     app.include_router(live_h264_router)
+    app.include_router(login.router)
     _mount_ui(app)
     return app
 

@@ -1,19 +1,38 @@
 """The routes of the system this one replaces, with the same meanings.
 
 They change the shared default view, resolution and recording flags (``Controls``), which
-every worker and the recorders read, and which survive restarts.
+every worker and the recorders read, and which survive restarts.  Every change is logged
+with the user and address that made it; a pause also keeps them, with its end.
 """
 from __future__ import annotations
 
+import logging
+import time
+
 from fastapi import APIRouter, Request
 
+from streamer.access import identity
 from streamer.params import LEGACY_RESOLUTIONS, ParamError, check_camera
 from streamer.status import legacy_stats, recording_status
 
 router = APIRouter()
+log = logging.getLogger("streamer")
+
+
+def _audit(request: Request, action: str, note: str = "") -> None:
+    who = identity(request)
+    log.info("control: %s by %s from %s%s", action, who.label(), who.address, note)
+    request.app.state.rt.board.publish(LAST_CONTROL, {"action": action, "by": who.label(), "from": who.address,
+                                                      "at": time.time()})
+
+
+def last_control(rt) -> dict | None:
+    doc = rt.board.read(LAST_CONTROL)
+    return {k: doc.get(k) for k in ("action", "by", "from", "at")} if doc else None
 
 
 LAST_CAMERA = "streamer-last-camera"   # the single camera to return to when dual view goes off
+LAST_CONTROL = "streamer-last-control"  # the latest control action, for /api/status
 
 
 def last_camera(rt) -> int:
@@ -31,6 +50,7 @@ async def switch(camera_id: str, request: Request) -> dict:
     rt = request.app.state.rt
     cam = check_camera(rt.cfg, camera_id)
     rt.controls.update(view=str(cam))
+    _audit(request, f"view set to camera {cam}")
     rt.board.publish(LAST_CAMERA, {"camera": cam})
     return _ok(f"switched to camera {cam}", current_camera=cam)
 
@@ -45,9 +65,11 @@ async def dual_mode(enabled: str, request: Request) -> dict:
         if rt.cfg.camera.count < 2:
             raise ParamError("enabled", enabled, ["false"])
         rt.controls.update(view="dual")
+        _audit(request, "dual view on")
         return _ok("dual view on", dual_mode=True)
     current = rt.controls.get()["view"]
     rt.controls.update(view=current if current != "dual" else str(last_camera(rt)))
+    _audit(request, "dual view off")
     return _ok("dual view off", dual_mode=False)
 
 
@@ -57,6 +79,7 @@ async def resolution(resolution: str, request: Request) -> dict:
     if resolution not in LEGACY_RESOLUTIONS:
         raise ParamError("resolution", resolution, list(LEGACY_RESOLUTIONS))
     rt.controls.update(resolution=LEGACY_RESOLUTIONS[resolution])
+    _audit(request, f"resolution set to {resolution}")
     return _ok(f"resolution set to {resolution}", resolution=resolution)
 
 
@@ -89,5 +112,12 @@ def _set_recording(request: Request, camera_id: str, on: bool) -> dict:
     """Resume or pause a camera's continuous recording (the recorder follows the flag)."""
     rt = request.app.state.rt
     cam = check_camera(rt.cfg, camera_id)
-    rt.controls.update(recording={cam: on}, by=request.client.host if request.client else "")
-    return _ok(f"recording {'resumed' if on else 'paused'} on camera {cam}", camera_id=cam, recording=on)
+    who, now = identity(request), time.time()
+    minutes = rt.cfg.recorder.pause_max_minutes
+    pause = {"by": who.label(), "from": who.address, "at": now, "until": now + minutes * 60 if minutes else None}
+    by = who.address if who.user is None else f"{who.user} from {who.address}"   # for the gap log
+    rt.controls.update(recording={cam: on}, by=by, pause=pause)
+    _audit(request, f"recording {'resumed' if on else 'paused'} on camera {cam}",
+           "" if on or not minutes else f" (for at most {minutes:g} min)")
+    return _ok(f"recording {'resumed' if on else 'paused'} on camera {cam}", camera_id=cam, recording=on,
+               **({} if on else {"paused": pause}))

@@ -179,7 +179,7 @@ class MJPEGStream(Response):
     def __init__(self, encoders: Encoders, viewer: Viewer, on_end) -> None:
         super().__init__(content=None, status_code=200, media_type=self.media_type, headers={
             "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0",
-            "Pragma": "no-cache", "X-Accel-Buffering": "no", "Access-Control-Allow-Origin": "*"})
+            "Pragma": "no-cache", "X-Accel-Buffering": "no"})
         # Starlette adds a Content-Length of 0 for an empty body: a stream has none.
         self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
         self.encoders, self.viewer, self.on_end = encoders, viewer, on_end

@@ -33,21 +33,23 @@ class Admission:
     limit: int
     holders: int          # distinct addresses holding a slot at that resolution
     reason: str = ""
+    per_address: bool = False   # refused for the address's own stream count
 
 
 class ViewerTable:
-    def __init__(self, folder: Path, name: str, limit: int) -> None:
+    def __init__(self, folder: Path, name: str, limit: int, per_address: int = 0) -> None:
         self.folder = Path(folder)
         self.path = self.folder / name
         self._lock_path = self.folder / (name + ".lock")
         self._lock = FileLock(self._lock_path)
         self.limit = limit
+        self.per_address = per_address   # most streams one address may hold (0: no cap)
         self.pid = os.getpid()
 
     @classmethod
-    def for_config(cls, prefix: str, run_dir: Path, limit: int) -> "ViewerTable":
+    def for_config(cls, prefix: str, run_dir: Path, limit: int, per_address: int = 0) -> "ViewerTable":
         folder = SHM_DIR if SHM_DIR.is_dir() else Path(run_dir)
-        return cls(folder, f"{prefix}streamer-viewers.json", limit)
+        return cls(folder, f"{prefix}streamer-viewers.json", limit, per_address)
 
     def delete_files(self) -> None:
         """Delete the table (the whole streamer has stopped: nothing may be left in /dev/shm)."""
@@ -103,6 +105,10 @@ class ViewerTable:
             if address not in holders and len(holders) >= self.limit:
                 return Admission(False, res, self.limit, len(holders),
                                  f"{res} already has {len(holders)} viewers (the limit)")
+            held = sum(1 for r in rows if r.get("address") == address)
+            if self.per_address and held >= self.per_address:
+                return Admission(False, res, self.limit, len(holders),
+                                 f"this address already has {held} streams open (the limit)", per_address=True)
             if len(rows) >= MAX_ROWS:
                 return Admission(False, res, self.limit, len(holders), "too many open streams")
             rows.append({**row, "pid": self.pid, "last_seen": time.monotonic()})

@@ -335,6 +335,8 @@ def test_status_reports_cameras_views_and_viewers(system):
 
 
 def test_viewer_limit_holds_across_two_workers(procs, sht_env):
+    # Up to 6 streams per address below: above the per-address cap, which is not tested here.
+    sht_env["SHT__SECURITY__MAX_STREAMS_PER_ADDRESS"] = "8"
     start_system(procs, sht_env, (0,), "--workers", "2")
     url = f"{base(sht_env)}/stream?view=0&res=480p"
     readers = []
@@ -402,7 +404,7 @@ def test_plain_uvicorn_serves_streams_too(procs, sht_env):
 def test_an_http_1_0_client_gets_the_parts_without_chunk_coding(system):
     port = int(system["SHT__STREAMER__PORT"])
     with socket.create_connection(("127.0.0.1", port), timeout=10, source_address=("127.0.0.2", 0)) as sock:
-        sock.sendall(b"GET /stream?view=0&res=480p HTTP/1.0\r\nHost: test\r\n\r\n")
+        sock.sendall(b"GET /stream?view=0&res=480p HTTP/1.0\r\nHost: localhost\r\n\r\n")
         data = b""
         while b"\r\n\r\n" not in data:
             data += sock.recv(65536)

@@ -164,6 +164,11 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
     viewer = Reader(f"http://127.0.0.1:{install.port}/stream?view=dual&res=480p").start()
     wait_until(lambda: viewer.parts > 5, 10)
     wait_until(lambda: install.recordings(0) and install.recordings(1), 15, 0.3)
+    # Every program runs with umask 027: nothing it makes is readable by other users.
+    for name, (_, pid) in install.status().items():
+        umask = next(ln.split()[1] for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
+                     if ln.startswith("Umask:"))
+        assert umask == "0027", (name, umask)
 
     kills: list[tuple[str, float]] = []
     for name in ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1"):

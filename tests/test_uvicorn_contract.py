@@ -67,6 +67,25 @@ def test_protocol_methods_extended_keep_their_signatures():
         assert name in vars(transport.StreamProtocol)
 
 
+def test_what_the_connection_defences_use():
+    """The request-head timeout and the connection cap (transport.StreamProtocol)."""
+    import h11
+    assert _params(H11Protocol.data_received) == ["self", "data"]
+    assert _params(H11Protocol.on_response_complete) == ["self"]
+    for name in ("data_received", "on_response_complete"):
+        assert name in vars(transport.StreamProtocol)
+    source = inspect.getsource(H11Protocol)
+    # The cap counts uvicorn's set of open connections; the timer asks h11 what it waits for.
+    for needle in ("self.connections.add(self)", "self.conn = h11.Connection", "self.loop = "):
+        assert needle in source, needle
+    conn = h11.Connection(h11.SERVER)
+    assert conn.their_state is h11.IDLE
+    conn.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nab")
+    while conn.next_event() is not h11.NEED_DATA:
+        pass
+    assert conn.their_state is h11.SEND_BODY
+
+
 def test_flow_control_pauses_and_drain_waits_for_resume():
     assert _params(FlowControl.__init__) == ["self", "transport"]
     assert inspect.iscoroutinefunction(FlowControl.drain) and _params(FlowControl.drain) == ["self"]

@@ -158,7 +158,8 @@
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), ANSWER_TIMEOUT_MS);
     try {
-      const r = await fetch(streamPath(), { cache: "no-store", signal: ctrl.signal });
+      const r = window.SHT.loginExpired(await fetch(streamPath(),
+        { cache: "no-store", headers: window.SHT.PAGE_HEADERS, signal: ctrl.signal }));
       if (r.ok) {
         ctrl.abort();  // only the answer was wanted; the image opens its own stream
         return { kind: "ok" };
@@ -421,6 +422,7 @@
     state.res = choice.res || "480p";
     loadConfig();
     wire();
+    window.SHT.account.init();
     window.SHT.lowdata.init(() => connect());
     window.SHT.recordings.init();
     showTab(choice.tab);

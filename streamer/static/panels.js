@@ -49,7 +49,20 @@
     $("cam-notes").replaceChildren(...notes.map(([id, t]) => el("p", { class: "err", "data-camera": id }, `Camera ${id} · ${t}`)));
   }
 
-  function recorderCard(id, doc, wanted, onChange, cam) {
+  /* "Recording paused by admin from 192.168.1.20 at 14:02; resumes by itself in 42 min." */
+  function pauseText(p, now) {
+    const at = p.at ? new Date(p.at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "–";
+    let text = `Recording paused by ${p.by || "someone"} from ${p.from || "?"} at ${at}`;
+    if (p.until) {
+      const left = Math.max(0, p.until - now);
+      text += `; resumes by itself in ${left >= 60 ? `${Math.ceil(left / 60)} min` : `${Math.ceil(left)} s`}.`;
+    } else {
+      text += "; until resumed.";
+    }
+    return text;
+  }
+
+  function recorderCard(id, doc, wanted, onChange, cam, pause, now) {
     const card = el("div", { class: "rec-card", "data-camera": id });
     const fresh = doc && (doc.age_s == null || doc.age_s < RECORDER_STALE_S);
     const recState = fresh ? doc.state || "waiting" : "off";
@@ -67,8 +80,11 @@
       if (doc.last_error) card.append(el("p", { class: "err" }, `Last error: ${doc.last_error}`));
     }
     if (explained(cam)) card.append(el("p", { class: "muted", "data-camera-state": cam.state }, explained(cam)));
+    if (pause) card.append(el("p", { class: "pause-note muted", "data-pause": id }, pauseText(pause, now)));
     const btn = el("button", { type: "button", class: "btn small", "data-rec-toggle": id },
       wanted ? "Pause recording" : "Resume recording");
+    btn.disabled = !window.SHT.account.canControl();
+    if (btn.disabled) btn.title = window.SHT.account.controlHint();
     btn.addEventListener("click", () => toggleRecording(id, !wanted, btn, onChange));
     card.append(btn);
     return card;
@@ -85,9 +101,12 @@
   function renderRecorders(s, onChange) {
     const recs = s.recorders || {};
     const wanted = (s.controls && s.controls.recording) || {};
+    const paused = (s.controls && s.controls.paused) || {};
+    const now = s.time || Date.now() / 1000;   // the server's clock: the pause's end is in it
     const ids = Object.keys(s.cameras || recs).sort();
     const cams = s.cameras || {};
-    $("rec-cards").replaceChildren(...ids.map((id) => recorderCard(id, recs[id], wanted[id] !== false, onChange, cams[id])));
+    $("rec-cards").replaceChildren(...ids.map((id) => recorderCard(id, recs[id], wanted[id] !== false, onChange,
+      cams[id], wanted[id] === false ? paused[id] : null, now)));
   }
 
   function renderDisk(s) {

@@ -32,12 +32,21 @@ window.SHT = window.SHT || {};
     return node;
   }
 
+  /* The page's own requests say so: a 401 then opens the login page, not the browser's prompt. */
+  const PAGE_HEADERS = { "X-SHT-Page": "1" };
+
+  function loginExpired(r) {
+    if (r.status === 401) location.replace("/login");
+    return r;
+  }
+
   /* fetch that gives up after ``ms``: an unanswered request must not hang the page's loops. */
   async function fetchWithin(url, options = {}, ms = 3000) {
     const ctrl = new AbortController();
     const timer = setTimeout(() => ctrl.abort(), ms);
     try {
-      return await fetch(url, { cache: "no-store", ...options, signal: ctrl.signal });
+      const headers = { ...PAGE_HEADERS, ...(options.headers || {}) };
+      return loginExpired(await fetch(url, { cache: "no-store", ...options, headers, signal: ctrl.signal }));
     } finally {
       clearTimeout(timer);
     }
@@ -50,6 +59,6 @@ window.SHT = window.SHT || {};
 
   Object.assign(window.SHT, {
     $: (id) => document.getElementById(id),
-    storage, fmtBytes, fmtNum, pad, fmtClock, fmtDay, el, fetchWithin, pressed,
+    storage, fmtBytes, fmtNum, pad, fmtClock, fmtDay, el, fetchWithin, pressed, PAGE_HEADERS, loginExpired,
   });
 })();

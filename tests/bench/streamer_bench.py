@@ -11,14 +11,19 @@ two addresses, which the per-address limit admits):
 * latency, capture to last byte written to the socket, p50 and p99 (the streamer
   measures it per viewer over its last 2 s); target p99 <= 40 ms for dual 720p, 2 viewers.
 * RSS of the streamer (target <= 60 MB), and the time a new view takes to reach a viewer.
+* accounts: CPU per delivered frame with an account defined (viewers log in with HTTP
+  Basic) over the same without accounts, two streamers on the same rings measured at
+  once and swapping roles; target within 2%.
 
     python -m tests.bench.streamer_bench [--quick]
 """
 from __future__ import annotations
 
+import base64
 import os
 import socket
 import statistics
+import subprocess
 import sys
 import threading
 import time
@@ -35,6 +40,7 @@ from streamer.params import RESOLUTIONS, view_cameras
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import Rig, memory_mb
 from tests.bench.viewers import ViewerSet, rates
+from tests.procs import REPO, free_port
 
 SECTION = "streamer"
 CASES = [("dual", "720p"), ("0", "720p"), ("dual", "480p"), ("0", "480p")]
@@ -44,6 +50,9 @@ EXTRA_MAX = 0.05
 LATENCY_P99_MAX_MS = 40.0
 RSS_MAX_MB = 60.0
 SWITCH_MAX_MS = 200.0
+ACCOUNTS_MAX_DIFF = 0.02
+ACCOUNTS_CASE = ("dual", "480p")
+BENCH_USER, BENCH_PASSWORD = "bench", "bench password"
 
 
 def _pictures(rig: Rig, view: str, res: str, count: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
@@ -229,7 +238,7 @@ def first_part_ms(port: int, path: str, source: str = "127.0.0.2") -> float:
     """Request to the last byte of the first part of a view, as a switching viewer sees it."""
     t0 = time.monotonic()
     with socket.create_connection(("127.0.0.1", port), timeout=5, source_address=(source, 0)) as s:
-        s.sendall(f"GET {path} HTTP/1.1\r\nHost: bench\r\n\r\n".encode())
+        s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
         buf = b""
         while True:
             buf += s.recv(65536)
@@ -239,6 +248,67 @@ def first_part_ms(port: int, path: str, source: str = "127.0.0.2") -> float:
                 body = buf.index(b"\r\n\r\n", start) + 4
                 if len(buf) - body >= size:
                     return 1000.0 * (time.monotonic() - t0)
+
+
+def _users(env: dict[str, str], *args: str) -> None:
+    done = subprocess.run([sys.executable, "-m", "streamer.users", *args], cwd=REPO, env=env,
+                          input=BENCH_PASSWORD + "\n", capture_output=True, text=True, timeout=60)
+    if done.returncode != 0:
+        raise RuntimeError(f"streamer.users {' '.join(args)}: {done.stderr.strip()}")
+
+
+def accounts_figures(rig: Rig, pid: int, window: float, rounds: int) -> list[Figure]:
+    """Accounts on / off, measured at the same time in two streamers on the same rings.
+
+    Other load on the machine then weighs on both sides alike.  The streamers swap roles
+    every round (the accounts file is re-read live), so neither one's own luck (its core,
+    its memory layout) counts as the cost of accounts.
+    """
+    second = "streamer-b"
+    port = free_port()
+    env = dict(rig.env, SHT__PATHS__RUN_DIR=str(rig.tmp / "run-b"), SHT__STREAMER__PORT=str(port))
+    rig.procs.start(second, "-m", "streamer", env=env)
+    rig.ports[second] = port
+    rig.wait_serving(30.0, second)
+    sides = [(rig.port, pid, rig.env), (port, rig.pid(second), env)]
+    basic = base64.b64encode(f"{BENCH_USER}:{BENCH_PASSWORD}".encode()).decode()
+    view, res = ACCOUNTS_CASE
+    ratios, on_ms, off_ms = [], [], []
+    for i in range(rounds):
+        locked = i % 2            # the side with an account this round
+        _users(sides[locked][2], "add", BENCH_USER, "--role", "viewer", "--password-stdin")
+        sets = [ViewerSet.open(p, f"/stream?view={view}&res={res}", 2, distinct=2,
+                               headers=f"Authorization: Basic {basic}\r\n" if n == locked else "")
+                for n, (p, _, _) in enumerate(sides)]
+        try:
+            for vs in sets:
+                vs.wait_streaming(15)
+            time.sleep(1.0)
+            clocks = [ThreadClock(spid) for _, spid, _ in sides]
+            before = [vs.counts() for vs in sets]
+            time.sleep(window)
+            cpu = [c.elapsed()[0] for c in clocks]
+            after = [vs.counts() for vs in sets]
+            errors = [e for vs in sets for e in vs.errors()]
+            if errors:
+                raise RuntimeError("; ".join(errors))
+        finally:
+            for vs in sets:
+                vs.close()
+            _users(sides[locked][2], "remove", BENCH_USER)
+        per_frame = [1000.0 * c / max(1, sum(a.parts - b.parts for a, b in zip(af, bf)))
+                     for c, af, bf in zip(cpu, after, before)]
+        on, off = per_frame[locked], per_frame[1 - locked]
+        ratios.append(on / off)
+        on_ms.append(on)
+        off_ms.append(off)
+    rig.procs.stop(second)
+    name = f"{'dual' if view == 'dual' else 'single'} {res}, 2 viewers"
+    return [summarise(SECTION, f"{name}: CPU per delivered frame, accounts off", off_ms, "ms"),
+            summarise(SECTION, f"{name}: CPU per delivered frame, accounts on (Basic)", on_ms, "ms"),
+            summarise(SECTION, f"{name}: accounts on / off, CPU per delivered frame", ratios, "x",
+                      target=f"within {ACCOUNTS_MAX_DIFF:.0%}", check=lambda v: abs(v - 1) <= ACCOUNTS_MAX_DIFF,
+                      note="two streamers measured at once, swapping roles every round")]
 
 
 def run(quick: bool) -> list[Figure]:
@@ -296,6 +366,7 @@ def run(quick: bool) -> list[Figure]:
         switch = [first_part_ms(rig.port, f"/stream?view={view}&res={res}") for view, res in CASES]
         figs.append(summarise(SECTION, "new view: request to first part", switch, "ms",
                               target=f"<= {SWITCH_MAX_MS:g} ms", check=lambda v: v <= SWITCH_MAX_MS))
+        figs += accounts_figures(rig, pid, window * 2, 2 if quick else 8)
         time.sleep(0.5)
         rss, shm, _ = max(rss_seen)
         figs.append(summarise(SECTION, "RSS (peak over the runs)", [rss], "MB", target=f"<= {RSS_MAX_MB:g} MB",

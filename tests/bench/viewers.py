@@ -30,9 +30,10 @@ class Viewer(threading.Thread):
     """One MJPEG connection: ``GET path`` on ``host:port`` from ``local_address``."""
 
     def __init__(self, host: str, port: int, path: str, local_address: str = "127.0.0.2",
-                 period_s: float = 0.0, name: str = "") -> None:
+                 period_s: float = 0.0, name: str = "", headers: str = "") -> None:
         super().__init__(name=name or f"viewer-{local_address}", daemon=True)
         self.addr = (host, port)
+        self.headers = headers   # extra request header lines, each ending in CRLF
         self.path = path
         self.local_address = local_address
         self.period_s = period_s
@@ -75,7 +76,7 @@ class Viewer(threading.Thread):
         sock.settimeout(5.0)
         sock.connect(self.addr)
         sock.sendall(f"GET {self.path} HTTP/1.1\r\nHost: {self.addr[0]}:{self.addr[1]}\r\n"
-                     f"Connection: close\r\n\r\n".encode())
+                     f"{self.headers}Connection: close\r\n\r\n".encode())
         sock.settimeout(0.5)
         head = bytearray()
         while b"\r\n\r\n" not in head:
@@ -141,8 +142,8 @@ class ViewerSet:
 
     @classmethod
     def open(cls, port: int, path: str, n: int, distinct: int = 2, period_s: float = 0.0,
-             host: str = "127.0.0.1") -> "ViewerSet":
-        viewers = [Viewer(host, port, path, addr, period_s, name=f"viewer{i}")
+             host: str = "127.0.0.1", headers: str = "") -> "ViewerSet":
+        viewers = [Viewer(host, port, path, addr, period_s, name=f"viewer{i}", headers=headers)
                    for i, addr in enumerate(addresses(n, distinct))]
         for v in viewers:
             v.start()

@@ -1,0 +1,38 @@
+/* The login form: posts the user name and password, then opens the live page. */
+"use strict";
+
+(() => {
+  const form = document.getElementById("login-form");
+  const error = document.getElementById("login-error");
+
+  function say(text) {
+    error.textContent = text;
+    error.hidden = !text;
+  }
+
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const button = document.getElementById("login-submit");
+    button.disabled = true;
+    say("");
+    try {
+      const r = await fetch("/login", {
+        method: "POST", cache: "no-store", headers: { "Content-Type": "application/json", "X-SHT-Page": "1" },
+        body: JSON.stringify({ user: form.user.value, password: form.password.value }),
+      });
+      if (r.ok) {
+        location.replace("/");
+        return;
+      }
+      let body = {};
+      try { body = await r.json(); } catch (e) { body = {}; }
+      if (r.status === 429) say(`Too many failed logins: try again in ${body.retry_after_s || 60} s.`);
+      else if (r.status === 401) say("Wrong user name or password.");
+      else say(body.error || `The server answered ${r.status}.`);
+    } catch (e) {
+      say("The server does not answer.");
+    } finally {
+      button.disabled = false;
+    }
+  });
+})();
