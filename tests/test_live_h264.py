@@ -98,7 +98,7 @@ def test_reader_that_stops_skips_to_a_keyframe_instead_of_buffering(live_system)
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
     s.bind(("127.0.0.3", 0))
     s.connect(("127.0.0.1", port))
-    s.sendall(b"GET /live/0.mp4 HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.sendall(b"GET /live/0.mp4 HTTP/1.1\r\nHost: localhost\r\n\r\n")
     head = b""
     while b"\r\n\r\n" not in head:
         head += s.recv(1)

@@ -74,7 +74,7 @@ class LiveViewer(threading.Thread):
         sock.bind((self.source, 0))
         sock.settimeout(5)
         sock.connect(("127.0.0.1", self.port))
-        sock.sendall(b"GET /live/0.mp4 HTTP/1.1\r\nHost: bench\r\n\r\n")
+        sock.sendall(b"GET /live/0.mp4 HTTP/1.1\r\nHost: localhost\r\n\r\n")
         head = b""
         while b"\r\n\r\n" not in head:
             head += sock.recv(4096)
