@@ -23,7 +23,8 @@ import time
 
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import CpuClock, Rig
-from tests.bench.viewers import _Dechunk, addresses, measure
+from tests.bench.viewers import addresses, measure
+from tests.multipart import Dechunk
 from tests.live_client import fragment_info
 from streamer.fmp4 import TIMESCALE
 
@@ -84,7 +85,7 @@ class LiveViewer(threading.Thread):
             raise RuntimeError(lines[0])
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
         epoch_ms = float(headers["x-capture-epoch-ms"])
-        dechunk, buf, moof_time = _Dechunk(), bytearray(), None
+        dechunk, buf, moof_time = Dechunk(), bytearray(), None
         data = rest
         sock.settimeout(0.5)
         while not self._halt.is_set():
