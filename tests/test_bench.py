@@ -335,3 +335,15 @@ def test_slow_viewer_consumes_one_part_per_period() -> None:
     finally:
         viewer.stop()
         viewer.join(5)
+
+
+def test_every_bench_section_imports_and_has_a_run() -> None:
+    import importlib
+    import inspect
+
+    from tests.bench.__main__ import discover
+
+    for name, module in discover():
+        mod = importlib.import_module(module)
+        assert callable(getattr(mod, "run", None)), f"bench section {name} has no run()"
+        assert list(inspect.signature(mod.run).parameters)[:1] == ["quick"], name
