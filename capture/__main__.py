@@ -25,7 +25,7 @@ from capture.registry import open_source, resolve_kind
 from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, Source
 from capture.watchdog import Watchdog
 from common.clock import stamp_text
-from common.config import EXIT_BAD_CONFIG, Config, load_or_exit
+from common.config import EXIT_BAD_CONFIG, Config, load_or_exit, settled_exit_code
 from common.memory import trim
 from common.meter import RateMeter
 from common.overlay import FrameStamp
@@ -95,7 +95,7 @@ class Capture:
         except CameraStackBroken as exc:
             log.error("camera %d: %s", self.camera, exc)
             self.publish("error", str(exc))
-            return EXIT_BAD_CONFIG
+            return settled_exit_code(EXIT_BAD_CONFIG)
         log.info("camera %d (%s): source %s (%s)", self.camera, self.name, kind, why)
         self.publish("starting", why, kind)
         try:
@@ -128,7 +128,7 @@ class Capture:
         except CameraStackBroken as exc:
             log.error("camera %d: %s", self.camera, exc)
             self.publish("error", str(exc), kind)
-            return EXIT_BAD_CONFIG
+            return settled_exit_code(EXIT_BAD_CONFIG)
         except CameraFailed as exc:
             log.error("camera %d: %s", self.camera, exc)
             self.publish("error", str(exc), kind)

@@ -15,6 +15,7 @@ import ipaddress
 import json
 import os
 import sys
+import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +24,10 @@ from typing import Any, Callable
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "SHT__"
 EXIT_BAD_CONFIG = 2
+# supervisord counts an exit within a program's startsecs (1 s here) as a failed start and
+# retries it whatever exitcodes says; exit 2 must come later so the program stays EXITED.
+SUPERVISOR_STARTSECS_S = 1.0
+_STARTED = time.monotonic()
 
 
 class ConfigError(Exception):
@@ -347,10 +352,19 @@ def _check_relations(values: dict[str, dict[str, Any]]) -> None:
                           f"numbers >= recorder.free_floor_gb ({rec['free_floor_gb']!r})")
 
 
+def settled_exit_code(code: int) -> int:
+    """``code``, once this process has outlived supervisord's start check (only under it)."""
+    if os.environ.get("SUPERVISOR_ENABLED"):
+        left = SUPERVISOR_STARTSECS_S + 0.5 - (time.monotonic() - _STARTED)
+        if left > 0:
+            time.sleep(left)
+    return code
+
+
 def load_or_exit(environ: dict[str, str] | None = None) -> Config:
     """For process entry points: one clear line and exit code 2 on a bad config."""
     try:
         return load(environ)
     except ConfigError as exc:
         print(f"config error: {exc}", file=sys.stderr)
-        raise SystemExit(EXIT_BAD_CONFIG) from None
+        raise SystemExit(settled_exit_code(EXIT_BAD_CONFIG)) from None

@@ -180,7 +180,8 @@ def test_webhook_retries_and_never_blocks() -> None:
     hook = Webhook(f"http://127.0.0.1:{server.server_port}/hook")
     try:
         hook.post({"event": "start", "id": 7})
-        wait_until(lambda: _Sink.received, 10)
+        # (the receiver has the body before the sender has read the answer and counted it)
+        wait_until(lambda: _Sink.received and hook.sent, 10)
         assert _Sink.received == [{"event": "start", "id": 7}] and hook.sent == 1
         # A receiver that always fails: one try and 3 retries, then the event is given up.
         _Sink.received, _Sink.fail_first, _Sink.attempts = [], 100, 0
