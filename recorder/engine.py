@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+from abc import ABC, abstractmethod
 import time
 from collections import deque
 from datetime import datetime
@@ -27,7 +28,7 @@ STATUS_EVERY_S = 1.0     # how often the status document is published
 HISTORY = 20             # entries kept in each status list
 
 
-class RecorderEngine:
+class RecorderEngine(ABC):
     """Set-up and bookkeeping of one camera's recorder; subclasses make the segments."""
 
     engine = ""          # the status document's name for it
@@ -95,12 +96,13 @@ class RecorderEngine:
         self.last_error, self.last_error_at = message, round(time.time(), 3)
         log.error("camera %d: %s", self.camera, message)
 
+    @abstractmethod
     def state(self) -> str:
-        raise NotImplementedError
+        """recording, paused, waiting... for status and the page."""
 
+    @abstractmethod
     def engine_status(self) -> dict[str, Any]:
         """The engine's own fields: recording, encoder, current_file, frames_dropped..."""
-        raise NotImplementedError
 
     def status(self) -> dict[str, Any]:
         g = self.guard.state
