@@ -79,8 +79,7 @@ def load_json(path: Path, expect: type | None = dict) -> Loaded:
             problem = f"is too large ({st.st_size} bytes)"
         else:
             problem = ""
-            with os.fdopen(os.dup(fd), "rb") as fh:
-                raw = fh.read(MAX_BYTES + 1)
+            raw = _read_all(fd, st.st_size)
             try:
                 data = json.loads(raw.decode("utf-8"))
             except UnicodeDecodeError:
@@ -97,6 +96,19 @@ def load_json(path: Path, expect: type | None = dict) -> Loaded:
         os.close(fd)
     _log_once(path, version, problem)
     return Loaded(None, problem)
+
+
+def _read_all(fd: int, size: int) -> bytes:
+    """Up to MAX_BYTES + 1 bytes of ``fd``: plain reads, no buffered file object around them
+    (the viewer table is read about once a second by every busy worker)."""
+    parts, got = [], 0
+    while got <= MAX_BYTES:
+        part = os.read(fd, max(size - got, 0) + 4096)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
 
 
 def read_json(path: Path, expect: type | None = dict) -> Any | None:
@@ -134,10 +146,15 @@ def make_private_dir(path: Path) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file in the same folder, then rename over the target."""
-    text = json.dumps(data, separators=(",", ":"))  # dumps: the one-shot form uses the C encoder
+    text = json.dumps(data, separators=(",", ":")).encode()  # dumps: the one-shot form uses the C encoder
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    with os.fdopen(open_private(tmp), "w") as fh:
-        fh.write(text)
+    fd = open_private(tmp)
+    try:
+        view = memoryview(text)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
     try:
         os.replace(tmp, path)
     except OSError as exc:
@@ -153,13 +170,18 @@ class FileLock:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._folder_made = False
 
     def _open(self) -> int:
-        make_private_dir(self.path.parent)
+        if not self._folder_made:
+            make_private_dir(self.path.parent)
+            self._folder_made = True
         try:
             return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, PRIVATE_FILE)
         except FileNotFoundError:
-            raise
+            # The folder went away since (a cleaned run directory): make it again, once.
+            make_private_dir(self.path.parent)
+            return os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC | os.O_NONBLOCK, PRIVATE_FILE)
         except OSError:
             # A directory (or something we may not open) where the lock belongs: move it aside.
             clear_way(self.path)

@@ -35,13 +35,12 @@ from streamer.params import (ParamError, check_camera, check_res, check_view, pa
                              validation_error_handler)
 from streamer.status import CameraWatch, full_status
 from streamer.view_encoder import Encoders, Picture
-from streamer.viewers import ViewerTable
+from streamer.viewers import REFRESH_S, ViewerTable
 
 log = logging.getLogger("streamer")
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
 TICK_S = 0.25          # how often stalls of streams on plain ASGI are looked for
-SYNC_S = 0.7           # viewer table refreshes (rows expire after 2 s unrefreshed)
 RETRY_AFTER_S = 2
 SNAPSHOT_RATE, SNAPSHOT_BURST = 2.0, 4        # per address: pictures a second, and at once
 SNAPSHOT_ENCODES_PER_S = 4.0                   # whole worker: snapshots made (not reused) a second
@@ -85,13 +84,13 @@ class Runtime:
             # A stream on our own protocol times its stalls itself; only one on plain ASGI
             # (another server) needs looking at this often.
             fallback = any(v.connection is None for v in self.viewers.values())
-            await asyncio.sleep(TICK_S if fallback else SYNC_S)
+            await asyncio.sleep(TICK_S if fallback else REFRESH_S)
             now = time.monotonic()
             for viewer in list(self.viewers.values()):
                 if viewer.connection is None and viewer.stalled(now):
                     log.info("viewer %s (%s %s) stopped reading: dropped", viewer.address, viewer.view, viewer.res)
                     viewer.drop()
-            if now - last_sync < SYNC_S - 0.05:  # (a timer may fire a hair early)
+            if now - last_sync < REFRESH_S - 0.05:  # (a timer may fire a hair early)
                 continue
             last_sync = now
             self.encoders.reap()

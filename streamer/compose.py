@@ -35,18 +35,26 @@ class Composer:
         self.labels = [Label(name, scale_for(h)) for name in names] if label else None
         self.margin = 2 * scale_for(h)
         self.showing_no_signal = [False] * len(cams)
+        # (incarnation, index) of the frame each part shows: a camera slower than the one
+        # pacing the view is not copied again until it has a new frame.
+        self.placed: list[tuple[int, int] | None] = [None] * len(cams)
 
     def put(self, part: int, frame: Frame) -> bool:
         """Copy a camera's frame into its place; False if the writer overwrote it meanwhile."""
+        shown = (frame.incarnation, frame.index)
+        if self.placed[part] == shown:
+            return True
+        self.placed[part] = None
         dy, du, dv = self.parts[part]
-        np.copyto(dy, frame.y)
-        np.copyto(du, frame.u)
-        np.copyto(dv, frame.v)
+        dy[...] = frame.y
+        du[...] = frame.u
+        dv[...] = frame.v
         if not frame.valid():
             return False
         if self.labels is not None:
             self.labels[part].draw(dy, du, dv, self.margin, self.margin)
         self.showing_no_signal[part] = False
+        self.placed[part] = shown
         return True
 
     def put_no_signal(self, part: int) -> None:
@@ -54,6 +62,7 @@ class Composer:
         if not self.showing_no_signal[part]:
             no_signal(*self.parts[part], self.names[part])
             self.showing_no_signal[part] = True
+            self.placed[part] = None
 
     def single_planes(self, frame: Frame) -> Planes:
         """A single-camera view encodes the ring slot in place (check frame.valid() after)."""

@@ -35,6 +35,7 @@ from common.packet_reader import PacketReader
 from streamer import fmp4, transport
 from streamer.params import check_camera
 from streamer.live_viewers import table_for
+from streamer.viewers import REFRESH_S
 
 log = logging.getLogger("streamer")
 
@@ -44,7 +45,6 @@ PENDING_LIMIT = 192 * KB     # kernel bytes a viewer may have pending: SO_SNDBUF
 STALL_S = 5.0                # a socket that takes nothing for this long belongs to a viewer who stopped reading
 START_TIMEOUT_S = 5.0        # how long a new viewer waits for the first keyframe
 DEMAND_EVERY_S = 0.5         # how often a feed tells the recorder that someone watches
-SYNC_S = 0.7                 # viewer table refreshes (rows expire after 2 s unrefreshed)
 RETRY_AFTER_S = 2
 RES = "h264"                 # the viewer table's "resolution" for these viewers
 _conn_ids = itertools.count(1)
@@ -241,7 +241,7 @@ class LiveRuntime:
     async def _sync_rows(self) -> None:
         try:
             while self.viewers:
-                await asyncio.sleep(SYNC_S)
+                await asyncio.sleep(REFRESH_S)
                 try:
                     self.table.sync([v.row() for v in self.viewers.values()], [])
                 except OSError as exc:

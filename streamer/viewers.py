@@ -5,8 +5,8 @@ workers, so ``--workers 2`` keeps the same limit as one worker.  The table is on
 JSON file in shared memory (``/dev/shm``, named after the ring prefix: viewers need not
 outlive a reboot, and an SD card should not be rewritten every second), changed under
 ``flock`` (the kernel drops the lock of a killed holder) and replaced atomically.  Each
-busy worker rewrites its own rows every 0.7 s with fresh per-viewer statistics; a row not
-refreshed for EXPIRE_S, or whose worker died, no longer holds a slot.  Rows are capped, so
+busy worker rewrites its own rows every REFRESH_S with fresh per-viewer statistics; a row
+not refreshed for EXPIRE_S, or whose worker died, no longer holds a slot.  Rows are capped, so
 the file stays small whatever happens.
 """
 from __future__ import annotations
@@ -22,7 +22,8 @@ from common.jsonfile import FileLock, read_json, write_json_atomic
 from common.pids import pid_alive
 
 SHM_DIR = Path("/dev/shm")
-EXPIRE_S = 2.0
+EXPIRE_S = 3.0
+REFRESH_S = 1.0        # how often a busy worker rewrites its rows: well inside EXPIRE_S
 MAX_ROWS = 256
 
 

@@ -68,6 +68,26 @@ def test_a_frame_overwritten_while_copied_is_dropped(cfg, ring_writer):
         w0.close()
 
 
+def test_a_camera_slower_than_the_view_is_copied_once_per_frame(cfg, ring_writer):
+    w1 = ring_writer.stream(cfg.ring.prefix, 1, slots=3)
+    try:
+        _publish(w1, 90, noise=False)
+        reader = RingReader(ring_name(cfg.ring.prefix, 1, "sd"))
+        comp = Composer([0, 1], RESOLUTIONS["480p"], ["CAM 0", "CAM 1"], label=False)
+        assert comp.put(1, reader.latest())
+        right = comp.planes[0][:, 640:]
+        right[:8] = 7          # marks what a second copy of the same frame would overwrite
+        assert comp.put(1, reader.latest())
+        assert (right[:8] == 7).all() and (right[8:] == 90).all()
+        comp.put_no_signal(1)  # NO SIGNAL in between: the same frame is drawn again
+        assert comp.put(1, reader.latest()) and (right == 90).all()
+        _publish(w1, 30, noise=False)
+        assert comp.put(1, reader.latest()) and (right == 30).all()
+        reader.close()
+    finally:
+        w1.close()
+
+
 def test_encoder_renders_views_and_counts_size_anomalies(cfg, ring_writer):
     w1 = ring_writer.stream(cfg.ring.prefix, 1, "hd", slots=3)
     try:
