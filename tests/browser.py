@@ -12,11 +12,12 @@ import shutil
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Self
 
 import httpx
+import pytest
 
-from tests.procs import Procs, isolated_env, wait_until
+from tests.procs import ProcessSystem, Procs, isolated_env, wait_until
 from tests.relay import AddressRelay
 
 CHROMIUM_CANDIDATES = ("/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome")
@@ -36,6 +37,15 @@ def chromium_path() -> str | None:
         if os.path.exists(path):
             return path
     return shutil.which("chromium")
+
+
+def require_chromium() -> None:
+    """Skip the calling test module when there is no Chromium; with SHT_REQUIRE_BROWSER=1 that is an error."""
+    if chromium_path() is None:
+        if os.environ.get("SHT_REQUIRE_BROWSER") == "1":
+            raise RuntimeError("SHT_REQUIRE_BROWSER=1 but no Chromium is installed")
+        pytest.skip("Chromium is not installed (apt install chromium); the browser tests need it",
+                    allow_module_level=True)
 
 
 @dataclass
@@ -118,7 +128,7 @@ PICTURE_JS = """() => {
 }"""
 
 
-class System:
+class System(ProcessSystem):
     def __init__(self, tmp: Path) -> None:
         self.env = isolated_env(tmp / "sht", recorder__segment_seconds=2)
         self.port = int(self.env["SHT__STREAMER__PORT"])
@@ -134,23 +144,25 @@ class System:
             self.relays[source] = AddressRelay(self.port, source)
         return self.relays[source].url(path)
 
+    def start(self, cameras: tuple[int, ...] = (0, 1), recorders: tuple[int, ...] = (0,),
+              services: tuple[str, ...] = ()) -> Self:
+        """Captures, recorders and other services (``python -m NAME``), then the streamer once it serves."""
+        for cam in cameras:
+            self.procs.capture(cam)
+        for cam in recorders:
+            self.procs.start(f"recorder{cam}", "-m", "recorder", "--camera", str(cam))
+        for service in services:
+            self.procs.start(service, "-m", service)
+        self.start_streamer()
+        return self
+
+    def start_streamer(self) -> None:
+        self.procs.start_streamer(view="dual")
+
     def close(self) -> None:
         for relay in self.relays.values():
             relay.close()
         self.procs.close()
-
-    def start_streamer(self) -> None:
-        self.procs.start("streamer", "-m", "streamer")
-        wait_until(self.live, 40, interval=0.2)
-
-    def live(self) -> bool:
-        try:
-            return httpx.head(self.url(path="/stream?view=dual&res=480p"), timeout=2).status_code == 200
-        except httpx.HTTPError:
-            return False
-
-    def logs(self) -> str:
-        return "\n".join(f"--- {n}\n{self.procs.log(n)[-3000:]}" for n in ("streamer", "capture0", "capture1", "recorder0"))
 
 
 def open_page(browser: Browser, url: str, width: int = 1400, height: int = 1000) -> tuple[Any, PageLog]:

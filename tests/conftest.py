@@ -5,6 +5,7 @@ from typing import Iterator
 
 import pytest
 
+from tests.browser import Browser, chromium
 from tests.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
 
 
@@ -40,3 +41,18 @@ def ring_writer() -> Iterator[RingWriters]:
         yield writers
     finally:
         writers.close()
+
+
+@pytest.fixture(scope="module")
+def module_chromium() -> Iterator[Browser]:
+    """One headless Chromium for the tests of a module (modules that use it call ``require_chromium()``)."""
+    with chromium() as b:
+        yield b
+
+
+@pytest.fixture
+def browser(module_chromium: Browser) -> Iterator[Browser]:
+    """The module's Chromium; the tabs a test opened are closed after it, even when it fails, so
+    that their streams do not hold viewer slots for the next test."""
+    yield module_chromium
+    module_chromium.close_pages()

@@ -16,7 +16,9 @@ import sys
 import time
 import uuid
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Self
+
+import httpx
 
 from common.ring import RingWriter
 from common.ring_layout import STREAMS, ring_name
@@ -154,9 +156,27 @@ class Procs:
     def capture(self, camera: int) -> subprocess.Popen:
         return self.start(f"capture{camera}", "-m", "capture", "--camera", str(camera))
 
+    def start_streamer(self, *args: str, view: str = "0") -> subprocess.Popen:
+        """Start the streamer and return once it serves view ``view`` at 480p."""
+        proc = self.start("streamer", "-m", "streamer", *args)
+        url = f"http://127.0.0.1:{self.env['SHT__STREAMER__PORT']}/stream?view={view}&res=480p"
+
+        def serving() -> bool:
+            try:
+                return httpx.head(url, timeout=5).status_code == 200
+            except httpx.HTTPError:
+                return False
+        wait_until(serving, 40, interval=0.2)
+        return proc
+
     def log(self, name: str) -> str:
         path = self.log_dir / f"{name}.log"
         return path.read_text(errors="replace") if path.exists() else ""
+
+    def logs(self, tail: int = 3000) -> str:
+        """The end of every process's log, for a failure report."""
+        return "\n".join(f"--- {path.stem}\n{path.read_text(errors='replace')[-tail:]}"
+                         for path in sorted(self.log_dir.glob("*.log")))
 
     def stop(self, name: str, sig: int = signal.SIGTERM, timeout: float = 5.0) -> int | None:
         proc = self.running.pop(name, None)
@@ -178,3 +198,23 @@ class Procs:
         for name in list(self.running):
             self.stop(name)
         remove_rings(self.env["SHT__RING__PREFIX"])
+
+
+class ProcessSystem:
+    """A test system of processes, used as ``with system:`` in a fixture: closed at the end,
+    and its processes' logs printed when starting it fails."""
+
+    procs: Procs
+
+    def close(self) -> None:
+        self.procs.close()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, *_: object) -> None:
+        try:
+            if exc_type is not None and issubclass(exc_type, Exception):  # not a skip or an interrupt
+                print(self.procs.logs())
+        finally:
+            self.close()

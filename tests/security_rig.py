@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 
-from tests.procs import REPO, Procs, isolated_env, wait_until
+from tests.procs import REPO, ProcessSystem, Procs, isolated_env, wait_until
 
 
-class SecureSystem:
+class SecureSystem(ProcessSystem):
     def __init__(self, tmp: Path, cameras: tuple[int, ...] = (0, 1), **overrides: object) -> None:
         self.env = isolated_env(tmp / "sht", **overrides)
         self.port = int(self.env["SHT__STREAMER__PORT"])
@@ -35,9 +35,6 @@ class SecureSystem:
                 return False
         wait_until(up, 40, interval=0.2)
         return self
-
-    def close(self) -> None:
-        self.procs.close()
 
     @property
     def origin(self) -> str:

@@ -7,7 +7,6 @@ views are saved in ``tests/artifacts/`` (or ``$SHT_TEST_ARTIFACTS``).
 from __future__ import annotations
 
 import json
-import os
 import threading
 import time
 from datetime import datetime
@@ -17,16 +16,12 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.browser import (Browser, System, assert_moving, chromium, chromium_path, open_page, picture,
+from tests.browser import (Browser, PageLog, System, assert_moving, open_page, picture, require_chromium,
                            save_screenshot, viewers, wait_playing)
 from tests.mp4_files import write_segment
 from tests.procs import wait_until
 
-if chromium_path() is None:
-    if os.environ.get("SHT_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("SHT_REQUIRE_BROWSER=1 but no Chromium is installed")
-    pytest.skip("Chromium is not installed (apt install chromium); the browser tests need it",
-                allow_module_level=True)
+require_chromium()
 
 SIZES = {("dual", "480p"): (1280, 480), ("dual", "720p"): (2560, 720),
          ("0", "480p"): (640, 480), ("1", "480p"): (640, 480),
@@ -50,31 +45,8 @@ SWITCH_JS = """async ([selector, shown, w, h]) => {
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    sysm = System(tmp_path_factory.mktemp("browser"))
-    try:
-        sysm.procs.capture(0)
-        sysm.procs.capture(1)
-        sysm.procs.start("recorder0", "-m", "recorder", "--camera", "0")
-        sysm.start_streamer()
-        yield sysm
-    except Exception:
-        print(sysm.logs())
-        raise
-    finally:
-        sysm.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(autouse=True)
-def tabs_closed_after_each_test(browser: Browser) -> Iterator[None]:
-    """A failed test must not leave streams open that hold viewer slots for the next one."""
-    yield
-    browser.close_pages()
+    with System(tmp_path_factory.mktemp("browser")) as sysm:
+        yield sysm.start(cameras=(0, 1), recorders=(0,))
 
 
 def test_page_loads_dual_480p_live_without_console_errors(system: System, browser: Browser) -> None:
@@ -366,12 +338,18 @@ def test_phone_layout_stacks_the_panels(system: System, browser: Browser) -> Non
     page.context.close()
 
 
-def test_heartbeat_error_while_the_cameras_are_down_and_back_when_they_return(system: System,
-                                                                             browser: Browser) -> None:
+def marked_live_page(system: System, browser: Browser) -> tuple[Any, PageLog]:
+    """The dual 480p page playing with a LIVE heartbeat, its document marked: a reload would drop the mark."""
     page, log = open_page(browser, system.url(path="/?view=dual&res=480p"))
     wait_playing(page)
     page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
     page.evaluate("window.__sameDocument = true")
+    return page, log
+
+
+def test_heartbeat_error_while_the_cameras_are_down_and_back_when_they_return(system: System,
+                                                                             browser: Browser) -> None:
+    page, log = marked_live_page(system, browser)
     system.procs.kill("capture0")
     system.procs.kill("capture1")
     page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'ERROR'", timeout=15000)
@@ -390,10 +368,7 @@ def test_heartbeat_error_while_the_cameras_are_down_and_back_when_they_return(sy
 
 def test_heartbeat_offline_when_streamer_stops_and_picture_returns_without_reload(system: System,
                                                                                   browser: Browser) -> None:
-    page, log = open_page(browser, system.url(path="/?view=dual&res=480p"))
-    wait_playing(page)
-    page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
-    page.evaluate("window.__sameDocument = true")
+    page, log = marked_live_page(system, browser)
     loads = int(page.get_attribute("#live-img", "data-loads"))
     system.procs.stop("streamer")
     page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'OFFLINE'", timeout=10000)

@@ -6,7 +6,6 @@ the recorder of camera 0 (2 s segments), the motion process and the streamer.
 """
 from __future__ import annotations
 
-import os
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterator
@@ -14,14 +13,10 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.browser import Browser, System, chromium, chromium_path, open_page, save_screenshot, wait_playing
+from tests.browser import Browser, System, open_page, require_chromium, save_screenshot, wait_playing
 from tests.procs import isolated_env, wait_until
 
-if chromium_path() is None:
-    if os.environ.get("SHT_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("SHT_REQUIRE_BROWSER=1 but no Chromium is installed")
-    pytest.skip("Chromium is not installed (apt install chromium); the browser tests need it",
-                allow_module_level=True)
+require_chromium()
 
 
 class MotionSystem(System):
@@ -36,25 +31,8 @@ class MotionSystem(System):
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotionSystem]:
-    sysm = MotionSystem(tmp_path_factory.mktemp("browser-events"))
-    try:
-        sysm.procs.capture(0)
-        sysm.procs.capture(1)
-        sysm.procs.start("recorder0", "-m", "recorder", "--camera", "0")
-        sysm.procs.start("motion", "-m", "motion")
-        sysm.start_streamer()
-        yield sysm
-    except Exception:
-        print(sysm.logs(), sysm.procs.log("motion"))
-        raise
-    finally:
-        sysm.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
+    with MotionSystem(tmp_path_factory.mktemp("browser-events")) as sysm:
+        yield sysm.start(cameras=(0, 1), recorders=(0,), services=("motion",))
 
 
 def playable_event(system: MotionSystem) -> dict[str, Any] | None:

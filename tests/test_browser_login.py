@@ -2,7 +2,6 @@
 paused recording and for how long, viewer role, logout, and HTTP Basic for old clients."""
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Iterator
@@ -10,33 +9,17 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.browser import Browser, assert_moving, chromium, chromium_path, save_screenshot, wait_playing
+from tests.browser import Browser, assert_moving, require_chromium, save_screenshot, wait_playing
 from tests.procs import wait_until
 from tests.security_rig import SecureSystem
 
-if chromium_path() is None:
-    if os.environ.get("SHT_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("SHT_REQUIRE_BROWSER=1 but no Chromium is installed")
-    pytest.skip("Chromium is not installed (apt install chromium); the browser tests need it",
-                allow_module_level=True)
+require_chromium()
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
-    sysm = SecureSystem(tmp_path_factory.mktemp("login"))
-    try:
+    with SecureSystem(tmp_path_factory.mktemp("login")) as sysm:
         yield sysm.start(recorders=(0,))
-    except Exception:
-        print(sysm.log())
-        raise
-    finally:
-        sysm.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
 
 
 def log_in(page, user: str, password: str) -> None:

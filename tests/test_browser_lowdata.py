@@ -2,51 +2,25 @@
 Extensions, against real capture, recorder and streamer processes."""
 from __future__ import annotations
 
-import os
 import time
 from typing import Any, Iterator
 
 import httpx
 import pytest
 
-from tests.browser import Browser, System, chromium, chromium_path, save_screenshot, wait_playing
+from tests.browser import Browser, System, require_chromium, save_screenshot, wait_playing
 from tests.procs import wait_until
 
-if chromium_path() is None:
-    if os.environ.get("SHT_REQUIRE_BROWSER") == "1":
-        raise RuntimeError("SHT_REQUIRE_BROWSER=1 but no Chromium is installed")
-    pytest.skip("Chromium is not installed (apt install chromium); the browser tests need it",
-                allow_module_level=True)
+require_chromium()
 
 STATS = "window.SHT.lowdata.stats()"
 
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    sysm = System(tmp_path_factory.mktemp("lowdata"))
-    try:
+    with System(tmp_path_factory.mktemp("lowdata")) as sysm:
         # Camera 1 only for the dual view's test: Chromium's software decoding needs the CPU.
-        sysm.procs.capture(0)
-        sysm.procs.start("recorder0", "-m", "recorder", "--camera", "0")
-        sysm.start_streamer()
-        yield sysm
-    except Exception:
-        print(sysm.logs())
-        raise
-    finally:
-        sysm.close()
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    with chromium() as b:
-        yield b
-
-
-@pytest.fixture(autouse=True)
-def tabs_closed_after_each_test(browser: Browser) -> Iterator[None]:
-    yield
-    browser.close_pages()
+        yield sysm.start(cameras=(0,), recorders=(0,))
 
 
 def _low_page(system: System, browser: Browser, view: str) -> tuple[Any, Any]:

@@ -30,12 +30,9 @@ HOSTILE = st.sampled_from(["", " ", "..", "%", "%00", "\x00", "a" * 5000, "\u202
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
-    sysm = SecureSystem(tmp_path_factory.mktemp("fuzz"))
-    try:
+    with SecureSystem(tmp_path_factory.mktemp("fuzz")) as sysm:
         # Recorders too: the live H.264 route answers from their packet rings.
         yield sysm.start(recorders=(0, 1))
-    finally:
-        sysm.close()
 
 
 def operations(doc: dict[str, Any]) -> list[tuple[str, str, list[tuple[str, str]]]]:
@@ -132,12 +129,9 @@ def hostile_headers(draw: st.DrawFn, port: int) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def locked_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
     """Accounts defined, and a trusted proxy at 127.0.0.1: every header the access checks read matters."""
-    sysm = SecureSystem(tmp_path_factory.mktemp("fuzz-locked"), security__trusted_proxies='["127.0.0.1/32"]')
-    sysm.add_user("boss", "correct horse", "admin")
-    try:
+    with SecureSystem(tmp_path_factory.mktemp("fuzz-locked"), security__trusted_proxies='["127.0.0.1/32"]') as sysm:
+        sysm.add_user("boss", "correct horse", "admin")
         yield sysm.start(headers={"Authorization": "Basic Ym9zczpjb3JyZWN0IGhvcnNl"})
-    finally:
-        sysm.close()
 
 
 def test_hostile_headers_get_no_server_error(locked_system: SecureSystem) -> None:

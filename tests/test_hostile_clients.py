@@ -33,14 +33,8 @@ def raise_fd_limit(want: int) -> None:
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
-    sysm = SecureSystem(tmp_path_factory.mktemp("hostile"))
-    try:
+    with SecureSystem(tmp_path_factory.mktemp("hostile")) as sysm:
         yield sysm.start(recorders=(0, 1))
-    except Exception:
-        print(sysm.log())
-        raise
-    finally:
-        sysm.close()
 
 
 def open_idle(port: int, count: int, sources: list[str]) -> list[socket.socket]:

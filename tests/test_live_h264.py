@@ -23,15 +23,8 @@ def live_system(tmp_path_factory: pytest.TempPathFactory):
     try:
         procs.capture(0)
         procs.start("recorder0", "-m", "recorder", "--camera", "0")
-        procs.start("streamer", "-m", "streamer")
+        procs.start_streamer()
         base = f"http://127.0.0.1:{env['SHT__STREAMER__PORT']}"
-
-        def up() -> bool:
-            try:
-                return httpx.head(base + "/stream?view=0&res=480p", timeout=2).status_code == 200
-            except httpx.HTTPError:
-                return False
-        wait_until(up, 40, interval=0.2)
         yield env, procs, base
     finally:
         procs.close()

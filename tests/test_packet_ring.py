@@ -1,34 +1,26 @@
 """The H.264 packet ring: no torn packets, in order, re-attachment, late joiners, demand."""
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import random
 import signal
 import time
-import uuid
 import zlib
 
-import posix_ipc
 import pytest
 
 from common.packet_reader import PacketReader
 from common.packet_writer import PacketWriter
 from common.ring_segment import RingBusy
 from tests.procs import wait_until
+from tests.ring_stress import CTX, readers_across_a_writer_restart
 
-CTX = mp.get_context("fork")
 ENTRIES, DATA = 64, 1 << 20
 
 
 @pytest.fixture
-def name():
-    ring = f"/t{uuid.uuid4().hex[:8]}_h264"
-    yield ring
-    try:
-        posix_ipc.unlink_shared_memory(ring)
-    except posix_ipc.ExistentialError:
-        pass
+def name(ring_prefix: str) -> str:
+    return f"/{ring_prefix}h264"
 
 
 # -- a packet that carries its own index and checksum -----------------------------------------
@@ -84,25 +76,8 @@ def _reader(name: str, pause: float, stop, results) -> None:
 
 
 def test_stress_full_speed_writer_lapped_readers_every_packet_checked(name: str) -> None:
-    stop, results = CTX.Event(), CTX.Queue()
-    readers = [CTX.Process(target=_reader, args=(name, 0.0, stop, results)) for _ in range(3)]
-    readers.append(CTX.Process(target=_reader, args=(name, 0.003, stop, results)))  # slow: lapped
-    for p in readers:
-        p.start()
-    try:
-        first = CTX.Process(target=_writer, args=(name, 2.0, True))
-        first.start()
-        first.join(30)
-        assert first.exitcode == -signal.SIGKILL
-        second = CTX.Process(target=_writer, args=(name, 2.0, False))
-        second.start()
-        second.join(30)
-        assert second.exitcode == 0
-    finally:
-        stop.set()
-        got = [results.get(timeout=30) for _ in readers]
-        for p in readers:
-            p.join(10)
+    readers = [(name, 0.0)] * 3 + [(name, 0.003)]  # the last one slow: lapped
+    got = readers_across_a_writer_restart(_writer, (name, 2.0), _reader, readers)
     for r in got:
         assert r["corrupt"] == 0 and r["out_of_order"] == 0, r
         assert r["accepted"] > 50, r

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 import os
 
-import httpx
-
-from tests.procs import wait_until
-
 
 def nice_of(pid: int) -> int:
     # /proc/<pid>/stat: field 19 is the nice value (after the command name in parentheses)
@@ -18,15 +14,7 @@ def nice_of(pid: int) -> int:
 def test_streamer_yields_the_cpu_to_recording(procs, sht_env) -> None:
     cap = procs.capture(0)
     rec = procs.start("rec0", "-m", "recorder", "--camera", "0")
-    streamer = procs.start("streamer", "-m", "streamer")
-    url = f"http://127.0.0.1:{sht_env['SHT__STREAMER__PORT']}"
-
-    def up() -> bool:
-        try:
-            return httpx.head(url + "/stream?view=0", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-    wait_until(up, 30)
+    streamer = procs.start_streamer()
     base = os.nice(0)
     assert nice_of(streamer.pid) == max(base, 10)
     assert nice_of(cap.pid) == base and nice_of(rec.pid) == base

@@ -1,7 +1,6 @@
 """The shared-memory ring: no torn frames, re-attachment, bad segments, ownership, bounds."""
 from __future__ import annotations
 
-import multiprocessing as mp
 import os
 import signal
 import time
@@ -15,9 +14,9 @@ from common.meter import RateMeter
 from common.ring import RingBusy, RingReader, RingWriter
 from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, STAT_RESET, STREAMS, field_struct
 from tests.procs import RingWriters, wait_until
+from tests.ring_stress import CTX, readers_across_a_writer_restart
 
 W, H = 320, 240
-CTX = mp.get_context("fork")
 
 
 @pytest.fixture
@@ -84,25 +83,8 @@ def _reader(name: str, newest: bool, pause: float, stop, results) -> None:
 
 
 def test_stress_many_readers_no_torn_frames_and_reattach_after_kill(name: str) -> None:
-    stop, results = CTX.Event(), CTX.Queue()
-    readers = [CTX.Process(target=_reader, args=(name, True, 0.0, stop, results)) for _ in range(3)]
-    readers.append(CTX.Process(target=_reader, args=(name, False, 0.005, stop, results)))  # slow, lapped
-    for p in readers:
-        p.start()
-    try:
-        first = CTX.Process(target=_writer, args=(name, 2.0, 3, True))
-        first.start()
-        first.join(30)
-        assert first.exitcode == -signal.SIGKILL
-        second = CTX.Process(target=_writer, args=(name, 2.0, 3, False))
-        second.start()
-        second.join(30)
-        assert second.exitcode == 0
-    finally:
-        stop.set()
-        got = [results.get(timeout=30) for _ in readers]
-        for p in readers:
-            p.join(10)
+    readers = [(name, True, 0.0)] * 3 + [(name, False, 0.005)]  # the last one slow, lapped
+    got = readers_across_a_writer_restart(_writer, (name, 2.0, 3), _reader, readers)
     for r in got:
         assert r["torn_accepted"] == 0, r
         assert r["accepted"] > 20, r

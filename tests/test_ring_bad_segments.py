@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import uuid
 
 import httpx
 import posix_ipc
@@ -15,13 +14,8 @@ from tests.procs import wait_until
 
 
 @pytest.fixture
-def name():
-    ring = f"/t{uuid.uuid4().hex[:8]}_bad"
-    yield ring
-    try:
-        posix_ipc.unlink_shared_memory(ring)
-    except posix_ipc.ExistentialError:
-        pass
+def name(ring_prefix: str) -> str:
+    return f"/{ring_prefix}bad"
 
 
 def make_segment(name: str, size: int, content: bytes = b"") -> None:
@@ -81,15 +75,8 @@ def test_streamer_and_recorder_live_beside_a_zero_size_ring(procs, sht_env) -> N
         make_segment("/" + ring_name(prefix, 1, stream).lstrip("/"), 0)
     procs.capture(0)
     rec = procs.start("rec1", "-m", "recorder", "--camera", "1")
-    procs.start("streamer", "-m", "streamer")
+    procs.start_streamer()
     url = f"http://127.0.0.1:{sht_env['SHT__STREAMER__PORT']}"
-
-    def up() -> bool:
-        try:
-            return httpx.head(url + "/stream?view=0", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
-    wait_until(up, 30)
     assert httpx.head(url + "/stream?view=1", timeout=10).status_code == 503
     assert httpx.head(url + "/stream?view=dual", timeout=10).status_code == 200
     r = httpx.get(url + "/api/status", timeout=10)

@@ -20,15 +20,9 @@ PATH_VALUES = {"camera_id": "0", "enabled": "false", "resolution": "640x480"}
 @pytest.fixture(scope="module")
 def open_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
     """No accounts; a reverse proxy on 127.0.0.3 (its X-Forwarded-For names the client)."""
-    sysm = SecureSystem(tmp_path_factory.mktemp("open"), recorder__pause_max_minutes=0.05,
-                        security__trusted_proxies='["127.0.0.3/32"]')
-    try:
+    with SecureSystem(tmp_path_factory.mktemp("open"), recorder__pause_max_minutes=0.05,
+                      security__trusted_proxies='["127.0.0.3/32"]') as sysm:
         yield sysm.start(recorders=(0,))
-    except Exception:
-        print(sysm.log())
-        raise
-    finally:
-        sysm.close()
 
 
 def controls(sysm: SecureSystem) -> dict:

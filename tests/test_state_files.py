@@ -129,16 +129,9 @@ def test_streamer_answers_with_corrupt_state(procs, sht_env) -> None:
     rec = procs.start("rec0", "-m", "recorder", "--camera", "0")
     wait_until(lambda: (StatusBoard(run).read("recorder-cam0") or {}).get("state") == "recording", 30)
     assert rec.poll() is None
-    procs.start("streamer", "-m", "streamer")
     url = f"http://127.0.0.1:{sht_env['SHT__STREAMER__PORT']}"
-
-    def up() -> bool:
-        try:
-            return httpx.head(url + "/stream?view=0&res=480p", timeout=5).status_code == 200
-        except httpx.HTTPError:
-            return False
     try:
-        wait_until(up, 30)
+        procs.start_streamer()
         for path in ("/api/status", "/api/stats", "/api/recording/status", "/snapshot?view=0"):
             r = httpx.get(url + path, timeout=10)
             assert r.status_code < 500, (path, r.status_code, r.text[:200])
