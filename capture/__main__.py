@@ -24,6 +24,7 @@ import time
 from capture.registry import open_source, resolve_kind
 from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, Source
 from capture.watchdog import Watchdog
+from common.camera_process import start_camera_process
 from common.clock import stamp_text
 from common.config import EXIT_BAD_CONFIG, Config, load_or_exit, settled_exit_code
 from common.memory import trim
@@ -206,14 +207,7 @@ def main(argv: list[str] | None = None) -> int:
         return run(load_or_exit(), args.seconds)
     if args.camera is None:
         parser.error("--camera is required (or --check)")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[cam%(camera)s] %(levelname)s %(message)s"
-                        .replace("%(camera)s", str(args.camera)), stream=sys.stderr)
-    cfg = load_or_exit()
-    if not 0 <= args.camera < cfg.camera.count:
-        print(f"--camera {args.camera}: allowed values are 0 to {cfg.camera.count - 1} (camera.count)",
-              file=sys.stderr)
-        return 2
-    capture = Capture(cfg, args.camera)
+    capture = Capture(start_camera_process(args.camera), args.camera)
     signal.signal(signal.SIGTERM, capture.stop)
     signal.signal(signal.SIGINT, capture.stop)
     return capture.run()

@@ -8,7 +8,6 @@ writer lapped goes on with the oldest packet still intact; the index gap shows t
 """
 from __future__ import annotations
 
-import ctypes
 import mmap
 import os
 import struct
@@ -17,16 +16,12 @@ from dataclasses import dataclass
 
 import posix_ipc
 
-from common import futex
 from common.packet_layout import (ENTRY_META, ENTRY_META_AT, ENTRY_SIZE, EXTRADATA_AT, EXTRADATA_MAX, FLAG_KEY,
                                   HEADER_FIELDS, HEADER_SIZE, MAGIC, VERSION, data_offset, entry_offset,
                                   field_struct, total_size)
 from common.packet_writer import Header
 from common.ring_layout import STATE_GONE
-from common.ring_segment import shm_path
-
-REATTACH_INTERVAL = 0.2   # how often a reader without a live writer looks for a new one
-MAX_WAIT_SLICE = 0.25     # a waiting reader re-checks the writer at least this often
+from common.ring_wait import Reattach, wait_for_writer
 
 _SEQ = field_struct("seq")
 _WAKE_AT, _WAKE = HEADER_FIELDS["wake"][0], field_struct("wake")
@@ -59,16 +54,14 @@ class PacketReader:
         self._inode = -1
         self._incarnation = 0
         self._cursor: int | None = None   # index of the last packet handed out; None: none yet
-        self._last_try = 0.0
-        self._last_inode_check = 0.0
+        self._reattach = Reattach()
         self._stale_ns = int(stale_seconds * 1e9)
+        self._wake_addr = 0
 
     # -- attachment ------------------------------------------------------------------------
     def _attach(self) -> bool:
-        now = time.monotonic()
-        if now - self._last_try < REATTACH_INTERVAL:
+        if not self._reattach.try_due():
             return False
-        self._last_try = now
         try:
             shm = posix_ipc.SharedMemory(self.name)
         except posix_ipc.ExistentialError:
@@ -100,8 +93,7 @@ class PacketReader:
         self.close()
         self._mm, self._h, self._inode = mm, h, st.st_ino
         self._entries, self._data_bytes, self._data_at = entries, data_bytes, data_offset(entries)
-        self._wake_word = ctypes.c_uint32.from_buffer(mm, _WAKE_AT)
-        self._wake_addr = ctypes.addressof(self._wake_word)
+        self._wake_word, self._wake_addr = h.wake_address()
         self._incarnation = 0
         self.error = ""
         self.attach_count += 1
@@ -121,16 +113,8 @@ class PacketReader:
             self.fps = self._h.get("fps_milli") / 1000.0
         state = _STATE.unpack_from(mm, _STATE_AT)[0]
         if state == STATE_GONE or time.monotonic_ns() - heartbeat > self._stale_ns:
-            now = time.monotonic()
-            if now - self._last_inode_check >= REATTACH_INTERVAL:
-                self._last_inode_check = now
-                try:
-                    ino = os.stat(shm_path(self.name)).st_ino
-                except FileNotFoundError:
-                    ino = -1
-                if ino != self._inode and ino != -1:
-                    self._last_try = 0.0
-                    return self._poll() if self._attach() else None
+            if self._reattach.replaced(self.name, self._inode):
+                return self._poll() if self._attach() else None
         return word, last, reserve
 
     def alive(self) -> bool:
@@ -213,6 +197,7 @@ class PacketReader:
         deadline = time.monotonic() + timeout
         while True:
             polled = self._poll()
+            word = None
             if polled is not None:
                 word, last, reserve = polled
                 cursor = self._cursor
@@ -225,15 +210,8 @@ class PacketReader:
                     if cursor is not None and want == cursor + 1:
                         self._cursor = want  # lapped while copying: that one is lost, go on
                     continue
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                futex.wait(self._wake_addr, word, min(remaining, MAX_WAIT_SLICE), self._read_word)
-            else:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                time.sleep(min(remaining, REATTACH_INTERVAL / 2))
+            if not wait_for_writer(deadline, word, self._wake_addr, self._read_word):
+                return None
 
     def _read_word(self) -> int:
         return self._wake_word.value
@@ -262,9 +240,6 @@ class PacketReader:
     def close(self) -> None:
         if self._mm is not None:
             del self._wake_word
+            self._h.close()
             self._h = None
-            try:
-                self._mm.close()
-            except BufferError:
-                pass
             self._mm = None

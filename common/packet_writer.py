@@ -6,39 +6,31 @@ publish ``last_index`` and wake every waiting reader.
 """
 from __future__ import annotations
 
-import ctypes
-import mmap
 import os
 import time
 
-import posix_ipc
-
-from common import futex
 from common.packet_layout import (DEFAULT_DATA_BYTES, DEFAULT_ENTRIES, ENTRY_META, ENTRY_META_AT, ENTRY_SIZE,
                                   EXTRADATA_AT, EXTRADATA_MAX, FLAG_KEY, HEADER_FIELDS, HEADER_SIZE, MAGIC, VERSION,
                                   data_offset, entry_offset, field_struct, total_size)
-from common.pids import pid_alive
-from common.ring_layout import STATE_GONE, STATE_RUNNING, STATE_STARTING
-from common.ring_segment import RingBusy
+from common.ring_layout import STATE_RUNNING, STATE_STARTING
+from common.ring_owner import RingOwner
+from common.ring_segment import SegmentHeader, header_fields
 
 _SEQ = field_struct("seq")
 
 
-class Header:
+class Header(SegmentHeader):
     """Typed access to a mapped packet ring's header fields."""
 
-    def __init__(self, mm: mmap.mmap) -> None:
-        self.mm = mm
-
-    def get(self, name: str) -> int | bytes:
-        return field_struct(name).unpack_from(self.mm, HEADER_FIELDS[name][0])[0]
-
-    def put(self, name: str, value: int | bytes) -> None:
-        field_struct(name).pack_into(self.mm, HEADER_FIELDS[name][0], value)
+    FIELDS = header_fields(HEADER_FIELDS, field_struct)
+    MAGIC, VERSION, SIZE = MAGIC, VERSION, HEADER_SIZE
 
 
-class PacketWriter:
+class PacketWriter(RingOwner):
     """The single writer of one packet ring."""
+
+    KIND = "packet ring"
+    HEADER = Header
 
     def __init__(self, name: str, width: int, height: int, fps: float, stale_seconds: float = 2.0,
                  entries: int = DEFAULT_ENTRIES, data_bytes: int = DEFAULT_DATA_BYTES) -> None:
@@ -51,21 +43,8 @@ class PacketWriter:
         self._index = 0
         self._pos = 0
         self._data_at = data_offset(entries)
-        size = total_size(entries, data_bytes)
-        restarts = 0
-        try:
-            shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=0o600, size=size)
-        except posix_ipc.ExistentialError:
-            shm = posix_ipc.SharedMemory(name)
-            restarts, reuse = self._inspect_existing(shm, size)
-            if not reuse:
-                shm.close_fd()
-                posix_ipc.unlink_shared_memory(name)
-                shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=0o600, size=size)
-            self.reclaimed = reuse
-        self._mm = mmap.mmap(shm.fd, size)
-        shm.close_fd()
-        h = self._h = Header(self._mm)
+        restarts = self._open_segment(total_size(entries, data_bytes))
+        h = self._h
         h.put("writer_state", STATE_STARTING)
         if self.reclaimed:
             # Entries of the earlier incarnation must not match this one's indices.
@@ -85,30 +64,10 @@ class PacketWriter:
         # The incarnation changes last: readers that see it also see the fresh header.
         h.put("incarnation", (int.from_bytes(os.urandom(8), "little") >> 1) | 1)
         h.put("writer_state", STATE_RUNNING)
-        self._wake_word = ctypes.c_uint32.from_buffer(self._mm, HEADER_FIELDS["wake"][0])
-        self._wake_addr = ctypes.addressof(self._wake_word)
         self._extradata = b""
 
-    def _inspect_existing(self, shm: posix_ipc.SharedMemory, size: int) -> tuple[int, bool]:
-        """Refuse a live owner; say whether a dead writer's segment can be reused in place."""
-        have = os.fstat(shm.fd).st_size
-        if have < HEADER_SIZE:
-            return 0, False
-        mm = mmap.mmap(shm.fd, HEADER_SIZE)
-        try:
-            old = Header(mm)
-            if old.get("magic") != MAGIC or old.get("version") != VERSION:
-                return 0, False
-            pid = int(old.get("writer_pid"))
-            age = (time.monotonic_ns() - int(old.get("heartbeat_ns"))) / 1e9
-            if (pid != os.getpid() and old.get("writer_state") != STATE_GONE and pid_alive(pid)
-                    and age < self.stale_seconds):
-                raise RingBusy(f"packet ring {self.name} is already written by live process {pid}")
-            same = (have == size and old.get("entry_count") == self.entries
-                    and old.get("data_bytes") == self.data_bytes)
-            return int(old.get("restarts")) + 1, same
-        finally:
-            mm.close()
+    def _same_layout(self, old: SegmentHeader) -> bool:
+        return old.get("entry_count") == self.entries and old.get("data_bytes") == self.data_bytes
 
     # -- writing ---------------------------------------------------------------------------
     def set_extradata(self, data: bytes) -> None:
@@ -148,8 +107,7 @@ class PacketWriter:
         _SEQ.pack_into(mm, base, _SEQ.unpack_from(mm, base)[0] + 1)      # even: complete
         self._h.put("last_index", index)
         self._h.put("heartbeat_ns", time.monotonic_ns())
-        self._wake_word.value = (self._wake_word.value + 1) & 0xFFFFFFFF
-        futex.wake_all(self._wake_addr)
+        self._wake_readers()
         self._pos, self._index = pos + size, index + 1
         return index
 
@@ -163,22 +121,3 @@ class PacketWriter:
     @property
     def incarnation(self) -> int:
         return int(self._h.get("incarnation"))
-
-    def close(self, unlink: bool = True) -> None:
-        """Mark the writer gone (readers notice at once) and remove the segment."""
-        if self._mm is None:
-            return
-        self._h.put("writer_state", STATE_GONE)
-        self._wake_word.value = (self._wake_word.value + 1) & 0xFFFFFFFF
-        futex.wake_all(self._wake_addr)
-        if unlink:
-            try:
-                posix_ipc.unlink_shared_memory(self.name)
-            except posix_ipc.ExistentialError:
-                pass
-        del self._wake_word
-        try:
-            self._mm.close()
-        except BufferError:
-            pass
-        self._mm = None

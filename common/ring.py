@@ -26,18 +26,16 @@ from dataclasses import dataclass
 import numpy as np
 import posix_ipc
 
-from common import futex
 from common.i420 import planes
 from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, STATE_GONE, STATE_NAMES, VERSION
-from common.ring_segment import RingBusy, RingError, Segment, shm_path, text
+from common.ring_segment import RingBusy, RingError, Segment, text
+from common.ring_wait import Reattach, wait_for_writer
 from common.ring_writer import RingWriter
 
 __all__ = ["Frame", "RingBusy", "RingError", "RingReader", "RingStatus", "RingWriter"]
 
 log = logging.getLogger("ring")
 _refusals_logged: set[tuple[str, int, int]] = set()   # (name, inode, owner): one log line each per process
-REATTACH_INTERVAL = 0.2   # how often a reader without a live writer looks for a new one
-MAX_WAIT_SLICE = 0.25     # a waiting reader re-checks the writer at least this often
 
 # The hot path reads neighbouring fields with one unpack each: a reader wakes 30 times a
 # second per ring, and every call it makes after a wake-up runs on cold caches.
@@ -121,18 +119,16 @@ class RingReader:
         self._inode = -1
         self._incarnation = 0
         self._cursor = -1
-        self._last_try = 0.0
-        self._last_inode_check = 0.0
+        self._reattach = Reattach()
         self._stale_ns = int(stale_seconds * 1e9)
         self._mm: mmap.mmap | None = None
         self._slot_bases: list[int] = []
+        self._wake_addr = 0
 
     # -- attachment ------------------------------------------------------------------------
     def _attach(self) -> bool:
-        now = time.monotonic()
-        if now - self._last_try < REATTACH_INTERVAL:
+        if not self._reattach.try_due():
             return False
-        self._last_try = now
         try:
             shm = posix_ipc.SharedMemory(self.name)
         except posix_ipc.ExistentialError:
@@ -228,17 +224,9 @@ class RingReader:
             self._incarnation, self._cursor = inc, -1
             self.attach_count += 1
         if state == STATE_GONE or time.monotonic_ns() - heartbeat > self._stale_ns:
-            now = time.monotonic()
-            if now - self._last_inode_check >= REATTACH_INTERVAL:
-                self._last_inode_check = now
-                try:
-                    ino = os.stat(shm_path(self.name)).st_ino
-                except FileNotFoundError:
-                    ino = -1
-                if ino != self._inode and ino != -1:
-                    self._last_try = 0.0
-                    # A new segment under the same name: read it (its inode check waits a while).
-                    return self._poll() if self._attach() else None
+            if self._reattach.replaced(self.name, self._inode):
+                # A new segment under the same name: read it (its inode check waits a while).
+                return self._poll() if self._attach() else None
         return word, last
 
     # -- frames ----------------------------------------------------------------------------
@@ -281,6 +269,7 @@ class RingReader:
         deadline = time.monotonic() + timeout
         while True:
             polled = self._poll()
+            word = None
             if polled is not None:
                 word, last = polled
                 cursor = self._cursor
@@ -294,15 +283,8 @@ class RingReader:
                         self._cursor = want
                         return frame
                     continue  # lapped while looking: take the next newest
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                futex.wait(self._wake_addr, word, min(remaining, MAX_WAIT_SLICE), self._read_word)
-            else:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    return None
-                time.sleep(min(remaining, REATTACH_INTERVAL / 2))
+            if not wait_for_writer(deadline, word, self._wake_addr, self._read_word):
+                return None
 
     def _read_word(self) -> int:
         return self._wake_word.value

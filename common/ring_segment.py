@@ -1,13 +1,17 @@
-"""A mapped ring segment: typed access to the header and slot fields of ``ring_layout``."""
+"""A mapped ring segment: typed access to the header of either ring kind, and to the
+header and slot fields of the frame ring (``ring_layout``)."""
 from __future__ import annotations
 
 import ctypes
 import mmap
+import os
+import struct
+from typing import Callable, ClassVar
 
 import numpy as np
 
 from common.i420 import planes
-from common.ring_layout import HEADER_FIELDS, SLOT_FIELDS, Geometry, field_struct
+from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, VERSION, Geometry, field_struct
 
 
 class RingError(Exception):
@@ -23,17 +27,59 @@ def shm_path(name: str) -> str:
     return "/dev/shm/" + name.lstrip("/")
 
 
-class Segment:
-    """A mapped segment with typed access to its header and slot fields."""
+def replaced(name: str, inode: int) -> bool:
+    """Does ``name`` now stand for another segment than ``inode`` (a new writer's)?"""
+    try:
+        return os.stat(shm_path(name)).st_ino != inode
+    except FileNotFoundError:
+        return False
+
+
+def header_fields(table: dict[str, tuple[int, str]], structs: Callable[[str], struct.Struct]
+                  ) -> dict[str, tuple[int, struct.Struct]]:
+    """A layout's header table as name -> (offset, struct), for :class:`SegmentHeader`."""
+    return {name: (at, structs(name)) for name, (at, _) in table.items()}
+
+
+class SegmentHeader:
+    """Typed access, by name, to the header fields of a mapped segment.
+
+    A subclass per ring kind gives its layout: the fields, magic, version and header size.
+    """
+
+    FIELDS: ClassVar[dict[str, tuple[int, struct.Struct]]]
+    MAGIC: ClassVar[bytes]
+    VERSION: ClassVar[int]
+    SIZE: ClassVar[int]
 
     def __init__(self, mm: mmap.mmap) -> None:
         self.mm = mm
 
     def get(self, field: str) -> int | bytes:
-        return field_struct(field).unpack_from(self.mm, HEADER_FIELDS[field][0])[0]
+        at, fmt = self.FIELDS[field]
+        return fmt.unpack_from(self.mm, at)[0]
 
     def put(self, field: str, value: int | bytes) -> None:
-        field_struct(field).pack_into(self.mm, HEADER_FIELDS[field][0], value)
+        at, fmt = self.FIELDS[field]
+        fmt.pack_into(self.mm, at, value)
+
+    def wake_address(self) -> tuple[ctypes.c_uint32, int]:
+        """The futex word (drop it before :meth:`close`: it holds the map open) and its address."""
+        word = ctypes.c_uint32.from_buffer(self.mm, self.FIELDS["wake"][0])
+        return word, ctypes.addressof(word)
+
+    def close(self) -> None:
+        try:
+            self.mm.close()
+        except BufferError:
+            pass  # a caller still holds a view; the map goes when the last view does
+
+
+class Segment(SegmentHeader):
+    """A mapped frame ring segment with typed access to its header and slot fields."""
+
+    FIELDS = header_fields(HEADER_FIELDS, field_struct)
+    MAGIC, VERSION, SIZE = MAGIC, VERSION, HEADER_SIZE
 
     def slot_get(self, base: int, field: str) -> int:
         return field_struct(field).unpack_from(self.mm, base + SLOT_FIELDS[field][0])[0]
@@ -54,16 +100,6 @@ class Segment:
             whole = np.frombuffer(self.mm, np.uint8, geo.frame_bytes, base).reshape(h * 3 // 2, w)
             views.append((*planes(whole, w, h), whole))
         return views
-
-    def wake_address(self) -> tuple[ctypes.c_uint32, int]:
-        word = ctypes.c_uint32.from_buffer(self.mm, HEADER_FIELDS["wake"][0])
-        return word, ctypes.addressof(word)
-
-    def close(self) -> None:
-        try:
-            self.mm.close()
-        except BufferError:
-            pass  # a caller still holds a frame view; the map goes when the last view does
 
 
 def text(value: bytes) -> str:

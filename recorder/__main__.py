@@ -10,11 +10,10 @@ the rpicam-vid engine is asked to record a camera that a capture process owns.
 from __future__ import annotations
 
 import argparse
-import logging
 import signal
 import sys
 
-from common.config import load_or_exit
+from common.camera_process import start_camera_process
 
 EXIT_REFUSED = 2
 
@@ -23,13 +22,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m recorder", description="Record one camera in MP4 segments.")
     parser.add_argument("--camera", type=int, required=True, help="camera number (0 or 1)")
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format=f"%(asctime)s %(name)s[cam{args.camera}] %(levelname)s %(message)s")
-    cfg = load_or_exit()
-    if not 0 <= args.camera < cfg.camera.count:
-        print(f"--camera {args.camera}: allowed values are 0 to {cfg.camera.count - 1} (camera.count)",
-              file=sys.stderr)
-        return 2
+    cfg = start_camera_process(args.camera)
     if cfg.recorder.engine == "rpicam-vid":
         from recorder.rpicam import CameraOwned, RpicamRecorder
         worker = RpicamRecorder(cfg, args.camera)

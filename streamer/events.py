@@ -14,7 +14,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
@@ -22,11 +22,13 @@ from fastapi.responses import JSONResponse, Response
 from common.config import Config
 from common.state import StatusBoard
 from motion import store
-from streamer.recordings import _bad, _not_found, _parse_camera, _parse_date, list_segments
+from streamer.params import ParamError, ParamValueError, not_found, parse_camera, parse_date
+from streamer.recordings import list_segments
 
 router = APIRouter()
 LIVE_MAX_AGE_S = 3.0   # a motion status older than this means the motion process is not running
 MAX_ID = 2**62
+T = TypeVar("T")
 
 
 def _cfg(request: Request) -> Config:
@@ -78,28 +80,21 @@ def _decorate(cfg: Config, ev: dict[str, Any], cache: dict[tuple[int, str], list
     return out
 
 
-def _parse_id(raw: str) -> int | JSONResponse:
+def _parse_id(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not 0 < int(raw) < MAX_ID:
-        return _bad("id", raw, ["a positive whole number"], f"invalid event id {raw!r}: expected a positive number")
+        raise ParamValueError("id", raw, ["a positive whole number"],
+                              f"invalid event id {raw!r}: expected a positive number")
     return int(raw)
 
 
 @router.get("/api/events", response_model=None)
 def events(request: Request, camera: str | None = None, date: str | None = None) -> dict[str, Any] | JSONResponse:
     cfg = _cfg(request)
-    cam: int | None = None
-    if camera is not None:
-        parsed_cam = _parse_camera(cfg, camera)
-        if isinstance(parsed_cam, JSONResponse):
-            return parsed_cam
-        cam = parsed_cam
-    if date is None:
-        day = datetime.now().strftime("%y%m%d")
-    else:
-        parsed_day = _parse_date(date)
-        if isinstance(parsed_day, JSONResponse):
-            return parsed_day
-        day = parsed_day
+    try:
+        cam = None if camera is None else parse_camera(cfg, camera)
+        day = datetime.now().strftime("%y%m%d") if date is None else parse_date(date)
+    except ParamError as exc:
+        return exc.response()
     start, end, _ = _day_range(day)
     try:
         conn = store.connect(store.db_path(cfg.recordings_root))
@@ -130,51 +125,39 @@ def events_live(request: Request) -> dict[str, Any]:
     return {"running": running, "enabled": cfg.motion.enabled, "cameras": out}
 
 
-def _one(request: Request, raw_id: str) -> tuple[sqlite3.Connection | None, int] | JSONResponse:
-    eid = _parse_id(raw_id)
-    if isinstance(eid, JSONResponse):
-        return eid
+def _lookup(request: Request, raw_id: str, read: Callable[[sqlite3.Connection, int], T | None],
+            missing: str) -> T | JSONResponse:
+    """What ``read`` finds for event ``raw_id``, or the answer: 400 for a bad id, 404 with
+    ``missing`` (``{id}`` filled in) when there is nothing, 503 when the database fails."""
     try:
-        return store.connect(store.db_path(_cfg(request).recordings_root)), eid
+        eid = _parse_id(raw_id)
+    except ParamError as exc:
+        return exc.response()
+    try:
+        conn = store.connect(store.db_path(_cfg(request).recordings_root))
+        if conn is None:
+            return not_found(f"no event {eid}")
+        try:
+            with conn:
+                found = read(conn, eid)
+        finally:
+            conn.close()
     except sqlite3.Error as exc:
         return _unavailable(exc)
+    return not_found(missing.format(id=eid)) if found is None else found
 
 
 @router.get("/api/events/{event_id}", response_model=None)
 def event(request: Request, event_id: str) -> dict[str, Any] | JSONResponse:
-    got = _one(request, event_id)
-    if isinstance(got, JSONResponse):
-        return got
-    conn, eid = got
-    if conn is None:
-        return _not_found(f"no event {eid}")
-    try:
-        with conn:
-            ev = store.get_event(conn, eid)
-    except sqlite3.Error as exc:
-        return _unavailable(exc)
-    finally:
-        conn.close()
-    if ev is None:
-        return _not_found(f"no event {eid}")
+    ev = _lookup(request, event_id, store.get_event, "no event {id}")
+    if isinstance(ev, JSONResponse):
+        return ev
     return _decorate(_cfg(request), ev, {})
 
 
 @router.get("/api/events/{event_id}/thumbnail.jpg", response_model=None)
 def thumbnail(request: Request, event_id: str) -> Response:
-    got = _one(request, event_id)
-    if isinstance(got, JSONResponse):
-        return got
-    conn, eid = got
-    if conn is None:
-        return _not_found(f"no event {eid}")
-    try:
-        with conn:
-            jpeg = store.get_thumbnail(conn, eid)
-    except sqlite3.Error as exc:
-        return _unavailable(exc)
-    finally:
-        conn.close()
-    if jpeg is None:
-        return _not_found(f"event {eid} has no thumbnail (unknown, or still open)")
+    jpeg = _lookup(request, event_id, store.get_thumbnail, "event {id} has no thumbnail (unknown, or still open)")
+    if isinstance(jpeg, JSONResponse):
+        return jpeg
     return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})

@@ -20,7 +20,7 @@ from fastapi import APIRouter, Request
 from common.config import Config
 from common.events import cause_of, read_events
 from common.state import Controls, StatusBoard
-from streamer.recordings import GAP_TOLERANCE_S, list_segments
+from streamer.recordings import holes, list_segments
 
 router = APIRouter()
 WINDOW_S = 24 * 3600
@@ -41,16 +41,8 @@ def _segments_since(root: Path, camera: int, since: float, now: float) -> list[d
 
 def gaps_with_causes(segments: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Holes between consecutive segments (epoch seconds), each with its cause where known."""
-    gaps = []
-    for prev, nxt in zip(segments, segments[1:]):
-        if prev["duration_s"] is None:
-            continue
-        end = prev["start_epoch"] + prev["duration_s"]
-        hole = nxt["start_epoch"] - end
-        if hole > GAP_TOLERANCE_S:
-            gaps.append({"start": round(end, 3), "end": round(nxt["start_epoch"], 3), "duration_s": round(hole, 3),
-                         "cause": cause_of(events, end, nxt["start_epoch"])})
-    return gaps
+    return [{"start": round(start, 3), "end": round(end, 3), "duration_s": round(end - start, 3),
+             "cause": cause_of(events, start, end)} for _, start, end in holes(segments)]
 
 
 def _dir_bytes_today(root: Path, camera: int, now: float) -> tuple[int, float]:

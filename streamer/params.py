@@ -1,6 +1,8 @@
-"""What a request may ask for: views, resolutions, cameras, and the 4xx answer otherwise.
+"""What a request may ask for: views, resolutions, cameras, dates, and the 4xx answer otherwise.
 
-Every refusal is JSON naming the field and the allowed values, never a 500.
+Every refusal is JSON naming the field and the allowed values, never a 500.  The recordings
+and events APIs' refusals also echo the value (:class:`ParamValueError`); their routers
+answer with :meth:`ParamError.response` themselves, so they work without the app's handler.
 ``GET /api/config`` tells the page the same: views, cameras and each resolution's size.
 """
 from __future__ import annotations
@@ -11,6 +13,7 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from common import segment_name
 from common.config import Config
 from common.ring_layout import STREAMS
 
@@ -54,6 +57,24 @@ class ParamError(Exception):
         return {"error": f"invalid {self.field} {self.value!r}: allowed values are {', '.join(self.allowed)}",
                 "field": self.field, "allowed": self.allowed}
 
+    def response(self) -> JSONResponse:
+        return JSONResponse(self.body(), status_code=self.status)
+
+
+class ParamValueError(ParamError):
+    """A 400 that says what is wrong in its own words and echoes the value it refuses."""
+
+    def __init__(self, field: str, value: str | None, allowed: list[str], message: str) -> None:
+        super().__init__(field, value, allowed)
+        self.message = message
+
+    def body(self) -> dict:
+        return {"error": self.message, "field": self.field, "value": self.value, "allowed": self.allowed}
+
+
+def not_found(reason: str) -> JSONResponse:
+    return JSONResponse(status_code=404, content={"error": "not found", "reason": reason})
+
 
 def cameras(cfg: Config) -> list[str]:
     return [str(cam) for cam in range(cfg.camera.count)]
@@ -87,6 +108,25 @@ def check_camera(cfg: Config, value: str, field: str = "camera_id") -> int:
     return int(value)
 
 
+def parse_camera(cfg: Config, raw: str | None) -> int:
+    """The ``camera`` query of the recordings and events APIs (None: left out)."""
+    allowed = cameras(cfg)
+    values = f"allowed values are {', '.join(allowed)}"
+    if raw is None:
+        raise ParamValueError("camera", None, allowed, f"camera is required: {values}")
+    if raw not in allowed:
+        raise ParamValueError("camera", raw, allowed, f"invalid camera {raw!r}: {values}")
+    return int(raw)
+
+
+def parse_date(raw: str) -> str:
+    """The ``date`` query (a recordings day folder, YYMMDD) of the recordings and events APIs."""
+    error = segment_name.day_error(raw)
+    if error:
+        raise ParamValueError("date", raw, ["YYMMDD (a calendar date, e.g. 261126)"], f"invalid date {raw!r}: {error}")
+    return raw
+
+
 @router.get("/api/config")
 async def page_config(request: Request) -> dict:
     """What the page may offer, and the picture size of each resolution (one camera's)."""
@@ -97,7 +137,7 @@ async def page_config(request: Request) -> dict:
 
 async def param_error_handler(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ParamError)
-    return JSONResponse(exc.body(), status_code=exc.status)
+    return exc.response()
 
 
 async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:

@@ -25,7 +25,7 @@ import time
 from collections import OrderedDict
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, Iterator
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -34,6 +34,7 @@ from common import segment_name
 from common.config import Config
 from common.events import cause_of, read_events
 from streamer.mp4_duration import mp4_duration
+from streamer.params import ParamError, not_found, parse_camera, parse_date
 
 router = APIRouter()
 
@@ -74,39 +75,8 @@ class _DurationCache:
 durations = _DurationCache(CACHE_ENTRIES)
 
 
-def _bad(field: str, value: str | None, allowed: list[str], message: str) -> JSONResponse:
-    """400 in the streamer's shape: what is wrong, the field, and what it may be."""
-    return JSONResponse(status_code=400, content={
-        "error": message, "field": field, "value": value, "allowed": allowed})
-
-
-def _not_found(reason: str) -> JSONResponse:
-    return JSONResponse(status_code=404, content={"error": "not found", "reason": reason})
-
-
 def _cfg(request: Request) -> Config:
     return request.app.state.cfg
-
-
-def _cameras(cfg: Config) -> list[int]:
-    return list(range(cfg.camera.count))
-
-
-def _parse_camera(cfg: Config, raw: str | None) -> int | JSONResponse:
-    allowed = [str(c) for c in _cameras(cfg)]
-    if raw is None:
-        return _bad("camera", None, allowed, f"camera is required: allowed values are {', '.join(allowed)}")
-    if raw not in allowed:
-        return _bad("camera", raw, allowed, f"invalid camera {raw!r}: allowed values are {', '.join(allowed)}")
-    return int(raw)
-
-
-def _parse_date(raw: str) -> str | JSONResponse:
-    allowed = ["YYMMDD (a calendar date, e.g. 261126)"]
-    error = segment_name.day_error(raw)
-    if error:
-        return _bad("date", raw, allowed, f"invalid date {raw!r}: {error}")
-    return raw
 
 
 def _inside(root: Path, path: str) -> bool:
@@ -208,18 +178,24 @@ def list_segments(root: Path, camera: int, date: str) -> list[dict[str, Any]]:
     return [seg for seg, _ in out]
 
 
-def find_gaps(segments: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """Holes between consecutive segments, as seconds since the day's midnight."""
-    gaps = []
+def holes(segments: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], float, float]]:
+    """For each hole between consecutive segments: the segment before it, and the hole's
+    start and end (epoch seconds: that segment's end, the next one's start)."""
     for prev, nxt in zip(segments, segments[1:]):
         if prev["duration_s"] is None:
             continue
-        end_epoch = prev["start_epoch"] + prev["duration_s"]
-        hole = nxt["start_epoch"] - end_epoch
-        if hole > GAP_TOLERANCE_S:
-            end_s = prev["start_s"] + prev["duration_s"]
-            gaps.append({"start_s": round(end_s, 3), "end_s": round(end_s + hole, 3),
-                         "duration_s": round(hole, 3)})
+        end = prev["start_epoch"] + prev["duration_s"]
+        if nxt["start_epoch"] - end > GAP_TOLERANCE_S:
+            yield prev, end, nxt["start_epoch"]
+
+
+def find_gaps(segments: list[dict[str, Any]]) -> list[dict[str, float]]:
+    """Holes between consecutive segments, as seconds since the day's midnight."""
+    gaps = []
+    for prev, start, end in holes(segments):
+        hole = end - start
+        start_s = prev["start_s"] + prev["duration_s"]
+        gaps.append({"start_s": round(start_s, 3), "end_s": round(start_s + hole, 3), "duration_s": round(hole, 3)})
     return gaps
 
 
@@ -236,25 +212,22 @@ def with_causes(gaps: list[dict[str, Any]], segments: list[dict[str, Any]],
 def recording_days(request: Request) -> dict[str, Any]:
     cfg = _cfg(request)
     root = cfg.recordings_root
-    return {"cameras": {str(c): list_days(root, c) for c in _cameras(cfg)}}
+    return {"cameras": {str(c): list_days(root, c) for c in range(cfg.camera.count)}}
 
 
 @router.get("/api/recordings", response_model=None)
 def recordings(request: Request, camera: str | None = None, date: str | None = None
                ) -> dict[str, Any] | JSONResponse:
     cfg = _cfg(request)
-    cam = _parse_camera(cfg, camera)
-    if isinstance(cam, JSONResponse):
-        return cam
+    try:
+        cam = parse_camera(cfg, camera)
+        day = None if date is None else parse_date(date)
+    except ParamError as exc:
+        return exc.response()
     root = cfg.recordings_root
     days = list_days(root, cam)
-    if date is None:
+    if day is None:
         day = days[-1]["date"] if days else segment_name.day_folder(datetime.now())
-    else:
-        parsed = _parse_date(date)
-        if isinstance(parsed, JSONResponse):
-            return parsed
-        day = parsed
     segments = list_segments(root, cam, day)
     return {
         "camera": cam,
@@ -285,10 +258,10 @@ def resolve_file(root: Path, rel: str) -> Path | str:
 def recording_file(request: Request, rel: str, download: str | None = None) -> FileResponse | JSONResponse:
     if not str(request.scope.get("path", "")).endswith(f"/recordings/{rel}"):
         # The router's pattern lets a trailing newline go; the path must be exactly the file's.
-        return _not_found(f"path must be {segment_name.SHAPE}")
+        return not_found(f"path must be {segment_name.SHAPE}")
     found = resolve_file(_cfg(request).recordings_root, rel)
     if isinstance(found, str):
-        return _not_found(found)
+        return not_found(found)
     name = found.name
     if download not in (None, "", "0", "false"):
         return FileResponse(found, media_type="video/mp4", filename=name,
