@@ -9,18 +9,17 @@ writer lapped goes on with the oldest packet still intact; the index gap shows t
 from __future__ import annotations
 
 import mmap
-import os
 import struct
 import time
 from dataclasses import dataclass
 
-import posix_ipc
 
 from common.packet_layout import (ENTRY_META, ENTRY_META_AT, ENTRY_SIZE, EXTRADATA_AT, EXTRADATA_MAX, FLAG_KEY,
                                   HEADER_FIELDS, HEADER_SIZE, MAGIC, VERSION, data_offset, entry_offset,
                                   field_struct, total_size)
 from common.packet_writer import Header
 from common.ring_layout import STATE_GONE
+from common.ring_segment import Refused, map_for_reading
 from common.ring_wait import Reattach, wait_for_writer
 
 _SEQ = field_struct("seq")
@@ -62,19 +61,16 @@ class PacketReader:
     def _attach(self) -> bool:
         if not self._reattach.try_due():
             return False
+        label = f"packet ring {self.name}"
         try:
-            shm = posix_ipc.SharedMemory(self.name)
-        except posix_ipc.ExistentialError:
-            self.error = f"packet ring {self.name}: no such segment (recorder not running)"
+            mapped = map_for_reading(self.name, label, HEADER_SIZE)
+        except Refused as exc:
+            self.error = str(exc)
             return False
-        try:
-            st = os.fstat(shm.fd)
-            if st.st_size < HEADER_SIZE:
-                self.error = f"packet ring {self.name}: segment of {st.st_size} bytes is too small"
-                return False
-            mm = mmap.mmap(shm.fd, st.st_size)
-        finally:
-            shm.close_fd()
+        if mapped is None:
+            self.error = f"{label}: no such segment (recorder not running)"
+            return False
+        mm, st = mapped
         h = Header(mm)
         magic, version = h.get("magic"), h.get("version")
         entries, data_bytes = int(h.get("entry_count")), int(h.get("data_bytes"))
@@ -153,9 +149,13 @@ class PacketReader:
         data = mm[at + start:at + start + first]
         if first < size:
             data += mm[at:at + size - first]
-        # Intact only if the writer has not begun overwriting these bytes, and the entry is unchanged.
-        reserve = _LIVE.unpack_from(mm, _LIVE_AT)[3]
-        if reserve - d > pos or _SEQ.unpack_from(mm, entry_offset(index % self._entries))[0] != seq:
+        # Intact only if the writer has not begun overwriting these bytes (reserve at most a
+        # ring's length past them), and the entry is unchanged.  A reserve short of the
+        # packet's end, or another incarnation, is a new writer reclaiming the segment: it
+        # reset the reserve, so it no longer tells whether the old writer lapped this packet.
+        inc, _, _, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
+        if (inc != self._incarnation or not pos + size <= reserve <= pos + d
+                or _SEQ.unpack_from(mm, entry_offset(index % self._entries))[0] != seq):
             self.torn += 1
             return None
         return Packet(index, bool(flags & FLAG_KEY), mono, wall, data, self._incarnation)

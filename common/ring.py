@@ -18,24 +18,21 @@ from __future__ import annotations
 
 import logging
 import mmap
-import os
 import struct
 import time
 from dataclasses import dataclass
 
 import numpy as np
-import posix_ipc
 
 from common.i420 import planes
 from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, STATE_GONE, STATE_NAMES, VERSION
-from common.ring_segment import RingBusy, RingError, Segment, text
+from common.ring_segment import RingBusy, RingError, Refused, Segment, map_for_reading, text
 from common.ring_wait import Reattach, wait_for_writer
 from common.ring_writer import RingWriter
 
 __all__ = ["Frame", "RingBusy", "RingError", "RingReader", "RingStatus", "RingWriter"]
 
 log = logging.getLogger("ring")
-_refusals_logged: set[tuple[str, int, int]] = set()   # (name, inode, owner): one log line each per process
 
 # The hot path reads neighbouring fields with one unpack each: a reader wakes 30 times a
 # second per ring, and every call it makes after a wake-up runs on cold caches.
@@ -129,39 +126,19 @@ class RingReader:
     def _attach(self) -> bool:
         if not self._reattach.try_due():
             return False
+        label = f"ring {self.name}"
         try:
-            shm = posix_ipc.SharedMemory(self.name)
-        except posix_ipc.ExistentialError:
-            self.error = f"ring {self.name}: no such segment (capture not running)"
+            mapped = map_for_reading(self.name, label, HEADER_SIZE)
+        except Refused as exc:
+            if exc.logged:
+                self.error = str(exc)
+            else:
+                self._refuse(str(exc))
             return False
-        except (posix_ipc.Error, OSError) as exc:
-            # Not ours to open (permissions): as good as no writer; status says why.
-            self._refuse(f"ring {self.name}: cannot open the segment: {exc}")
+        if mapped is None:
+            self.error = f"{label}: no such segment (capture not running)"
             return False
-        try:
-            st = os.fstat(shm.fd)
-            if st.st_uid != os.geteuid():
-                # Another user's segment under our name: its frames could be anything.
-                error = (f"ring {self.name}: refused, the segment belongs to user {st.st_uid}, "
-                         f"not to this process's user {os.geteuid()}")
-                seen = (self.name, st.st_ino, st.st_uid)
-                if seen not in _refusals_logged:
-                    if len(_refusals_logged) >= 64:
-                        _refusals_logged.clear()
-                    _refusals_logged.add(seen)
-                    log.error("%s", error)
-                self.error = error
-                return False
-            if st.st_size < HEADER_SIZE:
-                # Zero-size or tiny: a foreign segment, or a writer between creating and sizing it.
-                self._refuse(f"ring {self.name}: segment of {st.st_size} bytes is too small for a header")
-                return False
-            mm = mmap.mmap(shm.fd, st.st_size)
-        except (OSError, ValueError) as exc:
-            self._refuse(f"ring {self.name}: cannot map the segment: {exc}")
-            return False
-        finally:
-            shm.close_fd()
+        mm, st = mapped
         m = Segment(mm)
         try:
             magic, version = m.get("magic"), m.get("version")

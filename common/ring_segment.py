@@ -3,12 +3,14 @@ header and slot fields of the frame ring (``ring_layout``)."""
 from __future__ import annotations
 
 import ctypes
+import logging
 import mmap
 import os
 import struct
 from typing import Callable, ClassVar
 
 import numpy as np
+import posix_ipc
 
 from common.i420 import planes
 from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, VERSION, Geometry, field_struct
@@ -33,6 +35,53 @@ def replaced(name: str, inode: int) -> bool:
         return os.stat(shm_path(name)).st_ino != inode
     except FileNotFoundError:
         return False
+
+
+class Refused(Exception):
+    """A segment under a ring's name that a reader cannot or may not use: as good as no writer."""
+
+    def __init__(self, why: str, logged: bool = False) -> None:
+        super().__init__(why)
+        self.logged = logged   # already logged here (another user's segment)
+
+
+log = logging.getLogger("ring")
+_foreign_logged: set[tuple[str, int, int]] = set()   # (name, inode, owner): one log line each per process
+
+
+def map_for_reading(name: str, label: str, min_size: int) -> tuple[mmap.mmap, os.stat_result] | None:
+    """Map the segment ``name`` of either ring kind; None when there is none.
+
+    Raises :class:`Refused` (its text starts with ``label``) for a segment this process may
+    not open or map, one smaller than ``min_size``, or one another user owns: its contents
+    could be anything, so a reader never trusts it (logged once per segment as an error).
+    """
+    try:
+        shm = posix_ipc.SharedMemory(name)
+    except posix_ipc.ExistentialError:
+        return None
+    except (posix_ipc.Error, OSError) as exc:
+        raise Refused(f"{label}: cannot open the segment: {exc}") from None
+    try:
+        st = os.fstat(shm.fd)
+        if st.st_uid != os.geteuid():
+            why = (f"{label}: refused, the segment belongs to user {st.st_uid}, "
+                   f"not to this process's user {os.geteuid()}")
+            seen = (name, st.st_ino, st.st_uid)
+            if seen not in _foreign_logged:
+                if len(_foreign_logged) >= 64:
+                    _foreign_logged.clear()
+                _foreign_logged.add(seen)
+                log.error("%s", why)
+            raise Refused(why, logged=True)
+        if st.st_size < min_size:
+            # Zero-size or tiny: a foreign segment, or a writer between creating and sizing it.
+            raise Refused(f"{label}: segment of {st.st_size} bytes is too small for a header")
+        return mmap.mmap(shm.fd, st.st_size), st
+    except (OSError, ValueError) as exc:
+        raise Refused(f"{label}: cannot map the segment: {exc}") from None
+    finally:
+        shm.close_fd()
 
 
 def header_fields(table: dict[str, tuple[int, str]], structs: Callable[[str], struct.Struct]

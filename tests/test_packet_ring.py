@@ -7,6 +7,7 @@ import signal
 import time
 import zlib
 
+import posix_ipc
 import pytest
 
 from common.packet_reader import PacketReader
@@ -163,3 +164,51 @@ def test_live_writer_refused_and_dead_writer_seen_within_stale_seconds(name: str
     writer.close()  # a clean stop is seen at once
     assert not reader.alive()
     reader.close()
+
+
+def test_another_users_segment_is_refused_not_read(name: str) -> None:
+    """A segment under the ring's name that another user owns reads as no writer: its
+    contents could be anything; once it is gone, the recorder's own segment is read."""
+    shm = posix_ipc.SharedMemory(name, posix_ipc.O_CREX, mode=0o600, size=DATA)
+    os.fchown(shm.fd, 65534, 65534)
+    shm.close_fd()
+    reader = PacketReader(name, stale_seconds=1.0)
+    try:
+        for _ in range(3):
+            assert reader.next_packet(0.25) is None and reader.extradata() == b""
+        assert "refused" in reader.error and "65534" in reader.error and name in reader.error
+        posix_ipc.unlink_shared_memory(name)
+        writer = PacketWriter(name, 64, 64, 30, entries=8, data_bytes=8192)
+        try:
+            writer.publish(b"key", True, time.monotonic_ns(), time.time_ns())
+            wait_until(lambda: reader.next_packet(0.2) is not None, 5)
+        finally:
+            writer.close(unlink=True)
+    finally:
+        reader.close()
+
+
+def test_a_packet_lapped_as_a_new_writer_reclaims_the_segment_is_not_handed_out(name: str) -> None:
+    """The old writer laps a packet while a reader copies it and dies; a new writer then
+    starts reclaiming the segment (reserve reset, incarnation not yet changed).  The reset
+    reserve no longer shows the lap, so the reader must not trust it: torn, dropped."""
+    old = PacketWriter(name, 64, 64, 30, stale_seconds=0.5, entries=16, data_bytes=8192)
+    reader = PacketReader(name, stale_seconds=0.5)
+    try:
+        old.publish(b"A" * 3000, True, time.monotonic_ns(), time.time_ns())
+        assert reader.next_packet(1.0).data == b"A" * 3000
+        old.publish(b"B" * 3000, False, time.monotonic_ns(), time.time_ns())
+        entry = reader._entry
+
+        def lapped_then_reclaimed(index: int):
+            meta = entry(index)               # the reader has chosen packet 1 and is copying it
+            for _ in range(3):                # meanwhile the writer laps its bytes...
+                old.publish(b"C" * 3000, False, time.monotonic_ns(), time.time_ns())
+            old._h.put("last_index", -1)      # ...and a new one begins reclaiming the segment
+            old._h.put("reserve", 0)
+            return meta
+        reader._entry = lapped_then_reclaimed
+        assert reader._read(1) is None and reader.torn == 1
+    finally:
+        reader.close()
+        old.close()
