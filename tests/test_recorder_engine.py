@@ -33,6 +33,7 @@ def test_both_engines_publish_the_same_status_fields(tmp_path: Path) -> None:
         assert doc["state"] == "error" and doc["last_error"].startswith("rpicam-vid exited")
         assert doc["last_error_at"] is not None
     finally:
+        pyav.live.close()      # the low-data packet ring it made: nothing left in /dev/shm
         pyav.reader.close()
 
 
@@ -50,4 +51,5 @@ def test_pause_and_stop_are_followed_alike(tmp_path: Path) -> None:
             engine.stop()
             assert engine.stopping
     finally:
+        pyav.live.close()      # the low-data packet ring it made: nothing left in /dev/shm
         pyav.reader.close()
