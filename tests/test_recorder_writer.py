@@ -16,6 +16,7 @@ import pytest
 from recorder import encoder
 from recorder.encoder import EncoderSettings
 from recorder.writer import SegmentWriter, finalise, probe
+from tests.browser import Browser, require_chromium
 from tests.recorder_check import ffprobe_duration, read_segment
 
 W, H, FPS = 1280, 720, 30
@@ -122,36 +123,31 @@ class _RangeHandler(http.server.SimpleHTTPRequestHandler):
         return io.BytesIO(body)
 
 
-def test_a_finished_segment_plays_and_seeks_in_chromium(tmp_path: Path) -> None:
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
-    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
-    if chromium is None:
-        pytest.skip("no Chromium executable on PATH (apt package chromium)")
+def test_a_finished_segment_plays_and_seeks_in_chromium(tmp_path: Path, request: pytest.FixtureRequest) -> None:
+    require_chromium()   # skips without Chromium; fails instead under SHT_REQUIRE_BROWSER=1
+    browser: Browser = request.getfixturevalue("browser")
     write(tmp_path / "seg.mp4", [int(n * PERIOD_NS) for n in range(90)])
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0),
                                              functools.partial(_RangeHandler, directory=str(tmp_path)))
     threading.Thread(target=server.serve_forever, daemon=True).start()
     url = f"http://127.0.0.1:{server.server_address[1]}/seg.mp4"
     try:
-        with sync_api.sync_playwright() as p:
-            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox"])
-            page = browser.new_page()
-            page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
-            result = page.evaluate("""(src) => new Promise(done => {
-                const v = document.createElement('video');
-                v.muted = true;
-                v.onerror = () => done({error: v.error ? v.error.message || v.error.code : 'error'});
-                v.onloadedmetadata = () => {
-                    const duration = v.duration;
-                    v.onseeked = () => done({duration, at: v.currentTime, width: v.videoWidth,
-                                             seekable: v.seekable.length ? v.seekable.end(0) : 0});
-                    v.currentTime = 2.0;
-                };
-                setTimeout(() => done({timeout: v.readyState}), 20000);
-                document.body.appendChild(v);
-                v.src = src;
-            })""", url)
-            browser.close()
+        page, _ = browser.page()
+        page.goto(f"http://127.0.0.1:{server.server_address[1]}/")
+        result = page.evaluate("""(src) => new Promise(done => {
+            const v = document.createElement('video');
+            v.muted = true;
+            v.onerror = () => done({error: v.error ? v.error.message || v.error.code : 'error'});
+            v.onloadedmetadata = () => {
+                const duration = v.duration;
+                v.onseeked = () => done({duration, at: v.currentTime, width: v.videoWidth,
+                                         seekable: v.seekable.length ? v.seekable.end(0) : 0});
+                v.currentTime = 2.0;
+            };
+            setTimeout(() => done({timeout: v.readyState}), 20000);
+            document.body.appendChild(v);
+            v.src = src;
+        })""", url)
     finally:
         server.shutdown()
     assert "error" not in result and "timeout" not in result, result
