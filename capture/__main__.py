@@ -1,7 +1,7 @@
 """``python -m capture --camera N``: the one process that owns camera N.
 
 It opens the camera once, and for every frame fills the next slot of the camera's two
-rings (``hd`` and ``sd``, I420, sizes in ``common.ring_layout.STREAMS``) in place, stamps
+rings (``hd`` and ``sd``, I420, sizes in ``common.ipc.frame_layout.STREAMS``) in place, stamps
 name and time on both, and publishes them.  Exit codes: 0 on SIGINT/SIGTERM, 1 when the
 camera fails (so the supervisor starts a fresh process), 2 for a bad configuration or
 command line, or a camera stack that cannot work (picamera2 installed but not importable).
@@ -21,18 +21,20 @@ import signal
 import sys
 import time
 
-from capture.registry import open_source, resolve_kind
-from capture.source import CameraAbsent, CameraFailed, CameraStackBroken, Source
+from capture.sources.base import CameraAbsent, CameraFailed, CameraStackBroken, Source
+from capture.sources.registry import open_source, resolve_kind
 from capture.watchdog import Watchdog
-from common.camera_process import start_camera_process
 from common.clock import stamp_text
-from common.config import EXIT_BAD_CONFIG, Config, load_or_exit, settled_exit_code
-from common.memory import trim
+from common.config import EXIT_BAD_CONFIG, Config, settled_exit_code
+from common.ipc.frame_writer import RingWriter
+from common.ipc.names import ring_name
+from common.ipc.segment import RingBusy
 from common.meter import RateMeter
-from common.overlay import FrameStamp
-from common.ring import RingBusy, RingWriter
-from common.ring_layout import STREAMS, ring_name
-from common.state import StatusBoard, capture_status_name
+from common.process.memory import trim
+from common.process.startup import start_camera_process
+from common.state.board import StatusBoard, capture_status_name
+from common.video.overlay import FrameStamp
+from common.video.streams import STREAMS
 
 log = logging.getLogger("capture")
 STATS_EVERY_S = 1.0
@@ -149,7 +151,7 @@ class Capture:
 
     def _idle(self, retry: bool) -> int:
         """Stay up without the camera until stopped; with ``retry``, exit 1 once it is listed."""
-        from capture.picam import cameras_listed_afresh
+        from capture.sources.picam import cameras_listed_afresh
         self.watchdog.stop()  # no camera, no frames: nothing for it to watch
         every = self.cfg.camera.absent_retry_seconds
         next_check = time.monotonic() + every
@@ -202,9 +204,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=10.0, help="--check: how long each camera is measured")
     args = parser.parse_args(argv)
     if args.check:
-        from capture.check import run
-        logging.basicConfig(level=logging.WARNING, stream=sys.stderr)
-        return run(load_or_exit(), args.seconds)
+        # The self-check is its own program (it also checks the recorder's and the live
+        # view's encoders); this spelling of it stays for the owners who know it.
+        os.execv(sys.executable, [sys.executable, "-m", "doctor", "--seconds", str(args.seconds)])
     if args.camera is None:
         parser.error("--camera is required (or --check)")
     capture = Capture(start_camera_process(args.camera), args.camera)

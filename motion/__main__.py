@@ -16,12 +16,12 @@ import sqlite3
 import sys
 import time
 
+from common.archive.events import EventStore, db_path
 from common.clock import Pacer
 from common.config import Config, load_or_exit
-from common.state import StatusBoard
+from common.state.board import StatusBoard
 from motion.camera import CameraWatch
 from motion.coverage import covering
-from motion.store import EventStore, db_path
 from motion.webhook import Webhook
 
 log = logging.getLogger("motion")

@@ -5,12 +5,13 @@ import logging
 import time
 from typing import Any, Callable
 
+from common.archive.events import EventStore
 from common.config import Config
-from common.overlay import stamp_rows
-from common.ring import RingReader
-from common.ring_layout import STREAMS, ring_name
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from common.video.overlay import stamp_rows
+from common.video.streams import STREAMS
 from motion.detector import NO_MOTION, Detector
-from motion.store import EventStore
 from motion.thumbnail import Planes, half_planes, thumbnail_jpeg
 from motion.tracker import OpenEvent, Tracker
 

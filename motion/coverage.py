@@ -1,7 +1,7 @@
 """Which recorded segments cover a stretch of time.
 
 Segments are back to back and named after the local time of their first frame
-(:mod:`common.segment_name`), so segment i covers from its name's time to the next one's
+(:mod:`common.archive.segment_name`), so segment i covers from its name's time to the next one's
 (the last of a run: ``segment_seconds``), without opening any file.
 """
 from __future__ import annotations
@@ -10,7 +10,7 @@ import os
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from common import segment_name
+from common.archive import segment_name
 
 SLACK_S = 1.0   # names have one-second resolution
 

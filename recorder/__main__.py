@@ -13,7 +13,7 @@ import argparse
 import signal
 import sys
 
-from common.camera_process import start_camera_process
+from common.process.startup import start_camera_process
 
 EXIT_REFUSED = 2
 

@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import logging
 import os
-from abc import ABC, abstractmethod
 import time
+from abc import ABC, abstractmethod
 from collections import deque
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Callable
 
+from common.archive.gaplog import GapLog
 from common.config import Config
-from common.events import EventLog
-from common.state import Controls, StatusBoard, describe_pause
-from recorder.diskguard import DiskGuard, free_bytes_of
-from recorder.segmenter import Segmenter, local_time
+from common.state.board import StatusBoard
+from common.state.controls import Controls, describe_pause
+from recorder.retention.diskguard import DiskGuard, free_bytes_of
+from recorder.segments.segmenter import Segmenter, local_time
 
 log = logging.getLogger("recorder")
 
@@ -55,7 +56,7 @@ class RecorderEngine(ABC):
         self.last_error_at: float | None = None
         self.recent: deque[dict] = deque(maxlen=HISTORY)
         self.recovered: deque[dict] = deque(maxlen=HISTORY)
-        self.events = EventLog(cfg.run_dir, camera)   # causes of gaps, kept across restarts
+        self.gaplog = GapLog(cfg.run_dir, camera)   # causes of gaps, kept across restarts
         self._next_controls = self._next_disk = self._next_status = 0.0
 
     def stop(self, *_: object) -> None:
@@ -81,7 +82,7 @@ class RecorderEngine(ABC):
             pause = None if enabled else controls["paused"].get(str(self.camera))
             log.info("camera %d: recording %s%s", self.camera, "resumed" if enabled else "paused",
                      describe_pause(pause))
-            self.events.add("recording resumed" if enabled else "recording paused",
+            self.gaplog.add("recording resumed" if enabled else "recording paused",
                             by=controls.get("changed_by", ""))
             if not enabled:
                 self.pausing()

@@ -4,7 +4,7 @@ Frames are read in order (``newest=False``), each one exactly once, so segment k
 with the frame right after segment k's last.  The loop also honours the pause flag,
 runs the disk guard, and publishes its status about once a second.
 
-What ends a segment: its boundary (see :mod:`recorder.segmenter`), no frame for more
+What ends a segment: its boundary (see :mod:`recorder.segments.segmenter`), no frame for more
 than ``GAP_S`` (capture died or the camera stalled), a new capture incarnation, a pause,
 a write error, or SIGINT/SIGTERM.  In every case the file is closed properly and renamed.
 """
@@ -20,17 +20,18 @@ from typing import Any, Callable
 import av
 
 from common.config import Config
-from common.memory import trim
-from common.ring import Frame, RingReader
-from common.ring_layout import STREAMS, ring_name
-from recorder import encoder
-from recorder.diskguard import free_bytes_of, keep_write_order, newest_mtime
+from common.ipc.frame_reader import Frame, RingReader
+from common.ipc.names import ring_name
+from common.process.memory import trim
+from common.video.streams import STREAMS
+from recorder.encode import settings as encoder
+from recorder.encode.live import LiveFeed
 from recorder.engine import RecorderEngine
-from recorder.live import LiveFeed
-from recorder.recovery import recover
-from recorder.segmenter import CaptureWallClock, Segment, local_time
-from recorder.syncer import Syncer
-from recorder.writer import InputFrame, SegmentWriter, finalise, is_disk_error, probe
+from recorder.retention.diskguard import free_bytes_of, keep_write_order, newest_mtime
+from recorder.segments.recovery import recover
+from recorder.segments.segmenter import CaptureWallClock, Segment, local_time
+from recorder.segments.syncer import Syncer
+from recorder.segments.writer import InputFrame, SegmentWriter, finalise, is_disk_error, probe
 
 log = logging.getLogger("recorder")
 
@@ -84,7 +85,7 @@ class Recorder(RecorderEngine):
                  self.reader.name, self.root, self.cfg.recorder.segment_seconds, codec, self.encoder_why)
         self.recovered.extend(recover(self.root, self.camera))
         self.order_mtime = newest_mtime(self.root, self.camera)
-        self.events.add("recorder started")
+        self.gaplog.add("recorder started")
         self.guard.check()
         self.syncer = Syncer(self.cfg.recorder.sync_seconds)
         trim()
@@ -110,7 +111,7 @@ class Recorder(RecorderEngine):
             self.live.close()
             self.reader.close()
             self.publish(final=True)
-            self.events.add("recorder stopped")
+            self.gaplog.add("recorder stopped")
             log.info("camera %d: stopped (%d segments written)", self.camera, self.segments_written)
         return 0
 
@@ -145,7 +146,7 @@ class Recorder(RecorderEngine):
                 self._close("the capture process restarted")
             if self.incarnation:
                 log.info("camera %d: capture restarted, new segment", self.camera)
-                self.events.add("camera restarted")
+                self.gaplog.add("camera restarted")
             self.incarnation, self.expect = frame.incarnation, None
         if self.expect is not None and frame.index > self.expect:
             self._drop(frame.index - self.expect)
@@ -175,7 +176,7 @@ class Recorder(RecorderEngine):
         self.last_clock_step = {"step_s": round(step_ns / 1e9, 3), "at": round(wall_ns / 1e9, 3)}
         log.warning("camera %d: the wall clock stepped by %+.3f s (now %s)", self.camera, step_ns / 1e9,
                     local_time(wall_ns).isoformat(timespec="seconds"))
-        self.events.add("clock step", at=wall_ns / 1e9, step_s=round(step_ns / 1e9, 3))
+        self.gaplog.add("clock step", at=wall_ns / 1e9, step_s=round(step_ns / 1e9, 3))
 
     def _drop(self, count: int) -> None:
         self.frames_dropped += count

@@ -29,14 +29,15 @@ from typing import Any, Callable
 
 import av
 
-from common import segment_name
+from common.archive import segment_name
 from common.config import Config
-from common.ring import RingReader
-from common.ring_layout import STREAMS, ring_name
-from recorder.encoder import TIME_BASE
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from common.video.streams import STREAMS
+from recorder.encode.settings import TIME_BASE
 from recorder.engine import RecorderEngine
-from recorder.segmenter import local_time
-from recorder.writer import MUX_OPTIONS, finalise
+from recorder.segments.segmenter import local_time
+from recorder.segments.writer import MUX_OPTIONS, finalise
 
 log = logging.getLogger("recorder")
 

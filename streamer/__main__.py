@@ -13,15 +13,15 @@ import signal
 import sys
 
 from common.config import load_or_exit
-from common.priority import lower_priority
-from streamer import live_viewers
-from streamer.viewers import ViewerTable
-from streamer.workers import APP, run_one, serve, uvicorn_options
+from common.process.priority import lower_priority
+from streamer.live import viewers as live_viewers
+from streamer.live.viewers import ViewerTable
+from streamer.server.workers import APP, run_one, serve, uvicorn_options
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m streamer", description="Serve the live camera views.")
-    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: streamer.workers)")
+    parser.add_argument("--workers", type=int, default=None, help="worker processes (default: streamer.server.workers)")
     parser.add_argument("--port", type=int, default=None, help="TCP port (default: streamer.port)")
     parser.add_argument("--host", default=None, help="address to listen on (default: streamer.host)")
     args = parser.parse_args(argv)

@@ -20,22 +20,32 @@ from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from common.config import Config, load_or_exit
-from common.memory import trim
-from common.state import Controls, StatusBoard
-from streamer import compat, login, transport
-from streamer.access import AccessControl, Guard, identity
-from streamer.limits import RateLimit
-from streamer.live_h264 import router as live_h264_router, rows as live_h264_rows
-from streamer.mjpeg import MJPEGStream, Viewer
-from streamer.events import router as events_router
-from streamer.health import router as health_router
+from common.process.memory import trim
+from common.state.board import StatusBoard
+from common.state.controls import Controls
+from streamer.api import controls as compat
+from streamer.api.status import CameraWatch, full_status
+from streamer.archive.events import router as events_router
+from streamer.archive.health import router as health_router
+from streamer.archive.recordings import router as recordings_router
+from streamer.auth import login
+from streamer.auth.access import AccessControl, Guard, identity
+from streamer.auth.limits import RateLimit
+from streamer.live.h264.stream import router as live_h264_router
+from streamer.live.h264.stream import rows as live_h264_rows
+from streamer.live.mjpeg.encoder import Encoders, Picture
+from streamer.live.mjpeg.stream import MJPEGStream, Viewer
+from streamer.live.viewers import REFRESH_S, ViewerTable
+from streamer.params import (
+    ParamError,
+    check_camera,
+    check_res,
+    check_view,
+    param_error_handler,
+    validation_error_handler,
+)
 from streamer.params import router as params_router
-from streamer.recordings import router as recordings_router
-from streamer.params import (ParamError, check_camera, check_res, check_view, param_error_handler,
-                             validation_error_handler)
-from streamer.status import CameraWatch, full_status
-from streamer.view_encoder import Encoders, Picture
-from streamer.viewers import REFRESH_S, ViewerTable
+from streamer.server import transport
 
 log = logging.getLogger("streamer")
 

@@ -13,9 +13,9 @@ from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from common import segment_name
+from common.archive import segment_name
 from common.config import Config
-from common.ring_layout import STREAMS
+from common.video.streams import STREAMS
 
 router = APIRouter()
 

@@ -5,8 +5,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.browser import Browser, chromium
-from tests.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
+from tests.support.browser import Browser, chromium
+from tests.support.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
 
 
 @pytest.fixture

@@ -13,13 +13,13 @@ from pathlib import Path
 import pytest
 
 from common.config import ConfigError, load
-from common.state import Controls
-from streamer import transport
-from streamer.access import Guard, split_host
-from streamer.limits import LoginFailures, RateLimit
-from streamer.sessions import Sessions, fingerprint, load_secret
-from streamer.users import UserError, Users, hash_password, verify_password
-from tests.procs import REPO
+from common.state.controls import Controls
+from streamer.auth.access import Guard, split_host
+from streamer.auth.accounts import UserError, Users, hash_password, verify_password
+from streamer.auth.limits import LoginFailures, RateLimit
+from streamer.auth.sessions import Sessions, fingerprint, load_secret
+from streamer.server import transport
+from tests.support.procs import REPO
 
 
 def config(tmp_path: Path, **env: str):
@@ -156,7 +156,7 @@ def test_busy_answer_is_well_formed() -> None:
 
 def test_file_limit_is_raised_to_fit_the_connection_cap() -> None:
     code = ("import resource as r; s, h = r.getrlimit(r.RLIMIT_NOFILE); r.setrlimit(r.RLIMIT_NOFILE, (256, h)); "
-            "from streamer import transport; cap = transport.admit_connections(2000); "
+            "from streamer.server import transport; cap = transport.admit_connections(2000); "
             "print(cap, r.getrlimit(r.RLIMIT_NOFILE)[0], h)")
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=60)
     cap, soft, hard = map(int, done.stdout.split())

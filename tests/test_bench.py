@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import math
+import socket
 import subprocess
 import sys
-import socket
 import textwrap
 import threading
 import time
@@ -18,8 +18,8 @@ from tests.bench import __main__ as bench
 from tests.bench.figures import Figure, summarise
 from tests.bench.report import FAILED, MISSING, OK, SectionResult, as_json, markdown, verdict
 from tests.bench.viewers import addresses
-from tests.multipart import Dechunk, Multipart
-from tests.procs import REPO
+from tests.support.multipart import Dechunk, Multipart
+from tests.support.procs import REPO
 
 FAKES = {
     "fake_ok": """
@@ -213,11 +213,13 @@ def test_viewer_addresses_spread_over_distinct_loopbacks() -> None:
 
 # -- the naive peer on real rings --------------------------------------------------------
 def test_naive_peer_serves_dual_720p_and_is_measured() -> None:
-    from tests.bench.rig import Rig
-    from tests.bench.viewers import measure
+    import socket
+
     import numpy as np
     import simplejpeg
-    import socket
+
+    from tests.bench.rig import Rig
+    from tests.bench.viewers import measure
 
     with Rig() as rig:
         rig.cameras()
@@ -243,9 +245,10 @@ def test_naive_peer_serves_dual_720p_and_is_measured() -> None:
 
 
 def test_cpu_clock_counts_a_child_process_and_its_ended_threads() -> None:
-    from tests.bench.rig import CpuClock
-    from tests.procs import wait_until
     import psutil
+
+    from tests.bench.rig import CpuClock
+    from tests.support.procs import wait_until
 
     burn = ("import threading, time\n"
             "def spin(s):\n"
@@ -320,6 +323,7 @@ def test_viewer_reports_a_refusal() -> None:
 
 def test_slow_viewer_consumes_one_part_per_period() -> None:
     import time
+
     from tests.bench.viewers import Viewer
 
     parts = _multipart([bytes([i % 256]) * 20000 for i in range(200)])

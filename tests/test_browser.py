@@ -16,10 +16,20 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.browser import (Browser, PageLog, System, assert_moving, open_page, picture, require_chromium,
-                           save_screenshot, viewers, wait_playing)
-from tests.mp4_files import write_segment
-from tests.procs import wait_until
+from tests.support.browser import (
+    Browser,
+    PageLog,
+    System,
+    assert_moving,
+    open_page,
+    picture,
+    require_chromium,
+    save_screenshot,
+    viewers,
+    wait_playing,
+)
+from tests.support.mp4_files import write_segment
+from tests.support.procs import wait_until
 
 require_chromium()
 
@@ -267,7 +277,7 @@ def test_recording_pause_and_resume_from_the_page(system: System, browser: Brows
 
 
 def test_disk_banner_warns_under_1_gb_and_names_what_retention_deleted(system: System, browser: Browser) -> None:
-    from common.state import StatusBoard
+    from common.state.board import StatusBoard
 
     # Camera 1 has no recorder in this system: publish its status document as a recorder would.
     board = StatusBoard(Path(system.env["SHT__PATHS__RUN_DIR"]))

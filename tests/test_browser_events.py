@@ -13,8 +13,8 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.browser import Browser, System, open_page, require_chromium, save_screenshot, wait_playing
-from tests.procs import isolated_env, wait_until
+from tests.support.browser import Browser, System, open_page, require_chromium, save_screenshot, wait_playing
+from tests.support.procs import isolated_env, wait_until
 
 require_chromium()
 

@@ -9,9 +9,9 @@ from typing import Iterator
 import httpx
 import pytest
 
-from tests.browser import Browser, assert_moving, require_chromium, save_screenshot, wait_playing
-from tests.procs import wait_until
-from tests.security_rig import SecureSystem
+from tests.support.browser import Browser, assert_moving, require_chromium, save_screenshot, wait_playing
+from tests.support.procs import wait_until
+from tests.support.security_rig import SecureSystem
 
 require_chromium()
 

@@ -8,8 +8,8 @@ from typing import Any, Iterator
 import httpx
 import pytest
 
-from tests.browser import Browser, System, require_chromium, save_screenshot, wait_playing
-from tests.procs import wait_until
+from tests.support.browser import Browser, System, require_chromium, save_screenshot, wait_playing
+from tests.support.procs import wait_until
 
 require_chromium()
 

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 from common.config import load
-from common.state import StatusBoard, capture_status_name
-from streamer.status import CameraWatch
+from common.state.board import StatusBoard, capture_status_name
+from streamer.api.status import CameraWatch
 
 
 def test_state_and_reason_come_from_a_running_capture(tmp_path: Path, sht_env: dict[str, str]) -> None:
@@ -38,8 +38,8 @@ def test_state_and_reason_come_from_a_running_capture(tmp_path: Path, sht_env: d
 
 
 def test_health_reports_a_camera_that_is_not_connected(tmp_path: Path, sht_env: dict[str, str]) -> None:
-    from common.state import Controls
-    from streamer.health import health
+    from common.state.controls import Controls
+    from streamer.archive.health import health
 
     cfg = load(sht_env)
     board = StatusBoard(cfg.run_dir)

@@ -10,12 +10,12 @@ import numpy as np
 import pytest
 import simplejpeg
 
-from capture.synthetic import SyntheticSource
+from capture.sources.synthetic import SyntheticSource
 from common.clock import Pacer
-from common.overlay import Y_BOX
-from common.ring import RingReader
-from common.ring_layout import ring_name
-from tests.procs import wait_until
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from common.video.overlay import Y_BOX
+from tests.support.procs import wait_until
 
 
 def _readers(env: dict[str, str], camera: int = 0) -> dict[str, RingReader]:

@@ -6,9 +6,9 @@ import time
 
 import pytest
 
-from common.ring import RingReader
-from common.ring_layout import ring_name
-from tests.procs import wait_until
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from tests.support.procs import wait_until
 from tests.test_picam import pi_env  # noqa: F401  (fixture)
 
 WATCHDOG_S = 2.0

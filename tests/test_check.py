@@ -5,9 +5,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.procs import REPO, wait_until
-from common.ring import RingReader
-from common.ring_layout import ring_name
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from tests.support.procs import REPO, wait_until
 
 FAKES = REPO / "tests" / "fakes"
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from common.config import SCHEMA, ConfigError, load
-from tests.procs import REPO, isolated_env
+from tests.support.procs import REPO, isolated_env
 
 
 def _env(tmp_path: Path, toml: str = "", **extra: str) -> dict[str, str]:

@@ -8,12 +8,12 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from common.archive import events as store
 from common.config import load
-from common.state import StatusBoard
-from motion import store
-from streamer.events import router
-from tests.mp4_files import write_segment
-from tests.procs import isolated_env
+from common.state.board import StatusBoard
+from streamer.archive.events import router
+from tests.support.mp4_files import write_segment
+from tests.support.procs import isolated_env
 
 DAY = datetime(2026, 11, 26)
 

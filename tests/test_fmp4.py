@@ -7,9 +7,9 @@ from pathlib import Path
 import av
 import numpy as np
 
-from recorder.encoder import EncoderSettings
-from recorder.writer import InputFrame, SegmentWriter
-from streamer import fmp4
+from recorder.encode.settings import EncoderSettings
+from recorder.segments.writer import InputFrame, SegmentWriter
+from streamer.live.h264 import fmp4
 
 W, H, FPS = 320, 240, 30
 

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from streamer import framing
-from tests.multipart import Dechunk, Multipart, parse_parts
+from streamer.live.mjpeg import framing
+from tests.support.multipart import Dechunk, Multipart, parse_parts
 
 SIZES = [0, 1, 2, 15, 16, 17, 100, 4093, 16 * 1024 - 1, 16 * 1024, 16 * 1024 + 1, 200_000]
 

@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from tests.security_rig import SecureSystem, openapi
+from tests.support.security_rig import SecureSystem, openapi
 
 EXAMPLES = 3000
 BUDGET_S = 45.0      # examples left when it is spent are not sent (a live feed may wait seconds to answer)

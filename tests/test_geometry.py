@@ -6,16 +6,17 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from capture.av_source import AvSource
-from capture.picam import PicameraSource
-from capture.source import Source
-from capture.synthetic import SyntheticSource
+from capture.sources.av_source import AvSource
+from capture.sources.base import Source
+from capture.sources.picam import PicameraSource
+from capture.sources.synthetic import SyntheticSource
 from common.config import load
-from common.i420 import frame_bytes, planes
-from common.ring_layout import STREAMS, Geometry
+from common.ipc.frame_layout import Geometry
+from common.video.i420 import frame_bytes, planes
+from common.video.streams import STREAMS
 from streamer import params
-from streamer.compose import Composer
-from tests.procs import isolated_env
+from streamer.live.mjpeg.compose import Composer
+from tests.support.procs import isolated_env
 
 
 def test_planes_are_views_of_one_tight_frame_in_ring_order() -> None:

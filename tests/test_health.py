@@ -6,7 +6,7 @@ import signal
 
 import httpx
 
-from tests.procs import Procs, isolated_env, wait_until
+from tests.support.procs import Procs, isolated_env, wait_until
 
 SEG_S = 2
 

@@ -15,10 +15,10 @@ import httpx
 import posix_ipc
 import pytest
 
-from common.ring_layout import ring_name
-from tests.procs import wait_until
-from tests.security_rig import SecureSystem, raw_request
-from tests.streamer_client import Reader
+from common.ipc.names import ring_name
+from tests.support.procs import wait_until
+from tests.support.security_rig import SecureSystem, raw_request
+from tests.support.streamer_client import Reader
 
 IDLE_SOCKETS = 1100
 FLOOD_S = 20.0

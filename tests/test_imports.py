@@ -11,9 +11,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.procs import REPO, isolated_env
+from tests.support.procs import REPO, isolated_env
 
-PACKAGES = ("capture", "common", "motion", "recorder", "streamer")
+PACKAGES = ("capture", "common", "doctor", "motion", "recorder", "streamer")
 
 
 def project_modules(root: Path, packages: tuple[str, ...] = PACKAGES) -> dict[str, Path]:
@@ -114,14 +114,14 @@ def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
 
 def test_no_import_cycle_among_the_project_modules() -> None:
     graph = import_graph(project_modules(REPO))
-    assert len(graph) > 40 and "capture.registry" in graph
+    assert len(graph) > 40 and "capture.sources.registry" in graph
     assert cycles(graph) == [], "import cycles: " + "; ".join(" <-> ".join(c) for c in cycles(graph))
 
 
 def test_the_capture_interface_is_a_leaf() -> None:
     graph = import_graph(project_modules(REPO))
-    assert not any(m.startswith("capture") for m in graph["capture.source"])
-    assert {"capture.synthetic", "capture.picam", "capture.av_source"} <= graph["capture.registry"]
+    assert not any(m.startswith("capture") for m in graph["capture.sources.base"])
+    assert {"capture.sources.synthetic", "capture.sources.picam", "capture.sources.av_source"} <= graph["capture.sources.registry"]
 
 
 def test_the_detector_finds_a_cycle_and_ignores_function_level_imports(tmp_path: Path) -> None:

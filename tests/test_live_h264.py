@@ -4,15 +4,14 @@ from __future__ import annotations
 import io
 import socket
 import time
-from pathlib import Path
 
 import av
 import httpx
 import pytest
 
-from streamer.fmp4 import TIMESCALE
-from tests.live_client import Frag, client, frags
-from tests.procs import Procs, isolated_env, wait_until
+from streamer.live.h264.fmp4 import TIMESCALE
+from tests.support.live_client import Frag, client, frags
+from tests.support.procs import Procs, isolated_env, wait_until
 
 
 @pytest.fixture(scope="module")

@@ -6,7 +6,6 @@ the hour of static scene for the false-event figure takes seconds, not an hour.
 from __future__ import annotations
 
 import json
-import sqlite3
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
@@ -14,15 +13,15 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capture.synthetic import MotionScript, sd_frames
+from capture.sources.synthetic import MotionScript, sd_frames
+from common.archive import events as store
 from common.config import ConfigError, load
-from motion import store
 from motion.coverage import covering
 from motion.detector import Detector
 from motion.tracker import Tracker
 from motion.webhook import Webhook
-from tests.motion_trial import run_trial
-from tests.procs import wait_until
+from tests.support.motion_trial import run_trial
+from tests.support.procs import wait_until
 
 
 def _cfg(tmp_path: Path, **env: str):

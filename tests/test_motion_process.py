@@ -10,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from motion import store
-from tests.procs import Procs, isolated_env, wait_until
+from common.archive import events as store
+from tests.support.procs import Procs, isolated_env, wait_until
 
 
 @pytest.fixture

@@ -6,8 +6,8 @@ import os
 import time
 from pathlib import Path
 
-from motion import store
-from recorder.diskguard import GB, DiskGuard
+from common.archive import events as store
+from recorder.retention.diskguard import GB, DiskGuard
 
 MB = 1_000_000
 DAY = 86400

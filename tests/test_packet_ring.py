@@ -10,11 +10,11 @@ import zlib
 import posix_ipc
 import pytest
 
-from common.packet_reader import PacketReader
-from common.packet_writer import PacketWriter
-from common.ring_segment import RingBusy
-from tests.procs import wait_until
-from tests.ring_stress import CTX, readers_across_a_writer_restart
+from common.ipc.packet_reader import PacketReader
+from common.ipc.packet_writer import PacketWriter
+from common.ipc.segment import RingBusy
+from tests.support.procs import wait_until
+from tests.support.ring_stress import CTX, readers_across_a_writer_restart
 
 ENTRIES, DATA = 64, 1 << 20
 

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import REPO
+from tests.support.procs import REPO
 
 RELEASES = {  # release: (system versions file, Python, newest glibc)
     "bookworm": ("pi-bookworm-system.txt", "3.11", 36),

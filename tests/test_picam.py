@@ -12,12 +12,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from capture.source import CameraAbsent, CameraFailed, CameraStackBroken
-from common.ring import RingReader
-from common.ring_layout import ring_name
-from common.state import StatusBoard, capture_status_name
+from capture.sources.base import CameraAbsent, CameraFailed, CameraStackBroken
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from common.state.board import StatusBoard, capture_status_name
 from tests.fakes.picamera2 import pattern
-from tests.procs import REPO, wait_until
+from tests.support.procs import REPO, wait_until
 
 FAKES = REPO / "tests" / "fakes"
 
@@ -41,7 +41,7 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
 
 
 def _source(camera: int = 0, timeout: float = 2.0):
-    from capture.picam import PicameraSource
+    from capture.sources.picam import PicameraSource
     return PicameraSource(camera, 30, timeout)
 
 
@@ -112,7 +112,7 @@ def test_fake_arrays_timeouts_starvation_and_busy(fake) -> None:
 
 # -- the source -------------------------------------------------------------------------------
 def test_source_configures_once_and_copies_the_picture_without_padding(fake) -> None:
-    from capture.picam import PicameraSource
+    from capture.sources.picam import PicameraSource
     src = _source()
     src.start()
     try:
@@ -372,7 +372,7 @@ def _sysfs(root: Path, devices: dict[str, tuple[str, str]]) -> Path:
 
 
 def test_auto_uses_picamera2_whenever_it_imports(fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    from capture.registry import resolve_kind
+    from capture.sources.registry import resolve_kind
     cfg = _cfg(tmp_path)
     assert resolve_kind(cfg, 0) == ("picamera2", "auto: a Pi camera was found")
     monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "0")  # installed, nothing listed: a state, not synthetic
@@ -383,19 +383,19 @@ def test_auto_uses_picamera2_whenever_it_imports(fake, monkeypatch: pytest.Monke
 
 def test_auto_falls_back_to_synthetic_only_without_picamera2_and_camera(monkeypatch: pytest.MonkeyPatch,
                                                                         tmp_path: Path) -> None:
-    import capture.devices
-    from capture.registry import resolve_kind
+    import capture.sources.devices
+    from capture.sources.registry import resolve_kind
     sys.modules.pop("picamera2", None)
     assert __import__("importlib.util").util.find_spec("picamera2") is None, "picamera2 must be absent here"
-    monkeypatch.setattr(capture.devices, "SYSFS_V4L", _sysfs(tmp_path / "pc", {"video0": ("UVC Camera", "uvcvideo")}))
+    monkeypatch.setattr(capture.sources.devices, "SYSFS_V4L", _sysfs(tmp_path / "pc", {"video0": ("UVC Camera", "uvcvideo")}))
     kind, why = resolve_kind(_cfg(tmp_path), 0)
     assert kind == "synthetic" and "no Pi camera found (picamera2 not installed, no camera device)" in why
     pi = _sysfs(tmp_path / "pi5", {"video0": ("rp1-cfe-csi2_ch0", "rp1-cfe"), "video20": ("pispbe-input", "pispbe")})
-    monkeypatch.setattr(capture.devices, "SYSFS_V4L", pi)
+    monkeypatch.setattr(capture.sources.devices, "SYSFS_V4L", pi)
     with pytest.raises(CameraStackBroken, match="a Pi camera is attached \\(/dev/video0 \\(rp1-cfe\\)\\) but "
                                                 "picamera2 is not installed"):
         resolve_kind(_cfg(tmp_path), 0)
-    assert capture.devices.usb_webcams(tmp_path / "pc") == ["/dev/video0"] and capture.devices.usb_webcams(pi) == []
+    assert capture.sources.devices.usb_webcams(tmp_path / "pc") == ["/dev/video0"] and capture.sources.devices.usb_webcams(pi) == []
 
 
 @pytest.fixture

@@ -27,16 +27,15 @@ import os
 import subprocess
 import sys
 import tarfile
-import threading
 import zipfile
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
 from typing import Iterator
 
 import pytest
-from contextlib import contextmanager
 
-from tests.procs import REPO
+from tests.support.procs import REPO
 
 PINNED = "0.3.38"
 OLDER = "0.3.36"

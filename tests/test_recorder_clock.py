@@ -16,12 +16,12 @@ from pathlib import Path
 import numpy as np
 
 from common.config import load
-from common.ring import RingWriter
-from common.ring_layout import ring_name
-from recorder.diskguard import list_recordings
+from common.ipc.frame_writer import RingWriter
+from common.ipc.names import ring_name
 from recorder.recording import Recorder
-from tests.procs import isolated_env, wait_until
-from tests.recorder_check import read_segment
+from recorder.retention.diskguard import list_recordings
+from tests.support.procs import isolated_env, wait_until
+from tests.support.recorder_check import read_segment
 
 FPS = 30
 PHASE_FRAMES = 45          # 1.5 s between steps
@@ -82,5 +82,5 @@ def test_segments_end_at_every_clock_step_and_keep_every_frame(tmp_path: Path, c
     st = rec.status()
     assert st["clock_steps"] == len(steps) - 1 and st["last_clock_step"]["step_s"] == 3 * DAY
     assert sum("wall clock stepped" in r.getMessage() for r in caplog.records) == len(steps) - 1
-    assert rec.events.path.exists() and "clock step" in rec.events.path.read_text()
+    assert rec.gaplog.path.exists() and "clock step" in rec.gaplog.path.read_text()
     assert np.all(np.diff([p.stat().st_mtime for p in files]) > 0)

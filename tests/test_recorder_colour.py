@@ -9,10 +9,10 @@ from pathlib import Path
 import av
 import numpy as np
 
-from common import colour
-from recorder import encoder
-from recorder.encoder import EncoderSettings
-from recorder.writer import SegmentWriter
+from common.video import colour
+from recorder.encode import settings as encoder
+from recorder.encode.settings import EncoderSettings
+from recorder.segments.writer import SegmentWriter
 
 W, H, FPS = 1280, 720, 30
 RGB = (200, 60, 40)

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import Procs, isolated_env, wait_until
-from tests.recorder_check import finished, read_segment, status
+from tests.support.procs import Procs, isolated_env, wait_until
+from tests.support.recorder_check import finished, read_segment, status
 
 KB = 1000
 

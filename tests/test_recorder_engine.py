@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from common.config import load
-from common.state import Controls
+from common.state.controls import Controls
 from recorder.recording import Recorder
 from recorder.rpicam import RpicamRecorder
-from tests.procs import isolated_env
+from tests.support.procs import isolated_env
 
 
 def _engines(tmp_path: Path) -> tuple[Recorder, RpicamRecorder]:

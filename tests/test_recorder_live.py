@@ -9,13 +9,13 @@ import av
 import numpy as np
 import pytest
 
-from common.packet_layout import packet_ring_name
-from common.packet_reader import PacketReader
-from common.state import Controls
-from recorder.encoder import EncoderSettings
-from recorder.writer import InputFrame, SegmentWriter
-from tests.procs import Procs, isolated_env, wait_until
-from tests.recorder_check import status
+from common.ipc.names import packet_ring_name
+from common.ipc.packet_reader import PacketReader
+from common.state.controls import Controls
+from recorder.encode.settings import EncoderSettings
+from recorder.segments.writer import InputFrame, SegmentWriter
+from tests.support.procs import Procs, isolated_env, wait_until
+from tests.support.recorder_check import status
 
 W, H, FPS = 320, 240, 30
 

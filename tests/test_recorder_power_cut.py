@@ -14,9 +14,9 @@ from pathlib import Path
 
 import av
 
-from recorder.recovery import recover
-from tests.procs import Procs, isolated_env, wait_until
-from tests.recorder_check import status
+from recorder.segments.recovery import recover
+from tests.support.procs import Procs, isolated_env, wait_until
+from tests.support.recorder_check import status
 
 CUTS = 20
 SYNC_S = 1.0

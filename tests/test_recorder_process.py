@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from common.state import Controls
-from tests.procs import REPO, Procs, isolated_env, wait_until
-from tests.recorder_check import NAME_RE, ffprobe_duration, finished, parts, read_segment, status
+from common.state.controls import Controls
+from tests.support.procs import REPO, Procs, isolated_env, wait_until
+from tests.support.recorder_check import NAME_RE, ffprobe_duration, finished, parts, read_segment, status
 
 FPS = 30
 

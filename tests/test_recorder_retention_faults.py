@@ -2,14 +2,13 @@
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from recorder.diskguard import GB, DiskGuard, list_recordings
+from recorder.retention.diskguard import GB, DiskGuard, list_recordings
 from tests.test_retention import MB, SmallDisk, make
 
 

@@ -7,8 +7,8 @@ import sys
 import time
 from pathlib import Path
 
-from tests.procs import REPO, Procs, isolated_env, wait_until
-from tests.recorder_check import finished, read_segment, status
+from tests.support.procs import REPO, Procs, isolated_env, wait_until
+from tests.support.recorder_check import finished, read_segment, status
 
 FAKE = REPO / "tests" / "fakes" / "rpicam-vid"
 
@@ -74,8 +74,8 @@ def test_refuses_a_camera_that_its_capture_process_owns(tmp_path: Path) -> None:
         # A capture process started under the pyav engine (with rpicam-vid, capture leaves the camera alone).
         procs.start("capture0", "-m", "capture", "--camera", "0", env=dict(env, SHT__RECORDER__ENGINE="pyav"))
         from common.config import load
-        from common.ring import RingReader
-        from common.ring_layout import ring_name
+        from common.ipc.frame_reader import RingReader
+        from common.ipc.names import ring_name
         reader = RingReader(ring_name(load(env).ring.prefix, 0, "hd"))
         wait_until(lambda: reader.status().writer_alive, timeout=30)
         reader.close()

@@ -5,8 +5,8 @@ import random
 from datetime import datetime, timedelta, timezone
 from pathlib import PurePosixPath
 
-from common.segment_name import final_of_part, part_path
-from recorder.segmenter import CaptureWallClock, Segmenter
+from common.archive.segment_name import final_of_part, part_path
+from recorder.segments.segmenter import CaptureWallClock, Segmenter
 
 PERIOD_NS = 1_000_000_000 // 30  # 33.33 ms, truncated like a real capture clock would not be
 

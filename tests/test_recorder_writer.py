@@ -13,11 +13,11 @@ import av
 import numpy as np
 import pytest
 
-from recorder import encoder
-from recorder.encoder import EncoderSettings
-from recorder.writer import SegmentWriter, finalise, probe
-from tests.browser import Browser, require_chromium
-from tests.recorder_check import ffprobe_duration, read_segment
+from recorder.encode import settings as encoder
+from recorder.encode.settings import EncoderSettings
+from recorder.segments.writer import SegmentWriter, finalise, probe
+from tests.support.browser import Browser, require_chromium
+from tests.support.recorder_check import ffprobe_duration, read_segment
 
 W, H, FPS = 1280, 720, 30
 PERIOD_NS = 1_000_000_000 / FPS
@@ -89,7 +89,7 @@ def test_probe_never_raises_on_garbage(tmp_path: Path) -> None:
 
 
 def test_encoder_choice_falls_back_to_libx264_where_no_hardware_encoder_opens() -> None:
-    assert encoder.choose("libx264", W, H, FPS) == ("libx264", "recorder.encoder = libx264")
+    assert encoder.choose("libx264", W, H, FPS) == ("libx264", "recorder.encode.settings = libx264")
     name, why = encoder.choose("auto", W, H, FPS)
     if encoder.hardware_opens(W, H, FPS):   # a reason: the V4L2 encoder is missing (a PC, a Pi 5)
         assert name == "libx264" and "h264_v4l2m2m does not open" in why
@@ -156,7 +156,7 @@ def test_a_finished_segment_plays_and_seeks_in_chromium(tmp_path: Path, request:
 
 
 def test_recovery_names_every_leftover_and_never_overwrites(tmp_path: Path) -> None:
-    from recorder.recovery import recover
+    from recorder.segments.recovery import recover
     root = tmp_path / "rec"
     day = root / "cam0" / "261126"
     day.mkdir(parents=True)
@@ -185,7 +185,7 @@ def test_recovery_names_every_leftover_and_never_overwrites(tmp_path: Path) -> N
 def test_the_open_segment_is_synced_to_disk_every_interval(tmp_path: Path, monkeypatch) -> None:
     import time
 
-    from recorder import syncer as syncer_module
+    from recorder.segments import syncer as syncer_module
     synced: list[int] = []
     real = os.fdatasync
     monkeypatch.setattr(syncer_module.os, "fdatasync", lambda fd: (synced.append(fd), real(fd)))

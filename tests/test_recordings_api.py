@@ -19,14 +19,14 @@ import pytest
 import uvicorn
 from fastapi import FastAPI
 
-import streamer.recordings as recordings
-from common import segment_name
+import streamer.archive.recordings as recordings
+from common.archive import segment_name
 from common.config import load
-from recorder.diskguard import list_recordings
-from recorder.writer import finalise
-from streamer.mp4_duration import mp4_duration
-from tests.mp4_files import write_mp4, write_segment
-from tests.procs import free_port, isolated_env, wait_until
+from recorder.retention.diskguard import list_recordings
+from recorder.segments.writer import finalise
+from streamer.archive.mp4_duration import mp4_duration
+from tests.support.mp4_files import write_mp4, write_segment
+from tests.support.procs import free_port, isolated_env, wait_until
 
 DAY = datetime(2026, 11, 26)
 DAY_NAME = "261126"
@@ -277,7 +277,7 @@ def test_days_follow_new_and_deleted_segments(tmp_path: Path) -> None:
 
 def test_duration_from_the_index_matches_the_walk_over_every_fragment(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import streamer.mp4_duration as boxes
+    import streamer.archive.mp4_duration as boxes
 
     full = write_mp4(tmp_path / "full.mp4", 4.0, fps=10)  # a fragment a second, then the mfra index
     data = full.read_bytes()

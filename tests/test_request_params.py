@@ -5,7 +5,7 @@ import pytest
 
 from common.config import load
 from streamer.params import ParamError, check_camera, check_res, check_view
-from tests.procs import isolated_env
+from tests.support.procs import isolated_env
 
 
 @pytest.fixture

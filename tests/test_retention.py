@@ -5,7 +5,7 @@ import os
 import time
 from pathlib import Path
 
-from recorder.diskguard import GB, DiskGuard, list_recordings
+from recorder.retention.diskguard import GB, DiskGuard, list_recordings
 
 MB = 1_000_000
 

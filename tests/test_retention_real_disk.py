@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.procs import Procs, isolated_env, wait_until
-from tests.recorder_check import finished, read_segment, status
+from tests.support.procs import Procs, isolated_env, wait_until
+from tests.support.recorder_check import finished, read_segment, status
 
 DISK_MB = 40
 FLOOR_GB, TARGET_GB = 0.012, 0.016

@@ -10,11 +10,14 @@ import posix_ipc
 import psutil
 import pytest
 
+from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, STAT_RESET, field_struct
+from common.ipc.frame_reader import RingReader
+from common.ipc.frame_writer import RingWriter
+from common.ipc.segment import RingBusy
 from common.meter import RateMeter
-from common.ring import RingBusy, RingReader, RingWriter
-from common.ring_layout import HEADER_FIELDS, HEADER_SIZE, STAT_RESET, STREAMS, field_struct
-from tests.procs import RingWriters, wait_until
-from tests.ring_stress import CTX, readers_across_a_writer_restart
+from common.video.streams import STREAMS
+from tests.support.procs import RingWriters, wait_until
+from tests.support.ring_stress import CTX, readers_across_a_writer_restart
 
 W, H = 320, 240
 

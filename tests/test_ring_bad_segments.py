@@ -8,9 +8,10 @@ import httpx
 import posix_ipc
 import pytest
 
-from common.ring import RingReader, RingWriter
-from common.ring_layout import ring_name
-from tests.procs import wait_until
+from common.ipc.frame_reader import RingReader
+from common.ipc.frame_writer import RingWriter
+from common.ipc.names import ring_name
+from tests.support.procs import wait_until
 
 
 @pytest.fixture

@@ -10,8 +10,8 @@ from typing import Iterator
 
 import pytest
 
-from tests.procs import wait_until
-from tests.security_rig import SecureSystem, openapi
+from tests.support.procs import wait_until
+from tests.support.security_rig import SecureSystem, openapi
 
 EVIL = "http://evil.example"
 PATH_VALUES = {"camera_id": "0", "enabled": "false", "resolution": "640x480"}

@@ -7,7 +7,7 @@ from pathlib import PurePosixPath
 
 import pytest
 
-from common import segment_name as sn
+from common.archive import segment_name as sn
 
 START = datetime(2026, 12, 1, 16, 45, 10)
 

@@ -12,9 +12,10 @@ from pathlib import Path
 import httpx
 import pytest
 
-from common.state import Controls, StatusBoard
-from streamer.viewers import ViewerTable
-from tests.procs import wait_until
+from common.state.board import StatusBoard
+from common.state.controls import Controls
+from streamer.live.viewers import ViewerTable
+from tests.support.procs import wait_until
 
 BAD = {
     "garbage": b"\x00\x17 not json at all",

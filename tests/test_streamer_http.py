@@ -8,10 +8,10 @@ import httpx
 import numpy as np
 import pytest
 
-from common.overlay import Label, render_mask, scale_for
-from tests.multipart import Multipart
-from tests.procs import wait_until
-from tests.streamer_client import Reader, read_parts, stalled_viewer
+from common.video.overlay import Label, render_mask, scale_for
+from tests.support.multipart import Multipart
+from tests.support.procs import wait_until
+from tests.support.streamer_client import Reader, read_parts, stalled_viewer
 
 SIZES = {("dual", "480p"): (1280, 480), ("dual", "720p"): (2560, 720), ("0", "480p"): (640, 480),
          ("0", "720p"): (1280, 720), ("1", "480p"): (640, 480), ("1", "720p"): (1280, 720)}
@@ -266,8 +266,8 @@ def test_legacy_routes_keep_their_meaning(system, procs):
         assert set(rec) == {"camera_0", "camera_1"}
         assert rec["camera_0"] == {**rec["camera_0"], "recording": False, "camera_active": True,
                                    "status": "not running"}
-        from common.state import StatusBoard
         from common.config import load
+        from common.state.board import StatusBoard
         board = StatusBoard(load(system).run_dir)
         board.publish("recorder-cam0", {"state": "recording", "recording": True})
         assert c.get(f"{url}/api/recording/status").json()["camera_0"]["recording"] is True

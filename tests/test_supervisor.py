@@ -22,8 +22,8 @@ import av
 import httpx
 import pytest
 
-from tests.streamer_client import Reader, read_parts
-from tests.procs import REPO, die_with_parent, free_port, unique_prefix, wait_until
+from tests.support.procs import REPO, die_with_parent, free_port, unique_prefix, wait_until
+from tests.support.streamer_client import Reader, read_parts
 
 PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "motion", "streamer")
 # How long healing after a kill -9 may take.  supervisord (4.3) reaps an exit and respawns

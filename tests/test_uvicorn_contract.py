@@ -1,4 +1,4 @@
-"""The uvicorn internals streamer/transport.py relies on, checked against the installed uvicorn.
+"""The uvicorn internals streamer/server/transport.py relies on, checked against the installed uvicorn.
 
 transport.py is the only module that touches them (the rest of the streamer sees its
 ``Connection``).  An upgrade that renames, removes or changes one of them must fail here,
@@ -22,10 +22,10 @@ import uvicorn
 from uvicorn.protocols.http.flow_control import FlowControl
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-from streamer import transport
-from streamer.workers import uvicorn_options
-from tests.multipart import Dechunk
-from tests.procs import REPO, free_port, wait_until
+from streamer.server import transport
+from streamer.server.workers import uvicorn_options
+from tests.support.multipart import Dechunk
+from tests.support.procs import REPO, free_port, wait_until
 
 
 def _params(fn) -> list[str]:

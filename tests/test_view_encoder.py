@@ -8,13 +8,14 @@ import numpy as np
 import pytest
 
 from common.config import load
-from common.ring import RingReader, RingWriter
-from common.ring_layout import ring_name
-from streamer.compose import Composer
+from common.ipc.frame_reader import RingReader
+from common.ipc.frame_writer import RingWriter
+from common.ipc.names import ring_name
+from streamer.live.mjpeg.compose import Composer
+from streamer.live.mjpeg.encoder import ViewEncoder
 from streamer.params import RESOLUTIONS
-from streamer.view_encoder import ViewEncoder
-from tests.multipart import Dechunk, parse_parts
-from tests.procs import isolated_env
+from tests.support.multipart import Dechunk, parse_parts
+from tests.support.procs import isolated_env
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 import time
 import uuid
 
-from streamer.viewers import MAX_ROWS, ViewerTable
+from streamer.live.viewers import MAX_ROWS, ViewerTable
 
 
 def _row(address: str, res: str = "480p", conn: str | None = None) -> dict:

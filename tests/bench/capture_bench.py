@@ -15,11 +15,12 @@ import time
 import numpy as np
 import simplejpeg
 
-from capture.synthetic import SyntheticSource
+from capture.sources.synthetic import SyntheticSource
 from common.clock import Pacer
-from common.ring import RingReader
-from common.i420 import frame_bytes, planes
-from common.ring_layout import STREAMS, ring_name
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from common.video.i420 import frame_bytes, planes
+from common.video.streams import STREAMS
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import Rig, memory_mb
 from tests.bench.ring_bench import cpu_ns

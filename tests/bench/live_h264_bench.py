@@ -21,12 +21,12 @@ import sys
 import threading
 import time
 
+from streamer.live.h264.fmp4 import TIMESCALE
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import CpuClock, Rig
 from tests.bench.viewers import addresses, measure
-from tests.multipart import Dechunk
-from tests.live_client import fragment_info
-from streamer.fmp4 import TIMESCALE
+from tests.support.live_client import fragment_info
+from tests.support.multipart import Dechunk
 
 SECTION = "live_h264"
 MAX_MBIT = 2.5
@@ -154,7 +154,7 @@ def _percentile(values: list[float], q: float) -> float:
 
 def _browser_latency(port: int, seconds: float) -> tuple[float, float, str]:
     """(p50 ms, presented fps, note) of capture -> presented in headless Chromium."""
-    from tests.browser import chromium, chromium_path
+    from tests.support.browser import chromium, chromium_path
     if chromium_path() is None:
         return float("nan"), float("nan"), "Chromium is not installed"
     with chromium() as browser:

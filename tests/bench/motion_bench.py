@@ -4,7 +4,7 @@ of the noisy static scene with its lighting ramp, and CPU per camera.
     python -m tests.bench.motion_bench [--quick]
 
 Recall and false events come from the detector fed with the synthetic camera's frames
-directly (``tests/motion_trial.py``), faster than real time, at the default settings.
+directly (``tests/support/motion_trial.py``), faster than real time, at the default settings.
 CPU is the ``python -m motion`` process itself, watching both synthetic cameras (scripted
 scene, a crossing every 10 s) through their rings, read from the scheduler's counters.
 """
@@ -18,8 +18,8 @@ from common.config import load
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import Rig
 from tests.bench.ring_bench import cpu_ns
-from tests.motion_trial import run_trial
-from tests.procs import isolated_env, wait_until
+from tests.support.motion_trial import run_trial
+from tests.support.procs import isolated_env, wait_until
 
 SECTION = "motion"
 RECALL_MIN = 95.0        # % of crossings with an event starting within 1 s of the entry

@@ -18,8 +18,8 @@ from fastapi import FastAPI
 from fastapi.responses import StreamingResponse
 
 from common.config import load_or_exit
-from common.ring import RingReader
-from common.ring_layout import ring_name
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
 
 BOUNDARY = "frame"
 QUALITY = 80

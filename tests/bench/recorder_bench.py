@@ -21,14 +21,14 @@ import av
 import numpy as np
 
 from common.config import load
-from common.i420 import planes
-from common.ring_layout import STREAMS
-from common.state import StatusBoard
-from recorder import encoder
-from recorder.writer import SegmentWriter
+from common.state.board import StatusBoard
+from common.video.i420 import planes
+from common.video.streams import STREAMS
+from recorder.encode import settings as encoder
+from recorder.segments.writer import SegmentWriter
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import CpuClock, Rig, memory_mb
-from tests.procs import wait_until
+from tests.support.procs import wait_until
 
 SECTION = "recorder"
 (W, H), FPS = STREAMS["hd"], 30
@@ -37,7 +37,7 @@ MB = 1_000_000
 
 def _frames(count: int) -> list[np.ndarray]:
     """Distinct I420 frames of the synthetic camera (moving scene, sensor noise)."""
-    from capture.synthetic import SyntheticSource
+    from capture.sources.synthetic import SyntheticSource
     src = SyntheticSource(0, FPS)
     out = []
     for n in range(count):

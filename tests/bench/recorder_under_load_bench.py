@@ -17,11 +17,11 @@ import time
 
 import httpx
 
-from common.state import StatusBoard
+from common.state.board import StatusBoard
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import CpuClock, Rig
 from tests.bench.viewers import ViewerSet, rates
-from tests.procs import wait_until
+from tests.support.procs import wait_until
 
 SECTION = "recorder_under_load"
 PATH = "/stream?view=dual&res=720p"

@@ -30,7 +30,7 @@ API_TARGET_MS = 1000.0
 
 
 def _build_day(root: Path, count: int) -> tuple[str, Path]:
-    from tests.mp4_files import segment_path, write_mp4
+    from tests.support.mp4_files import segment_path, write_mp4
 
     start = datetime(2026, 11, 26, 0, 0, 0)
     source = write_mp4(root / "source.mp4", SEGMENT_S, fps=30, width=320, height=240)
@@ -50,10 +50,10 @@ def run(quick: bool) -> list[Figure]:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
 
-    import streamer.recordings as recordings
+    import streamer.archive.recordings as recordings
     from common.config import load
-    from streamer.mp4_duration import mp4_duration
-    from tests.procs import isolated_env
+    from streamer.archive.mp4_duration import mp4_duration
+    from tests.support.procs import isolated_env
 
     count = 720 if quick else 2880
     repeats = 3 if quick else 5

@@ -19,9 +19,9 @@ from typing import Iterator
 import psutil
 
 from common.config import load
-from common.ring import RingReader
-from common.ring_layout import ring_name
-from tests.procs import Procs, free_port, isolated_env, wait_until
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from tests.support.procs import Procs, free_port, isolated_env, wait_until
 
 
 class Rig:

@@ -28,9 +28,10 @@ import numpy as np
 import posix_ipc
 import psutil
 
-from common.i420 import planes
-from common.ring import RingReader, RingWriter
-from common.ring_layout import STREAMS
+from common.ipc.frame_reader import RingReader
+from common.ipc.frame_writer import RingWriter
+from common.video.i420 import planes
+from common.video.streams import STREAMS
 from tests.bench.figures import Figure, summarise
 
 SECTION = "ring"

@@ -36,14 +36,14 @@ import numpy as np
 import psutil
 import simplejpeg
 
-from common.ring import RingReader
-from common.ring_layout import ring_name
-from streamer.compose import Composer
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
+from streamer.live.mjpeg.compose import Composer
 from streamer.params import RESOLUTIONS, view_cameras
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import Rig, memory_mb
 from tests.bench.viewers import ViewerSet, rates
-from tests.procs import REPO, free_port
+from tests.support.procs import REPO, free_port
 
 SECTION = "streamer"
 CASES = [("dual", "720p"), ("0", "720p"), ("dual", "480p"), ("0", "480p")]

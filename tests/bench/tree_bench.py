@@ -13,11 +13,11 @@ from __future__ import annotations
 import sys
 import time
 
-from common.state import StatusBoard
+from common.state.board import StatusBoard
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import CpuClock, Rig, memory_mb
 from tests.bench.viewers import ViewerSet
-from tests.procs import wait_until
+from tests.support.procs import wait_until
 
 SECTION = "tree"
 PATH = "/stream?view=dual&res=720p"

@@ -2,7 +2,7 @@
 
 A viewer is a thread with one TCP connection, bound to its own loopback address
 (127.0.0.2, 127.0.0.3, ...) because the streamer counts viewers by address.  It parses the
-HTTP response (chunked or not) and the multipart parts with :mod:`tests.multipart`, and
+HTTP response (chunked or not) and the multipart parts with :mod:`tests.support.multipart`, and
 counts parts and payload bytes.  It costs little CPU: payload bytes are counted, never
 copied or decoded.
 
@@ -16,7 +16,7 @@ import threading
 import time
 from dataclasses import dataclass
 
-from tests.multipart import Dechunk, Multipart
+from tests.support.multipart import Dechunk, Multipart
 
 
 @dataclass

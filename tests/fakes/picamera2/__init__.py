@@ -49,6 +49,7 @@ import time
 from typing import Any
 
 import numpy as np
+
 try:
     from libcamera import ColorSpace, Transform
 except ImportError:  # imported as tests.fakes.picamera2 (for its helpers): the sibling fake

@@ -1,0 +1,65 @@
+"""The gap log: what happened to a camera's recording, kept across restarts, so each gap
+in the recordings can be given its cause.
+
+A short JSON list per camera in the run folder (``gaps-cam{N}.json``): recorder started
+and stopped, recording paused and resumed (and by whom), camera restarted, clock steps.
+Written only when something happens (rarely); the newest ``MAX_ENTRIES`` are kept.
+"""
+from __future__ import annotations
+
+import logging
+import time
+from pathlib import Path
+from typing import Any
+
+from common.state.jsonfile import read_json, write_json_atomic
+
+log = logging.getLogger("state")
+MAX_ENTRIES = 200
+SLACK_S = 5.0          # an event this close to a gap's ends explains it
+
+
+def gaps_path(run_dir: Path, camera: int) -> Path:
+    return Path(run_dir) / f"gaps-cam{camera}.json"
+
+
+def read_gaplog(run_dir: Path, camera: int) -> list[dict[str, Any]]:
+    """The camera's events, oldest first (a bad file reads as none)."""
+    data = read_json(gaps_path(run_dir, camera), list) or []
+    return [e for e in data if isinstance(e, dict) and isinstance(e.get("at"), (int, float))
+            and isinstance(e.get("event"), str)][-MAX_ENTRIES:]
+
+
+class GapLog:
+    def __init__(self, run_dir: Path, camera: int) -> None:
+        self.run_dir, self.camera = Path(run_dir), camera
+        self.path = gaps_path(run_dir, camera)
+        self._events = read_gaplog(run_dir, camera)
+
+    def add(self, event: str, at: float | None = None, **details: Any) -> None:
+        entry = {"at": round(time.time() if at is None else at, 3), "event": event,
+                 **{k: v for k, v in details.items() if v not in (None, "")}}
+        self._events = (self._events + [entry])[-MAX_ENTRIES:]
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            write_json_atomic(self.path, self._events)
+        except OSError as exc:
+            log.warning("gap log: cannot write %s: %s", self.path, exc)
+
+
+def cause_of(events: list[dict[str, Any]], start: float, end: float) -> str:
+    """Why recording stopped between ``start`` and ``end`` (epoch s), if an event says so."""
+    near = [e for e in events if start - SLACK_S <= e["at"] <= end + SLACK_S]
+    for e in near:
+        if e["event"] == "clock step":
+            return f"clock step ({e.get('step_s', 0):+g} s)"
+    for e in near:
+        if e["event"] == "recording paused":
+            return "paused" + (f" by {e['by']}" if e.get("by") else "")
+    for e in near:
+        if e["event"] in ("recorder started", "recorder stopped"):
+            return "recorder restarted"
+    for e in near:
+        if e["event"] == "camera restarted":
+            return "camera offline (capture restarted)"
+    return ""

@@ -1,0 +1,159 @@
+"""Am I recording?  ``GET /api/health``: per camera, what the files and the recorder say.
+
+For each camera: the last finished segment and its age, the gaps of the last 24 h found
+from the files themselves (start time from the name, duration from the file) with their
+cause where the recorder's event log knows it, frames dropped today, disk free and how
+many days of recording it holds at today's rate, the retention state; and overall
+``ok`` / ``warning`` / ``failing`` with the reasons.  A camera that has not finished a
+segment for more than two segment lengths while it should record is failing.
+"""
+from __future__ import annotations
+
+import os
+import time
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from common.archive.gaplog import cause_of, read_gaplog
+from common.config import Config
+from common.state.board import StatusBoard
+from common.state.controls import Controls
+from streamer.archive.recordings import holes, list_segments
+
+router = APIRouter()
+WINDOW_S = 24 * 3600
+RECORDER_STALE_S = 5.0
+
+
+def _segments_since(root: Path, camera: int, since: float, now: float) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    day = datetime.fromtimestamp(since).date()
+    while day <= datetime.fromtimestamp(now).date():
+        out += [s for s in list_segments(root, camera, day.strftime("%y%m%d"))
+                if s["start_epoch"] + (s["duration_s"] or 0) >= since]
+        day += timedelta(days=1)
+    out.sort(key=lambda s: (s["start_epoch"], s["file"]))
+    return out
+
+
+
+def gaps_with_causes(segments: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Holes between consecutive segments (epoch seconds), each with its cause where known."""
+    return [{"start": round(start, 3), "end": round(end, 3), "duration_s": round(end - start, 3),
+             "cause": cause_of(events, start, end)} for _, start, end in holes(segments)]
+
+
+def _dir_bytes_today(root: Path, camera: int, now: float) -> tuple[int, float]:
+    """Bytes recorded since local midnight and the seconds they cover."""
+    midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    segs = list_segments(root, camera, datetime.fromtimestamp(now).strftime("%y%m%d"))
+    if not segs:
+        return 0, 0.0
+    first = max(midnight, segs[0]["start_epoch"])
+    return sum(s["size_bytes"] for s in segs), max(1.0, now - first)
+
+
+def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled: bool, now: float,
+                  capture: tuple[str, str | None] = ("unknown", None)) -> dict[str, Any]:
+    root = cfg.recordings_root
+    seg_s = cfg.recorder.segment_seconds
+    events = read_gaplog(cfg.run_dir, camera)
+    segments = _segments_since(root, camera, now - WINDOW_S, now)
+    gaps = gaps_with_causes(segments, events)
+    last = segments[-1] if segments else None
+    last_end = (last["start_epoch"] + (last["duration_s"] or 0)) if last else None
+    age = None if last_end is None else round(max(0.0, now - last_end), 1)
+    running = bool(doc) and doc.get("age_s", RECORDER_STALE_S) < RECORDER_STALE_S
+    state = str(doc.get("state", "unknown")) if running and doc else "not running"
+    failing: list[str] = []
+    warning: list[str] = []
+    name = f"camera {camera}"
+    capture_state, capture_reason = capture
+    if capture_state in ("not connected", "error", "no signal"):
+        failing.append(f"{name}: {capture_state}{': ' + capture_reason if capture_reason else ''}")
+    if enabled:
+        if age is None or age > 2 * seg_s:
+            since = "no segment finished yet" if age is None else f"no segment finished for {age:.0f} s"
+            why = doc.get("waiting_for") or doc.get("last_error") if running and doc else ""
+            failing.append(f"{name}: {since} (recorder {state}{': ' + why if why else ''})")
+        elif not running:
+            failing.append(f"{name}: the recorder is not running")
+    else:
+        warning.append(f"{name}: recording is paused")
+    if running and doc:
+        if doc.get("retention_state", "ok") != "ok":
+            failing.append(f"{name}: retention {doc['retention_state']}")
+        if doc.get("disk_error"):
+            failing.append(f"{name}: {doc['disk_error']}")
+        if doc.get("frames_dropped_today"):
+            warning.append(f"{name}: {doc['frames_dropped_today']} frames dropped today")
+        if doc.get("disk_warning"):
+            warning.append(f"{name}: disk space is low")
+        if doc.get("clock_steps"):
+            warning.append(f"{name}: the wall clock stepped {doc['clock_steps']} time(s)")
+    if gaps:
+        warning.append(f"{name}: {len(gaps)} gap(s) in the last 24 h")
+    return {
+        "camera": camera, "enabled": enabled, "recorder": state,
+        "capture": {"state": capture_state, "reason": capture_reason},
+        "last_segment": None if last is None else {"file": last["file"], "url": last["url"],
+                                                   "start": last["start"], "duration_s": last["duration_s"],
+                                                   "age_s": age},
+        "segments_24h": len(segments),
+        "gaps_24h": gaps,
+        "frames_dropped_today": int(doc.get("frames_dropped_today", 0)) if running and doc else None,
+        "retention": {"state": doc.get("retention_state", "ok") if running and doc else None,
+                      "undeletable": doc.get("retention_undeletable", 0) if running and doc else None,
+                      "deleted": doc.get("retention_deleted_count", 0) if running and doc else None},
+        "clock_steps": doc.get("clock_steps", 0) if running and doc else None,
+        "status": "failing" if failing else ("warning" if warning else "ok"),
+        "reasons": failing + warning,
+    }
+
+
+def health(cfg: Config, board: StatusBoard, controls: Controls, now: float | None = None,
+           captures: dict[int, tuple[str, str | None]] | None = None) -> dict[str, Any]:
+    """``captures``: each camera's capture state and reason (live, not connected, off, error...)."""
+    now = time.time() if now is None else now
+    flags = controls.get()["recording"]
+    captures = captures or {}
+    cams = [camera_health(cfg, cam, board.read(f"recorder-cam{cam}"), bool(flags.get(str(cam), True)), now,
+                          captures.get(cam, ("unknown", None)))
+            for cam in range(cfg.camera.count)]
+    root = cfg.recordings_root
+    try:
+        st = os.statvfs(root)
+        free: int | None = st.f_bavail * st.f_frsize
+    except OSError:
+        free = None
+    per_day = 0.0
+    for cam in range(cfg.camera.count):
+        size, span = _dir_bytes_today(root, cam, now)
+        per_day += size / span * 86400 if span else 0.0
+    days = None if free is None or per_day <= 0 else round(free / per_day, 2)
+    reasons = [r for c in cams for r in c["reasons"]]
+    if free is None:
+        reasons.append(f"the recordings folder {root} cannot be read")
+    overall = "failing" if any(c["status"] == "failing" for c in cams) or free is None else \
+        ("warning" if reasons else "ok")
+    if days is not None and days < 1 and overall == "ok":
+        overall = "warning"
+        reasons.append(f"the free space holds only {days:.1f} days of recording at today's rate")
+    return {"status": overall, "reasons": reasons, "time": round(now, 3),
+            "segment_seconds": cfg.recorder.segment_seconds,
+            "disk": {"free_bytes": free, "bytes_per_day": int(per_day), "days_left": days,
+                     "retention": cfg.recorder.retention},
+            "cameras": {str(c["camera"]): c for c in cams}}
+
+
+@router.get("/api/health")
+def api_health(request: Request) -> dict[str, Any]:
+    rt = request.app.state.rt
+    captures = {}
+    for cam in range(rt.cfg.camera.count):
+        row = rt.watch.camera(cam)
+        captures[cam] = (row["state"], row["reason"])
+    return health(rt.cfg, rt.board, rt.controls, captures=captures)

@@ -1,0 +1,294 @@
+"""Who may reach the streamer and what they may do: one ASGI middleware in front of every route.
+
+In order, before any other work: the source address must be in ``security.allow`` (403),
+the ``Host`` header must name this machine (421, against DNS rebinding), a state-changing
+request must come from this server's own origin (403, against other web pages), and then
+the client must be logged in when accounts exist (a session cookie, or HTTP Basic for
+scripts; 401), with the admin role for a state-changing request (403).  With no account,
+anyone allowed may watch and only this machine may change anything.
+
+The address, user and role go into ``scope["state"]`` for the routes (``identity()``).
+"""
+from __future__ import annotations
+
+import asyncio
+import base64
+import hashlib
+import hmac
+import ipaddress
+import logging
+import os
+import socket
+import time
+from dataclasses import dataclass
+from http.cookies import CookieError, SimpleCookie
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.requests import HTTPConnection
+from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from common.config import Config
+from streamer.auth.accounts import User, Users
+from streamer.auth.limits import MAX_KEYS, LoginFailures, RateLimit
+from streamer.auth.sessions import COOKIE, Sessions, fingerprint, load_secret
+
+log = logging.getLogger("streamer")
+
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+PUBLIC_PATHS = frozenset({"/login", "/logout", "/api/session"})   # reachable without a login
+PUBLIC_PREFIXES = ("/static/",)                                     # the page's code and style
+PAGE_HEADER = b"x-sht-page"     # the page's own requests: a 401 must not raise the browser's prompt
+REALM = 'Basic realm="SHT Dual LIVE Camera", charset="UTF-8"'
+BASIC_CACHE_S = 60.0            # a checked Basic header is trusted this long (scrypt is slow on purpose)
+SCRYPT_AT_ONCE = 2              # password checks in flight (each takes 16 MiB)
+ADD_ADMIN = "python -m streamer.users add NAME --role admin"
+
+
+@dataclass(frozen=True)
+class Identity:
+    address: str
+    user: str | None      # None: nobody logged in (no accounts exist)
+    role: str             # "admin" | "viewer"
+
+    def label(self) -> str:
+        return self.user or "anonymous"
+
+
+def identity(conn: HTTPConnection) -> Identity:
+    """The checked identity of a request (set by :class:`AccessControl`)."""
+    found = conn.scope.get("state", {}).get("identity")
+    if isinstance(found, Identity):
+        return found
+    host = conn.client.host if conn.client else "unknown"
+    return Identity(host, None, "viewer")
+
+
+def _networks(cidrs: list[str]) -> list[ipaddress.IPv4Network | ipaddress.IPv6Network]:
+    return [ipaddress.ip_network(c, strict=False) for c in cidrs]
+
+
+def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        addr = ipaddress.ip_address(text.strip().split("%", 1)[0])
+    except ValueError:
+        return None
+    # An IPv4 client on a dual-stack socket shows as ::ffff:a.b.c.d.
+    if isinstance(addr, ipaddress.IPv6Address) and addr.ipv4_mapped is not None:
+        return addr.ipv4_mapped
+    return addr
+
+
+def _inside(addr: Any, networks: list) -> bool:
+    return addr is not None and any(addr.version == n.version and addr in n for n in networks)
+
+
+def split_host(host: str) -> str:
+    """The name or address part of a ``Host`` header, without port or brackets, lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):
+        return host[1:host.find("]")] if "]" in host else host
+    if host.count(":") == 1:
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
+
+
+class Guard:
+    """The access rules and their state (accounts, session secret, failure counts) of one worker."""
+
+    def __init__(self, cfg: Config) -> None:
+        sec = cfg.security
+        self.allow = _networks(sec.allow)
+        self.proxies = _networks(sec.trusted_proxies)
+        self.hosts = {h.lower().rstrip(".") for h in sec.hosts}
+        own = socket.gethostname().lower()
+        self.own_names = {"localhost", own, own.split(".", 1)[0]}
+        self.users = Users(cfg.run_dir)
+        try:
+            secret = load_secret(cfg.run_dir)
+        except OSError as exc:
+            # Still serve: logins then last until this worker restarts.
+            log.error("session secret %s/session.key: %s; using a temporary one", cfg.run_dir, exc)
+            secret = os.urandom(32)
+        self.sessions = Sessions(secret)
+        self.failures = LoginFailures()
+        self._refusal_log = RateLimit(rate=1 / 60, burst=1)   # one log line per address a minute
+        self._basic: dict[str, tuple[str, str, float]] = {}    # digest -> (user, fingerprint, until)
+        self._scrypt = asyncio.Semaphore(SCRYPT_AT_ONCE)
+
+    # -- the rules ---------------------------------------------------------------------------
+    def address(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
+        """The client: the socket's peer, or the forwarded-for address a trusted proxy names."""
+        client = scope.get("client")
+        peer = client[0] if client else ""
+        if not self.proxies or not _inside(_ip(peer), self.proxies):
+            return peer
+        forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+        hops = [h.strip() for h in forwarded.split(",") if h.strip()]
+        for hop in reversed(hops):
+            if not _inside(_ip(hop), self.proxies):
+                return hop
+        return peer
+
+    def allowed(self, address: str) -> bool:
+        return _inside(_ip(address), self.allow)
+
+    def host_ok(self, host: str) -> bool:
+        name = split_host(host)
+        if _ip(name) is not None or name in self.own_names or name.endswith(".local"):
+            return True
+        return name in self.hosts or any(h.startswith("*.") and name.endswith(h[1:]) for h in self.hosts)
+
+    def same_origin(self, scope: Scope, headers: dict[bytes, bytes], from_proxy: bool) -> bool:
+        """A state-changing request must name this server as its origin (or carry neither header)."""
+        origin = headers.get(b"origin")
+        if origin is None:
+            origin = headers.get(b"referer")
+            if origin is None:
+                return True   # not a browser's cross-site request: browsers send Origin on every POST
+        try:
+            parts = urlsplit(origin.decode("latin-1"))
+        except ValueError:
+            return False
+        host = headers.get(b"host", b"").decode("latin-1").strip().lower()
+        schemes = {scope.get("scheme", "http")}
+        if from_proxy:
+            schemes.add(headers.get(b"x-forwarded-proto", b"").decode("latin-1").strip().lower())
+        return bool(host) and parts.scheme in schemes and parts.netloc.lower() == host
+
+    def log_refusal(self, address: str, message: str) -> None:
+        if self._refusal_log.take(address) == 0:
+            log.warning("%s (further refusals of %s are logged once a minute)", message, address)
+
+    # -- who is it -----------------------------------------------------------------------------
+    def from_cookie(self, headers: dict[bytes, bytes]) -> User | None:
+        raw = headers.get(b"cookie")
+        if not raw:
+            return None
+        try:
+            jar = SimpleCookie(raw.decode("latin-1"))
+        except CookieError:
+            return None
+        morsel = jar.get(COOKIE)
+        found = self.sessions.read(morsel.value) if morsel is not None else None
+        if found is None:
+            return None
+        user = self.users.get(found[0])
+        return user if user is not None and hmac.compare_digest(fingerprint(user.hash), found[1]) else None
+
+    async def check_password(self, name: str, password: str) -> User | None:
+        async with self._scrypt:
+            return await asyncio.to_thread(self.users.check, name, password)
+
+    async def from_basic(self, value: bytes) -> User | None:
+        """The user of an ``Authorization: Basic`` header, or None for wrong credentials."""
+        digest = hmac.new(self.sessions.secret, value, hashlib.sha256).hexdigest()
+        now = time.monotonic()
+        cached = self._basic.get(digest)
+        if cached is not None and cached[2] > now:
+            user = self.users.get(cached[0])
+            if user is not None and fingerprint(user.hash) == cached[1]:
+                return user
+        try:
+            name, _, password = base64.b64decode(value[6:].strip(), validate=True).decode("utf-8").partition(":")
+        except (ValueError, UnicodeDecodeError):
+            return None
+        user = await self.check_password(name, password)
+        if user is not None:
+            if len(self._basic) >= MAX_KEYS:
+                self._basic.clear()
+            self._basic[digest] = (user.name, fingerprint(user.hash), now + BASIC_CACHE_S)
+        return user
+
+    def login_failed(self, address: str, user: str) -> None:
+        if self.failures.failed(address):
+            log.warning("login: %d failed attempts from %s within %g s (last as %r): refused for %g s",
+                        self.failures.limit, address, self.failures.window, user[:64], self.failures.block)
+        else:
+            log.info("login: wrong user name or password from %s (as %r)", address, user[:64])
+
+
+def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def _loopback(address: str) -> bool:
+    ip = _ip(address)
+    return ip is not None and ip.is_loopback
+
+
+class AccessControl:
+    """Pure ASGI middleware (no wrapping of ``send``: streams pay nothing per frame)."""
+
+    def __init__(self, app: ASGIApp, guard: Guard) -> None:
+        self.app, self.guard = app, guard
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        refusal = await self._check(scope)
+        if refusal is not None:
+            await refusal(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+    async def _check(self, scope: Scope) -> Response | None:
+        g = self.guard
+        headers = dict(scope.get("headers") or [])
+        client = scope.get("client")
+        from_proxy = bool(g.proxies and client and _inside(_ip(client[0]), g.proxies))
+        address = g.address(scope, headers)
+        if not g.allowed(address):
+            g.log_refusal(address, f"refused {address}: not in security.allow")
+            return _json(403, {"error": "this address may not use the camera", "address": address,
+                               "setting": "security.allow"})
+        host = headers.get(b"host", b"").decode("latin-1")
+        if host and not g.host_ok(host):
+            g.log_refusal(address, f"refused {address}: Host {host[:100]!r} is not this machine's name")
+            return _json(421, {"error": "unknown host name", "host": host[:100], "setting": "security.hosts"})
+        method, path = scope["method"], scope["path"]
+        unsafe = method not in SAFE_METHODS
+        if unsafe and not g.same_origin(scope, headers, from_proxy):
+            g.log_refusal(address, f"refused a cross-site {method} {path[:100]} from {address}")
+            return _json(403, {"error": "cross-site request refused: the Origin is not this server"})
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        state = scope.setdefault("state", {})
+        if not g.users.any():
+            state["identity"] = Identity(address, None, "admin" if _loopback(address) else "viewer")
+            if unsafe and not public and not _loopback(address):
+                return _json(403, {"error": "no account exists: only this machine may change settings; "
+                                            f"add an admin with `{ADD_ADMIN}`", "how": ADD_ADMIN})
+            return None
+        user = g.from_cookie(headers)
+        auth = headers.get(b"authorization", b"")
+        if user is None and auth[:6].lower() == b"basic ":
+            wait = g.failures.blocked_for(address)
+            if wait > 0:
+                return _json(429, {"error": "too many failed logins", "retry_after_s": round(wait)},
+                             {"Retry-After": str(max(1, round(wait)))})
+            user = await g.from_basic(auth)
+            if user is None:
+                g.login_failed(address, "(basic)")
+                return _json(401, {"error": "wrong user name or password"}, {"WWW-Authenticate": REALM})
+            g.failures.succeeded(address)
+        if user is None:
+            state["identity"] = Identity(address, None, "viewer")
+            if public:
+                return None
+            if path == "/" and method in ("GET", "HEAD"):
+                return RedirectResponse("/login", status_code=303)
+            # Our own page goes to its login form instead of the browser's password prompt.
+            own_page = headers.get(PAGE_HEADER) or headers.get(b"sec-fetch-site") == b"same-origin"
+            extra = {} if own_page else {"WWW-Authenticate": REALM}
+            return _json(401, {"error": "login required", "login": "/login"}, extra)
+        state["identity"] = Identity(address, user.name, user.role)
+        if unsafe and not public and not user.is_admin:
+            return _json(403, {"error": f"{user.name} is a viewer: this needs the admin role", "role": user.role})
+        return None
+
+
+def static_file(name: str) -> Path:
+    return Path(__file__).resolve().parent / "static" / name

@@ -1,0 +1,87 @@
+"""The login page and its routes: log in (a session cookie), log out, and who am I."""
+from __future__ import annotations
+
+import json
+from urllib.parse import parse_qs
+
+from fastapi import APIRouter, Request
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from streamer.auth.access import ADD_ADMIN, Guard, identity, static_file
+from streamer.auth.sessions import COOKIE, LIFETIME_S
+
+router = APIRouter()
+MAX_BODY = 4096
+
+
+def _guard(request: Request) -> Guard:
+    return request.app.state.guard
+
+
+def _secure(request: Request) -> bool:
+    """Mark the cookie Secure when the browser reached us over TLS (directly or via a proxy)."""
+    proto = request.headers.get("x-forwarded-proto", "") if _guard(request).proxies else ""
+    return request.url.scheme == "https" or proto.lower() == "https"
+
+
+@router.get("/login", include_in_schema=False)
+async def login_page(request: Request) -> Response:
+    if not _guard(request).users.any():
+        return RedirectResponse("/", status_code=303)
+    return FileResponse(static_file("login.html"), headers={"Cache-Control": "no-cache"})
+
+
+async def _credentials(request: Request) -> tuple[str, str] | None:
+    body = await request.body()
+    if len(body) > MAX_BODY:
+        return None
+    kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    try:
+        if kind == "application/json":
+            doc = json.loads(body)
+            user, password = doc.get("user"), doc.get("password")
+        else:
+            form = parse_qs(body.decode("utf-8"), max_num_fields=4)
+            user, password = form.get("user", [None])[0], form.get("password", [None])[0]
+    except (ValueError, AttributeError, UnicodeDecodeError):
+        return None
+    if not isinstance(user, str) or not isinstance(password, str):
+        return None
+    return user, password
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    guard, who = _guard(request), identity(request)
+    wait = guard.failures.blocked_for(who.address)
+    if wait > 0:
+        return JSONResponse({"error": "too many failed logins", "retry_after_s": round(wait)}, status_code=429,
+                            headers={"Retry-After": str(max(1, round(wait)))})
+    creds = await _credentials(request)
+    if creds is None:
+        return JSONResponse({"error": "send user and password (JSON or form)", "field": "user"}, status_code=400)
+    user = await guard.check_password(*creds)
+    if user is None:
+        guard.login_failed(who.address, creds[0])
+        return JSONResponse({"error": "wrong user name or password"}, status_code=401)
+    guard.failures.succeeded(who.address)
+    response = JSONResponse({"user": user.name, "role": user.role})
+    response.set_cookie(COOKIE, guard.sessions.issue(user.name, user.hash), max_age=LIFETIME_S, path="/",
+                        httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    response = JSONResponse({"user": None})
+    response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
+    return response
+
+
+@router.get("/api/session")
+async def session(request: Request) -> dict:
+    """Who this request is, and whether it may change settings (for the page)."""
+    guard, who = _guard(request), identity(request)
+    accounts = guard.users.any()
+    return {"accounts": accounts, "user": who.user, "role": who.role, "address": who.address,
+            "can_control": who.role == "admin", "add_admin": None if accounts else ADD_ADMIN}

@@ -1,0 +1,152 @@
+"""The viewer table every worker shares: who holds a stream slot at each resolution.
+
+A viewer is an address.  Admission counts distinct addresses per resolution across all
+workers, so ``--workers 2`` keeps the same limit as one worker.  The table is one small
+JSON file in shared memory (``/dev/shm``, named after the ring prefix: viewers need not
+outlive a reboot, and an SD card should not be rewritten every second), changed under
+``flock`` (the kernel drops the lock of a killed holder) and replaced atomically.  Each
+busy worker rewrites its own rows every REFRESH_S with fresh per-viewer statistics; a row
+not refreshed for EXPIRE_S, or whose worker died, no longer holds a slot.  Rows are capped, so
+the file stays small whatever happens.
+"""
+from __future__ import annotations
+
+import os
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+
+from common.config import Config
+from common.process.pids import pid_alive
+from common.state.jsonfile import FileLock, read_json, write_json_atomic
+
+SHM_DIR = Path("/dev/shm")
+EXPIRE_S = 3.0
+REFRESH_S = 1.0        # how often a busy worker rewrites its rows: well inside EXPIRE_S
+MAX_ROWS = 256
+
+
+@dataclass(frozen=True)
+class Admission:
+    ok: bool
+    res: str
+    limit: int
+    holders: int          # distinct addresses holding a slot at that resolution
+    reason: str = ""
+    per_address: bool = False   # refused for the address's own stream count
+
+
+class ViewerTable:
+    def __init__(self, folder: Path, name: str, limit: int, per_address: int = 0) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / name
+        self._lock_path = self.folder / (name + ".lock")
+        self._lock = FileLock(self._lock_path)
+        self.limit = limit
+        self.per_address = per_address   # most streams one address may hold (0: no cap)
+        self.pid = os.getpid()
+
+    @classmethod
+    def for_config(cls, prefix: str, run_dir: Path, limit: int, per_address: int = 0) -> "ViewerTable":
+        folder = SHM_DIR if SHM_DIR.is_dir() else Path(run_dir)
+        return cls(folder, f"{prefix}streamer-viewers.json", limit, per_address)
+
+    def delete_files(self) -> None:
+        """Delete the table (the whole streamer has stopped: nothing may be left in /dev/shm)."""
+        for path in (self.path, self._lock_path):
+            try:
+                path.unlink()
+            except FileNotFoundError:
+                pass
+
+    @contextmanager
+    def _locked(self) -> Iterator[dict[str, Any]]:
+        """The table, pruned, for changing; written back when the block ends."""
+        with self._lock.held():
+            data = self._pruned(read_json(self.path))  # a bad table reads as empty and is rewritten
+            yield data
+            write_json_atomic(self.path, data)
+
+    @staticmethod
+    def _pruned(data: Any) -> dict[str, Any]:
+        now = time.monotonic()
+        rows = data.get("viewers", []) if isinstance(data, dict) else []
+        workers = data.get("workers", {}) if isinstance(data, dict) else {}
+        rows = rows if isinstance(rows, list) else []
+        workers = workers if isinstance(workers, dict) else {}
+        alive: dict[int, bool] = {}
+
+        def fresh(seen: Any, pid: Any) -> bool:
+            if not isinstance(seen, (int, float)) or not isinstance(pid, int) or not 0 < pid < 1 << 31:
+                return False
+            # After a reboot the monotonic clock starts again: an entry "from the future" is stale too.
+            if not -1.0 <= now - seen <= EXPIRE_S:
+                return False
+            if pid not in alive:
+                alive[pid] = pid_alive(pid)
+            return alive[pid]
+
+        rows = [r for r in rows if isinstance(r, dict) and isinstance(r.get("address"), str)
+                and isinstance(r.get("res"), str) and fresh(r.get("last_seen"), r.get("pid"))]
+        workers = {k: w for k, w in workers.items()
+                   if isinstance(w, dict) and fresh(w.get("last_seen"), w.get("pid"))}
+        return {"viewers": rows[-MAX_ROWS:], "workers": workers}
+
+    @staticmethod
+    def _holders(rows: list[dict[str, Any]], res: str) -> set[str]:
+        return {r.get("address", "") for r in rows if r.get("res") == res}
+
+    def admit(self, row: dict[str, Any]) -> Admission:
+        """Take a slot for ``row`` (address, res, conn, ...) unless the resolution is full."""
+        res, address = row["res"], row["address"]
+        with self._locked() as data:
+            rows = data["viewers"]
+            holders = self._holders(rows, res)
+            if address not in holders and len(holders) >= self.limit:
+                return Admission(False, res, self.limit, len(holders),
+                                 f"{res} already has {len(holders)} viewers (the limit)")
+            held = sum(1 for r in rows if r.get("address") == address)
+            if self.per_address and held >= self.per_address:
+                return Admission(False, res, self.limit, len(holders),
+                                 f"this address already has {held} streams open (the limit)", per_address=True)
+            if len(rows) >= MAX_ROWS:
+                return Admission(False, res, self.limit, len(holders), "too many open streams")
+            rows.append({**row, "pid": self.pid, "last_seen": time.monotonic()})
+            return Admission(True, res, self.limit, len(holders | {address}))
+
+    def sync(self, rows: list[dict[str, Any]], views: list[dict[str, Any]]) -> None:
+        """Replace this worker's rows with ``rows`` (its live viewers) and its view statistics."""
+        now = time.monotonic()
+        with self._locked() as data:
+            others = [r for r in data["viewers"] if r.get("pid") != self.pid]
+            mine = [{**r, "pid": self.pid, "last_seen": now} for r in rows]
+            data["viewers"] = (others + mine)[-MAX_ROWS:]
+            data["workers"][str(self.pid)] = {"pid": self.pid, "last_seen": now, "views": views}
+
+    def remove(self, conn: str) -> None:
+        with self._locked() as data:
+            data["viewers"] = [r for r in data["viewers"] if not (r.get("pid") == self.pid and r.get("conn") == conn)]
+
+    def leave(self) -> None:
+        """This worker stops: its rows go at once."""
+        with self._locked() as data:
+            data["viewers"] = [r for r in data["viewers"] if r.get("pid") != self.pid]
+            data["workers"].pop(str(self.pid), None)
+
+    def read(self) -> dict[str, Any]:
+        return self._pruned(read_json(self.path))
+
+    def counts(self, data: dict[str, Any] | None = None) -> dict[str, int]:
+        return self.holders_by_res((data or self.read())["viewers"])
+
+    @classmethod
+    def holders_by_res(cls, rows: list[dict[str, Any]]) -> dict[str, int]:
+        """Distinct addresses holding a slot among ``rows``, per resolution."""
+        return {res: len(cls._holders(rows, res)) for res in ("480p", "720p")}
+
+
+def table_for(cfg: Config) -> ViewerTable:
+    folder = SHM_DIR if SHM_DIR.is_dir() else cfg.run_dir
+    return ViewerTable(folder, f"{cfg.ring.prefix}streamer-h264-viewers.json", cfg.streamer.max_h264_clients)
