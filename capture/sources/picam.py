@@ -98,7 +98,7 @@ def cameras_listed_afresh() -> int | None:
     code = "from capture.sources.picam import cameras_listed; print(cameras_listed())"
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
-                             cwd=Path(__file__).resolve().parent.parent)
+                             cwd=Path(__file__).resolve().parents[2])  # the repository
         return int(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None

@@ -26,7 +26,7 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
     "--disable-dev-shm-usage", "--autoplay-policy=no-user-gesture-required",
 ]
-ARTIFACTS = Path(os.environ.get("SHT_TEST_ARTIFACTS", Path(__file__).resolve().parent / "artifacts"))
+ARTIFACTS = Path(os.environ.get("SHT_TEST_ARTIFACTS", Path(__file__).resolve().parents[1] / "artifacts"))
 
 
 def chromium_path() -> str | None:
