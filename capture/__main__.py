@@ -32,7 +32,8 @@ from common.ipc.segment import RingBusy
 from common.meter import RateMeter
 from common.process.memory import trim
 from common.process.startup import start_camera_process
-from common.state.board import StatusBoard, capture_status_name
+from common.state.board import StatusBoard
+from common.state.documents import CaptureState
 from common.video.overlay import FrameStamp
 from common.video.streams import STREAMS
 
@@ -56,12 +57,11 @@ class Capture:
         self.board = StatusBoard(cfg.run_dir)
         self.watchdog = Watchdog(cfg.camera.watchdog_seconds, camera)
 
-    def publish(self, state: str, reason: str = "", source: str = "") -> None:
+    def publish(self, state: CaptureState, reason: str = "", source: str = "") -> None:
         """The capture state for the page and health checks: live, not connected, off, error."""
         try:
-            self.board.publish(capture_status_name(self.camera),
-                               {"camera": self.camera, "pid": os.getpid(), "state": state, "reason": reason,
-                                "source": source})
+            self.board.publish_capture(self.camera, {"camera": self.camera, "pid": os.getpid(), "state": state,
+                                                     "reason": reason, "source": source})
         except OSError as exc:
             log.warning("camera %d: cannot publish the status: %s", self.camera, exc)
 

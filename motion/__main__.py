@@ -20,6 +20,7 @@ from common.archive.events import EventStore, db_path
 from common.clock import Pacer
 from common.config import Config, load_or_exit
 from common.state.board import StatusBoard
+from common.state.documents import MotionCamera, MotionStatus
 from motion.camera import CameraWatch
 from motion.coverage import covering
 from motion.webhook import Webhook
@@ -106,16 +107,17 @@ class MotionService:
             self.store.set_segments(ev["id"], files)
 
     def _publish(self, stopped: bool = False) -> None:
-        cams = {}
+        cams: dict[str, MotionCamera] = {}
         for w in self.watches:
             st = w.status()
             st["open"] = st["open"] and not stopped
             cams[str(w.camera)] = st
-        doc = {"pid": 0 if stopped else os.getpid(), "cameras": cams,
-               "webhook": {"sent": self.webhook.sent, "failed": self.webhook.failed} if self.webhook else None,
+        doc: MotionStatus = {
+            "pid": 0 if stopped else os.getpid(), "cameras": cams,
+            "webhook": {"sent": self.webhook.sent, "failed": self.webhook.failed} if self.webhook else None,
             "db_error": self._db_error}
         try:
-            self.board.publish("motion", doc)
+            self.board.publish_motion(doc)
         except OSError as exc:
             log.warning("status: %s", exc)
 

@@ -9,6 +9,7 @@ from common.archive.events import EventStore
 from common.config import Config
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
+from common.state.documents import MotionCamera
 from common.video.overlay import stamp_rows
 from common.video.streams import STREAMS
 from motion.detector import NO_MOTION, Detector
@@ -121,7 +122,7 @@ class CameraWatch:
             self._ended(ev, "stop")
         self.reader.close()
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> MotionCamera:
         ev = self.tracker.event
         return {"open": ev is not None and ev.event_id is not None,
                 "event_id": ev.event_id if ev is not None else None,

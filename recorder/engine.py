@@ -13,11 +13,12 @@ from abc import ABC, abstractmethod
 from collections import deque
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 from common.archive.gaplog import GapLog
 from common.config import Config
 from common.state.board import StatusBoard
+from common.state.documents import EngineStatus, RecorderState, RecorderStatus, SegmentEntry, recorder_status_name
 from common.state.controls import Controls, describe_pause
 from recorder.retention.diskguard import DiskGuard, free_bytes_of
 from recorder.segments.segmenter import Segmenter, local_time
@@ -47,15 +48,15 @@ class RecorderEngine(ABC):
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
                                  cfg.camera.count)
         self.board = StatusBoard(cfg.run_dir)
-        self.status_name = f"recorder-cam{camera}"
+        self.status_name = recorder_status_name(camera)
         self.stopping = False
         self.enabled = True
         self.segments_written = 0
         self.frames_written = 0
         self.last_error = ""
         self.last_error_at: float | None = None
-        self.recent: deque[dict] = deque(maxlen=HISTORY)
-        self.recovered: deque[dict] = deque(maxlen=HISTORY)
+        self.recent: deque[SegmentEntry] = deque(maxlen=HISTORY)
+        self.recovered: deque[SegmentEntry] = deque(maxlen=HISTORY)
         self.gaplog = GapLog(cfg.run_dir, camera)   # causes of gaps, kept across restarts
         self._next_controls = self._next_disk = self._next_status = 0.0
 
@@ -98,14 +99,14 @@ class RecorderEngine(ABC):
         log.error("camera %d: %s", self.camera, message)
 
     @abstractmethod
-    def state(self) -> str:
+    def state(self) -> RecorderState:
         """recording, paused, waiting... for status and the page."""
 
     @abstractmethod
-    def engine_status(self) -> dict[str, Any]:
+    def engine_status(self) -> EngineStatus:
         """The engine's own fields: recording, encoder, current_file, frames_dropped..."""
 
-    def status(self) -> dict[str, Any]:
+    def status(self) -> RecorderStatus:
         g = self.guard.state
         return {
             "camera": self.camera, "pid": os.getpid(), "engine": self.engine, "state": self.state(),
@@ -123,10 +124,10 @@ class RecorderEngine(ABC):
     def publish(self, final: bool = False) -> None:
         doc = self.status()
         if final:
-            doc.update(state="stopped", recording=False, current_file=None)
+            doc["state"], doc["recording"], doc["current_file"] = "stopped", False, None
             if "waiting_for" in doc:
                 doc["waiting_for"] = ""
         try:
-            self.board.publish(self.status_name, doc)
+            self.board.publish_recorder(self.camera, doc)
         except OSError as exc:
             log.warning("status: cannot publish: %s", exc)

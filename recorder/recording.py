@@ -15,13 +15,14 @@ import logging
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import av
 
 from common.config import Config
 from common.ipc.frame_reader import Frame, RingReader
 from common.ipc.names import ring_name
+from common.state.documents import ClockStep, EngineStatus, RecorderState
 from common.process.memory import trim
 from common.video.streams import STREAMS
 from recorder.encode import settings as encoder
@@ -72,7 +73,7 @@ class Recorder(RecorderEngine):
         self.frames_dropped = 0
         self.waiting_reason = "starting"
         self.clock_steps = 0
-        self.last_clock_step: dict | None = None
+        self.last_clock_step: ClockStep | None = None
         self._drop_day, self._drop_base = "", 0
         self.order_mtime = 0.0   # modification time of the last finished file (write order)
 
@@ -255,14 +256,14 @@ class Recorder(RecorderEngine):
         log.error("camera %d: recording again in %.0f s", self.camera, wait)
 
     # -- status ----------------------------------------------------------------------------
-    def state(self) -> str:
+    def state(self) -> RecorderState:
         if not self.enabled:
             return "paused"
         if time.monotonic() < self.retry_at:
             return "error"
         return "recording" if self.writer is not None else "waiting"
 
-    def engine_status(self) -> dict[str, Any]:
+    def engine_status(self) -> EngineStatus:
         return {
             "recording": self.writer is not None,
             "waiting_for": self.waiting_reason if self.writer is None and self.enabled else "",

@@ -25,7 +25,7 @@ import subprocess
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Callable
+from typing import Callable
 
 import av
 
@@ -33,6 +33,7 @@ from common.archive import segment_name
 from common.config import Config
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
+from common.state.documents import EngineStatus, RecorderState, SegmentEntry
 from common.video.streams import STREAMS
 from recorder.encode.settings import TIME_BASE
 from recorder.engine import RecorderEngine
@@ -261,12 +262,12 @@ class RpicamRecorder(RecorderEngine):
         chunk.unlink(missing_ok=True)
         self.segments_written += 1
         self.frames_written += written
-        entry = {"file": str(final.relative_to(self.root)), "frames": written,
-                 "duration_s": round(written / self.fps, 3), "bytes": final.stat().st_size}
+        entry: SegmentEntry = {"file": str(final.relative_to(self.root)), "frames": written,
+                               "duration_s": round(written / self.fps, 3), "bytes": final.stat().st_size}
         (self.recovered if recovered else self.recent).append(entry)
         log.info("segment %s: %d frames%s", entry["file"], written, " (recovered after a crash)" if recovered else "")
 
-    def state(self) -> str:
+    def state(self) -> RecorderState:
         if self.refused:
             return "error"
         if not self.enabled:
@@ -276,7 +277,7 @@ class RpicamRecorder(RecorderEngine):
     def _running(self) -> bool:
         return self.proc is not None and self.proc.poll() is None
 
-    def engine_status(self) -> dict[str, Any]:
+    def engine_status(self) -> EngineStatus:
         running = self._running()
         current = self._chunks(self.run_tag)[-1:] if running else []
         return {

@@ -105,3 +105,15 @@ def test_live_state_follows_the_motion_status(api) -> None:
     doc = client.get("/api/events/live").json()
     assert doc["running"] is True and doc["cameras"]["0"] == {"open": True, "event_id": 4}
     assert doc["cameras"]["1"]["open"] is False
+
+
+def test_live_state_of_a_hand_edited_motion_status(api) -> None:
+    """Values of the wrong type are left out of the answer, not passed on as they are."""
+    client, _, env = api
+    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board.publish("motion", {"pid": 123, "cameras": {"0": {"open": True, "event_id": "4"}, "1": ["open"]}})
+    doc = client.get("/api/events/live").json()
+    assert doc["running"] is True
+    assert doc["cameras"] == {"0": {"open": True, "event_id": None}, "1": {"open": False, "event_id": None}}
+    board.publish("motion", {"pid": "123", "cameras": "all"})
+    assert client.get("/api/events/live").json()["running"] is False

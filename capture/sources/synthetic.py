@@ -21,11 +21,11 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
 import numpy as np
 
-from capture.sources.base import CapturedFrame, Planes
+from capture.sources.base import CameraFailed, CapturedFrame, Planes
 from common.clock import Pacer, stamp_text
 from common.video.overlay import FrameStamp
 from common.video.streams import STREAMS
@@ -219,7 +219,7 @@ def _load(path: Path) -> dict[str, np.ndarray] | None:
         return None
 
 
-def _save(path: Path, arrays: dict[str, np.ndarray]) -> None:
+def _save(path: Path, arrays: dict[str, Any]) -> None:
     # A restarted capture (kill -9, camera failure) then publishes its first frame sooner:
     # the scene costs about 0.75 s of CPU, seconds of recording on a busy machine.
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
@@ -264,6 +264,8 @@ class SyntheticSource:
         """Nothing to cut short: a capture waits at most one frame period."""
 
     def capture(self, timeout: float) -> CapturedFrame:
+        if self._pacer is None:
+            raise CameraFailed("synthetic camera: capture before start (or after close)")
         deadline_ns = self._pacer.wait()
         self._frame_no += 1
         return _SyntheticFrame(self, deadline_ns, time.time_ns(), self._frame_no)

@@ -50,12 +50,12 @@ class Controls:
         self._cache_key: tuple[int, int] | None = None
 
     def _merged(self, stored: Any) -> dict[str, Any]:
-        data = json.loads(json.dumps(self.defaults))
+        data: dict[str, Any] = json.loads(json.dumps(self.defaults))
         if isinstance(stored, dict):
             for key in ("view", "resolution"):
                 value = stored.get(key)
                 # Only values the configuration allows: a bad one must not make every default request fail.
-                if isinstance(value, str) and SCHEMA["streamer"][f"default_{key}"].check(value):
+                if SCHEMA["streamer"][f"default_{key}"].allows(value):
                     data[key] = value
             if isinstance(stored.get("changed_by"), str):
                 data["changed_by"] = stored["changed_by"][:100]
@@ -103,7 +103,8 @@ class Controls:
             with self._lock.held():
                 loaded = load_json(self.path)
                 merged = self._merged(loaded.data)
-                if loaded.problem or {k: loaded.data.get(k) for k in merged} != merged:
+                # Gone since (None) is rewritten too: a missing file reads as these defaults anyway.
+                if not isinstance(loaded.data, dict) or {k: loaded.data.get(k) for k in merged} != merged:
                     write_json_atomic(self.path, merged)
         except OSError as exc:
             log.warning("state file %s: cannot rewrite it: %s", self.path, exc)

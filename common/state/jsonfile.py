@@ -29,7 +29,7 @@ PRIVATE_FILE = 0o600       # state files, locks and secrets: other local users r
 PRIVATE_DIR = 0o700
 MAX_BYTES = 1 << 20        # a state file is a few kB; anything larger is not one of ours
 _LOGGED_MAX = 64           # bad files remembered so each is logged once (bounded)
-_logged: OrderedDict[str, tuple] = OrderedDict()
+_logged: OrderedDict[str, tuple[object, ...]] = OrderedDict()
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ class Loaded:
     problem: str = ""      # why a file that exists could not be used ("" when fine or missing)
 
 
-def _log_once(path: Path, version: tuple, problem: str) -> None:
+def _log_once(path: Path, version: tuple[object, ...], problem: str) -> None:
     key = str(path)
     if _logged.get(key) == version:
         return
@@ -53,7 +53,7 @@ def note_bad(path: Path, problem: str) -> None:
     """Log, once per version of the file, that a readable document holds values we cannot use."""
     try:
         st = os.stat(path)
-        version: tuple = (st.st_ino, st.st_mtime_ns, st.st_size, "values")
+        version: tuple[object, ...] = (st.st_ino, st.st_mtime_ns, st.st_size, "values")
     except OSError:
         version = ("values",)
     _log_once(path, version, problem)
@@ -72,7 +72,7 @@ def load_json(path: Path, expect: type | None = dict) -> Loaded:
         return Loaded(None, problem)
     try:
         st = os.fstat(fd)
-        version = (st.st_ino, st.st_mtime_ns, st.st_size)
+        version: tuple[object, ...] = (st.st_ino, st.st_mtime_ns, st.st_size)
         if not stat.S_ISREG(st.st_mode):
             problem = "is not a regular file" + (" (a directory)" if stat.S_ISDIR(st.st_mode) else "")
         elif st.st_size > MAX_BYTES:

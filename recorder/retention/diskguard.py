@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Callable
 
 from common.archive import segment_name
+from common.state.documents import DeletedSegment
 from common.state.jsonfile import FileLock
 from recorder.retention.eventkeep import EventKeep
 
@@ -144,7 +145,7 @@ class DiskGuard:
         self._free_bytes = free_bytes
         self._now = now
         self.state = GuardState()
-        self.deleted: deque[dict] = deque(maxlen=HISTORY)
+        self.deleted: deque[DeletedSegment] = deque(maxlen=HISTORY)
         self.undeletable: OrderedDict[str, str] = OrderedDict()   # path -> why (logged once)
         self._lock = FileLock(root / LOCK_NAME)
         self._last: tuple[float, int] | None = None   # (monotonic time, free bytes) of the last check

@@ -15,6 +15,7 @@ import struct
 from pathlib import Path
 
 from common.archive import segment_name
+from common.state.documents import SegmentEntry
 from recorder.segments.writer import finalise, probe
 
 log = logging.getLogger("recorder")
@@ -89,9 +90,9 @@ def leftover_parts(camera_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def recover(root: Path, camera: int) -> list[dict]:
+def recover(root: Path, camera: int) -> list[SegmentEntry]:
     """Finalise every temporary segment of one camera; returns what was done, for status."""
-    done = []
+    done: list[SegmentEntry] = []
     for part in leftover_parts(root / segment_name.camera_folder(camera)):
         final_name = segment_name.final_of_part(part.name)
         if final_name is None:

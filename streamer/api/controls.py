@@ -22,23 +22,19 @@ log = logging.getLogger("streamer")
 def _audit(request: Request, action: str, note: str = "") -> None:
     who = identity(request)
     log.info("control: %s by %s from %s%s", action, who.label(), who.address, note)
-    request.app.state.rt.board.publish(LAST_CONTROL, {"action": action, "by": who.label(), "from": who.address,
-                                                      "at": time.time()})
+    request.app.state.rt.board.publish_last_control({"action": action, "by": who.label(), "from": who.address,
+                                                     "at": time.time()})
 
 
 def last_control(rt) -> dict | None:
-    doc = rt.board.read(LAST_CONTROL)
+    doc = rt.board.read_last_control()
     return {k: doc.get(k) for k in ("action", "by", "from", "at")} if doc else None
 
 
-LAST_CAMERA = "streamer-last-camera"   # the single camera to return to when dual view goes off
-LAST_CONTROL = "streamer-last-control"  # the latest control action, for /api/status
-
-
 def last_camera(rt) -> int:
-    doc = rt.board.read(LAST_CAMERA) or {}
+    doc = rt.board.read_last_camera() or {}
     cam = doc.get("camera", 0)
-    return cam if isinstance(cam, int) and 0 <= cam < rt.cfg.camera.count else 0
+    return cam if 0 <= cam < rt.cfg.camera.count else 0
 
 
 def _ok(message: str, **extra: object) -> dict:
@@ -51,7 +47,7 @@ async def switch(camera_id: str, request: Request) -> dict:
     cam = check_camera(rt.cfg, camera_id)
     rt.controls.update(view=str(cam))
     _audit(request, f"view set to camera {cam}")
-    rt.board.publish(LAST_CAMERA, {"camera": cam})
+    rt.board.publish_last_camera({"camera": cam})
     return _ok(f"switched to camera {cam}", current_camera=cam)
 
 

@@ -114,14 +114,14 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
 @router.get("/api/events/live")
 def events_live(request: Request) -> dict[str, Any]:
     cfg = _cfg(request)
-    doc = StatusBoard(cfg.run_dir).read("motion")
+    doc = StatusBoard(cfg.run_dir).read_motion()
     running = bool(doc and doc.get("pid") and doc.get("age_s", 1e9) < LIVE_MAX_AGE_S)
-    cams = (doc or {}).get("cameras") or {}
+    cams = doc.get("cameras", {}) if doc else {}
     out = {}
     for c in range(cfg.camera.count):
-        info = cams.get(str(c)) if isinstance(cams, dict) else None
-        is_open = bool(running and isinstance(info, dict) and info.get("open"))
-        out[str(c)] = {"open": is_open, "event_id": info.get("event_id") if is_open else None}
+        info = cams.get(str(c))
+        is_open = bool(running and info is not None and info.get("open"))
+        out[str(c)] = {"open": is_open, "event_id": info.get("event_id") if info is not None and is_open else None}
     return {"running": running, "enabled": cfg.motion.enabled, "cameras": out}
 
 

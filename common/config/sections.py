@@ -1,0 +1,238 @@
+"""Every configuration key, declared once: its section, type, default and rule.
+
+Each ``[section]`` is a frozen dataclass; a key is a field whose annotation gives its
+type (``int``; ``float`` also takes integers; ``str``; ``bool``; a list), optionally with
+its :class:`Rule` in ``Annotated[...]``, and whose default is the built-in value.  A key
+without a rule accepts any value of its type.  :class:`Config` lists the sections in the
+order messages name them.  The loader's table (``common.config.SCHEMA``) is derived from
+these classes.
+"""
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Annotated, Any, Callable, TypeVar
+
+REPO_ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+# -- rules: what a value may be beyond its type -------------------------------------------------
+@dataclass(frozen=True)
+class Rule:
+    check: Callable[[Any], bool]
+    allowed: str   # what is allowed, in the words of the error message
+
+
+def one_of(*values: str) -> Rule:
+    return Rule(lambda v: v in values, " | ".join(values))
+
+
+def between(lo: float, hi: float) -> Rule:
+    return Rule(lambda v: bool(lo <= v <= hi), f"a number from {lo:g} to {hi:g}")
+
+
+def is_str_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(x, str) for x in v)
+
+
+def is_network_list(v: Any) -> bool:
+    import ipaddress  # only when the file or environment sets such a key
+    if not is_str_list(v):
+        return False
+    try:
+        for x in v:
+            ipaddress.ip_network(x, strict=False)
+    except ValueError:
+        return False
+    return True
+
+
+def is_host_list(v: Any) -> bool:
+    return is_str_list(v) and all(x != "" and all(c.isalnum() or c in "-._*" for c in x) for x in v)
+
+
+def is_rect(v: Any) -> bool:
+    """``[x, y, width, height]`` in percent of the picture, inside it and not empty."""
+    if not (isinstance(v, list) and len(v) == 4):
+        return False
+    if not all(isinstance(n, (int, float)) and not isinstance(n, bool) and 0 <= n <= 100 for n in v):
+        return False
+    return bool(v[0] + v[2] <= 100 and v[1] + v[3] <= 100 and v[2] > 0 and v[3] > 0)
+
+
+def is_mask_list(v: Any) -> bool:
+    return isinstance(v, list) and all(isinstance(cam, list) and all(is_rect(r) for r in cam) for cam in v)
+
+
+T = TypeVar("T")
+
+
+def listed(*items: T) -> list[T]:
+    """A list default: every loaded configuration gets a list of its own."""
+    return field(default_factory=lambda: list(items))
+
+
+SOURCES = ("auto", "synthetic", "picamera2", "file", "v4l2")
+# Loopback, the private IPv4 ranges, link-local, IPv6 ULA and link-local.
+DEFAULT_ALLOW = ["127.0.0.0/8", "::1/128", "10.0.0.0/8", "172.16.0.0/12", "192.168.0.0/16",
+                 "169.254.0.0/16", "fc00::/7", "fe80::/10"]
+
+
+# -- the sections --------------------------------------------------------------------------------
+# Frozen: no process changes its configuration.  eq=False: a loaded configuration is one
+# object, compared and hashed by identity (a generated hash would fail on the list values).
+@dataclass(frozen=True, eq=False)
+class Section:
+    """One validated ``[section]``: ``cfg.recorder.segment_seconds``."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {f.name: getattr(self, f.name) for f in fields(self)}
+
+
+@dataclass(frozen=True, eq=False)
+class CameraSection(Section):
+    source: Annotated[str, one_of(*SOURCES)] = "auto"
+    # Per camera, overriding `source` (e.g. a Pi camera and a USB webcam); empty: `source` for all.
+    sources: Annotated[list[str], Rule(lambda v: is_str_list(v) and all(x in SOURCES for x in v),
+                                       f"a list of {' | '.join(SOURCES)}, one per camera")] = listed()
+    fps: Annotated[int, between(1, 120)] = 30
+    count: Annotated[int, between(1, 2)] = 2
+    names: Annotated[list[str], Rule(is_str_list, "a list of strings")] = listed("CAM 0", "CAM 1")
+    overlay: bool = True
+    files: Annotated[list[str], Rule(is_str_list, "a list of video file paths, one per camera")] = listed()
+    v4l2_devices: Annotated[list[str], Rule(is_str_list, "a list of device paths")] = \
+        listed("/dev/video0", "/dev/video2")
+    capture_timeout: Annotated[float, between(0.1, 30)] = 2.0
+    # A camera that is not connected is looked for again this often (by a fresh process).
+    absent_retry_seconds: Annotated[float, between(1, 3600)] = 60.0
+    # No frame published for this long (a hung camera stack): the capture process exits.
+    watchdog_seconds: Annotated[float, between(1, 600)] = 5.0
+    # Synthetic source only: a still scene (no pan, no vehicle) with a lighting ramp, and
+    # a figure crossing it every this many seconds.  0: the usual moving street scene.
+    synthetic_motion_every: Annotated[float, Rule(lambda v: v == 0 or 10 <= v <= 86400,
+                                                  "0 (off) or a number of seconds from 10 to 86400")] = 0
+
+
+@dataclass(frozen=True, eq=False)
+class RingSection(Section):
+    prefix: Annotated[str, Rule(lambda v: v != "" and all(c.isalnum() or c in "_-." for c in v),
+                                "letters, digits, '_', '-' or '.' (not empty)")] = "sht_"
+    slots: Annotated[int, between(3, 64)] = 8
+    stale_seconds: Annotated[float, between(0.2, 60)] = 2.0
+
+
+@dataclass(frozen=True, eq=False)
+class StreamerSection(Section):
+    host: str = "0.0.0.0"
+    port: Annotated[int, between(1, 65535)] = 8001
+    workers: Annotated[int, between(1, 8)] = 1
+    max_clients_per_resolution: Annotated[int, between(1, 64)] = 2
+    max_h264_clients: Annotated[int, between(1, 64)] = 4   # addresses watching /live/{camera}.mp4
+    jpeg_quality: Annotated[int, between(10, 100)] = 80
+    default_view: Annotated[str, one_of("dual", "0", "1")] = "dual"
+    default_resolution: Annotated[str, one_of("480p", "720p")] = "480p"
+    keepalive_seconds: Annotated[float, between(0.2, 10)] = 1.0
+    # CPU priority of the live view (Unix nice): under load the recorders win.
+    nice: Annotated[int, between(0, 19)] = 10
+    # Open connections per process; more are answered 503 (the fd limit is raised to fit).
+    max_connections: Annotated[int, between(16, 60000)] = 2000
+
+
+@dataclass(frozen=True, eq=False)
+class SecuritySection(Section):
+    allow: Annotated[list[str], Rule(is_network_list, "a list of CIDR networks, e.g. [\"192.168.1.0/24\"]")] = \
+        listed(*DEFAULT_ALLOW)
+    hosts: Annotated[list[str], Rule(is_host_list, "a list of host names, e.g. [\"camera.example.org\"]")] = listed()
+    trusted_proxies: Annotated[list[str], Rule(is_network_list, "a list of CIDR networks of reverse proxies")] = \
+        listed()
+    max_streams_per_address: Annotated[int, between(1, 64)] = 4
+
+
+@dataclass(frozen=True, eq=False)
+class RecorderSection(Section):
+    root: str = "videos/cam_rec"
+    engine: Annotated[str, one_of("pyav", "rpicam-vid")] = "pyav"
+    encoder: Annotated[str, one_of("auto", "libx264", "h264_v4l2m2m")] = "auto"
+    segment_seconds: Annotated[int, between(1, 3600)] = 30
+    align_to_clock: bool = True
+    preset: Annotated[str, one_of("ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
+                                  "slow")] = "ultrafast"
+    tune: Annotated[str, one_of("zerolatency", "film", "animation", "grain", "stillimage", "fastdecode",
+                                "none")] = "zerolatency"
+    crf: Annotated[int, between(0, 51)] = 23
+    max_bitrate_kbps: Annotated[int, between(0, 100000)] = 0
+    threads: Annotated[int, between(0, 16)] = 1   # libx264 threads; 0 lets it choose
+    sync_seconds: Annotated[float, between(0, 60)] = 1.0   # fdatasync the open segment; 0: never
+    keyframe_seconds: Annotated[float, between(0.1, 10)] = 1.0
+    disk_warn_gb: Annotated[float, between(0, 100000)] = 1.0
+    retention: bool = True
+    free_floor_gb: Annotated[float, between(0, 100000)] = 1.0
+    free_target_gb: Annotated[float, between(0, 100000)] = 1.5
+    quota_gb: Annotated[float, between(0, 1000000)] = 0.0
+    max_age_days: Annotated[int, between(0, 36500)] = 0
+    check_seconds: Annotated[float, between(0.5, 10)] = 10.0
+    rpicam_vid: str = "rpicam-vid"
+    pause_max_minutes: Annotated[float, between(0, 525600)] = 60   # 0: a pause lasts until resumed
+    # Segments that hold a motion event outlive plain ones by this many days.
+    event_keep_days: Annotated[float, between(0, 3650)] = 7
+
+
+@dataclass(frozen=True, eq=False)
+class MotionSection(Section):
+    enabled: bool = True
+    analyse_fps: Annotated[float, between(1, 30)] = 10
+    sensitivity: Annotated[int, between(1, 100)] = 50
+    min_area_percent: Annotated[float, between(0.01, 100)] = 0.5
+    # Per camera, rectangles [x, y, width, height] in percent of the picture to ignore.
+    masks: Annotated[list[list[list[float]]],
+                     Rule(is_mask_list, "a list per camera of [x, y, width, height] rectangles in percent, "
+                                        "e.g. [[[0, 0, 30, 20]], []]")] = listed()
+    pre_seconds: Annotated[float, between(0, 60)] = 2.0
+    post_seconds: Annotated[float, between(0.5, 600)] = 5.0
+    webhook_url: Annotated[str, Rule(lambda v: v == "" or v.startswith(("http://", "https://")),
+                                     "empty (off) or an http:// or https:// URL")] = ""
+
+
+@dataclass(frozen=True, eq=False)
+class PathsSection(Section):
+    run_dir: str = "run"
+    log_dir: str = "logs"
+
+
+@dataclass(frozen=True, eq=False)
+class Config:
+    """The whole configuration; ``source`` says where the file part came from, for the log."""
+
+    camera: CameraSection
+    ring: RingSection
+    streamer: StreamerSection
+    security: SecuritySection
+    recorder: RecorderSection
+    motion: MotionSection
+    paths: PathsSection
+    source: str = "defaults"
+
+    def path(self, value: str) -> Path:
+        """A configured path; relative ones are relative to the repo root."""
+        p = Path(value).expanduser()
+        return p if p.is_absolute() else REPO_ROOT / p
+
+    @property
+    def run_dir(self) -> Path:
+        return self.path(self.paths.run_dir)
+
+    @property
+    def recordings_root(self) -> Path:
+        return self.path(self.recorder.root)
+
+    def camera_source(self, cam: int) -> str:
+        sources = self.camera.sources
+        return sources[cam] if cam < len(sources) else self.camera.source
+
+    def camera_name(self, cam: int) -> str:
+        names = self.camera.names
+        return names[cam] if cam < len(names) else f"CAM {cam}"
+
+    def as_dict(self) -> dict[str, dict[str, Any]]:
+        return {name: section.as_dict() for name, section in self.sections().items()}
+
+    def sections(self) -> dict[str, Section]:
+        return {f.name: value for f in fields(self) if isinstance(value := getattr(self, f.name), Section)}

@@ -1,0 +1,154 @@
+"""The status documents on the board (:mod:`common.state.board`): each one's name and keys.
+
+Producers build them as these types; the JSON on disk is the same dict.  A key that a
+producer always writes is required; one that only some producers (or some states) write
+is ``NotRequired``.  A new key must be ``NotRequired``, for a reader meets documents that
+older versions wrote.
+
+Read back from disk, a document is untrusted (an older version, a hand edit): the board's
+typed reads keep only keys whose values have the declared type (:mod:`common.state.conform`),
+but any key may be missing, so readers use ``doc.get(key, default)``.  Only ``age_s``,
+which the board adds on every read, is always there.
+"""
+from typing import Literal, NotRequired, TypedDict
+
+
+class Stamped(TypedDict):
+    """What the board adds: the producer never writes these."""
+
+    published_at: NotRequired[float]   # time.time() of the publish
+    age_s: NotRequired[float]          # seconds since published_at, set on every read
+
+
+# -- capture-cam{N}: the capture process, when its state changes --------------------------------
+CaptureState = Literal["starting", "live", "not connected", "off", "error"]
+
+
+def capture_status_name(camera: int) -> str:
+    return f"capture-cam{camera}"
+
+
+class CaptureStatus(Stamped):
+    camera: int
+    pid: int
+    state: CaptureState
+    reason: str        # why: the source chosen, or what went wrong
+    source: str        # the source kind (synthetic, picamera2...); "" before one is chosen
+
+
+# -- recorder-cam{N}: a recorder, once a second ------------------------------------------------
+RecorderState = Literal["recording", "paused", "waiting", "error", "stopped"]
+
+
+def recorder_status_name(camera: int) -> str:
+    return f"recorder-cam{camera}"
+
+
+class SegmentEntry(TypedDict):
+    """A finished segment (``recent_segments``) or one finished after a crash (``recovered_files``)."""
+
+    file: str                       # relative to the recordings root
+    frames: int
+    duration_s: float
+    bytes: int
+    first_index: NotRequired[int]   # pyav: ring indexes of its first and last frame
+    last_index: NotRequired[int]
+    dropped: NotRequired[int]       # pyav: frames lost inside it
+    closed_because: NotRequired[str]
+    playable: NotRequired[bool]     # recovered by the pyav engine: whether it decodes
+
+
+class DeletedSegment(TypedDict):
+    file: str
+    bytes: int
+    reason: str
+    at: float
+
+
+class ClockStep(TypedDict):
+    step_s: float
+    at: float
+
+
+class EngineStatus(TypedDict):
+    """The recording engine's own fields (``RecorderEngine.engine_status``)."""
+
+    recording: bool
+    encoder: str
+    current_file: str | None
+    frames_dropped: int
+    # pyav only
+    waiting_for: NotRequired[str]
+    encoder_why: NotRequired[str]
+    current_frames: NotRequired[int]
+    frames_dropped_today: NotRequired[int]
+    clock_steps: NotRequired[int]
+    last_clock_step: NotRequired[ClockStep | None]
+    # rpicam-vid only
+    rpicam_pid: NotRequired[int | None]
+    rpicam_restarts: NotRequired[int]
+
+
+class RecorderStatus(EngineStatus, Stamped):
+    camera: int
+    pid: int
+    engine: str
+    state: RecorderState
+    enabled: bool
+    segment_seconds: int
+    segments_written: int
+    frames_written: int
+    last_error: str
+    last_error_at: float | None
+    disk_free_bytes: int
+    disk_warning: bool
+    disk_error: str
+    retention: bool
+    retention_deleted_count: int
+    retention_deleted_bytes: int
+    retention_deleted: list[DeletedSegment]
+    retention_state: str
+    retention_undeletable: int
+    recovered_files: list[SegmentEntry]
+    recent_segments: list[SegmentEntry]
+
+
+# -- motion: the motion process, once a second --------------------------------------------------
+MOTION_STATUS = "motion"
+
+
+class MotionCamera(TypedDict):
+    open: bool                  # an event is open now
+    event_id: int | None
+    area_percent: float         # of the last analysed frame
+    frames: int
+    events: int
+    ring_error: str
+
+
+class WebhookCounts(TypedDict):
+    sent: int
+    failed: int
+
+
+class MotionStatus(Stamped):
+    pid: int                    # 0 once it stopped
+    cameras: dict[str, MotionCamera]
+    webhook: WebhookCounts | None
+    db_error: str
+
+
+# -- the streamer's own: the last control action, the last single camera -----------------------
+LAST_CONTROL = "streamer-last-control"   # for /api/status
+LAST_CAMERA = "streamer-last-camera"     # the camera to return to when dual view goes off
+
+# "from" is a Python keyword, hence the functional form for the keys.
+_ControlKeys = TypedDict("_ControlKeys", {"action": str, "by": str, "from": str, "at": float})
+
+
+class LastControl(_ControlKeys, Stamped):
+    """Who did what, from which address, when."""
+
+
+class LastCamera(Stamped):
+    camera: int
