@@ -390,8 +390,8 @@ def test_plain_uvicorn_serves_streams_too(procs, sht_env):
     """Run by uvicorn's own command, without our protocol: streams go through plain ASGI."""
     procs.capture(0)
     port = sht_env["SHT__STREAMER__PORT"]
-    procs.start("uvicorn", "-m", "uvicorn", "streamer.app:app", "--host", "127.0.0.1", "--port", port,
-                "--http", "h11")
+    procs.start("uvicorn", "-m", "uvicorn", "streamer.app:create_app", "--factory", "--host", "127.0.0.1",
+                "--port", port, "--http", "h11")
     wait_until(lambda: _ok(f"{base(sht_env)}/api/status"), 30)
     code, parts = read_parts(f"{base(sht_env)}/stream?view=0&res=480p", 5)
     assert code == 200 and parts[0].gray().shape == (480, 640)

@@ -11,8 +11,8 @@ import time
 
 from fastapi import APIRouter, Request
 
-from streamer.api.status import legacy_stats, recording_status
-from streamer.auth.access import identity
+from streamer.api.status import LAST_CONTROL, full_status, legacy_stats, recording_status
+from streamer.auth import identity
 from streamer.params import LEGACY_RESOLUTIONS, ParamError, check_camera
 
 router = APIRouter()
@@ -26,13 +26,7 @@ def _audit(request: Request, action: str, note: str = "") -> None:
                                                       "at": time.time()})
 
 
-def last_control(rt) -> dict | None:
-    doc = rt.board.read(LAST_CONTROL)
-    return {k: doc.get(k) for k in ("action", "by", "from", "at")} if doc else None
-
-
 LAST_CAMERA = "streamer-last-camera"   # the single camera to return to when dual view goes off
-LAST_CONTROL = "streamer-last-control"  # the latest control action, for /api/status
 
 
 def last_camera(rt) -> int:
@@ -86,7 +80,7 @@ async def resolution(resolution: str, request: Request) -> dict:
 @router.get("/api/stats")
 async def stats(request: Request) -> dict:
     rt = request.app.state.rt
-    status = rt.status()
+    status = full_status(rt)
     by_res = status["limits"]["viewers_by_res"]
     addresses = len({v["address"] for v in status["viewers"]})
     return legacy_stats(rt.cfg, rt.watch, rt.controls, status["views"], by_res, addresses, last_camera(rt))
