@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import resource
-import selectors
 import socket
 import threading
 import time
@@ -18,7 +17,7 @@ import pytest
 from common.ipc.names import ring_name
 from tests.support.procs import wait_until
 from tests.support.security_rig import SecureSystem, raw_request
-from tests.support.streamer_client import Reader
+from tests.support.streamer_client import Drain, Reader
 
 IDLE_SOCKETS = 1100
 FLOOD_S = 20.0
@@ -96,34 +95,6 @@ def test_idle_sockets_do_not_lock_out_viewers(system: SecureSystem) -> None:
             s.close()
         for v in viewers:
             v.stop()
-
-
-class Drain(threading.Thread):
-    """Reads and discards whatever the held streams send: they are live viewers, not stalled ones
-    (the streamer drops a viewer that stops reading, which would free its slot)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.sel = selectors.DefaultSelector()
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-
-    def add(self, s: socket.socket) -> None:
-        s.setblocking(False)
-        with self.lock:
-            self.sel.register(s, selectors.EVENT_READ)
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            with self.lock:
-                events = self.sel.select(0.05) if self.sel.get_map() else []
-            for key, _ in events:
-                try:
-                    key.fileobj.recv(1 << 20)
-                except (BlockingIOError, OSError):
-                    pass
-            if not events:
-                time.sleep(0.01)
 
 
 def test_one_address_cannot_take_every_stream(system: SecureSystem) -> None:

@@ -151,6 +151,12 @@ class LiveResponse(Response):
             if self.started and not session.gone and (conn is None or conn.open):
                 # Server shutdown: end the response properly so the connection closes cleanly.
                 await send(_END)
+            elif self.started and conn is not None:
+                # A dropped connection is lost a moment after its abort: returning before that
+                # would look to the server like a response given up half-way.
+                while not conn.closing:
+                    session.wake.clear()
+                    await session.wake.wait()
         finally:
             watcher.cancel()
             if conn is not None:
