@@ -44,7 +44,7 @@ class H264Viewer(ViewerSession):
 class H264Stream(LiveResponse):
     """The response: init segment, then fragments as they come, skipping when it must."""
 
-    def __init__(self, feeds: Feeds, viewer: H264Viewer, on_end: Callable[[H264Viewer], None]) -> None:
+    def __init__(self, feeds: Feeds, viewer: H264Viewer, on_end: Callable[[ViewerSession], None]) -> None:
         super().__init__(viewer, on_end, HEADERS, "video/mp4")
         self.feeds, self.viewer = feeds, viewer
 

@@ -149,7 +149,7 @@ class Sink:
 
 
 class MJPEGStream(LiveResponse):
-    def __init__(self, encoders: Encoders, viewer: MJPEGViewer, on_end: Callable[[MJPEGViewer], None]) -> None:
+    def __init__(self, encoders: Encoders, viewer: MJPEGViewer, on_end: Callable[[ViewerSession], None]) -> None:
         super().__init__(viewer, on_end, HEADERS, framing.MEDIA_TYPE)
         self.encoders, self.viewer = encoders, viewer
 
