@@ -14,9 +14,8 @@ import sys
 
 from common.config import load_or_exit
 from common.process.priority import lower_priority
-from streamer.live import viewers as live_viewers
-from streamer.live.viewers import ViewerTable
-from streamer.server.workers import APP, run_one, serve, uvicorn_options
+from streamer.live import remove_shared_files
+from streamer.server import APP, run_one, serve, uvicorn_options
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -50,8 +49,7 @@ def main(argv: list[str] | None = None) -> int:
             return run_one(options)
         return serve(options, workers)
     finally:
-        ViewerTable.for_config(cfg.ring.prefix, cfg.run_dir, cfg.streamer.max_clients_per_resolution).delete_files()
-        live_viewers.table_for(cfg).delete_files()
+        remove_shared_files(cfg)
 
 
 def exit_now(code: int) -> None:

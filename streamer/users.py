@@ -8,7 +8,7 @@ import getpass
 import sys
 
 from common.config import load_or_exit
-from streamer.auth.accounts import ROLES, UserError, Users, check_name
+from streamer.auth import ROLES, UserError, Users, check_name
 
 
 def _read_password(from_stdin: bool) -> str:

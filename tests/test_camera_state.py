@@ -8,7 +8,7 @@ from pathlib import Path
 
 from common.config import load
 from common.state.board import StatusBoard, capture_status_name
-from streamer.api.status import CameraWatch
+from streamer.live import CameraWatch
 
 
 def test_state_and_reason_come_from_a_running_capture(tmp_path: Path, sht_env: dict[str, str]) -> None:

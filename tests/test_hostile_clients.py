@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import resource
-import selectors
 import socket
 import threading
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Iterator
 
@@ -18,7 +18,7 @@ import pytest
 from common.ipc.names import ring_name
 from tests.support.procs import wait_until
 from tests.support.security_rig import SecureSystem, raw_request
-from tests.support.streamer_client import Reader
+from tests.support.streamer_client import HeldStreams, Reader
 
 IDLE_SOCKETS = 1100
 FLOOD_S = 20.0
@@ -98,53 +98,10 @@ def test_idle_sockets_do_not_lock_out_viewers(system: SecureSystem) -> None:
             v.stop()
 
 
-class Drain(threading.Thread):
-    """Reads and discards whatever the held streams send: they are live viewers, not stalled ones
-    (the streamer drops a viewer that stops reading, which would free its slot)."""
-
-    def __init__(self) -> None:
-        super().__init__(daemon=True)
-        self.sel = selectors.DefaultSelector()
-        self.stop = threading.Event()
-        self.lock = threading.Lock()
-
-    def add(self, s: socket.socket) -> None:
-        s.setblocking(False)
-        with self.lock:
-            self.sel.register(s, selectors.EVENT_READ)
-
-    def run(self) -> None:
-        while not self.stop.is_set():
-            with self.lock:
-                events = self.sel.select(0.05) if self.sel.get_map() else []
-            for key, _ in events:
-                try:
-                    key.fileobj.recv(1 << 20)
-                except (BlockingIOError, OSError):
-                    pass
-            if not events:
-                time.sleep(0.01)
-
-
 def test_one_address_cannot_take_every_stream(system: SecureSystem) -> None:
-    held: list[socket.socket] = []
-    codes: dict[int, int] = {}
-    drain = Drain()
-    drain.start()
+    streams = HeldStreams(system.port)
     try:
-        for _ in range(300):
-            s = socket.create_connection(("127.0.0.1", system.port), timeout=5, source_address=("127.0.0.5", 0))
-            s.sendall(b"GET /stream?view=0&res=480p HTTP/1.1\r\nHost: localhost\r\n\r\n")
-            head = b""
-            while b"\r\n" not in head:
-                head += s.recv(4096)
-            code = int(head.split()[1])
-            codes[code] = codes.get(code, 0) + 1
-            if code == 200:
-                held.append(s)
-                drain.add(s)
-            else:
-                s.close()
+        codes = Counter(streams.open("/stream?view=0&res=480p", "127.0.0.5")[0] for _ in range(300))
         assert codes == {200: 4, 429: 296}, codes
         r = system.get("/stream?view=0&res=480p", source="127.0.0.5", method="GET",
                        headers={"Connection": "close"})
@@ -159,10 +116,7 @@ def test_one_address_cannot_take_every_stream(system: SecureSystem) -> None:
                     break
         assert code == 200 and b"image/jpeg" in body
     finally:
-        drain.stop.set()
-        drain.join(5)
-        for s in held:
-            s.close()
+        streams.close()
 
 
 def test_connection_cap_answers_503(tmp_path: Path) -> None:

@@ -51,14 +51,24 @@ def _module_level_imports(body: list[ast.stmt]) -> list[ast.Import | ast.ImportF
 
 
 def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
-    """Module -> the project modules its module-level imports load (parent packages included)."""
-    def with_parents(name: str) -> set[str]:
-        pieces = name.split(".")
-        return {".".join(pieces[:i]) for i in range(1, len(pieces) + 1)} & modules.keys()
+    """Module -> the project modules its module-level imports load (parent packages included).
 
+    A module's own enclosing packages are loaded before it runs, so importing a sibling does
+    not load them again: they are edges only when imported by name (a package whose
+    ``__init__`` imports its modules is no cycle, a module importing names from that
+    ``__init__`` is one).
+    """
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        pieces = name.split(".")
+        enclosing = {".".join(pieces[:i]) for i in range(1, len(pieces))}
+
+        def with_parents(target: str) -> set[str]:
+            parts = target.split(".")
+            implied = {".".join(parts[:i]) for i in range(1, len(parts))} - enclosing
+            return (implied | {target}) & modules.keys()
+
         targets: set[str] = set()
         for node in _module_level_imports(ast.parse(path.read_text(), str(path)).body):
             if isinstance(node, ast.Import):
@@ -69,10 +79,12 @@ def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
             if node.level:
                 anchor = package.split(".")[:len(package.split(".")) - (node.level - 1)]
                 base = ".".join(anchor + ([base] if base else []))
-            targets |= with_parents(base)
-            for alias in node.names:  # ``from package import module`` loads that module
-                if f"{base}.{alias.name}" in modules:
-                    targets.add(f"{base}.{alias.name}")
+            # ``from package import module`` loads that module; the package's own names come
+            # from its ``__init__``.
+            submodules = {f"{base}.{a.name}" for a in node.names} & modules.keys()
+            targets |= submodules
+            only_modules = len(submodules) == len(node.names)
+            targets |= with_parents(base) - ({base} if only_modules and base in enclosing else set())
         graph[name] = targets - {name} if path.name == "__init__.py" else targets
     return graph
 
@@ -134,10 +146,19 @@ def test_the_detector_finds_a_cycle_and_ignores_function_level_imports(tmp_path:
     (pkg / "d.py").write_text("from typing import TYPE_CHECKING\nif TYPE_CHECKING:\n    import pkg.e\n"
                               "def later():\n    import pkg.e\n")
     (pkg / "e.py").write_text("import pkg.d\n")
+    # A package whose __init__ names what its modules offer: no cycle, unless a module takes
+    # a name from that __init__.
+    sub = pkg / "sub"
+    sub.mkdir()
+    (sub / "__init__.py").write_text("from pkg.sub.f import F\nfrom pkg.sub.h import H\n")
+    (sub / "f.py").write_text("from pkg.sub import g\nF = 1\n")
+    (sub / "g.py").write_text("")
+    (sub / "h.py").write_text("from pkg.sub import F\nH = F\n")
     graph = import_graph(project_modules(tmp_path, ("pkg",)))
-    assert graph["pkg.b"] == {"pkg", "pkg.c"} and graph["pkg.c"] == {"pkg", "pkg.a"}
+    assert graph["pkg.b"] == {"pkg.c"} and graph["pkg.c"] == {"pkg.a"}
     assert graph["pkg.d"] == set()          # type-only and function-level imports are not edges
-    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"]]
+    assert graph["pkg.sub.f"] == {"pkg.sub.g"} and graph["pkg.sub.h"] == {"pkg.sub"}
+    assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"], ["pkg.sub", "pkg.sub.h"]]
 
 
 def test_every_module_imports_on_its_own(tmp_path: Path) -> None:

@@ -76,6 +76,7 @@ def test_second_address_refused_with_423_and_bad_camera_400(live_system) -> None
         assert other.status_code == 423 and other.headers["retry-after"] == "2"
         body = other.json()
         assert body["error"] == "viewer limit reached" and body["limit"] == 1 and body["res"] == "h264"
+        assert body["setting"] == "streamer.max_h264_clients" and body["holders"] == 1
         rows = httpx.get(base + "/api/status", timeout=10).json()["low_data_viewers"]
         assert [(r["address"], r["view"]) for r in rows] == [("127.0.0.1", "0")]
     wait_until(lambda: _read(base, 1, "127.0.0.2")[0].status_code == 200, 10, interval=0.3)

@@ -108,11 +108,11 @@ def test_status_with_a_bad_timestamp_is_very_old(tmp_path: Path) -> None:
 @pytest.mark.parametrize("kind", KINDS)
 @pytest.mark.parametrize("which", ["table", "lock"])
 def test_bad_viewer_table_is_empty_and_rewritten(tmp_path: Path, kind: str, which: str) -> None:
-    table = ViewerTable(tmp_path, "viewers.json", limit=1)
+    table = ViewerTable(tmp_path, "viewers.json", {"480p": 1, "720p": 1})
     spoil(table.path if which == "table" else tmp_path / "viewers.json.lock", kind)
     assert table.counts() == {"480p": 0, "720p": 0}
-    assert table.admit({"address": "127.0.0.2", "res": "480p", "conn": "a"}).ok
-    assert not table.admit({"address": "127.0.0.3", "res": "480p", "conn": "b"}).ok
+    assert table.admit({"address": "127.0.0.2", "kind": "mjpeg", "res": "480p", "conn": "a"}).ok
+    assert not table.admit({"address": "127.0.0.3", "kind": "mjpeg", "res": "480p", "conn": "b"}).ok
     assert table.counts() == {"480p": 1, "720p": 0}
     assert isinstance(json.loads(table.path.read_text()), dict)
 

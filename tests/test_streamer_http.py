@@ -207,7 +207,7 @@ def test_encoder_runs_once_per_frame_for_three_viewers(system):
     wait_until(lambda: not any(v["view"] == "dual" and v["res"] == "480p" for v in status(system)["views"]), 5)
 
 
-def test_a_stalled_viewer_neither_slows_others_nor_keeps_its_slot(system):
+def test_a_stalled_viewer_neither_slows_others_nor_keeps_its_slot(system, procs):
     path = "/stream?view=dual&res=480p"
     port = int(system["SHT__STREAMER__PORT"])
     good = Reader(base(system) + path, "127.0.0.2").start()
@@ -224,6 +224,8 @@ def test_a_stalled_viewer_neither_slows_others_nor_keeps_its_slot(system):
         # The stalled viewer's buffers fill, its writes stop, and it is dropped.
         wait_until(lambda: status(system)["limits"]["viewers_by_res"]["480p"] == 1, 8, interval=0.1)
         assert good.rate(t1) >= 0.75 * baseline, (good.rate(t1), baseline)
+        log = procs.log("streamer")
+        assert "mjpeg viewer 127.0.0.3 (dual 480p) stopped reading: dropped" in log and "ERROR" not in log
         # A slow (5 fps) viewer keeps its slot.
         slow = Reader(base(system) + path, "127.0.0.4", delay=0.2).start()
         wait_until(lambda: slow.parts >= 3, 10)
@@ -390,8 +392,8 @@ def test_plain_uvicorn_serves_streams_too(procs, sht_env):
     """Run by uvicorn's own command, without our protocol: streams go through plain ASGI."""
     procs.capture(0)
     port = sht_env["SHT__STREAMER__PORT"]
-    procs.start("uvicorn", "-m", "uvicorn", "streamer.app:app", "--host", "127.0.0.1", "--port", port,
-                "--http", "h11")
+    procs.start("uvicorn", "-m", "uvicorn", "streamer.app:create_app", "--factory", "--host", "127.0.0.1",
+                "--port", port, "--http", "h11")
     wait_until(lambda: _ok(f"{base(sht_env)}/api/status"), 30)
     code, parts = read_parts(f"{base(sht_env)}/stream?view=0&res=480p", 5)
     assert code == 200 and parts[0].gray().shape == (480, 640)

@@ -42,7 +42,7 @@ def test_the_installed_uvicorn_is_the_pinned_one():
 def test_only_transport_touches_uvicorn():
     """Every other streamer module goes through transport's own interface."""
     offenders = []
-    for path in sorted((REPO / "streamer").glob("*.py")):
+    for path in sorted((REPO / "streamer").rglob("*.py")):
         if path.name == "transport.py":
             continue
         for node in ast.walk(ast.parse(path.read_text(), str(path))):

@@ -11,8 +11,8 @@ import time
 
 from fastapi import APIRouter, Request
 
-from streamer.api.status import legacy_stats, recording_status
-from streamer.auth.access import identity
+from streamer.api.status import full_status, legacy_stats, recording_status
+from streamer.auth import identity
 from streamer.params import LEGACY_RESOLUTIONS, ParamError, check_camera
 
 router = APIRouter()
@@ -26,15 +26,10 @@ def _audit(request: Request, action: str, note: str = "") -> None:
                                                      "at": time.time()})
 
 
-def last_control(rt) -> dict | None:
-    doc = rt.board.read_last_control()
-    return {k: doc.get(k) for k in ("action", "by", "from", "at")} if doc else None
-
-
 def last_camera(rt) -> int:
     doc = rt.board.read_last_camera() or {}
     cam = doc.get("camera", 0)
-    return cam if 0 <= cam < rt.cfg.camera.count else 0
+    return cam if isinstance(cam, int) and 0 <= cam < rt.cfg.camera.count else 0
 
 
 def _ok(message: str, **extra: object) -> dict:
@@ -82,7 +77,7 @@ async def resolution(resolution: str, request: Request) -> dict:
 @router.get("/api/stats")
 async def stats(request: Request) -> dict:
     rt = request.app.state.rt
-    status = rt.status()
+    status = full_status(rt)
     by_res = status["limits"]["viewers_by_res"]
     addresses = len({v["address"] for v in status["viewers"]})
     return legacy_stats(rt.cfg, rt.watch, rt.controls, status["views"], by_res, addresses, last_camera(rt))

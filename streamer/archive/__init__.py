@@ -1,0 +1,9 @@
+"""The recordings, their motion events and their health, as the web app serves them.
+
+What the rest of the streamer uses: the three routers.
+"""
+from streamer.archive.events import router as events_router
+from streamer.archive.health import router as health_router
+from streamer.archive.recordings import router as recordings_router
+
+__all__ = ["events_router", "health_router", "recordings_router"]

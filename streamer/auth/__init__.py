@@ -1,0 +1,13 @@
+"""Who may reach the streamer and what they may do: access control, accounts, logins, limits.
+
+What the rest of the streamer uses: the :class:`AccessControl` middleware and its
+:class:`Guard`, a request's checked :func:`identity`, the login routes (``login_router``),
+the accounts for ``python -m streamer.users``, and the per-address :class:`RateLimit`.
+"""
+from streamer.auth.access import AccessControl, Guard, Identity, identity
+from streamer.auth.accounts import ROLES, UserError, Users, check_name
+from streamer.auth.limits import RateLimit
+from streamer.auth.login import router as login_router
+
+__all__ = ["AccessControl", "Guard", "Identity", "ROLES", "RateLimit", "UserError", "Users", "check_name",
+           "identity", "login_router"]

@@ -291,4 +291,4 @@ class AccessControl:
 
 
 def static_file(name: str) -> Path:
-    return Path(__file__).resolve().parent / "static" / name
+    return Path(__file__).resolve().parents[1] / "static" / name   # streamer/static

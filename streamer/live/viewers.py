@@ -1,13 +1,18 @@
-"""The viewer table every worker shares: who holds a stream slot at each resolution.
+"""The viewer table every worker shares: who holds a live-stream slot, of either kind.
 
-A viewer is an address.  Admission counts distinct addresses per resolution across all
-workers, so ``--workers 2`` keeps the same limit as one worker.  The table is one small
-JSON file in shared memory (``/dev/shm``, named after the ring prefix: viewers need not
-outlive a reboot, and an SD card should not be rewritten every second), changed under
-``flock`` (the kernel drops the lock of a killed holder) and replaced atomically.  Each
-busy worker rewrites its own rows every REFRESH_S with fresh per-viewer statistics; a row
-not refreshed for EXPIRE_S, or whose worker died, no longer holds a slot.  Rows are capped, so
-the file stays small whatever happens.
+A row is one open stream: its address, its kind (``mjpeg`` or ``h264``) and its *pool*,
+the set of slots it counts against (``480p`` and ``720p`` for MJPEG, ``h264`` for the
+low-data view).  A pool's limit counts distinct addresses across all workers, so
+``--workers 2`` keeps the same limits as one worker; the per-address cap counts an
+address's streams of every kind together.  Both are checked under one lock on one table,
+so no two workers can both take the last slot.
+
+The table is one small JSON file in shared memory (``/dev/shm``, named after the ring
+prefix: viewers need not outlive a reboot, and an SD card should not be rewritten every
+second), changed under ``flock`` (the kernel drops the lock of a killed holder) and
+replaced atomically.  Each busy worker rewrites its own rows every REFRESH_S with fresh
+per-viewer statistics; a row not refreshed for EXPIRE_S, or whose worker died, no longer
+holds a slot.  Rows are capped, so the file stays small whatever happens.
 """
 from __future__ import annotations
 
@@ -16,9 +21,8 @@ import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
-from common.config import Config
 from common.process.pids import pid_alive
 from common.state.jsonfile import FileLock, read_json, write_json_atomic
 
@@ -26,32 +30,40 @@ SHM_DIR = Path("/dev/shm")
 EXPIRE_S = 3.0
 REFRESH_S = 1.0        # how often a busy worker rewrites its rows: well inside EXPIRE_S
 MAX_ROWS = 256
+ROW_KEYS = ("address", "kind", "res")   # what a row must name to hold a slot
 
 
 @dataclass(frozen=True)
 class Admission:
     ok: bool
-    res: str
-    limit: int
-    holders: int          # distinct addresses holding a slot at that resolution
+    pool: str
+    limit: int            # the pool's limit, or the per-address cap when refused for it
+    holders: int          # distinct addresses holding a slot in the pool
+    streams: int = 0      # streams the address held before this one
     reason: str = ""
     per_address: bool = False   # refused for the address's own stream count
 
 
+def holders(rows: list[dict[str, Any]], pool: str) -> set[str]:
+    """Distinct addresses holding a slot of ``pool`` among ``rows``."""
+    return {r.get("address", "") for r in rows if r.get("res") == pool}
+
+
 class ViewerTable:
-    def __init__(self, folder: Path, name: str, limit: int, per_address: int = 0) -> None:
+    def __init__(self, folder: Path, name: str, limits: Mapping[str, int], per_address: int = 0) -> None:
         self.folder = Path(folder)
         self.path = self.folder / name
         self._lock_path = self.folder / (name + ".lock")
         self._lock = FileLock(self._lock_path)
-        self.limit = limit
-        self.per_address = per_address   # most streams one address may hold (0: no cap)
+        self.limits = dict(limits)        # pool -> most distinct addresses
+        self.per_address = per_address    # most streams one address may hold (0: no cap)
         self.pid = os.getpid()
 
     @classmethod
-    def for_config(cls, prefix: str, run_dir: Path, limit: int, per_address: int = 0) -> "ViewerTable":
+    def for_config(cls, prefix: str, run_dir: Path, limits: Mapping[str, int],
+                   per_address: int = 0) -> "ViewerTable":
         folder = SHM_DIR if SHM_DIR.is_dir() else Path(run_dir)
-        return cls(folder, f"{prefix}streamer-viewers.json", limit, per_address)
+        return cls(folder, f"{prefix}streamer-viewers.json", limits, per_address)
 
     def delete_files(self) -> None:
         """Delete the table (the whole streamer has stopped: nothing may be left in /dev/shm)."""
@@ -88,33 +100,30 @@ class ViewerTable:
                 alive[pid] = pid_alive(pid)
             return alive[pid]
 
-        rows = [r for r in rows if isinstance(r, dict) and isinstance(r.get("address"), str)
-                and isinstance(r.get("res"), str) and fresh(r.get("last_seen"), r.get("pid"))]
+        rows = [r for r in rows if isinstance(r, dict) and all(isinstance(r.get(k), str) for k in ROW_KEYS)
+                and fresh(r.get("last_seen"), r.get("pid"))]
         workers = {k: w for k, w in workers.items()
                    if isinstance(w, dict) and fresh(w.get("last_seen"), w.get("pid"))}
         return {"viewers": rows[-MAX_ROWS:], "workers": workers}
 
-    @staticmethod
-    def _holders(rows: list[dict[str, Any]], res: str) -> set[str]:
-        return {r.get("address", "") for r in rows if r.get("res") == res}
-
     def admit(self, row: dict[str, Any]) -> Admission:
-        """Take a slot for ``row`` (address, res, conn, ...) unless the resolution is full."""
-        res, address = row["res"], row["address"]
+        """Take a slot for ``row`` (address, kind, res: its pool, conn, ...) unless refused."""
+        pool, address = row["res"], row["address"]
+        limit = self.limits[pool]
         with self._locked() as data:
             rows = data["viewers"]
-            holders = self._holders(rows, res)
-            if address not in holders and len(holders) >= self.limit:
-                return Admission(False, res, self.limit, len(holders),
-                                 f"{res} already has {len(holders)} viewers (the limit)")
+            inside = holders(rows, pool)
+            if address not in inside and len(inside) >= limit:
+                return Admission(False, pool, limit, len(inside),
+                                 reason=f"{pool} already has {len(inside)} viewers (the limit)")
             held = sum(1 for r in rows if r.get("address") == address)
             if self.per_address and held >= self.per_address:
-                return Admission(False, res, self.limit, len(holders),
+                return Admission(False, pool, self.per_address, len(inside), held,
                                  f"this address already has {held} streams open (the limit)", per_address=True)
             if len(rows) >= MAX_ROWS:
-                return Admission(False, res, self.limit, len(holders), "too many open streams")
+                return Admission(False, pool, limit, len(inside), held, "too many open streams")
             rows.append({**row, "pid": self.pid, "last_seen": time.monotonic()})
-            return Admission(True, res, self.limit, len(holders | {address}))
+            return Admission(True, pool, limit, len(inside | {address}), held)
 
     def sync(self, rows: list[dict[str, Any]], views: list[dict[str, Any]]) -> None:
         """Replace this worker's rows with ``rows`` (its live viewers) and its view statistics."""
@@ -138,15 +147,7 @@ class ViewerTable:
     def read(self) -> dict[str, Any]:
         return self._pruned(read_json(self.path))
 
-    def counts(self, data: dict[str, Any] | None = None) -> dict[str, int]:
-        return self.holders_by_res((data or self.read())["viewers"])
-
-    @classmethod
-    def holders_by_res(cls, rows: list[dict[str, Any]]) -> dict[str, int]:
-        """Distinct addresses holding a slot among ``rows``, per resolution."""
-        return {res: len(cls._holders(rows, res)) for res in ("480p", "720p")}
-
-
-def table_for(cfg: Config) -> ViewerTable:
-    folder = SHM_DIR if SHM_DIR.is_dir() else cfg.run_dir
-    return ViewerTable(folder, f"{cfg.ring.prefix}streamer-h264-viewers.json", cfg.streamer.max_h264_clients)
+    def counts(self) -> dict[str, int]:
+        """Distinct addresses holding a slot, per pool."""
+        rows = self.read()["viewers"]
+        return {pool: len(holders(rows, pool)) for pool in self.limits}

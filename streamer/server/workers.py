@@ -16,7 +16,7 @@ from typing import Any
 
 from streamer.server import transport
 
-APP = "streamer.app:app"
+APP = "streamer.app:create_app"   # a factory: each worker process builds its own app
 SHUTDOWN_GRACE_S = 0.5   # open streams end at once; this only bounds a stuck one
 WORKER_CHECK_S = 0.1
 RESTART_GAP_S = 1.0      # a worker that keeps dying is restarted at most this often
@@ -26,9 +26,13 @@ PR_SET_PDEATHSIG = 1
 log = logging.getLogger("streamer")
 
 
+def _factory(options: dict[str, Any]) -> dict[str, Any]:
+    return {**options, "factory": True}
+
+
 def run_one(options: dict[str, Any]) -> int:
     """One worker in this process."""
-    return 0 if transport.run(APP, options) else 3  # 3: uvicorn's start-up failure code
+    return 0 if transport.run(APP, _factory(options)) else 3  # 3: uvicorn's start-up failure code
 
 
 def uvicorn_options(host: str, port: int) -> dict[str, Any]:
@@ -46,11 +50,11 @@ def _worker(options: dict[str, Any], sock: object, parent: int) -> None:
         pass
     if os.getppid() != parent:
         return
-    transport.run(APP, options, sockets=[sock])
+    transport.run(APP, _factory(options), sockets=[sock])
 
 
 def serve(options: dict[str, Any], workers: int) -> int:
-    sock = transport.bind(APP, options)
+    sock = transport.bind(APP, _factory(options))
     ctx = multiprocessing.get_context("spawn")
     stopping: list[int] = []
     procs: list[Any] = []

@@ -63,7 +63,7 @@ class SecureSystem(ProcessSystem):
 
 def openapi(env: dict[str, str]) -> dict:
     """The app's OpenAPI document, built in a process with the system's configuration."""
-    code = "import json, sys; from streamer.app import app; sys.stdout.write(json.dumps(app.openapi()))"
+    code = "import json, sys; from streamer.app import create_app; sys.stdout.write(json.dumps(create_app().openapi()))"
     done = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True,
                           timeout=60)
     assert done.returncode == 0, done.stderr

@@ -1,6 +1,9 @@
-"""Test clients for the streamer: MJPEG readers bound to a chosen local address."""
+"""Test clients for the streamer: MJPEG readers bound to a chosen local address, and streams
+held open from chosen addresses."""
 from __future__ import annotations
 
+import json
+import selectors
 import socket
 import threading
 import time
@@ -92,3 +95,80 @@ def stalled_viewer(port: int, path: str, source: str) -> socket.socket:
     s.connect(("127.0.0.1", port))
     s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n\r\n".encode())
     return s
+
+
+class Drain(threading.Thread):
+    """Reads and discards whatever the held streams send: they are live viewers, not stalled ones
+    (the streamer drops a viewer that stops reading, which would free its slot)."""
+
+    def __init__(self) -> None:
+        super().__init__(daemon=True)
+        self.sel = selectors.DefaultSelector()
+        self.stop = threading.Event()
+        self.lock = threading.Lock()
+
+    def add(self, s: socket.socket) -> None:
+        s.setblocking(False)
+        with self.lock:
+            self.sel.register(s, selectors.EVENT_READ)
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            with self.lock:
+                events = self.sel.select(0.05) if self.sel.get_map() else []
+            for key, _ in events:
+                try:
+                    key.fileobj.recv(1 << 20)
+                except (BlockingIOError, OSError):
+                    pass
+            if not events:
+                time.sleep(0.01)
+
+
+def open_raw(port: int, path: str, source: str, headers: dict[str, str] | None = None,
+             timeout: float = 10.0) -> tuple[int, dict, socket.socket]:
+    """GET ``path`` from ``source``: (status, the JSON body of a refusal or {}, the socket)."""
+    s = socket.create_connection(("127.0.0.1", port), timeout=timeout, source_address=(source, 0))
+    extra = "".join(f"{k}: {v}\r\n" for k, v in (headers or {}).items())
+    s.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost\r\n{extra}\r\n".encode())
+    data = b""
+    while b"\r\n\r\n" not in data:
+        more = s.recv(4096)
+        if not more:
+            raise ConnectionError(f"{path}: closed before the response head")
+        data += more
+    head, _, body = data.partition(b"\r\n\r\n")
+    status = int(head.split()[1])
+    if status == 200:
+        return status, {}, s
+    length = next(int(line.split(b":", 1)[1]) for line in head.split(b"\r\n")
+                  if line.lower().startswith(b"content-length:"))
+    while len(body) < length:
+        body += s.recv(4096)
+    s.close()
+    return status, json.loads(body[:length]), s
+
+
+class HeldStreams:
+    """Streams opened from chosen addresses and kept open, their bytes read and thrown away."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.held: list[socket.socket] = []
+        self._drain = Drain()
+        self._drain.start()
+
+    def open(self, path: str, source: str, headers: dict[str, str] | None = None) -> tuple[int, dict]:
+        """(status, JSON body of a refusal or {}); a stream that opened stays open."""
+        status, body, s = open_raw(self.port, path, source, headers)
+        if status == 200:
+            self.held.append(s)
+            self._drain.add(s)
+        return status, body
+
+    def close(self) -> None:
+        self._drain.stop.set()
+        self._drain.join(5)
+        for s in self.held:
+            s.close()
+        self.held.clear()

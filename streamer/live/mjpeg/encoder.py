@@ -25,6 +25,7 @@ from common.config import Config
 from common.ipc.frame_reader import Frame, RingReader
 from common.ipc.names import ring_name
 from common.meter import RateMeter
+from streamer.live.cameras import LIVE_AGE_S
 from streamer.live.mjpeg import framing
 from streamer.live.mjpeg.compose import Composer
 from streamer.params import RESOLUTIONS, Resolution, view_cameras
@@ -32,7 +33,6 @@ from streamer.params import RESOLUTIONS, Resolution, view_cameras
 log = logging.getLogger("streamer.encoder")
 
 WAIT_S = 0.25          # longest futex wait: how fast the thread notices a stop or a dead camera
-LIVE_AGE_S = 1.0       # a camera whose newest frame is older than this shows NO SIGNAL
 LINGER_S = 3.0         # an encoder without viewers stays this long before its thread ends
 IDLE_WAIT_S = 0.5      # an encoder without viewers sleeps this long unless one arrives
 ANOMALY_LOG_EVERY_S = 10.0

@@ -3,59 +3,38 @@
 While a viewer's socket keeps up, the encoder thread writes each part to it directly, in
 one non-blocking ``writev`` of the framed picture, and the asyncio loop is not woken at
 all.  When the kernel takes only part of it, the rest goes back to the viewer's own
-task, which writes it through the connection (:mod:`streamer.server.transport`) and waits for
-the socket's bounded buffers to drain, then takes the newest picture and hands the socket
+task, which writes it through the connection (:mod:`streamer.server`) and waits for the
+socket's bounded buffers to drain, then takes the newest picture and hands the socket
 back to the encoder thread once nothing is left queued: a slow viewer skips pictures, and
 no one else waits for it.  With no new picture for ``keepalive`` seconds the
 encoder hands out the last one again, so the browser keeps the connection and shows the
-stall.  A viewer whose writes make no progress for STALL_S is dropped so its slot frees.
+stall.  The session's stall rule (:mod:`streamer.live.session`) drops a viewer that stopped
+reading.
 """
 from __future__ import annotations
 
 import asyncio
-import itertools
-import logging
 import os
 import threading
 import time
-from typing import Any, Callable
+from typing import Callable
 
-from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from common.meter import RateMeter
 from streamer.live.mjpeg import framing
 from streamer.live.mjpeg.encoder import Encoders, Picture, ViewEncoder
+from streamer.live.session import LiveResponse, ViewerSession
 from streamer.params import RESOLUTIONS
-from streamer.server import transport
+from streamer.server import Connection
 
-STALL_S = 1.25
-log = logging.getLogger("streamer")
-_conn_ids = itertools.count(1)
+HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "Pragma": "no-cache",
+           "X-Accel-Buffering": "no"}
 
 
-class Viewer:
-    """One open stream of this worker, with the statistics /api/status shows."""
+class MJPEGViewer(ViewerSession):
+    """An MJPEG viewer: each new picture it is sent counts for its fps and latency."""
 
-    def __init__(self, address: str, view: str, res: str) -> None:
-        self.conn = f"c{next(_conn_ids)}"
-        self.address, self.view, self.res = address, view, res
-        self.since = time.time()
-        # Capture-to-sent latency of each new picture; its rate is the viewer's fps.  Added
-        # by whichever side owns the socket (one at a time), read by status requests.
-        self.latency = RateMeter(window=2.0, max_events=128)
-        self.bytes_sent = 0
-        self.send_started = 0.0     # monotonic start of a write still waiting, 0 when none
-        self.connection: transport.Connection | None = None
-
-    def row(self) -> dict[str, Any]:
-        fps, latency, (p50, p99) = self.latency.summary(50, 99)
-        return {"conn": self.conn, "address": self.address, "view": self.view, "res": self.res,
-                "since": round(self.since, 3), "fps": round(fps, 2), "bytes_sent": self.bytes_sent,
-                "latency_ms": round(latency, 2), "latency_p50_ms": round(p50, 2), "latency_p99_ms": round(p99, 2)}
-
-    def stalled(self, now: float) -> bool:
-        return self.send_started > 0 and now - self.send_started > STALL_S
+    kind = "mjpeg"
 
     def sent(self, pic: Picture, fresh: bool) -> None:
         """A whole part went to the socket (``fresh``: a new picture, not a keep-alive)."""
@@ -63,11 +42,6 @@ class Viewer:
         if fresh:
             now = time.monotonic_ns()
             self.latency.add((now - pic.mono_ns) / 1e6, now / 1e9)
-
-    def drop(self) -> None:
-        """End a stream whose client stopped reading."""
-        if self.connection is not None:
-            self.connection.abort()
 
 
 class Sink:
@@ -83,9 +57,9 @@ class Sink:
     the socket is backed up are skipped, never queued.
     """
 
-    def __init__(self, viewer: Viewer, conn: transport.Connection, chunk: int, chunked: bool,
-                 wake: asyncio.Event, loop: asyncio.AbstractEventLoop) -> None:
-        self.viewer, self.conn, self.chunk, self.chunked, self.wake = viewer, conn, chunk, chunked, wake
+    def __init__(self, viewer: MJPEGViewer, conn: Connection, chunk: int, chunked: bool,
+                 loop: asyncio.AbstractEventLoop) -> None:
+        self.viewer, self.conn, self.chunk, self.chunked, self.wake = viewer, conn, chunk, chunked, viewer.wake
         self.loop = loop
         self.pending: tuple[Picture, list[framing.Buffer], int] | None = None  # a part the socket has not taken yet
         self.last_seq = -1
@@ -174,62 +148,42 @@ class Sink:
         self.last_seq = pic.seq
 
 
-class MJPEGStream(Response):
-    media_type = framing.MEDIA_TYPE
+class MJPEGStream(LiveResponse):
+    def __init__(self, encoders: Encoders, viewer: MJPEGViewer, on_end: Callable[[ViewerSession], None]) -> None:
+        super().__init__(viewer, on_end, HEADERS, framing.MEDIA_TYPE)
+        self.encoders, self.viewer = encoders, viewer
 
-    def __init__(self, encoders: Encoders, viewer: Viewer, on_end) -> None:
-        super().__init__(content=None, status_code=200, media_type=self.media_type, headers={
-            "Cache-Control": "no-cache, no-store, must-revalidate, max-age=0",
-            "Pragma": "no-cache", "X-Accel-Buffering": "no"})
-        # Starlette adds a Content-Length of 0 for an empty body: a stream has none.
-        self.raw_headers = [(k, v) for k, v in self.raw_headers if k != b"content-length"]
-        self.encoders, self.viewer, self.on_end = encoders, viewer, on_end
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:
         viewer = self.viewer
         res = RESOLUTIONS[viewer.res]
-        conn = transport.lookup(scope.get("client"))
-        viewer.connection = conn
-        wake = asyncio.Event()
-        gone = asyncio.Event()
-        watcher = asyncio.create_task(self._watch(receive, gone, wake))
+        conn = viewer.connection
         enc = self.encoders.acquire(viewer.view, viewer.res)
         notify: Callable[[Picture, int], None] | None = None
         try:
-            await send({"type": "http.response.start", "status": 200, "headers": self.raw_headers})
+            await self.start(send)
             if conn is not None:
                 conn.limit_pending(res.buffer_limit)
-                conn.listen(wake)
-                sink = Sink(viewer, conn, res.chunk, scope.get("http_version") == "1.1", wake,
-                            asyncio.get_running_loop())
+                sink = Sink(viewer, conn, res.chunk, scope.get("http_version") == "1.1", asyncio.get_running_loop())
                 senders = enc.senders
                 senders.add(sink.offer)
                 try:
-                    await self._feed(sink, enc, gone)
+                    await self._feed(sink, enc)
                 finally:
                     senders.discard(sink.offer)
                     sink.stop_direct()
             else:
-                notify = lambda _pic, _tick: wake.set()  # noqa: E731
+                notify = lambda _pic, _tick: viewer.wake.set()  # noqa: E731
                 enc.subscribers.add(notify)
-                await self._send_loop(send, enc, res.chunk, gone, wake)
-            if not gone.is_set() and (conn is None or conn.open):
-                # Server shutdown: end the response properly so the connection closes cleanly.
-                await send({"type": "http.response.body", "body": b"", "more_body": False})
+                await self._send_loop(send, enc, res.chunk)
         finally:
             if notify is not None:
                 enc.subscribers.discard(notify)
             self.encoders.release(enc)
-            watcher.cancel()
-            if conn is not None:
-                conn.unlisten(wake)
-            viewer.send_started = 0.0
-            self.on_end(viewer)
 
-    async def _feed(self, sink: Sink, enc: ViewEncoder, gone: asyncio.Event) -> None:
+    async def _feed(self, sink: Sink, enc: ViewEncoder) -> None:
         """The viewer's task: only busy when its socket is full (or to send its first picture)."""
-        conn, viewer = sink.conn, self.viewer
-        while not gone.is_set() and not conn.closing:
+        viewer = self.viewer
+        while viewer.active:
             if sink.ready:
                 sink.wake.clear()
                 latest = enc.latest
@@ -241,39 +195,23 @@ class MJPEGStream(Response):
                 await sink.wake.wait()
                 sink.leave_direct()  # whatever woke us, the socket is ours again before we look
                 continue
-            viewer.send_started = time.monotonic()
-            try:
-                # A viewer whose socket takes nothing for STALL_S is dropped so its slot frees.
-                await asyncio.wait_for(conn.drain(), STALL_S)
-            except TimeoutError:
-                log.info("viewer %s (%s %s) stopped reading: dropped", viewer.address, viewer.view, viewer.res)
-                viewer.drop()
-            viewer.send_started = 0.0
+            if not await viewer.drained():
+                return
             if sink.pending is not None:
                 sink.write(*sink.pending)
 
-    async def _send_loop(self, send: Send, enc: ViewEncoder, chunk: int, gone: asyncio.Event,
-                         wake: asyncio.Event) -> None:
+    async def _send_loop(self, send: Send, enc: ViewEncoder, chunk: int) -> None:
         """The same through plain ASGI ``send``, for a server without our protocol."""
+        viewer = self.viewer
         last_seq, last_tick = -1, -1
-        while not gone.is_set():
+        while viewer.active:
             if enc.picture is None or enc.ticks == last_tick:
-                wake.clear()
-                await wake.wait()
+                viewer.wake.clear()
+                await viewer.wake.wait()
                 continue
             pic, last_tick = enc.picture, enc.ticks
             for piece in framing.cut(pic.plain, chunk):
-                self.viewer.send_started = time.monotonic()
-                await send({"type": "http.response.body", "body": piece, "more_body": True})
-            self.viewer.send_started = 0.0
-            self.viewer.sent(pic, fresh=pic.seq != last_seq)
+                if not await viewer.send(send, piece):
+                    return
+            viewer.sent(pic, fresh=pic.seq != last_seq)
             last_seq = pic.seq
-
-    @staticmethod
-    async def _watch(receive: Receive, gone: asyncio.Event, wake: asyncio.Event) -> None:
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                gone.set()
-                wake.set()
-                return

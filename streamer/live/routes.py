@@ -1,0 +1,86 @@
+"""The live routes: MJPEG views and their heartbeats, snapshots, and the low-data view.
+
+``GET /stream`` and ``/stream/{camera}`` open an MJPEG view (``HEAD``: a heartbeat that
+says which of the view's cameras are live), ``GET /snapshot`` answers one JPEG, and
+``GET /live/{camera}.mp4`` the low-data H.264 view.  Both kinds of stream go through the
+one gate (:mod:`streamer.live.admission`).  The worker's :class:`LiveRuntime` is
+``app.state.live``.
+"""
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, Response
+
+from streamer.auth import identity
+from streamer.live.h264.stream import H264Stream, H264Viewer
+from streamer.live.mjpeg.stream import MJPEGStream, MJPEGViewer
+from streamer.live.runtime import LiveRuntime
+from streamer.params import check_camera
+
+router = APIRouter()
+
+
+def _live(request: Request) -> LiveRuntime:
+    return request.app.state.live
+
+
+def _heartbeat(live: LiveRuntime, view: str, res: str) -> Response:
+    cams, age = live.cameras.heartbeat(view, res)
+    headers = {"X-Cameras-Live": ",".join(map(str, cams)), "X-Frame-Age-Ms": "" if age is None else f"{age:.1f}",
+               "X-View": view, "X-Resolution": res, "Cache-Control": "no-store"}
+    return Response(status_code=200 if cams else 503, headers=headers)
+
+
+def _view(request: Request, view: str | None, res: str | None) -> Response:
+    live = _live(request)
+    view, res = live.defaults(view, res)
+    if request.method == "HEAD":
+        return _heartbeat(live, view, res)
+    viewer = live.viewers.admit(request, lambda address: MJPEGViewer(address, view, res))
+    if isinstance(viewer, Response):
+        return viewer
+    return MJPEGStream(live.encoders, viewer, live.viewers.end)
+
+
+@router.api_route("/stream", methods=["GET", "HEAD"])
+async def stream(request: Request, view: str | None = None, res: str | None = None) -> Response:
+    return _view(request, view, res)
+
+
+@router.api_route("/stream/{camera_id}", methods=["GET", "HEAD"])
+async def stream_camera(camera_id: str, request: Request, res: str | None = None) -> Response:
+    return _view(request, str(check_camera(request.app.state.cfg, camera_id)), res)
+
+
+def _too_often(wait: float) -> JSONResponse:
+    retry = max(1, round(wait + 0.49))
+    return JSONResponse({"error": "too many snapshots: try again shortly", "retry_after_s": retry},
+                        status_code=429, headers={"Retry-After": str(retry)})
+
+
+@router.get("/snapshot")
+async def snapshot(request: Request, view: str | None = None, res: str | None = None) -> Response:
+    live = _live(request)
+    view, res = live.defaults(view, res)
+    wait = live.snapshot_rate.take(identity(request).address)
+    if wait > 0:
+        return _too_often(wait)
+    pic = await live.snapshot(view, res)
+    if isinstance(pic, float):
+        return _too_often(pic)
+    if pic is None:
+        return JSONResponse({"error": "no picture could be made", "view": view, "res": res}, status_code=503)
+    cams, _ = live.cameras.heartbeat(view, res)
+    return Response(bytes(pic.jpeg), media_type="image/jpeg", headers={
+        "X-Timestamp": f"{pic.wall_ns / 1e9:.6f}", "X-Frame-Index": str(pic.index),
+        "X-Cameras-Live": ",".join(map(str, cams)), "Cache-Control": "no-store"})
+
+
+@router.get("/live/{camera}.mp4")
+async def live_mp4(camera: str, request: Request) -> Response:
+    live = _live(request)
+    cam = check_camera(live.cfg, camera, "camera")
+    viewer = live.viewers.admit(request, lambda address: H264Viewer(address, cam))
+    if isinstance(viewer, Response):
+        return viewer
+    return H264Stream(live.feeds, viewer, live.viewers.end)
