@@ -10,25 +10,23 @@ import asyncio
 import ctypes
 import logging
 from contextlib import asynccontextmanager
-from pathlib import Path
 from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse, Response
+from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from common.config import Config, load_or_exit
 from common.process.memory import trim
 from common.state.board import StatusBoard
 from common.state.controls import Controls
-from streamer import api, archive, auth, live, server
+from streamer import api, archive, auth, live, pages, server
 from streamer.params import ParamError, param_error_handler, validation_error_handler
 from streamer.params import router as params_router
 
 log = logging.getLogger("streamer")
 
-STATIC_DIR = Path(__file__).resolve().parent / "static"
 M_ARENA_MAX = -8       # mallopt parameter number in glibc
 
 
@@ -77,13 +75,9 @@ def _mount_page(app: FastAPI) -> None:
     """The page and its files, which live beside this module."""
     @app.get("/", include_in_schema=False)
     async def index() -> Response:
-        page = STATIC_DIR / "index.html"
-        if not page.is_file():
-            return JSONResponse({"error": "the web page is not installed (streamer/static/index.html)"},
-                                status_code=404)
-        return FileResponse(page, headers={"Cache-Control": "no-cache"})
+        return pages.page("index")
 
-    app.mount("/static", StaticFiles(directory=STATIC_DIR, check_dir=False), name="static")
+    app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
 
 
 def _prepare_process() -> None:

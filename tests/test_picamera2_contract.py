@@ -44,7 +44,8 @@ SHA256 = {"0.3.38": "f4122b1d3d45e3068fe2d589b1d54ded94377d26b9444e1a0c67025b717
           "0.3.36": "3add10c8e5613234f39f271c90b886306e6fa4a64c99196a2451c308bd278d70"}
 SOURCES = {"Picamera2": "picamera2/picamera2.py", "CompletedRequest": "picamera2/request.py",
            "MappedArray": "picamera2/request.py", "Job": "picamera2/job.py"}
-PROJECT_FILES = [REPO / "capture" / "picam.py"]
+PICAM = REPO / "capture" / "sources" / "picam.py"
+PROJECT_FILES = [PICAM]
 # Methods the fake implements and the real library has, beyond the ones the project calls.
 FAKE_ALSO = {("Picamera2", "capture_array"), ("Picamera2", "__enter__"), ("Picamera2", "__exit__"),
              ("CompletedRequest", "make_array"), ("CompletedRequest", "make_buffer"),
@@ -234,7 +235,7 @@ def test_stream_keys_used_are_the_ones_picamera2_accepts() -> None:
                  if isinstance(n, ast.Assign) and ast.unparse(n.targets[0]) == "valid")
     with _fake() as fake:
         assert tuple(fake._STREAM_KEYS) == tuple(valid)
-    tree = ast.parse((REPO / "capture" / "picam.py").read_text())
+    tree = ast.parse(PICAM.read_text())
     call = next(n for n in ast.walk(tree) if isinstance(n, ast.Call) and isinstance(n.func, ast.Attribute)
                 and n.func.attr == "create_video_configuration")
     for kw in call.keywords:
@@ -281,7 +282,7 @@ def test_missing_camera_fails_in_the_fake_as_in_that_release(version: str, expec
             fake.Picamera2(camera_num=1)
     assert type(raised.value) is error and str(raised.value).startswith(prefix)
     # The source recognises both forms (and checks the list first, so neither is usually reached).
-    picam = (REPO / "capture" / "picam.py").read_text()
+    picam = PICAM.read_text()
     handlers = {ast.unparse(h.type) for h in ast.walk(ast.parse(picam)) if isinstance(h, ast.ExceptHandler) and h.type}
     assert "IndexError" in handlers and (not prefix or f'"{prefix.strip()}"' in picam)
 
@@ -326,7 +327,7 @@ def test_frame_rate_becomes_frame_duration_limits_in_microseconds(tmp_path: Path
             finally:
                 cam.close()
     # The only control the source sets is FrameRate.
-    call = next(n for n in ast.walk(ast.parse((REPO / "capture" / "picam.py").read_text()))
+    call = next(n for n in ast.walk(ast.parse(PICAM.read_text()))
                 if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "create_video_configuration")
     ctrl = next(k.value for k in call.keywords if k.arg == "controls")
     assert [ast.literal_eval(k) for k in ctrl.keys] == ["FrameRate"]
@@ -338,7 +339,7 @@ def test_metadata_keys_and_units(tmp_path: Path) -> None:
     flush = ast.unparse(_function(source, "Picamera2", "wait_for_timestamp_"))
     assert "md['SensorTimestamp'] - 1000 * md['ExposureTime']" in flush
     assert "flush = time.monotonic_ns()" in ast.unparse(_function(source, "Picamera2", "capture_request"))
-    picam = ast.parse((REPO / "capture" / "picam.py").read_text())
+    picam = ast.parse(PICAM.read_text())
     used = {n.slice.value for n in ast.walk(picam) if isinstance(n, ast.Subscript) and ast.unparse(n.value) == "metadata"
             and isinstance(n.slice, ast.Constant)}
     used |= {n.args[0].value for n in ast.walk(picam) if isinstance(n, ast.Call)
@@ -382,7 +383,7 @@ def test_wait_for_a_job_times_out_with_futures_timeout_error(tmp_path: Path) -> 
                 cam.wait(job, timeout=0.05)
         finally:
             cam.close()
-    picam = ast.parse((REPO / "capture" / "picam.py").read_text())
+    picam = ast.parse(PICAM.read_text())
     caught = {ast.unparse(h.type) for h in ast.walk(picam) if isinstance(h, ast.ExceptHandler) and h.type}
     assert "concurrent.futures.TimeoutError" in caught
 
@@ -390,7 +391,7 @@ def test_wait_for_a_job_times_out_with_futures_timeout_error(tmp_path: Path) -> 
 def test_mapped_arrays_are_only_read() -> None:
     request_py = _read(_archive(), SOURCES["MappedArray"])
     assert "_MappedBuffer(request, stream, write=write)" in ast.unparse(_function(request_py, "MappedArray", "__init__"))
-    calls = [n for n in ast.walk(ast.parse((REPO / "capture" / "picam.py").read_text()))
+    calls = [n for n in ast.walk(ast.parse(PICAM.read_text()))
              if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "_mapped_array"]
     assert calls and all(any(k.arg == "write" and k.value.value is False for k in c.keywords) for c in calls)
 

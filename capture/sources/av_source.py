@@ -13,6 +13,7 @@ import os
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
@@ -179,10 +180,10 @@ class AvSource:
             self._container = None
 
 
+@dataclass(eq=False)
 class _AvFrame(CapturedFrame):
-    def __init__(self, mono_ns: int, wall_ns: int, hd: np.ndarray, sd: np.ndarray) -> None:
-        super().__init__(mono_ns, wall_ns)
-        self.hd, self.sd = hd, sd
+    hd: np.ndarray
+    sd: np.ndarray
 
     def fill(self, hd: Planes, sd: Planes) -> None:
         for dst, src in zip(hd, planes(self.hd, *HD)):

@@ -10,6 +10,7 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from dataclasses import dataclass
 from typing import Callable, Protocol, TypeVar, runtime_checkable
 
 from common.video.i420 import Planes
@@ -29,12 +30,13 @@ class CameraStackBroken(Exception):
     """The camera software cannot work (e.g. picamera2 fails to import): exit 2, fix the install."""
 
 
+@dataclass(eq=False)
 class CapturedFrame(ABC):
-    """A frame held by the source until released.  Times are CLOCK_MONOTONIC / wall ns."""
+    """A frame held by the source until released.  Times are CLOCK_MONOTONIC / wall ns;
+    each source's frame adds what it needs to fill the rings (its request, its pictures)."""
 
-    def __init__(self, mono_ns: int, wall_ns: int) -> None:
-        self.mono_ns = mono_ns
-        self.wall_ns = wall_ns
+    mono_ns: int
+    wall_ns: int
 
     @abstractmethod
     def fill(self, hd: Planes, sd: Planes) -> None:

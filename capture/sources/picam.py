@@ -22,6 +22,7 @@ import subprocess
 import sys
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -230,7 +231,7 @@ class PicameraSource:
         self._last_sensor_ns = sensor_ns
         # SensorTimestamp is CLOCK_MONOTONIC; the wall time of the same instant follows from it.
         wall_ns = time.time_ns() - (time.monotonic_ns() - sensor_ns)
-        return _PiFrame(self, request, sensor_ns, wall_ns)
+        return _PiFrame(sensor_ns, wall_ns, self, request)
 
     def close(self) -> None:
         cam, self._cam = self._cam, None
@@ -242,11 +243,10 @@ class PicameraSource:
             cam.close()
 
 
+@dataclass(eq=False)
 class _PiFrame(CapturedFrame):
-    def __init__(self, source: PicameraSource, request: Any, mono_ns: int, wall_ns: int) -> None:
-        super().__init__(mono_ns, wall_ns)
-        self.source = source
-        self.request = request
+    source: PicameraSource
+    request: Any
 
     def fill(self, hd: Planes, sd: Planes) -> None:
         source = self.source

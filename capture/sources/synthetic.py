@@ -268,17 +268,16 @@ class SyntheticSource:
             raise CameraFailed("synthetic camera: capture before start (or after close)")
         deadline_ns = self._pacer.wait()
         self._frame_no += 1
-        return _SyntheticFrame(self, deadline_ns, time.time_ns(), self._frame_no)
+        return _SyntheticFrame(deadline_ns, time.time_ns(), self, self._frame_no)
 
     def close(self) -> None:
         self._pacer = None
 
 
+@dataclass(eq=False)
 class _SyntheticFrame(CapturedFrame):
-    def __init__(self, source: SyntheticSource, mono_ns: int, wall_ns: int, frame_no: int) -> None:
-        super().__init__(mono_ns, wall_ns)
-        self.source = source
-        self.frame_no = frame_no
+    source: SyntheticSource
+    frame_no: int
 
     def fill(self, hd: Planes, sd: Planes) -> None:
         src = self.source

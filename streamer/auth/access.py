@@ -22,7 +22,6 @@ import socket
 import time
 from dataclasses import dataclass
 from http.cookies import CookieError, SimpleCookie
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -288,7 +287,3 @@ class AccessControl:
         if unsafe and not public and not user.is_admin:
             return _json(403, {"error": f"{user.name} is a viewer: this needs the admin role", "role": user.role})
         return None
-
-
-def static_file(name: str) -> Path:
-    return Path(__file__).resolve().parents[1] / "static" / name   # streamer/static

@@ -5,9 +5,10 @@ import json
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
-from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 
-from streamer.auth.access import ADD_ADMIN, Guard, identity, static_file
+from streamer import pages
+from streamer.auth.access import ADD_ADMIN, Guard, identity
 from streamer.auth.sessions import COOKIE, LIFETIME_S
 
 router = APIRouter()
@@ -28,7 +29,7 @@ def _secure(request: Request) -> bool:
 async def login_page(request: Request) -> Response:
     if not _guard(request).users.any():
         return RedirectResponse("/", status_code=303)
-    return FileResponse(static_file("login.html"), headers={"Cache-Control": "no-cache"})
+    return pages.page("login")
 
 
 async def _credentials(request: Request) -> tuple[str, str] | None:

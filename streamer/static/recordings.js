@@ -12,6 +12,19 @@
 
   const rec = { cam: "0", date: null, data: null, playing: null, sig: "", hour: null, timer: 0, active: false };
 
+  /* Both bars are made of the same parts: the recorded track, the motion marks (events.js),
+   * the play cursor, and the tick labels under the bar; ids are "<data-parts>-track" etc. */
+  for (const line of document.querySelectorAll(".timeline[data-parts]")) {
+    const id = (part) => `${line.dataset.parts}-${part}`;
+    const cursor = el("div", { class: "tl-cursor", id: id("cursor") });
+    cursor.hidden = true;
+    line.replaceChildren(el("div", { class: "tl-track", id: id("track") }),
+      el("div", { class: "tl-track", id: id("marks") }), cursor);
+    const ticks = el("div", { class: "tl-hours", "aria-hidden": "true" });
+    ticks.replaceChildren(...line.dataset.ticks.split(" ").map((t) => el("span", {}, t)));
+    line.after(ticks);
+  }
+
   const endOf = (s) => s.start_s + (s.duration_s || 0);
 
   function runsOf(segments) {
