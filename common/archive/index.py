@@ -211,15 +211,19 @@ class ArchiveIndex:
         """("", _) when the file is an index of this schema (a new empty file gets the schema),
         else (why not, whether it is someone else's file)."""
         try:
-            app = conn.execute("PRAGMA application_id").fetchone()[0]
-            version = conn.execute("PRAGMA user_version").fetchone()[0]
-            if app == APPLICATION_ID and version == SCHEMA_VERSION:
-                return "", False
-            tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            conn.execute("BEGIN")   # one snapshot: another process may be creating the schema
+            try:
+                app = conn.execute("PRAGMA application_id").fetchone()[0]
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            finally:
+                conn.execute("COMMIT")
         except sqlite3.OperationalError:
             raise   # locked or unreadable: not a verdict on the file
         except sqlite3.DatabaseError as exc:
             return f"is damaged ({exc})", False
+        if app == APPLICATION_ID and version == SCHEMA_VERSION:
+            return "", False
         if app == 0 and tables == 0:
             self._create(conn)
             return "", False
@@ -245,7 +249,7 @@ class ArchiveIndex:
             why, foreign = self._verdict(conn)
             if why:
                 conn.close()
-                self._start_afresh(why, foreign, seen_ns)
+                self._start_afresh(why, foreign, seen_ns, recheck=True)
                 conn = self._connect()
                 why, _ = self._verdict(conn)
                 if why:
@@ -276,13 +280,22 @@ class ArchiveIndex:
         self._local.conn = (conn, os.stat(self.path).st_ino)
         return conn
 
-    def _start_afresh(self, why: str, foreign: bool, seen_ns: int) -> None:
+    def _start_afresh(self, why: str, foreign: bool, seen_ns: int, recheck: bool) -> None:
         """Replace an unusable database (found so at ``seen_ns``) with an empty one; one process
-        at a time, and not again when another did it since."""
+        at a time, and not again when another did it since.  ``recheck``: the trouble was
+        seen in the file's header, so look again once the lock is held."""
         existed = self._reset_lock.path.exists()   # (taking the lock creates it)
         with self._reset_lock.held():
             if existed and os.stat(self._reset_lock.path).st_mtime_ns > seen_ns:
                 return   # started afresh by another process after this one found the trouble
+            if recheck:
+                check = self._connect()
+                try:
+                    why, foreign = self._verdict(check)
+                finally:
+                    check.close()
+                if not why:
+                    return
             if foreign:
                 aside = self.path.with_name(f"{DB_NAME}.foreign-{int(time.time())}")
                 for suffix in ("", "-wal", "-shm"):
@@ -340,7 +353,7 @@ class ArchiveIndex:
                     self._trouble(f"archive index {self.path}: {exc}")
                     return default
                 try:
-                    self._start_afresh(f"is damaged ({exc})", False, seen_ns)
+                    self._start_afresh(f"is damaged ({exc})", False, seen_ns, recheck=False)
                 except (OSError, sqlite3.Error) as again:
                     self._trouble(f"archive index {self.path}: cannot start afresh: {again}")
                     return default
@@ -441,28 +454,25 @@ class ArchiveIndex:
             entries = list(os.scandir(folder))
         except OSError:
             mtime, entries = None, []
-        found: dict[str, tuple[os.DirEntry[str], segment_name.SegmentName]] = {}
+        rows = {f for (f,) in conn.execute("SELECT file FROM recordings WHERE camera = ? AND day = ?", (camera, day))}
+        present, new = set(), []
         for entry in entries:
+            file = f"{rel}/{entry.name}"
+            if file in rows:
+                present.add(file)   # known: its name was checked when its row was made
+                continue
             name = segment_name.parse(entry.name)
             if name is None or name.camera != camera:
                 continue
             try:
                 if not entry.is_file() or (entry.is_symlink() and not inside_root(self.root, entry.path)):
                     continue
-            except OSError:
-                continue
-            found[f"{rel}/{entry.name}"] = (entry, name)
-        rows = {f for (f,) in conn.execute("SELECT file FROM recordings WHERE camera = ? AND day = ?", (camera, day))}
-        new = []
-        for file in found.keys() - rows:
-            entry, name = found[file]
-            try:
                 st = entry.stat()
             except OSError:
                 continue   # deleted meanwhile
             new.append((file, camera, day, start_from_name(name, st.st_mtime), st.st_size, st.st_mtime_ns,
                         name.collision))
-        gone = [(f,) for f in rows - found.keys()]
+        gone = [(f,) for f in rows - present]
         settled = mtime is not None and abs(time.time_ns() - mtime) >= RACY_NS
 
         def apply() -> None:

@@ -153,9 +153,11 @@ class DiskGuard:
             too_old = oldest_allowed is not None and rec.written < oldest_allowed - extra
             over_quota = bool(self.quota) and total > self.quota
             if not (need_space or too_old or over_quota):
-                if held:
-                    continue  # not strictly oldest first: a later one may still be due
-                break  # oldest first: when this one may stay, so may every newer one
+                if held and oldest_allowed is not None:
+                    continue  # not strictly oldest first: a later one may still be too old
+                # Oldest first, or (events held) no age limit: free space and quota only ever stop
+                # asking within a pass, so when this one may stay, so may every later one.
+                break
             reason = "free space" if need_space else ("age" if too_old else "quota")
             deleted = self._delete(rec, reason)
             if deleted is None:

@@ -29,16 +29,17 @@ WINDOW_S = 24 * 3600
 RECORDER_STALE_S = 5.0
 
 
-def gaps_with_causes(segments: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def gaps_with_causes(segments: list[Recording], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Holes between consecutive segments (epoch seconds), each with its cause where known."""
     return [{"start": round(start, 3), "end": round(end, 3), "duration_s": round(end - start, 3),
-             "cause": cause_of(events, start, end)} for _, start, end in holes(segments)]
+             "cause": cause_of(events, start, end)} for start, end in holes(segments)]
 
 
 def _bytes_today(recent: list[Recording], now: float) -> tuple[int, float]:
     """Bytes recorded since local midnight (``recent``: the last 24 h by start) and the seconds they cover."""
     today = datetime.fromtimestamp(now)
-    segs = [r for r in recent if r.day == segment_name.day_folder(today)]
+    folder = segment_name.day_folder(today)
+    segs = [r for r in recent if r.day == folder]
     if not segs:
         return 0, 0.0
     midnight = today.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
@@ -51,10 +52,9 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
     """``recent``: the camera's segments that run in the last 24 h, by start."""
     seg_s = cfg.recorder.segment_seconds
     events = read_gaplog(cfg.run_dir, camera)
-    segments = [segment_doc(r) for r in recent]
-    gaps = gaps_with_causes(segments, events)
-    last = segments[-1] if segments else None
-    last_end = (last["start_epoch"] + (last["duration_s"] or 0)) if last else None
+    gaps = gaps_with_causes(recent, events)
+    last = segment_doc(recent[-1]) if recent else None
+    last_end = (recent[-1].start + (recent[-1].duration or 0)) if recent else None
     age = None if last_end is None else round(max(0.0, now - last_end), 1)
     running = bool(doc) and doc.get("age_s", RECORDER_STALE_S) < RECORDER_STALE_S
     state = str(doc.get("state", "unknown")) if running and doc else "not running"
@@ -92,7 +92,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
         "last_segment": None if last is None else {"file": last["file"], "url": last["url"],
                                                    "start": last["start"], "duration_s": last["duration_s"],
                                                    "age_s": age},
-        "segments_24h": len(segments),
+        "segments_24h": len(recent),
         "gaps_24h": gaps,
         "frames_dropped_today": int(doc.get("frames_dropped_today", 0)) if running and doc else None,
         "retention": {"state": doc.get("retention_state", "ok") if running and doc else None,

@@ -51,16 +51,21 @@ def archive_of(request: Request) -> ArchiveIndex:
     return index
 
 
+def _local(t: float) -> tuple[datetime, float]:
+    """Local time of epoch ``t`` and its seconds since that day's midnight."""
+    when = datetime.fromtimestamp(t)
+    return when, (when - when.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
+
+
 def segment_doc(rec: Recording) -> dict[str, Any]:
     """One segment as the API gives it."""
-    started = datetime.fromtimestamp(rec.start)
-    midnight = started.replace(hour=0, minute=0, second=0, microsecond=0)
+    started, start_s = _local(rec.start)
     return {
         "file": rec.name,
         "url": f"/recordings/{rec.file}",
         "start": started.isoformat(timespec="seconds"),
         "start_epoch": round(rec.start, 3),
-        "start_s": round((started - midnight).total_seconds(), 3),
+        "start_s": round(start_s, 3),
         "duration_s": None if rec.duration is None else round(rec.duration, 3),
         "size_bytes": rec.size,
     }
@@ -76,34 +81,26 @@ def list_segments(index: ArchiveIndex, camera: int, date: str) -> list[dict[str,
     return [segment_doc(rec) for rec in index.day(camera, date)]
 
 
-def holes(segments: list[dict[str, Any]]) -> Iterator[tuple[dict[str, Any], float, float]]:
-    """For each hole between consecutive segments: the segment before it, and the hole's
-    start and end (epoch seconds: that segment's end, the next one's start)."""
+def holes(segments: list[Recording]) -> Iterator[tuple[float, float]]:
+    """Each hole between consecutive segments (by start): its start and end, epoch seconds
+    (a segment's end, the next one's start)."""
     for prev, nxt in zip(segments, segments[1:]):
-        if prev["duration_s"] is None:
+        if prev.duration is None:
             continue
-        end = prev["start_epoch"] + prev["duration_s"]
-        if nxt["start_epoch"] - end > GAP_TOLERANCE_S:
-            yield prev, end, nxt["start_epoch"]
+        end = prev.start + prev.duration
+        if nxt.start - end > GAP_TOLERANCE_S:
+            yield end, nxt.start
 
 
-def find_gaps(segments: list[dict[str, Any]]) -> list[dict[str, float]]:
-    """Holes between consecutive segments, as seconds since the day's midnight."""
+def find_gaps(segments: list[Recording], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Holes between consecutive segments of a day, as seconds since its midnight, each with
+    its cause where the recorder's event log (``events``) knows it (paused, restarted...)."""
     gaps = []
-    for prev, start, end in holes(segments):
-        hole = end - start
-        start_s = prev["start_s"] + prev["duration_s"]
-        gaps.append({"start_s": round(start_s, 3), "end_s": round(start_s + hole, 3), "duration_s": round(hole, 3)})
+    for start, end in holes(segments):
+        _, start_s = _local(start)
+        gaps.append({"start_s": round(start_s, 3), "end_s": round(start_s + end - start, 3),
+                     "duration_s": round(end - start, 3), "cause": cause_of(events, start, end)})
     return gaps
-
-
-def with_causes(gaps: list[dict[str, Any]], segments: list[dict[str, Any]],
-                events: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each gap with its cause where the recorder's event log knows it (paused, restarted...)."""
-    if not segments:
-        return gaps
-    midnight = segments[0]["start_epoch"] - segments[0]["start_s"]
-    return [{**g, "cause": cause_of(events, midnight + g["start_s"], midnight + g["end_s"])} for g in gaps]
 
 
 @router.get("/api/recordings/days")
@@ -115,8 +112,7 @@ def recording_days(request: Request) -> dict[str, Any]:
 
 
 @router.get("/api/recordings", response_model=None)
-def recordings(request: Request, camera: str | None = None, date: str | None = None
-               ) -> dict[str, Any] | JSONResponse:
+def recordings(request: Request, camera: str | None = None, date: str | None = None) -> JSONResponse:
     cfg = _cfg(request)
     try:
         cam = parse_camera(cfg, camera)
@@ -128,17 +124,19 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
     days = list_days(index, cam)
     if day is None:
         day = days[-1]["date"] if days else segment_name.day_folder(datetime.now())
-    segments = list_segments(index, cam, day)
-    return {
+    found = index.day(cam, day)
+    segments = [segment_doc(rec) for rec in found]
+    # A ready response: FastAPI's generic encoder would take longer than the rest for a full day.
+    return JSONResponse({
         "camera": cam,
         "name": cfg.camera_name(cam),
         "date": day,
         "days": days,
         "segments": segments,
-        "gaps": with_causes(find_gaps(segments), segments, read_gaplog(cfg.run_dir, cam)),
+        "gaps": find_gaps(found, read_gaplog(cfg.run_dir, cam)),
         "recorded_s": round(sum(s["duration_s"] or 0 for s in segments), 3),
         "total_bytes": sum(s["size_bytes"] for s in segments),
-    }
+    })
 
 
 def resolve_file(root: Path, rel: str) -> Path | str:
