@@ -290,6 +290,7 @@ def test_retention_does_not_wait_for_a_locked_events_database(tmp_path: Path,
         # (old code: EventKeep waited for its 2 s busy timeout on every pass)
         assert took < store.BUSY_MS / 1000 / 2, took
         assert [d["file"] for d in g.deleted] == [rel(root, p) for p in names[:2]]   # oldest first, event or not
+        assert [r.file for r in g.index.oldest_first()] == [rel(root, p) for p in names[2:]]   # rows went too
         assert any("events database" in r.getMessage() and "unknown" in r.getMessage() for r in caplog.records)
     finally:
         writer.execute("COMMIT")

@@ -15,8 +15,8 @@ import pytest
 
 from capture.sources.synthetic import MotionScript, sd_frames
 from common.archive import events as store
-from common.config import ConfigError, load
 from common.archive.index import ArchiveIndex
+from common.config import ConfigError, load
 from motion.coverage import covering
 from motion.detector import Detector
 from motion.tracker import Tracker

@@ -22,10 +22,10 @@ from fastapi import FastAPI
 import streamer.archive.recordings as recordings
 from common.archive import segment_name
 from common.archive.index import ArchiveIndex
+from common.archive.mp4_duration import mp4_duration
 from common.config import load
 from recorder.segments.writer import finalise
 from tests.support.archive import oldest_first
-from common.archive.mp4_duration import mp4_duration
 from tests.support.mp4_files import write_mp4, write_segment
 from tests.support.procs import free_port, isolated_env, wait_until
 

@@ -64,6 +64,7 @@ PAGE = 512                      # rows per query when walking the whole archive
 UNREADABLE = -1.0               # the duration column of a file that has no readable duration
 LONGEST_S = 7200.0              # no segment is longer (segment_seconds is at most an hour)
 EVENTS_RETRY_S = 10.0           # after the events database failed a read, flags stay unknown this long
+CACHE_KB = 1024                 # page cache per connection (the streamer has one per worker thread)
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS recordings (
@@ -153,6 +154,11 @@ def duration_of(path: Path) -> float:
     return UNREADABLE if found is None else found
 
 
+def _damage(exc: sqlite3.Error) -> bool:
+    """Does the error say the file is damaged (not a bug, not a lock)?"""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
 def _record(row: tuple) -> Recording:
     file, camera, start, duration, size, written_ns, held = row[:7]
     return Recording(file, camera, start, None if duration is None or duration < 0 else duration, size,
@@ -218,14 +224,15 @@ class ArchiveIndex:
                 tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
             finally:
                 conn.execute("COMMIT")
-        except sqlite3.OperationalError:
-            raise   # locked or unreadable: not a verdict on the file
         except sqlite3.DatabaseError as exc:
+            if not _damage(exc):
+                raise   # locked or unreadable: not a verdict on the file
             return f"is damaged ({exc})", False
         if app == APPLICATION_ID and version == SCHEMA_VERSION:
             return "", False
         if app == 0 and tables == 0:
             self._create(conn)
+            log.info("archive index %s is new: it is built from the files", self.path)
             return "", False
         if app == APPLICATION_ID:
             return f"has schema version {version}, this program uses {SCHEMA_VERSION}", False
@@ -258,6 +265,7 @@ class ArchiveIndex:
             conn.execute("PRAGMA synchronous = NORMAL")      # WAL: a power cut loses the last rows, never the file
             conn.execute("PRAGMA wal_autocheckpoint = 256")  # about 1 MB of WAL, kept at that size
             conn.execute("PRAGMA journal_size_limit = 1048576")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
         except BaseException:
             conn.close()
             raise
@@ -317,9 +325,9 @@ class ArchiveIndex:
             target = self._connect()
             try:
                 empty.backup(target)   # same file, same inode: other processes' connections see it
-            except sqlite3.OperationalError:
-                raise
-            except sqlite3.DatabaseError:
+            except sqlite3.DatabaseError as exc:
+                if not _damage(exc):
+                    raise   # locked: the next use tries again
                 # Not a database at all: nothing can have it open as one.
                 with open(self.path, "r+b") as fh:
                     fh.truncate(0)
@@ -349,7 +357,7 @@ class ArchiveIndex:
                 return default
             except sqlite3.DatabaseError as exc:
                 self.close()
-                if attempt:
+                if attempt or not _damage(exc):
                     self._trouble(f"archive index {self.path}: {exc}")
                     return default
                 try:
@@ -567,12 +575,12 @@ class ArchiveIndex:
                f"WHERE ({_WRITE_ORDER}) > (?, ?, ?, ?, ?){{only}} ORDER BY {_WRITE_ORDER} LIMIT {PAGE}")
         after: tuple = (-(2**63), float("-inf"), -1, -1, -1)
         while True:
-            rows = self._use(lambda conn: self._rows(conn, sql, after, held), [])
+            rows = self._use(lambda conn, after=after: self._rows(conn, sql, after, held), [])
             for row in rows:
                 yield _record(row)
             if len(rows) < PAGE:
                 return
-            file, camera, start, _, _, written_ns, _, collision, rowid = rows[-1]
+            _, camera, start, _, _, written_ns, _, collision, rowid = rows[-1]
             after = (written_ns, start, collision, camera, rowid)
 
     def holds_events(self) -> bool:

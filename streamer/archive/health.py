@@ -2,8 +2,8 @@
 
 For each camera: the last finished segment and its age, the gaps of the last 24 h found
 in the archive index (:mod:`common.archive.index`: each segment's true start and duration)
-with their cause where the recorder's event log knows it, frames dropped today, disk free and how
-many days of recording it holds at today's rate, the retention state; and overall
+with their cause where the recorder's event log knows it, frames dropped today, disk free
+and how many days of recording it holds at today's rate, the retention state; and overall
 ``ok`` / ``warning`` / ``failing`` with the reasons.  A camera that has not finished a
 segment for more than two segment lengths while it should record is failing.
 """

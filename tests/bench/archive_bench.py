@@ -192,7 +192,7 @@ def run(quick: bool) -> list[Figure]:
                               f"<= {HEALTH_TARGET_MS:g} ms", lambda v: v <= HEALTH_TARGET_MS,
                               note="the route's function: refresh, the last 24 h of each camera, gaps"))
 
-        newest = sorted((root / "cam0").iterdir())[-1]
+        newest = max((root / "cam0").iterdir())
         added = []
         for k in range(repeats):
             path = newest / f"cam0_{datetime.fromtimestamp(now + SEGMENT_S * (k + 1)):%Y%m%d_%H%M%S}.mp4"
