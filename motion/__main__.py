@@ -17,6 +17,7 @@ import sys
 import time
 
 from common.archive.events import EventStore, db_path
+from common.archive.index import ArchiveIndex
 from common.clock import Pacer
 from common.config import Config, load_or_exit
 from common.state.board import StatusBoard
@@ -37,6 +38,7 @@ class MotionService:
         self.cfg = cfg
         self.stopping = False
         self.root = cfg.recordings_root
+        self.index = ArchiveIndex(self.root)
         self.store, replaced = EventStore.open_or_replace(db_path(self.root))
         if replaced:
             log.error("events database: %s", replaced)
@@ -102,8 +104,11 @@ class MotionService:
     def resolve_segments(self) -> None:
         """Store the segment files that cover each closed event, once they are all written."""
         seconds = self.cfg.recorder.segment_seconds
-        for ev in self.store.unresolved(time.time() - seconds - RESOLVE_AFTER_S):
-            files = covering(self.root, ev["camera"], ev["start_wall"] - ev["pre_s"], ev["end_wall"], seconds)
+        waiting = self.store.unresolved(time.time() - seconds - RESOLVE_AFTER_S)
+        if waiting:
+            self.index.refresh()
+        for ev in waiting:
+            files = covering(self.index, ev["camera"], ev["start_wall"] - ev["pre_s"], ev["end_wall"], seconds)
             self.store.set_segments(ev["id"], files)
 
     def _publish(self, stopped: bool = False) -> None:

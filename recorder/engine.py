@@ -18,9 +18,10 @@ from typing import Callable
 from common.archive.gaplog import GapLog
 from common.config import Config
 from common.state.board import StatusBoard
-from common.state.documents import EngineStatus, RecorderState, RecorderStatus, SegmentEntry, recorder_status_name
 from common.state.controls import Controls, describe_pause
+from common.state.documents import EngineStatus, RecorderState, RecorderStatus, SegmentEntry, recorder_status_name
 from recorder.retention.diskguard import DiskGuard, free_bytes_of
+from recorder.segments.indexer import Indexer
 from recorder.segments.segmenter import Segmenter, local_time
 
 log = logging.getLogger("recorder")
@@ -58,6 +59,7 @@ class RecorderEngine(ABC):
         self.recent: deque[SegmentEntry] = deque(maxlen=HISTORY)
         self.recovered: deque[SegmentEntry] = deque(maxlen=HISTORY)
         self.gaplog = GapLog(cfg.run_dir, camera)   # causes of gaps, kept across restarts
+        self.indexer = Indexer(self.root)           # finished segments into the archive index
         self._next_controls = self._next_disk = self._next_status = 0.0
 
     def stop(self, *_: object) -> None:
@@ -91,6 +93,13 @@ class RecorderEngine(ABC):
 
     def pausing(self) -> None:
         """Recording was just paused: end what is being written."""
+
+    def reconcile(self) -> float:
+        """At start: make the archive index agree with this camera's files (a crash may have
+        left a segment finished but not in the index); returns the modification time of the
+        camera's newest segment, where write order goes on."""
+        self.indexer.index.refresh(self.camera, full=True)
+        return self.indexer.index.newest_written(self.camera)
 
     # -- errors and status -------------------------------------------------------------------
     def note_error(self, message: str) -> None:

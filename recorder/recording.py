@@ -22,13 +22,13 @@ import av
 from common.config import Config
 from common.ipc.frame_reader import Frame, RingReader
 from common.ipc.names import ring_name
-from common.state.documents import ClockStep, EngineStatus, RecorderState
 from common.process.memory import trim
+from common.state.documents import ClockStep, EngineStatus, RecorderState
 from common.video.streams import STREAMS
 from recorder.encode import settings as encoder
 from recorder.encode.live import LiveFeed
 from recorder.engine import RecorderEngine
-from recorder.retention.diskguard import free_bytes_of, keep_write_order, newest_mtime
+from recorder.retention.diskguard import free_bytes_of, keep_write_order
 from recorder.segments.recovery import recover
 from recorder.segments.segmenter import CaptureWallClock, Segment, local_time
 from recorder.segments.syncer import Syncer
@@ -84,8 +84,8 @@ class Recorder(RecorderEngine):
         self.settings = dataclasses.replace(self.settings, codec=codec)
         log.info("camera %d: recording %s to %s in %d s segments; encoder %s (%s)", self.camera,
                  self.reader.name, self.root, self.cfg.recorder.segment_seconds, codec, self.encoder_why)
-        self.recovered.extend(recover(self.root, self.camera))
-        self.order_mtime = newest_mtime(self.root, self.camera)
+        self.recovered.extend(recover(self.root, self.camera, self.indexer.finished))
+        self.order_mtime = self.reconcile()
         self.gaplog.add("recorder started")
         self.guard.check()
         self.syncer = Syncer(self.cfg.recorder.sync_seconds)
@@ -109,6 +109,7 @@ class Recorder(RecorderEngine):
             if self.writer is not None:
                 self._close("stopping")
             self.syncer.close()
+            self.indexer.close()
             self.live.close()
             self.reader.close()
             self.publish(final=True)
@@ -228,11 +229,14 @@ class Recorder(RecorderEngine):
         # The muxer does not report a failed write of the last fragment (disk full while
         # closing): count what reached the file (demux only, a few ms).
         check = probe(final)
+        kept_s = writer.duration_s
         if check.frames < writer.frames:
+            kept_s = check.duration_s
             self.frames_dropped += writer.frames - check.frames
             self.note_error(f"{rel}: only {check.frames} of {writer.frames} frames reached the disk "
                              f"({check.error or 'its last fragment could not be written: disk full?'})")
             self.guard.check(full=True)
+        self.indexer.finished(final, self.camera, seg.first_wall_ns / 1e9, kept_s, size)
         self.recent.append({"file": rel, "frames": writer.frames, "first_index": self.seg_first_index,
                             "last_index": self.seg_last_index, "dropped": self.seg_dropped,
                             "duration_s": round(writer.duration_s, 3),

@@ -163,6 +163,7 @@ class RpicamRecorder(RecorderEngine):
         self.work.mkdir(parents=True, exist_ok=True)
         for chunk in self._chunks(None):  # left by a crash: nothing writes them any more
             self._finish(chunk, recovered=True)
+        self.reconcile()
         self.guard.check()
         try:
             while not self.stopping:
@@ -178,6 +179,7 @@ class RpicamRecorder(RecorderEngine):
             if self.proc is not None:
                 self._reap()
             self._collect(complete_only=False)
+            self.indexer.close()
             self.publish(final=True)
         return 0
 
@@ -262,8 +264,10 @@ class RpicamRecorder(RecorderEngine):
         chunk.unlink(missing_ok=True)
         self.segments_written += 1
         self.frames_written += written
+        size = final.stat().st_size
+        self.indexer.finished(final, self.camera, first_wall_ns / 1e9, written / self.fps, size)
         entry: SegmentEntry = {"file": str(final.relative_to(self.root)), "frames": written,
-                               "duration_s": round(written / self.fps, 3), "bytes": final.stat().st_size}
+                               "duration_s": round(written / self.fps, 3), "bytes": size}
         (self.recovered if recovered else self.recent).append(entry)
         log.info("segment %s: %d frames%s", entry["file"], written, " (recovered after a crash)" if recovered else "")
 

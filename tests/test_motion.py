@@ -15,6 +15,7 @@ import pytest
 
 from capture.sources.synthetic import MotionScript, sd_frames
 from common.archive import events as store
+from common.archive.index import ArchiveIndex
 from common.config import ConfigError, load
 from motion.coverage import covering
 from motion.detector import Detector
@@ -146,9 +147,11 @@ def test_covering_segments_follow_the_names(tmp_path: Path) -> None:
         (day / n).write_bytes(b"x")
     t = datetime(2026, 12, 1, 10, 0, 0).timestamp()
     rel = "cam0/261201/"
-    assert covering(tmp_path, 0, t + 25, t + 40, 30) == [rel + names[0], rel + names[1]]
-    assert covering(tmp_path, 0, t + 95, t + 100, 30) == []                        # a gap in the recording
-    assert covering(tmp_path, 0, t + 3600 + 10, t + 3600 + 50, 30) == [rel + names[3]]  # the .part is not yet a segment
+    index = ArchiveIndex(tmp_path)
+    index.refresh()
+    assert covering(index, 0, t + 25, t + 40, 30) == [rel + names[0], rel + names[1]]
+    assert covering(index, 0, t + 95, t + 100, 30) == []                        # a gap in the recording
+    assert covering(index, 0, t + 3600 + 10, t + 3600 + 50, 30) == [rel + names[3]]  # the .part is not yet a segment
 
 
 class _Sink(BaseHTTPRequestHandler):

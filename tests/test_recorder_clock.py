@@ -19,7 +19,7 @@ from common.config import load
 from common.ipc.frame_writer import RingWriter
 from common.ipc.names import ring_name
 from recorder.recording import Recorder
-from recorder.retention.diskguard import list_recordings
+from tests.support.archive import oldest_first
 from tests.support.procs import isolated_env, wait_until
 from tests.support.recorder_check import read_segment
 
@@ -65,7 +65,7 @@ def test_segments_end_at_every_clock_step_and_keep_every_frame(tmp_path: Path, c
         writer.close(unlink=True)
     assert not thread.is_alive()
 
-    files = [r.path for r in list_recordings(root)]           # retention's order: oldest first
+    files = [root / r.file for r in oldest_first(root)]           # retention's order: oldest first
     segs = [read_segment(p) for p in files]
     assert len(segs) == len(steps), [p.name for p in files]
     # written in this order, each starting with the first frame after its step

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from common.archive.index import DB_NAME
 from common.state.controls import Controls
 from tests.support.procs import REPO, Procs, isolated_env, wait_until
 from tests.support.recorder_check import NAME_RE, ffprobe_duration, finished, parts, read_segment, status
@@ -114,6 +116,53 @@ def test_sigkill_mid_segment_leaves_a_playable_file_that_a_restart_finalises(rec
     assert st["recovered_files"][0]["playable"] is True
     assert read_segment(final).decoded == seg.decoded
     assert "left by a crash" in procs.log("rec0b")
+
+
+def test_segments_the_index_did_not_take_before_a_sigkill_are_in_it_after_the_restart(rec_system) -> None:
+    """The archive index is locked by another writer: recording goes on, the finished segments
+    wait for it; a kill -9 then loses them from the queue, and the next start finds the files."""
+    env, procs, root = rec_system()
+    procs.capture(0)
+    start_recorder(procs)
+    wait_until(lambda: indexed(root), timeout=40)
+    blocker = sqlite3.connect(root / DB_NAME, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")
+    try:
+        wait_until(lambda: len(on_disk_only(root)) >= 2, timeout=30)   # recording goes on meanwhile
+        procs.kill("rec0")
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    on_disk = {p.relative_to(root).as_posix() for p in finished(root)}
+    missing = on_disk_only(root)
+    assert len(missing) >= 2
+    left = parts(root)
+    again = start_recorder(procs, "rec0b")
+    wait_until(lambda: (s := status(env)).get("pid") == again.pid and s.get("state") == "recording", timeout=30)
+    rows = indexed(root)
+    assert on_disk <= set(rows), sorted(on_disk - set(rows))
+    kept = [p.with_name(p.name[1:-len(".part")]) for p in left]   # (a part with no frame is removed)
+    recovered = {p.relative_to(root).as_posix() for p in kept if p.exists()}
+    assert recovered <= set(rows)
+    for file in missing | recovered:   # start from the name, duration from the file
+        m = NAME_RE.match(Path(file).name)
+        assert m is not None
+        named = datetime.strptime(f"{m.group(2)}{m.group(3)}", "%Y%m%d%H%M%S").timestamp()
+        assert rows[file][0] == named
+        assert rows[file][1] is None or 0 < rows[file][1] <= 2.5
+
+
+def on_disk_only(root: Path) -> set[str]:
+    return {p.relative_to(root).as_posix() for p in finished(root)} - set(indexed(root))
+
+
+def indexed(root: Path) -> dict[str, tuple[float, float | None]]:
+    """The archive index's rows, read as they are (no refresh): file -> (start, duration)."""
+    try:
+        with sqlite3.connect(root / DB_NAME) as conn:
+            return {f: (s, d) for f, s, d in conn.execute("SELECT file, start, duration FROM recordings")}
+    except sqlite3.Error:
+        return {}
 
 
 def test_capture_killed_and_restarted_while_recording(rec_system) -> None:

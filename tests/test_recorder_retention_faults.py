@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from recorder.retention.diskguard import GB, DiskGuard, list_recordings
+from recorder.retention.diskguard import GB, DiskGuard
+from tests.support.archive import oldest_first
 from tests.test_retention import MB, SmallDisk, make
 
 
@@ -83,7 +84,7 @@ def test_two_recorders_do_not_both_delete_for_the_same_shortfall(tmp_path: Path,
     for t in threads:
         t.join()
     assert sum(g.state.deleted_count for g in guards) == 2
-    assert len(list_recordings(root)) == len(NAMES) - 2
+    assert len(oldest_first(root)) == len(NAMES) - 2
 
 
 def test_retention_goes_by_write_order_when_the_clock_stepped_back(tmp_path: Path) -> None:

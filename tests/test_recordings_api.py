@@ -21,10 +21,11 @@ from fastapi import FastAPI
 
 import streamer.archive.recordings as recordings
 from common.archive import segment_name
+from common.archive.index import ArchiveIndex
+from common.archive.mp4_duration import mp4_duration
 from common.config import load
-from recorder.retention.diskguard import list_recordings
 from recorder.segments.writer import finalise
-from streamer.archive.mp4_duration import mp4_duration
+from tests.support.archive import oldest_first
 from tests.support.mp4_files import write_mp4, write_segment
 from tests.support.procs import free_port, isolated_env, wait_until
 
@@ -197,7 +198,7 @@ def test_a_segment_with_a_collision_suffix_is_listed_served_downloaded_and_count
     with av.open(str(played)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 60   # 2 s at 30 fps, every frame decodes
     # Retention sees the same files the page lists.
-    assert [r.path.name for r in list_recordings(root)] == [first.name, suffixed.name]
+    assert [r.name for r in oldest_first(root)] == [first.name, suffixed.name]
 
 
 @pytest.mark.parametrize("path", [
@@ -252,32 +253,47 @@ def test_duration_of_truncated_and_garbage_files(tmp_path: Path) -> None:
     assert mp4_duration(empty) is None
 
 
-def test_duration_cache_is_bounded_and_follows_file_changes(tmp_path: Path) -> None:
-    cache = recordings._DurationCache(limit=3)
-    paths = [write_mp4(tmp_path / f"s{i}.mp4", 1.0 + i, fps=10) for i in range(5)]
-    for p in paths:
-        assert cache.get(str(p), p.stat()) == pytest.approx(1.0 + paths.index(p), abs=0.15)
-    assert len(cache) == 3
-    write_mp4(paths[4], 0.5, fps=10)  # same path, new content: the cached value must not be reused
-    assert cache.get(str(paths[4]), paths[4].stat()) == pytest.approx(0.5, abs=0.15)
-    assert len(cache) == 3
+def test_a_duration_is_read_from_its_file_once_and_kept_in_the_index(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    import common.archive.index as archive
+
+    root = tmp_path / "rec"
+    for i in range(3):
+        write_segment(root, 0, DAY.replace(hour=1, minute=i), 1.0 + i, fps=10)
+    reads: list[object] = []
+    real = archive.mp4_duration
+    monkeypatch.setattr(archive, "mp4_duration", lambda path: reads.append(path) or real(path))
+    index = ArchiveIndex(root)
+    index.refresh()   # found on the disk, without a row: the duration is read when first asked for
+    assert reads == []
+    assert [r.duration for r in index.day(0, DAY_NAME)] == pytest.approx([1.0, 2.0, 3.0], abs=0.15)
+    assert len(reads) == 3
+    other = ArchiveIndex(root)   # another process: the durations were kept
+    assert [r.duration for r in other.day(0, DAY_NAME)] == pytest.approx([1.0, 2.0, 3.0], abs=0.15)
+    assert len(reads) == 3
 
 
 def test_days_follow_new_and_deleted_segments(tmp_path: Path) -> None:
     root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+
+    def days() -> list[dict]:
+        index.refresh()
+        return recordings.list_days(index, 0)
+
     first = write_segment(root, 0, DAY.replace(hour=1), 1.0)
-    assert [(d["date"], d["segments"]) for d in recordings.list_days(root, 0)] == [(DAY_NAME, 1)]
+    assert [(d["date"], d["segments"]) for d in days()] == [(DAY_NAME, 1)]
     second = write_segment(root, 0, DAY.replace(hour=2), 1.0)
-    days = recordings.list_days(root, 0)
-    assert days[0]["segments"] == 2 and days[0]["bytes"] == first.stat().st_size + second.stat().st_size
+    found = days()
+    assert found[0]["segments"] == 2 and found[0]["bytes"] == first.stat().st_size + second.stat().st_size
     first.unlink()
     second.unlink()  # retention emptied the day: it is no longer listed
-    assert recordings.list_days(root, 0) == []
+    assert days() == []
 
 
 def test_duration_from_the_index_matches_the_walk_over_every_fragment(tmp_path: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    import streamer.archive.mp4_duration as boxes
+    import common.archive.mp4_duration as boxes
 
     full = write_mp4(tmp_path / "full.mp4", 4.0, fps=10)  # a fragment a second, then the mfra index
     data = full.read_bytes()

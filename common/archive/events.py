@@ -57,15 +57,15 @@ def db_path(root: Path) -> Path:
     return Path(root) / DB_NAME
 
 
-def connect(path: Path, create: bool = False) -> sqlite3.Connection | None:
+def connect(path: Path, create: bool = False, busy_ms: int = BUSY_MS) -> sqlite3.Connection | None:
     """A connection, or None when the database does not exist and ``create`` is off
     (readers never create it: no motion process, no events)."""
     if not create and not Path(path).is_file():
         return None
     if create:
         Path(path).parent.mkdir(parents=True, exist_ok=True)
-    conn = sqlite3.connect(str(path), timeout=BUSY_MS / 1000, isolation_level=None, check_same_thread=False)
-    conn.execute(f"PRAGMA busy_timeout = {BUSY_MS}")
+    conn = sqlite3.connect(str(path), timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
+    conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
     if create:
         conn.execute("PRAGMA journal_mode = WAL")
         conn.executescript(_SCHEMA)

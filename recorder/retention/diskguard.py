@@ -10,13 +10,14 @@
 Segments that hold a motion event are deleted after the plain ones (``event_keep_days``,
 see :mod:`recorder.retention.eventkeep`).
 
-Only finished segments (named as :mod:`common.archive.segment_name` says, the files the streamer
-lists) are ever deleted: never a file being written (hidden ``.part``) nor anything else
-under the root.  Both recorders run this; a lock (``.retention.lock`` in the root) lets one
-delete at a time.
+What exists comes from the archive index (:mod:`common.archive.index`, refreshed before each
+pass): only finished segments, the files the streamer lists, are ever deleted, never a file
+being written (hidden ``.part``) nor anything else under the root; each one's row goes with
+it.  Both recorders run this; a lock (``.retention.lock`` in the root) lets one delete at a
+time.
 
 Oldest means written first: files go by modification time, which the recorder keeps in
-write order even when the wall clock steps back (see :func:`keep_write_order`), then by name.
+write order even when the wall clock steps back (see :func:`keep_write_order`), then by start.
 A file that cannot be deleted (permissions, a read-only remount, an immutable file) is
 logged once and skipped; when retention cannot keep the floor, the state says so.
 """
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from common.archive import segment_name
+from common.archive.index import ArchiveIndex, Recording
 from common.state.documents import DeletedSegment
 from common.state.jsonfile import FileLock
 from recorder.retention.eventkeep import EventKeep
@@ -40,47 +41,12 @@ GB = 1_000_000_000
 HISTORY = 20   # deletions kept for the status document
 UNDELETABLE_MAX = 1000   # files remembered as undeletable (logged once each)
 LOCK_NAME = ".retention.lock"
+INDEX_BUSY_MS = 50   # the frame loop runs retention: it never waits longer for the index or the events
 
 
 def free_bytes_of(path: Path) -> int:
     st = os.statvfs(path)
     return st.f_bavail * st.f_frsize
-
-
-@dataclass(frozen=True)
-class Recording:
-    path: Path
-    key: str        # "YYYYMMDD_HHMMSS" from the name: sorts oldest first across cameras
-    size: int
-    mtime: float
-
-
-def list_recordings(root: Path) -> list[Recording]:
-    """Every finished segment under ``root``, oldest first."""
-    found: list[tuple[tuple[str, int, str], Recording]] = []
-    try:
-        cams = [(e, segment_name.camera_of_folder(e.name)) for e in os.scandir(root) if e.is_dir()]
-    except FileNotFoundError:
-        return []
-    for cam, camera in cams:
-        if camera is None:
-            continue
-        for day in os.scandir(cam.path):
-            if not (day.is_dir() and segment_name.is_day(day.name)):
-                continue
-            for entry in os.scandir(day.path):
-                name = segment_name.parse(entry.name)
-                if name is None or name.camera != camera or not entry.is_file():
-                    continue
-                try:
-                    st = entry.stat()
-                except FileNotFoundError:
-                    continue
-                rec = Recording(Path(entry.path), f"{name.start:{segment_name.STAMP_FORMAT}}", st.st_size, st.st_mtime)
-                found.append(((rec.mtime, rec.key, name.collision, entry.name), rec))
-    # written first, then by time, then _1 before _2 before _10
-    found.sort(key=lambda item: item[0])
-    return [rec for _, rec in found]
 
 
 def keep_write_order(path: Path, previous_mtime: float) -> float:
@@ -95,27 +61,6 @@ def keep_write_order(path: Path, previous_mtime: float) -> float:
     except OSError:
         return previous_mtime
     return mtime
-
-
-def newest_mtime(root: Path, camera: int) -> float:
-    """Modification time of a camera's newest finished segment (0 when none)."""
-    newest = 0.0
-    try:
-        days = [e.path for e in os.scandir(root / f"cam{camera}") if e.is_dir()]
-    except OSError:
-        return newest
-    for day in days:
-        try:
-            entries = list(os.scandir(day))
-        except OSError:
-            continue
-        for entry in entries:
-            if segment_name.parse(entry.name) is not None:
-                try:
-                    newest = max(newest, entry.stat().st_mtime)
-                except OSError:
-                    pass
-    return newest
 
 
 @dataclass
@@ -133,15 +78,16 @@ class DiskGuard:
     def __init__(self, root: Path, warn_gb: float, floor_gb: float, target_gb: float, retention: bool,
                  quota_gb: float = 0.0, max_age_days: int = 0,
                  free_bytes: Callable[[Path], int] = free_bytes_of, now: Callable[[], float] = time.time,
-                 event_keep_days: float = 0.0) -> None:
+                 event_keep_days: float = 0.0, index: ArchiveIndex | None = None) -> None:
         self.root = root
+        self.index = index if index is not None else ArchiveIndex(root, busy_ms=INDEX_BUSY_MS)
         self.warn = int(warn_gb * GB)
         self.floor = int(floor_gb * GB)
         self.target = int(target_gb * GB)
         self.quota = int(quota_gb * GB)
         self.max_age_s = max_age_days * 86400
         self.retention = retention
-        self.events = EventKeep(root, event_keep_days) if event_keep_days > 0 else None
+        self.events = EventKeep(self.index, event_keep_days) if event_keep_days > 0 else None
         self._free_bytes = free_bytes
         self._now = now
         self.state = GuardState()
@@ -194,24 +140,25 @@ class DiskGuard:
         if not (need_space or self.quota or self.max_age_s):
             self.state.retention = "ok"
             return free  # nothing can apply: skip listing the files
-        recordings = list_recordings(self.root)
-        total = sum(r.size for r in recordings)
+        self.index.refresh()
+        total = self.index.total_bytes() if self.quota else 0
         oldest_allowed = self._now() - self.max_age_s if self.max_age_s else None
         target = max(self.target, start_at)
         skipped = 0
-        held = self.events.held() if self.events else set()
-        if held:
-            recordings = self.events.order(recordings, held)
+        held = self.events is not None and self.index.holds_events()
+        recordings = self.events.order() if held and self.events else self.index.oldest_first()
         for rec in recordings:
             if need_space and free >= target:
                 need_space = False
-            extra = self.events.keep_s if held and self.events.rel(rec) in held else 0.0
-            too_old = oldest_allowed is not None and rec.mtime < oldest_allowed - extra
+            extra = self.events.keep_s if held and self.events and rec.event else 0.0
+            too_old = oldest_allowed is not None and rec.written < oldest_allowed - extra
             over_quota = bool(self.quota) and total > self.quota
             if not (need_space or too_old or over_quota):
-                if held:
-                    continue  # not strictly oldest first: a later one may still be due
-                break  # oldest first: when this one may stay, so may every newer one
+                if held and oldest_allowed is not None:
+                    continue  # not strictly oldest first: a later one may still be too old
+                # Oldest first, or (events held) no age limit: free space and quota only ever stop
+                # asking within a pass, so when this one may stay, so may every later one.
+                break
             reason = "free space" if need_space else ("age" if too_old else "quota")
             deleted = self._delete(rec, reason)
             if deleted is None:
@@ -233,29 +180,30 @@ class DiskGuard:
 
     def _delete(self, rec: Recording, reason: str) -> bool | None:
         """True when deleted, False when already gone, None when it cannot be deleted."""
+        path = self.root / rec.file
         try:
-            rec.path.unlink()
+            path.unlink()
         except FileNotFoundError:
+            self.index.remove(rec.file)
             return False  # the other camera's recorder got there first
         except OSError as exc:
-            key = str(rec.path)
+            key = str(path)
             if key not in self.undeletable:
-                log.error("retention: cannot delete %s (%s); skipped", rec.path.relative_to(self.root),
-                          exc.strerror or exc)
+                log.error("retention: cannot delete %s (%s); skipped", rec.file, exc.strerror or exc)
                 self.undeletable[key] = exc.strerror or str(exc)
                 while len(self.undeletable) > UNDELETABLE_MAX:
                     self.undeletable.popitem(last=False)
             return None
-        self.undeletable.pop(str(rec.path), None)
-        log.info("retention (%s): deleted %s (%d bytes)", reason, rec.path.relative_to(self.root), rec.size)
+        self.index.remove(rec.file)
+        self.undeletable.pop(str(path), None)
+        log.info("retention (%s): deleted %s (%d bytes)", reason, rec.file, rec.size)
         if self.events is not None:
             self.events.deleted(rec)
         self.state.deleted_count += 1
         self.state.deleted_bytes += rec.size
-        self.deleted.append({"file": str(rec.path.relative_to(self.root)), "bytes": rec.size,
-                             "reason": reason, "at": round(self._now(), 3)})
+        self.deleted.append({"file": rec.file, "bytes": rec.size, "reason": reason, "at": round(self._now(), 3)})
         try:
-            rec.path.parent.rmdir()  # the day's folder, once empty
+            path.parent.rmdir()  # the day's folder, once empty
         except OSError:
             pass
         return True

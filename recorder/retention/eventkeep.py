@@ -5,74 +5,52 @@ Plain segments are deleted first.  A segment that holds an event goes only once 
 up), or, under ``max_age_days``, once it is that many days older than the limit.  A
 deleted segment's events stay in the database with the "video deleted" mark.
 
-The events database belongs to the motion process; a missing or unreadable one only
-means nothing is protected (retention never stops for it).
+Which segments hold an event is the archive index's flag, read from the motion process's
+events database; a missing, locked or unreadable one only means nothing is protected
+(retention never waits for it).
 """
 from __future__ import annotations
 
 import logging
 import sqlite3
-from pathlib import Path
-from typing import Protocol
+from typing import Iterator
 
 from common.archive import events as store
+from common.archive.index import ArchiveIndex, Recording
 
 log = logging.getLogger("recorder")
-
-
-class _Rec(Protocol):
-    path: Path
-    mtime: float
+MARK_BUSY_MS = 50   # the frame loop runs retention: the "video deleted" mark never holds it up
 
 
 class EventKeep:
-    def __init__(self, root: Path, keep_days: float) -> None:
-        self.root = root
+    def __init__(self, index: ArchiveIndex, keep_days: float) -> None:
+        self.index = index
         self.keep_s = keep_days * 86400
         self._said = ""
 
-    def _warn(self, what: str, exc: Exception) -> None:
-        msg = f"events database: {what}: {exc}"
-        if msg != self._said:  # once per distinct trouble, not every check
-            self._said = msg
-            log.warning("%s", msg)
+    def order(self) -> Iterator[Recording]:
+        """Every segment in the order retention should delete them: the plain ones and those
+        whose extra time is up, oldest first, then the other ones that hold an event."""
+        first_plain = next(self.index.oldest_first(held=False), None)
+        cutoff = first_plain.written - self.keep_s if first_plain else float("-inf")
+        for rec in self.index.oldest_first():
+            if not (rec.event and rec.written >= cutoff):
+                yield rec
+        for rec in self.index.oldest_first(held=True):
+            if rec.written >= cutoff:
+                yield rec
 
-    def held(self) -> set[str]:
-        """Segments (relative to the root) that hold an event."""
+    def deleted(self, rec: Recording) -> None:
         try:
-            conn = store.connect(store.db_path(self.root))
-            if conn is None:
-                return set()
-            try:
-                return store.event_files(conn)
-            finally:
-                conn.close()
-        except sqlite3.Error as exc:
-            self._warn("cannot read which segments hold events", exc)
-            return set()
-
-    def order(self, recordings: list[_Rec], held: set[str]) -> list[_Rec]:
-        """``recordings`` (oldest first) in the order retention should delete them."""
-        if not held:
-            return recordings
-        plain = [r for r in recordings if self.rel(r) not in held]
-        holding = [r for r in recordings if self.rel(r) in held]   # both stay oldest first
-        cutoff = (min(r.mtime for r in plain) - self.keep_s) if plain else float("-inf")
-        due = {id(r) for r in holding if r.mtime < cutoff}
-        first = [r for r in recordings if id(r) in due or self.rel(r) not in held]
-        return first + [r for r in holding if id(r) not in due]
-
-    def rel(self, rec: _Rec) -> str:
-        return rec.path.relative_to(self.root).as_posix()
-
-    def deleted(self, rec: _Rec) -> None:
-        try:
-            conn = store.connect(store.db_path(self.root))
+            conn = store.connect(store.db_path(self.index.root), busy_ms=MARK_BUSY_MS)
             if conn is None:
                 return
             try:
-                store.mark_deleted(conn, self.rel(rec))
+                store.mark_deleted(conn, rec.file)
             finally:
                 conn.close()
         except sqlite3.Error as exc:
-            self._warn("cannot mark the events of a deleted segment", exc)
+            msg = f"events database: cannot mark the events of a deleted segment: {exc}"
+            if msg != self._said:  # once per distinct trouble, not every check
+                self._said = msg
+                log.warning("%s", msg)

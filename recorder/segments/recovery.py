@@ -13,13 +13,16 @@ import logging
 import os
 import struct
 from pathlib import Path
+from typing import Callable
 
 from common.archive import segment_name
+from common.archive.index import start_from_name
 from common.state.documents import SegmentEntry
 from recorder.segments.writer import finalise, probe
 
 log = logging.getLogger("recorder")
 HEADER_ONLY_BYTES = 64 * 1024  # larger than any fragmented-MP4 header; a first fragment is far larger
+Finished = Callable[[Path, int, float, float | None, int], None]   # path, camera, start, duration, size
 
 
 def complete_length(path: Path) -> int:
@@ -90,14 +93,16 @@ def leftover_parts(camera_dir: Path) -> list[Path]:
     return sorted(found)
 
 
-def recover(root: Path, camera: int) -> list[SegmentEntry]:
-    """Finalise every temporary segment of one camera; returns what was done, for status."""
+def recover(root: Path, camera: int, finished: Finished | None = None) -> list[SegmentEntry]:
+    """Finalise every temporary segment of one camera; returns what was done, for status.
+    ``finished(path, camera, start, duration, size)`` is told of each file kept."""
     done: list[SegmentEntry] = []
     for part in leftover_parts(root / segment_name.camera_folder(camera)):
         final_name = segment_name.final_of_part(part.name)
         if final_name is None:
             log.warning("recovery: %s does not look like a segment; left as it is", part)
             continue
+        last_write = part.stat().st_mtime   # before any cut: about when the recording stopped
         if part.stat().st_size == 0:
             # Created, then the process died before a byte was written: no recording in it.
             log.warning("recovery: %s is empty (0 bytes); removed", part)
@@ -130,6 +135,12 @@ def recover(root: Path, camera: int) -> list[SegmentEntry]:
         else:
             log.warning("recovery: %s was left by a crash; kept as %s, but it does not play (%s)", part.name,
                         rel, check.error)
-        done.append({"file": rel, "bytes": target.stat().st_size, "frames": check.frames,
+        size = target.stat().st_size
+        if finished is not None:
+            name = segment_name.parse(final_name)
+            assert name is not None   # final_of_part parsed it
+            duration = check.duration_s if check.ok else None   # None: read from the file when needed
+            finished(target, camera, start_from_name(name, last_write, duration), duration, size)
+        done.append({"file": rel, "bytes": size, "frames": check.frames,
                      "duration_s": round(check.duration_s, 3), "playable": check.ok})
     return done

@@ -7,7 +7,7 @@
 * ``GET /api/events/{id}`` and ``GET /api/events/{id}/thumbnail.jpg``.
 
 Bad parameters get the recordings API's 400 shape; an unknown event a 404.  Handlers are
-plain ``def``: SQLite and directory reads run in the thread pool, off the event loop.
+plain ``def``: SQLite reads run in the thread pool, off the event loop.
 """
 from __future__ import annotations
 
@@ -20,9 +20,10 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from common.archive import events as store
+from common.archive.index import ArchiveIndex
 from common.config import Config
 from common.state.board import StatusBoard
-from streamer.archive.recordings import list_segments
+from streamer.archive.recordings import archive_of, list_segments
 from streamer.params import ParamError, ParamValueError, not_found, parse_camera, parse_date
 
 router = APIRouter()
@@ -44,12 +45,13 @@ def _day_range(day: str) -> tuple[float, float, datetime]:
     return midnight.timestamp(), (midnight + timedelta(days=1)).timestamp(), midnight
 
 
-def _play_target(cfg: Config, ev: dict[str, Any], cache: dict[tuple[int, str], list]) -> dict[str, Any] | None:
+def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: dict[tuple[int, str], list]
+                 ) -> dict[str, Any] | None:
     t = ev["start_wall"] - ev["pre_s"]
     day = datetime.fromtimestamp(t).strftime("%y%m%d")
     key = (ev["camera"], day)
     if key not in cache:
-        cache[key] = list_segments(cfg.recordings_root, ev["camera"], day)
+        cache[key] = list_segments(index, ev["camera"], day)
     best = None
     for seg in cache[key]:
         end = seg["start_epoch"] + (seg["duration_s"] or cfg.recorder.segment_seconds)
@@ -63,7 +65,8 @@ def _play_target(cfg: Config, ev: dict[str, Any], cache: dict[tuple[int, str], l
     return {"file": best["file"], "url": best["url"], "offset_s": round(max(0.0, t - best["start_epoch"]), 3)}
 
 
-def _decorate(cfg: Config, ev: dict[str, Any], cache: dict[tuple[int, str], list]) -> dict[str, Any]:
+def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: dict[tuple[int, str], list]
+              ) -> dict[str, Any]:
     start = datetime.fromtimestamp(ev["start_wall"])
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     end_wall = ev["end_wall"] if ev["end_wall"] is not None else max(ev["last_wall"], time.time())
@@ -75,7 +78,7 @@ def _decorate(cfg: Config, ev: dict[str, Any], cache: dict[tuple[int, str], list
         "end_s": round(end_wall - midnight, 3),
         "duration_s": round(end_wall - ev["start_wall"], 3),
         "thumbnail": f"/api/events/{ev['id']}/thumbnail.jpg" if ev["has_thumbnail"] else None,
-        "play": _play_target(cfg, ev, cache),
+        "play": _play_target(cfg, index, ev, cache),
     })
     return out
 
@@ -107,8 +110,11 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
     except sqlite3.Error as exc:
         return _unavailable(exc)
     cache: dict[tuple[int, str], list] = {}
+    index = archive_of(request)
+    if found:
+        index.refresh()
     return {"camera": cam, "date": day, "pre_seconds": cfg.motion.pre_seconds,
-            "events": [_decorate(cfg, ev, cache) for ev in found]}
+            "events": [_decorate(cfg, index, ev, cache) for ev in found]}
 
 
 @router.get("/api/events/live")
@@ -152,7 +158,9 @@ def event(request: Request, event_id: str) -> dict[str, Any] | JSONResponse:
     ev = _lookup(request, event_id, store.get_event, "no event {id}")
     if isinstance(ev, JSONResponse):
         return ev
-    return _decorate(_cfg(request), ev, {})
+    index = archive_of(request)
+    index.refresh()
+    return _decorate(_cfg(request), index, ev, {})
 
 
 @router.get("/api/events/{event_id}/thumbnail.jpg", response_model=None)

@@ -1,9 +1,9 @@
 """Am I recording?  ``GET /api/health``: per camera, what the files and the recorder say.
 
 For each camera: the last finished segment and its age, the gaps of the last 24 h found
-from the files themselves (start time from the name, duration from the file) with their
-cause where the recorder's event log knows it, frames dropped today, disk free and how
-many days of recording it holds at today's rate, the retention state; and overall
+in the archive index (:mod:`common.archive.index`: each segment's true start and duration)
+with their cause where the recorder's event log knows it, frames dropped today, disk free
+and how many days of recording it holds at today's rate, the retention state; and overall
 ``ok`` / ``warning`` / ``failing`` with the reasons.  A camera that has not finished a
 segment for more than two segment lengths while it should record is failing.
 """
@@ -11,60 +11,50 @@ from __future__ import annotations
 
 import os
 import time
-from datetime import datetime, timedelta
-from pathlib import Path
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
 
+from common.archive import segment_name
 from common.archive.gaplog import cause_of, read_gaplog
+from common.archive.index import ArchiveIndex, Recording
 from common.config import Config
 from common.state.board import StatusBoard
 from common.state.controls import Controls
-from streamer.archive.recordings import holes, list_segments
+from streamer.archive.recordings import archive_of, holes, segment_doc
 
 router = APIRouter()
 WINDOW_S = 24 * 3600
 RECORDER_STALE_S = 5.0
 
 
-def _segments_since(root: Path, camera: int, since: float, now: float) -> list[dict[str, Any]]:
-    out: list[dict[str, Any]] = []
-    day = datetime.fromtimestamp(since).date()
-    while day <= datetime.fromtimestamp(now).date():
-        out += [s for s in list_segments(root, camera, day.strftime("%y%m%d"))
-                if s["start_epoch"] + (s["duration_s"] or 0) >= since]
-        day += timedelta(days=1)
-    out.sort(key=lambda s: (s["start_epoch"], s["file"]))
-    return out
-
-
-
-def gaps_with_causes(segments: list[dict[str, Any]], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def gaps_with_causes(segments: list[Recording], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Holes between consecutive segments (epoch seconds), each with its cause where known."""
     return [{"start": round(start, 3), "end": round(end, 3), "duration_s": round(end - start, 3),
-             "cause": cause_of(events, start, end)} for _, start, end in holes(segments)]
+             "cause": cause_of(events, start, end)} for start, end in holes(segments)]
 
 
-def _dir_bytes_today(root: Path, camera: int, now: float) -> tuple[int, float]:
-    """Bytes recorded since local midnight and the seconds they cover."""
-    midnight = datetime.fromtimestamp(now).replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
-    segs = list_segments(root, camera, datetime.fromtimestamp(now).strftime("%y%m%d"))
+def _bytes_today(recent: list[Recording], now: float) -> tuple[int, float]:
+    """Bytes recorded since local midnight (``recent``: the last 24 h by start) and the seconds they cover."""
+    today = datetime.fromtimestamp(now)
+    folder = segment_name.day_folder(today)
+    segs = [r for r in recent if r.day == folder]
     if not segs:
         return 0, 0.0
-    first = max(midnight, segs[0]["start_epoch"])
-    return sum(s["size_bytes"] for s in segs), max(1.0, now - first)
+    midnight = today.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    first = max(midnight, segs[0].start)
+    return sum(r.size for r in segs), max(1.0, now - first)
 
 
-def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled: bool, now: float,
-                  capture: tuple[str, str | None] = ("unknown", None)) -> dict[str, Any]:
-    root = cfg.recordings_root
+def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[str, Any] | None, enabled: bool,
+                  now: float, capture: tuple[str, str | None] = ("unknown", None)) -> dict[str, Any]:
+    """``recent``: the camera's segments that run in the last 24 h, by start."""
     seg_s = cfg.recorder.segment_seconds
     events = read_gaplog(cfg.run_dir, camera)
-    segments = _segments_since(root, camera, now - WINDOW_S, now)
-    gaps = gaps_with_causes(segments, events)
-    last = segments[-1] if segments else None
-    last_end = (last["start_epoch"] + (last["duration_s"] or 0)) if last else None
+    gaps = gaps_with_causes(recent, events)
+    last = segment_doc(recent[-1]) if recent else None
+    last_end = (recent[-1].start + (recent[-1].duration or 0)) if recent else None
     age = None if last_end is None else round(max(0.0, now - last_end), 1)
     running = bool(doc) and doc.get("age_s", RECORDER_STALE_S) < RECORDER_STALE_S
     state = str(doc.get("state", "unknown")) if running and doc else "not running"
@@ -102,7 +92,7 @@ def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled:
         "last_segment": None if last is None else {"file": last["file"], "url": last["url"],
                                                    "start": last["start"], "duration_s": last["duration_s"],
                                                    "age_s": age},
-        "segments_24h": len(segments),
+        "segments_24h": len(recent),
         "gaps_24h": gaps,
         "frames_dropped_today": int(doc.get("frames_dropped_today", 0)) if running and doc else None,
         "retention": {"state": doc.get("retention_state", "ok") if running and doc else None,
@@ -114,14 +104,16 @@ def camera_health(cfg: Config, camera: int, doc: dict[str, Any] | None, enabled:
     }
 
 
-def health(cfg: Config, board: StatusBoard, controls: Controls, now: float | None = None,
+def health(cfg: Config, index: ArchiveIndex, board: StatusBoard, controls: Controls, now: float | None = None,
            captures: dict[int, tuple[str, str | None]] | None = None) -> dict[str, Any]:
     """``captures``: each camera's capture state and reason (live, not connected, off, error...)."""
     now = time.time() if now is None else now
     flags = controls.get()["recording"]
     captures = captures or {}
-    cams = [camera_health(cfg, cam, board.read(f"recorder-cam{cam}"), bool(flags.get(str(cam), True)), now,
-                          captures.get(cam, ("unknown", None)))
+    index.refresh()
+    recent = {cam: index.ending_after(cam, now - WINDOW_S) for cam in range(cfg.camera.count)}
+    cams = [camera_health(cfg, cam, recent[cam], board.read(f"recorder-cam{cam}"), bool(flags.get(str(cam), True)),
+                          now, captures.get(cam, ("unknown", None)))
             for cam in range(cfg.camera.count)]
     root = cfg.recordings_root
     try:
@@ -131,7 +123,7 @@ def health(cfg: Config, board: StatusBoard, controls: Controls, now: float | Non
         free = None
     per_day = 0.0
     for cam in range(cfg.camera.count):
-        size, span = _dir_bytes_today(root, cam, now)
+        size, span = _bytes_today(recent[cam], now)
         per_day += size / span * 86400 if span else 0.0
     days = None if free is None or per_day <= 0 else round(free / per_day, 2)
     reasons = [r for c in cams for r in c["reasons"]]
@@ -156,4 +148,4 @@ def api_health(request: Request) -> dict[str, Any]:
     for cam in range(rt.cfg.camera.count):
         row = rt.watch.camera(cam)
         captures[cam] = (row["state"], row["reason"])
-    return health(rt.cfg, rt.board, rt.controls, captures=captures)
+    return health(rt.cfg, archive_of(request), rt.board, rt.controls, captures=captures)

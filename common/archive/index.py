@@ -1,0 +1,605 @@
+"""The archive index: which finished segments exist, the one list every reader of the recordings queries.
+
+One row per finished segment in ``<recordings root>/recordings.sqlite``, on the recordings disk
+itself, so the index goes wherever the files go (another disk mounted there brings its own):
+camera, start (epoch seconds of the first frame, from the recorder's capture clock, so the hour
+repeated when the clocks go back is neither a gap nor an overlap), duration, size, the file
+(``cam{N}/YYMMDD/<name>``, names in local time as :mod:`common.archive.segment_name` says) and the
+file's modification time, the order segments were written in.  Triggers keep a summary per camera
+and day (segments, bytes).  Whether a segment holds a motion event is read from the events
+database (:mod:`common.archive.events`, the motion process's) at query time, never copied.
+
+Who writes:
+
+* each recorder adds a row when it has finished a segment (from a thread of its own,
+  :mod:`recorder.segments.indexer`, so the frame loop never waits for the database);
+* retention removes the row with the file;
+* :meth:`ArchiveIndex.refresh` makes the table agree with the disk: files added or removed behind
+  its back, a crash between the rename and the row.  Creating, renaming or deleting a file changes
+  its folder's modification time, so a refresh stats the day folders and lists only those that
+  changed (a few dozen stats when nothing did).  Every reader refreshes before it reads (an API
+  request, a retention pass, motion's look-up); each recorder refreshes its camera in full at start.
+  A file found without a row gets its start from its name and its duration from the file the
+  first time a reader needs it.
+
+The database holds nothing the files cannot tell again: one that is damaged, of another schema
+version (``user_version``) or not ours (``application_id``) is started afresh, with a log line, and
+filled again from the files; the caller never sees an error.  Damaged or outdated files are reset
+in place (SQLite's backup of an empty schema over them), so a connection another process still
+holds sees the new contents; a foreign file is moved aside.
+
+Never a stall: in WAL mode readers read while a writer writes.  Every connection waits at most
+``busy_ms`` for a lock; a write that finds the database busy is skipped and done again by the next
+refresh, and an events database that cannot be read within the wait (a writer holding it in
+exclusive mode, a damaged file) gives "unknown" flags for ``EVENTS_RETRY_S``.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import struct
+import threading
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator, TypeVar
+from urllib.parse import quote
+
+from common.archive import events as event_store
+from common.archive import segment_name
+from common.archive.mp4_duration import mp4_duration
+from common.state.jsonfile import FileLock
+
+log = logging.getLogger("archive")
+T = TypeVar("T")
+
+DB_NAME = "recordings.sqlite"
+APPLICATION_ID = 0x53485449     # "SHTI" in the file's header: this file is an archive index
+SCHEMA_VERSION = 1
+BUSY_MS = 100                   # the longest any query waits for a lock
+RACY_NS = 3_000_000_000         # a folder changed this recently may change again unseen (mtime resolution)
+PAGE = 512                      # rows per query when walking the whole archive
+UNREADABLE = -1.0               # the duration column of a file that has no readable duration
+LONGEST_S = 7200.0              # no segment is longer (segment_seconds is at most an hour)
+EVENTS_RETRY_S = 10.0           # after the events database failed a read, flags stay unknown this long
+CACHE_KB = 1024                 # page cache per connection (the streamer has one per worker thread)
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS recordings (
+    file TEXT NOT NULL UNIQUE,      -- cam{{N}}/YYMMDD/<name>, relative to the recordings root
+    camera INTEGER NOT NULL,
+    day TEXT NOT NULL,              -- the day folder
+    start REAL NOT NULL,            -- epoch seconds of the first frame
+    duration REAL,                  -- seconds; NULL: not measured yet; {UNREADABLE}: the file tells none
+    size INTEGER NOT NULL,          -- bytes
+    written_ns INTEGER NOT NULL,    -- the file's modification time: write order
+    collision INTEGER NOT NULL      -- the name's _K suffix (0: none)
+);
+CREATE INDEX IF NOT EXISTS recordings_by_write ON recordings (written_ns, start, collision, camera);
+CREATE INDEX IF NOT EXISTS recordings_by_day ON recordings (camera, day, start, collision);
+CREATE INDEX IF NOT EXISTS recordings_by_start ON recordings (camera, start);
+CREATE TABLE IF NOT EXISTS days (
+    camera INTEGER NOT NULL,
+    day TEXT NOT NULL,
+    segments INTEGER NOT NULL,
+    bytes INTEGER NOT NULL,
+    PRIMARY KEY (camera, day)
+) WITHOUT ROWID;
+CREATE TRIGGER IF NOT EXISTS recordings_added AFTER INSERT ON recordings BEGIN
+    INSERT INTO days (camera, day, segments, bytes) VALUES (NEW.camera, NEW.day, 1, NEW.size)
+        ON CONFLICT (camera, day) DO UPDATE SET segments = segments + 1, bytes = bytes + NEW.size;
+END;
+CREATE TRIGGER IF NOT EXISTS recordings_removed AFTER DELETE ON recordings BEGIN
+    UPDATE days SET segments = segments - 1, bytes = bytes - OLD.size WHERE camera = OLD.camera AND day = OLD.day;
+    DELETE FROM days WHERE camera = OLD.camera AND day = OLD.day AND segments <= 0;
+END;
+CREATE TRIGGER IF NOT EXISTS recordings_resized AFTER UPDATE OF size ON recordings BEGIN
+    UPDATE days SET bytes = bytes + NEW.size - OLD.size WHERE camera = NEW.camera AND day = NEW.day;
+END;
+CREATE TABLE IF NOT EXISTS folders (
+    path TEXT PRIMARY KEY,          -- cam{{N}}/YYMMDD
+    mtime_ns INTEGER NOT NULL       -- when last listed; -1: list it again at the next refresh
+) WITHOUT ROWID;
+PRAGMA application_id = {APPLICATION_ID};
+PRAGMA user_version = {SCHEMA_VERSION};
+"""
+
+_COLUMNS = "r.file, r.camera, r.start, r.duration, r.size, r.written_ns"
+_HELD = "EXISTS (SELECT 1 FROM ev.event_segments e WHERE e.file = r.file)"
+_WRITE_ORDER = "r.written_ns, r.start, r.collision, r.camera, r.rowid"
+_DAY_ORDER = "r.start, r.collision, r.file"
+
+
+@dataclass(frozen=True)
+class Recording:
+    """One finished segment."""
+
+    file: str                   # cam{N}/YYMMDD/<name>, relative to the recordings root
+    camera: int
+    start: float                # epoch seconds of the first frame
+    duration: float | None      # seconds; None when not known (unreadable, or not measured by this query)
+    size: int                   # bytes
+    written: float              # epoch seconds of the file's last modification: its place in write order
+    event: bool | None = None   # holds a motion event; None when the events database could not be read
+
+    @property
+    def name(self) -> str:
+        return self.file.rsplit("/", 1)[-1]
+
+    @property
+    def day(self) -> str:
+        return self.file.split("/")[1]
+
+
+def start_from_name(name: segment_name.SegmentName, written: float, duration: float | None = None) -> float:
+    """Epoch seconds of a segment's start told by its name (local time, to the second).
+
+    In the hour repeated when the clocks go back a name fits two instants: the one after which
+    the recording ends nearer the file's last modification wins.
+    """
+    first = name.start.replace(fold=0).timestamp()
+    second = name.start.replace(fold=1).timestamp()
+    ended = written - (duration or 0.0)
+    return first if abs(first - ended) <= abs(second - ended) else second
+
+
+def duration_of(path: Path) -> float:
+    """Seconds of video in a segment file, or UNREADABLE."""
+    try:
+        found = mp4_duration(path)
+    except (OSError, ValueError, IndexError, OverflowError, struct.error):
+        found = None
+    return UNREADABLE if found is None else found
+
+
+def _damage(exc: sqlite3.Error) -> bool:
+    """Does the error say the file is damaged (not a bug, not a lock)?"""
+    return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _record(row: tuple) -> Recording:
+    file, camera, start, duration, size, written_ns, held = row[:7]
+    return Recording(file, camera, start, None if duration is None or duration < 0 else duration, size,
+                     written_ns / 1e9, None if held is None else bool(held))
+
+
+def _day_folders(camera_dir: str) -> list[tuple[str, int]]:
+    """(name, modification time) of the day folders in a camera's folder."""
+    found = []
+    try:
+        entries = list(os.scandir(camera_dir))
+    except OSError:
+        return found
+    for entry in entries:
+        try:
+            if entry.is_dir() and segment_name.is_day(entry.name):
+                found.append((entry.name, entry.stat().st_mtime_ns))
+        except OSError:
+            continue   # removed meanwhile
+    return found
+
+
+def inside_root(root: Path, path: str) -> bool:
+    """Does ``path``, symlinks resolved, stay inside ``root``?"""
+    real_root = os.path.realpath(root)
+    return os.path.commonpath([real_root, os.path.realpath(path)]) == real_root
+
+
+class ArchiveIndex:
+    """The index of the recordings under ``root``; one per process and role, any thread.
+
+    ``busy_ms``: how long a query may wait for a lock (a recorder's frame loop passes less).
+    Nothing is created until the first query, and nothing at all while ``root`` does not exist.
+    """
+
+    def __init__(self, root: Path, busy_ms: int = BUSY_MS) -> None:
+        self.root = Path(root)
+        self.path = self.root / DB_NAME
+        self.events_path = event_store.db_path(self.root)
+        self.busy_ms = busy_ms
+        self._local = threading.local()           # each thread its own connection
+        self._refreshing = threading.Lock()
+        self._reset_lock = FileLock(self.root / f".{DB_NAME}.lock")
+        self._events_down_until = 0.0
+        self._said = ""
+
+    # -- connections and rebuilds --------------------------------------------------------------
+    def _connect(self) -> sqlite3.Connection:
+        # URI form so that the events database can be attached read-only (mode=ro).
+        conn = sqlite3.connect(f"file:{quote(str(self.path))}", uri=True, timeout=self.busy_ms / 1000,
+                               isolation_level=None, check_same_thread=False)
+        conn.execute(f"PRAGMA busy_timeout = {int(self.busy_ms)}")
+        return conn
+
+    def _verdict(self, conn: sqlite3.Connection) -> tuple[str, bool]:
+        """("", _) when the file is an index of this schema (a new empty file gets the schema),
+        else (why not, whether it is someone else's file)."""
+        try:
+            conn.execute("BEGIN")   # one snapshot: another process may be creating the schema
+            try:
+                app = conn.execute("PRAGMA application_id").fetchone()[0]
+                version = conn.execute("PRAGMA user_version").fetchone()[0]
+                tables = conn.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]
+            finally:
+                conn.execute("COMMIT")
+        except sqlite3.DatabaseError as exc:
+            if not _damage(exc):
+                raise   # locked or unreadable: not a verdict on the file
+            return f"is damaged ({exc})", False
+        if app == APPLICATION_ID and version == SCHEMA_VERSION:
+            return "", False
+        if app == 0 and tables == 0:
+            self._create(conn)
+            log.info("archive index %s is new: it is built from the files", self.path)
+            return "", False
+        if app == APPLICATION_ID:
+            return f"has schema version {version}, this program uses {SCHEMA_VERSION}", False
+        return f"is not an archive index (application id {app:#x}, {tables} schema entries)", True
+
+    @staticmethod
+    def _create(conn: sqlite3.Connection) -> None:
+        conn.execute("PRAGMA journal_mode = WAL")
+        try:
+            # One transaction, IF NOT EXISTS: two processes may both get here.
+            conn.executescript(f"BEGIN IMMEDIATE;{_SCHEMA}COMMIT;")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+
+    def _open(self) -> sqlite3.Connection:
+        seen_ns = time.time_ns()
+        conn = self._connect()
+        try:
+            why, foreign = self._verdict(conn)
+            if why:
+                conn.close()
+                self._start_afresh(why, foreign, seen_ns, recheck=True)
+                conn = self._connect()
+                why, _ = self._verdict(conn)
+                if why:
+                    raise sqlite3.OperationalError(f"{self.path} {why} after it was started afresh")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute("PRAGMA synchronous = NORMAL")      # WAL: a power cut loses the last rows, never the file
+            conn.execute("PRAGMA wal_autocheckpoint = 256")  # about 1 MB of WAL, kept at that size
+            conn.execute("PRAGMA journal_size_limit = 1048576")
+            conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def _conn(self) -> sqlite3.Connection | None:
+        """This thread's connection (None while the recordings root does not exist); opened again
+        when the file was replaced behind it."""
+        try:
+            ino: int | None = os.stat(self.path).st_ino
+        except FileNotFoundError:
+            ino = None
+        held = getattr(self._local, "conn", None)
+        if held is not None and ino is not None and held[1] == ino:
+            return held[0]
+        self.close()
+        if not self.root.is_dir():
+            return None
+        conn = self._open()
+        self._local.conn = (conn, os.stat(self.path).st_ino)
+        return conn
+
+    def _start_afresh(self, why: str, foreign: bool, seen_ns: int, recheck: bool) -> None:
+        """Replace an unusable database (found so at ``seen_ns``) with an empty one; one process
+        at a time, and not again when another did it since.  ``recheck``: the trouble was
+        seen in the file's header, so look again once the lock is held."""
+        existed = self._reset_lock.path.exists()   # (taking the lock creates it)
+        with self._reset_lock.held():
+            if existed and os.stat(self._reset_lock.path).st_mtime_ns > seen_ns:
+                return   # started afresh by another process after this one found the trouble
+            if recheck:
+                check = self._connect()
+                try:
+                    why, foreign = self._verdict(check)
+                finally:
+                    check.close()
+                if not why:
+                    return
+            if foreign:
+                aside = self.path.with_name(f"{DB_NAME}.foreign-{int(time.time())}")
+                for suffix in ("", "-wal", "-shm"):
+                    try:
+                        os.rename(f"{self.path}{suffix}", f"{aside}{suffix}")
+                    except FileNotFoundError:
+                        pass
+                log.error("archive index %s %s: moved to %s; a new index is built from the files",
+                          self.path, why, aside.name)
+            else:
+                self._reset_in_place()
+                log.error("archive index %s %s: started afresh; it is built again from the files", self.path, why)
+            os.utime(self._reset_lock.path)   # the mark other processes compare with
+
+    def _reset_in_place(self) -> None:
+        empty = sqlite3.connect(":memory:")
+        try:
+            empty.executescript(_SCHEMA)
+            target = self._connect()
+            try:
+                empty.backup(target)   # same file, same inode: other processes' connections see it
+            except sqlite3.DatabaseError as exc:
+                if not _damage(exc):
+                    raise   # locked: the next use tries again
+                # Not a database at all: nothing can have it open as one.
+                with open(self.path, "r+b") as fh:
+                    fh.truncate(0)
+                for suffix in ("-wal", "-shm"):
+                    try:
+                        os.unlink(f"{self.path}{suffix}")
+                    except FileNotFoundError:
+                        pass
+            finally:
+                target.close()
+        finally:
+            empty.close()
+
+    def _use(self, work: Callable[[sqlite3.Connection], T], default: T) -> T:
+        """``work`` on this thread's connection; ``default`` when the index cannot be used now
+        (no root, locked, disk full, read-only, I/O error: logged once); a damaged file is
+        started afresh."""
+        for attempt in (0, 1):
+            seen_ns = time.time_ns()
+            try:
+                conn = self._conn()
+                if conn is None:
+                    return default
+                return work(conn)
+            except (sqlite3.OperationalError, OSError) as exc:
+                self._trouble(f"archive index {self.path}: {exc}")
+                return default
+            except sqlite3.DatabaseError as exc:
+                self.close()
+                if attempt or not _damage(exc):
+                    self._trouble(f"archive index {self.path}: {exc}")
+                    return default
+                try:
+                    self._start_afresh(f"is damaged ({exc})", False, seen_ns, recheck=False)
+                except (OSError, sqlite3.Error) as again:
+                    self._trouble(f"archive index {self.path}: cannot start afresh: {again}")
+                    return default
+        return default
+
+    def _trouble(self, msg: str) -> None:
+        if msg != self._said:   # once per distinct trouble, not at every query
+            self._said = msg
+            log.warning("%s", msg)
+
+    def _write(self, conn: sqlite3.Connection, work: Callable[[], object]) -> bool:
+        """``work`` in one write transaction; False (nothing written) when the database stayed busy."""
+        try:
+            conn.execute("BEGIN IMMEDIATE")
+        except sqlite3.OperationalError as exc:
+            self._trouble(f"archive index {self.path}: {exc}; the change is made at a later refresh")
+            return False
+        try:
+            work()
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return True
+
+    def close(self) -> None:
+        """Close this thread's connection."""
+        held = getattr(self._local, "conn", None)
+        self._local.conn = None
+        if held is not None:
+            held[0].close()
+
+    # -- writes --------------------------------------------------------------------------------
+    def add(self, recordings: Iterable[Recording]) -> bool:
+        """Rows for finished segments (a segment's own recorder knows best: an existing row is
+        replaced); False when nothing could be written now (busy, disk full)."""
+        rows = []
+        for rec in recordings:
+            parsed = segment_name.parse_rel_path(rec.file)
+            if isinstance(parsed, str):
+                log.warning("archive index: %s is not a segment's path (%s); not added", rec.file, parsed)
+                continue
+            rows.append((rec.file, parsed.camera, rec.day, rec.start, rec.duration, rec.size,
+                         round(rec.written * 1e9), parsed.collision))
+        if not rows:
+            return True
+
+        def write(conn: sqlite3.Connection) -> bool:
+            return self._write(conn, lambda: conn.executemany(
+                "INSERT INTO recordings (file, camera, day, start, duration, size, written_ns, collision) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (file) DO UPDATE SET start = excluded.start, "
+                "duration = excluded.duration, size = excluded.size, written_ns = excluded.written_ns", rows))
+        return self._use(write, False)
+
+    def remove(self, file: str) -> bool:
+        """The segment ``file`` was deleted; False when the row stays for now (the folder's next
+        refresh removes it)."""
+        return self._use(lambda conn: self._write(
+            conn, lambda: conn.execute("DELETE FROM recordings WHERE file = ?", (file,))), False)
+
+    # -- reconciling with the disk -------------------------------------------------------------
+    def refresh(self, camera: int | None = None, full: bool = False) -> None:
+        """Make the index agree with the files: list again every day folder that changed since it
+        was last listed (``full``: every folder, of ``camera`` or all)."""
+        with self._refreshing:
+            self._use(lambda conn: self._reconcile(conn, camera, full), None)
+
+    def _reconcile(self, conn: sqlite3.Connection, camera: int | None, full: bool) -> None:
+        mine = (lambda cam: True) if camera is None else (lambda cam: cam == camera)
+        if full:
+            pattern = "%" if camera is None else f"{segment_name.camera_folder(camera)}/%"
+            self._write(conn, lambda: conn.execute("UPDATE folders SET mtime_ns = -1 WHERE path LIKE ?", (pattern,)))
+        listed = dict(conn.execute("SELECT path, mtime_ns FROM folders").fetchall())
+        known = {(cam, day) for cam, day in conn.execute("SELECT camera, day FROM days")}
+        known |= {(segment_name.camera_of_folder(p.split("/")[0]), p.split("/")[1]) for p in listed}
+        on_disk: set[tuple[int, str]] = set()
+        try:
+            cams = [(e.path, segment_name.camera_of_folder(e.name)) for e in os.scandir(self.root) if e.is_dir()]
+        except OSError:
+            cams = []
+        for cam_path, cam in cams:
+            if cam is None or not mine(cam):
+                continue
+            for day, mtime in _day_folders(cam_path):
+                on_disk.add((cam, day))
+                if listed.get(f"{segment_name.camera_folder(cam)}/{day}") != mtime:
+                    self._list_folder(conn, cam, day)
+        for cam, day in known - on_disk:
+            if cam is not None and mine(cam):
+                self._list_folder(conn, cam, day)   # gone: its rows go
+
+    def _list_folder(self, conn: sqlite3.Connection, camera: int, day: str) -> None:
+        rel = f"{segment_name.camera_folder(camera)}/{day}"
+        folder = self.root / rel
+        try:
+            mtime = os.stat(folder).st_mtime_ns   # before listing: a change while listing shows next time
+            entries = list(os.scandir(folder))
+        except OSError:
+            mtime, entries = None, []
+        rows = {f for (f,) in conn.execute("SELECT file FROM recordings WHERE camera = ? AND day = ?", (camera, day))}
+        present, new = set(), []
+        for entry in entries:
+            file = f"{rel}/{entry.name}"
+            if file in rows:
+                present.add(file)   # known: its name was checked when its row was made
+                continue
+            name = segment_name.parse(entry.name)
+            if name is None or name.camera != camera:
+                continue
+            try:
+                if not entry.is_file() or (entry.is_symlink() and not inside_root(self.root, entry.path)):
+                    continue
+                st = entry.stat()
+            except OSError:
+                continue   # deleted meanwhile
+            new.append((file, camera, day, start_from_name(name, st.st_mtime), st.st_size, st.st_mtime_ns,
+                        name.collision))
+        gone = [(f,) for f in rows - present]
+        settled = mtime is not None and abs(time.time_ns() - mtime) >= RACY_NS
+
+        def apply() -> None:
+            conn.executemany("INSERT OR IGNORE INTO recordings (file, camera, day, start, size, written_ns, collision) "
+                             "VALUES (?, ?, ?, ?, ?, ?, ?)", new)
+            conn.executemany("DELETE FROM recordings WHERE file = ?", gone)
+            if mtime is None:
+                conn.execute("DELETE FROM folders WHERE path = ?", (rel,))
+            else:
+                conn.execute("INSERT INTO folders (path, mtime_ns) VALUES (?, ?) ON CONFLICT (path) DO UPDATE "
+                             "SET mtime_ns = excluded.mtime_ns", (rel, mtime if settled else -1))
+        self._write(conn, apply)
+
+    # -- reads ---------------------------------------------------------------------------------
+    @contextmanager
+    def _events(self, conn: sqlite3.Connection) -> Iterator[bool]:
+        """The events database attached read-only as ``ev`` for the block; False when it cannot be."""
+        attached = False
+        if time.monotonic() >= self._events_down_until and self.events_path.is_file():
+            try:
+                conn.execute("ATTACH DATABASE ? AS ev", (f"file:{quote(str(self.events_path))}?mode=ro",))
+                attached = True
+            except sqlite3.Error as exc:
+                self._events_down(exc)
+        try:
+            yield attached
+        finally:
+            if attached:
+                try:
+                    conn.execute("DETACH DATABASE ev")
+                except sqlite3.Error:
+                    pass
+
+    def _events_down(self, exc: Exception) -> None:
+        self._events_down_until = time.monotonic() + EVENTS_RETRY_S
+        self._trouble(f"events database {self.events_path}: {exc}; which segments hold an event is unknown for now")
+
+    def _rows(self, conn: sqlite3.Connection, sql: str, args: tuple, held: bool | None = None) -> list[tuple]:
+        """Rows of ``sql``, its ``{flag}`` the event flag (NULL when the events database cannot be
+        read at once) and ``{only}`` a filter on it: ``held`` True keeps the segments known to hold
+        an event, False the others (all of them when no flag is known)."""
+        with self._events(conn) as attached:
+            if attached:
+                only = "" if held is None else f" AND {'' if held else 'NOT '}{_HELD}"
+                try:
+                    return conn.execute(sql.format(flag=_HELD, only=only), args).fetchall()
+                except sqlite3.DatabaseError as exc:
+                    self._events_down(exc)
+        return [] if held else conn.execute(sql.format(flag="NULL", only=""), args).fetchall()
+
+    def _measured(self, conn: sqlite3.Connection, rows: list[tuple]) -> list[Recording]:
+        """Records of ``rows``; durations not measured yet are read from the files and kept."""
+        found = []
+        for i, row in enumerate(rows):
+            if row[3] is None:
+                duration = duration_of(self.root / row[0])
+                rows[i] = row[:3] + (duration,) + row[4:]
+                found.append((duration, row[0]))
+        if found:
+            try:
+                self._write(conn, lambda: conn.executemany("UPDATE recordings SET duration = ? WHERE file = ?", found))
+            except sqlite3.OperationalError as exc:
+                self._trouble(f"archive index {self.path}: durations not kept: {exc}")
+        return [_record(r) for r in rows]
+
+    def days(self, camera: int) -> list[tuple[str, int, int]]:
+        """(day folder, segments, bytes) of every day with a segment of ``camera``, oldest first."""
+        return self._use(lambda conn: conn.execute(
+            "SELECT day, segments, bytes FROM days WHERE camera = ? AND segments > 0 ORDER BY day",
+            (camera,)).fetchall(), [])
+
+    def day(self, camera: int, day: str) -> list[Recording]:
+        """The segments in one day folder of ``camera``, by start time."""
+        sql = f"SELECT {_COLUMNS}, {{flag}} FROM recordings r WHERE r.camera = ? AND r.day = ? ORDER BY {_DAY_ORDER}"
+        return self._use(lambda conn: self._measured(conn, self._rows(conn, sql, (camera, day))), [])
+
+    def starting(self, camera: int, since: float, until: float = 1e300) -> list[Recording]:
+        """The segments of ``camera`` that start within [since, until], by start time."""
+        sql = (f"SELECT {_COLUMNS}, {{flag}} FROM recordings r WHERE r.camera = ? AND r.start >= ? AND r.start <= ? "
+               f"ORDER BY {_DAY_ORDER}")
+        return self._use(lambda conn: self._measured(conn, self._rows(conn, sql, (camera, since, until))), [])
+
+    def ending_after(self, camera: int, since: float) -> list[Recording]:
+        """The segments of ``camera`` that still run at or after ``since``, by start time."""
+        return [r for r in self.starting(camera, since - LONGEST_S) if r.start + (r.duration or 0.0) >= since]
+
+    def oldest_first(self, held: bool | None = None) -> Iterator[Recording]:
+        """Every segment oldest first (write order, then start, then the name's suffix), read a
+        page at a time; ``held``: only those that hold an event (True) or the others (False).
+        Durations are as stored (None when not measured yet)."""
+        sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r "
+               f"WHERE ({_WRITE_ORDER}) > (?, ?, ?, ?, ?){{only}} ORDER BY {_WRITE_ORDER} LIMIT {PAGE}")
+        after: tuple = (-(2**63), float("-inf"), -1, -1, -1)
+        while True:
+            rows = self._use(lambda conn, after=after: self._rows(conn, sql, after, held), [])
+            for row in rows:
+                yield _record(row)
+            if len(rows) < PAGE:
+                return
+            _, camera, start, _, _, written_ns, _, collision, rowid = rows[-1]
+            after = (written_ns, start, collision, camera, rowid)
+
+    def holds_events(self) -> bool:
+        """Does any segment hold an event?  False when the events database cannot be read now."""
+        def ask(conn: sqlite3.Connection) -> bool:
+            with self._events(conn) as attached:
+                if attached:
+                    try:
+                        return bool(conn.execute("SELECT EXISTS (SELECT 1 FROM ev.event_segments)").fetchone()[0])
+                    except sqlite3.DatabaseError as exc:
+                        self._events_down(exc)
+            return False
+        return self._use(ask, False)
+
+    def total_bytes(self) -> int:
+        return self._use(lambda conn: conn.execute("SELECT coalesce(sum(bytes), 0) FROM days").fetchone()[0], 0)
+
+    def newest_written(self, camera: int) -> float:
+        """Modification time of ``camera``'s newest segment (0 when none): write order goes on from it."""
+        found = self._use(lambda conn: conn.execute("SELECT max(written_ns) FROM recordings WHERE camera = ?",
+                                                    (camera,)).fetchone()[0], None)
+        return 0.0 if found is None else found / 1e9

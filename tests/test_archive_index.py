@@ -1,0 +1,299 @@
+"""The archive index: rows the recorders add, agreement with the disk, true start times, a
+damaged or foreign database, writers and readers at once, and an events database that is locked."""
+from __future__ import annotations
+
+import logging
+import os
+import sqlite3
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Iterator
+
+import pytest
+
+from common.archive import events as store
+from common.archive import segment_name
+from common.archive.index import DB_NAME, ArchiveIndex, Recording, start_from_name
+from recorder.retention.diskguard import GB, DiskGuard
+from recorder.segments.indexer import Indexer
+from streamer.archive.recordings import find_gaps, list_segments
+from tests.support.mp4_files import write_segment
+
+DAY = datetime(2026, 11, 26)
+MB = 1_000_000
+
+
+def make(root: Path, camera: int, start: datetime, size: int = 10) -> Path:
+    path = root / segment_name.for_start(camera, start).rel_path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(b"\0" * size)
+    return path
+
+
+def rel(root: Path, path: Path) -> str:
+    return path.relative_to(root).as_posix()
+
+
+def files(index: ArchiveIndex) -> list[str]:
+    index.refresh()
+    return [r.file for r in index.oldest_first()]
+
+
+@pytest.fixture
+def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time with summer time (the clocks go back on 2026-10-25 at 03:00 to 02:00)."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
+
+
+def test_rows_added_by_a_recorder_are_read_back_with_their_true_start_and_duration(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    paths = [make(root, 0, DAY.replace(hour=10) + timedelta(seconds=s), 1000 + s) for s in (0, 30, 60)]
+    true_start = DAY.replace(hour=10).timestamp() + 0.25   # the first frame, from the capture clock
+    assert index.add([Recording(rel(root, p), 0, true_start + 30 * i, 29.9, p.stat().st_size, p.stat().st_mtime)
+                      for i, p in enumerate(paths)])
+    day = index.day(0, "261126")
+    assert [r.file for r in day] == [rel(root, p) for p in paths]
+    assert day[0].start == pytest.approx(true_start) and day[0].duration == pytest.approx(29.9)
+    assert day[0].size == 1000 and day[0].camera == 0 and day[0].name == paths[0].name
+    assert index.days(0) == [("261126", 3, 3000 + 90)] and index.days(1) == []
+    assert index.total_bytes() == 3090
+    assert [r.file for r in index.starting(0, true_start + 1)] == [rel(root, p) for p in paths[1:]]
+    assert [r.file for r in index.ending_after(0, true_start + 59)] == [rel(root, p) for p in paths[1:]]
+    assert index.newest_written(0) == pytest.approx(paths[-1].stat().st_mtime)
+    # the API: start in local time as the names, the gap-free run as one
+    docs = list_segments(index, 0, "261126")
+    assert docs[0]["start"] == "2026-11-26T10:00:00" and docs[0]["start_s"] == 36000.25
+    assert find_gaps(index.day(0, "261126"), []) == []
+    # a refresh keeps what the recorder said (it does not re-derive starts from names)
+    index.refresh(0, full=True)
+    assert index.day(0, "261126")[0].start == pytest.approx(true_start)
+    # retention deletes the row with the file
+    assert index.remove(rel(root, paths[0]))
+    assert index.days(0) == [("261126", 2, 2090)]
+
+
+def test_files_added_and_removed_behind_its_back_are_found_at_the_next_refresh(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    a = make(root, 0, DAY.replace(hour=1))
+    b = write_segment(root, 1, DAY.replace(hour=2), 2.0)
+    c = make(root, 0, datetime(2026, 11, 27, 3))
+    (root / "cam0" / "261126" / ".cam0_20261126_040000.mp4.part").write_bytes(b"being written")
+    (root / "cam0" / "261126" / "notes.txt").write_text("not a segment")
+    (root / "cam0" / "backup").mkdir()
+    make(root, 0, DAY.replace(hour=5)).rename(root / "cam0" / "backup" / "cam0_20261126_050000.mp4")
+    assert files(index) == [rel(root, p) for p in (a, b, c)]
+    found = index.day(1, "261126")[0]
+    assert found.start == DAY.replace(hour=2).timestamp()          # from its name
+    assert found.duration == pytest.approx(2.0, abs=0.05)          # from the file, when asked
+    assert index.day(0, "261126")[0].duration is None              # ten zero bytes: no duration in them
+    a.unlink()
+    d = make(root, 0, DAY.replace(hour=6))
+    c.unlink()
+    c.parent.rmdir()                                                # a whole day gone
+    assert files(index) == [rel(root, p) for p in (b, d)]
+    assert index.days(0) == [("261126", 1, 10)]
+    for p in (b,):
+        p.unlink()
+    (root / "cam1" / "261126").rmdir()
+    (root / "cam1").rmdir()                                         # a whole camera gone
+    assert files(index) == [rel(root, d)]
+    assert index.days(1) == []
+
+
+def test_a_row_lost_with_its_folder_unchanged_is_found_by_the_full_refresh_a_recorder_runs_at_start(
+        tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    paths = [make(root, 0, DAY.replace(hour=1, second=s)) for s in (0, 30)]
+    old = time.time() - 60
+    os.utime(root / "cam0" / "261126", (old, old))   # listed long after its last change
+    assert files(index) == [rel(root, p) for p in paths]
+    with sqlite3.connect(root / DB_NAME) as conn:      # as if the row had never been written
+        conn.execute("DELETE FROM recordings WHERE file = ?", (rel(root, paths[1]),))
+    index.refresh(0, full=True)
+    assert [r.file for r in index.oldest_first()] == [rel(root, p) for p in paths]
+
+
+def test_a_file_added_in_the_same_instant_as_the_listing_is_not_missed(tmp_path: Path) -> None:
+    """A folder's mtime has a coarse resolution: a file added right after a listing may leave
+    it unchanged.  A folder listed while its change is recent is listed again next time."""
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    first = make(root, 0, DAY.replace(hour=1))
+    folder = first.parent
+    assert files(index) == [rel(root, first)]
+    listed_at = folder.stat().st_mtime_ns
+    second = make(root, 0, DAY.replace(hour=2))
+    os.utime(folder, ns=(listed_at, listed_at))       # the addition within the same mtime tick
+    assert files(index) == [rel(root, first), rel(root, second)]
+
+
+def test_the_repeated_autumn_hour_is_neither_a_gap_nor_an_overlap(tmp_path: Path, berlin: None) -> None:
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    change = datetime(2026, 10, 25, 1, 0, 0, tzinfo=timezone.utc).timestamp()   # 03:00 summer = 02:00 winter
+    starts = [change - 60, change - 30, change, change + 30]       # 02:59:00, 02:59:30, 02:00:00, 02:00:30
+    recs = []
+    for t in starts:
+        local = datetime.fromtimestamp(t)
+        p = make(root, 0, local)
+        os.utime(p, (t + 30, t + 30))
+        recs.append(Recording(rel(root, p), 0, t, 30.0, 10, t + 30))
+    assert [Path(r.file).name for r in recs] == ["cam0_20261025_025900.mp4", "cam0_20261025_025930.mp4",
+                                                 "cam0_20261025_020000.mp4", "cam0_20261025_020030.mp4"]
+    assert index.add(recs)
+    docs = list_segments(index, 0, "261025")
+    assert [d["file"] for d in docs] == [Path(r.file).name for r in recs]   # by true time
+    assert [d["start_epoch"] for d in docs] == starts
+    assert find_gaps(index.day(0, "261025"), []) == []
+    # A file found without its row: the name fits two instants; its last write tells which.
+    name = segment_name.parse("cam0_20261025_020000.mp4")
+    assert name is not None
+    assert start_from_name(name, written=change - 3600 + 30) == change - 3600   # the first 02:00, summer time
+    assert start_from_name(name, written=change + 30) == change                 # the second, winter time
+
+
+@pytest.mark.parametrize("kind", ["garbage", "foreign", "other version"])
+def test_a_damaged_foreign_or_outdated_database_is_rebuilt_from_the_files_with_a_log_line(
+        tmp_path: Path, kind: str, caplog: pytest.LogCaptureFixture) -> None:
+    root = tmp_path / "rec"
+    paths = [make(root, cam, DAY.replace(hour=cam + 1)) for cam in (0, 1)]
+    db = root / DB_NAME
+    if kind == "garbage":
+        db.write_bytes(b"this is not a database" * 200)
+    elif kind == "foreign":
+        with sqlite3.connect(db) as conn:
+            conn.execute("CREATE TABLE notes (text TEXT)")
+            conn.execute("INSERT INTO notes VALUES ('someone else''s')")
+    else:
+        assert files(ArchiveIndex(root)) == [rel(root, p) for p in paths]
+        with sqlite3.connect(db) as conn:
+            conn.execute("PRAGMA user_version = 99")
+    with caplog.at_level(logging.WARNING, "archive"):
+        assert files(ArchiveIndex(root)) == [rel(root, p) for p in paths]
+        assert files(ArchiveIndex(root)) == [rel(root, p) for p in paths]   # and only once
+    lines = [r.getMessage() for r in caplog.records if r.name == "archive"]
+    assert len(lines) == 1 and str(db) in lines[0], lines
+    assert ("moved to" if kind == "foreign" else "started afresh") in lines[0]
+    if kind == "foreign":
+        aside = list(root.glob(f"{DB_NAME}.foreign-*"))
+        assert len(aside) == 1
+        with sqlite3.connect(aside[0]) as conn:
+            assert conn.execute("SELECT text FROM notes").fetchall() == [("someone else's",)]
+
+
+def test_an_index_another_process_started_afresh_is_seen_by_a_connection_held_open(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    a = make(root, 0, DAY.replace(hour=1))
+    holder = ArchiveIndex(root)
+    assert files(holder) == [rel(root, a)]
+    with sqlite3.connect(root / DB_NAME) as conn:
+        conn.execute("PRAGMA user_version = 99")      # an older program's file, say
+    b = make(root, 0, DAY.replace(hour=2))
+    other = ArchiveIndex(root)
+    assert files(other) == [rel(root, a), rel(root, b)]
+    assert files(holder) == [rel(root, a), rel(root, b)]
+
+
+def test_two_recorders_add_at_once_while_a_reader_reads(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    count = 150
+    made = {cam: [make(root, cam, DAY.replace(hour=cam + 1, minute=i // 60, second=i % 60)) for i in range(count)]
+            for cam in (0, 1)}
+    stop = threading.Event()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        index = ArchiveIndex(root)
+        try:
+            while not stop.is_set():
+                seen.append(sum(n for _, n, _ in index.days(0) + index.days(1)))
+                list(index.oldest_first())
+        except BaseException as exc:   # noqa: BLE001 - any failure of the reader fails the test
+            errors.append(exc)
+
+    def recorder(cam: int) -> None:
+        indexer = Indexer(root)
+        for i, p in enumerate(made[cam]):
+            indexer.finished(p, cam, p.stat().st_mtime - 30, 30.0, p.stat().st_size)
+            if i % 10 == 0:
+                time.sleep(0.001)
+        indexer.close(timeout=30)
+
+    threads = [threading.Thread(target=reader)] + [threading.Thread(target=recorder, args=(c,)) for c in (0, 1)]
+    for t in threads:
+        t.start()
+    for t in threads[1:]:
+        t.join(60)
+    stop.set()
+    threads[0].join(60)
+    assert errors == []
+    index = ArchiveIndex(root)
+    assert index.days(0) == [("261126", count, 10 * count)] and index.days(1) == [("261126", count, 10 * count)]
+    assert all(r.duration == 30.0 for r in index.oldest_first())
+    assert seen and seen == sorted(seen) and seen[-1] <= 2 * count   # rows appear, never vanish or double
+
+
+def test_a_recorder_hands_segments_over_at_once_while_the_database_is_locked(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    p = make(root, 0, DAY.replace(hour=1))
+    ArchiveIndex(root).refresh()
+    blocker = sqlite3.connect(root / DB_NAME, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")                # another writer holds the database
+    indexer = Indexer(root)
+    try:
+        q = make(root, 0, DAY.replace(hour=2))
+        indexer.finished(q, 0, DAY.replace(hour=2).timestamp() + 0.5, 12.5, 10)   # returns: no I/O
+        assert [r.file for r in ArchiveIndex(root).oldest_first()] == [rel(root, p)]
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    indexer.close(timeout=10)
+    got = ArchiveIndex(root).day(0, "261126")
+    assert [r.file for r in got] == [rel(root, p), rel(root, q)] and got[1].duration == 12.5
+
+
+def test_retention_does_not_wait_for_a_locked_events_database(tmp_path: Path,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    """A writer holds the events database (exclusive locking): which segments hold an event is
+    unknown, so retention goes on oldest first as if none did, and does not wait for the lock."""
+    root = tmp_path / "rec"
+    names = [make(root, 0, DAY.replace(minute=m), MB) for m in range(4)]
+    for i, p in enumerate(names):
+        t = time.time() - 600 + i
+        os.utime(p, (t, t))
+    s = store.EventStore(store.db_path(root))
+    eid = s.open_event(0, time.time() - 100, 1.0, 0.0, 1.0, None, 0.0)
+    s.set_segments(eid, [rel(root, names[0])])        # the oldest holds an event
+    s.close()
+    writer = sqlite3.connect(store.db_path(root), isolation_level=None)
+    writer.execute("PRAGMA locking_mode = EXCLUSIVE")
+    writer.execute("BEGIN EXCLUSIVE")
+    writer.execute("UPDATE events SET pre_s = 1")
+    try:
+        g = DiskGuard(root, warn_gb=0.0, floor_gb=2 * MB / GB, target_gb=3 * MB / GB, retention=True,
+                      free_bytes=lambda r: 5 * MB - sum(p.stat().st_size for p in r.rglob("*.mp4")),
+                      event_keep_days=7)
+        with caplog.at_level(logging.WARNING):
+            t0 = time.monotonic()
+            g.check()
+            took = time.monotonic() - t0
+        # (old code: EventKeep waited for its 2 s busy timeout on every pass)
+        assert took < store.BUSY_MS / 1000 / 2, took
+        assert [d["file"] for d in g.deleted] == [rel(root, p) for p in names[:2]]   # oldest first, event or not
+        assert [r.file for r in g.index.oldest_first()] == [rel(root, p) for p in names[2:]]   # rows went too
+        assert any("events database" in r.getMessage() and "unknown" in r.getMessage() for r in caplog.records)
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+    g.check()   # the lock is gone: events count again (nothing more to delete here)
+    assert g.state.error == ""
