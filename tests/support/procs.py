@@ -24,7 +24,7 @@ from common.ipc.frame_writer import RingWriter
 from common.ipc.names import ring_name
 from common.video.streams import STREAMS
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]   # tests/support/procs.py -> the repository
 
 
 PR_SET_PDEATHSIG = 1
