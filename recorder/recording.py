@@ -170,7 +170,7 @@ class Recorder(RecorderEngine):
         if self.capture_wall.step_ns:
             self._clock_stepped(self.capture_wall.step_ns, wall_ns)
         if self.out is not None:
-            # The next segment starts with this frame: the encoder goes on.
+            # roll: the next segment starts with this frame, and the encoder goes on
             gap = (frame.mono_ns - self.last_mono_ns) / 1e9
             if gap > GAP_S:
                 self._close(f"a gap of {gap:.1f} s in the frames", roll=True)
