@@ -129,6 +129,9 @@ class Encoder:
         self._drop_complete()
 
     def _drop_complete(self) -> None:
+        if self._in_flight <= 0:
+            for out in self.outputs:
+                out.pending = 0   # every frame's packet is out: none is still owed to anyone
         self.outputs = [out for out in self.outputs if not out.complete]
 
     def close(self) -> None:
