@@ -165,7 +165,7 @@ def run(quick: bool) -> list[Figure]:
                        "encode its first frame (a keyframe)"),
         summarise(SECTION, "loop stall at a segment boundary, longest", [max(stalls["boundary"])], "ms",
                   "<= 30 ms", lambda v: v <= 30.0),
-        summarise(SECTION, "loop stall in the second after a boundary, longest",
+        summarise(SECTION, "loop stall 1 s after a boundary, longest",
                   [max(stalls["after"], default=0.0)], "ms", note="the old segment is finished in a worker then"),
         summarise(SECTION, "loop stall per frame elsewhere", stalls["other"], "ms",
                   note="median; a keyframe (one a second) takes longer, like a boundary's first frame"),
