@@ -282,7 +282,9 @@ def _pictures(plan: list[Measured], cfg: Config) -> list[tuple[Planes, Planes]]:
 
 def check_h264(cfg: Config, report: Report, pictures: list[tuple[Planes, Planes]]) -> None:
     from recorder.encode import settings as encoder
-    from recorder.segments.writer import InputFrame, SegmentWriter
+    from recorder.encode.encoder import Encoder
+    from recorder.encode.frame import InputFrame
+    from recorder.segments.writer import SegmentFile
     rc, fps = cfg.recorder, cfg.camera.fps
     w, h = STREAMS["hd"]
     codec, why = encoder.choose(rc.encoder, w, h, fps)
@@ -294,9 +296,12 @@ def check_h264(cfg: Config, report: Report, pictures: list[tuple[Planes, Planes]
         path = Path(tmp) / "check.mp4"
         buffer = InputFrame()
         cpu0, wall0 = time.process_time(), time.perf_counter()
-        writer = SegmentWriter(path, settings, 0, "check")
+        h264 = Encoder(settings, 0)
+        writer = SegmentFile(path, h264, "check")
+        h264.add(writer)
         for n in range(frames):
-            writer.add(buffer.fill(*pictures[n % len(pictures)][0]), int(n * 1e9 / fps))
+            h264.encode(buffer.fill(*pictures[n % len(pictures)][0]), int(n * 1e9 / fps))
+        h264.close()
         writer.close()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
         size = path.stat().st_size

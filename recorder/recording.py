@@ -7,10 +7,15 @@ runs the disk guard, and publishes its status about once a second.
 What ends a segment: its boundary (see :mod:`recorder.segments.segmenter`), no frame for more
 than ``GAP_S`` (capture died or the camera stalled), a new capture incarnation, a pause,
 a write error, or SIGINT/SIGTERM.  In every case the file is closed properly and renamed.
+
+One encoder makes the packets of every segment and of the low-data live view, across
+boundaries (:mod:`recorder.encode.keeper`); an ended segment is finished (trailer, frames
+check, final name) off the frame path (:mod:`recorder.segments.closer`).
 """
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from datetime import datetime
@@ -26,13 +31,17 @@ from common.process.memory import trim
 from common.state.documents import ClockStep, EngineStatus, RecorderState
 from common.video.streams import STREAMS
 from recorder.encode import settings as encoder
+from recorder.encode.encoder import Encoder
+from recorder.encode.frame import InputFrame
+from recorder.encode.keeper import EncoderKeeper
 from recorder.encode.live import LiveFeed
 from recorder.engine import RecorderEngine
-from recorder.retention.diskguard import free_bytes_of, keep_write_order
+from recorder.retention.diskguard import free_bytes_of
+from recorder.segments.closer import Closer, Finished
 from recorder.segments.recovery import recover
 from recorder.segments.segmenter import CaptureWallClock, Segment, local_time
 from recorder.segments.syncer import Syncer
-from recorder.segments.writer import InputFrame, SegmentWriter, finalise, is_disk_error, probe
+from recorder.segments.writer import SegmentFile, is_disk_error
 
 log = logging.getLogger("recorder")
 
@@ -59,10 +68,13 @@ class Recorder(RecorderEngine):
         self.encoder_why = ""
         self.live = LiveFeed(cfg, camera, self.settings.width, self.settings.height)
         self.syncer: Syncer | None = None
+        self.closer: Closer | None = None
         self.input = InputFrame()
+        self.encoding = EncoderKeeper(self.settings, self.live, camera)
         # the segment being written
         self.seg: Segment | None = None
-        self.writer: SegmentWriter | None = None
+        self.out: SegmentFile | None = None
+        self.last_mono_ns = 0    # capture time of its last frame
         self.seg_first_index = -1
         self.seg_last_index = -1
         self.seg_dropped = 0     # frames lost inside the segment (ring lapped the recorder)
@@ -75,39 +87,40 @@ class Recorder(RecorderEngine):
         self.clock_steps = 0
         self.last_clock_step: ClockStep | None = None
         self._drop_day, self._drop_base = "", 0
-        self.order_mtime = 0.0   # modification time of the last finished file (write order)
 
     # -- main loop -------------------------------------------------------------------------
     def run(self) -> int:
         codec, self.encoder_why = encoder.choose(self.cfg.recorder.encoder, self.settings.width,
                                                  self.settings.height, self.settings.fps)
-        self.settings = dataclasses.replace(self.settings, codec=codec)
+        self.settings = self.encoding.settings = dataclasses.replace(self.settings, codec=codec)
         log.info("camera %d: recording %s to %s in %d s segments; encoder %s (%s)", self.camera,
                  self.reader.name, self.root, self.cfg.recorder.segment_seconds, codec, self.encoder_why)
         self.recovered.extend(recover(self.root, self.camera, self.indexer.finished))
-        self.order_mtime = self.reconcile()
         self.gaplog.add("recorder started")
         self.guard.check()
         self.syncer = Syncer(self.cfg.recorder.sync_seconds)
+        self.closer = Closer(self.reconcile())
         trim()
         try:
             while not self.stopping:
                 now = time.monotonic()
                 self.tick(now)
                 self.live.tick()
+                self.closer.poll()
                 if not self.enabled or now < self.retry_at:
                     self.expect = None  # frames skipped on purpose are not drops
                     if self.live.wanted():
-                        self.live.step_live_only(self.reader, self.input, self.settings, READ_TIMEOUT_S)
+                        self.encoding.encode_newest(self.reader, self.input, READ_TIMEOUT_S)
                     else:
-                        self.live.stop_live_only()
+                        self.encoding.stop()   # nothing needs it now
                         time.sleep(IDLE_S)
                     continue
-                self.live.stop_live_only()
                 self._step()
         finally:
-            if self.writer is not None:
+            if self.out is not None:
                 self._close("stopping")
+            self.encoding.stop()
+            self.closer.close()
             self.syncer.close()
             self.indexer.close()
             self.live.close()
@@ -118,15 +131,17 @@ class Recorder(RecorderEngine):
         return 0
 
     def pausing(self) -> None:
-        if self.writer is not None:
+        if self.out is not None:
             self._close("paused")
+        if self.closer is not None:
+            self.closer.wait()   # the status that says paused lists the segment it closed
 
     def _step(self) -> None:
         # In order, each frame once; but after a start, a pause or an error, begin with the
         # newest frame rather than the oldest one the ring still holds.
         frame = self.reader.next_frame(READ_TIMEOUT_S, newest=self.expect is None)
         if frame is None:
-            if self.writer is not None and (time.monotonic_ns() - self.writer.last_mono_ns) / 1e9 > GAP_S:
+            if self.out is not None and (time.monotonic_ns() - self.last_mono_ns) / 1e9 > GAP_S:
                 self._close(f"no frame for more than {GAP_S:g} s")
             self.waiting_reason = self.reader.error or "no frames from the capture process"
             return
@@ -144,7 +159,7 @@ class Recorder(RecorderEngine):
                 self.expect = frame.index + 1
             return
         if frame.incarnation != self.incarnation:
-            if self.writer is not None:
+            if self.out is not None:
                 self._close("the capture process restarted")
             if self.incarnation:
                 log.info("camera %d: capture restarted, new segment", self.camera)
@@ -156,20 +171,27 @@ class Recorder(RecorderEngine):
         wall_ns = self.capture_wall(frame.mono_ns, frame.wall_ns)
         if self.capture_wall.step_ns:
             self._clock_stepped(self.capture_wall.step_ns, wall_ns)
-        if self.writer is not None:
-            gap = (frame.mono_ns - self.writer.last_mono_ns) / 1e9
+        if self.out is not None:
+            # roll: the next segment starts with this frame, and the encoder goes on
+            gap = (frame.mono_ns - self.last_mono_ns) / 1e9
             if gap > GAP_S:
-                self._close(f"a gap of {gap:.1f} s in the frames")
+                self._close(f"a gap of {gap:.1f} s in the frames", roll=True)
             elif self.capture_wall.step_ns:
                 # Names and boundaries follow the wall clock: end the segment at the step, and
                 # name the next one by the new time (never over an existing file).
-                self._close(f"the wall clock stepped by {self.capture_wall.step_ns / 1e9:+.1f} s")
+                step_s = self.capture_wall.step_ns / 1e9
+                self._close(f"the wall clock stepped by {step_s:+.1f} s", roll=True)
             elif self.segmenter.starts_new(self.seg, frame.mono_ns, wall_ns):
-                self._close("")
-        if self.writer is None:
-            self._open(frame, wall_ns)
-        self.live.note(frame)
-        self.writer.add(picture, frame.mono_ns)
+                self._close("", roll=True)
+            elif not self.encoding.fits(frame):
+                self._close("the picture size changed")
+        enc = self.encoding.for_frame(frame)
+        if self.out is None:
+            self._open(frame, wall_ns, enc)
+        enc.encode(picture, frame.mono_ns, frame.wall_ns)
+        if self.out.error is not None:
+            raise self.out.error
+        self.last_mono_ns = frame.mono_ns
         self.seg_last_index = frame.index
         self.frames_written += 1
 
@@ -182,74 +204,63 @@ class Recorder(RecorderEngine):
 
     def _drop(self, count: int) -> None:
         self.frames_dropped += count
-        if self.writer is not None:
+        if self.out is not None:
             self.seg_dropped += count
 
     # -- segments --------------------------------------------------------------------------
-    def _open(self, frame: Frame, wall_ns: int) -> None:
-        h, w = frame.y.shape
-        settings = self.settings if (w, h) == (self.settings.width, self.settings.height) else \
-            dataclasses.replace(self.settings, width=w, height=h)
+    def _open(self, frame: Frame, wall_ns: int, enc: Encoder) -> None:
         seg = self.segmenter.begin(frame.mono_ns, wall_ns)
         part = self.root / seg.part_rel_path
         comment = f"camera={self.camera} first_index={frame.index} incarnation={frame.incarnation}"
-        self.writer = SegmentWriter(part, settings, frame.mono_ns, comment)
-        self.live.attach(self.writer)
+        self.out = SegmentFile(part, enc, comment)
+        enc.add(self.out)   # from the next frame on, which is made a keyframe
         self.seg, self.seg_first_index, self.seg_dropped = seg, frame.index, 0
-        Syncer.sync_dir(part.parent)
         self.syncer.watch(part)
 
-    def _close(self, reason: str) -> None:
-        """Close the current segment properly and give it its final name."""
-        writer, seg = self.writer, self.seg
-        self.writer = self.seg = None
+    def _close(self, reason: str, roll: bool = False) -> None:
+        """End the current segment; the closer finishes its file once the encoder is done with it.
+
+        ``roll``: the next segment starts with the next frame, so the encoder goes on and gives
+        this one its last packets then.  Otherwise no frame may follow: they are drained now."""
+        out, seg = self.out, self.seg
+        self.out = self.seg = None
         self.syncer.watch(None)
-        part = self.root / seg.part_rel_path
-        try:
-            writer.close()
-        except (OSError, av.FFmpegError) as exc:
-            self.note_error(f"closing {seg.rel_path}: {type(exc).__name__}: {exc}")
-            writer.abort()
-        if writer.frames == 0:
-            part.unlink(missing_ok=True)  # opened but nothing reached it: no recording to keep
+        ended = functools.partial(self._finished, seg.first_wall_ns, self.seg_first_index, self.seg_last_index,
+                                  self.seg_dropped, reason or "segment boundary")
+        enc = self.encoding.encoder
+        enc.end(out)
+        self.closer.add(out, self.root / seg.rel_path, ended)
+        if not roll and enc.holds_frames:
+            self.encoding.stop()
+            self.closer.poll()
+
+    def _finished(self, first_wall_ns: int, first_index: int, last_index: int, dropped: int, reason: str,
+                  done: Finished) -> None:
+        """A segment's file was finished (in the worker): count it and report it."""
+        for error in done.errors:
+            self.note_error(error)
+        if done.path is None:
             return
-        try:
-            final = finalise(part, self.root / seg.rel_path)
-        except OSError as exc:
-            # The temporary file stays; the next start gives it its name.
-            self.note_error(f"renaming {part.name}: {exc}")
-            return
-        rel = str(final.relative_to(self.root))
+        rel = str(done.path.relative_to(self.root))
         self.segments_written += 1
-        self.order_mtime = keep_write_order(final, self.order_mtime)
-        try:
-            size = final.stat().st_size
-        except OSError:
-            size = 0
-        # The muxer does not report a failed write of the last fragment (disk full while
-        # closing): count what reached the file (demux only, a few ms).
-        check = probe(final)
-        kept_s = writer.duration_s
-        if check.frames < writer.frames:
-            kept_s = check.duration_s
-            self.frames_dropped += writer.frames - check.frames
-            self.note_error(f"{rel}: only {check.frames} of {writer.frames} frames reached the disk "
-                             f"({check.error or 'its last fragment could not be written: disk full?'})")
+        if done.why_short:
+            self.frames_dropped += done.frames - done.on_disk
+            self.note_error(f"{rel}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})")
             self.guard.check(full=True)
-        self.indexer.finished(final, self.camera, seg.first_wall_ns / 1e9, kept_s, size)
-        self.recent.append({"file": rel, "frames": writer.frames, "first_index": self.seg_first_index,
-                            "last_index": self.seg_last_index, "dropped": self.seg_dropped,
-                            "duration_s": round(writer.duration_s, 3),
-                            "bytes": size, "closed_because": reason or "segment boundary"})
-        log.info("segment %s: %d frames, %.2f s, %d bytes%s", rel, writer.frames, writer.duration_s, size,
-                 f" (closed: {reason})" if reason else "")
-        trim()  # the closed encoder's buffers go back to the OS, not into a growing heap
+        self.indexer.finished(done.path, self.camera, first_wall_ns / 1e9, done.kept_s, done.size)
+        self.recent.append({"file": rel, "frames": done.frames, "first_index": first_index,
+                            "last_index": last_index, "dropped": dropped, "duration_s": round(done.duration_s, 3),
+                            "bytes": done.size, "closed_because": reason})
+        log.info("segment %s: %d frames, %.2f s, %d bytes%s", rel, done.frames, done.duration_s, done.size,
+                 "" if reason == "segment boundary" else f" (closed: {reason})")
 
     def _fail(self, exc: BaseException) -> None:
         """A write error: close what was written, make room or wait, then try again."""
         where = str(self.seg.rel_path) if self.seg is not None else "a new segment"
-        if self.writer is not None:
+        if self.out is not None:
             self._close("write error")
+        self.encoding.stop()
+        self.closer.wait()
         self.note_error(f"writing {where}: {type(exc).__name__}: {exc}")  # the cause stays the last error
         wait = RETRY_S
         if is_disk_error(exc):
@@ -265,15 +276,15 @@ class Recorder(RecorderEngine):
             return "paused"
         if time.monotonic() < self.retry_at:
             return "error"
-        return "recording" if self.writer is not None else "waiting"
+        return "recording" if self.out is not None else "waiting"
 
     def engine_status(self) -> EngineStatus:
         return {
-            "recording": self.writer is not None,
-            "waiting_for": self.waiting_reason if self.writer is None and self.enabled else "",
+            "recording": self.out is not None,
+            "waiting_for": self.waiting_reason if self.out is None and self.enabled else "",
             "encoder": self.settings.codec, "encoder_why": self.encoder_why,
             "current_file": str(self.seg.rel_path) if self.seg is not None else None,
-            "current_frames": self.writer.frames if self.writer else 0, "frames_dropped": self.frames_dropped,
+            "current_frames": self.out.frames if self.out else 0, "frames_dropped": self.frames_dropped,
             "frames_dropped_today": self.dropped_today(),
             "clock_steps": self.clock_steps, "last_clock_step": self.last_clock_step,
         }

@@ -8,17 +8,16 @@ import av
 import numpy as np
 
 from recorder.encode.settings import EncoderSettings
-from recorder.segments.writer import InputFrame, SegmentWriter
+from recorder.encode.frame import InputFrame
 from streamer.live.h264 import fmp4
+from tests.support.encoding import OneFile
 
 W, H, FPS = 320, 240, 30
 
 
 def _encode(tmp: Path, count: int) -> tuple[bytes, list[tuple[bytes, bool, int]]]:
     settings = EncoderSettings(codec="libx264", width=W, height=H, fps=FPS, gop=10)
-    writer = SegmentWriter(tmp / "seg.mp4", settings, 0, "")
-    packets: list[tuple[bytes, bool, int]] = []
-    writer.on_packet = lambda data, key, mono: packets.append((data, key, mono))
+    writer = OneFile(tmp / "seg.mp4", settings, 0, "", keep_packets=True)
     picture = InputFrame()
     rng = np.random.default_rng(1)
     y = rng.integers(0, 255, (H, W), np.uint8)
@@ -27,7 +26,7 @@ def _encode(tmp: Path, count: int) -> tuple[bytes, list[tuple[bytes, bool, int]]
                                 np.full((H // 2, W // 2), 160, np.uint8)), i * 33_333_333)
     extradata = writer.extradata
     writer.close()
-    return extradata, packets
+    return extradata, writer.packets.got
 
 
 def test_nal_units_split_on_either_start_code() -> None:

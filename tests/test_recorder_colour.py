@@ -12,7 +12,7 @@ import numpy as np
 from common.video import colour
 from recorder.encode import settings as encoder
 from recorder.encode.settings import EncoderSettings
-from recorder.segments.writer import SegmentWriter
+from tests.support.encoding import OneFile
 
 W, H, FPS = 1280, 720, 30
 RGB = (200, 60, 40)
@@ -35,7 +35,7 @@ def test_recordings_carry_colour_tags_and_decode_to_the_true_colour(tmp_path: Pa
     data = np.empty((H * 3 // 2, W), np.uint8)
     data[:H], data[H:H + H // 4], data[H + H // 4:] = y, u, v
     path = tmp_path / "s.mp4"
-    w = SegmentWriter(path, EncoderSettings(encoder.SOFTWARE, W, H, FPS, FPS), 0, "camera=0")
+    w = OneFile(path, EncoderSettings(encoder.SOFTWARE, W, H, FPS, FPS), 0, "camera=0")
     for n in range(10):
         w.add(av.VideoFrame.from_ndarray(data, format="yuv420p"), int(n * 1e9 / FPS))
     w.close()

@@ -13,7 +13,8 @@ from common.ipc.names import packet_ring_name
 from common.ipc.packet_reader import PacketReader
 from common.state.controls import Controls
 from recorder.encode.settings import EncoderSettings
-from recorder.segments.writer import InputFrame, SegmentWriter
+from recorder.encode.frame import InputFrame
+from tests.support.encoding import OneFile
 from tests.support.procs import Procs, isolated_env, wait_until
 from tests.support.recorder_check import status
 
@@ -32,18 +33,13 @@ def _frames(count: int) -> list[tuple[np.ndarray, np.ndarray, np.ndarray]]:
 
 def _record(path: Path, frames, publish: bool) -> list[tuple[bytes, bool, int]]:
     settings = EncoderSettings(codec="libx264", width=W, height=H, fps=FPS, gop=10)
-    writer = SegmentWriter(path, settings, 10_000_000, "camera=0 first_index=0 incarnation=1")
-    got: list[tuple[bytes, bool, int]] = []
-    if publish:
-        writer.on_packet = lambda data, key, mono: got.append((data, key, mono))
+    writer = OneFile(path, settings, 10_000_000, "camera=0 first_index=0 incarnation=1", keep_packets=publish)
     picture = InputFrame()
     for i, (y, u, v) in enumerate(frames):
         writer.add(picture.fill(y, u, v), 10_000_000 + i * 33_333_333)
     extradata = writer.extradata
     writer.close()
-    if publish:
-        got.insert(0, (extradata, False, -1))
-    return got
+    return [(extradata, False, -1), *writer.packets.got] if publish else []
 
 
 def _avcc_to_annexb(data: bytes) -> bytes:

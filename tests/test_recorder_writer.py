@@ -15,8 +15,9 @@ import pytest
 
 from recorder.encode import settings as encoder
 from recorder.encode.settings import EncoderSettings
-from recorder.segments.writer import SegmentWriter, finalise, probe
+from recorder.segments.writer import finalise, probe
 from tests.support.browser import Browser, require_chromium
+from tests.support.encoding import OneFile
 from tests.support.recorder_check import ffprobe_duration, read_segment
 
 W, H, FPS = 1280, 720, 30
@@ -31,8 +32,8 @@ def picture(n: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(data, format="yuv420p")
 
 
-def write(path: Path, times_ns: list[int], close: bool = True) -> SegmentWriter:
-    w = SegmentWriter(path, EncoderSettings(encoder.SOFTWARE, W, H, FPS, FPS), times_ns[0], "camera=0 first_index=7")
+def write(path: Path, times_ns: list[int], close: bool = True) -> OneFile:
+    w = OneFile(path, EncoderSettings(encoder.SOFTWARE, W, H, FPS, FPS), times_ns[0], "camera=0 first_index=7")
     for n, t in enumerate(times_ns):
         w.add(picture(n), t)
     if close:

@@ -38,7 +38,7 @@ class EncoderSettings:
     options: dict[str, str] = field(default_factory=dict)
 
     def configure(self, stream: av.video.stream.VideoStream) -> None:
-        """Set up a fresh output stream (one per segment, so each starts with a keyframe)."""
+        """Set up the encoder's stream (before its container starts encoding)."""
         ctx = stream.codec_context
         stream.width, stream.height, stream.pix_fmt = self.width, self.height, "yuv420p"
         stream.time_base = TIME_BASE

@@ -3,8 +3,9 @@
 The muxer hands every packet to the kernel at once (``flush_packets``), which is enough
 for a kill -9.  A power cut also loses what the kernel has not written yet (up to the
 file system's commit interval, 5 s on ext4), so a background thread calls ``fdatasync``
-on the file every second.  It runs in its own thread because an SD card can take tens
-of milliseconds to sync, and the recording loop must not wait for that.
+on the file every second, and syncs its folder once, so that the new file's name survives
+too.  It runs in its own thread because an SD card can take tens of milliseconds to sync,
+and the recording loop must not wait for that.
 """
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class Syncer:
     def __init__(self, interval: float = 1.0) -> None:
         self.interval = interval
         self._path: Path | None = None
+        self._folder_synced = True
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="syncer", daemon=True)
@@ -31,14 +33,17 @@ class Syncer:
     def watch(self, path: Path | None) -> None:
         """Sync ``path`` from now on (None: nothing)."""
         with self._lock:
-            self._path = path
+            self._path, self._folder_synced = path, path is None
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
             with self._lock:
-                path = self._path
+                path, new = self._path, not self._folder_synced
+                self._folder_synced = True
             if path is None:
                 continue
+            if new:
+                self.sync_dir(path.parent)
             try:
                 # fdatasync works on the file, whichever descriptor names it.
                 fd = os.open(path, os.O_RDONLY)

@@ -1,4 +1,4 @@
-"""One segment file: H.264 in fragmented MP4, written under a temporary name.
+"""One segment file: the encoder's H.264 packets in fragmented MP4, under a temporary name.
 
 Fragmented MP4 (``frag_keyframe+empty_moov+default_base_moof``) puts the track header at
 the start and a self-contained fragment after every keyframe (one a second), and
@@ -6,9 +6,10 @@ the start and a self-contained fragment after every keyframe (one a second), and
 leaves a file that plays up to its last complete fragment.  A finished file carries
 its fragment index at the end, so players see its real duration and can seek.
 
-Each segment gets a fresh stream and encoder, so its first frame is a keyframe.
-Timestamps are the frames' capture times (CLOCK_MONOTONIC) counted from the segment's
-first frame, in 1/90000 s: a camera stall shows as a stall.
+A file is an output of the recorder's encoder (:mod:`recorder.encode.encoder`): it muxes
+the packets of its frames, without encoding.  Its first frame is a keyframe, and its
+timestamps are the frames' capture times counted from that frame: a camera stall shows
+as a stall.
 """
 from __future__ import annotations
 
@@ -16,27 +17,25 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import av
-import numpy as np
 
 from common.archive import segment_name
-from recorder.encode.settings import TIME_BASE, EncoderSettings
+from recorder.encode.encoder import Encoder, Output
+from recorder.encode.settings import TIME_BASE
 
 MUX_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
 
 
-class SegmentWriter:
-    def __init__(self, part_path: Path, settings: EncoderSettings, first_mono_ns: int, comment: str) -> None:
+class SegmentFile(Output):
+    """Call :meth:`Encoder.add` with it to start it at the encoder's next frame."""
+
+    def __init__(self, part_path: Path, encoder: Encoder, comment: str) -> None:
+        super().__init__()
         self.part_path = part_path
-        self.first_mono_ns = first_mono_ns
-        self.last_mono_ns = first_mono_ns
-        self.frames = 0
-        # Called with each encoded access unit before it is written: (bytes, keyframe, capture mono_ns).
-        self.on_packet: Callable[[bytes, bool, int], None] | None = None
-        self._last_pts = -1
-        self._period = round(TIME_BASE.denominator / settings.fps)
+        self.frames = 0                       # packets written
+        self.first_mono_ns = self.last_mono_ns = 0
+        self._period = encoder.period
         part_path.parent.mkdir(parents=True, exist_ok=True)
         try:
             self._container = av.open(str(part_path), "w", format="mp4", options=MUX_OPTIONS)
@@ -46,84 +45,45 @@ class SegmentWriter:
             raise
         try:
             self._container.metadata["comment"] = comment
-            self._stream = self._container.add_stream(settings.codec, rate=settings.fps)
-            settings.configure(self._stream)
+            self._stream = self._container.add_stream_from_template(encoder.stream)
+            self._stream.time_base = TIME_BASE
         except BaseException:
             self._container.close()
             raise
 
-    def _pts(self, mono_ns: int) -> int:
-        pts = (mono_ns - self.first_mono_ns) * TIME_BASE.denominator // 1_000_000_000
-        return max(pts, self._last_pts + 1)  # strictly increasing, whatever the clock did
-
-    def add(self, frame: av.VideoFrame, mono_ns: int) -> None:
-        """Encode one frame captured at ``mono_ns``; may raise OSError (disk full, I/O error)."""
-        frame.pts = self._last_pts = self._pts(mono_ns)
-        frame.time_base = TIME_BASE
-        for packet in self._stream.encode(frame):
-            self._mux(packet)
-        self.frames += 1
-        self.last_mono_ns = mono_ns
-
-    def _mux(self, packet: av.Packet) -> None:
+    def write(self, packet: av.Packet, pts: int, mono_ns: int, wall_ns: int) -> None:
+        if self.error is not None:
+            return   # it failed: the recorder ends it
+        packet.stream = self._stream
+        packet.time_base = TIME_BASE
+        packet.pts, packet.dts = pts - self.start_pts, packet.dts - self.start_pts
         # The muxer takes sample durations from the next sample's time; only the last
         # sample's comes from here, and a nominal frame period is right for it.
         packet.duration = self._period
-        if self.on_packet is not None:
-            self.on_packet(bytes(packet), packet.is_keyframe,
-                           self.first_mono_ns + packet.pts * 1_000_000_000 // TIME_BASE.denominator)
-        self._container.mux(packet)
-
-    @property
-    def extradata(self) -> bytes:
-        """The encoder's parameter sets (SPS/PPS, Annex B) once it has started."""
-        return self._stream.codec_context.extradata or b""
+        try:
+            self._container.mux(packet)
+        except (OSError, av.FFmpegError) as exc:
+            self.error = exc   # disk full, I/O error
+            return
+        if not self.frames:
+            self.first_mono_ns = self.last_mono_ns = mono_ns
+        self.frames += 1
+        self.last_mono_ns = max(self.last_mono_ns, mono_ns)
 
     @property
     def duration_s(self) -> float:
         return (self.last_mono_ns - self.first_mono_ns) / 1e9 + self._period / TIME_BASE.denominator
 
     def close(self) -> None:
-        """Drain the encoder and write the trailer (the fragment index)."""
-        try:
-            for packet in self._stream.encode(None):
-                self._mux(packet)
-        finally:
-            self._container.close()
+        """Write the trailer (the fragment index); call once :attr:`complete`."""
+        self._container.close()
 
     def abort(self) -> None:
         """Close after an error, keeping whatever reached the file."""
         try:
-            self.close()
+            self._container.close()
         except Exception:
-            try:
-                self._container.close()
-            except Exception:
-                pass
-
-
-class InputFrame:
-    """The encoder's input frame, allocated once and refilled from each ring frame.
-
-    A new frame per ring frame (1.4 MB at 720p, 30 times a second) would churn the heap
-    and keep the process's RSS high.  The encoders copy their input (libx264 into its own
-    picture, the V4L2 encoder into its buffers), so the frame is free again as soon as
-    ``encode()`` returns.
-    """
-
-    def __init__(self) -> None:
-        self.frame: av.VideoFrame | None = None
-        self._planes: list[np.ndarray] = []
-
-    def fill(self, y: np.ndarray, u: np.ndarray, v: np.ndarray) -> av.VideoFrame:
-        h, w = y.shape
-        if self.frame is None or (self.frame.width, self.frame.height) != (w, h):
-            self.frame = av.VideoFrame(w, h, "yuv420p")
-            self._planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width]
-                            for p in self.frame.planes]
-        for dst, src in zip(self._planes, (y, u, v)):
-            np.copyto(dst, src)
-        return self.frame
+            pass
 
 
 def free_name(final: Path) -> Path:

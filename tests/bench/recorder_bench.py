@@ -3,6 +3,9 @@
 * Encoder capacity: 720p frames of the synthetic scene through the recorder's own segment
   writer (libx264 with the configured preset, tune and threads, into fragmented MP4) as
   fast as it goes, in frames per second and times real time (30 fps).
+* Loop stalls: how long one recorder's loop keeps the ring waiting at a segment boundary
+  (closing one segment, starting the next) and in the second after it, beside a frame's
+  usual handling (:mod:`tests.bench.loop_stalls`).
 * Recorders at work: two capture processes and two recorders (as supervisord runs them);
   each recorder's CPU share of one core over a window, its RSS (and the part of it that is
   the shared ring), and the size of a 30 s segment (measured on full segments in the full
@@ -25,9 +28,10 @@ from common.state.board import StatusBoard
 from common.video.i420 import planes
 from common.video.streams import STREAMS
 from recorder.encode import settings as encoder
-from recorder.segments.writer import SegmentWriter
+from tests.bench import loop_stalls
 from tests.bench.figures import Figure, summarise
 from tests.bench.rig import CpuClock, Rig, memory_mb
+from tests.support.encoding import OneFile
 from tests.support.procs import wait_until
 
 SECTION = "recorder"
@@ -57,7 +61,7 @@ def encoder_capacity(frames: int, runs: int) -> tuple[list[float], list[float]]:
     fps, cpu_ms = [], []
     with tempfile.TemporaryDirectory(prefix="sht-bench-rec-") as tmp:
         for run in range(runs):
-            writer = SegmentWriter(Path(tmp) / f"run{run}.mp4", settings, 0, "bench")
+            writer = OneFile(Path(tmp) / f"run{run}.mp4", settings, 0, "bench")
             c0, t0 = time.process_time(), time.perf_counter()
             for n in range(frames):
                 writer.add(av.VideoFrame.from_ndarray(source[n % len(source)], format="yuv420p"),
@@ -152,6 +156,19 @@ def run(quick: bool) -> list[Figure]:
         summarise(SECTION, "encode CPU per frame 720p", cpu_ms, "ms"),
         summarise(SECTION, "encoder capacity 720p per core / real time", [1000.0 / ms / FPS for ms in cpu_ms], "x",
                   note="from CPU time: frames one core encodes per second, over 30"),
+    ]
+    segment_s, boundaries = (3, 3) if quick else (10, 5)
+    stalls = loop_stalls.measure(segment_s, boundaries)
+    figures += [
+        summarise(SECTION, "loop stall at a segment boundary", stalls["boundary"], "ms",
+                  note=f"{boundaries} boundaries of {segment_s} s segments at 720p: end one, start the next, "
+                       "encode its first frame (a keyframe)"),
+        summarise(SECTION, "loop stall at a segment boundary, longest", [max(stalls["boundary"])], "ms",
+                  "<= 30 ms", lambda v: v <= 30.0),
+        summarise(SECTION, "loop stall 1 s after a boundary, longest",
+                  [max(stalls["after"], default=0.0)], "ms", note="the old segment is finished in a worker then"),
+        summarise(SECTION, "loop stall per frame elsewhere", stalls["other"], "ms",
+                  note="median; a keyframe (one a second) takes longer, like a boundary's first frame"),
     ]
     work = recorders_at_work(quick)
     figures += [

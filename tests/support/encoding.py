@@ -1,0 +1,50 @@
+"""Recording one file the way the recorder does: its encoder, a segment file, and the
+packets the packet ring would get."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import av
+
+from recorder.encode.encoder import Encoder, Output
+from recorder.encode.settings import EncoderSettings
+from recorder.segments.writer import SegmentFile
+
+
+class PacketList(Output):
+    """Every packet the encoder makes: (Annex B bytes, keyframe, capture mono_ns)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.got: list[tuple[bytes, bool, int]] = []
+
+    def write(self, packet: av.Packet, pts: int, mono_ns: int, wall_ns: int) -> None:
+        self.got.append((bytes(packet), packet.is_keyframe, mono_ns))
+
+
+class OneFile:
+    """An encoder started at ``first_mono_ns`` with one segment file (and, with
+    ``keep_packets``, a :class:`PacketList` before it, as the packet ring is)."""
+
+    def __init__(self, path: Path, settings: EncoderSettings, first_mono_ns: int, comment: str,
+                 keep_packets: bool = False) -> None:
+        self.encoder = Encoder(settings, first_mono_ns)
+        self.packets = PacketList()
+        if keep_packets:
+            self.encoder.add(self.packets, keyframe=False)
+        self.file = SegmentFile(path, self.encoder, comment)
+        self.encoder.add(self.file)
+
+    @property
+    def extradata(self) -> bytes:
+        return self.encoder.extradata
+
+    def add(self, frame: av.VideoFrame, mono_ns: int) -> None:
+        self.encoder.encode(frame, mono_ns)
+        if self.file.error is not None:
+            raise self.file.error
+
+    def close(self) -> None:
+        """Drain the encoder and write the file's trailer."""
+        self.encoder.close()
+        self.file.close()

@@ -1,0 +1,164 @@
+"""One encoder per recorder: segment boundaries and pauses do not restart it.
+
+The test plays the capture process (frames into camera 0's hd ring at 30 fps) and runs the
+recorder in a thread, so it can see which encoder made what.  A new libx264 encoder shows
+in the packets too: its first keyframe carries its version SEI ("x264 - core").
+"""
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Callable, Iterator
+
+import av
+import numpy as np
+import pytest
+
+from common.config import load
+from common.ipc.frame_writer import RingWriter
+from common.ipc.names import packet_ring_name, ring_name
+from common.ipc.packet_reader import Packet, PacketReader
+from common.state.controls import Controls
+from recorder.recording import Recorder
+from tests.support.procs import isolated_env, wait_until
+from tests.support.recorder_check import finished, read_segment
+
+W, H, FPS = 320, 240, 30
+X264_SEI = b"x264 - core"
+
+
+class System:
+    """A recorder in a thread, fed by the test; its packet ring read from the first packet."""
+
+    def __init__(self, tmp: Path, **overrides: object) -> None:
+        env = isolated_env(tmp / "sht", recorder__align_to_clock=False, recorder__sync_seconds=0, ring__slots=64,
+                           **overrides)
+        self.cfg = load(env)
+        self.ring = RingWriter(ring_name(self.cfg.ring.prefix, 0, "hd"), W, H, self.cfg.ring.slots, FPS, "test",
+                               "CAM 0")
+        self.rec = Recorder(self.cfg, 0)
+        self.thread = threading.Thread(target=self.rec.run, daemon=True)
+        self.thread.start()
+        self.packets = PacketReader(packet_ring_name(self.cfg.ring.prefix, 0))
+        self.fed = 0
+        self._base = np.random.default_rng(3).integers(16, 235, (H, W), np.uint8)
+
+    def feed(self, count: int, each: Callable[[], None] = lambda: None) -> None:
+        """``count`` frames of a moving picture at 30 fps; ``each`` runs after every frame."""
+        t0 = time.monotonic()
+        for n in range(count):
+            y, u, v = self.ring.begin()
+            y[:] = np.roll(self._base, 4 * self.fed, axis=1)
+            u[:], v[:] = 100 + self.fed % 40, 140
+            now = time.monotonic_ns()
+            self.ring.commit(now, time.time_ns())
+            self.fed += 1
+            each()
+            time.sleep(max(0.0, t0 + (n + 1) / FPS - time.monotonic()))
+
+    def published(self) -> list[Packet]:
+        """Every packet in the packet ring so far, from its first."""
+        assert self.packets.alive()   # attached: a seek now holds
+        self.packets.seek(0)
+        got = []
+        while (packet := self.packets.next_packet(0.5)) is not None:
+            got.append(packet)
+        return got
+
+    def stop(self) -> None:
+        self.rec.stop()
+        self.thread.join(15)
+        assert not self.thread.is_alive()
+
+    def close(self) -> None:
+        if self.thread.is_alive():
+            self.stop()
+        self.packets.close()
+        self.ring.close(unlink=True)
+
+
+@pytest.fixture
+def system(tmp_path: Path) -> Iterator[Callable[..., System]]:
+    made: list[System] = []
+
+    def make(**overrides: object) -> System:
+        made.append(System(tmp_path, **overrides))
+        return made[-1]
+    yield make
+    for s in made:
+        s.close()
+
+
+def decode_all(path: Path) -> int:
+    """Frames that decode, the decoder drained at the end (B-frames keep some back)."""
+    with av.open(str(path)) as c:
+        return sum(1 for _ in c.decode(c.streams.video[0]))
+
+
+def check_back_to_back(rec: Recorder, root: Path) -> list:
+    """Every segment starts with a keyframe, with the frame after the previous one's last,
+    and decodes fully; together they hold every frame recorded."""
+    files = finished(root)
+    segs = [read_segment(p) for p in files]
+    assert rec.frames_dropped == 0
+    for seg in segs:
+        assert seg.first_is_key, seg.path.name
+        assert decode_all(seg.path) == seg.frames, seg.path.name
+    for a, b in zip(segs, segs[1:]):
+        assert b.first_index == a.first_index + a.frames, (a.path.name, b.path.name)
+    assert sum(s.frames for s in segs) == rec.frames_written
+    return segs
+
+
+def test_a_boundary_forces_a_keyframe_and_the_encoder_goes_on(system) -> None:
+    s = system(recorder__segment_seconds=1)
+    wait_until(lambda: s.rec.syncer is not None, 10)   # running
+    encoders = set()
+    s.feed(110, lambda: encoders.add(id(s.rec.encoding.encoder)) if s.rec.out is not None else None)
+    wait_until(lambda: s.rec.frames_written >= s.fed, 10)
+    packets = s.published()
+    s.stop()
+    segs = check_back_to_back(s.rec, s.cfg.recordings_root)
+    assert len(segs) >= 3
+    assert [r["closed_because"] for r in s.rec.recent] == ["segment boundary"] * (len(segs) - 1) + ["stopping"]
+    assert len(encoders) == 1   # one encoder made every segment
+    # The packet ring got every packet, keyframes where the segments start, and one encoder's.
+    assert len(packets) == s.rec.frames_written
+    keys = [i for i, p in enumerate(packets) if p.keyframe]
+    starts = [seg.first_index - segs[0].first_index for seg in segs]
+    assert set(starts) <= set(keys)
+    assert sum(X264_SEI in p.data for p in packets) == 1
+
+
+def test_with_b_frames_and_lookahead_segments_are_still_back_to_back(system) -> None:
+    # preset medium: 3 B-frames and a lookahead of 40 frames, more than a 1 s segment
+    s = system(recorder__segment_seconds=1, recorder__tune="none", recorder__preset="medium")
+    wait_until(lambda: s.rec.syncer is not None, 10)   # running
+    s.feed(130)
+    wait_until(lambda: s.rec.frames_written >= s.fed, 10)
+    s.stop()
+    segs = check_back_to_back(s.rec, s.cfg.recordings_root)
+    assert len(segs) >= 4
+    assert s.rec.status()["last_error"] == ""
+
+
+def test_pause_with_a_live_viewer_keeps_the_same_encoder(system) -> None:
+    s = system(recorder__segment_seconds=30)
+    wait_until(s.packets.alive, 10)
+    s.packets.demand(60)          # someone watches the low-data view throughout
+    encoders = []
+    s.feed(45, lambda: encoders.append(s.rec.encoding.encoder))
+    Controls(s.cfg.run_dir).update(recording={0: False})
+    wait_until(lambda: s.rec.status()["state"] == "paused", 10)
+    recorded = s.rec.frames_written
+    s.feed(45, lambda: encoders.append(s.rec.encoding.encoder))
+    packets = s.published()
+    s.stop()
+    assert s.rec.segments_written == 1 and s.rec.frames_written == recorded
+    assert len({id(e) for e in encoders[10:]}) == 1 and encoders[-1] is not None
+    # Packets went on through the pause: no gap, no new encoder, no keyframe out of turn.
+    assert len(packets) > recorded + 30
+    assert [p.index for p in packets] == list(range(len(packets)))
+    assert sum(X264_SEI in p.data for p in packets) == 1
+    assert [i for i, p in enumerate(packets) if p.keyframe] == list(range(0, len(packets), FPS))
