@@ -20,11 +20,10 @@ from typing import Callable, Self
 
 import httpx
 
+from common.config import REPO_ROOT as REPO
 from common.ipc.frame_writer import RingWriter
 from common.ipc.names import ring_name
 from common.video.streams import STREAMS
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 PR_SET_PDEATHSIG = 1
