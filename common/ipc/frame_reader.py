@@ -25,25 +25,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, VERSION
-from common.ipc.frame_writer import RingWriter
-from common.ipc.header import STATE_GONE, STATE_NAMES
-from common.ipc.segment import Refused, RingBusy, RingError, Segment, map_for_reading, text
+from common.ipc.header import STATE_GONE, STATE_NAMES, run_struct
+from common.ipc.segment import Refused, RingError, Segment, map_for_reading, text
 from common.ipc.wait import Reattach, wait_for_writer
 from common.video.i420 import planes
-
-__all__ = ["Frame", "RingBusy", "RingError", "RingReader", "RingStatus", "RingWriter"]
 
 log = logging.getLogger("ring")
 
 # The hot path reads neighbouring fields with one unpack each: a reader wakes 30 times a
 # second per ring, and every call it makes after a wake-up runs on cold caches.
-_WAKE_AT, _WAKE = HEADER_FIELDS["wake"][0], struct.Struct("<I")
-_LIVE_AT, _LIVE = HEADER_FIELDS["incarnation"][0], struct.Struct("<QQqI")  # + heartbeat, last index, state
-_SEQ = struct.Struct("<Q")
-_META_AT, _META = SLOT_FIELDS["index"][0], struct.Struct("<QQQ")  # index, capture and wall time
-assert [HEADER_FIELDS[f][0] for f in ("incarnation", "heartbeat_ns", "last_index", "writer_state")] == \
-    [_LIVE_AT, _LIVE_AT + 8, _LIVE_AT + 16, _LIVE_AT + 24]
-assert SLOT_FIELDS["seq"][0] == 0 and [SLOT_FIELDS[f][0] for f in ("mono_ns", "wall_ns")] == [_META_AT + 8, _META_AT + 16]
+_WAKE_AT, _WAKE = run_struct(HEADER_FIELDS, "wake")
+_LIVE_AT, _LIVE = run_struct(HEADER_FIELDS, "writer_state", "incarnation", "heartbeat_ns", "last_index")
+_SEQ_AT, _SEQ = run_struct(SLOT_FIELDS, "seq")
+_META_AT, _META = run_struct(SLOT_FIELDS, "index", "mono_ns", "wall_ns")
+assert _SEQ_AT == 0  # a slot's seq is read at the slot's base
 
 
 @dataclass(slots=True)
@@ -197,7 +192,7 @@ class RingReader:
             return None
         mm = self._mm
         word = _WAKE.unpack_from(mm, _WAKE_AT)[0]
-        inc, heartbeat, last, state = _LIVE.unpack_from(mm, _LIVE_AT)
+        state, inc, heartbeat, last = _LIVE.unpack_from(mm, _LIVE_AT)
         if inc != self._incarnation:  # a new writer reclaimed the segment in place
             self._incarnation, self._cursor = inc, -1
             self.attach_count += 1

@@ -9,11 +9,10 @@ writer lapped goes on with the oldest packet still intact; the index gap shows t
 from __future__ import annotations
 
 import mmap
-import struct
 import time
 from dataclasses import dataclass
 
-from common.ipc.header import STATE_GONE
+from common.ipc.header import STATE_GONE, run_struct
 from common.ipc.packet_layout import (
     ENTRY_META,
     ENTRY_META_AT,
@@ -25,20 +24,19 @@ from common.ipc.packet_layout import (
     HEADER_SIZE,
     MAGIC,
     VERSION,
+    Header,
     data_offset,
     entry_offset,
     field_struct,
     total_size,
 )
-from common.ipc.packet_writer import Header
 from common.ipc.segment import Refused, map_for_reading
 from common.ipc.wait import Reattach, wait_for_writer
 
+# The hot path reads neighbouring fields with one unpack each (see the frame ring's reader).
 _SEQ = field_struct("seq")
-_WAKE_AT, _WAKE = HEADER_FIELDS["wake"][0], field_struct("wake")
-_LIVE_AT, _LIVE = HEADER_FIELDS["incarnation"][0], struct.Struct("<QQqQ")  # + heartbeat, last index, reserve
-_STATE_AT, _STATE = HEADER_FIELDS["writer_state"][0], field_struct("writer_state")
-assert [HEADER_FIELDS[f][0] for f in ("incarnation", "heartbeat_ns", "last_index", "reserve")] == [40, 48, 56, 64]
+_WAKE_AT, _WAKE = run_struct(HEADER_FIELDS, "wake")
+_LIVE_AT, _LIVE = run_struct(HEADER_FIELDS, "writer_state", "incarnation", "heartbeat_ns", "last_index", "reserve")
 
 
 @dataclass(frozen=True)
@@ -114,12 +112,11 @@ class PacketReader:
             return None
         mm = self._mm
         word = _WAKE.unpack_from(mm, _WAKE_AT)[0]
-        inc, heartbeat, last, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
+        state, inc, heartbeat, last, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
         if inc != self._incarnation:   # a new writer (or this reader's first look)
             self._incarnation, self._cursor = inc, None
             self.width, self.height = int(self._h.get("width")), int(self._h.get("height"))
             self.fps = self._h.get("fps_milli") / 1000.0
-        state = _STATE.unpack_from(mm, _STATE_AT)[0]
         if state == STATE_GONE or time.monotonic_ns() - heartbeat > self._stale_ns:
             if self._reattach.replaced(self.name, self._inode):
                 return self._poll() if self._attach() else None
@@ -129,9 +126,8 @@ class PacketReader:
         """Is a writer attached and showing signs of life within ``stale_seconds``?"""
         if self._poll() is None:
             return False
-        inc, heartbeat, _, _ = _LIVE.unpack_from(self._mm, _LIVE_AT)
-        return (_STATE.unpack_from(self._mm, _STATE_AT)[0] != STATE_GONE
-                and time.monotonic_ns() - heartbeat <= self._stale_ns)
+        state, _, heartbeat, _, _ = _LIVE.unpack_from(self._mm, _LIVE_AT)
+        return state != STATE_GONE and time.monotonic_ns() - heartbeat <= self._stale_ns
 
     @property
     def incarnation(self) -> int:
@@ -165,7 +161,7 @@ class PacketReader:
         # ring's length past them), and the entry is unchanged.  A reserve short of the
         # packet's end, or another incarnation, is a new writer reclaiming the segment: it
         # reset the reserve, so it no longer tells whether the old writer lapped this packet.
-        inc, _, _, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
+        _, inc, _, _, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
         if (inc != self._incarnation or not pos + size <= reserve <= pos + d
                 or _SEQ.unpack_from(mm, entry_offset(index % self._entries))[0] != seq):
             self.torn += 1

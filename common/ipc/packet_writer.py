@@ -20,25 +20,18 @@ from common.ipc.packet_layout import (
     EXTRADATA_AT,
     EXTRADATA_MAX,
     FLAG_KEY,
-    HEADER_FIELDS,
     HEADER_SIZE,
     MAGIC,
     VERSION,
+    Header,
     data_offset,
     entry_offset,
     field_struct,
     total_size,
 )
-from common.ipc.segment import SegmentHeader, header_fields
+from common.ipc.segment import SegmentHeader
 
 _SEQ = field_struct("seq")
-
-
-class Header(SegmentHeader):
-    """Typed access to a mapped packet ring's header fields."""
-
-    FIELDS = header_fields(HEADER_FIELDS, field_struct)
-    MAGIC, VERSION, SIZE = MAGIC, VERSION, HEADER_SIZE
 
 
 class PacketWriter(RingOwner):

@@ -1,5 +1,5 @@
 """A mapped ring segment: typed access to the header of either ring kind, and to the
-header and slot fields of the frame ring (``ring_layout``)."""
+header and slot fields of the frame ring (``frame_layout``)."""
 from __future__ import annotations
 
 import ctypes
