@@ -19,7 +19,7 @@ import time
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 ENV_PREFIX = "SHT__"
@@ -196,6 +196,10 @@ class Section:
     def __init__(self, name: str, values: dict[str, Any]) -> None:
         self._name = name
         self.__dict__.update(values)
+
+    if TYPE_CHECKING:
+        # The attributes are the section's keys, validated by SCHEMA when it was loaded.
+        def __getattr__(self, key: str) -> Any: ...
 
     def as_dict(self) -> dict[str, Any]:
         return {k: v for k, v in self.__dict__.items() if not k.startswith("_")}

@@ -137,7 +137,7 @@ class RingReader:
         mm, st = mapped
         m = Segment(mm)
         try:
-            magic, version = m.get("magic"), m.get("version")
+            magic, version = m.get_bytes("magic"), m.get("version")
             if magic != MAGIC:
                 if magic == bytes(8):
                     raise RingError(f"ring {self.name}: writer is still initialising")
@@ -191,6 +191,7 @@ class RingReader:
         if self._map is None and not self._attach():
             return None
         mm = self._mm
+        assert mm is not None  # attached
         word = _WAKE.unpack_from(mm, _WAKE_AT)[0]
         state, inc, heartbeat, last = _LIVE.unpack_from(mm, _LIVE_AT)
         if inc != self._incarnation:  # a new writer reclaimed the segment in place
@@ -207,11 +208,13 @@ class RingReader:
         mm = self._mm
         if mm is None or incarnation != self._incarnation:
             return -1
-        return _SEQ.unpack_from(mm, self._slot_bases[slot])[0]
+        seq: int = _SEQ.unpack_from(mm, self._slot_bases[slot])[0]
+        return seq
 
     def _frame(self, index: int) -> Frame | None:
         # Seqlock: seq, then the metadata, then seq again; odd or changed means being written.
         mm = self._mm
+        assert mm is not None  # called only while attached
         slot = index % len(self._slot_bases)
         base = self._slot_bases[slot]
         seq = _SEQ.unpack_from(mm, base)[0]
@@ -279,7 +282,7 @@ class RingReader:
         alive = state != STATE_GONE and heartbeat_age < self.stale_seconds
         return RingStatus(self.name, True, self.error, STATE_NAMES.get(state, str(state)), alive, age,
                           m.get("fps_milli") / 1000.0, int(m.get("stat_frames")), int(m.get("drops")),
-                          int(m.get("restarts")), text(m.get("source")), text(m.get("name")),
+                          int(m.get("restarts")), text(m.get_bytes("source")), text(m.get_bytes("name")),
                           self._incarnation, last, self.geo.width, self.geo.height, int(m.get("writer_pid")))
 
     def close(self) -> None:

@@ -82,7 +82,7 @@ class PacketReader:
             return False
         mm, st = mapped
         h = Header(mm)
-        magic, version = h.get("magic"), h.get("version")
+        magic, version = h.get_bytes("magic"), h.get("version")
         entries, data_bytes = int(h.get("entry_count")), int(h.get("data_bytes"))
         problem = ""
         if magic != MAGIC:
@@ -110,13 +110,14 @@ class PacketReader:
         changed; None while not attached."""
         if self._mm is None and not self._attach():
             return None
-        mm = self._mm
+        mm, h = self._mm, self._h
+        assert mm is not None and h is not None  # attached
         word = _WAKE.unpack_from(mm, _WAKE_AT)[0]
         state, inc, heartbeat, last, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
         if inc != self._incarnation:   # a new writer (or this reader's first look)
             self._incarnation, self._cursor = inc, None
-            self.width, self.height = int(self._h.get("width")), int(self._h.get("height"))
-            self.fps = self._h.get("fps_milli") / 1000.0
+            self.width, self.height = int(h.get("width")), int(h.get("height"))
+            self.fps = h.get("fps_milli") / 1000.0
         if state == STATE_GONE or time.monotonic_ns() - heartbeat > self._stale_ns:
             if self._reattach.replaced(self.name, self._inode):
                 return self._poll() if self._attach() else None
@@ -126,8 +127,11 @@ class PacketReader:
         """Is a writer attached and showing signs of life within ``stale_seconds``?"""
         if self._poll() is None:
             return False
-        state, _, heartbeat, _, _ = _LIVE.unpack_from(self._mm, _LIVE_AT)
-        return state != STATE_GONE and time.monotonic_ns() - heartbeat <= self._stale_ns
+        mm = self._mm
+        assert mm is not None  # attached: _poll() answered
+        state, _, heartbeat, _, _ = _LIVE.unpack_from(mm, _LIVE_AT)
+        alive: bool = state != STATE_GONE and time.monotonic_ns() - heartbeat <= self._stale_ns
+        return alive
 
     @property
     def incarnation(self) -> int:
@@ -138,6 +142,7 @@ class PacketReader:
         """(seq, pos, size, flags, mono, wall) of packet ``index`` if its entry holds it."""
         base = entry_offset(index % self._entries)
         mm = self._mm
+        assert mm is not None  # called only while attached
         seq = _SEQ.unpack_from(mm, base)[0]
         if seq & 1:
             return None
@@ -152,6 +157,7 @@ class PacketReader:
             return None
         seq, pos, size, flags, mono, wall = meta
         mm, d, at = self._mm, self._data_bytes, self._data_at
+        assert mm is not None  # called only while attached
         start = pos % d
         first = min(size, d - start)
         data = mm[at + start:at + start + first]
@@ -228,26 +234,28 @@ class PacketReader:
         """The writer's current parameter sets (Annex B), b"" when none yet."""
         if self._poll() is None:
             return b""
-        h = self._h
+        mm, h = self._mm, self._h
+        assert mm is not None and h is not None  # attached: _poll() answered
         for _ in range(8):
             seq = int(h.get("extradata_seq"))
             if seq & 1:
                 time.sleep(0.0005)
                 continue
             size = min(int(h.get("extradata_len")), EXTRADATA_MAX)
-            data = self._mm[EXTRADATA_AT:EXTRADATA_AT + size]
+            data = mm[EXTRADATA_AT:EXTRADATA_AT + size]
             if int(h.get("extradata_seq")) == seq:
                 return data
         return b""
 
     def demand(self, seconds: float) -> None:
         """Tell the writer that someone watches for the next ``seconds``."""
-        if self._poll() is not None:
+        if self._poll() is not None and self._h is not None:
             self._h.put("viewers_until_ns", time.monotonic_ns() + int(seconds * 1e9))
 
     def close(self) -> None:
-        if self._mm is not None:
+        h = self._h
+        if h is not None:
             del self._wake_word
-            self._h.close()
+            h.close()
             self._h = None
             self._mm = None
