@@ -25,7 +25,6 @@ from common.ipc.frame_writer import RingWriter
 from common.ipc.names import ring_name
 from common.video.streams import STREAMS
 
-
 PR_SET_PDEATHSIG = 1
 
 
