@@ -22,7 +22,6 @@ import subprocess
 import sys
 import threading
 import time
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -36,6 +35,7 @@ from capture.sources.base import (
     SliceTimeout,
     wait_in_slices,
 )
+from common.config import REPO_ROOT
 from common.video.colour import expand_range
 from common.video.streams import STREAMS
 
@@ -98,7 +98,7 @@ def cameras_listed_afresh() -> int | None:
     code = "from capture.sources.picam import cameras_listed; print(cameras_listed())"
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
-                             cwd=Path(__file__).resolve().parent.parent)
+                             cwd=REPO_ROOT)
         return int(out.stdout.strip().splitlines()[-1])
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
