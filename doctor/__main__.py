@@ -1,14 +1,41 @@
 """``python -m doctor [--seconds S]``: the self-check to run on the Pi and paste into an issue
-(``python -m capture --check`` runs it too).  Exit 0 when everything needed works, 1 otherwise.
+(``python -m capture --check`` runs it too).
+
+It describes the machine and the versions of the libraries the camera path depends on,
+lists the cameras and their sensor modes, opens each camera with the project's own
+configuration and measures the rate both streams achieve and their colour space, reports
+the H.264 encoder the recorder would choose and its CPU at 720p, the JPEG time per view,
+free disk, rpicam-vid and the video devices.  Exit 0 when everything needed works, 1 otherwise.
 """
 from __future__ import annotations
 
 import argparse
 import logging
 import sys
+from typing import Callable
 
-from common.config import load_or_exit
-from doctor.check import run
+from common.config import Config, load_or_exit
+from doctor.cameras import check_cameras, list_cameras, pictures
+from doctor.encoders import check_h264, check_jpeg
+from doctor.report import Report
+from doctor.system import check_devices, check_disk, check_machine, check_rpicam, versions
+
+
+def run(cfg: Config, seconds: float = 10.0, out: Callable[[str], None] = print) -> int:
+    """Every check in order, printed as it goes; the exit code."""
+    report = Report(out=out)
+    report.title()
+    check_machine(report)
+    versions(report)
+    list_cameras(report)
+    plan = check_cameras(cfg, report, seconds)
+    shown = pictures(plan, cfg)
+    check_h264(cfg, report, shown)
+    check_jpeg(cfg, report, shown)
+    check_disk(cfg, report)
+    check_rpicam(cfg, report)
+    check_devices(report)
+    return report.result()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -7,8 +7,8 @@ from pathlib import Path
 import av
 import numpy as np
 
-from recorder.encode.settings import EncoderSettings
 from recorder.encode.frame import InputFrame
+from recorder.encode.settings import EncoderSettings
 from streamer.live.h264 import fmp4
 from tests.support.encoding import OneFile
 

@@ -12,8 +12,8 @@ import pytest
 from common.ipc.names import packet_ring_name
 from common.ipc.packet_reader import PacketReader
 from common.state.controls import Controls
-from recorder.encode.settings import EncoderSettings
 from recorder.encode.frame import InputFrame
+from recorder.encode.settings import EncoderSettings
 from tests.support.encoding import OneFile
 from tests.support.procs import Procs, isolated_env, wait_until
 from tests.support.recorder_check import status

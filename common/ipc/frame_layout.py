@@ -3,8 +3,9 @@
 A ring is one POSIX shared-memory segment per camera stream, ``/<prefix>cam<N>_<stream>``:
 
     +-------------------------+  offset 0
-    | header (HEADER_SIZE)     |  magic, version, geometry, writer pid, incarnation,
-    |                          |  heartbeat, last committed index, wake word, stats
+    | header (HEADER_SIZE)     |  the prefix both ring kinds share (magic, version, writer
+    |                          |  pid, state, incarnation, heartbeat, last committed index,
+    |                          |  wake word), then geometry, source, name, statistics
     +-------------------------+  HEADER_SIZE
     | slot 0: slot header      |  seq (seqlock: odd while written), frame index,
     |         I420 payload     |  capture time (CLOCK_MONOTONIC ns), wall time (ns)
@@ -20,42 +21,36 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
+from common.ipc.header import header_table
+
 MAGIC = b"SHTRING\x00"
-VERSION = 1
+VERSION = 2                      # 2: the prefix shared with the packet ring (common.ipc.header)
 HEADER_SIZE = 4096
 SLOT_HEADER_SIZE = 64
 PAGE = 4096
 
-# Header fields: name -> (offset, struct format).  Offsets are fixed by VERSION.
-HEADER_FIELDS: dict[str, tuple[int, str]] = {
-    "magic": (0, "8s"),
-    "version": (8, "<I"),
-    "header_size": (12, "<I"),
-    "width": (16, "<I"),
-    "height": (20, "<I"),
-    "y_stride": (24, "<I"),
-    "uv_stride": (28, "<I"),
-    "y_offset": (32, "<I"),        # plane offsets inside a slot's payload
-    "u_offset": (36, "<I"),
-    "v_offset": (40, "<I"),
-    "frame_bytes": (44, "<I"),
-    "slot_count": (48, "<I"),
-    "slot_stride": (52, "<I"),
-    "fps_nominal_milli": (56, "<I"),
-    "writer_pid": (60, "<I"),
-    "incarnation": (64, "<Q"),     # random per writer start: readers re-attach when it changes
-    "heartbeat_ns": (72, "<Q"),    # CLOCK_MONOTONIC of the writer's last sign of life
-    "last_index": (80, "<q"),      # index of the newest committed frame, -1 before the first
-    "writer_state": (88, "<I"),
-    "wake": (92, "<I"),            # futex word, bumped after every commit
-    "restarts": (96, "<I"),        # writer starts that reclaimed this segment
-    "source": (100, "16s"),        # "synthetic", "picamera2", ...
-    "fps_milli": (120, "<I"),      # measured by the writer over a short window
-    "drops": (124, "<I"),          # frames the source missed, windowed like stat_frames
-    "stat_frames": (128, "<Q"),    # frames counted for statistics; resets every STAT_RESET
-    "started_wall_ns": (136, "<Q"),
-    "name": (144, "16s"),          # camera name shown in overlays and status
+# The frame ring's own header fields, after the common prefix: name -> (offset, struct
+# format).  Offsets are fixed by VERSION.
+OWN_FIELDS: dict[str, tuple[int, str]] = {
+    "width": (56, "<I"),
+    "height": (60, "<I"),
+    "y_stride": (64, "<I"),
+    "uv_stride": (68, "<I"),
+    "y_offset": (72, "<I"),        # plane offsets inside a slot's payload
+    "u_offset": (76, "<I"),
+    "v_offset": (80, "<I"),
+    "frame_bytes": (84, "<I"),
+    "slot_count": (88, "<I"),
+    "slot_stride": (92, "<I"),
+    "fps_nominal_milli": (96, "<I"),
+    "fps_milli": (100, "<I"),      # measured by the writer over a short window
+    "stat_frames": (104, "<Q"),    # frames counted for statistics; resets every STAT_RESET
+    "started_wall_ns": (112, "<Q"),
+    "drops": (120, "<I"),          # frames the source missed, windowed like stat_frames
+    "source": (124, "16s"),        # "synthetic", "picamera2", ...
+    "name": (140, "16s"),          # camera name shown in overlays and status
 }
+HEADER_FIELDS = header_table(OWN_FIELDS, HEADER_SIZE)
 
 SLOT_FIELDS: dict[str, tuple[int, str]] = {
     "seq": (0, "<Q"),

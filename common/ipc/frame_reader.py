@@ -25,25 +25,20 @@ from dataclasses import dataclass
 import numpy as np
 
 from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, VERSION
-from common.ipc.frame_writer import RingWriter
-from common.ipc.header import STATE_GONE, STATE_NAMES
-from common.ipc.segment import Refused, RingBusy, RingError, Segment, map_for_reading, text
+from common.ipc.header import STATE_GONE, STATE_NAMES, run_struct
+from common.ipc.segment import Refused, RingError, Segment, map_for_reading, text
 from common.ipc.wait import Reattach, wait_for_writer
 from common.video.i420 import planes
-
-__all__ = ["Frame", "RingBusy", "RingError", "RingReader", "RingStatus", "RingWriter"]
 
 log = logging.getLogger("ring")
 
 # The hot path reads neighbouring fields with one unpack each: a reader wakes 30 times a
 # second per ring, and every call it makes after a wake-up runs on cold caches.
-_WAKE_AT, _WAKE = HEADER_FIELDS["wake"][0], struct.Struct("<I")
-_LIVE_AT, _LIVE = HEADER_FIELDS["incarnation"][0], struct.Struct("<QQqI")  # + heartbeat, last index, state
-_SEQ = struct.Struct("<Q")
-_META_AT, _META = SLOT_FIELDS["index"][0], struct.Struct("<QQQ")  # index, capture and wall time
-assert [HEADER_FIELDS[f][0] for f in ("incarnation", "heartbeat_ns", "last_index", "writer_state")] == \
-    [_LIVE_AT, _LIVE_AT + 8, _LIVE_AT + 16, _LIVE_AT + 24]
-assert SLOT_FIELDS["seq"][0] == 0 and [SLOT_FIELDS[f][0] for f in ("mono_ns", "wall_ns")] == [_META_AT + 8, _META_AT + 16]
+_WAKE_AT, _WAKE = run_struct(HEADER_FIELDS, "wake")
+_LIVE_AT, _LIVE = run_struct(HEADER_FIELDS, "writer_state", "incarnation", "heartbeat_ns", "last_index")
+_SEQ_AT, _SEQ = run_struct(SLOT_FIELDS, "seq")
+_META_AT, _META = run_struct(SLOT_FIELDS, "index", "mono_ns", "wall_ns")
+assert _SEQ_AT == 0  # a slot's seq is read at the slot's base
 
 
 @dataclass(slots=True)
@@ -142,7 +137,7 @@ class RingReader:
         mm, st = mapped
         m = Segment(mm)
         try:
-            magic, version = m.get("magic"), m.get("version")
+            magic, version = m.get_bytes("magic"), m.get("version")
             if magic != MAGIC:
                 if magic == bytes(8):
                     raise RingError(f"ring {self.name}: writer is still initialising")
@@ -196,8 +191,9 @@ class RingReader:
         if self._map is None and not self._attach():
             return None
         mm = self._mm
+        assert mm is not None  # attached
         word = _WAKE.unpack_from(mm, _WAKE_AT)[0]
-        inc, heartbeat, last, state = _LIVE.unpack_from(mm, _LIVE_AT)
+        state, inc, heartbeat, last = _LIVE.unpack_from(mm, _LIVE_AT)
         if inc != self._incarnation:  # a new writer reclaimed the segment in place
             self._incarnation, self._cursor = inc, -1
             self.attach_count += 1
@@ -212,11 +208,13 @@ class RingReader:
         mm = self._mm
         if mm is None or incarnation != self._incarnation:
             return -1
-        return _SEQ.unpack_from(mm, self._slot_bases[slot])[0]
+        seq: int = _SEQ.unpack_from(mm, self._slot_bases[slot])[0]
+        return seq
 
     def _frame(self, index: int) -> Frame | None:
         # Seqlock: seq, then the metadata, then seq again; odd or changed means being written.
         mm = self._mm
+        assert mm is not None  # called only while attached
         slot = index % len(self._slot_bases)
         base = self._slot_bases[slot]
         seq = _SEQ.unpack_from(mm, base)[0]
@@ -284,7 +282,7 @@ class RingReader:
         alive = state != STATE_GONE and heartbeat_age < self.stale_seconds
         return RingStatus(self.name, True, self.error, STATE_NAMES.get(state, str(state)), alive, age,
                           m.get("fps_milli") / 1000.0, int(m.get("stat_frames")), int(m.get("drops")),
-                          int(m.get("restarts")), text(m.get("source")), text(m.get("name")),
+                          int(m.get("restarts")), text(m.get_bytes("source")), text(m.get_bytes("name")),
                           self._incarnation, last, self.geo.width, self.geo.height, int(m.get("writer_pid")))
 
     def close(self) -> None:

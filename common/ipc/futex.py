@@ -11,6 +11,7 @@ import ctypes
 import os
 import platform
 import time
+from typing import Callable
 
 FUTEX_WAIT = 0
 FUTEX_WAKE = 1
@@ -24,7 +25,7 @@ class _Timespec(ctypes.Structure):
     _fields_ = [("tv_sec", ctypes.c_long), ("tv_nsec", ctypes.c_long)]
 
 
-def _load_syscall():
+def _load_syscall() -> tuple[Callable[..., int] | None, int | None]:
     number = _SYSCALL_NUMBERS.get(platform.machine())
     if number is None or os.environ.get("SHT_NO_FUTEX"):
         return None, None
@@ -41,7 +42,7 @@ AVAILABLE = _syscall is not None
 _POLL_SECONDS = 0.001
 
 
-def wait(address: int, expected: int, timeout: float, read_word) -> None:
+def wait(address: int, expected: int, timeout: float, read_word: Callable[[], int]) -> None:
     """Sleep while the word at ``address`` equals ``expected``, at most ``timeout`` s.
 
     Returns on a wake-up, a changed word, a signal or the timeout; callers re-check

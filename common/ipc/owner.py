@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-import posix_ipc
+import posix_ipc  # type: ignore[import-not-found]  # a C extension without type stubs
 
 from common.ipc import futex
 from common.ipc.header import STATE_GONE
@@ -63,7 +63,7 @@ class RingOwner(ABC):
         mm = mmap.mmap(shm.fd, self.HEADER.SIZE)
         try:
             old = self.HEADER(mm)
-            if old.get("magic") != self.HEADER.MAGIC or old.get("version") != self.HEADER.VERSION:
+            if old.get_bytes("magic") != self.HEADER.MAGIC or old.get("version") != self.HEADER.VERSION:
                 return 0, False
             pid = int(old.get("writer_pid"))
             age = (time.monotonic_ns() - int(old.get("heartbeat_ns"))) / 1e9

@@ -4,9 +4,10 @@ One POSIX shared-memory segment per camera, ``/<prefix>cam<N>_h264``, written by
 recorder with every H.264 access unit it encodes:
 
     +-------------------------+  offset 0
-    | header (HEADER_SIZE)     |  magic, version, sizes, writer pid, incarnation, heartbeat,
-    |                          |  last index, wake word, reserve mark, viewer demand,
-    |                          |  parameter sets (SPS/PPS, own seqlock)
+    | header (HEADER_SIZE)     |  the prefix both ring kinds share (magic, version, writer
+    |                          |  pid, state, incarnation, heartbeat, last index, wake word),
+    |                          |  then reserve mark, sizes, viewer demand, and from
+    |                          |  EXTRADATA_AT the parameter sets (SPS/PPS, own seqlock)
     +-------------------------+  HEADER_SIZE
     | entries (ENTRY_SIZE each)|  seq (seqlock), packet index, data position, size, flags,
     |                          |  capture time (CLOCK_MONOTONIC ns), wall time (ns)
@@ -23,8 +24,11 @@ from __future__ import annotations
 
 import struct
 
+from common.ipc.header import header_table, run_struct
+from common.ipc.segment import SegmentHeader, header_fields
+
 MAGIC = b"SHTPKTR\x00"
-VERSION = 1
+VERSION = 2                      # 2: the prefix shared with the frame ring (common.ipc.header)
 HEADER_SIZE = 4096
 ENTRY_SIZE = 64
 EXTRADATA_MAX = 2048             # SPS + PPS are tens of bytes; room for long VUI/SEI
@@ -35,21 +39,13 @@ DEFAULT_DATA_BYTES = 8 << 20     # several seconds even at the highest bitrate a
 
 FLAG_KEY = 1
 
-HEADER_FIELDS: dict[str, tuple[int, str]] = {
-    "magic": (0, "8s"),
-    "version": (8, "<I"),
-    "header_size": (12, "<I"),
-    "entry_count": (16, "<I"),
-    "entry_size": (20, "<I"),
-    "data_bytes": (24, "<Q"),
-    "writer_pid": (32, "<I"),
-    "writer_state": (36, "<I"),    # the frame ring's STATE_* values
-    "incarnation": (40, "<Q"),     # random per writer start: readers start over when it changes
-    "heartbeat_ns": (48, "<Q"),    # CLOCK_MONOTONIC of the writer's last sign of life
-    "last_index": (56, "<q"),      # newest committed packet, -1 before the first
-    "reserve": (64, "<Q"),         # end of the bytes being written (see module notes)
-    "wake": (72, "<I"),            # futex word, bumped after every commit
-    "restarts": (76, "<I"),
+# The packet ring's own header fields, after the common prefix: name -> (offset, struct
+# format).  Offsets are fixed by VERSION.
+OWN_FIELDS: dict[str, tuple[int, str]] = {
+    "reserve": (56, "<Q"),         # end of the bytes being written (see module notes)
+    "data_bytes": (64, "<Q"),
+    "entry_count": (72, "<I"),
+    "entry_size": (76, "<I"),
     "width": (80, "<I"),
     "height": (84, "<I"),
     "fps_milli": (88, "<I"),       # nominal frame rate of the stream
@@ -58,6 +54,7 @@ HEADER_FIELDS: dict[str, tuple[int, str]] = {
     "extradata_seq": (104, "<Q"),  # seqlock of the parameter sets
     "extradata_len": (112, "<I"),
 }
+HEADER_FIELDS = header_table(OWN_FIELDS, EXTRADATA_AT)
 
 ENTRY_FIELDS: dict[str, tuple[int, str]] = {
     "seq": (0, "<Q"),
@@ -70,15 +67,20 @@ ENTRY_FIELDS: dict[str, tuple[int, str]] = {
 }
 
 # An entry's fields after seq, read and written with one struct each.
-ENTRY_META_AT = 8
-ENTRY_META = struct.Struct("<QQIIQQ")   # index, pos, size, flags, mono_ns, wall_ns
-assert [ENTRY_FIELDS[f][0] for f in ("index", "pos", "size", "flags", "mono_ns", "wall_ns")] == [8, 16, 24, 28, 32, 40]
+ENTRY_META_AT, ENTRY_META = run_struct(ENTRY_FIELDS, "index", "pos", "size", "flags", "mono_ns", "wall_ns")
 
 _STRUCTS = {name: struct.Struct(fmt) for name, (_, fmt) in {**HEADER_FIELDS, **ENTRY_FIELDS}.items()}
 
 
 def field_struct(name: str) -> struct.Struct:
     return _STRUCTS[name]
+
+
+class Header(SegmentHeader):
+    """Typed access to a mapped packet ring's header fields."""
+
+    FIELDS = header_fields(HEADER_FIELDS, field_struct)
+    MAGIC, VERSION, SIZE = MAGIC, VERSION, HEADER_SIZE
 
 
 def total_size(entries: int, data_bytes: int) -> int:

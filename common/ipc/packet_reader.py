@@ -9,11 +9,10 @@ writer lapped goes on with the oldest packet still intact; the index gap shows t
 from __future__ import annotations
 
 import mmap
-import struct
 import time
 from dataclasses import dataclass
 
-from common.ipc.header import STATE_GONE
+from common.ipc.header import STATE_GONE, run_struct
 from common.ipc.packet_layout import (
     ENTRY_META,
     ENTRY_META_AT,
@@ -25,20 +24,19 @@ from common.ipc.packet_layout import (
     HEADER_SIZE,
     MAGIC,
     VERSION,
+    Header,
     data_offset,
     entry_offset,
     field_struct,
     total_size,
 )
-from common.ipc.packet_writer import Header
 from common.ipc.segment import Refused, map_for_reading
 from common.ipc.wait import Reattach, wait_for_writer
 
+# The hot path reads neighbouring fields with one unpack each (see the frame ring's reader).
 _SEQ = field_struct("seq")
-_WAKE_AT, _WAKE = HEADER_FIELDS["wake"][0], field_struct("wake")
-_LIVE_AT, _LIVE = HEADER_FIELDS["incarnation"][0], struct.Struct("<QQqQ")  # + heartbeat, last index, reserve
-_STATE_AT, _STATE = HEADER_FIELDS["writer_state"][0], field_struct("writer_state")
-assert [HEADER_FIELDS[f][0] for f in ("incarnation", "heartbeat_ns", "last_index", "reserve")] == [40, 48, 56, 64]
+_WAKE_AT, _WAKE = run_struct(HEADER_FIELDS, "wake")
+_LIVE_AT, _LIVE = run_struct(HEADER_FIELDS, "writer_state", "incarnation", "heartbeat_ns", "last_index", "reserve")
 
 
 @dataclass(frozen=True)
@@ -84,7 +82,7 @@ class PacketReader:
             return False
         mm, st = mapped
         h = Header(mm)
-        magic, version = h.get("magic"), h.get("version")
+        magic, version = h.get_bytes("magic"), h.get("version")
         entries, data_bytes = int(h.get("entry_count")), int(h.get("data_bytes"))
         problem = ""
         if magic != MAGIC:
@@ -112,14 +110,14 @@ class PacketReader:
         changed; None while not attached."""
         if self._mm is None and not self._attach():
             return None
-        mm = self._mm
+        mm, h = self._mm, self._h
+        assert mm is not None and h is not None  # attached
         word = _WAKE.unpack_from(mm, _WAKE_AT)[0]
-        inc, heartbeat, last, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
+        state, inc, heartbeat, last, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
         if inc != self._incarnation:   # a new writer (or this reader's first look)
             self._incarnation, self._cursor = inc, None
-            self.width, self.height = int(self._h.get("width")), int(self._h.get("height"))
-            self.fps = self._h.get("fps_milli") / 1000.0
-        state = _STATE.unpack_from(mm, _STATE_AT)[0]
+            self.width, self.height = int(h.get("width")), int(h.get("height"))
+            self.fps = h.get("fps_milli") / 1000.0
         if state == STATE_GONE or time.monotonic_ns() - heartbeat > self._stale_ns:
             if self._reattach.replaced(self.name, self._inode):
                 return self._poll() if self._attach() else None
@@ -129,9 +127,11 @@ class PacketReader:
         """Is a writer attached and showing signs of life within ``stale_seconds``?"""
         if self._poll() is None:
             return False
-        inc, heartbeat, _, _ = _LIVE.unpack_from(self._mm, _LIVE_AT)
-        return (_STATE.unpack_from(self._mm, _STATE_AT)[0] != STATE_GONE
-                and time.monotonic_ns() - heartbeat <= self._stale_ns)
+        mm = self._mm
+        assert mm is not None  # attached: _poll() answered
+        state, _, heartbeat, _, _ = _LIVE.unpack_from(mm, _LIVE_AT)
+        alive: bool = state != STATE_GONE and time.monotonic_ns() - heartbeat <= self._stale_ns
+        return alive
 
     @property
     def incarnation(self) -> int:
@@ -142,6 +142,7 @@ class PacketReader:
         """(seq, pos, size, flags, mono, wall) of packet ``index`` if its entry holds it."""
         base = entry_offset(index % self._entries)
         mm = self._mm
+        assert mm is not None  # called only while attached
         seq = _SEQ.unpack_from(mm, base)[0]
         if seq & 1:
             return None
@@ -156,6 +157,7 @@ class PacketReader:
             return None
         seq, pos, size, flags, mono, wall = meta
         mm, d, at = self._mm, self._data_bytes, self._data_at
+        assert mm is not None  # called only while attached
         start = pos % d
         first = min(size, d - start)
         data = mm[at + start:at + start + first]
@@ -165,7 +167,7 @@ class PacketReader:
         # ring's length past them), and the entry is unchanged.  A reserve short of the
         # packet's end, or another incarnation, is a new writer reclaiming the segment: it
         # reset the reserve, so it no longer tells whether the old writer lapped this packet.
-        inc, _, _, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
+        _, inc, _, _, reserve = _LIVE.unpack_from(mm, _LIVE_AT)
         if (inc != self._incarnation or not pos + size <= reserve <= pos + d
                 or _SEQ.unpack_from(mm, entry_offset(index % self._entries))[0] != seq):
             self.torn += 1
@@ -232,26 +234,28 @@ class PacketReader:
         """The writer's current parameter sets (Annex B), b"" when none yet."""
         if self._poll() is None:
             return b""
-        h = self._h
+        mm, h = self._mm, self._h
+        assert mm is not None and h is not None  # attached: _poll() answered
         for _ in range(8):
             seq = int(h.get("extradata_seq"))
             if seq & 1:
                 time.sleep(0.0005)
                 continue
             size = min(int(h.get("extradata_len")), EXTRADATA_MAX)
-            data = self._mm[EXTRADATA_AT:EXTRADATA_AT + size]
+            data = mm[EXTRADATA_AT:EXTRADATA_AT + size]
             if int(h.get("extradata_seq")) == seq:
                 return data
         return b""
 
     def demand(self, seconds: float) -> None:
         """Tell the writer that someone watches for the next ``seconds``."""
-        if self._poll() is not None:
+        if self._poll() is not None and self._h is not None:
             self._h.put("viewers_until_ns", time.monotonic_ns() + int(seconds * 1e9))
 
     def close(self) -> None:
-        if self._mm is not None:
+        h = self._h
+        if h is not None:
             del self._wake_word
-            self._h.close()
+            h.close()
             self._h = None
             self._mm = None

@@ -20,25 +20,18 @@ from common.ipc.packet_layout import (
     EXTRADATA_AT,
     EXTRADATA_MAX,
     FLAG_KEY,
-    HEADER_FIELDS,
     HEADER_SIZE,
     MAGIC,
     VERSION,
+    Header,
     data_offset,
     entry_offset,
     field_struct,
     total_size,
 )
-from common.ipc.segment import SegmentHeader, header_fields
+from common.ipc.segment import SegmentHeader
 
 _SEQ = field_struct("seq")
-
-
-class Header(SegmentHeader):
-    """Typed access to a mapped packet ring's header fields."""
-
-    FIELDS = header_fields(HEADER_FIELDS, field_struct)
-    MAGIC, VERSION, SIZE = MAGIC, VERSION, HEADER_SIZE
 
 
 class PacketWriter(RingOwner):
@@ -64,9 +57,9 @@ class PacketWriter(RingOwner):
         if self.reclaimed:
             # Entries of the earlier incarnation must not match this one's indices.
             for slot in range(entries):
-                field_struct("index").pack_into(self._mm, entry_offset(slot) + ENTRY_META_AT, 2**64 - 1)
+                field_struct("index").pack_into(h.mm, entry_offset(slot) + ENTRY_META_AT, 2**64 - 1)
         else:
-            self._mm[:data_offset(entries)] = bytes(data_offset(entries))
+            h.mm[:data_offset(entries)] = bytes(data_offset(entries))
         demand = int(h.get("viewers_until_ns")) if self.reclaimed else 0  # viewers outlive a recorder restart
         for field, value in (("version", VERSION), ("header_size", HEADER_SIZE), ("entry_count", entries),
                              ("entry_size", ENTRY_SIZE), ("data_bytes", data_bytes), ("writer_pid", os.getpid()),
@@ -94,7 +87,7 @@ class PacketWriter(RingOwner):
         h = self._h
         seq = int(h.get("extradata_seq"))
         h.put("extradata_seq", seq + 1 if seq % 2 == 0 else seq + 2)
-        self._mm[EXTRADATA_AT:EXTRADATA_AT + len(data)] = data
+        h.mm[EXTRADATA_AT:EXTRADATA_AT + len(data)] = data
         h.put("extradata_len", len(data))
         h.put("extradata_seq", int(h.get("extradata_seq")) + 1)
         self._extradata = bytes(data)
@@ -106,7 +99,7 @@ class PacketWriter(RingOwner):
         if size > self.data_bytes // 2:
             self._h.put("too_big", (int(self._h.get("too_big")) + 1) & 0xFFFFFFFF)
             return -1
-        mm, pos, index = self._mm, self._pos, self._index
+        mm, pos, index = self._h.mm, self._pos, self._index
         self._h.put("reserve", pos + size)
         start = pos % self.data_bytes
         first = min(size, self.data_bytes - start)

@@ -1,5 +1,5 @@
 """A mapped ring segment: typed access to the header of either ring kind, and to the
-header and slot fields of the frame ring (``ring_layout``)."""
+header and slot fields of the frame ring (``frame_layout``)."""
 from __future__ import annotations
 
 import ctypes
@@ -10,7 +10,7 @@ import struct
 from typing import Callable, ClassVar
 
 import numpy as np
-import posix_ipc
+import posix_ipc  # type: ignore[import-not-found]  # a C extension without type stubs
 
 from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, VERSION, Geometry, field_struct
 from common.video.i420 import planes
@@ -104,9 +104,17 @@ class SegmentHeader:
     def __init__(self, mm: mmap.mmap) -> None:
         self.mm = mm
 
-    def get(self, field: str) -> int | bytes:
+    def get(self, field: str) -> int:
+        """A number field's value."""
         at, fmt = self.FIELDS[field]
-        return fmt.unpack_from(self.mm, at)[0]
+        value: int = fmt.unpack_from(self.mm, at)[0]
+        return value
+
+    def get_bytes(self, field: str) -> bytes:
+        """A byte-string field's value (magic, source, name), padding included."""
+        at, fmt = self.FIELDS[field]
+        value: bytes = fmt.unpack_from(self.mm, at)[0]
+        return value
 
     def put(self, field: str, value: int | bytes) -> None:
         at, fmt = self.FIELDS[field]
@@ -131,7 +139,8 @@ class Segment(SegmentHeader):
     MAGIC, VERSION, SIZE = MAGIC, VERSION, HEADER_SIZE
 
     def slot_get(self, base: int, field: str) -> int:
-        return field_struct(field).unpack_from(self.mm, base + SLOT_FIELDS[field][0])[0]
+        value: int = field_struct(field).unpack_from(self.mm, base + SLOT_FIELDS[field][0])[0]
+        return value
 
     def slot_put(self, base: int, field: str, value: int) -> None:
         field_struct(field).pack_into(self.mm, base + SLOT_FIELDS[field][0], value)

@@ -15,9 +15,18 @@ from pathlib import Path
 from typing import Any, TypeVar, cast
 
 from common.state.conform import UNFIT, conform
-from common.state.documents import (LAST_CAMERA, LAST_CONTROL, MOTION_STATUS, CaptureStatus, LastCamera,
-                                    LastControl, MotionStatus, RecorderStatus, capture_status_name,
-                                    recorder_status_name)
+from common.state.documents import (
+    LAST_CAMERA,
+    LAST_CONTROL,
+    MOTION_STATUS,
+    CaptureStatus,
+    LastCamera,
+    LastControl,
+    MotionStatus,
+    RecorderStatus,
+    capture_status_name,
+    recorder_status_name,
+)
 from common.state.jsonfile import make_private_dir, note_bad, read_json, write_json_atomic
 
 __all__ = ["StatusBoard", "capture_status_name", "recorder_status_name"]

@@ -58,6 +58,9 @@ def render_mask(text: str, scale: int) -> np.ndarray:
 class Label:
     """A text patch ready to paste; even offsets and sizes keep the chroma aligned."""
 
+    height: int
+    width: int
+
     def __init__(self, text: str, scale: int, pad: int | None = None) -> None:
         self.text = text
         pad = scale * 2 if pad is None else pad
@@ -105,7 +108,7 @@ class FrameStamp:
         self.name_label = Label(name, self.scale)
         self.width, self.height = width, height
         self._time_text = ""
-        self._time_label: Label | None = None
+        self._time_label = Label("", self.scale)   # the text "" until the first draw()
         self.margin = 2 * self.scale
 
     def draw(self, y: np.ndarray, u: np.ndarray, v: np.ndarray, time_text: str) -> None:
