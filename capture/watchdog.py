@@ -13,7 +13,7 @@ import math
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 log = logging.getLogger("capture")
 EXIT_HUNG = 3
@@ -29,7 +29,7 @@ class Watchdog:
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="watchdog", daemon=True)
 
-    def start(self) -> "Watchdog":
+    def start(self) -> Watchdog:
         self._last = time.monotonic()
         self._thread.start()
         return self

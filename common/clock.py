@@ -6,9 +6,9 @@ CLOCK_MONOTONIC (``time.monotonic_ns``) times frames and ages: it never jumps.  
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from fractions import Fraction
-from typing import Callable
 
 
 class Clock:
@@ -42,7 +42,7 @@ class Pacer:
                  sleep: Callable[[float], None] = time.sleep) -> None:
         rate = Fraction(fps).limit_denominator(1000)
         self._num, self._den = rate.numerator, rate.denominator  # fps = num / den
-        self.period_ns = int(round(1e9 / fps))
+        self.period_ns = round(1e9 / fps)
         self._now = monotonic_ns
         self._sleep = sleep
         self._start_ns = monotonic_ns()

@@ -12,7 +12,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
-from typing import Callable
+from collections.abc import Callable
 
 from common.config import Config, load_or_exit
 from doctor.cameras import check_cameras, list_cameras, pictures

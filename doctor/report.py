@@ -3,8 +3,8 @@ the closing RESULT line that gives the exit code."""
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 
 @dataclass

@@ -56,7 +56,7 @@ class Tracker:
                 return step
             first_mono, first_wall, _ = self._streak[0]
             ev = self.event = OpenEvent(first_mono, first_wall, mono_ns, wall_ns)
-            for m_ns, w_ns, m in self._streak:
+            for _m_ns, w_ns, m in self._streak:
                 self._peak(ev, w_ns, m)
             self._streak.clear()
             step.started, step.peak = ev, True

@@ -11,9 +11,9 @@ import os
 import time
 from abc import ABC, abstractmethod
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 from common.archive.gaplog import GapLog
 from common.config import Config
@@ -91,7 +91,7 @@ class RecorderEngine(ABC):
                 self.pausing()
             self.enabled = enabled
 
-    def pausing(self) -> None:
+    def pausing(self) -> None:  # noqa: B027 (an engine with nothing open keeps it)
         """Recording was just paused: end what is being written."""
 
     def reconcile(self) -> float:

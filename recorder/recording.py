@@ -18,9 +18,9 @@ import dataclasses
 import functools
 import logging
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import av
 

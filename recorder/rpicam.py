@@ -23,9 +23,9 @@ import re
 import signal
 import subprocess
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Callable
 
 import av
 
@@ -140,7 +140,7 @@ class RpicamRecorder(RecorderEngine):
                "--inline", "--segment", str(self.segment_ms()), "--codec", "h264", "--low-latency"]
         if rc.max_bitrate_kbps:
             cmd += ["--bitrate", str(rc.max_bitrate_kbps * 1000)]
-        return cmd + ["-o", str(pattern)]
+        return [*cmd, "-o", str(pattern)]
 
     def segment_ms(self) -> int:
         # rpicam-vid cuts at the first keyframe at least this long after the last cut; half a

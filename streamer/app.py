@@ -9,8 +9,8 @@ from __future__ import annotations
 import asyncio
 import ctypes
 import logging
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import AsyncIterator
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError

@@ -92,8 +92,8 @@ def sibling_internals(graph: grimp.ImportGraph, top: str = SURFACED) -> list[str
 
 def contracts() -> tuple[bool, str]:
     """The import-linter contracts of pyproject.toml: (kept, report)."""
-    from importlinter.application import use_cases  # noqa: PLC0415 (configures itself on import)
-    from importlinter.configuration import configure  # noqa: PLC0415
+    from importlinter.application import use_cases
+    from importlinter.configuration import configure
 
     configure()
     out = io.StringIO()

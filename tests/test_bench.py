@@ -314,7 +314,7 @@ def test_viewer_counts_parts_and_notices_the_end_of_the_stream() -> None:
 def test_viewer_reports_a_refusal() -> None:
     from tests.bench.viewers import Viewer
 
-    port, server = _serve_once(b"HTTP/1.1 423 Locked\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
+    port, _server = _serve_once(b"HTTP/1.1 423 Locked\r\nContent-Type: application/json\r\nContent-Length: 2\r\n\r\n{}")
     viewer = Viewer("127.0.0.1", port, "/stream", "127.0.0.3")
     viewer.start()
     viewer.join(10)
@@ -327,7 +327,7 @@ def test_slow_viewer_consumes_one_part_per_period() -> None:
     from tests.bench.viewers import Viewer
 
     parts = _multipart([bytes([i % 256]) * 20000 for i in range(200)])
-    port, server = _serve_once(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\n\r\n"
+    port, _server = _serve_once(b"HTTP/1.1 200 OK\r\nContent-Type: multipart/x-mixed-replace; boundary=frame\r\n\r\n"
                                + parts, then_hold_s=5)
     viewer = Viewer("127.0.0.1", port, "/stream", "127.0.0.2", period_s=0.2)
     viewer.start()

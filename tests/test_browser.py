@@ -9,9 +9,10 @@ from __future__ import annotations
 import json
 import threading
 import time
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -68,7 +69,7 @@ def test_page_loads_dual_480p_live_without_console_errors(system: System, browse
     page.goto(system.url())
     wait_playing(page)
     page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
-    size = page.evaluate("[document.getElementById('live-img').naturalWidth, document.getElementById('live-img').naturalHeight]")
+    size = page.evaluate("(img => [img.naturalWidth, img.naturalHeight])(document.getElementById('live-img'))")
     assert size == [1280, 480]
     assert "/stream?view=dual&res=480p" in page.get_attribute("#live-img", "src")
     pic = picture(page)

@@ -6,9 +6,10 @@ the recorder of camera 0 (2 s segments), the motion process and the streamer.
 """
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -71,7 +72,8 @@ def test_marker_on_both_bars_and_a_click_plays_the_segment_at_the_offset(system:
     assert page.locator(f'#events-list .ev-card[data-event="{ev["id"]}"] img').count() == 1
 
     for selector in (mark, hour_mark):
-        page.evaluate("() => { const v = document.getElementById('player'); v.pause(); v.removeAttribute('src'); v.load(); }")
+        page.evaluate("() => { const v = document.getElementById('player'); "
+                      "v.pause(); v.removeAttribute('src'); v.load(); }")
         page.locator(selector).click()
         page.wait_for_function(
             """([url, offset]) => { const v = document.getElementById('player');

@@ -3,8 +3,8 @@ paused recording and for how long, viewer role, logout, and HTTP Basic for old c
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import httpx
 import pytest

@@ -3,7 +3,8 @@ Extensions, against real capture, recorder and streamer processes."""
 from __future__ import annotations
 
 import time
-from typing import Any, Iterator
+from collections.abc import Iterator
+from typing import Any
 
 import httpx
 import pytest
@@ -83,7 +84,7 @@ def test_dual_view_has_one_video_per_camera(system: System, browser: Browser) ->
 
 
 def test_survives_a_recorder_kill_9_without_reload(system: System, browser: Browser) -> None:
-    page, log = _low_page(system, browser, "0")
+    page, _log = _low_page(system, browser, "0")
     system.procs.kill("recorder0")
     killed = time.monotonic()
     system.procs.start("recorder0", "-m", "recorder", "--camera", "0")   # as supervisord does

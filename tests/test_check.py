@@ -27,7 +27,8 @@ def test_check_without_a_camera_runs_on_the_synthetic_source(sht_env) -> None:
     got = lines(done.stdout)
     assert got["picamera2"] == "not installed" and got["RESULT"] == "OK, everything needed works"
     for cam in ("camera 0", "camera 1"):
-        assert got[cam].startswith("synthetic (auto: no Pi camera found") and "hd 1280x720 and sd 640x480 at" in got[cam]
+        assert got[cam].startswith("synthetic (auto: no Pi camera found")
+        assert "hd 1280x720 and sd 640x480 at" in got[cam]
     assert got["H.264 encoder"].startswith("libx264") and "% of one core at 30 fps" in got["H.264 at 720p"]
     assert {"480p", "720p", "dual 480p", "dual 720p"} <= {
         part.split(" ")[0] if not part.startswith("dual") else " ".join(part.split(" ")[:2])
@@ -42,7 +43,8 @@ def test_check_with_pi_cameras_reports_modes_colours_and_a_missing_camera(sht_en
     done = check(env)
     assert done.returncode == 0, done.stdout + done.stderr
     got = lines(done.stdout)
-    assert got["Pi cameras"] == "2 listed by libcamera" and got["picamera2"].endswith(f"({FAKES}/picamera2/__init__.py)")
+    assert got["Pi cameras"] == "2 listed by libcamera"
+    assert got["picamera2"].endswith(f"({FAKES}/picamera2/__init__.py)")
     assert got["camera 0 sensor modes"].startswith("1536x864 @120.1 fps 10-bit; 2304x1296")
     assert got["camera 1"].startswith("picamera2 (auto: a Pi camera was found): hd 1280x720 and sd 640x480 at")
     assert "colour space Sycc (full range, Rec601 matrix)" in got["camera 1"]

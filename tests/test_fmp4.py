@@ -1,6 +1,7 @@
 """The hand-written fragmented MP4: a decoder reads the recorder's packets back from it."""
 from __future__ import annotations
 
+import itertools
 import subprocess
 from pathlib import Path
 
@@ -51,7 +52,7 @@ def test_decoders_read_init_and_fragments(tmp_path: Path) -> None:
     assert len(frames) == 25
     assert (frames[0].width, frames[0].height) == (W, H)
     times = [float(f.pts * f.time_base) for f in frames]
-    assert abs(times[0] - 1.0) < 1e-3 and all(abs(b - a - 1 / FPS) < 1e-3 for a, b in zip(times, times[1:]))
+    assert abs(times[0] - 1.0) < 1e-3 and all(abs(b - a - 1 / FPS) < 1e-3 for a, b in itertools.pairwise(times))
     # ffprobe agrees on the whole file: no errors.
     out = subprocess.run(["ffprobe", "-v", "error", "-show_entries", "stream=codec_name,width,height",
                           "-of", "csv=p=0", str(path)], capture_output=True, text=True, timeout=30)

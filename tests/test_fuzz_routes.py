@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import time
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import quote
 
 import httpx
@@ -84,7 +85,7 @@ def test_no_route_answers_a_server_error(system: SecureSystem, tmp_path: Path) -
             if r.status_code >= 500:
                 body = r.read()[:300] if r.headers.get("content-type", "").startswith("application/json") else b""
                 honest = r.status_code == 503 and (any(h in body for h in HONEST_503)
-                                                   or b"" == body and method == "HEAD")
+                                                   or (b"" == body and method == "HEAD"))
                 if not honest:
                     bad.append(f"{method} {path} {query} -> {r.status_code} {body!r}")
     try:
@@ -136,7 +137,7 @@ def locked_system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSy
 
 def test_hostile_headers_get_no_server_error(locked_system: SecureSystem) -> None:
     sysm = locked_system
-    ops = [op for op in operations(openapi(sysm.env))]
+    ops = list(operations(openapi(sysm.env)))
     seen: Counter[int] = Counter()
     bad: list[str] = []
     clients: dict[str, httpx.Client] = {}

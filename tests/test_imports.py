@@ -64,7 +64,7 @@ def import_graph(modules: dict[str, Path]) -> dict[str, set[str]]:
         pieces = name.split(".")
         enclosing = {".".join(pieces[:i]) for i in range(1, len(pieces))}
 
-        def with_parents(target: str) -> set[str]:
+        def with_parents(target: str, enclosing: set[str] = enclosing) -> set[str]:
             parts = target.split(".")
             implied = {".".join(parts[:i]) for i in range(1, len(parts))} - enclosing
             return (implied | {target}) & modules.keys()
@@ -133,7 +133,8 @@ def test_no_import_cycle_among_the_project_modules() -> None:
 def test_the_capture_interface_is_a_leaf() -> None:
     graph = import_graph(project_modules(REPO))
     assert not any(m.startswith("capture") for m in graph["capture.sources.base"])
-    assert {"capture.sources.synthetic", "capture.sources.picam", "capture.sources.av_source"} <= graph["capture.sources.registry"]
+    sources = {"capture.sources.synthetic", "capture.sources.picam", "capture.sources.av_source"}
+    assert sources <= graph["capture.sources.registry"]
 
 
 def test_the_detector_finds_a_cycle_and_ignores_function_level_imports(tmp_path: Path) -> None:
@@ -166,9 +167,9 @@ def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
     env = isolated_env(tmp_path / "sht")
     code = ("import importlib, sys\n"
             "for name in sys.argv[1:]:\n"
-            "    for loaded in [m for m in sys.modules if m.split('.')[0] in %r]:\n"
+            f"    for loaded in [m for m in sys.modules if m.split('.')[0] in {PACKAGES!r}]:\n"
             "        del sys.modules[loaded]\n"
-            "    importlib.import_module(name)\n" % (PACKAGES,))
+            "    importlib.import_module(name)\n")
     names = sorted(project_modules(REPO))
     proc = subprocess.run([sys.executable, "-c", code, *names], cwd=REPO, env=env, capture_output=True,
                           text=True, timeout=120)

@@ -50,7 +50,7 @@ def _read(base: str, count: int, source: str = "127.0.0.1") -> tuple[httpx.Respo
 
 
 def test_stream_starts_at_a_keyframe_and_decodes_at_720p(live_system) -> None:
-    env, procs, base = live_system
+    _env, _procs, base = live_system
     r, raw, got = _read(base, 45)
     assert r.status_code == 200, r.text
     assert r.headers["content-type"] == "video/mp4" and r.headers["x-codec"].startswith("avc1.")
@@ -67,7 +67,7 @@ def test_stream_starts_at_a_keyframe_and_decodes_at_720p(live_system) -> None:
 
 
 def test_second_address_refused_with_423_and_bad_camera_400(live_system) -> None:
-    env, procs, base = live_system
+    _env, _procs, base = live_system
     with client("127.0.0.1", 15) as c, c.stream("GET", base + "/live/0.mp4") as held:
         assert held.status_code == 200
         chunks = held.iter_raw()   # kept: a dropped iterator would close the connection
@@ -85,7 +85,7 @@ def test_second_address_refused_with_423_and_bad_camera_400(live_system) -> None
 
 
 def test_reader_that_stops_skips_to_a_keyframe_instead_of_buffering(live_system) -> None:
-    env, procs, base = live_system
+    env, _procs, _base = live_system
     port = int(env["SHT__STREAMER__PORT"])
     s = socket.socket()
     s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 8192)
@@ -144,7 +144,7 @@ def _dechunk(chunks):
 
 
 def test_camera_without_recorder_answers_503_with_the_reason(live_system) -> None:
-    env, procs, base = live_system
+    _env, _procs, base = live_system
     t0 = time.monotonic()
     r = httpx.get(base + "/live/1.mp4", timeout=15)
     assert r.status_code == 503 and r.headers["retry-after"] == "2"

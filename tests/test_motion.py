@@ -9,6 +9,7 @@ import json
 import threading
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pytest
@@ -155,11 +156,11 @@ def test_covering_segments_follow_the_names(tmp_path: Path) -> None:
 
 
 class _Sink(BaseHTTPRequestHandler):
-    received: list[dict] = []
+    received: ClassVar[list[dict]] = []
     fail_first = 0
     attempts = 0
 
-    def do_POST(self) -> None:  # noqa: N802 - the handler's name is fixed by http.server
+    def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Sink.attempts += 1
         if _Sink.fail_first > 0:

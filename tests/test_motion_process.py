@@ -5,8 +5,8 @@ import json
 import signal
 import sqlite3
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -56,7 +56,7 @@ def test_kill_9_leaves_the_database_whole_and_the_restart_closes_the_open_event(
 
     procs.start("motion", "-m", "motion")
     wait_until(lambda: _rows(root)[0][1] is not None, 10, 0.1)
-    eid, end_wall, closed, last_wall, start_wall = _rows(root)[0]
+    _eid, end_wall, closed, last_wall, start_wall = _rows(root)[0]
     assert closed == "restart" and end_wall == last_wall and start_wall < end_wall <= killed_at
     assert "closed 1 event(s) left open" in procs.log("motion")
     # Detection goes on: the next crossing opens a new event.

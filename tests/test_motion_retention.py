@@ -38,7 +38,7 @@ def with_event(root: Path, rel: str, camera: int = 0) -> int:
 
 
 def guard(root: Path, capacity: int, **kw) -> DiskGuard:
-    args = dict(warn_gb=0.0, floor_gb=2 * MB / GB, target_gb=3 * MB / GB, retention=True, event_keep_days=7)
+    args = {"warn_gb": 0.0, "floor_gb": 2 * MB / GB, "target_gb": 3 * MB / GB, "retention": True, "event_keep_days": 7}
     args.update(kw)
     return DiskGuard(root, free_bytes=segments_only(capacity), **args)
 

@@ -214,7 +214,7 @@ def test_silent_camera_fails_after_capture_timeout_in_slices(fake, monkeypatch: 
     src.start()
     try:
         t0 = time.monotonic()
-        with pytest.raises(CameraFailed, match="no frame for 1.2 s"):
+        with pytest.raises(CameraFailed, match=r"no frame for 1\.2 s"):
             src.capture(1.2)
         assert 1.15 <= time.monotonic() - t0 < 3.0
         # A stop request ends a wait within one slice.
@@ -387,7 +387,8 @@ def test_auto_falls_back_to_synthetic_only_without_picamera2_and_camera(monkeypa
     from capture.sources.registry import resolve_kind
     sys.modules.pop("picamera2", None)
     assert __import__("importlib.util").util.find_spec("picamera2") is None, "picamera2 must be absent here"
-    monkeypatch.setattr(capture.sources.devices, "SYSFS_V4L", _sysfs(tmp_path / "pc", {"video0": ("UVC Camera", "uvcvideo")}))
+    pc = _sysfs(tmp_path / "pc", {"video0": ("UVC Camera", "uvcvideo")})
+    monkeypatch.setattr(capture.sources.devices, "SYSFS_V4L", pc)
     kind, why = resolve_kind(_cfg(tmp_path), 0)
     assert kind == "synthetic" and "no Pi camera found (picamera2 not installed, no camera device)" in why
     pi = _sysfs(tmp_path / "pi5", {"video0": ("rp1-cfe-csi2_ch0", "rp1-cfe"), "video20": ("pispbe-input", "pispbe")})
@@ -395,7 +396,8 @@ def test_auto_falls_back_to_synthetic_only_without_picamera2_and_camera(monkeypa
     with pytest.raises(CameraStackBroken, match="a Pi camera is attached \\(/dev/video0 \\(rp1-cfe\\)\\) but "
                                                 "picamera2 is not installed"):
         resolve_kind(_cfg(tmp_path), 0)
-    assert capture.sources.devices.usb_webcams(tmp_path / "pc") == ["/dev/video0"] and capture.sources.devices.usb_webcams(pi) == []
+    assert capture.sources.devices.usb_webcams(tmp_path / "pc") == ["/dev/video0"]
+    assert capture.sources.devices.usb_webcams(pi) == []
 
 
 @pytest.fixture

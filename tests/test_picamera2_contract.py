@@ -28,10 +28,10 @@ import subprocess
 import sys
 import tarfile
 import zipfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
-from typing import Iterator
 
 import pytest
 
@@ -103,8 +103,8 @@ def _real_methods(archive: Path) -> dict[tuple[str, str], Params]:
         for fn in node.body:
             if not isinstance(fn, ast.FunctionDef):
                 continue
-            if any(isinstance(d, ast.Name) and d.id == "overload" or
-                   isinstance(d, ast.Attribute) and d.attr == "overload" for d in fn.decorator_list):
+            if any((isinstance(d, ast.Name) and d.id == "overload") or
+                   (isinstance(d, ast.Attribute) and d.attr == "overload") for d in fn.decorator_list):
                 continue  # typing stubs; the implementation follows them
             static = any(isinstance(d, ast.Name) and d.id == "staticmethod" for d in fn.decorator_list)
             args = fn.args.posonlyargs + fn.args.args
@@ -340,8 +340,8 @@ def test_metadata_keys_and_units(tmp_path: Path) -> None:
     assert "md['SensorTimestamp'] - 1000 * md['ExposureTime']" in flush
     assert "flush = time.monotonic_ns()" in ast.unparse(_function(source, "Picamera2", "capture_request"))
     picam = ast.parse(PICAM.read_text())
-    used = {n.slice.value for n in ast.walk(picam) if isinstance(n, ast.Subscript) and ast.unparse(n.value) == "metadata"
-            and isinstance(n.slice, ast.Constant)}
+    used = {n.slice.value for n in ast.walk(picam) if isinstance(n, ast.Subscript)
+            and ast.unparse(n.value) == "metadata" and isinstance(n.slice, ast.Constant)}
     used |= {n.args[0].value for n in ast.walk(picam) if isinstance(n, ast.Call)
              and ast.unparse(n.func) == "metadata.get" and isinstance(n.args[0], ast.Constant)}
     assert used == {"SensorTimestamp", "FrameDuration"}
@@ -390,7 +390,8 @@ def test_wait_for_a_job_times_out_with_futures_timeout_error(tmp_path: Path) -> 
 
 def test_mapped_arrays_are_only_read() -> None:
     request_py = _read(_archive(), SOURCES["MappedArray"])
-    assert "_MappedBuffer(request, stream, write=write)" in ast.unparse(_function(request_py, "MappedArray", "__init__"))
+    init = ast.unparse(_function(request_py, "MappedArray", "__init__"))
+    assert "_MappedBuffer(request, stream, write=write)" in init
     calls = [n for n in ast.walk(ast.parse(PICAM.read_text()))
              if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "_mapped_array"]
     assert calls and all(any(k.arg == "write" and k.value.value is False for k in c.keywords) for c in calls)

@@ -6,10 +6,11 @@ in the packets too: its first keyframe carries its version SEI ("x264 - core").
 """
 from __future__ import annotations
 
+import itertools
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Callable, Iterator
 
 import av
 import numpy as np
@@ -105,7 +106,7 @@ def check_back_to_back(rec: Recorder, root: Path) -> list:
     for seg in segs:
         assert seg.first_is_key, seg.path.name
         assert decode_all(seg.path) == seg.frames, seg.path.name
-    for a, b in zip(segs, segs[1:]):
+    for a, b in itertools.pairwise(segs):
         assert b.first_index == a.first_index + a.frames, (a.path.name, b.path.name)
     assert sum(s.frames for s in segs) == rec.frames_written
     return segs

@@ -70,7 +70,8 @@ def test_files_are_byte_for_byte_the_same_with_live_packets_and_carry_the_same_b
     with av.open(str(tmp_path / "live.mp4")) as container:
         stream = container.streams.video[0]
         # The file's parameter sets are the ones published for late viewers.
-        assert _nals(extradata) and set(_nals(extradata)) <= set(_nals(_avcc_avc_config(stream.codec_context.extradata)))
+        in_file_sets = _nals(_avcc_avc_config(stream.codec_context.extradata))
+        assert _nals(extradata) and set(_nals(extradata)) <= set(in_file_sets)
         in_file = [bytes(p) for p in container.demux(stream) if p.size]
     assert len(in_file) == 45
     # Each access unit in the file is the published one (the muxer only changes start codes to lengths).

@@ -1,6 +1,7 @@
 """The recorder as a process, fed by a synthetic capture: segments, signals, crashes, pause."""
 from __future__ import annotations
 
+import itertools
 import os
 import signal
 import sqlite3
@@ -71,7 +72,7 @@ def test_back_to_back_segments_hold_every_frame_and_sigterm_closes_the_last(rec_
     # idle machine there are none, and on a busy one they must be few and all accounted for.
     dropped = {e["file"]: e["dropped"] for e in st["recent_segments"]}
     lost = [dropped[str(seg.path.relative_to(root))] for seg in segs]
-    for (a, b), a_lost in zip(zip(segs, segs[1:]), lost):
+    for (a, b), a_lost in zip(itertools.pairwise(segs), lost):
         assert b.first_index == a.first_index + a.frames + a_lost, f"{a.path.name} -> {b.path.name}"
     assert sum(s.frames for s in segs) == st["frames_written"]
     assert sum(s.frames for s in segs) + sum(lost) == segs[-1].first_index + segs[-1].frames - segs[0].first_index
@@ -216,7 +217,7 @@ def test_pause_flag_set_before_start_is_honoured(rec_system) -> None:
 
 
 def test_waits_calmly_for_the_capture_process(rec_system) -> None:
-    env, procs, root = rec_system()
+    env, procs, _root = rec_system()
     rec = start_recorder(procs)
     wait_until(lambda: (s := status(env)).get("state") == "waiting"
                and "capture not running" in s["waiting_for"], timeout=20)

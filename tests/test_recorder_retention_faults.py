@@ -14,7 +14,7 @@ from tests.test_retention import MB, SmallDisk, make
 
 
 def guard(root: Path, disk, **kw) -> DiskGuard:
-    args = dict(warn_gb=3 * MB / GB, floor_gb=2 * MB / GB, target_gb=3 * MB / GB, retention=True)
+    args = {"warn_gb": 3 * MB / GB, "floor_gb": 2 * MB / GB, "target_gb": 3 * MB / GB, "retention": True}
     args.update(kw)
     return DiskGuard(root, free_bytes=disk, **args)
 

@@ -10,9 +10,9 @@ import json
 import os
 import shutil
 import threading
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Iterator
 
 import av
 import pytest
@@ -229,7 +229,7 @@ def test_paths_outside_the_root_or_not_segments_are_404_and_never_opened(
         raise AssertionError("a refused path reached the file response")
 
     monkeypatch.setattr(recordings, "FileResponse", spy)
-    status, headers, body = server.request(path)
+    status, _headers, body = server.request(path)
     assert status == 404, (path, body)
     doc = json.loads(body)
     assert doc["error"] == "not found" and doc["reason"]

@@ -35,7 +35,7 @@ def make(root: Path, rel: str, size: int, age_s: float = 0.0) -> Path:
 
 
 def guard(root: Path, disk, **kw) -> DiskGuard:
-    args = dict(warn_gb=3 * MB / GB, floor_gb=2 * MB / GB, target_gb=3 * MB / GB, retention=True)
+    args = {"warn_gb": 3 * MB / GB, "floor_gb": 2 * MB / GB, "target_gb": 3 * MB / GB, "retention": True}
     args.update(kw)
     return DiskGuard(root, free_bytes=disk, **args)
 

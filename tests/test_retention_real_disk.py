@@ -3,6 +3,7 @@ loop-mounted ext4 image, else a tmpfs) for three minutes.  Recording never stops
 file plays, and free space stays at or above the floor."""
 from __future__ import annotations
 
+import itertools
 import os
 import shutil
 import subprocess
@@ -100,6 +101,6 @@ def test_both_recorders_on_a_full_small_disk_for_three_minutes(real_disk, tmp_pa
             assert seg.decoded == seg.frames > 0, f"{seg.path.name}: {seg.decoded} of {seg.frames} decode"
         # what is kept is one unbroken run of frames (retention took the oldest)
         dropped = {e["file"]: e["dropped"] for e in st["recent_segments"]}
-        for a, b in zip(segs, segs[1:]):
+        for a, b in itertools.pairwise(segs):
             lost = dropped.get(str(a.path.relative_to(disk)), 0)
             assert b.first_index == a.first_index + a.frames + lost, f"{a.path.name} -> {b.path.name}"

@@ -3,6 +3,7 @@ reader of one kind (or of another version) that meets a segment it cannot read t
 no writer yet, without crashing."""
 from __future__ import annotations
 
+import itertools
 import os
 import struct
 
@@ -38,7 +39,7 @@ def test_own_fields_follow_the_prefix_without_overlap(kind: str) -> None:
     own = sorted((_span(f) for name, f in layout.HEADER_FIELDS.items() if name not in COMMON_FIELDS),
                  key=lambda r: r.start)
     assert own and own[0].start >= PREFIX_SIZE
-    assert all(a.stop <= b.start for a, b in zip(own, own[1:]))
+    assert all(a.stop <= b.start for a, b in itertools.pairwise(own))
     assert own[-1].stop <= layout.HEADER_SIZE
 
 

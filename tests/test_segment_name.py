@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import itertools
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 import pytest
@@ -26,7 +26,7 @@ def test_the_name_is_the_recorders_form() -> None:
     assert sn.for_start(0, START, 1).name == "cam0_20261201_164510_1.mp4"
     assert str(sn.for_start(1, START).rel_path) == "cam1/261201/cam1_20261201_164510.mp4"
     # An aware local time and sub-second digits give the same name as the naive second.
-    aware = START.replace(microsecond=999_000, tzinfo=timezone.utc)
+    aware = START.replace(microsecond=999_000, tzinfo=UTC)
     assert sn.for_start(0, aware) == sn.for_start(0, START)
     parsed = sn.parse("cam1_20261201_164510_1.mp4")
     assert parsed is not None and (parsed.camera, parsed.start, parsed.collision) == (1, START, 1)

@@ -176,11 +176,11 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
         t_kill = time.time()
         kill9(old_pid)
         kills.append((name, t_kill))
-        wait_until(lambda: install.status().get(name, ("", 0))[0] == "RUNNING"
+        wait_until(lambda name=name, old_pid=old_pid: install.status().get(name, ("", 0))[0] == "RUNNING"
                    and install.status()[name][1] != old_pid, HEAL_S, 0.1)
         if name.startswith("capture"):
             # The open stream resumes by itself: the viewer does not reconnect.
-            wait_until(lambda: fresh_part_after(viewer, t_kill + 0.1), HEAL_S, 0.05)
+            wait_until(lambda t_kill=t_kill: fresh_part_after(viewer, t_kill + 0.1), HEAL_S, 0.05)
             assert not viewer.error, f"the stream was closed by a capture restart: {viewer.error}"
         time.sleep(1.0)
 
@@ -204,7 +204,7 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
     t_kill = time.time()
     for pid in pids:
         kill9(pid)
-    wait_until(lambda: (st := install.all_running()) and not set(p for _, p in st.values()) & set(pids), HEAL_S, 0.1)
+    wait_until(lambda: (st := install.all_running()) and not {p for _, p in st.values()} & set(pids), HEAL_S, 0.1)
     wait_until(reconnects, HEAL_S, 0.2)
     time.sleep(5)  # a full segment after the restart
 

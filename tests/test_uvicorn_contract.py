@@ -107,7 +107,8 @@ def test_flow_control_pauses_and_drain_waits_for_resume():
 
 def test_server_hooks_replaced_or_called():
     assert inspect.iscoroutinefunction(uvicorn.Server.main_loop) and _params(uvicorn.Server.main_loop) == ["self"]
-    assert inspect.iscoroutinefunction(uvicorn.Server.on_tick) and _params(uvicorn.Server.on_tick) == ["self", "counter"]
+    assert inspect.iscoroutinefunction(uvicorn.Server.on_tick)
+    assert _params(uvicorn.Server.on_tick) == ["self", "counter"]
     assert _params(uvicorn.Server.handle_exit) == ["self", "sig", "frame"]
     assert _params(uvicorn.Server.run) == ["self", "sockets"]
     # The server's run goes through main_loop, which transport.Server replaces.

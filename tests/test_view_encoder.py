@@ -118,6 +118,7 @@ def test_a_picture_is_framed_once_for_both_codings(cfg, ring_writer):
     part = next(parse_parts([plain, b"--frame\r\n"]))
     assert part.jpeg == pic.jpeg and part.index == frame.index == pic.index
     assert int(part.headers["x-capture-monotonic-ns"]) == frame.mono_ns == pic.mono_ns
-    assert part.headers["x-timestamp"] == "%d.%06d" % divmod(frame.wall_ns // 1000, 10**6)
+    seconds, micros = divmod(frame.wall_ns // 1000, 10**6)
+    assert part.headers["x-timestamp"] == f"{seconds}.{micros:06d}"
     for r in enc.readers:
         r.close()

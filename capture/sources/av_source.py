@@ -72,7 +72,7 @@ class AvSource:
         self._pacer: Pacer | None = None
 
     @classmethod
-    def from_config(cls, kind: str, camera: int, cfg: Config) -> "AvSource":
+    def from_config(cls, kind: str, camera: int, cfg: Config) -> AvSource:
         key = "files" if kind == "file" else "v4l2_devices"
         entries = getattr(cfg.camera, key)
         if camera >= len(entries) or not entries[camera]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import threading
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable, Protocol, TypeVar, runtime_checkable
+from typing import Protocol, TypeVar, runtime_checkable
 
 from common.video.i420 import Planes
 
@@ -42,7 +43,7 @@ class CapturedFrame(ABC):
     def fill(self, hd: Planes, sd: Planes) -> None:
         """Copy (or render) the picture into the hd and sd ring slots."""
 
-    def release(self) -> None:
+    def release(self) -> None:  # noqa: B027 (a source with nothing to give back keeps it)
         """Give buffers back to the camera (Picamera2 requests must always be released)."""
 
 

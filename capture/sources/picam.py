@@ -199,7 +199,7 @@ class PicameraSource:
         return wait_in_slices(self._next, timeout, WAIT_SLICE_S, self._interrupted,
                               f"Pi camera {self.camera}: no frame for {timeout:g} s (cable loose or camera hung)")
 
-    def _next(self, wait_s: float) -> "_PiFrame":
+    def _next(self, wait_s: float) -> _PiFrame:
         # One queued job, waited for in slices: a capture_request(wait=t) that times out
         # stays queued inside Picamera2 and would later take a buffer nobody releases.
         try:
@@ -214,7 +214,7 @@ class PicameraSource:
         self._job = None
         return self._frame(request)
 
-    def _frame(self, request: Any) -> "_PiFrame":
+    def _frame(self, request: Any) -> _PiFrame:
         try:
             metadata = request.get_metadata()
             sensor_ns = int(metadata["SensorTimestamp"])

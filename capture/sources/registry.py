@@ -44,7 +44,8 @@ def resolve_kind(cfg: Config, camera: int = 0) -> tuple[str, str]:
         raise CameraStackBroken(f"camera.source = auto: a Pi camera is attached ({', '.join(devices)}) but picamera2 "
                                 f"is not installed for {sys.executable} (sudo apt install python3-picamera2; "
                                 f"make the venv with --system-site-packages)")
-    return "synthetic", "auto: no Pi camera found (picamera2 not installed, no camera device), using the synthetic camera"
+    return "synthetic", ("auto: no Pi camera found (picamera2 not installed, no camera device), "
+                         "using the synthetic camera")
 
 
 def open_source(kind: str, camera: int, cfg: Config) -> Source:

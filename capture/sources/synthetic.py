@@ -19,9 +19,10 @@ from __future__ import annotations
 import math
 import os
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import numpy as np
 
@@ -126,7 +127,7 @@ class _StreamScene:
     def __init__(self, width: int, height: int, scale: float, x_origin: float, seed: int,
                  cached: dict[str, np.ndarray] | None = None) -> None:
         self.width, self.height, self.scale = width, height, scale
-        self.margin = int(round(PAN / scale)) // 2 * 2
+        self.margin = round(PAN / scale) // 2 * 2
         sw, sh = width + 2 * self.margin, height + 2 * self.margin
         if cached is not None:
             self.y, self.u, self.v = cached["y"], cached["u"], cached["v"]

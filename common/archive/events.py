@@ -14,8 +14,9 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 DB_NAME = "events.sqlite"
 MAX_EVENTS = 20_000
@@ -96,7 +97,7 @@ class EventStore:
         self.conn = conn
 
     @classmethod
-    def open_or_replace(cls, path: Path) -> tuple["EventStore", str]:
+    def open_or_replace(cls, path: Path) -> tuple[EventStore, str]:
         """The store at ``path``; a file that is not a sound database is moved aside (and
         named in the returned message) and a new one started, so a damaged file never
         stops detection nor makes the process fail at every start."""

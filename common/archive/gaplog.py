@@ -39,7 +39,7 @@ class GapLog:
     def add(self, event: str, at: float | None = None, **details: Any) -> None:
         entry = {"at": round(time.time() if at is None else at, 3), "event": event,
                  **{k: v for k, v in details.items() if v not in (None, "")}}
-        self._events = (self._events + [entry])[-MAX_ENTRIES:]
+        self._events = ([*self._events, entry])[-MAX_ENTRIES:]
         try:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             write_json_atomic(self.path, self._events)

@@ -41,10 +41,11 @@ import sqlite3
 import struct
 import threading
 import time
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Iterator, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
 from common.archive import events as event_store
@@ -537,7 +538,7 @@ class ArchiveIndex:
         for i, row in enumerate(rows):
             if row[3] is None:
                 duration = duration_of(self.root / row[0])
-                rows[i] = row[:3] + (duration,) + row[4:]
+                rows[i] = (*row[:3], duration, *row[4:])
                 found.append((duration, row[0]))
         if found:
             try:

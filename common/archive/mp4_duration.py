@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 import struct
-from typing import BinaryIO, Iterator
+from collections.abc import Iterator
+from typing import BinaryIO
 
 _MAX_META_BOX = 16 * 1024 * 1024  # a moov or moof larger than this is not ours; give up
 

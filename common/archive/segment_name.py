@@ -9,10 +9,10 @@ Names are matched whole, ASCII digits only: nothing else under the root is a seg
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import PurePosixPath
-from typing import Iterator
 
 DAY_FORMAT = "%y%m%d"                  # the day folder
 STAMP_FORMAT = "%Y%m%d_%H%M%S"         # the start time in the file name

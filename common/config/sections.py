@@ -7,9 +7,10 @@ without a rule accepts any value of its type.  :class:`Config` lists the section
 order messages name them.  The loader's table (``common.config.SCHEMA``) is derived from
 these classes.
 """
+from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Annotated, Any, Callable, TypeVar
+from typing import Annotated, Any, TypeVar
 
 REPO_ROOT = Path(__file__).resolve().parent.parent.parent
 

@@ -45,7 +45,7 @@ assert _SEQ_AT == 0  # a slot's seq is read at the slot's base
 class Frame:
     """One frame in a ring slot.  ``y``, ``u``, ``v`` are views of shared memory."""
 
-    reader: "RingReader"
+    reader: RingReader
     slot: int
     seq: int
     index: int
@@ -61,7 +61,7 @@ class Frame:
         """True while the writer has not started overwriting this slot."""
         return self.reader._slot_seq(self.slot, self.incarnation) == self.seq
 
-    def copy(self) -> "Frame | None":
+    def copy(self) -> Frame | None:
         """A private copy, or None if the slot was overwritten while copying."""
         data = self.data.copy()
         if not self.valid():

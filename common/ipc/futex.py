@@ -11,7 +11,7 @@ import ctypes
 import os
 import platform
 import time
-from typing import Callable
+from collections.abc import Callable
 
 FUTEX_WAIT = 0
 FUTEX_WAKE = 1

@@ -7,7 +7,8 @@ import logging
 import mmap
 import os
 import struct
-from typing import Callable, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 import posix_ipc  # type: ignore[import-not-found]  # a C extension without type stubs

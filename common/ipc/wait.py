@@ -3,7 +3,7 @@ without a live writer, for a new one (re-attach tries paced, not a busy loop).""
 from __future__ import annotations
 
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from common.ipc import futex
 from common.ipc import segment as ring_segment
@@ -33,7 +33,7 @@ class Reattach:
     """A reader's pacing of its looks for a writer: opening the segment, and checking whether
     a stale writer's name now stands for a new segment, each at most every REATTACH_INTERVAL."""
 
-    __slots__ = ("_last_try", "_last_check")
+    __slots__ = ("_last_check", "_last_try")
 
     def __init__(self) -> None:
         self._last_try = 0.0

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import functools
 import types
-from typing import Any, Callable, Literal, Union, cast, get_args, get_origin, get_type_hints, is_typeddict
+from collections.abc import Callable
+from typing import Any, Literal, Union, cast, get_args, get_origin, get_type_hints, is_typeddict
 
 MAX_PROBLEMS = 3   # kept for the log line; a bad file may hold thousands
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import io
 from abc import ABC, abstractmethod
-from typing import Iterable
+from collections.abc import Iterable
 
 import av
 

@@ -27,9 +27,9 @@ import logging
 import os
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from common.archive.index import ArchiveIndex, Recording
 from common.state.documents import DeletedSegment

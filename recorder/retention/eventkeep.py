@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Iterator
+from collections.abc import Iterator
 
 from common.archive import events as store
 from common.archive.index import ArchiveIndex, Recording

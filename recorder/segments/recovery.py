@@ -12,8 +12,8 @@ from __future__ import annotations
 import logging
 import os
 import struct
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from common.archive import segment_name
 from common.archive.index import start_from_name

@@ -15,10 +15,10 @@ Names come from the first frame's local time (grammar: :mod:`common.archive.segm
 from __future__ import annotations
 
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import PurePosixPath
-from typing import Callable
 
 from common.archive import segment_name
 

@@ -20,10 +20,12 @@ the thread pool, never on the event loop that feeds live viewers.
 """
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
@@ -84,7 +86,7 @@ def list_segments(index: ArchiveIndex, camera: int, date: str) -> list[dict[str,
 def holes(segments: list[Recording]) -> Iterator[tuple[float, float]]:
     """Each hole between consecutive segments (by start): its start and end, epoch seconds
     (a segment's end, the next one's start)."""
-    for prev, nxt in zip(segments, segments[1:]):
+    for prev, nxt in itertools.pairwise(segments):
         if prev.duration is None:
             continue
         end = prev.start + prev.duration

@@ -9,5 +9,15 @@ from streamer.auth.accounts import ROLES, UserError, Users, check_name
 from streamer.auth.limits import RateLimit
 from streamer.auth.login import router as login_router
 
-__all__ = ["AccessControl", "Guard", "Identity", "ROLES", "RateLimit", "UserError", "Users", "check_name",
-           "identity", "login_router"]
+__all__ = [
+           "ROLES",
+           "AccessControl",
+           "Guard",
+           "Identity",
+           "RateLimit",
+           "UserError",
+           "Users",
+           "check_name",
+           "identity",
+           "login_router",
+]

@@ -53,7 +53,7 @@ class LoginFailures:
         now = time.monotonic() if now is None else now
         entry = self._table.touch(address, _Failures([]))
         assert isinstance(entry, _Failures)
-        entry.times = [t for t in entry.times if now - t < self.window][-(self.limit - 1):] + [now]
+        entry.times = [*[t for t in entry.times if now - t < self.window][-(self.limit - 1):], now]
         if len(entry.times) >= self.limit:
             entry.blocked_until = now + self.block
             entry.times = []

@@ -9,4 +9,4 @@ from streamer.live.routes import router
 from streamer.live.runtime import LiveRuntime, remove_shared_files
 from streamer.live.session import STALL_S
 
-__all__ = ["CameraWatch", "LiveRuntime", "STALL_S", "remove_shared_files", "router"]
+__all__ = ["STALL_S", "CameraWatch", "LiveRuntime", "remove_shared_files", "router"]

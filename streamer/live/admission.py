@@ -14,8 +14,9 @@ naming the setting.  :class:`Viewers` also keeps this worker's open sessions and
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar
+from typing import Any, TypeVar
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -41,7 +42,7 @@ class Pool:
 
 def pools(cfg: Config) -> dict[str, Pool]:
     per_res = Pool(cfg.streamer.max_clients_per_resolution, "streamer.max_clients_per_resolution")
-    return {**{name: per_res for name in RESOLUTIONS},
+    return {**dict.fromkeys(RESOLUTIONS, per_res),
             H264_POOL: Pool(cfg.streamer.max_h264_clients, "streamer.max_h264_clients")}
 
 

@@ -22,7 +22,8 @@ import asyncio
 import itertools
 import logging
 import time
-from typing import Any, Callable, ClassVar, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any, ClassVar
 
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 from common.process.pids import pid_alive
 from common.state.jsonfile import FileLock, read_json, write_json_atomic
@@ -61,7 +62,7 @@ class ViewerTable:
 
     @classmethod
     def for_config(cls, prefix: str, run_dir: Path, limits: Mapping[str, int],
-                   per_address: int = 0) -> "ViewerTable":
+                   per_address: int = 0) -> ViewerTable:
         folder = SHM_DIR if SHM_DIR.is_dir() else Path(run_dir)
         return cls(folder, f"{prefix}streamer-viewers.json", limits, per_address)
 

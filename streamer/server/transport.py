@@ -29,7 +29,8 @@ import logging
 import os
 import resource
 import socket
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import h11
 import uvicorn
@@ -39,7 +40,7 @@ WRITE_HIGH_WATER = 64 * 1024     # asyncio's own buffer in front of the socket
 HEAD_TIMEOUT_S = 10.0            # from connecting (or the last response) to a complete request
 REFUSED_LINGER_S = 1.0           # a connection over the cap, answered 503, is dropped this much later
 FD_RESERVE = 512                 # descriptors beyond the connection cap: rings, files, viewers' own dups
-_connections: dict[tuple[str, int], "StreamProtocol"] = {}
+_connections: dict[tuple[str, int], StreamProtocol] = {}
 _state = {"ours": False, "told": False}   # our server in this process; the fallback logged
 _limit = {"connections": 0}      # 0: no cap
 log = logging.getLogger("streamer")

@@ -38,8 +38,8 @@ def run_one(options: dict[str, Any]) -> int:
 def uvicorn_options(host: str, port: int) -> dict[str, Any]:
     # proxy_headers off: a viewer is the socket's peer address; a forwarded-for header from a
     # local process must not let it pose as another address and slip past the viewer limit.
-    return dict(host=host, port=port, lifespan="on", proxy_headers=False,
-                access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_S, log_level="info")
+    return {"host": host, "port": port, "lifespan": "on", "proxy_headers": False,
+                "access_log": False, "timeout_graceful_shutdown": SHUTDOWN_GRACE_S, "log_level": "info"}
 
 
 def _worker(options: dict[str, Any], sock: object, parent: int) -> None:

@@ -22,8 +22,8 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import psutil
 
@@ -73,7 +73,7 @@ def _load(module: str) -> Callable[[bool], list] | None:
         if exc.name == module:
             return None
         raise
-    return getattr(mod, "run")
+    return mod.run
 
 
 def _children() -> set[int]:
@@ -112,7 +112,7 @@ def run_section(name: str, module: str, quick: bool, budget_s: float) -> Section
         else:
             figures = run(quick)
             res.figures = list(figures or [])
-    except (Exception, SectionOverran) as exc:  # noqa: BLE001 - one section must not stop the report
+    except (Exception, SectionOverran) as exc:
         res.status = FAILED
         res.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
         if isinstance(exc, SectionOverran):
@@ -131,7 +131,7 @@ def select(only: str | None, sections: list[tuple[str, str]] | None = None) -> l
     sections = discover() if sections is None else sections
     if not only:
         return list(sections)
-    known = {name: module for name, module in sections}
+    known = dict(sections)
     wanted = [part.strip().replace("-", "_").replace(" ", "_") for part in only.split(",") if part.strip()]
     unknown = [w for w in wanted if w not in known]
     if unknown:

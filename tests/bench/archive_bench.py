@@ -29,10 +29,10 @@ import sqlite3
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from itertools import islice
 from pathlib import Path
-from typing import Callable
 
 from tests.bench.figures import Figure, summarise
 

@@ -64,7 +64,7 @@ class LiveViewer(threading.Thread):
     def run(self) -> None:
         try:
             self._run()
-        except Exception as exc:  # noqa: BLE001 - shown in the report
+        except Exception as exc:
             if not self._halt.is_set():
                 self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -109,7 +109,7 @@ class LiveViewer(threading.Thread):
                 del buf[:size]
             try:
                 data = sock.recv(65536)
-            except socket.timeout:
+            except TimeoutError:
                 data = b""
                 continue
             if not data:
@@ -170,7 +170,8 @@ def _browser_latency(port: int, seconds: float) -> tuple[float, float, str]:
         page.wait_for_timeout(seconds * 1000)
         last = page.evaluate("window.SHT.lowdata.stats()[0]")
         fps = (last["frames"] - first["frames"]) / (time.monotonic() - t0)
-        return float(last["latencyP50"]), fps, f"{last['samples']} frames sampled, {last['jumps']} jumps to the live edge"
+        sampled = f"{last['samples']} frames sampled, {last['jumps']} jumps to the live edge"
+        return float(last["latencyP50"]), fps, sampled
 
 
 def run(quick: bool) -> list[Figure]:
@@ -218,7 +219,7 @@ def run(quick: bool) -> list[Figure]:
             ratio.append(h264_mbit[-1] / mjpeg_mbit[-1] if mjpeg_mbit[-1] else float("nan"))
         try:
             p50, presented_fps, note = _browser_latency(rig.port, 3.0 if quick else 8.0)
-        except Exception as exc:  # noqa: BLE001 - reported as not measured
+        except Exception as exc:
             p50, presented_fps, note = float("nan"), float("nan"), f"{type(exc).__name__}: {exc}"
     per_viewer = [(f - o) / 3 for f, o in zip(str_four, str_one)]
     feed = [o - i for o, i in zip(str_one, str_idle)]

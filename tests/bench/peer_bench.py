@@ -41,7 +41,7 @@ def _measure_all(quick: bool) -> tuple[dict[tuple[str, int], list[Load]], str]:
         try:
             rig.wait_serving(30.0, "streamer")
             servers["ours"] = (rig.pid("streamer"), rig.port)
-        except Exception as exc:  # noqa: BLE001 - the naive figures are still worth reporting
+        except Exception as exc:
             ours_error = f"streamer did not start: {exc}"
         for _ in range(repeats):
             for n in VIEWERS:

@@ -76,8 +76,8 @@ def run(quick: bool) -> list[Figure]:
             for p in root.glob(f"{DB_NAME}*"):
                 p.unlink()
             index = ArchiveIndex(root)
-            cold.append(_ms(lambda: listed(index)))
-            warm.append(_ms(lambda: listed(index)))
+            cold.append(_ms(lambda index=index: listed(index)))
+            warm.append(_ms(lambda index=index: listed(index)))
             index.close()
         figs.append(summarise(SECTION, f"list a day, index built from the files ({count} segments)", cold, "ms",
                               target=f"<= {COLD_TARGET_MS:g} ms" if not quick else "",

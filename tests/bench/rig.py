@@ -13,8 +13,8 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import psutil
 
@@ -37,7 +37,7 @@ class Rig:
         self.ports: dict[str, int] = {}   # HTTP servers started, by process name
         self.camera_count = 0
 
-    def __enter__(self) -> "Rig":
+    def __enter__(self) -> Rig:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -101,7 +101,7 @@ class Rig:
 
     def wait_serving(self, timeout: float = 30.0, *names: str) -> None:
         """Wait until the named servers (all started ones by default) accept connections."""
-        pending = dict((n, self.ports[n]) for n in (names or self.ports))
+        pending = {n: self.ports[n] for n in (names or self.ports)}
 
         def accepting() -> bool:
             for name, port in list(pending.items()):

@@ -220,14 +220,14 @@ def _readers_cpu(cases: tuple[str, ...], seconds: float) -> dict[str, float]:
                                      args=(names[case], 30.0, seconds + 10.0, wready, case == "live", 0.0, stop))
                 writer.start()
                 writers.append((writer, wready))
-        for writer, wready in writers:
+        for _, wready in writers:
             wready.wait(10)
         for case in cases:
             ready = CTX.Event()
             reader = CTX.Process(target=_idle_reader, args=(names[case], seconds + 10.0, ready, stop))
             reader.start()
             readers[case] = (reader, ready)
-        for reader, ready in readers.values():
+        for _, ready in readers.values():
             ready.wait(10)
         time.sleep(0.5)  # past attaching
         t0 = time.monotonic()

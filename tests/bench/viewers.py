@@ -60,7 +60,7 @@ class Viewer(threading.Thread):
     def run(self) -> None:
         try:
             self._run()
-        except Exception as exc:  # noqa: BLE001 - any failure is this viewer's error, shown in the report
+        except Exception as exc:
             if not self._halt.is_set():
                 self.error = f"{type(exc).__name__}: {exc}"
         finally:
@@ -123,7 +123,7 @@ class Viewer(threading.Thread):
         while not self._halt.is_set():
             try:
                 data = sock.recv(size)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             return data or None
         return None
@@ -142,7 +142,7 @@ class ViewerSet:
 
     @classmethod
     def open(cls, port: int, path: str, n: int, distinct: int = 2, period_s: float = 0.0,
-             host: str = "127.0.0.1", headers: str = "") -> "ViewerSet":
+             host: str = "127.0.0.1", headers: str = "") -> ViewerSet:
         viewers = [Viewer(host, port, path, addr, period_s, name=f"viewer{i}", headers=headers)
                    for i, addr in enumerate(addresses(n, distinct))]
         for v in viewers:
@@ -158,7 +158,7 @@ class ViewerSet:
             if any(v.error for v in self.viewers):
                 break
             time.sleep(0.05)
-        errors = [f"{v.name}: {v.error or 'parts=%d' % v.counts().parts}" for v in self.viewers]
+        errors = [f"{v.name}: {v.error or f'parts={v.counts().parts}'}" for v in self.viewers]
         raise RuntimeError("viewers did not start streaming: " + "; ".join(errors))
 
     def counts(self) -> list[Counts]:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import struct
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
 
 import httpx
 
@@ -54,7 +54,8 @@ def fragment_info(moof: bytes) -> tuple[int, bool]:
     version = moof[tfdt + 4]
     decode_time = struct.unpack_from(">Q" if version else ">I", moof, tfdt + 8)[0]
     trun = moof.find(b"trun")
-    flags = struct.unpack_from(">I", moof, trun + 4 + 4 + 4 + 4 + 4 + 4)[0]  # after flags, count, offset, duration, size
+    # after flags, count, offset, duration, size
+    flags = struct.unpack_from(">I", moof, trun + 4 + 4 + 4 + 4 + 4 + 4)[0]
     return decode_time, not flags & 0x00010000
 
 

@@ -8,8 +8,8 @@ default payloads are only counted, never copied, so a benchmark viewer costs lit
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import Iterable, Iterator
 
 
 @dataclass

@@ -21,7 +21,7 @@ class SecureSystem(ProcessSystem):
         self.procs = Procs(self.env, tmp / "logs")
         self.cameras = cameras
 
-    def start(self, recorders: tuple[int, ...] = (), headers: dict[str, str] | None = None) -> "SecureSystem":
+    def start(self, recorders: tuple[int, ...] = (), headers: dict[str, str] | None = None) -> SecureSystem:
         for cam in self.cameras:
             self.procs.capture(cam)
         for cam in recorders:

@@ -51,7 +51,7 @@ class Reader:
         self.opened = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def start(self) -> "Reader":
+    def start(self) -> Reader:
         self._thread.start()
         return self
 
@@ -67,7 +67,7 @@ class Reader:
                 for part in parse_parts(r.iter_raw()):
                     self.parts += 1
                     self.times.append(time.monotonic())
-                    self.last = (self.last + [part])[-5:]
+                    self.last = ([*self.last, part])[-5:]
                     if self._stop.is_set():
                         return
                     if self.delay:

@@ -54,7 +54,7 @@ def parameter_sets(extradata: bytes) -> tuple[list[bytes], list[bytes]]:
 
 def codec_string(sps: bytes) -> str:
     """RFC 6381 name, e.g. ``avc1.42C01F`` (profile, constraint flags, level from the SPS)."""
-    return "avc1.{:02X}{:02X}{:02X}".format(sps[1], sps[2], sps[3])
+    return f"avc1.{sps[1]:02X}{sps[2]:02X}{sps[3]:02X}"
 
 
 def _avcc(sps_list: list[bytes], pps_list: list[bytes]) -> bytes:

@@ -7,7 +7,7 @@ coding costs one short prefix per picture.  Parts are sequences of buffers for o
 """
 from __future__ import annotations
 
-from typing import Sequence, Union
+from collections.abc import Sequence
 
 BOUNDARY = b"frame"
 MEDIA_TYPE = "multipart/x-mixed-replace; boundary=" + BOUNDARY.decode()
@@ -16,7 +16,7 @@ _CHUNK_END = CRLF + CRLF     # the part's closing CRLF, then the chunk's
 _HEAD = (b"--" + BOUNDARY + b"\r\nContent-Type: image/jpeg\r\nContent-Length: %d\r\n"
          b"X-Timestamp: %d.%06d\r\nX-Frame-Index: %d\r\nX-Capture-Monotonic-Ns: %d\r\n\r\n")
 
-Buffer = Union[bytes, memoryview]
+Buffer = bytes | memoryview
 
 
 def part_head(jpeg_size: int, index: int, wall_ns: int, mono_ns: int) -> bytes:

@@ -17,7 +17,7 @@ import asyncio
 import os
 import threading
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from starlette.types import Receive, Scope, Send
 

@@ -42,22 +42,22 @@ class ColorSpace:
         self.ycbcrEncoding, self.range = ycbcrEncoding, range
 
     @staticmethod
-    def Raw() -> "ColorSpace":
+    def Raw() -> ColorSpace:
         C = ColorSpace
         return C(C.Primaries.Raw, C.TransferFunction.Linear, C.YcbcrEncoding.Null, C.Range.Full)
 
     @staticmethod
-    def Sycc() -> "ColorSpace":
+    def Sycc() -> ColorSpace:
         C = ColorSpace
         return C(C.Primaries.Rec709, C.TransferFunction.Srgb, C.YcbcrEncoding.Rec601, C.Range.Full)
 
     @staticmethod
-    def Smpte170m() -> "ColorSpace":
+    def Smpte170m() -> ColorSpace:
         C = ColorSpace
         return C(C.Primaries.Smpte170m, C.TransferFunction.Rec709, C.YcbcrEncoding.Rec601, C.Range.Limited)
 
     @staticmethod
-    def Rec709() -> "ColorSpace":
+    def Rec709() -> ColorSpace:
         C = ColorSpace
         return C(C.Primaries.Rec709, C.TransferFunction.Rec709, C.YcbcrEncoding.Rec709, C.Range.Limited)
 

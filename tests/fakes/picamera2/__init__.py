@@ -55,7 +55,7 @@ try:
 except ImportError:  # imported as tests.fakes.picamera2 (for its helpers): the sibling fake
     from ..libcamera import ColorSpace, Transform
 
-__all__ = ["Picamera2", "MappedArray", "CompletedRequest", "Job", "pattern"]
+__all__ = ["CompletedRequest", "Job", "MappedArray", "Picamera2", "pattern"]
 
 _STREAM_KEYS = ("format", "size", "stride", "preserve_ar")
 _CONTROLS = {"FrameDurationLimits", "ExposureTime", "AnalogueGain", "AeEnable", "AwbEnable",
@@ -136,7 +136,7 @@ def _buffer(cfg: dict[str, Any], colour_space: ColorSpace) -> np.ndarray:
 class CompletedRequest:
     """A captured frame's buffers; must be released, or the camera runs out of them."""
 
-    def __init__(self, picam2: "Picamera2", slot: int, metadata: dict[str, Any]) -> None:
+    def __init__(self, picam2: Picamera2, slot: int, metadata: dict[str, Any]) -> None:
         self.picam2 = picam2
         self.ref_count = 1
         self.config = {k: dict(v) for k, v in picam2.camera_config.items()
@@ -194,7 +194,7 @@ class MappedArray:
         self._request, self._stream, self._reshape, self._write = request, stream, reshape, write
         self._array: np.ndarray | None = None
 
-    def __enter__(self) -> "MappedArray":
+    def __enter__(self) -> MappedArray:
         buf = self._request._buffer(self._stream)
         array = _shape(buf, self._request.config[self._stream]) if self._reshape else buf
         if not self._write:  # the real one maps the buffer read-only
@@ -214,7 +214,7 @@ class MappedArray:
 class Job:
     """A queued capture (``capture_request(wait=False)``): waiting again waits for the same frame."""
 
-    def __init__(self, picam2: "Picamera2") -> None:
+    def __init__(self, picam2: Picamera2) -> None:
         self._picam2 = picam2
         self._result: CompletedRequest | None = None
 
@@ -296,9 +296,10 @@ class Picamera2:
             defaults[key] = value
         return defaults
 
-    def create_video_configuration(self, main={}, lores=None, raw={}, transform=Transform(), colour_space=None,
-                                   buffer_count=6, controls={}, display="main", encode="main", queue=True,
-                                   sensor={}, use_case="video") -> dict[str, Any]:
+    # picamera2's own signature, mutable defaults and all (the contract test compares them).
+    def create_video_configuration(self, main={}, lores=None, raw={}, transform=Transform(), colour_space=None,  # noqa: B006, B008
+                                   buffer_count=6, controls={}, display="main", encode="main", queue=True,  # noqa: B006
+                                   sensor={}, use_case="video") -> dict[str, Any]:  # noqa: B006
         if self.camera is None:
             raise RuntimeError("Camera not opened")
         main_cfg = self._stream({"format": "XBGR8888", "size": (1280, 720), "preserve_ar": True}, main)
