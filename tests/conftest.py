@@ -1,3 +1,11 @@
+"""Fixtures shared by every test, and the test tree's one rule about speed.
+
+``tests/unit/`` starts no program of the system (no capture, recorder, streamer, motion,
+supervisord, nor a browser): it may run a helper such as ffprobe or a child process of its
+own.  ``tests/system/`` starts them.  Every system test counts as ``slow``; a unit test that
+runs for about a second or more is marked ``slow`` where it is defined.  So
+``pytest -m "not slow"`` is the quick everyday run and ``pytest`` runs everything.
+"""
 from __future__ import annotations
 
 from collections.abc import Iterator
@@ -7,6 +15,14 @@ import pytest
 
 from tests.support.browser import Browser, chromium
 from tests.support.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
+
+SYSTEM_DIR = Path(__file__).resolve().parent / "system"
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if SYSTEM_DIR in item.path.parents:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture

@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import av
+import numpy as np
 
+from recorder.encode import settings as encoder
 from recorder.encode.encoder import Encoder, Output
 from recorder.encode.settings import EncoderSettings
 from recorder.segments.writer import SegmentFile
@@ -48,3 +50,26 @@ class OneFile:
         """Drain the encoder and write the file's trailer."""
         self.encoder.close()
         self.file.close()
+
+
+W, H, FPS = 1280, 720, 30   # the recorder's hd picture
+PERIOD_NS = 1_000_000_000 / FPS
+
+
+def picture(n: int) -> av.VideoFrame:
+    """Picture ``n`` of a diagonal ramp that moves a little each frame."""
+    data = np.empty((H * 3 // 2, W), np.uint8)
+    ramp = (np.arange(W, dtype=np.uint16)[None, :] + np.arange(H, dtype=np.uint16)[:, None] + 4 * n)
+    data[:H] = (ramp % 220 + 16).astype(np.uint8)
+    data[H:] = 128
+    return av.VideoFrame.from_ndarray(data, format="yuv420p")
+
+
+def write(path: Path, times_ns: list[int], close: bool = True) -> OneFile:
+    """A segment file of one picture per capture time in ``times_ns``."""
+    w = OneFile(path, EncoderSettings(encoder.SOFTWARE, W, H, FPS, FPS), times_ns[0], "camera=0 first_index=7")
+    for n, t in enumerate(times_ns):
+        w.add(picture(n), t)
+    if close:
+        w.close()
+    return w

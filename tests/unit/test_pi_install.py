@@ -75,6 +75,7 @@ def test_readme_pi_section_uses_the_resolved_command() -> None:
 
 
 @pytest.mark.parametrize("release", sorted(RELEASES))
+@pytest.mark.slow
 def test_pi_install_keeps_the_os_numpy_and_simplejpeg(release: str, tmp_path: Path) -> None:
     done, report = resolve(release, REPO / "requirements.txt", tmp_path)
     assert done.returncode == 0, f"{release}: pip would replace the OS's packages in the venv:\n{done.stderr[-1500:]}"
@@ -88,6 +89,7 @@ def test_pi_install_keeps_the_os_numpy_and_simplejpeg(release: str, tmp_path: Pa
     assert not _needs_numpy_abi(av) and "manylinux" in av["download_info"]["url"]  # bundles its own FFmpeg
 
 
+@pytest.mark.slow
 def test_the_old_requirement_would_have_split_numpy(tmp_path: Path) -> None:
     """The check sees the bug it guards against: numpy>=1.26 cannot keep Bookworm's numpy."""
     old = tmp_path / "requirements-old.txt"

@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import glob
 import os
-import shutil
 import signal
 import socket
-import subprocess
-import sys
 import time
-from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
@@ -22,10 +18,10 @@ import av
 import httpx
 import pytest
 
-from tests.support.procs import REPO, die_with_parent, free_port, unique_prefix, wait_until
+from tests.support.install import Install, make_install, start_daemon, stop_daemon
+from tests.support.procs import wait_until
 from tests.support.streamer_client import Reader, read_parts
 
-PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "motion", "streamer")
 # How long healing after a kill -9 may take.  supervisord (4.3) reaps an exit and respawns
 # only on its one-second poll, so a restart starts 1-2 s after the kill and is RUNNING a
 # startsecs later; a fresh python then loads numpy/av/fastapi, which on a 2-core machine
@@ -35,58 +31,6 @@ PROGRAMS = ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1", "motion", "s
 HEAL_S = 10.0
 
 
-@dataclass
-class Install:
-    root: Path
-    port: int
-    prefix: str
-    env: dict[str, str]
-    daemon: subprocess.Popen | None = None
-
-    @property
-    def conf(self) -> str:
-        return str(self.root / "supervisord.conf")
-
-    def ctl(self, *args: str) -> str:
-        out = subprocess.run([sys.executable, "-m", "supervisor.supervisorctl", "-c", self.conf, *args],
-                             env=self.env, capture_output=True, text=True, timeout=30)
-        return out.stdout
-
-    def status(self) -> dict[str, tuple[str, int]]:
-        """program -> (state, pid)"""
-        result = {}
-        for line in self.ctl("status").splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] in PROGRAMS:
-                pid = int(parts[3].rstrip(",")) if len(parts) > 3 and parts[2] == "pid" else 0
-                result[parts[0]] = (parts[1], pid)
-        return result
-
-    def all_running(self) -> dict[str, tuple[str, int]] | None:
-        st = self.status()
-        ok = len(st) == len(PROGRAMS) and all(state == "RUNNING" for state, _ in st.values())
-        return st if ok else None
-
-    def recordings(self, camera: int) -> list[Path]:
-        return sorted(self.root.glob(f"videos/cam_rec/cam{camera}/*/cam{camera}_*.mp4"))
-
-
-def make_install(tmp: Path, extra_toml: str = "") -> Install:
-    root = tmp / "install"
-    for folder in ("capture", "streamer", "recorder", "common", "motion"):
-        shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
-    shutil.copy(REPO / "supervisord.conf", root / "supervisord.conf")
-    (root / "run").mkdir()
-    (root / "logs").mkdir()
-    port, prefix = free_port(), unique_prefix()
-    (root / "sht.toml").write_text(
-        f'[ring]\nprefix = "{prefix}"\n\n[streamer]\nport = {port}\n\n'
-        f'[recorder]\nsegment_seconds = 4\n{extra_toml}')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SHT")}
-    env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-    return Install(root, port, prefix, env)
-
-
 @pytest.fixture
 def install(tmp_path: Path):
     inst = make_install(tmp_path)
@@ -94,26 +38,6 @@ def install(tmp_path: Path):
     stop_daemon(inst)
 
 
-def start_daemon(inst: Install) -> None:
-    inst.daemon = subprocess.Popen([sys.executable, "-m", "supervisor.supervisord", "-n", "-c", inst.conf],
-                                   env=inst.env, cwd=inst.root, stdout=subprocess.DEVNULL,
-                                   stderr=subprocess.DEVNULL, start_new_session=True,
-                                   preexec_fn=die_with_parent)
-
-
-def stop_daemon(inst: Install) -> None:
-    if inst.daemon is None:
-        return
-    if inst.daemon.poll() is None:
-        inst.ctl("stop", "all")
-        inst.daemon.send_signal(signal.SIGTERM)
-        try:
-            inst.daemon.wait(20)
-        except subprocess.TimeoutExpired:
-            os.killpg(inst.daemon.pid, signal.SIGKILL)
-            inst.daemon.wait()
-    for path in glob.glob(f"/dev/shm/{inst.prefix}*"):
-        os.unlink(path)
 
 
 def fresh_part_after(reader: Reader, t: float) -> bool:

@@ -35,6 +35,7 @@ from types import ModuleType
 
 import pytest
 
+from tests.support.fake_camera import FAKES
 from tests.support.procs import REPO
 
 PINNED = "0.3.38"
@@ -122,13 +123,13 @@ def _fake(**env: str) -> Iterator[ModuleType]:
     """The fake ``picamera2`` (and its ``libcamera``), imported fresh, with knobs set."""
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    sys.path.insert(0, str(REPO / "tests" / "fakes"))
+    sys.path.insert(0, str(FAKES))
     for name in ("picamera2", "libcamera"):
         sys.modules.pop(name, None)
     try:
         yield importlib.import_module("picamera2")
     finally:
-        sys.path.remove(str(REPO / "tests" / "fakes"))
+        sys.path.remove(str(FAKES))
         for name in ("picamera2", "libcamera"):
             sys.modules.pop(name, None)
         for k, v in saved.items():
@@ -191,6 +192,7 @@ def real() -> dict[tuple[str, str], Params]:
 
 
 @pytest.mark.parametrize("version", [PINNED, OLDER])
+@pytest.mark.slow
 def test_project_calls_match_the_real_signatures(version: str) -> None:
     real = _real_methods(_archive(version))
     calls = _project_calls()

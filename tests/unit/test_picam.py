@@ -1,10 +1,8 @@
 """The Pi camera source against a fake Picamera2 that behaves like the real one."""
+
 from __future__ import annotations
 
 import concurrent.futures
-import os
-import signal
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -13,13 +11,7 @@ import numpy as np
 import pytest
 
 from capture.sources.base import CameraAbsent, CameraFailed, CameraStackBroken
-from common.ipc.frame_reader import RingReader
-from common.ipc.names import ring_name
-from common.state.board import StatusBoard, capture_status_name
-from tests.fakes.picamera2 import pattern
-from tests.support.procs import REPO, wait_until
-
-FAKES = REPO / "tests" / "fakes"
+from tests.support.fake_camera import FAKES, hold_camera
 
 
 @pytest.fixture
@@ -190,6 +182,7 @@ def test_missed_frames_counted_from_sensor_timestamps(fake) -> None:
         src.close()
 
 
+@pytest.mark.slow
 def test_a_short_stall_leaves_no_buffer_held(fake) -> None:
     """Frames stop for longer than a wait slice, then come back before capture_timeout."""
     src = _source(timeout=3.0)
@@ -208,6 +201,7 @@ def test_a_short_stall_leaves_no_buffer_held(fake) -> None:
         src.close()
 
 
+@pytest.mark.slow
 def test_silent_camera_fails_after_capture_timeout_in_slices(fake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_PICAMERA2_STALL_AFTER", "0")
     src = _source(timeout=1.2)
@@ -263,7 +257,7 @@ def test_a_missing_camera_is_absent_not_failed(fake, monkeypatch: pytest.MonkeyP
 
 def test_busy_camera_raises_camera_failed(fake, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("FAKE_PICAMERA2_CAMERAS", "2")
-    holder = _hold_camera(0)
+    holder = hold_camera(0)
     try:
         src = _source()
         with pytest.raises(CameraFailed, match="Device or resource busy"):
@@ -275,82 +269,6 @@ def test_busy_camera_raises_camera_failed(fake, monkeypatch: pytest.MonkeyPatch,
     src = _source()
     src.start()  # the lock died with the process that held it
     src.close()
-
-
-def _hold_camera(camera: int, env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Another process that opens the camera and keeps it."""
-    env = dict(os.environ if env is None else env, PYTHONPATH=str(FAKES))
-    code = (f"from picamera2 import Picamera2; c = Picamera2({camera}); print('ready', flush=True); "
-            "import time; time.sleep(60)")
-    proc = subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
-    return proc
-
-
-# -- the capture process with the fake camera ---------------------------------------------------
-@pytest.fixture
-def pi_env(sht_env: dict[str, str], tmp_path: Path) -> dict[str, str]:
-    env = dict(sht_env, PYTHONPATH=str(FAKES), SHT__CAMERA__SOURCE="auto", SHT__CAMERA__OVERLAY="false",
-               FAKE_PICAMERA2_LOCK_DIR=str(tmp_path / "locks"))
-    env.pop("FAKE_PICAMERA2_STALL_AFTER", None)
-    return env
-
-
-def test_capture_process_auto_picks_the_pi_camera(procs, pi_env) -> None:
-    procs.start("capture0", "-m", "capture", "--camera", "0", env=pi_env)
-    reader = RingReader(ring_name(pi_env["SHT__RING__PREFIX"], 0, "sd"))
-    try:
-        wait_until(lambda: reader.status().live(), 20)
-        st = reader.status()
-        assert st.source == "picamera2"
-        assert "source picamera2 (auto: a Pi camera was found)" in procs.log("capture0")
-        frame = reader.next_frame(2.0)
-        y = frame.y.copy()
-        assert frame.valid()
-        ly, _, _ = pattern(854, 480)
-        assert np.array_equal(y, ly[:, 106:746])
-        first = frame.index
-        time.sleep(1.0)
-        assert 20 <= reader.status().last_index - first <= 40  # 30 fps from the camera
-    finally:
-        reader.close()
-    assert procs.stop("capture0") == 0
-
-
-def test_capture_process_exits_1_when_the_camera_goes_silent(procs, pi_env) -> None:
-    env = dict(pi_env, FAKE_PICAMERA2_STALL_AFTER="10", SHT__CAMERA__CAPTURE_TIMEOUT="1.0")
-    proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
-    assert proc.wait(30) == 1
-    log = procs.log("capture0")
-    assert "no frame for 1 s" in log and "Traceback" not in log
-    assert not list(Path("/dev/shm").glob(pi_env["SHT__RING__PREFIX"] + "*"))
-
-
-def test_sigterm_stops_within_a_second_while_waiting_for_a_silent_camera(procs, pi_env) -> None:
-    env = dict(pi_env, FAKE_PICAMERA2_STALL_AFTER="5", SHT__CAMERA__CAPTURE_TIMEOUT="20")
-    proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
-    reader = RingReader(ring_name(pi_env["SHT__RING__PREFIX"], 0, "hd"))
-    try:
-        wait_until(lambda: reader.status().last_index >= 4, 20)
-        time.sleep(0.3)  # now inside a capture wait that would last 20 s
-        t0 = time.monotonic()
-        proc.send_signal(signal.SIGTERM)
-        assert proc.wait(5) == 0
-        assert time.monotonic() - t0 < 1.0
-    finally:
-        reader.close()
-
-
-def test_capture_process_fails_clearly_when_another_process_has_the_camera(procs, pi_env) -> None:
-    holder = _hold_camera(0, pi_env)
-    try:
-        proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=pi_env)
-        assert proc.wait(30) == 1
-        log = procs.log("capture0")
-        assert "Device or resource busy" in log and "Traceback" not in log
-    finally:
-        holder.kill()
-        holder.wait()
 
 
 def _cfg(tmp_path: Path, **env: str):
@@ -398,76 +316,6 @@ def test_auto_falls_back_to_synthetic_only_without_picamera2_and_camera(monkeypa
         resolve_kind(_cfg(tmp_path), 0)
     assert capture.sources.devices.usb_webcams(tmp_path / "pc") == ["/dev/video0"]
     assert capture.sources.devices.usb_webcams(pi) == []
-
-
-@pytest.fixture
-def broken_picamera2(tmp_path: Path) -> Path:
-    """A picamera2 that is installed but fails to import, as on x86 or with a numpy ABI clash."""
-    pkg = tmp_path / "broken" / "picamera2"
-    pkg.mkdir(parents=True)
-    (pkg / "__init__.py").write_text("raise ValueError('numpy.dtype size changed, may indicate binary "
-                                     "incompatibility.\\nExpected 96 from C header, got 88 from PyObject')\n")
-    return pkg.parent
-
-
-def test_auto_with_a_broken_picamera2_exits_2_with_the_error_in_one_line(procs, sht_env, broken_picamera2) -> None:
-    env = dict(sht_env, PYTHONPATH=str(broken_picamera2), SHT__CAMERA__SOURCE="auto")
-    proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
-    assert proc.wait(30) == 2
-    log = procs.log("capture0")
-    errors = [line for line in log.splitlines() if "ERROR" in line]
-    assert len(errors) == 1 and "picamera2 is installed but cannot be imported: ValueError: numpy.dtype size " \
-        "changed, may indicate binary incompatibility. Expected 96" in errors[0], log
-    assert "Traceback" not in log and "synthetic" not in log
-    doc = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"])).read(capture_status_name(0))
-    assert doc["state"] == "error" and "cannot be imported" in doc["reason"]
-
-
-def test_one_camera_connected_the_other_waits_without_crashing(procs, pi_env, tmp_path: Path) -> None:
-    count = tmp_path / "cameras"
-    count.write_text("1")
-    env = dict(pi_env, FAKE_PICAMERA2_CAMERAS_FILE=str(count), SHT__CAMERA__ABSENT_RETRY_SECONDS="1")
-    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
-    procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
-    proc = procs.start("capture1", "-m", "capture", "--camera", "1", env=env)
-    reader = RingReader(ring_name(env["SHT__RING__PREFIX"], 0, "hd"))
-    try:
-        wait_until(lambda: reader.status().live(), 20)
-        doc = wait_until(lambda: (d := board.read(capture_status_name(1))) and d["state"] == "not connected" and d,
-                         20)
-        assert doc["reason"].startswith("camera 1 not connected (libcamera lists 1 camera;")
-        assert board.read(capture_status_name(0))["state"] == "live"
-        time.sleep(2.5)  # a few rare checks later: still up, said once, no rings of its own
-        assert proc.poll() is None
-        log = procs.log("capture1")
-        assert log.count("not connected") == 1 and "Traceback" not in log
-        assert not list(Path("/dev/shm").glob(env["SHT__RING__PREFIX"] + "cam1_*"))
-        count.write_text("2")  # the camera is plugged in (and the Pi rebooted): a fresh process opens it
-        assert proc.wait(20) == 1
-        assert "camera 1: now listed; restarting to open it" in procs.log("capture1")
-    finally:
-        reader.close()
-    assert procs.stop("capture0") == 0
-
-
-def test_sigterm_ends_the_not_connected_wait_at_once(procs, pi_env) -> None:
-    env = dict(pi_env, FAKE_PICAMERA2_CAMERAS="1")
-    proc = procs.start("capture1", "-m", "capture", "--camera", "1", env=env)
-    wait_until(lambda: "not connected" in procs.log("capture1"), 20)
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGTERM)
-    assert proc.wait(5) == 0 and time.monotonic() - t0 < 1.5
-
-
-def test_with_the_rpicam_vid_engine_capture_idles_without_the_camera(procs, pi_env) -> None:
-    env = dict(pi_env, SHT__RECORDER__ENGINE="rpicam-vid", FAKE_PICAMERA2_CAMERAS="0")
-    proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
-    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
-    doc = wait_until(lambda: board.read(capture_status_name(0)), 20)
-    assert doc["state"] == "off" and doc["reason"].startswith("live view off: camera recorded by rpicam-vid")
-    time.sleep(1.0)
-    assert proc.poll() is None and not list(Path("/dev/shm").glob(env["SHT__RING__PREFIX"] + "*"))
-    assert procs.stop("capture0") == 0
 
 
 # -- colours ----------------------------------------------------------------------------------

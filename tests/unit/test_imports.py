@@ -11,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from tests.support.procs import REPO, isolated_env
 
 PACKAGES = ("capture", "common", "doctor", "motion", "recorder", "streamer")
@@ -162,6 +164,7 @@ def test_the_detector_finds_a_cycle_and_ignores_function_level_imports(tmp_path:
     assert cycles(graph) == [["pkg.a", "pkg.b", "pkg.c"], ["pkg.sub", "pkg.sub.h"]]
 
 
+@pytest.mark.slow
 def test_every_module_imports_on_its_own(tmp_path: Path) -> None:
     """The project's modules are unloaded before each, so none leans on another imported first."""
     env = isolated_env(tmp_path / "sht")

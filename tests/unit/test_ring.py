@@ -85,6 +85,7 @@ def _reader(name: str, newest: bool, pause: float, stop, results) -> None:
                  "incarnations": len(incarnations)})
 
 
+@pytest.mark.slow
 def test_stress_many_readers_no_torn_frames_and_reattach_after_kill(name: str) -> None:
     readers = [(name, True, 0.0)] * 3 + [(name, False, 0.005)]  # the last one slow, lapped
     got = readers_across_a_writer_restart(_writer, (name, 2.0, 3), _reader, readers)

@@ -76,6 +76,7 @@ def _reader(name: str, pause: float, stop, results) -> None:
     reader.close()
 
 
+@pytest.mark.slow
 def test_stress_full_speed_writer_lapped_readers_every_packet_checked(name: str) -> None:
     readers = [(name, 0.0)] * 3 + [(name, 0.003)]  # the last one slow: lapped
     got = readers_across_a_writer_restart(_writer, (name, 2.0), _reader, readers)

@@ -1,43 +1,11 @@
 """Disk guard and retention on a simulated small disk (free space computed from the files)."""
 from __future__ import annotations
 
-import os
-import time
 from pathlib import Path
 
-from common.archive.index import DB_NAME
-from recorder.retention.diskguard import GB, DiskGuard
+from recorder.retention.diskguard import GB
 from tests.support.archive import oldest_first
-
-MB = 1_000_000
-
-
-class SmallDisk:
-    """Free space = capacity - bytes of every file under the root but the archive index's
-    (whose write-ahead log grows and shrinks by hundreds of kB: these disks are a few MB)."""
-
-    def __init__(self, capacity: int) -> None:
-        self.capacity = capacity
-
-    def __call__(self, root: Path) -> int:
-        used = sum(p.stat().st_size for p in root.rglob("*") if p.is_file() and not p.name.startswith(DB_NAME))
-        return self.capacity - used
-
-
-def make(root: Path, rel: str, size: int, age_s: float = 0.0) -> Path:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\0" * size)
-    if age_s:
-        t = time.time() - age_s
-        os.utime(path, (t, t))
-    return path
-
-
-def guard(root: Path, disk, **kw) -> DiskGuard:
-    args = {"warn_gb": 3 * MB / GB, "floor_gb": 2 * MB / GB, "target_gb": 3 * MB / GB, "retention": True}
-    args.update(kw)
-    return DiskGuard(root, free_bytes=disk, **args)
+from tests.support.disk import MB, SmallDisk, make_file, small_guard
 
 
 def test_oldest_segments_of_both_cameras_go_first_until_the_target_is_free(tmp_path: Path) -> None:
@@ -47,11 +15,11 @@ def test_oldest_segments_of_both_cameras_go_first_until_the_target_is_free(tmp_p
              "cam0/261126/cam0_20261126_000000.mp4", "cam1/261126/cam1_20261126_000015.mp4",
              "cam0/261126/cam0_20261126_000030.mp4", "cam1/261126/cam1_20261126_000045.mp4"]
     for name in names:
-        make(root, name, MB)
-    part = make(root, "cam0/261126/.cam0_20261126_000100.mp4.part", MB)   # being written
-    other = make(root, "cam0/notes.txt", 10)
+        make_file(root, name, MB)
+    part = make_file(root, "cam0/261126/.cam0_20261126_000100.mp4.part", MB)   # being written
+    other = make_file(root, "cam0/notes.txt", 10)
     disk = SmallDisk(8 * MB)          # 7 MB used: 1 MB free, under the 2 MB floor
-    g = guard(root, disk)
+    g = small_guard(root, disk)
     state = g.check()
     # deleted oldest first until 3 MB were free: the two files of the 25th, then one more
     assert [d["file"] for d in g.deleted] == names[:3]
@@ -65,8 +33,8 @@ def test_oldest_segments_of_both_cameras_go_first_until_the_target_is_free(tmp_p
 def test_warning_and_no_deletion_when_retention_is_off(tmp_path: Path) -> None:
     root = tmp_path / "rec"
     for i in range(3):
-        make(root, f"cam0/261126/cam0_20261126_00000{i}.mp4", MB)
-    g = guard(root, SmallDisk(4 * MB), retention=False)
+        make_file(root, f"cam0/261126/cam0_20261126_00000{i}.mp4", MB)
+    g = small_guard(root, SmallDisk(4 * MB), retention=False)
     state = g.check()
     assert state.warning and state.free_bytes == MB
     assert state.deleted_count == 0 and len(oldest_first(root)) == 3
@@ -74,8 +42,8 @@ def test_warning_and_no_deletion_when_retention_is_off(tmp_path: Path) -> None:
 
 def test_nothing_is_listed_or_deleted_while_space_is_plenty(tmp_path: Path) -> None:
     root = tmp_path / "rec"
-    make(root, "cam0/261126/cam0_20261126_000000.mp4", MB)
-    g = guard(root, SmallDisk(100 * MB))
+    make_file(root, "cam0/261126/cam0_20261126_000000.mp4", MB)
+    g = small_guard(root, SmallDisk(100 * MB))
     state = g.check()
     assert state.deleted_count == 0 and not state.warning and state.free_bytes == 99 * MB
 
@@ -83,8 +51,8 @@ def test_nothing_is_listed_or_deleted_while_space_is_plenty(tmp_path: Path) -> N
 def test_quota_deletes_oldest_until_under_it(tmp_path: Path) -> None:
     root = tmp_path / "rec"
     for i in range(5):
-        make(root, f"cam{i % 2}/261126/cam{i % 2}_20261126_0000{i}0.mp4", MB)
-    g = guard(root, SmallDisk(100 * MB), quota_gb=2.5 * MB / GB)
+        make_file(root, f"cam{i % 2}/261126/cam{i % 2}_20261126_0000{i}0.mp4", MB)
+    g = small_guard(root, SmallDisk(100 * MB), quota_gb=2.5 * MB / GB)
     g.check()
     left = [r.name for r in oldest_first(root)]
     assert left == ["cam1_20261126_000030.mp4", "cam0_20261126_000040.mp4"]
@@ -93,9 +61,9 @@ def test_quota_deletes_oldest_until_under_it(tmp_path: Path) -> None:
 
 def test_age_limit_deletes_old_segments_only(tmp_path: Path) -> None:
     root = tmp_path / "rec"
-    make(root, "cam0/261120/cam0_20261120_120000.mp4", MB, age_s=3 * 86400)
-    make(root, "cam0/261125/cam0_20261125_120000.mp4", MB, age_s=1 * 86400 - 60)
-    g = guard(root, SmallDisk(100 * MB), max_age_days=2)
+    make_file(root, "cam0/261120/cam0_20261120_120000.mp4", MB, age_s=3 * 86400)
+    make_file(root, "cam0/261125/cam0_20261125_120000.mp4", MB, age_s=1 * 86400 - 60)
+    g = small_guard(root, SmallDisk(100 * MB), max_age_days=2)
     g.check()
     assert [r.name for r in oldest_first(root)] == ["cam0_20261125_120000.mp4"]
     assert [d["reason"] for d in g.deleted] == ["age"]
@@ -103,11 +71,11 @@ def test_age_limit_deletes_old_segments_only(tmp_path: Path) -> None:
 
 def test_a_file_already_deleted_by_the_other_recorder_is_skipped(tmp_path: Path) -> None:
     root = tmp_path / "rec"
-    a = make(root, "cam0/261126/cam0_20261126_000000.mp4", MB)
-    b = make(root, "cam1/261126/cam1_20261126_000010.mp4", MB)
+    a = make_file(root, "cam0/261126/cam0_20261126_000000.mp4", MB)
+    b = make_file(root, "cam1/261126/cam1_20261126_000010.mp4", MB)
     listed = oldest_first(root)
     a.unlink()   # the other camera's recorder deleted it after this one listed it
-    g = guard(root, SmallDisk(100 * MB))
+    g = small_guard(root, SmallDisk(100 * MB))
     assert g._delete(listed[0], "free space") is False
     assert g._delete(listed[1], "free space") is True
     assert not b.exists() and g.state.deleted_count == 1
@@ -117,8 +85,8 @@ def test_a_file_already_deleted_by_the_other_recorder_is_skipped(tmp_path: Path)
 def test_history_is_bounded(tmp_path: Path) -> None:
     root = tmp_path / "rec"
     for i in range(30):
-        make(root, f"cam0/261126/cam0_20261126_00{i:02d}00.mp4", 1000)
-    g = guard(root, SmallDisk(100 * MB), quota_gb=0.5 * 1000 / GB)
+        make_file(root, f"cam0/261126/cam0_20261126_00{i:02d}00.mp4", 1000)
+    g = small_guard(root, SmallDisk(100 * MB), quota_gb=0.5 * 1000 / GB)
     g.check()
     assert g.state.deleted_count == 30 and len(g.deleted) == 20
 
@@ -135,9 +103,9 @@ def test_only_what_the_recordings_page_lists_is_counted_or_deleted(tmp_path: Pat
               "camera0/261126/cam0_20261126_000004.mp4",  # not a camera folder
               "cam0/261126/cam0_20261126_000005.mp4.bak", "cam0/261126/cam0_20261126_000006_01.mp4"]
     for name in segments + decoys:
-        make(root, name, MB)
+        make_file(root, name, MB)
     assert [r.file for r in oldest_first(root)] == segments
-    g = guard(root, SmallDisk(100 * MB), floor_gb=99 * MB / GB, target_gb=99 * MB / GB)
+    g = small_guard(root, SmallDisk(100 * MB), floor_gb=99 * MB / GB, target_gb=99 * MB / GB)
     g.check()
     assert [d["file"] for d in g.deleted] == segments
     assert all((root / name).exists() for name in decoys)

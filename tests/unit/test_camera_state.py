@@ -38,6 +38,7 @@ def test_state_and_reason_come_from_a_running_capture(tmp_path: Path, sht_env: d
 
 
 def test_health_reports_a_camera_that_is_not_connected(tmp_path: Path, sht_env: dict[str, str]) -> None:
+    from common.archive.index import ArchiveIndex
     from common.state.controls import Controls
     from streamer.archive.health import health
 
@@ -50,7 +51,11 @@ def test_health_reports_a_camera_that_is_not_connected(tmp_path: Path, sht_env: 
         captures = {cam: (watch.camera(cam)["state"], watch.camera(cam)["reason"]) for cam in (0, 1)}
     finally:
         watch.close()
-    h = health(cfg, board, Controls(cfg.run_dir), captures=captures)
+    index = ArchiveIndex(cfg.recordings_root)
+    try:
+        h = health(cfg, index, board, Controls(cfg.run_dir), captures=captures)
+    finally:
+        index.close()
     cam1 = h["cameras"]["1"]
     assert cam1["capture"] == {"state": "not connected", "reason": "camera 1 not connected"}
     assert cam1["status"] == "failing" and any("not connected" in r for r in cam1["reasons"])

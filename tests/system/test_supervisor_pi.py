@@ -12,8 +12,8 @@ from pathlib import Path
 import httpx
 
 from tests.support.browser import chromium, chromium_path, open_page
+from tests.support.install import make_install, start_daemon, stop_daemon
 from tests.support.procs import REPO, wait_until
-from tests.test_supervisor import make_install, start_daemon, stop_daemon
 
 FAKE_RPICAM = REPO / "tests" / "fakes" / "rpicam-vid"
 

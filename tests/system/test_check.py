@@ -7,9 +7,8 @@ from pathlib import Path
 
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
+from tests.support.fake_camera import FAKES
 from tests.support.procs import REPO, wait_until
-
-FAKES = REPO / "tests" / "fakes"
 
 
 def check(env: dict[str, str], seconds: float = 2.0) -> subprocess.CompletedProcess:

@@ -1,5 +1,6 @@
-"""The benchmark runner and report, with fake sections; the viewers' stream parser; and the
-naive peer server serving real rings.  Nothing here is timed: figures come from the runner."""
+"""The benchmark runner and report, with fake sections, and the viewers' stream parser.
+Nothing here is timed: figures come from the runner."""
+
 from __future__ import annotations
 
 import json
@@ -67,6 +68,7 @@ def fakes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, st
     return [(name, name) for name in FAKES] + [("absent", "fake_module_not_written_yet")]
 
 
+@pytest.mark.slow
 def test_runner_reports_every_kind_of_section(fakes: list[tuple[str, str]]) -> None:
     results, meta = bench.run_all(fakes, quick=True, budget_s=1.0)
     by = {r.name: r for r in results}
@@ -211,39 +213,6 @@ def test_viewer_addresses_spread_over_distinct_loopbacks() -> None:
     assert addresses(1, 2) == ["127.0.0.2"]
 
 
-# -- the naive peer on real rings --------------------------------------------------------
-def test_naive_peer_serves_dual_720p_and_is_measured() -> None:
-    import socket
-
-    import numpy as np
-    import simplejpeg
-
-    from tests.bench.rig import Rig
-    from tests.bench.viewers import measure
-
-    with Rig() as rig:
-        rig.cameras()
-        port = rig.peer()
-        load = measure(rig.pid("peer"), port, "/stream?view=dual&res=720p", 2, 1.0, warmup_s=0.2)
-        assert len(load.fps) == 2 and all(fps > 0 for fps in load.fps)
-        assert load.cpu_s > 0 and load.cpu_ms_per_frame > 0 and load.avg_bytes > 5000
-        # One picture, both cameras side by side.
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-            sock.sendall(b"GET /stream?view=dual&res=720p HTTP/1.1\r\nHost: x\r\n\r\n")
-            raw = b""
-            while b"\r\n\r\n" not in raw:
-                raw += sock.recv(65536)
-            head, _, rest = raw.partition(b"\r\n\r\n")
-            dechunk = Dechunk() if b"chunked" in head.lower() else None
-            data = dechunk.feed(rest) if dechunk else rest
-            while b"\xff\xd9" not in data:
-                more = sock.recv(65536)
-                data += dechunk.feed(more) if dechunk else more
-        start = data.index(b"\xff\xd8")
-        picture = simplejpeg.decode_jpeg(data[start:data.index(b"\xff\xd9", start) + 2])
-        assert picture.shape == (720, 2560, 3) and np.asarray(picture).std() > 5
-
-
 def test_cpu_clock_counts_a_child_process_and_its_ended_threads() -> None:
     import psutil
 
@@ -321,6 +290,7 @@ def test_viewer_reports_a_refusal() -> None:
     assert viewer.status == 423 and viewer.error == "HTTP 423" and viewer.counts().parts == 0
 
 
+@pytest.mark.slow
 def test_slow_viewer_consumes_one_part_per_period() -> None:
     import time
 

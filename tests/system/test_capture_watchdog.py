@@ -9,7 +9,6 @@ import pytest
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
 from tests.support.procs import wait_until
-from tests.test_picam import pi_env  # noqa: F401  (fixture)
 
 WATCHDOG_S = 2.0
 
@@ -20,7 +19,7 @@ WATCHDOG_S = 2.0
     # the camera goes silent (a capture timeout ends the loop), then close() blocks for ever
     ("close", {"FAKE_PICAMERA2_STALL_AFTER": "20"}, "closing the camera"),
 ])
-def test_hung_camera_ends_the_capture_process(procs, pi_env, hang: str, extra: dict, doing: str) -> None:  # noqa: F811
+def test_hung_camera_ends_the_capture_process(procs, pi_env, hang: str, extra: dict, doing: str) -> None:
     env = dict(pi_env, FAKE_PICAMERA2_HANG=hang, SHT__CAMERA__WATCHDOG_SECONDS=str(WATCHDOG_S),
                SHT__CAMERA__CAPTURE_TIMEOUT="1", **extra)
     proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)

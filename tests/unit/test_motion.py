@@ -31,6 +31,7 @@ def _cfg(tmp_path: Path, **env: str):
     return load({"SHT_CONFIG": str(tmp_path / "empty.toml"), **env})
 
 
+@pytest.mark.slow
 def test_scripted_crossings_start_events_within_a_second(tmp_path: Path) -> None:
     # 13.37 s apart: the entries fall at every phase of the 10 fps analysis.
     result = run_trial(_cfg(tmp_path), 600, 13.37)
@@ -41,6 +42,7 @@ def test_scripted_crossings_start_events_within_a_second(tmp_path: Path) -> None
     assert result.false_events == 0
 
 
+@pytest.mark.slow
 def test_an_hour_of_noisy_static_scene_with_a_cloud_gives_at_most_one_event(tmp_path: Path) -> None:
     result = run_trial(_cfg(tmp_path), 3600, 0)
     assert result.frames == 36000
@@ -176,6 +178,7 @@ class _Sink(BaseHTTPRequestHandler):
         pass
 
 
+@pytest.mark.slow
 def test_webhook_retries_and_never_blocks() -> None:
     server = HTTPServer(("127.0.0.1", 0), _Sink)
     threading.Thread(target=server.serve_forever, daemon=True).start()

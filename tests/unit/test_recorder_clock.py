@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from common.config import load
 from common.ipc.frame_writer import RingWriter
@@ -28,6 +29,7 @@ PHASE_FRAMES = 45          # 1.5 s between steps
 DAY = 86400.0
 
 
+@pytest.mark.slow
 def test_segments_end_at_every_clock_step_and_keep_every_frame(tmp_path: Path, caplog) -> None:
     env = isolated_env(tmp_path / "sht", recorder__segment_seconds=30, ring__slots=64, recorder__sync_seconds=0)
     cfg = load(env)
