@@ -16,7 +16,6 @@ after each commit, keep the seqlock's stores ordered in practice.
 """
 from __future__ import annotations
 
-import logging
 import mmap
 import struct
 import time
@@ -24,13 +23,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, VERSION
+from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, SLOT_FIELDS
 from common.ipc.header import STATE_GONE, STATE_NAMES, run_struct
-from common.ipc.segment import Refused, RingError, Segment, map_for_reading, text
-from common.ipc.wait import Reattach, wait_for_writer
+from common.ipc.reader import SegmentReader, wait_for_writer
+from common.ipc.segment import RingError, Segment, text
 from common.video.i420 import planes
-
-log = logging.getLogger("ring")
 
 # The hot path reads neighbouring fields with one unpack each: a reader wakes 30 times a
 # second per ring, and every call it makes after a wake-up runs on cold caches.
@@ -100,50 +97,26 @@ class RingStatus:
         return self.writer_alive and self.frame_age_s is not None and self.frame_age_s < max_age_s
 
 
-class RingReader:
+class RingReader(SegmentReader):
     """A reader of one ring that attaches, and re-attaches, by itself."""
 
+    KIND, WRITER, HEADER = "ring", "capture", Segment
+
     def __init__(self, name: str, stale_seconds: float = 2.0) -> None:
-        self.name = name
-        self.stale_seconds = stale_seconds
-        self.error = ""                # why the ring is not usable, for status and logs
-        self.attach_count = 0          # how many times a segment was (re)attached
+        super().__init__(name, stale_seconds)
         self._map: Segment | None = None
-        self._inode = -1
-        self._incarnation = 0
         self._cursor = -1
-        self._reattach = Reattach()
-        self._stale_ns = int(stale_seconds * 1e9)
         self._mm: mmap.mmap | None = None
         self._slot_bases: list[int] = []
-        self._wake_addr = 0
 
     # -- attachment ------------------------------------------------------------------------
     def _attach(self) -> bool:
-        if not self._reattach.try_due():
+        opened = self._open()
+        if opened is None:
             return False
-        label = f"ring {self.name}"
+        m, st = opened
+        assert isinstance(m, Segment)
         try:
-            mapped = map_for_reading(self.name, label, HEADER_SIZE)
-        except Refused as exc:
-            if exc.logged:
-                self.error = str(exc)
-            else:
-                self._refuse(str(exc))
-            return False
-        if mapped is None:
-            self.error = f"{label}: no such segment (capture not running)"
-            return False
-        mm, st = mapped
-        m = Segment(mm)
-        try:
-            magic, version = m.get_bytes("magic"), m.get("version")
-            if magic != MAGIC:
-                if magic == bytes(8):
-                    raise RingError(f"ring {self.name}: writer is still initialising")
-                raise RingError(f"ring {self.name}: wrong magic {magic!r} (expected {MAGIC!r})")
-            if version != VERSION:
-                raise RingError(f"ring {self.name}: layout version {version} (this reader knows {VERSION})")
             geo = m.geometry()
             geo.validate()
             if (st.st_size < geo.total_size or m.get("header_size") != HEADER_SIZE
@@ -156,7 +129,7 @@ class RingReader:
             return False
         self._close_map()
         self._map, self.geo, self._inode = m, geo, st.st_ino
-        self._mm = mm
+        self._mm = m.mm
         self._views = m.plane_views(geo)
         self._slot_bases = [geo.slot_offset(slot) for slot in range(geo.slot_count)]
         self._wake_word, self._wake_addr = m.wake_address()
@@ -165,12 +138,6 @@ class RingReader:
         self.error = ""
         self.attach_count += 1
         return True
-
-    def _refuse(self, why: str) -> None:
-        """A segment that cannot be used counts as no writer yet; logged when the reason changes."""
-        if why != self.error:
-            log.warning("%s; retrying", why)
-        self.error = why
 
     def _close_map(self) -> None:
         if self._map is not None:

@@ -21,17 +21,13 @@ from common.ipc.packet_layout import (
     EXTRADATA_MAX,
     FLAG_KEY,
     HEADER_FIELDS,
-    HEADER_SIZE,
-    MAGIC,
-    VERSION,
     Header,
     data_offset,
     entry_offset,
     field_struct,
     total_size,
 )
-from common.ipc.segment import Refused, map_for_reading
-from common.ipc.wait import Reattach, wait_for_writer
+from common.ipc.reader import SegmentReader, wait_for_writer
 
 # The hot path reads neighbouring fields with one unpack each (see the frame ring's reader).
 _SEQ = field_struct("seq")
@@ -49,55 +45,32 @@ class Packet:
     incarnation: int      # of the writer that published it
 
 
-class PacketReader:
+class PacketReader(SegmentReader):
+    KIND, WRITER, HEADER = "packet ring", "recorder", Header
+
     def __init__(self, name: str, stale_seconds: float = 2.0) -> None:
-        self.name = name
-        self.stale_seconds = stale_seconds
-        self.error = ""
-        self.attach_count = 0
+        super().__init__(name, stale_seconds)
         self.torn = 0              # packets overwritten while being copied (dropped, never handed out)
         self.width = self.height = 0
         self.fps = 0.0
         self._mm: mmap.mmap | None = None
         self._h: Header | None = None
-        self._inode = -1
-        self._incarnation = 0
         self._cursor: int | None = None   # index of the last packet handed out; None: none yet
-        self._reattach = Reattach()
-        self._stale_ns = int(stale_seconds * 1e9)
-        self._wake_addr = 0
 
     # -- attachment ------------------------------------------------------------------------
     def _attach(self) -> bool:
-        if not self._reattach.try_due():
+        opened = self._open()
+        if opened is None:
             return False
-        label = f"packet ring {self.name}"
-        try:
-            mapped = map_for_reading(self.name, label, HEADER_SIZE)
-        except Refused as exc:
-            self.error = str(exc)
-            return False
-        if mapped is None:
-            self.error = f"{label}: no such segment (recorder not running)"
-            return False
-        mm, st = mapped
-        h = Header(mm)
-        magic, version = h.get_bytes("magic"), h.get("version")
+        h, st = opened
+        assert isinstance(h, Header)
         entries, data_bytes = int(h.get("entry_count")), int(h.get("data_bytes"))
-        problem = ""
-        if magic != MAGIC:
-            problem = "writer is still initialising" if magic == bytes(8) else f"wrong magic {magic!r}"
-        elif version != VERSION:
-            problem = f"layout version {version} (this reader knows {VERSION})"
-        elif (h.get("entry_size") != ENTRY_SIZE or entries < 4
-              or st.st_size < total_size(entries, data_bytes)):
-            problem = f"size {st.st_size} does not match its header"
-        if problem:
-            mm.close()
-            self.error = f"packet ring {self.name}: {problem}"
+        if h.get("entry_size") != ENTRY_SIZE or entries < 4 or st.st_size < total_size(entries, data_bytes):
+            h.close()
+            self._refuse(f"packet ring {self.name}: size {st.st_size} does not match its header")
             return False
         self.close()
-        self._mm, self._h, self._inode = mm, h, st.st_ino
+        self._mm, self._h, self._inode = h.mm, h, st.st_ino
         self._entries, self._data_bytes, self._data_at = entries, data_bytes, data_offset(entries)
         self._wake_word, self._wake_addr = h.wake_address()
         self._incarnation = 0

@@ -9,39 +9,22 @@ from __future__ import annotations
 import os
 import time
 
+from common.ipc import packet_layout as layout
 from common.ipc.header import STATE_RUNNING, STATE_STARTING
 from common.ipc.owner import RingOwner
-from common.ipc.packet_layout import (
-    DEFAULT_DATA_BYTES,
-    DEFAULT_ENTRIES,
-    ENTRY_META,
-    ENTRY_META_AT,
-    ENTRY_SIZE,
-    EXTRADATA_AT,
-    EXTRADATA_MAX,
-    FLAG_KEY,
-    HEADER_SIZE,
-    MAGIC,
-    VERSION,
-    Header,
-    data_offset,
-    entry_offset,
-    field_struct,
-    total_size,
-)
 from common.ipc.segment import SegmentHeader
 
-_SEQ = field_struct("seq")
+_SEQ = layout.field_struct("seq")
 
 
 class PacketWriter(RingOwner):
     """The single writer of one packet ring."""
 
     KIND = "packet ring"
-    HEADER = Header
+    HEADER = layout.Header
 
     def __init__(self, name: str, width: int, height: int, fps: float, stale_seconds: float = 2.0,
-                 entries: int = DEFAULT_ENTRIES, data_bytes: int = DEFAULT_DATA_BYTES) -> None:
+                 entries: int = layout.DEFAULT_ENTRIES, data_bytes: int = layout.DEFAULT_DATA_BYTES) -> None:
         if entries < 4 or data_bytes < 4096:
             raise ValueError(f"packet ring of {entries} entries and {data_bytes} bytes is too small")
         self.name = name
@@ -50,25 +33,26 @@ class PacketWriter(RingOwner):
         self.reclaimed = False
         self._index = 0
         self._pos = 0
-        self._data_at = data_offset(entries)
-        restarts = self._open_segment(total_size(entries, data_bytes))
+        self._data_at = layout.data_offset(entries)
+        restarts = self._open_segment(layout.total_size(entries, data_bytes))
         h = self._h
         h.put("writer_state", STATE_STARTING)
         if self.reclaimed:
             # Entries of the earlier incarnation must not match this one's indices.
+            index = layout.field_struct("index")
             for slot in range(entries):
-                field_struct("index").pack_into(h.mm, entry_offset(slot) + ENTRY_META_AT, 2**64 - 1)
+                index.pack_into(h.mm, layout.entry_offset(slot) + layout.ENTRY_META_AT, 2**64 - 1)
         else:
-            h.mm[:data_offset(entries)] = bytes(data_offset(entries))
+            h.mm[:layout.data_offset(entries)] = bytes(layout.data_offset(entries))
         demand = int(h.get("viewers_until_ns")) if self.reclaimed else 0  # viewers outlive a recorder restart
-        for field, value in (("version", VERSION), ("header_size", HEADER_SIZE), ("entry_count", entries),
-                             ("entry_size", ENTRY_SIZE), ("data_bytes", data_bytes), ("writer_pid", os.getpid()),
+        for field, value in (("version", layout.VERSION), ("header_size", layout.HEADER_SIZE), ("entry_count", entries),
+                             ("entry_size", layout.ENTRY_SIZE), ("data_bytes", data_bytes), ("writer_pid", os.getpid()),
                              ("heartbeat_ns", time.monotonic_ns()), ("last_index", -1), ("reserve", 0),
                              ("restarts", restarts), ("width", width), ("height", height),
                              ("fps_milli", int(fps * 1000)), ("too_big", 0), ("viewers_until_ns", demand),
                              ("extradata_len", 0)):
             h.put(field, value)
-        h.put("magic", MAGIC)
+        h.put("magic", layout.MAGIC)
         # The incarnation changes last: readers that see it also see the fresh header.
         h.put("incarnation", (int.from_bytes(os.urandom(8), "little") >> 1) | 1)
         h.put("writer_state", STATE_RUNNING)
@@ -82,12 +66,12 @@ class PacketWriter(RingOwner):
         """The stream's parameter sets (SPS/PPS, Annex B), for readers that join late."""
         if data == self._extradata:
             return
-        if len(data) > EXTRADATA_MAX:
-            raise ValueError(f"parameter sets of {len(data)} bytes do not fit in {EXTRADATA_MAX}")
+        if len(data) > layout.EXTRADATA_MAX:
+            raise ValueError(f"parameter sets of {len(data)} bytes do not fit in {layout.EXTRADATA_MAX}")
         h = self._h
         seq = int(h.get("extradata_seq"))
         h.put("extradata_seq", seq + 1 if seq % 2 == 0 else seq + 2)
-        h.mm[EXTRADATA_AT:EXTRADATA_AT + len(data)] = data
+        h.mm[layout.EXTRADATA_AT:layout.EXTRADATA_AT + len(data)] = data
         h.put("extradata_len", len(data))
         h.put("extradata_seq", int(h.get("extradata_seq")) + 1)
         self._extradata = bytes(data)
@@ -107,11 +91,11 @@ class PacketWriter(RingOwner):
         mm[at + start:at + start + first] = data[:first] if first < size else data
         if first < size:
             mm[at:at + size - first] = data[first:]
-        base = entry_offset(index % self.entries)
+        base = layout.entry_offset(index % self.entries)
         seq = _SEQ.unpack_from(mm, base)[0]
         _SEQ.pack_into(mm, base, seq + 1 if seq % 2 == 0 else seq + 2)   # odd: being written
-        ENTRY_META.pack_into(mm, base + ENTRY_META_AT, index, pos, size, FLAG_KEY if keyframe else 0,
-                             mono_ns, wall_ns)
+        flags = layout.FLAG_KEY if keyframe else 0
+        layout.ENTRY_META.pack_into(mm, base + layout.ENTRY_META_AT, index, pos, size, flags, mono_ns, wall_ns)
         _SEQ.pack_into(mm, base, _SEQ.unpack_from(mm, base)[0] + 1)      # even: complete
         self._h.put("last_index", index)
         self._h.put("heartbeat_ns", time.monotonic_ns())

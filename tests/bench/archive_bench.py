@@ -26,7 +26,6 @@ from __future__ import annotations
 import os
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -35,6 +34,7 @@ from itertools import islice
 from pathlib import Path
 
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 
 SECTION = "archive"
 SEGMENT_S = 30
@@ -223,6 +223,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    quick = "--quick" in sys.argv
-    print(markdown([SectionResult(SECTION, __name__, figures=run(quick))], {"quick": quick}))
+    run_alone(SECTION, __name__, run)

@@ -9,7 +9,6 @@ synthetic picture weighs what a camera's does (the streamer's cost depends on it
 """
 from __future__ import annotations
 
-import sys
 import time
 
 import numpy as np
@@ -22,6 +21,7 @@ from common.ipc.names import ring_name
 from common.video.i420 import frame_bytes, planes
 from common.video.streams import STREAMS
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import Rig, memory_mb
 from tests.bench.ring_bench import cpu_ns
 
@@ -77,6 +77,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    quick = "--quick" in sys.argv
-    print(markdown([SectionResult(SECTION, __name__, figures=run(quick))], {"quick": quick}))
+    run_alone(SECTION, __name__, run)

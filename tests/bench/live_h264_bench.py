@@ -17,14 +17,14 @@ from __future__ import annotations
 
 import socket
 import statistics
-import sys
 import threading
 import time
 
 from streamer.live.h264.fmp4 import TIMESCALE
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import CpuClock, Rig
-from tests.bench.viewers import addresses, measure
+from tests.bench.viewers import ClientThread, addresses, measure
 from tests.support.live_client import fragment_info
 from tests.support.multipart import Dechunk
 
@@ -35,18 +35,15 @@ MAX_BYTE_P99_MS = 100.0
 MAX_PRESENTED_P50_MS = 500.0
 
 
-class LiveViewer(threading.Thread):
+class LiveViewer(ClientThread):
     """One ``/live/0.mp4`` connection from its own address: bytes, fragments, latencies."""
 
     def __init__(self, port: int, source: str) -> None:
-        super().__init__(name=f"live-{source}", daemon=True)
+        super().__init__(f"live-{source}")
         self.port, self.source = port, source
-        self.error = ""
         self.bytes = 0
         self.fragments = 0
         self.latencies: list[float] = []        # capture -> last byte of the fragment here, ms
-        self.streaming = threading.Event()
-        self._halt = threading.Event()
         self._lock = threading.Lock()
 
     def reading(self) -> tuple[int, int, float]:
@@ -57,18 +54,6 @@ class LiveViewer(threading.Thread):
         with self._lock:
             out, self.latencies = self.latencies, []
         return out
-
-    def stop(self) -> None:
-        self._halt.set()
-
-    def run(self) -> None:
-        try:
-            self._run()
-        except Exception as exc:
-            if not self._halt.is_set():
-                self.error = f"{type(exc).__name__}: {exc}"
-        finally:
-            self.streaming.set()
 
     def _run(self) -> None:
         sock = socket.socket()
@@ -103,7 +88,7 @@ class LiveViewer(threading.Thread):
                         self.fragments += 1
                         if len(self.latencies) < 10_000:
                             self.latencies.append(late)
-                    self.streaming.set()
+                    self.ready.set()
                 with self._lock:
                     self.bytes += size
                 del buf[:size]
@@ -122,7 +107,7 @@ def _open(port: int, n: int) -> list[LiveViewer]:
     for v in viewers:
         v.start()
     for v in viewers:
-        if not v.streaming.wait(15) or v.error:
+        if not v.ready.wait(15) or v.error:
             raise RuntimeError(f"low-data viewer {v.source}: {v.error or 'no fragment within 15 s'}")
     return viewers
 
@@ -249,6 +234,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    figs = run("--quick" in sys.argv)
-    print(markdown([SectionResult(SECTION, __name__, figures=figs)], {"quick": "--quick" in sys.argv}))
+    run_alone(SECTION, __name__, run)

@@ -11,11 +11,11 @@ scene, a crossing every 10 s) through their rings, read from the scheduler's cou
 from __future__ import annotations
 
 import statistics
-import sys
 import time
 
 from common.config import load
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import Rig
 from tests.bench.ring_bench import cpu_ns
 from tests.support.motion_trial import run_trial
@@ -79,6 +79,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    quick = "--quick" in sys.argv
-    print(markdown([SectionResult(SECTION, __name__, figures=run(quick))], {"quick": quick}))
+    run_alone(SECTION, __name__, run)

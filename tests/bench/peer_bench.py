@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import math
 import statistics
-import sys
 import time
 
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import Rig
 from tests.bench.viewers import Load, measure
 
@@ -100,6 +100,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    figs = run("--quick" in sys.argv)
-    print(markdown([SectionResult(SECTION, __name__, figures=figs)], {"quick": "--quick" in sys.argv}))
+    run_alone(SECTION, __name__, run)

@@ -15,7 +15,6 @@
 """
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -30,6 +29,7 @@ from common.video.streams import STREAMS
 from recorder.encode import settings as encoder
 from tests.bench import loop_stalls
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import CpuClock, Rig, memory_mb
 from tests.support.encoding import OneFile
 from tests.support.procs import wait_until
@@ -189,20 +189,5 @@ def run(quick: bool) -> list[Figure]:
     return figures
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(prog="python -m tests.bench.recorder_bench")
-    parser.add_argument("--quick", action="store_true", help="shorter runs")
-    args = parser.parse_args()
-    figures = run(args.quick)
-    print(f"| {'figure':42} | {'median':>9} | {'spread':>8} | {'unit':6} | {'runs':>4} | target      | ok   |")
-    print(f"|{'-' * 44}|{'-' * 11}|{'-' * 10}|{'-' * 8}|{'-' * 6}|-------------|------|")
-    for f in figures:
-        ok = "" if f.passed is None else ("PASS" if f.passed else "FAIL")
-        print(f"| {f.name:42} | {f.median:9.2f} | {f.spread:8.2f} | {f.unit:6} | {f.runs:4} | {f.target:11} | {ok:4} |")
-    notes = [f"{f.name}: {f.note}" for f in figures if f.note]
-    for note in notes:
-        print(f"  - {note}")
-
-
 if __name__ == "__main__":
-    main()
+    run_alone(SECTION, __name__, run)

@@ -19,6 +19,7 @@ import httpx
 
 from common.state.board import StatusBoard
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import CpuClock, Rig
 from tests.bench.viewers import ViewerSet, rates
 from tests.support.procs import wait_until
@@ -126,6 +127,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    figs = run("--quick" in sys.argv)
-    print(markdown([SectionResult(SECTION, __name__, figures=figs)], {"quick": "--quick" in sys.argv}))
+    run_alone(SECTION, __name__, run)

@@ -15,13 +15,13 @@ from __future__ import annotations
 
 import os
 import shutil
-import sys
 import tempfile
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
 
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 
 SECTION = "recordings"
 SEGMENT_S = 30
@@ -108,6 +108,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    quick = "--quick" in sys.argv
-    print(markdown([SectionResult(SECTION, __name__, figures=run(quick))], {"quick": quick}))
+    run_alone(SECTION, __name__, run)

@@ -12,6 +12,7 @@ import platform
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -180,3 +181,9 @@ def as_json(results: list[SectionResult], meta: dict[str, Any]) -> dict[str, Any
             figures.append(d)
     return {"meta": _clean(meta), "targets": counts(results),
             "sections": [res.as_dict() for res in results], "figures": figures}
+
+
+def run_alone(section: str, module: str, run: Callable[[bool], list[Figure]]) -> None:
+    """``python -m tests.bench.<section>_bench [--quick]``: one section's report."""
+    quick = "--quick" in sys.argv
+    print(markdown([SectionResult(section, module, figures=run(quick))], {"quick": quick}))

@@ -20,7 +20,6 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import statistics
-import sys
 import time
 import uuid
 
@@ -33,6 +32,7 @@ from common.ipc.frame_writer import RingWriter
 from common.video.i420 import planes
 from common.video.streams import STREAMS
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 
 SECTION = "ring"
 CTX = mp.get_context("fork")
@@ -283,6 +283,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    quick = "--quick" in sys.argv
-    print(markdown([SectionResult(SECTION, __name__, figures=run(quick))], {"quick": quick}))
+    run_alone(SECTION, __name__, run)

@@ -8,10 +8,10 @@ drains and leave the fast viewer at the camera's rate.
 """
 from __future__ import annotations
 
-import sys
 import time
 
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import Rig
 from tests.bench.viewers import Viewer, measure
 
@@ -37,7 +37,7 @@ def run(quick: bool) -> list[Figure]:
             slow = Viewer("127.0.0.1", rig.port, PATH, "127.0.0.3", period_s=SLOW_PERIOD_S, name="slow")
             slow.start()
             try:
-                slow.connected.wait(10)
+                slow.ready.wait(10)
                 if slow.error:
                     raise RuntimeError(f"slow viewer: {slow.error}")
                 time.sleep(settle)   # let its socket buffers fill: the server now sees a slow reader
@@ -59,6 +59,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    figs = run("--quick" in sys.argv)
-    print(markdown([SectionResult(SECTION, __name__, figures=figs)], {"quick": "--quick" in sys.argv}))
+    run_alone(SECTION, __name__, run)

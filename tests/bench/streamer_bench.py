@@ -41,6 +41,7 @@ from common.ipc.names import ring_name
 from streamer.live.mjpeg.compose import Composer
 from streamer.params import RESOLUTIONS, view_cameras
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import Rig, memory_mb
 from tests.bench.viewers import ViewerSet, rates
 from tests.support.procs import REPO, free_port
@@ -418,11 +419,4 @@ def run(quick: bool) -> list[Figure]:
 
 
 if __name__ == "__main__":
-    quick = "--quick" in sys.argv
-    figures = run(quick)
-    try:
-        from tests.bench.report import SectionResult, markdown
-        print(markdown([SectionResult(SECTION, __name__, figures=figures)], {"quick": quick}))
-    except ImportError:
-        for f in figures:
-            print(f"{f.name:55s} {f.median:10.2f} {f.unit:9s} {f.target:12s} {f.passed}")
+    run_alone(SECTION, __name__, run)

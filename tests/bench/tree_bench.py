@@ -10,11 +10,11 @@ in the machine, so the shared part is also shown separately.
 """
 from __future__ import annotations
 
-import sys
 import time
 
 from common.state.board import StatusBoard
 from tests.bench.figures import Figure, summarise
+from tests.bench.report import run_alone
 from tests.bench.rig import CpuClock, Rig, memory_mb
 from tests.bench.viewers import ViewerSet
 from tests.support.procs import wait_until
@@ -103,6 +103,4 @@ def _figures(cpu: dict[str, list[float]], rss: dict[str, list[float]], shm: dict
 
 
 if __name__ == "__main__":
-    from tests.bench.report import SectionResult, markdown
-    figs = run("--quick" in sys.argv)
-    print(markdown([SectionResult(SECTION, __name__, figures=figs)], {"quick": "--quick" in sys.argv}))
+    run_alone(SECTION, __name__, run)

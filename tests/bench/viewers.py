@@ -26,36 +26,19 @@ class Counts:
     at: float  # time.monotonic() of the reading
 
 
-class Viewer(threading.Thread):
-    """One MJPEG connection: ``GET path`` on ``host:port`` from ``local_address``."""
+class ClientThread(threading.Thread):
+    """A benchmark client on a thread of its own.  ``_run()`` does its work; what it raises is
+    kept in ``error`` (unless the client was stopped), and ``ready`` is set once it streams,
+    or when it ends at the latest."""
 
-    def __init__(self, host: str, port: int, path: str, local_address: str = "127.0.0.2",
-                 period_s: float = 0.0, name: str = "", headers: str = "") -> None:
-        super().__init__(name=name or f"viewer-{local_address}", daemon=True)
-        self.addr = (host, port)
-        self.headers = headers   # extra request header lines, each ending in CRLF
-        self.path = path
-        self.local_address = local_address
-        self.period_s = period_s
-        self.status = 0
+    def __init__(self, name: str) -> None:
+        super().__init__(name=name, daemon=True)
         self.error = ""
-        self.connected = threading.Event()
+        self.ready = threading.Event()
         self._halt = threading.Event()
-        self._mp: Multipart | None = None
-        self._sock: socket.socket | None = None
-
-    def counts(self) -> Counts:
-        mp = self._mp
-        return Counts(mp.parts if mp else 0, mp.payload_bytes if mp else 0, time.monotonic())
 
     def stop(self) -> None:
         self._halt.set()
-        sock = self._sock
-        if sock is not None:
-            try:
-                sock.shutdown(socket.SHUT_RDWR)   # wakes a recv() at once
-            except OSError:
-                pass
 
     def run(self) -> None:
         try:
@@ -64,9 +47,47 @@ class Viewer(threading.Thread):
             if not self._halt.is_set():
                 self.error = f"{type(exc).__name__}: {exc}"
         finally:
-            if self._sock is not None:
-                self._sock.close()
-            self.connected.set()
+            self._ended()
+            self.ready.set()
+
+    def _run(self) -> None:
+        raise NotImplementedError
+
+    def _ended(self) -> None:
+        """Release what ``_run`` left open."""
+
+
+class Viewer(ClientThread):
+    """One MJPEG connection: ``GET path`` on ``host:port`` from ``local_address``."""
+
+    def __init__(self, host: str, port: int, path: str, local_address: str = "127.0.0.2",
+                 period_s: float = 0.0, name: str = "", headers: str = "") -> None:
+        super().__init__(name or f"viewer-{local_address}")
+        self.addr = (host, port)
+        self.headers = headers   # extra request header lines, each ending in CRLF
+        self.path = path
+        self.local_address = local_address
+        self.period_s = period_s
+        self.status = 0
+        self._mp: Multipart | None = None
+        self._sock: socket.socket | None = None
+
+    def counts(self) -> Counts:
+        mp = self._mp
+        return Counts(mp.parts if mp else 0, mp.payload_bytes if mp else 0, time.monotonic())
+
+    def stop(self) -> None:
+        super().stop()
+        sock = self._sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)   # wakes a recv() at once
+            except OSError:
+                pass
+
+    def _ended(self) -> None:
+        if self._sock is not None:
+            self._sock.close()
 
     def _run(self) -> None:
         sock = self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
@@ -90,7 +111,7 @@ class Viewer(threading.Thread):
         headers = {k.strip().lower(): v.strip() for k, _, v in (line.partition(":") for line in lines[1:])}
         if self.status != 200:
             self.error = f"HTTP {self.status}"
-            self.connected.set()
+            self.ready.set()
             return
         ctype = headers.get("content-type", "")
         boundary = ctype.partition("boundary=")[2].split(";")[0].strip().strip('"')
@@ -99,7 +120,7 @@ class Viewer(threading.Thread):
         chunked = "chunked" in headers.get("transfer-encoding", "").lower()
         dechunk = Dechunk() if chunked else None
         self._mp = mp = Multipart(boundary.encode())
-        self.connected.set()
+        self.ready.set()
         data: bytes | None = rest
         size = 16 * 1024 if self.period_s else 256 * 1024
         next_tick = time.monotonic()

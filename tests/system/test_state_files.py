@@ -8,17 +8,8 @@ from pathlib import Path
 import httpx
 
 from common.state.board import StatusBoard
+from tests.support.bad_json import BAD
 from tests.support.procs import wait_until
-
-BAD = {
-    "garbage": b"\x00\x17 not json at all",
-    "truncated": b'{"view": "0", "resolution": "72',
-    "invalid_utf8": b'{"view": "\xff\xfe"}',
-    "wrong_type": b'[1, 2, 3]',
-    "wrong_field_types": b'{"view": 7, "resolution": ["720p"], "recording": "yes", "viewers": 5, "workers": []}',
-    "bad_values": b'{"view": "garbage", "resolution": "9000p", "recording": {"0": "no"}}',
-    "deep": b"[" * 100_000,
-}
 
 
 def test_streamer_answers_with_corrupt_state(procs, sht_env) -> None:

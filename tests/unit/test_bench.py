@@ -302,7 +302,7 @@ def test_slow_viewer_consumes_one_part_per_period() -> None:
     viewer = Viewer("127.0.0.1", port, "/stream", "127.0.0.2", period_s=0.2)
     viewer.start()
     try:
-        viewer.connected.wait(10)
+        viewer.ready.wait(10)
         time.sleep(1.0)
         # 4 MB are waiting; reading one part per 200 ms takes only a handful of them in a second.
         assert 1 <= viewer.counts().parts <= 8

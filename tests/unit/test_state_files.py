@@ -15,16 +15,7 @@ import pytest
 from common.state.board import StatusBoard
 from common.state.controls import Controls
 from streamer.live.viewers import ViewerTable
-
-BAD = {
-    "garbage": b"\x00\x17 not json at all",
-    "truncated": b'{"view": "0", "resolution": "72',
-    "invalid_utf8": b'{"view": "\xff\xfe"}',
-    "wrong_type": b'[1, 2, 3]',
-    "wrong_field_types": b'{"view": 7, "resolution": ["720p"], "recording": "yes", "viewers": 5, "workers": []}',
-    "bad_values": b'{"view": "garbage", "resolution": "9000p", "recording": {"0": "no"}}',
-    "deep": b"[" * 100_000,
-}
+from tests.support.bad_json import BAD
 
 
 def spoil(path: Path, kind: str) -> None:
