@@ -36,9 +36,15 @@ def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[MotionSystem]:
         yield sysm.start(cameras=(0, 1), recorders=(0,), services=("motion",))
 
 
-def segment_start(play: dict[str, Any]) -> float:
-    """When the segment to play begins, from its file name."""
-    return datetime.strptime(play["file"][5:20], "%Y%m%d_%H%M%S").timestamp()
+def segment_start(system: MotionSystem, play: dict[str, Any]) -> float:
+    """When the segment to play begins: its first frame's time as the recordings list says,
+    which its file name gives to the second."""
+    day = play["file"][7:13]   # cam0_20YYMMDD_... -> YYMMDD
+    doc = httpx.get(system.url(path=f"/api/recordings?camera=0&date={day}"), timeout=5).json()
+    start = next(s["start_epoch"] for s in doc["segments"] if s["file"] == play["file"])
+    named = datetime.strptime(play["file"][5:20], "%Y%m%d_%H%M%S").timestamp()
+    assert named <= start < named + 1.0, (play["file"], start)
+    return float(start)
 
 
 def playable_event(system: MotionSystem) -> dict[str, Any] | None:
@@ -49,7 +55,7 @@ def playable_event(system: MotionSystem) -> dict[str, Any] | None:
     doc = httpx.get(system.url(path="/api/events?camera=0"), timeout=5).json()
     for ev in doc["events"]:
         if (not ev["open"] and ev["play"] and ev["thumbnail"]
-                and segment_start(ev["play"]) <= ev["start_wall"] - ev["pre_s"]):
+                and segment_start(system, ev["play"]) <= ev["start_wall"] - ev["pre_s"]):
             return ev
     return None
 
@@ -59,7 +65,7 @@ def test_marker_on_both_bars_and_a_click_plays_the_segment_at_the_offset(system:
     ev = wait_until(lambda: playable_event(system), 45, 0.5)
     play = ev["play"]
     # The API's answer, checked against the file name: the segment holds start - pre_seconds.
-    seg_start = segment_start(play)
+    seg_start = segment_start(system, play)
     target = ev["start_wall"] - ev["pre_s"]
     assert seg_start <= target < seg_start + 2.0 + 1.0 and abs(seg_start + play["offset_s"] - target) < 0.01
 
