@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from capture.sources import picam
-from capture.sources.base import CameraAbsent, CameraFailed, CameraStackBroken
+from capture.sources.base import CameraAbsent, CameraFailed, CameraStackBroken, CapturedFrame, Source
 from capture.sources.registry import open_source, resolve_kind
 from capture.sources.synthetic import SyntheticSource
 from common.config import Config
@@ -98,10 +98,10 @@ def _measure(cfg: Config, m: Measured, seconds: float, keep: bool) -> None:
         source = open_source(m.kind, m.camera, cfg)
         source.start()
         m.colour = getattr(source, "colour_space", "") or "full-range BT.601 (drawn in the rings' convention)"
-        source.capture(cfg.camera.capture_timeout).release()   # the first frame may take a while
+        _capture(source, cfg.camera.capture_timeout).release()   # the first frame may take a while
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
-            frame = source.capture(cfg.camera.capture_timeout)
+            frame = _capture(source, cfg.camera.capture_timeout)
             try:
                 frame.fill(hd, sd)
             finally:
@@ -120,6 +120,13 @@ def _measure(cfg: Config, m: Measured, seconds: float, keep: bool) -> None:
     finally:
         if source is not None:
             source.close()
+
+
+def _capture(source: Source, timeout: float) -> CapturedFrame:
+    frame = source.capture(timeout)
+    if frame is None:   # only after interrupt(), which the check never calls
+        raise CameraFailed("the capture was interrupted")
+    return frame
 
 
 def _copy(planes: Planes) -> Planes:

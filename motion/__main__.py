@@ -15,6 +15,7 @@ import signal
 import sqlite3
 import sys
 import time
+from collections.abc import Callable
 
 from common.archive.events import EventStore, db_path
 from common.archive.index import ArchiveIndex
@@ -83,7 +84,7 @@ class MotionService:
             self.store.close()
         return 0
 
-    def _guarded(self, work) -> None:
+    def _guarded(self, work: Callable[[], object]) -> None:
         """Run ``work``; a database error (disk full, locked too long) is logged once per
         kind and detection goes on: events are lost meanwhile, the process is not."""
         try:

@@ -19,4 +19,5 @@ def half_planes(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> Planes:
 
 
 def thumbnail_jpeg(planes: Planes) -> bytes:
-    return simplejpeg.encode_jpeg_yuv_planes(*planes, quality=QUALITY)
+    jpeg: bytes = simplejpeg.encode_jpeg_yuv_planes(*planes, quality=QUALITY)
+    return jpeg

@@ -14,6 +14,9 @@ import signal
 import sys
 
 from common.process.startup import start_camera_process
+from recorder.engine import RecorderEngine
+from recorder.recording import Recorder
+from recorder.rpicam import CameraOwned, RpicamRecorder
 
 EXIT_REFUSED = 2
 
@@ -23,8 +26,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--camera", type=int, required=True, help="camera number (0 or 1)")
     args = parser.parse_args(argv)
     cfg = start_camera_process(args.camera)
+    worker: RecorderEngine
     if cfg.recorder.engine == "rpicam-vid":
-        from recorder.rpicam import CameraOwned, RpicamRecorder
         worker = RpicamRecorder(cfg, args.camera)
         try:
             worker.check_camera_free()
@@ -32,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
             print(f"recorder.engine = rpicam-vid: {exc}", file=sys.stderr)
             return EXIT_REFUSED
     else:
-        from recorder.recording import Recorder
         worker = Recorder(cfg, args.camera)
     signal.signal(signal.SIGTERM, worker.stop)
     signal.signal(signal.SIGINT, worker.stop)

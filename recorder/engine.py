@@ -127,7 +127,7 @@ class RecorderEngine(ABC):
             "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": list(self.guard.deleted),
             "retention_state": g.retention, "retention_undeletable": g.undeletable,
             "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
-            **self.engine_status(),
+            **self.engine_status(),   # type: ignore[typeddict-item]  # mypy wants the board's NotRequired keys
         }
 
     def publish(self, final: bool = False) -> None:

@@ -181,7 +181,7 @@ class Recorder(RecorderEngine):
                 # name the next one by the new time (never over an existing file).
                 step_s = self.capture_wall.step_ns / 1e9
                 self._close(f"the wall clock stepped by {step_s:+.1f} s", roll=True)
-            elif self.segmenter.starts_new(self.seg, frame.mono_ns, wall_ns):
+            elif self.seg is not None and self.segmenter.starts_new(self.seg, frame.mono_ns, wall_ns):
                 self._close("", roll=True)
             elif not self.encoding.fits(frame):
                 self._close("the picture size changed")
@@ -189,8 +189,10 @@ class Recorder(RecorderEngine):
         if self.out is None:
             self._open(frame, wall_ns, enc)
         enc.encode(picture, frame.mono_ns, frame.wall_ns)
-        if self.out.error is not None:
-            raise self.out.error
+        out = self.out
+        assert out is not None   # opened just above
+        if out.error is not None:
+            raise out.error
         self.last_mono_ns = frame.mono_ns
         self.seg_last_index = frame.index
         self.frames_written += 1
@@ -215,6 +217,7 @@ class Recorder(RecorderEngine):
         self.out = SegmentFile(part, enc, comment)
         enc.add(self.out)   # from the next frame on, which is made a keyframe
         self.seg, self.seg_first_index, self.seg_dropped = seg, frame.index, 0
+        assert self.syncer is not None   # made by run(), which alone opens segments
         self.syncer.watch(part)
 
     def _close(self, reason: str, roll: bool = False) -> None:
@@ -224,10 +227,13 @@ class Recorder(RecorderEngine):
         this one its last packets then.  Otherwise no frame may follow: they are drained now."""
         out, seg = self.out, self.seg
         self.out = self.seg = None
+        # run() made these and opened the segment, which is all that calls this
+        assert out is not None and seg is not None and self.syncer is not None and self.closer is not None
         self.syncer.watch(None)
         ended = functools.partial(self._finished, seg.first_wall_ns, self.seg_first_index, self.seg_last_index,
                                   self.seg_dropped, reason or "segment boundary")
         enc = self.encoding.encoder
+        assert enc is not None   # it encoded this segment's frames
         enc.end(out)
         self.closer.add(out, self.root / seg.rel_path, ended)
         if not roll and enc.holds_frames:
@@ -260,7 +266,8 @@ class Recorder(RecorderEngine):
         if self.out is not None:
             self._close("write error")
         self.encoding.stop()
-        self.closer.wait()
+        if self.closer is not None:
+            self.closer.wait()
         self.note_error(f"writing {where}: {type(exc).__name__}: {exc}")  # the cause stays the last error
         wait = RETRY_S
         if is_disk_error(exc):

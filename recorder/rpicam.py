@@ -114,7 +114,7 @@ class RpicamRecorder(RecorderEngine):
         # rpicam-vid cuts chunks by elapsed time: segments are not aligned to the clock.
         super().__init__(cfg, camera, False, local)
         self.work = self.root / segment_name.camera_folder(camera) / WORK_DIR
-        self.proc: subprocess.Popen | None = None
+        self.proc: subprocess.Popen[bytes] | None = None
         self.run_tag = ""
         self.restarts = 0
         self.restart_at = 0.0
@@ -206,6 +206,8 @@ class RpicamRecorder(RecorderEngine):
     def _reap(self) -> None:
         """Stop rpicam-vid if it runs (SIGINT lets it close its file), and note how it ended."""
         proc, self.proc = self.proc, None
+        if proc is None:
+            return
         if proc.poll() is None:
             proc.send_signal(signal.SIGINT)
             try:

@@ -8,6 +8,7 @@ answer with :meth:`ParamError.response` themselves, so they work without the app
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from fastapi import APIRouter, Request
 from fastapi.exceptions import RequestValidationError
@@ -53,7 +54,7 @@ class ParamError(Exception):
         super().__init__(f"{field}={value!r}")
         self.field, self.value, self.allowed, self.status = field, value, allowed, status
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {"error": f"invalid {self.field} {self.value!r}: allowed values are {', '.join(self.allowed)}",
                 "field": self.field, "allowed": self.allowed}
 
@@ -68,7 +69,7 @@ class ParamValueError(ParamError):
         super().__init__(field, value, allowed)
         self.message = message
 
-    def body(self) -> dict:
+    def body(self) -> dict[str, Any]:
         return {"error": self.message, "field": self.field, "value": self.value, "allowed": self.allowed}
 
 
@@ -128,7 +129,7 @@ def parse_date(raw: str) -> str:
 
 
 @router.get("/api/config")
-async def page_config(request: Request) -> dict:
+async def page_config(request: Request) -> dict[str, Any]:
     """What the page may offer, and the picture size of each resolution (one camera's)."""
     cfg: Config = request.app.state.cfg
     return {"views": views(cfg), "cameras": cameras(cfg),

@@ -65,7 +65,7 @@ class AvSource:
         self.open_timeout = open_timeout
         self.missed = 0
         self._container: Any = None
-        self._queue: queue.Queue = queue.Queue(QUEUE_DEPTH)
+        self._queue: queue.Queue[Any] = queue.Queue(QUEUE_DEPTH)
         self._closed = threading.Event()
         self._interrupted = threading.Event()
         self._thread: threading.Thread | None = None

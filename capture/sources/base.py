@@ -16,6 +16,9 @@ from typing import Protocol, TypeVar, runtime_checkable
 
 from common.video.i420 import Planes
 
+__all__ = ["CameraAbsent", "CameraFailed", "CameraStackBroken", "CapturedFrame", "Planes", "SliceTimeout",
+           "Source", "wait_in_slices"]
+
 T = TypeVar("T")
 
 

@@ -74,7 +74,7 @@ def connect(path: Path, create: bool = False, busy_ms: int = BUSY_MS) -> sqlite3
     return conn
 
 
-def _row(r: tuple) -> dict[str, Any]:
+def _row(r: tuple[Any, ...]) -> dict[str, Any]:
     (eid, camera, start_wall, start_mono, end_wall, end_mono, last_wall, pre_s, peak_area, peak_wall, bbox,
      closed, segments, deleted, has_thumb) = r
     return {
@@ -133,6 +133,7 @@ class EventStore:
             "peak_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (camera, start_wall, start_mono, start_wall, start_mono, pre_s, peak_area,
              json.dumps(list(bbox)) if bbox else None, peak_wall))
+        assert cur.lastrowid is not None   # an INSERT just made the row
         return int(cur.lastrowid)
 
     def touch(self, event_id: int, last_wall: float, last_mono: float, peak_area: float,

@@ -45,7 +45,7 @@ from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 from common.archive import events as event_store
@@ -160,7 +160,7 @@ def _damage(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
-def _record(row: tuple) -> Recording:
+def _record(row: tuple[Any, ...]) -> Recording:
     file, camera, start, duration, size, written_ns, held = row[:7]
     return Recording(file, camera, start, None if duration is None or duration < 0 else duration, size,
                      written_ns / 1e9, None if held is None else bool(held))
@@ -168,7 +168,7 @@ def _record(row: tuple) -> Recording:
 
 def _day_folders(camera_dir: str) -> list[tuple[str, int]]:
     """(name, modification time) of the day folders in a camera's folder."""
-    found = []
+    found: list[tuple[str, int]] = []
     try:
         entries = list(os.scandir(camera_dir))
     except OSError:
@@ -281,7 +281,8 @@ class ArchiveIndex:
             ino = None
         held = getattr(self._local, "conn", None)
         if held is not None and ino is not None and held[1] == ino:
-            return held[0]
+            conn: sqlite3.Connection = held[0]
+            return conn
         self.close()
         if not self.root.is_dir():
             return None
@@ -519,7 +520,8 @@ class ArchiveIndex:
         self._events_down_until = time.monotonic() + EVENTS_RETRY_S
         self._trouble(f"events database {self.events_path}: {exc}; which segments hold an event is unknown for now")
 
-    def _rows(self, conn: sqlite3.Connection, sql: str, args: tuple, held: bool | None = None) -> list[tuple]:
+    def _rows(self, conn: sqlite3.Connection, sql: str, args: tuple[Any, ...], held: bool | None = None
+              ) -> list[tuple[Any, ...]]:
         """Rows of ``sql``, its ``{flag}`` the event flag (NULL when the events database cannot be
         read at once) and ``{only}`` a filter on it: ``held`` True keeps the segments known to hold
         an event, False the others (all of them when no flag is known)."""
@@ -532,7 +534,7 @@ class ArchiveIndex:
                     self._events_down(exc)
         return [] if held else conn.execute(sql.format(flag="NULL", only=""), args).fetchall()
 
-    def _measured(self, conn: sqlite3.Connection, rows: list[tuple]) -> list[Recording]:
+    def _measured(self, conn: sqlite3.Connection, rows: list[tuple[Any, ...]]) -> list[Recording]:
         """Records of ``rows``; durations not measured yet are read from the files and kept."""
         found = []
         for i, row in enumerate(rows):
@@ -574,9 +576,12 @@ class ArchiveIndex:
         Durations are as stored (None when not measured yet)."""
         sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r "
                f"WHERE ({_WRITE_ORDER}) > (?, ?, ?, ?, ?){{only}} ORDER BY {_WRITE_ORDER} LIMIT {PAGE}")
-        after: tuple = (-(2**63), float("-inf"), -1, -1, -1)
+        after: tuple[Any, ...] = (-(2**63), float("-inf"), -1, -1, -1)
         while True:
-            rows = self._use(lambda conn, after=after: self._rows(conn, sql, after, held), [])
+            def page(conn: sqlite3.Connection, after: tuple[Any, ...] = after) -> list[tuple[Any, ...]]:
+                return self._rows(conn, sql, after, held)
+            none: list[tuple[Any, ...]] = []
+            rows = self._use(page, none)
             for row in rows:
                 yield _record(row)
             if len(rows) < PAGE:

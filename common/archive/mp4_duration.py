@@ -132,7 +132,7 @@ def _trun_duration(data: bytes, s: int, default_duration: int) -> int:
     pos += 4 if flags & 0x001 else 0  # data offset
     pos += 4 if flags & 0x004 else 0  # first sample flags
     if not flags & 0x100:
-        return count * default_duration
+        return int(count * default_duration)
     stride = 4 * sum(1 for bit in (0x100, 0x200, 0x400, 0x800) if flags & bit)
     if pos + count * stride > len(data):
         return 0

@@ -13,7 +13,7 @@ import time
 from abc import ABC, abstractmethod
 from typing import ClassVar
 
-import posix_ipc  # type: ignore[import-not-found]  # a C extension without type stubs
+import posix_ipc
 
 from common.ipc import futex
 from common.ipc.header import STATE_GONE

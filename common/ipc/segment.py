@@ -11,7 +11,7 @@ from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
-import posix_ipc  # type: ignore[import-not-found]  # a C extension without type stubs
+import posix_ipc
 
 from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, VERSION, Geometry, field_struct
 from common.video.i420 import planes

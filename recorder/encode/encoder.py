@@ -21,6 +21,7 @@ from __future__ import annotations
 import io
 from abc import ABC, abstractmethod
 from collections.abc import Iterable
+from typing import Any
 
 import av
 
@@ -50,7 +51,7 @@ class Output(ABC):
         return self.end_pts is not None and (self.pending <= 0 or self.error is not None)
 
     @abstractmethod
-    def write(self, packet: av.Packet, pts: int, mono_ns: int, wall_ns: int) -> None:
+    def write(self, packet: av.Packet[Any], pts: int, mono_ns: int, wall_ns: int) -> None:
         """One access unit (Annex B) of the frame captured at ``mono_ns``/``wall_ns``;
         ``pts`` counts from the encoder's first frame, in :data:`TIME_BASE`."""
 
@@ -69,8 +70,10 @@ class Encoder:
         self._wall_offset_ns = 0
         self._container = av.open(_Discard(), "w", format="mp4")
         try:
-            self.stream = self._container.add_stream(settings.codec, rate=settings.fps)
-            settings.configure(self.stream)
+            stream = self._container.add_stream(settings.codec, rate=settings.fps)
+            assert isinstance(stream, av.video.stream.VideoStream)   # settings.codec is an H.264 encoder
+            self.stream = stream
+            settings.configure(stream)
             self._container.start_encoding()   # opens the encoder: the stream gets its parameter sets
         except BaseException:
             self._container.close()
@@ -117,9 +120,10 @@ class Encoder:
         self._in_flight += 1
         self._deliver(self.stream.encode(frame))
 
-    def _deliver(self, packets: Iterable[av.Packet]) -> None:
+    def _deliver(self, packets: Iterable[av.Packet[Any]]) -> None:
         for packet in packets:
             pts = packet.pts
+            assert pts is not None   # an encoder's packets always carry one
             mono_ns = self.origin_ns + pts * NS // TIME_BASE.denominator
             self._in_flight -= 1
             for out in self.outputs:
@@ -158,7 +162,7 @@ class _Discard(io.RawIOBase):
     def seekable(self) -> bool:
         return True
 
-    def write(self, data) -> int:
+    def write(self, data: bytes) -> int:  # type: ignore[override]  # io's Buffer type, bytes in practice
         return len(data)
 
     def seek(self, offset: int, whence: int = 0) -> int:

@@ -22,7 +22,7 @@ class InputFrame:
         h, w = y.shape
         if self.frame is None or (self.frame.width, self.frame.height) != (w, h):
             self.frame = av.VideoFrame(w, h, "yuv420p")
-            self._planes = [np.frombuffer(p, np.uint8).reshape(p.height, p.line_size)[:, :p.width]
+            self._planes = [np.frombuffer(memoryview(p), np.uint8).reshape(p.height, p.line_size)[:, :p.width]
                             for p in self.frame.planes]
         for dst, src in zip(self._planes, (y, u, v)):
             np.copyto(dst, src)

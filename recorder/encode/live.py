@@ -9,6 +9,7 @@ for packets (the ring's demand word).
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 import av
 
@@ -39,7 +40,7 @@ class LiveFeed(Output):
             self._extradata = encoder.extradata
             encoder.add(self, keyframe=False)
 
-    def write(self, packet: av.Packet, pts: int, mono_ns: int, wall_ns: int) -> None:
+    def write(self, packet: av.Packet[Any], pts: int, mono_ns: int, wall_ns: int) -> None:
         packets = self.packets
         if packets is None:
             return

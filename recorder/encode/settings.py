@@ -70,6 +70,7 @@ def hardware_opens(width: int, height: int, fps: int) -> str:
     """'' when the V4L2 encoder opens here, else why it does not."""
     try:
         ctx = av.CodecContext.create(HARDWARE, "w")
+        assert isinstance(ctx, av.video.codeccontext.VideoCodecContext)   # a video encoder's context
         ctx.width, ctx.height, ctx.pix_fmt = width, height, "yuv420p"
         ctx.time_base = TIME_BASE
         ctx.framerate = Fraction(fps, 1)

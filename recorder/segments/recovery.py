@@ -14,6 +14,7 @@ import os
 import struct
 from collections.abc import Callable
 from pathlib import Path
+from typing import BinaryIO
 
 from common.archive import segment_name
 from common.archive.index import start_from_name
@@ -55,7 +56,7 @@ ZERO_RUN = bytes(8)   # never inside H.264 in MP4: a NAL unit's length is never 
                      # emulation prevention keeps three zero bytes out of its payload
 
 
-def _zeroed(fh, start: int, end: int) -> bool:
+def _zeroed(fh: BinaryIO, start: int, end: int) -> bool:
     """Does the byte range hold a run of zeros that no encoder writes?"""
     fh.seek(start)
     tail = b""
@@ -83,7 +84,7 @@ def trim_incomplete_tail(part: Path) -> int:
 
 def leftover_parts(camera_dir: Path) -> list[Path]:
     """Temporary segment files under ``cam{N}/`` (all day folders), oldest first."""
-    found = []
+    found: list[Path] = []
     if not camera_dir.is_dir():
         return found
     for day in sorted(p for p in camera_dir.iterdir() if p.is_dir()):

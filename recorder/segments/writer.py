@@ -17,6 +17,7 @@ import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import av
 
@@ -51,12 +52,13 @@ class SegmentFile(Output):
             self._container.close()
             raise
 
-    def write(self, packet: av.Packet, pts: int, mono_ns: int, wall_ns: int) -> None:
+    def write(self, packet: av.Packet[Any], pts: int, mono_ns: int, wall_ns: int) -> None:
         if self.error is not None:
             return   # it failed: the recorder ends it
         packet.stream = self._stream
         packet.time_base = TIME_BASE
-        packet.pts, packet.dts = pts - self.start_pts, packet.dts - self.start_pts
+        dts = packet.dts if packet.dts is not None else pts   # an encoder's packets carry both
+        packet.pts, packet.dts = pts - self.start_pts, dts - self.start_pts
         # The muxer takes sample durations from the next sample's time; only the last
         # sample's comes from here, and a nominal frame period is right for it.
         packet.duration = self._period
@@ -129,7 +131,7 @@ def probe(path: Path) -> Probe:
                     frames += 1
                     if packet.pts is not None:
                         last = packet.pts + (packet.duration or 0)
-            duration = float(last * stream.time_base) if last is not None else 0.0
+            duration = float(last * stream.time_base) if last is not None and stream.time_base else 0.0
             return Probe(frames > 0, frames, duration, "" if frames else "no frames")
     except (av.FFmpegError, OSError, ValueError) as exc:
         return Probe(False, 0, 0.0, f"{type(exc).__name__}: {exc}")

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import logging
 import time
+from typing import Any
 
 from fastapi import APIRouter, Request
 
+from streamer.api.context import ApiContext
 from streamer.api.status import full_status, legacy_stats, recording_status
 from streamer.auth import identity
 from streamer.params import LEGACY_RESOLUTIONS, ParamError, check_camera
@@ -26,18 +28,18 @@ def _audit(request: Request, action: str, note: str = "") -> None:
                                                      "at": time.time()})
 
 
-def last_camera(rt) -> int:
-    doc = rt.board.read_last_camera() or {}
-    cam = doc.get("camera", 0)
+def last_camera(rt: ApiContext) -> int:
+    doc = rt.board.read_last_camera()
+    cam = doc.get("camera", 0) if doc else 0
     return cam if isinstance(cam, int) and 0 <= cam < rt.cfg.camera.count else 0
 
 
-def _ok(message: str, **extra: object) -> dict:
+def _ok(message: str, **extra: object) -> dict[str, Any]:
     return {"success": True, "message": message, **extra}
 
 
 @router.post("/switch/{camera_id}")
-async def switch(camera_id: str, request: Request) -> dict:
+async def switch(camera_id: str, request: Request) -> dict[str, Any]:
     rt = request.app.state.rt
     cam = check_camera(rt.cfg, camera_id)
     rt.controls.update(view=str(cam))
@@ -47,7 +49,7 @@ async def switch(camera_id: str, request: Request) -> dict:
 
 
 @router.post("/api/dual_mode/{enabled}")
-async def dual_mode(enabled: str, request: Request) -> dict:
+async def dual_mode(enabled: str, request: Request) -> dict[str, Any]:
     rt = request.app.state.rt
     flag = enabled.lower()
     if flag not in ("true", "false"):
@@ -65,7 +67,7 @@ async def dual_mode(enabled: str, request: Request) -> dict:
 
 
 @router.post("/api/resolution/{resolution}")
-async def resolution(resolution: str, request: Request) -> dict:
+async def resolution(resolution: str, request: Request) -> dict[str, Any]:
     rt = request.app.state.rt
     if resolution not in LEGACY_RESOLUTIONS:
         raise ParamError("resolution", resolution, list(LEGACY_RESOLUTIONS))
@@ -75,7 +77,7 @@ async def resolution(resolution: str, request: Request) -> dict:
 
 
 @router.get("/api/stats")
-async def stats(request: Request) -> dict:
+async def stats(request: Request) -> dict[str, Any]:
     rt = request.app.state.rt
     status = full_status(rt)
     by_res = status["limits"]["viewers_by_res"]
@@ -84,22 +86,22 @@ async def stats(request: Request) -> dict:
 
 
 @router.get("/api/recording/status")
-async def rec_status(request: Request) -> dict:
+async def rec_status(request: Request) -> dict[str, Any]:
     rt = request.app.state.rt
     return recording_status(rt.cfg, rt.watch, rt.controls, rt.board)
 
 
 @router.post("/api/recording/start/{camera_id}")
-async def rec_start(camera_id: str, request: Request) -> dict:
+async def rec_start(camera_id: str, request: Request) -> dict[str, Any]:
     return _set_recording(request, camera_id, True)
 
 
 @router.post("/api/recording/stop/{camera_id}")
-async def rec_stop(camera_id: str, request: Request) -> dict:
+async def rec_stop(camera_id: str, request: Request) -> dict[str, Any]:
     return _set_recording(request, camera_id, False)
 
 
-def _set_recording(request: Request, camera_id: str, on: bool) -> dict:
+def _set_recording(request: Request, camera_id: str, on: bool) -> dict[str, Any]:
     """Resume or pause a camera's continuous recording (the recorder follows the flag)."""
     rt = request.app.state.rt
     cam = check_camera(rt.cfg, camera_id)

@@ -31,7 +31,7 @@ def recorder_docs(cfg: Config, board: StatusBoard) -> dict[str, Any]:
 
 def merge_views(per_worker: list[list[dict[str, Any]]], viewers: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One line per (view, resolution) over all workers: each encodes the same frames."""
-    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    merged: dict[tuple[Any, Any], dict[str, Any]] = {}
     for stats in per_worker:
         for v in stats:
             if not isinstance(v, dict) or not v.get("encoding"):

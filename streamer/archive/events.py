@@ -34,7 +34,8 @@ T = TypeVar("T")
 
 
 def _cfg(request: Request) -> Config:
-    return request.app.state.cfg
+    cfg: Config = request.app.state.cfg
+    return cfg
 
 
 def _unavailable(exc: Exception) -> JSONResponse:
@@ -46,8 +47,10 @@ def _day_range(day: str) -> tuple[float, float, datetime]:
     return midnight.timestamp(), (midnight + timedelta(days=1)).timestamp(), midnight
 
 
-def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: dict[tuple[int, str], list]
-                 ) -> dict[str, Any] | None:
+Segments = dict[tuple[int, str], list[dict[str, Any]]]   # (camera, day) -> its segments, as listed
+
+
+def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segments) -> dict[str, Any] | None:
     t = ev["start_wall"] - ev["pre_s"]
     day = datetime.fromtimestamp(t).strftime("%y%m%d")
     key = (ev["camera"], day)
@@ -66,8 +69,7 @@ def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: di
     return {"file": best["file"], "url": best["url"], "offset_s": round(max(0.0, t - best["start_epoch"]), 3)}
 
 
-def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: dict[tuple[int, str], list]
-              ) -> dict[str, Any]:
+def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segments) -> dict[str, Any]:
     start = datetime.fromtimestamp(ev["start_wall"])
     midnight = start.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
     end_wall = ev["end_wall"] if ev["end_wall"] is not None else max(ev["last_wall"], time.time())
@@ -110,7 +112,7 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
             conn.close()
     except sqlite3.Error as exc:
         return _unavailable(exc)
-    cache: dict[tuple[int, str], list] = {}
+    cache: Segments = {}
     index = archive_of(request)
     if found:
         index.refresh()

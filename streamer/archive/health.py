@@ -56,7 +56,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
     last = segment_doc(recent[-1]) if recent else None
     last_end = (recent[-1].start + (recent[-1].duration or 0)) if recent else None
     age = None if last_end is None else round(max(0.0, now - last_end), 1)
-    running = bool(doc) and doc.get("age_s", RECORDER_STALE_S) < RECORDER_STALE_S
+    running = doc is not None and doc.get("age_s", RECORDER_STALE_S) < RECORDER_STALE_S
     state = str(doc.get("state", "unknown")) if running and doc else "not running"
     failing: list[str] = []
     warning: list[str] = []

@@ -42,7 +42,8 @@ GAP_TOLERANCE_S = 1.5  # a start told by a file's name has 1 s resolution: back-
 
 
 def _cfg(request: Request) -> Config:
-    return request.app.state.cfg
+    cfg: Config = request.app.state.cfg
+    return cfg
 
 
 def archive_of(request: Request) -> ArchiveIndex:

@@ -80,7 +80,7 @@ def _ip(text: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
     return addr
 
 
-def _inside(addr: Any, networks: list) -> bool:
+def _inside(addr: Any, networks: list[Any]) -> bool:
     return addr is not None and any(addr.version == n.version and addr in n for n in networks)
 
 

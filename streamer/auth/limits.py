@@ -8,18 +8,20 @@ from __future__ import annotations
 import time
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 MAX_KEYS = 1024
+V = TypeVar("V")
 
 
-class _Bounded(OrderedDict):
+class _Bounded(OrderedDict[str, V], Generic[V]):
     """An LRU map: touching a key moves it to the end, the oldest falls off past the cap."""
 
     def __init__(self, max_keys: int) -> None:
         super().__init__()
         self.max_keys = max_keys
 
-    def touch(self, key: str, default: object) -> object:
+    def touch(self, key: str, default: V) -> V:
         if key in self:
             self.move_to_end(key)
             return self[key]
@@ -40,7 +42,7 @@ class LoginFailures:
 
     def __init__(self, limit: int = 5, window: float = 60.0, block: float = 60.0, max_keys: int = MAX_KEYS) -> None:
         self.limit, self.window, self.block = limit, window, block
-        self._table = _Bounded(max_keys)
+        self._table: _Bounded[_Failures] = _Bounded(max_keys)
 
     def blocked_for(self, address: str, now: float | None = None) -> float:
         """Seconds this address must still wait (0 when it may try)."""
@@ -52,7 +54,6 @@ class LoginFailures:
         """Count a failure; True when it makes the address blocked."""
         now = time.monotonic() if now is None else now
         entry = self._table.touch(address, _Failures([]))
-        assert isinstance(entry, _Failures)
         entry.times = [*[t for t in entry.times if now - t < self.window][-(self.limit - 1):], now]
         if len(entry.times) >= self.limit:
             entry.blocked_until = now + self.block
@@ -77,13 +78,12 @@ class RateLimit:
 
     def __init__(self, rate: float, burst: float, max_keys: int = MAX_KEYS) -> None:
         self.rate, self.burst = rate, burst
-        self._table = _Bounded(max_keys)
+        self._table: _Bounded[_Bucket] = _Bounded(max_keys)
 
     def take(self, key: str, now: float | None = None) -> float:
         """0 when the request may go ahead (a token is used), else seconds until one is free."""
         now = time.monotonic() if now is None else now
         bucket = self._table.touch(key, _Bucket(self.burst, now))
-        assert isinstance(bucket, _Bucket)
         bucket.tokens = min(self.burst, bucket.tokens + (now - bucket.at) * self.rate)
         bucket.at = now
         if bucket.tokens >= 1.0:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 from urllib.parse import parse_qs
 
 from fastapi import APIRouter, Request
@@ -16,7 +17,8 @@ MAX_BODY = 4096
 
 
 def _guard(request: Request) -> Guard:
-    return request.app.state.guard
+    guard: Guard = request.app.state.guard
+    return guard
 
 
 def _secure(request: Request) -> bool:
@@ -80,7 +82,7 @@ async def logout(request: Request) -> Response:
 
 
 @router.get("/api/session")
-async def session(request: Request) -> dict:
+async def session(request: Request) -> dict[str, Any]:
     """Who this request is, and whether it may change settings (for the page)."""
     guard, who = _guard(request), identity(request)
     accounts = guard.users.any()

@@ -21,7 +21,8 @@ router = APIRouter()
 
 
 def _live(request: Request) -> LiveRuntime:
-    return request.app.state.live
+    live: LiveRuntime = request.app.state.live
+    return live
 
 
 def _heartbeat(live: LiveRuntime, view: str, res: str) -> Response:

@@ -55,7 +55,7 @@ class LiveRuntime:
         self.snapshot_rate = RateLimit(SNAPSHOT_RATE, SNAPSHOT_BURST)
         self.snapshot_encodes = RateLimit(SNAPSHOT_ENCODES_PER_S, SNAPSHOT_ENCODES_PER_S)
         self._snapshot_lock = asyncio.Lock()
-        self._refresh: asyncio.Task | None = None
+        self._refresh: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         self._refresh = self.loop.create_task(self._refresh_rows())

@@ -203,7 +203,7 @@ class Connection:
         self._proto._listeners.discard(event)
 
 
-def lookup(client: tuple[str, int] | list | None) -> Connection | None:
+def lookup(client: tuple[str, int] | list[Any] | None) -> Connection | None:
     """The connection of a request's ``scope["client"]``; None under another server."""
     proto = _connections.get((client[0], client[1])) if client else None
     if proto is None:

@@ -11,6 +11,7 @@ import logging
 import multiprocessing
 import os
 import signal
+import socket
 import time
 from typing import Any
 
@@ -42,7 +43,7 @@ def uvicorn_options(host: str, port: int) -> dict[str, Any]:
                 "access_log": False, "timeout_graceful_shutdown": SHUTDOWN_GRACE_S, "log_level": "info"}
 
 
-def _worker(options: dict[str, Any], sock: object, parent: int) -> None:
+def _worker(options: dict[str, Any], sock: socket.socket, parent: int) -> None:
     # If the parent is killed outright, the workers must go too, or they would hold the port.
     try:
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

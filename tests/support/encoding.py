@@ -3,6 +3,7 @@ packets the packet ring would get."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import av
 import numpy as np
@@ -20,7 +21,7 @@ class PacketList(Output):
         super().__init__()
         self.got: list[tuple[bytes, bool, int]] = []
 
-    def write(self, packet: av.Packet, pts: int, mono_ns: int, wall_ns: int) -> None:
+    def write(self, packet: av.Packet[Any], pts: int, mono_ns: int, wall_ns: int) -> None:
         self.got.append((bytes(packet), packet.is_keyframe, mono_ns))
 
 

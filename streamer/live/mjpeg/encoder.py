@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import simplejpeg
 
@@ -264,7 +265,7 @@ class ViewEncoder:
             self.loop.call_soon_threadsafe(self._publish, pic, tick)
 
     # -- statistics --------------------------------------------------------------------------
-    def stats(self) -> dict:
+    def stats(self) -> dict[str, Any]:
         return {"view": self.view, "res": self.res.name, "fps": round(self._encode_ms.rate(), 2),
                 "avg_jpeg_bytes": int(self._sizes.mean()), "encode_ms": round(self._encode_ms.mean(), 2),
                 "frames_encoded": self.frames_encoded, "lapped": self.lapped, "anomalies": self.anomalies,
@@ -323,7 +324,7 @@ class Encoders:
             for reader in enc.readers:
                 reader.close()
 
-    def stats(self) -> list[dict]:
+    def stats(self) -> list[dict[str, Any]]:
         return [enc.stats() for enc in self._by_view.values()]
 
     def close(self) -> None:
