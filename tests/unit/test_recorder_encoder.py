@@ -117,7 +117,7 @@ def test_a_boundary_forces_a_keyframe_and_the_encoder_goes_on(system) -> None:
     wait_until(lambda: s.rec.syncer is not None, 10)   # running
     encoders = set()
     s.feed(110, lambda: encoders.add(id(s.rec.encoding.encoder)) if s.rec.out is not None else None)
-    wait_until(lambda: s.rec.frames_written >= s.fed, 10)
+    wait_until(lambda: s.rec.seg_last_index == s.fed - 1, 10)   # it took the last frame fed
     packets = s.published()
     s.stop()
     segs = check_back_to_back(s.rec, s.cfg.recordings_root)
@@ -137,7 +137,7 @@ def test_with_b_frames_and_lookahead_segments_are_still_back_to_back(system) -> 
     s = system(recorder__segment_seconds=1, recorder__tune="none", recorder__preset="medium")
     wait_until(lambda: s.rec.syncer is not None, 10)   # running
     s.feed(130)
-    wait_until(lambda: s.rec.frames_written >= s.fed, 10)
+    wait_until(lambda: s.rec.seg_last_index == s.fed - 1, 10)   # it took the last frame fed
     s.stop()
     segs = check_back_to_back(s.rec, s.cfg.recordings_root)
     assert len(segs) >= 4
