@@ -8,6 +8,7 @@ runs for about a second or more is marked ``slow`` where it is defined.  So
 """
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -29,6 +30,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def sht_env(tmp_path: Path) -> dict[str, str]:
     """An isolated configuration (ring prefix, port, folders) for one test system."""
     return isolated_env(tmp_path / "sht")
+
+
+@pytest.fixture
+def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time with summer time (the clocks go back on 2026-10-25 at 03:00 to 02:00)."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
