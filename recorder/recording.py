@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,8 @@ GAP_S = 1.0              # no frame for this long closes the segment at the gap
 READ_TIMEOUT_S = 0.2     # how long one wait for a frame lasts (bounds the reaction to a stop)
 RETRY_S = 3.0            # after a write error, wait this long before the next segment
 IDLE_S = 0.1             # the loop's pace while paused or waiting to retry
+CLOCK_STEP_NEWS_NS = 24 * 3600 * 1_000_000_000   # a wall clock step is reported (health warns) this long
+CLOCK_STEPS_KEPT = 64    # steps remembered for that count
 
 
 class Recorder(RecorderEngine):
@@ -86,6 +89,7 @@ class Recorder(RecorderEngine):
         self.waiting_reason = "starting"
         self.clock_steps = 0
         self.last_clock_step: ClockStep | None = None
+        self.clock_steps_at: deque[int] = deque(maxlen=CLOCK_STEPS_KEPT)   # monotonic ns of each step
         self._drop_day, self._drop_base = "", 0
 
     # -- main loop -------------------------------------------------------------------------
@@ -170,7 +174,7 @@ class Recorder(RecorderEngine):
         self.expect = frame.index + 1
         wall_ns = self.capture_wall(frame.mono_ns, frame.wall_ns)
         if self.capture_wall.step_ns:
-            self._clock_stepped(self.capture_wall.step_ns, wall_ns)
+            self._clock_stepped(self.capture_wall.step_ns, wall_ns, frame.mono_ns)
         if self.out is not None:
             # roll: the next segment starts with this frame, and the encoder goes on
             gap = (frame.mono_ns - self.last_mono_ns) / 1e9
@@ -197,8 +201,10 @@ class Recorder(RecorderEngine):
         self.seg_last_index = frame.index
         self.frames_written += 1
 
-    def _clock_stepped(self, step_ns: int, wall_ns: int) -> None:
+    def _clock_stepped(self, step_ns: int, wall_ns: int, mono_ns: int) -> None:
+        """The wall clock stepped by ``step_ns``, seen in the frame captured at ``mono_ns``."""
         self.clock_steps += 1
+        self.clock_steps_at.append(mono_ns)
         self.last_clock_step = {"step_s": round(step_ns / 1e9, 3), "at": round(wall_ns / 1e9, 3)}
         log.warning("camera %d: the wall clock stepped by %+.3f s (now %s)", self.camera, step_ns / 1e9,
                     local_time(wall_ns).isoformat(timespec="seconds"))
@@ -294,7 +300,13 @@ class Recorder(RecorderEngine):
             "current_frames": self.out.frames if self.out else 0, "frames_dropped": self.frames_dropped,
             "frames_dropped_today": self.dropped_today(),
             "clock_steps": self.clock_steps, "last_clock_step": self.last_clock_step,
+            "clock_steps_24h": self.recent_clock_steps(),
         }
+
+    def recent_clock_steps(self) -> int:
+        """Steps of the wall clock in the last 24 h (judged on the monotonic clock, which no step moves)."""
+        since = time.monotonic_ns() - CLOCK_STEP_NEWS_NS
+        return sum(1 for at in self.clock_steps_at if at >= since)
 
     def dropped_today(self) -> int:
         """Frames lost since local midnight (counted by this process)."""

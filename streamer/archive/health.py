@@ -82,8 +82,9 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
             warning.append(f"{name}: {doc['frames_dropped_today']} frames dropped today")
         if doc.get("disk_warning"):
             warning.append(f"{name}: disk space is low")
-        if doc.get("clock_steps"):
-            warning.append(f"{name}: the wall clock stepped {doc['clock_steps']} time(s)")
+        if doc.get("clock_steps_24h"):
+            # Only recent steps: the one NTP makes at boot is news for a day, not until a restart.
+            warning.append(f"{name}: the wall clock stepped {doc['clock_steps_24h']} time(s) in the last 24 h")
     if gaps:
         warning.append(f"{name}: {len(gaps)} gap(s) in the last 24 h")
     return {
@@ -99,6 +100,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
                       "undeletable": doc.get("retention_undeletable", 0) if running and doc else None,
                       "deleted": doc.get("retention_deleted_count", 0) if running and doc else None},
         "clock_steps": doc.get("clock_steps", 0) if running and doc else None,
+        "clock_steps_24h": doc.get("clock_steps_24h", 0) if running and doc else None,
         "status": "failing" if failing else ("warning" if warning else "ok"),
         "reasons": failing + warning,
     }

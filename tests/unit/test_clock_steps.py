@@ -8,7 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from common.archive.index import ArchiveIndex
+from common.config import load
 from common.state.controls import Controls
+from recorder.recording import Recorder
+from streamer.archive.health import health
+from tests.support.procs import isolated_env
 
 
 @pytest.fixture
@@ -48,3 +53,31 @@ def test_a_pause_from_before_the_last_boot_ends_by_its_wall_time(tmp_path: Path)
     c = Controls(run)
     assert c.recording_enabled(0) and not c.recording_enabled(1)
 
+
+HOUR_NS = 3600 * 1_000_000_000
+
+
+def _clock_warnings(rec: Recorder) -> list[str]:
+    rec.publish()
+    cfg = rec.cfg
+    index = ArchiveIndex(cfg.recordings_root)
+    try:
+        doc = health(cfg, index, rec.board, rec.controls)
+    finally:
+        index.close()
+    return [r for r in doc["cameras"]["0"]["reasons"] if "clock" in r]
+
+
+def test_a_clock_step_warns_for_a_day_then_no_more(tmp_path: Path) -> None:
+    """The step NTP makes at boot is news for a day; the recorder need not restart to clear it."""
+    rec = Recorder(load(isolated_env(tmp_path / "sht")), 0, free_bytes=lambda _: 10**12)
+    try:
+        wall = time.time_ns()
+        rec._clock_stepped(90 * 1_000_000_000, wall - 25 * HOUR_NS, time.monotonic_ns() - 25 * HOUR_NS)
+        assert _clock_warnings(rec) == []
+        assert rec.status()["clock_steps"] == 1     # still counted since the start, for the record
+        rec._clock_stepped(-2 * 1_000_000_000, wall - HOUR_NS, time.monotonic_ns() - HOUR_NS)
+        assert _clock_warnings(rec) == ["camera 0: the wall clock stepped 1 time(s) in the last 24 h"]
+    finally:
+        rec.live.close()
+        rec.reader.close()
