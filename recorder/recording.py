@@ -90,6 +90,7 @@ class Recorder(RecorderEngine):
         self.clock_steps = 0
         self.last_clock_step: ClockStep | None = None
         self.clock_steps_at: deque[int] = deque(maxlen=CLOCK_STEPS_KEPT)   # monotonic ns of each step
+        self.write_failing = False   # since the last write error, no segment has reached its boundary
         self._drop_day, self._drop_base = "", 0
 
     # -- main loop -------------------------------------------------------------------------
@@ -255,6 +256,8 @@ class Recorder(RecorderEngine):
             return
         rel = str(done.path.relative_to(self.root))
         self.segments_written += 1
+        if reason == "segment boundary":
+            self.write_failing = False   # a whole segment written: a next error is news again
         if done.why_short:
             self.frames_dropped += done.frames - done.on_disk
             self.note_error(f"{rel}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})")
@@ -275,6 +278,9 @@ class Recorder(RecorderEngine):
         if self.closer is not None:
             self.closer.wait()
         self.note_error(f"writing {where}: {type(exc).__name__}: {exc}")  # the cause stays the last error
+        if not self.write_failing:   # the gap's cause; once for a run of failures, not every retry
+            self.write_failing = True
+            self.gaplog.add("write error", error=getattr(exc, "strerror", None) or str(exc))
         wait = RETRY_S
         if is_disk_error(exc):
             deleted = self.guard.state.deleted_count

@@ -2,7 +2,8 @@
 in the recordings can be given its cause.
 
 A short JSON list per camera in the run folder (``gaps-cam{N}.json``): recorder started
-and stopped, recording paused and resumed (and by whom), camera restarted, clock steps.
+and stopped, recording paused and resumed (and by whom), camera restarted, clock steps,
+write errors (the first of a run of them).
 Written only when something happens (rarely); the newest ``MAX_ENTRIES`` are kept.
 """
 from __future__ import annotations
@@ -56,6 +57,9 @@ def cause_of(events: list[dict[str, Any]], start: float, end: float) -> str:
     for e in near:
         if e["event"] == "recording paused":
             return "paused" + (f" by {e['by']}" if e.get("by") else "")
+    for e in near:
+        if e["event"] == "write error":
+            return "write error" + (f" ({e['error']})" if e.get("error") else "")
     for e in near:
         if e["event"] in ("recorder started", "recorder stopped"):
             return "recorder restarted"
