@@ -100,6 +100,9 @@ class Recorder(RecorderEngine):
         self.settings = self.encoding.settings = dataclasses.replace(self.settings, codec=codec)
         log.info("camera %d: recording %s to %s in %d s segments; encoder %s (%s)", self.camera,
                  self.reader.name, self.root, self.cfg.recorder.segment_seconds, codec, self.encoder_why)
+        if not self.wait_for_disk():
+            self.publish(final=True)
+            return 0
         self.recovered.extend(recover(self.root, self.camera, self.indexer.finished))
         self.gaplog.add("recorder started")
         self.guard.check()
@@ -112,7 +115,7 @@ class Recorder(RecorderEngine):
                 self.tick(now)
                 self.live.tick()
                 self.closer.poll()
-                if not self.enabled or now < self.retry_at:
+                if not self.may_record or now < self.retry_at:
                     self.expect = None  # frames skipped on purpose are not drops
                     if self.live.wanted():
                         self.encoding.encode_newest(self.reader, self.input, READ_TIMEOUT_S)
@@ -135,9 +138,9 @@ class Recorder(RecorderEngine):
             log.info("camera %d: stopped (%d segments written)", self.camera, self.segments_written)
         return 0
 
-    def pausing(self) -> None:
+    def pausing(self, why: str) -> None:
         if self.out is not None:
-            self._close("paused")
+            self._close(why)
         if self.closer is not None:
             self.closer.wait()   # the status that says paused lists the segment it closed
 
@@ -190,6 +193,8 @@ class Recorder(RecorderEngine):
                 self._close("", roll=True)
             elif not self.encoding.fits(frame):
                 self._close("the picture size changed")
+        if self.out is None and not self.disk_present():
+            return
         enc = self.encoding.for_frame(frame)
         if self.out is None:
             self._open(frame, wall_ns, enc)
