@@ -1,10 +1,13 @@
 """Time sources and frame pacing.
 
 CLOCK_MONOTONIC (``time.monotonic_ns``) times frames and ages: it never jumps.  Wall time
-(``time.time_ns``) only names things for people: overlays and file names.
+(``time.time_ns``) only names things for people: overlays and file names.  A deadline that
+other processes judge (a pause's end) is kept on CLOCK_BOOTTIME with the boot's identity:
+the same clock in every process of one boot, never stepped, and counting a suspend.
 """
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -22,6 +25,25 @@ class Clock:
 
     def local(self, wall_ns: int) -> datetime:
         return datetime.fromtimestamp(wall_ns / 1e9)
+
+
+BOOT_ID_PATH = "/proc/sys/kernel/random/boot_id"
+
+
+def since_boot() -> float:
+    """Seconds since this boot (CLOCK_BOOTTIME where there is one): steps of the wall clock never move it."""
+    return time.clock_gettime(getattr(time, "CLOCK_BOOTTIME", time.CLOCK_MONOTONIC))
+
+
+@functools.cache
+def boot_id() -> str:
+    """This boot's identity: a reading of :func:`since_boot` means something only in the boot that
+    took it.  "" when the system does not tell (no reading is then trusted across processes)."""
+    try:
+        with open(BOOT_ID_PATH) as fh:
+            return fh.read().strip()
+    except OSError:
+        return ""
 
 
 def stamp_text(wall_ns: int) -> str:

@@ -5,7 +5,8 @@ downscaled), keeps events in ``<recorder root>/events.sqlite``, finds the segmen
 cover each closed event, optionally POSTs each event start to ``motion.webhook_url``, and
 publishes its status (``run/status-motion.json``) for the page's MOTION badge.
 Exit codes: 0 on SIGINT/SIGTERM, 2 for a bad configuration.  With ``motion.enabled``
-false it only waits for the stop signal (so the supervisor does not restart it in a loop).
+false it only waits for the stop signal (so the supervisor does not restart it in a loop);
+while the recordings disk is not mounted where ``recorder.require_mount`` says, it waits for it.
 """
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from collections.abc import Callable
 
 from common.archive.events import EventStore, db_path
 from common.archive.index import ArchiveIndex
+from common.archive.mount import mount_problem
 from common.clock import Pacer
 from common.config import Config, load_or_exit
 from common.state.board import StatusBoard
@@ -32,6 +34,7 @@ STATUS_EVERY_S = 1.0
 RESOLVE_EVERY_S = 5.0
 PRUNE_EVERY_S = 600.0
 RESOLVE_AFTER_S = 5.0   # a segment is renamed into place at most this long after it ends
+DISK_WAIT_S = 1.0       # how often an absent recordings disk is looked for at start
 
 
 class MotionService:
@@ -131,13 +134,22 @@ class MotionService:
 def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     cfg = load_or_exit()
+    stop: list[int] = []
+    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
+    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     if not cfg.motion.enabled:
         log.info("motion.enabled = false: no motion detection")
-        stop = []
-        signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-        signal.signal(signal.SIGINT, lambda *_: stop.append(1))
         while not stop:
             signal.pause()
+        return 0
+    # The events database lives with the recordings: never made on the SD card under an empty mount point.
+    absent = mount_problem(cfg.recordings_root, cfg.recorder.require_mount)
+    if absent:
+        log.error("%s: motion detection starts once it is there", absent)
+    while absent and not stop:
+        time.sleep(DISK_WAIT_S)
+        absent = mount_problem(cfg.recordings_root, cfg.recorder.require_mount)
+    if stop:
         return 0
     service = MotionService(cfg)
     signal.signal(signal.SIGTERM, service.stop)

@@ -2,7 +2,8 @@
 
 :class:`~recorder.recording.Recorder` (PyAV, fed by the ring) and
 :class:`~recorder.rpicam.RpicamRecorder` (rpicam-vid) differ only in how segments are made;
-the disk guard, the pause flag, the bounded histories and the status document are the same.
+the disk guard, the pause flag, the expected mount, the bounded histories and the status
+document are the same.
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from datetime import datetime
 from pathlib import Path
 
 from common.archive.gaplog import GapLog
+from common.archive.mount import mount_problem
 from common.config import Config
 from common.state.board import StatusBoard
 from common.state.controls import Controls, describe_pause
@@ -26,7 +28,8 @@ from recorder.segments.segmenter import Segmenter, local_time
 
 log = logging.getLogger("recorder")
 
-CONTROLS_EVERY_S = 0.25  # how often the pause flag is read
+CONTROLS_EVERY_S = 0.25  # how often the pause flag and the expected mount are looked at
+WAIT_S = 0.1             # the pace of the wait for the recordings disk at start
 STATUS_EVERY_S = 1.0     # how often the status document is published
 HISTORY = 20             # entries kept in each status list
 
@@ -52,6 +55,7 @@ class RecorderEngine(ABC):
         self.status_name = recorder_status_name(camera)
         self.stopping = False
         self.enabled = True
+        self.disk_absent = ""   # why the recordings disk may not be written (recorder.require_mount); "" if it may
         self.segments_written = 0
         self.frames_written = 0
         self.last_error = ""
@@ -71,7 +75,8 @@ class RecorderEngine(ABC):
         if now >= self._next_controls:
             self._next_controls = now + CONTROLS_EVERY_S
             self._follow_controls()
-        if now >= self._next_disk:
+            self._follow_mount()
+        if now >= self._next_disk and not self.disk_absent:   # (the guard makes the root)
             self._next_disk = now + self.cfg.recorder.check_seconds
             self.guard.check()
         if now >= self._next_status:
@@ -88,11 +93,46 @@ class RecorderEngine(ABC):
             self.gaplog.add("recording resumed" if enabled else "recording paused",
                             by=controls.get("changed_by", ""))
             if not enabled:
-                self.pausing()
+                self.pausing("paused")
             self.enabled = enabled
 
-    def pausing(self) -> None:  # noqa: B027 (an engine with nothing open keeps it)
-        """Recording was just paused: end what is being written."""
+    def _follow_mount(self) -> None:
+        """Stop writing while the recordings disk is not where ``recorder.require_mount`` says,
+        and go on by itself once it is; each change is logged once and kept in the gap log."""
+        problem = mount_problem(self.root, self.cfg.recorder.require_mount)
+        if problem == self.disk_absent:
+            return
+        if problem:
+            self.note_error(f"not recording: {problem}")
+            self.gaplog.add("disk absent", why=problem)
+            self.pausing("the recordings disk went away")
+        else:
+            log.info("camera %d: the recordings disk is there again: recording", self.camera)
+            self.gaplog.add("disk back")
+        self.disk_absent = problem
+
+    def disk_present(self) -> bool:
+        """Looked at again right before folders are made (a new segment): the disk may have
+        gone since the last tick, and nothing is ever made on the SD card under its mount point."""
+        self._follow_mount()
+        return not self.disk_absent
+
+    @property
+    def may_record(self) -> bool:
+        """Recording is on and its disk is there."""
+        return self.enabled and not self.disk_absent
+
+    def wait_for_disk(self) -> bool:
+        """At start, before anything touches the recordings root: wait while its disk is absent
+        (the status says why); False when stopped meanwhile."""
+        self._follow_mount()
+        while self.disk_absent and not self.stopping:
+            time.sleep(WAIT_S)
+            self.tick(time.monotonic())
+        return not self.stopping
+
+    def pausing(self, why: str) -> None:  # noqa: B027 (an engine with nothing open keeps it)
+        """Recording was just paused, or its disk went away (``why``): end what is being written."""
 
     def reconcile(self) -> float:
         """At start: make the archive index agree with this camera's files (a crash may have
@@ -117,7 +157,7 @@ class RecorderEngine(ABC):
 
     def status(self) -> RecorderStatus:
         g = self.guard.state
-        return {
+        doc: RecorderStatus = {
             "camera": self.camera, "pid": os.getpid(), "engine": self.engine, "state": self.state(),
             "enabled": self.enabled, "segment_seconds": self.cfg.recorder.segment_seconds,
             "segments_written": self.segments_written, "frames_written": self.frames_written,
@@ -129,6 +169,9 @@ class RecorderEngine(ABC):
             "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
             **self.engine_status(),   # type: ignore[typeddict-item]  # mypy wants the board's NotRequired keys
         }
+        if self.disk_absent and self.enabled:
+            doc["state"], doc["waiting_for"] = "waiting", self.disk_absent
+        return doc
 
     def publish(self, final: bool = False) -> None:
         doc = self.status()

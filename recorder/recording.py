@@ -18,6 +18,7 @@ import dataclasses
 import functools
 import logging
 import time
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -49,6 +50,8 @@ GAP_S = 1.0              # no frame for this long closes the segment at the gap
 READ_TIMEOUT_S = 0.2     # how long one wait for a frame lasts (bounds the reaction to a stop)
 RETRY_S = 3.0            # after a write error, wait this long before the next segment
 IDLE_S = 0.1             # the loop's pace while paused or waiting to retry
+CLOCK_STEP_NEWS_NS = 24 * 3600 * 1_000_000_000   # a wall clock step is reported (health warns) this long
+CLOCK_STEPS_KEPT = 64    # steps remembered for that count
 
 
 class Recorder(RecorderEngine):
@@ -86,6 +89,8 @@ class Recorder(RecorderEngine):
         self.waiting_reason = "starting"
         self.clock_steps = 0
         self.last_clock_step: ClockStep | None = None
+        self.clock_steps_at: deque[int] = deque(maxlen=CLOCK_STEPS_KEPT)   # monotonic ns of each step
+        self.write_failing = False   # since the last write error, no segment has reached its boundary
         self._drop_day, self._drop_base = "", 0
 
     # -- main loop -------------------------------------------------------------------------
@@ -95,6 +100,9 @@ class Recorder(RecorderEngine):
         self.settings = self.encoding.settings = dataclasses.replace(self.settings, codec=codec)
         log.info("camera %d: recording %s to %s in %d s segments; encoder %s (%s)", self.camera,
                  self.reader.name, self.root, self.cfg.recorder.segment_seconds, codec, self.encoder_why)
+        if not self.wait_for_disk():
+            self.publish(final=True)
+            return 0
         self.recovered.extend(recover(self.root, self.camera, self.indexer.finished))
         self.gaplog.add("recorder started")
         self.guard.check()
@@ -107,7 +115,7 @@ class Recorder(RecorderEngine):
                 self.tick(now)
                 self.live.tick()
                 self.closer.poll()
-                if not self.enabled or now < self.retry_at:
+                if not self.may_record or now < self.retry_at:
                     self.expect = None  # frames skipped on purpose are not drops
                     if self.live.wanted():
                         self.encoding.encode_newest(self.reader, self.input, READ_TIMEOUT_S)
@@ -130,9 +138,9 @@ class Recorder(RecorderEngine):
             log.info("camera %d: stopped (%d segments written)", self.camera, self.segments_written)
         return 0
 
-    def pausing(self) -> None:
+    def pausing(self, why: str) -> None:
         if self.out is not None:
-            self._close("paused")
+            self._close(why)
         if self.closer is not None:
             self.closer.wait()   # the status that says paused lists the segment it closed
 
@@ -170,7 +178,7 @@ class Recorder(RecorderEngine):
         self.expect = frame.index + 1
         wall_ns = self.capture_wall(frame.mono_ns, frame.wall_ns)
         if self.capture_wall.step_ns:
-            self._clock_stepped(self.capture_wall.step_ns, wall_ns)
+            self._clock_stepped(self.capture_wall.step_ns, wall_ns, frame.mono_ns)
         if self.out is not None:
             # roll: the next segment starts with this frame, and the encoder goes on
             gap = (frame.mono_ns - self.last_mono_ns) / 1e9
@@ -185,6 +193,8 @@ class Recorder(RecorderEngine):
                 self._close("", roll=True)
             elif not self.encoding.fits(frame):
                 self._close("the picture size changed")
+        if self.out is None and not self.disk_present():
+            return
         enc = self.encoding.for_frame(frame)
         if self.out is None:
             self._open(frame, wall_ns, enc)
@@ -197,8 +207,10 @@ class Recorder(RecorderEngine):
         self.seg_last_index = frame.index
         self.frames_written += 1
 
-    def _clock_stepped(self, step_ns: int, wall_ns: int) -> None:
+    def _clock_stepped(self, step_ns: int, wall_ns: int, mono_ns: int) -> None:
+        """The wall clock stepped by ``step_ns``, seen in the frame captured at ``mono_ns``."""
         self.clock_steps += 1
+        self.clock_steps_at.append(mono_ns)
         self.last_clock_step = {"step_s": round(step_ns / 1e9, 3), "at": round(wall_ns / 1e9, 3)}
         log.warning("camera %d: the wall clock stepped by %+.3f s (now %s)", self.camera, step_ns / 1e9,
                     local_time(wall_ns).isoformat(timespec="seconds"))
@@ -249,6 +261,8 @@ class Recorder(RecorderEngine):
             return
         rel = str(done.path.relative_to(self.root))
         self.segments_written += 1
+        if reason == "segment boundary":
+            self.write_failing = False   # a whole segment written: a next error is news again
         if done.why_short:
             self.frames_dropped += done.frames - done.on_disk
             self.note_error(f"{rel}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})")
@@ -269,6 +283,9 @@ class Recorder(RecorderEngine):
         if self.closer is not None:
             self.closer.wait()
         self.note_error(f"writing {where}: {type(exc).__name__}: {exc}")  # the cause stays the last error
+        if not self.write_failing:   # the gap's cause; once for a run of failures, not every retry
+            self.write_failing = True
+            self.gaplog.add("write error", error=getattr(exc, "strerror", None) or str(exc))
         wait = RETRY_S
         if is_disk_error(exc):
             deleted = self.guard.state.deleted_count
@@ -294,7 +311,13 @@ class Recorder(RecorderEngine):
             "current_frames": self.out.frames if self.out else 0, "frames_dropped": self.frames_dropped,
             "frames_dropped_today": self.dropped_today(),
             "clock_steps": self.clock_steps, "last_clock_step": self.last_clock_step,
+            "clock_steps_24h": self.recent_clock_steps(),
         }
+
+    def recent_clock_steps(self) -> int:
+        """Steps of the wall clock in the last 24 h (judged on the monotonic clock, which no step moves)."""
+        since = time.monotonic_ns() - CLOCK_STEP_NEWS_NS
+        return sum(1 for at in self.clock_steps_at if at >= since)
 
     def dropped_today(self) -> int:
         """Frames lost since local midnight (counted by this process)."""

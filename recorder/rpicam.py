@@ -160,6 +160,9 @@ class RpicamRecorder(RecorderEngine):
             self.note_error(problem)
             self.refused = True
             return self._refused()
+        if not self.wait_for_disk():
+            self.publish(final=True)
+            return 0
         self.work.mkdir(parents=True, exist_ok=True)
         for chunk in self._chunks(None):  # left by a crash: nothing writes them any more
             self._finish(chunk, recovered=True)
@@ -169,9 +172,9 @@ class RpicamRecorder(RecorderEngine):
             while not self.stopping:
                 now = time.monotonic()
                 self.tick(now)
-                if self.proc is not None and (not self.enabled or self.proc.poll() is not None):
+                if self.proc is not None and (not self.may_record or self.proc.poll() is not None):
                     self._reap()
-                if self.proc is None and self.enabled and now >= self.restart_at:
+                if self.proc is None and self.may_record and now >= self.restart_at:
                     self._spawn()
                 self._collect(complete_only=self.proc is not None)
                 time.sleep(POLL_S)
@@ -216,7 +219,7 @@ class RpicamRecorder(RecorderEngine):
                 proc.kill()
                 proc.wait()
             return
-        if self.stopping or not self.enabled:
+        if self.stopping or not self.may_record:
             return
         self.note_error(f"{self.cfg.recorder.rpicam_vid} exited with code {proc.returncode}; restarting")
         self.restarts += 1
@@ -241,6 +244,8 @@ class RpicamRecorder(RecorderEngine):
             self._finish(chunk)
 
     def _finish(self, chunk: Path, recovered: bool = False) -> None:
+        if not self.disk_present():
+            return   # the chunk waits for its disk
         try:
             st = chunk.stat()
         except FileNotFoundError:

@@ -8,13 +8,18 @@ runs for about a second or more is marked ``slow`` where it is defined.  So
 """
 from __future__ import annotations
 
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.browser import Browser, chromium
 from tests.support.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
+
+if TYPE_CHECKING:
+    from tests.support.recorder_rig import RecorderRig
 
 SYSTEM_DIR = Path(__file__).resolve().parent / "system"
 
@@ -29,6 +34,16 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def sht_env(tmp_path: Path) -> dict[str, str]:
     """An isolated configuration (ring prefix, port, folders) for one test system."""
     return isolated_env(tmp_path / "sht")
+
+
+@pytest.fixture
+def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Local time with summer time (the clocks go back on 2026-10-25 at 03:00 to 02:00)."""
+    monkeypatch.setenv("TZ", "Europe/Berlin")
+    time.tzset()
+    yield
+    monkeypatch.undo()
+    time.tzset()
 
 
 @pytest.fixture
@@ -57,6 +72,20 @@ def ring_writer() -> Iterator[RingWriters]:
         yield writers
     finally:
         writers.close()
+
+
+@pytest.fixture
+def recorder_rig(tmp_path: Path) -> Iterator[Callable[..., RecorderRig]]:
+    """Makes a recorder in a thread that the test feeds (``recorder_rig(recorder__segment_seconds=1)``)."""
+    from tests.support.recorder_rig import RecorderRig  # the recorder's imports, only for tests that use it
+    made: list[RecorderRig] = []
+
+    def make(**overrides: object) -> RecorderRig:
+        made.append(RecorderRig(tmp_path, **overrides))
+        return made[-1]
+    yield make
+    for rig in made:
+        rig.close()
 
 
 @pytest.fixture(scope="module")

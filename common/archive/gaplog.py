@@ -2,13 +2,15 @@
 in the recordings can be given its cause.
 
 A short JSON list per camera in the run folder (``gaps-cam{N}.json``): recorder started
-and stopped, recording paused and resumed (and by whom), camera restarted, clock steps.
+and stopped, recording paused and resumed (and by whom), camera restarted, clock steps,
+write errors (the first of a run of them), the recordings disk gone and back.
 Written only when something happens (rarely); the newest ``MAX_ENTRIES`` are kept.
 """
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -47,19 +49,22 @@ class GapLog:
             log.warning("gap log: cannot write %s: %s", self.path, exc)
 
 
+# What explains a gap, most telling first: the events that say it, and how the cause reads.
+_CAUSES: list[tuple[tuple[str, ...], Callable[[dict[str, Any]], str]]] = [
+    (("clock step",), lambda e: f"clock step ({e.get('step_s', 0):+g} s)"),
+    (("recording paused",), lambda e: "paused" + (f" by {e['by']}" if e.get("by") else "")),
+    (("disk absent",), lambda e: "the recordings disk was not mounted"),
+    (("write error",), lambda e: "write error" + (f" ({e['error']})" if e.get("error") else "")),
+    (("recorder started", "recorder stopped"), lambda e: "recorder restarted"),
+    (("camera restarted",), lambda e: "camera offline (capture restarted)"),
+]
+
+
 def cause_of(events: list[dict[str, Any]], start: float, end: float) -> str:
     """Why recording stopped between ``start`` and ``end`` (epoch s), if an event says so."""
     near = [e for e in events if start - SLACK_S <= e["at"] <= end + SLACK_S]
-    for e in near:
-        if e["event"] == "clock step":
-            return f"clock step ({e.get('step_s', 0):+g} s)"
-    for e in near:
-        if e["event"] == "recording paused":
-            return "paused" + (f" by {e['by']}" if e.get("by") else "")
-    for e in near:
-        if e["event"] in ("recorder started", "recorder stopped"):
-            return "recorder restarted"
-    for e in near:
-        if e["event"] == "camera restarted":
-            return "camera offline (capture restarted)"
+    for names, say in _CAUSES:
+        for e in near:
+            if e["event"] in names:
+                return say(e)
     return ""

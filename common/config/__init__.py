@@ -199,6 +199,10 @@ def load(environ: dict[str, str] | None = None) -> Config:
 
 def _check_relations(cfg: Config) -> None:
     rec = cfg.recorder
+    if rec.require_mount and not Path(os.path.normpath(cfg.recordings_root)).is_relative_to(
+            os.path.normpath(rec.require_mount)):
+        raise ConfigError(f"recorder.require_mount = {rec.require_mount!r}: recorder.root "
+                          f"({str(cfg.recordings_root)!r}) must lie on that disk, under its mount point")
     if rec.free_target_gb < rec.free_floor_gb:
         raise ConfigError(f"recorder.free_target_gb = {rec.free_target_gb!r}: allowed values are "
                           f"numbers >= recorder.free_floor_gb ({rec.free_floor_gb!r})")

@@ -150,6 +150,10 @@ class SecuritySection(Section):
 @dataclass(frozen=True, eq=False)
 class RecorderSection(Section):
     root: str = "videos/cam_rec"
+    # The mount point of the disk the recordings go to (a USB disk, NFS): nothing is recorded
+    # while it is not mounted there.  Empty: the root is used wherever it is.
+    require_mount: Annotated[str, Rule(lambda v: v == "" or v.startswith("/"),
+                                       "empty (off) or an absolute path, e.g. \"/mnt/usb\"")] = ""
     engine: Annotated[str, one_of("pyav", "rpicam-vid")] = "pyav"
     encoder: Annotated[str, one_of("auto", "libx264", "h264_v4l2m2m")] = "auto"
     segment_seconds: Annotated[int, between(1, 3600)] = 30

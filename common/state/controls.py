@@ -5,6 +5,11 @@ it, from where, when, and until when: an expired pause reads as recording).  One
 in ``paths.run_dir``, changed under an exclusive ``flock`` (released by the kernel if the
 holder dies) and replaced atomically; a bad file (see :mod:`common.state.jsonfile`) reads
 as the defaults and is rewritten.
+
+A pause lasts what it was given, whatever the wall clock does meanwhile: its end is kept
+on the boot clock as well (:func:`common.clock.since_boot`), and read back as a wall time
+of now.  Its ``until`` (the end in wall time, what an older reader of the file judges by)
+counts only for a pause taken before the last boot.
 """
 from __future__ import annotations
 
@@ -13,8 +18,9 @@ import logging
 import os
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
+from common.clock import boot_id, since_boot
 from common.config import SCHEMA
 from common.state.jsonfile import FileLock, load_json, note_bad, read_json, write_json_atomic
 
@@ -22,12 +28,36 @@ log = logging.getLogger("state")
 CONTROLS_FILE = "controls.json"
 
 
+def _number(value: Any) -> TypeGuard[int | float]:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _pause_end(pause: dict[str, Any], now: float) -> float | None:
+    """When ``pause`` ends, in wall time at ``now`` (``time.time()``); None when it lasts until resumed."""
+    until = pause.get("until")
+    if not _number(until):
+        return None
+    ends = pause.get("until_boot_s")
+    if boot_id() and pause.get("boot") == boot_id() and _number(ends):
+        return now + ends - since_boot()
+    return float(until)   # taken before this boot: its wall time is all there is
+
+
+def _with_boot_end(pause: dict[str, Any]) -> dict[str, Any]:
+    """A new pause, its end also on the boot clock."""
+    out = dict(pause)
+    if _number(out.get("until")):
+        out["until_boot_s"] = round(since_boot() + out["until"] - time.time(), 3)
+        out["boot"] = boot_id()
+    return out
+
+
 def describe_pause(pause: dict[str, Any] | None) -> str:
     """Who paused and until when, for a log line: ' by boss from 192.168.1.20 until 15:02'."""
     if not pause:
         return ""
     until = pause.get("until")
-    end = time.strftime("%H:%M", time.localtime(until)) if isinstance(until, (int, float)) else "resumed"
+    end = time.strftime("%H:%M", time.localtime(until)) if _number(until) else "resumed"
     return f" by {pause.get('by', '?')} from {pause.get('from', '?')} until {end}"
 
 
@@ -70,12 +100,15 @@ class Controls:
 
     @staticmethod
     def _expire(data: dict[str, Any], now: float) -> dict[str, Any]:
-        """A pause past its ``until`` has ended by itself: the camera records again."""
+        """A pause past its end has ended by itself: the camera records again.  The others'
+        ``until`` is their end on the wall clock of ``now`` (it moves when the clock steps)."""
         for cam, pause in list(data["paused"].items()):
-            until = pause.get("until")
-            if data["recording"].get(cam, True) or (isinstance(until, (int, float)) and until <= now):
+            ends = _pause_end(pause, now)
+            if data["recording"].get(cam, True) or (ends is not None and ends <= now):
                 data["recording"][cam] = True
                 del data["paused"][cam]
+            elif ends is not None:
+                pause["until"] = round(ends, 3)
         return data
 
     def get(self) -> dict[str, Any]:
@@ -125,7 +158,7 @@ class Controls:
                 if on:
                     data["paused"].pop(str(cam), None)
                 else:
-                    data["paused"][str(cam)] = dict(pause or {})
+                    data["paused"][str(cam)] = _with_boot_end(pause or {})
             if by is not None:
                 data["changed_by"] = by[:100]
             write_json_atomic(self.path, data)

@@ -82,7 +82,8 @@ class EngineStatus(TypedDict):
     encoder_why: NotRequired[str]
     current_frames: NotRequired[int]
     frames_dropped_today: NotRequired[int]
-    clock_steps: NotRequired[int]
+    clock_steps: NotRequired[int]               # since the recorder started
+    clock_steps_24h: NotRequired[int]           # of those, in the last 24 h: what health warns about
     last_clock_step: NotRequired[ClockStep | None]
     # rpicam-vid only
     rpicam_pid: NotRequired[int | None]

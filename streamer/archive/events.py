@@ -24,7 +24,7 @@ from common.archive import events as store
 from common.archive.index import ArchiveIndex
 from common.config import Config
 from common.state.board import StatusBoard
-from streamer.archive.recordings import archive_of, list_segments
+from streamer.archive.recordings import archive_of, list_segments, local_clock
 from streamer.params import ParamError, ParamValueError, not_found, parse_camera, parse_date
 
 router = APIRouter()
@@ -70,15 +70,14 @@ def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Se
 
 
 def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segments) -> dict[str, Any]:
-    start = datetime.fromtimestamp(ev["start_wall"])
-    midnight = start.replace(hour=0, minute=0, second=0, microsecond=0).timestamp()
+    start, start_s = local_clock(ev["start_wall"])   # on the recordings' clock line
     end_wall = ev["end_wall"] if ev["end_wall"] is not None else max(ev["last_wall"], time.time())
     out = dict(ev)
     out.update({
         "start": start.isoformat(timespec="milliseconds"),
         "date": start.strftime("%y%m%d"),
-        "start_s": round(ev["start_wall"] - midnight, 3),
-        "end_s": round(end_wall - midnight, 3),
+        "start_s": round(start_s, 3),
+        "end_s": round(start_s + end_wall - ev["start_wall"], 3),
         "duration_s": round(end_wall - ev["start_wall"], 3),
         "thumbnail": f"/api/events/{ev['id']}/thumbnail.jpg" if ev["has_thumbnail"] else None,
         "play": _play_target(cfg, index, ev, cache),

@@ -5,7 +5,9 @@ in the archive index (:mod:`common.archive.index`: each segment's true start and
 with their cause where the recorder's event log knows it, frames dropped today, disk free
 and how many days of recording it holds at today's rate, the retention state; and overall
 ``ok`` / ``warning`` / ``failing`` with the reasons.  A camera that has not finished a
-segment for more than two segment lengths while it should record is failing.
+segment for more than two segment lengths while it should record is failing, and so is
+everything while the recordings disk is not mounted where ``recorder.require_mount`` says
+(``disk.error``).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from fastapi import APIRouter, Request
 from common.archive import segment_name
 from common.archive.gaplog import cause_of, read_gaplog
 from common.archive.index import ArchiveIndex, Recording
+from common.archive.mount import mount_problem
 from common.config import Config
 from common.state.board import StatusBoard
 from common.state.controls import Controls
@@ -82,8 +85,9 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
             warning.append(f"{name}: {doc['frames_dropped_today']} frames dropped today")
         if doc.get("disk_warning"):
             warning.append(f"{name}: disk space is low")
-        if doc.get("clock_steps"):
-            warning.append(f"{name}: the wall clock stepped {doc['clock_steps']} time(s)")
+        if doc.get("clock_steps_24h"):
+            # Only recent steps: the one NTP makes at boot is news for a day, not until a restart.
+            warning.append(f"{name}: the wall clock stepped {doc['clock_steps_24h']} time(s) in the last 24 h")
     if gaps:
         warning.append(f"{name}: {len(gaps)} gap(s) in the last 24 h")
     return {
@@ -99,6 +103,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
                       "undeletable": doc.get("retention_undeletable", 0) if running and doc else None,
                       "deleted": doc.get("retention_deleted_count", 0) if running and doc else None},
         "clock_steps": doc.get("clock_steps", 0) if running and doc else None,
+        "clock_steps_24h": doc.get("clock_steps_24h", 0) if running and doc else None,
         "status": "failing" if failing else ("warning" if warning else "ok"),
         "reasons": failing + warning,
     }
@@ -116,18 +121,23 @@ def health(cfg: Config, index: ArchiveIndex, board: StatusBoard, controls: Contr
                           now, captures.get(cam, ("unknown", None)))
             for cam in range(cfg.camera.count)]
     root = cfg.recordings_root
-    try:
-        st = os.statvfs(root)
-        free: int | None = st.f_bavail * st.f_frsize
-    except OSError:
-        free = None
+    absent = mount_problem(root, cfg.recorder.require_mount)
+    free: int | None = None
+    if not absent:   # (an empty mount point's free space is the SD card's)
+        try:
+            st = os.statvfs(root)
+            free = st.f_bavail * st.f_frsize
+        except OSError:
+            pass
     per_day = 0.0
     for cam in range(cfg.camera.count):
         size, span = _bytes_today(recent[cam], now)
         per_day += size / span * 86400 if span else 0.0
     days = None if free is None or per_day <= 0 else round(free / per_day, 2)
     reasons = [r for c in cams for r in c["reasons"]]
-    if free is None:
+    if absent:
+        reasons.insert(0, absent)
+    elif free is None:
         reasons.append(f"the recordings folder {root} cannot be read")
     overall = "failing" if any(c["status"] == "failing" for c in cams) or free is None else \
         ("warning" if reasons else "ok")
@@ -137,7 +147,7 @@ def health(cfg: Config, index: ArchiveIndex, board: StatusBoard, controls: Contr
     return {"status": overall, "reasons": reasons, "time": round(now, 3),
             "segment_seconds": cfg.recorder.segment_seconds,
             "disk": {"free_bytes": free, "bytes_per_day": int(per_day), "days_left": days,
-                     "retention": cfg.recorder.retention},
+                     "retention": cfg.recorder.retention, "error": absent},
             "cameras": {str(c["camera"]): c for c in cams}}
 
 

@@ -54,15 +54,17 @@ def archive_of(request: Request) -> ArchiveIndex:
     return index
 
 
-def _local(t: float) -> tuple[datetime, float]:
-    """Local time of epoch ``t`` and its seconds since that day's midnight."""
+def local_clock(t: float) -> tuple[datetime, float]:
+    """Local time of epoch ``t`` and where it lies on its day's clock face, in seconds from
+    00:00 (what the page's timelines use).  Counted on the clock, not in elapsed time: on the
+    days the clocks change, 02:30 is 9000 s whichever of the two 02:30s it is, as its name says."""
     when = datetime.fromtimestamp(t)
     return when, (when - when.replace(hour=0, minute=0, second=0, microsecond=0)).total_seconds()
 
 
 def segment_doc(rec: Recording) -> dict[str, Any]:
     """One segment as the API gives it."""
-    started, start_s = _local(rec.start)
+    started, start_s = local_clock(rec.start)
     return {
         "file": rec.name,
         "url": f"/recordings/{rec.file}",
@@ -100,7 +102,7 @@ def find_gaps(segments: list[Recording], events: list[dict[str, Any]]) -> list[d
     its cause where the recorder's event log (``events``) knows it (paused, restarted...)."""
     gaps = []
     for start, end in holes(segments):
-        _, start_s = _local(start)
+        _, start_s = local_clock(start)
         gaps.append({"start_s": round(start_s, 3), "end_s": round(start_s + end - start, 3),
                      "duration_s": round(end - start, 3), "cause": cause_of(events, start, end)})
     return gaps

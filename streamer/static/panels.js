@@ -142,12 +142,14 @@
     banner.title = deleted.slice(0, 10).map((d) => d.file).join("\n");
   }
 
-  /* Red banner from /api/health: a camera that should record and has not finished a segment
-     for more than two segment lengths, or retention that cannot keep the floor. */
+  /* Red banner from /api/health: the recordings disk not mounted, a camera that should record
+     and has not finished a segment for more than two segment lengths, or retention that cannot
+     keep the floor. */
   function renderHealth(h) {
     const banner = $("health");
     const limit = 2 * (h.segment_seconds || 30);
     const lines = [];
+    if (h.disk && h.disk.error) lines.push(`Nothing is recorded: ${h.disk.error}.`);
     for (const [id, c] of Object.entries(h.cameras || {})) {
       if (!c.enabled) continue;
       const age = c.last_segment ? c.last_segment.age_s : null;

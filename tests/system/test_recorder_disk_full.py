@@ -1,13 +1,12 @@
 """Disk guard in a running recorder: quota retention, and a disk that really fills up (tmpfs)."""
 from __future__ import annotations
 
-import os
-import subprocess
 import uuid
 from pathlib import Path
 
 import pytest
 
+from tests.support.mounts import tmpfs
 from tests.support.procs import Procs, isolated_env, wait_until
 from tests.support.recorder_check import finished, read_segment, status
 
@@ -37,20 +36,9 @@ def test_quota_deletes_the_oldest_segments_first(tmp_path: Path) -> None:
 
 @pytest.fixture
 def small_disk(tmp_path: Path):
-    """A 1 MB tmpfs; mounting one needs root (CAP_SYS_ADMIN), which CI containers may not give."""
-    mnt = tmp_path / f"disk-{uuid.uuid4().hex[:6]}"
-    mnt.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; the retention logic is covered by test_retention.py")
-    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=1m", "tmpfs", str(mnt)], capture_output=True,
-                          text=True)
-    if done.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the retention logic is covered by "
-                    "test_retention.py")
-    try:
+    """A 1 MB tmpfs (where one cannot be mounted, the retention logic is covered by test_retention.py)."""
+    with tmpfs(tmp_path / f"disk-{uuid.uuid4().hex[:6]}") as mnt:
         yield mnt
-    finally:
-        subprocess.run(["umount", "-l", str(mnt)], capture_output=True)
 
 
 def run_on(disk: Path, tmp_path: Path, **overrides: object) -> tuple[dict[str, str], Procs]:

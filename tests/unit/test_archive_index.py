@@ -7,7 +7,6 @@ import os
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -39,16 +38,6 @@ def rel(root: Path, path: Path) -> str:
 def files(index: ArchiveIndex) -> list[str]:
     index.refresh()
     return [r.file for r in index.oldest_first()]
-
-
-@pytest.fixture
-def berlin(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Local time with summer time (the clocks go back on 2026-10-25 at 03:00 to 02:00)."""
-    monkeypatch.setenv("TZ", "Europe/Berlin")
-    time.tzset()
-    yield
-    monkeypatch.undo()
-    time.tzset()
 
 
 def test_rows_added_by_a_recorder_are_read_back_with_their_true_start_and_duration(tmp_path: Path) -> None:

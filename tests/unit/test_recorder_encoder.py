@@ -7,88 +7,17 @@ in the packets too: its first keyframe carries its version SEI ("x264 - core").
 from __future__ import annotations
 
 import itertools
-import threading
-import time
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import av
-import numpy as np
-import pytest
 
-from common.config import load
-from common.ipc.frame_writer import RingWriter
-from common.ipc.names import packet_ring_name, ring_name
-from common.ipc.packet_reader import Packet, PacketReader
 from common.state.controls import Controls
 from recorder.recording import Recorder
-from tests.support.procs import isolated_env, wait_until
+from tests.support.procs import wait_until
 from tests.support.recorder_check import finished, read_segment
+from tests.support.recorder_rig import FPS
 
-W, H, FPS = 320, 240, 30
 X264_SEI = b"x264 - core"
-
-
-class System:
-    """A recorder in a thread, fed by the test; its packet ring read from the first packet."""
-
-    def __init__(self, tmp: Path, **overrides: object) -> None:
-        env = isolated_env(tmp / "sht", recorder__align_to_clock=False, recorder__sync_seconds=0, ring__slots=64,
-                           **overrides)
-        self.cfg = load(env)
-        self.ring = RingWriter(ring_name(self.cfg.ring.prefix, 0, "hd"), W, H, self.cfg.ring.slots, FPS, "test",
-                               "CAM 0")
-        self.rec = Recorder(self.cfg, 0)
-        self.thread = threading.Thread(target=self.rec.run, daemon=True)
-        self.thread.start()
-        self.packets = PacketReader(packet_ring_name(self.cfg.ring.prefix, 0))
-        self.fed = 0
-        self._base = np.random.default_rng(3).integers(16, 235, (H, W), np.uint8)
-
-    def feed(self, count: int, each: Callable[[], None] = lambda: None) -> None:
-        """``count`` frames of a moving picture at 30 fps; ``each`` runs after every frame."""
-        t0 = time.monotonic()
-        for n in range(count):
-            y, u, v = self.ring.begin()
-            y[:] = np.roll(self._base, 4 * self.fed, axis=1)
-            u[:], v[:] = 100 + self.fed % 40, 140
-            now = time.monotonic_ns()
-            self.ring.commit(now, time.time_ns())
-            self.fed += 1
-            each()
-            time.sleep(max(0.0, t0 + (n + 1) / FPS - time.monotonic()))
-
-    def published(self) -> list[Packet]:
-        """Every packet in the packet ring so far, from its first."""
-        assert self.packets.alive()   # attached: a seek now holds
-        self.packets.seek(0)
-        got = []
-        while (packet := self.packets.next_packet(0.5)) is not None:
-            got.append(packet)
-        return got
-
-    def stop(self) -> None:
-        self.rec.stop()
-        self.thread.join(15)
-        assert not self.thread.is_alive()
-
-    def close(self) -> None:
-        if self.thread.is_alive():
-            self.stop()
-        self.packets.close()
-        self.ring.close(unlink=True)
-
-
-@pytest.fixture
-def system(tmp_path: Path) -> Iterator[Callable[..., System]]:
-    made: list[System] = []
-
-    def make(**overrides: object) -> System:
-        made.append(System(tmp_path, **overrides))
-        return made[-1]
-    yield make
-    for s in made:
-        s.close()
 
 
 def decode_all(path: Path) -> int:
@@ -112,8 +41,8 @@ def check_back_to_back(rec: Recorder, root: Path) -> list:
     return segs
 
 
-def test_a_boundary_forces_a_keyframe_and_the_encoder_goes_on(system) -> None:
-    s = system(recorder__segment_seconds=1)
+def test_a_boundary_forces_a_keyframe_and_the_encoder_goes_on(recorder_rig) -> None:
+    s = recorder_rig(recorder__segment_seconds=1)
     wait_until(lambda: s.rec.syncer is not None, 10)   # running
     encoders = set()
     s.feed(110, lambda: encoders.add(id(s.rec.encoding.encoder)) if s.rec.out is not None else None)
@@ -132,9 +61,9 @@ def test_a_boundary_forces_a_keyframe_and_the_encoder_goes_on(system) -> None:
     assert sum(X264_SEI in p.data for p in packets) == 1
 
 
-def test_with_b_frames_and_lookahead_segments_are_still_back_to_back(system) -> None:
+def test_with_b_frames_and_lookahead_segments_are_still_back_to_back(recorder_rig) -> None:
     # preset medium: 3 B-frames and a lookahead of 40 frames, more than a 1 s segment
-    s = system(recorder__segment_seconds=1, recorder__tune="none", recorder__preset="medium")
+    s = recorder_rig(recorder__segment_seconds=1, recorder__tune="none", recorder__preset="medium")
     wait_until(lambda: s.rec.syncer is not None, 10)   # running
     s.feed(130)
     wait_until(lambda: s.rec.seg_last_index == s.fed - 1, 10)   # it took the last frame fed
@@ -144,8 +73,8 @@ def test_with_b_frames_and_lookahead_segments_are_still_back_to_back(system) -> 
     assert s.rec.status()["last_error"] == ""
 
 
-def test_pause_with_a_live_viewer_keeps_the_same_encoder(system) -> None:
-    s = system(recorder__segment_seconds=30)
+def test_pause_with_a_live_viewer_keeps_the_same_encoder(recorder_rig) -> None:
+    s = recorder_rig(recorder__segment_seconds=30)
     wait_until(s.packets.alive, 10)
     s.packets.demand(60)          # someone watches the low-data view throughout
     encoders = []
