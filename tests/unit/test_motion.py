@@ -26,6 +26,8 @@ from motion.coverage import covering
 from motion.detector import Detector, Motion
 from motion.tracker import Tracker
 from motion.webhook import Webhook
+from tests.support.clip_trial import back_and_forth, clip_frames, marked, play
+from tests.support.footage import missing, sd_pictures
 from tests.support.motion_trial import Picture, run_trial
 from tests.support.procs import isolated_env, wait_until
 
@@ -53,6 +55,25 @@ def test_an_hour_of_noisy_static_scene_with_a_cloud_gives_at_most_one_event(tmp_
     result = run_trial(_cfg(tmp_path), 3600, 0)
     assert result.frames == 36000
     assert result.false_events <= 1, result
+
+
+@pytest.mark.slow
+def test_real_clips_marked_entries_are_seen_and_their_empty_stretches_stay_quiet(tmp_path: Path) -> None:
+    marks = marked()
+    absent = missing([m.clip.file for m in marks])
+    if absent:
+        pytest.skip(f"the real clips are kept out of the repository: {absent}")
+    cfg = _cfg(tmp_path)
+    fps = float(cfg.motion.analyse_fps)
+    entries = seen = 0
+    for m in marks:
+        run = play(cfg, sd_pictures(m.clip, fps), m.entries)
+        entries, seen = entries + len(m.entries), seen + len(run.seen)
+        assert bool(run.listed) == bool(m.entries) and run.late_or_bare == 0, (m.clip.file, run.listed)
+        if m.empty is not None:
+            quiet = play(cfg, back_and_forth(clip_frames(m.clip, fps, *m.empty), 600, fps, light=True))
+            assert quiet.events == [], (m.clip.file, quiet.events)
+    assert seen >= 0.95 * entries, (seen, entries)
 
 
 def test_the_cloud_really_changes_the_light() -> None:
