@@ -172,10 +172,11 @@ def _block_scene(seconds: float, fps: float, size: Callable[[float], int] = lamb
         yield Picture(int(t * 1e9), int((1.8e9 + t) * 1e9), y, u, u)
 
 
-def _watch(tmp_path: Path, **motion: object) -> tuple[CameraWatch, store.EventStore]:
+def _watch(tmp_path: Path, on_start: Callable[[dict], None] | None = None,
+           **motion: object) -> tuple[CameraWatch, store.EventStore]:
     env = isolated_env(tmp_path / "sht", **{f"motion__{k}": v for k, v in motion.items()})
     es = store.EventStore(store.db_path(tmp_path))
-    return CameraWatch(load(env), 0, es), es
+    return CameraWatch(load(env), 0, es, on_start), es
 
 
 def _rows(es: store.EventStore) -> list[dict]:
@@ -207,11 +208,15 @@ def test_an_event_has_its_thumbnail_as_soon_as_it_is_listed_and_it_follows_the_p
 
 
 def test_a_long_busy_stretch_is_cut_into_consecutive_events_with_pictures(tmp_path: Path) -> None:
-    watch, es = _watch(tmp_path, max_event_seconds=10, post_seconds=2)
+    told: list[dict] = []
+    watch, es = _watch(tmp_path, told.append, max_event_seconds=10, post_seconds=2)
     for pic in _block_scene(35, 10):
         watch.analyse(pic)
     watch.stop()
     rows = _rows(es)
+    # The webhook hears of each start, and of what a continuation continues.
+    assert [(d["id"], d["continues"]) for d in told] == [(r["id"], p["id"] if p else None)
+                                                          for p, r in zip([None, *rows], rows, strict=False)]
     assert len(rows) == 4 and [r["closed"] for r in rows] == ["max length"] * 3 + ["stop"]
     for before, after in itertools.pairwise(rows):
         assert before["end_wall"] == after["start_wall"], (before, after)
