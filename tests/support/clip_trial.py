@@ -55,8 +55,10 @@ def marked() -> list[Marked]:
     for name, m in doc["clips"].items():
         clip = CLIPS[name]
         assert m["sha256"] == clip.sha256, f"{MARKS}: {name} was marked on another file"
-        entries = tuple(Entry(float(e["t"]), tuple(e["box"]), e["who"]) for e in m["entries"])  # type: ignore[arg-type]
-        out.append(Marked(clip, entries, tuple(m["empty"]) if "empty" in m else None))  # type: ignore[arg-type]
+        entries = tuple(Entry(float(e["t"]), (e["box"][0], e["box"][1], e["box"][2], e["box"][3]), e["who"])
+                        for e in m["entries"])
+        empty = (float(m["empty"][0]), float(m["empty"][1])) if "empty" in m else None
+        out.append(Marked(clip, entries, empty))
     return out
 
 
