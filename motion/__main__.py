@@ -62,14 +62,17 @@ class MotionService:
         pacer = Pacer(float(self.cfg.motion.analyse_fps))
         last_status = last_resolve = 0.0
         last_prune = -PRUNE_EVERY_S
+        published: list[int | None] = []
         try:
             while not self.stopping:
                 pacer.wait()
                 for watch in self.watches:
                     self._guarded(watch.tick)
                 now = time.monotonic()
-                if now - last_status >= STATUS_EVERY_S:
-                    last_status = now
+                # An event that opens or closes is told at once (the badge, the events list's "ongoing").
+                open_ids = [w.open_event.event_id if w.open_event else None for w in self.watches]
+                if now - last_status >= STATUS_EVERY_S or open_ids != published:
+                    last_status, published = now, open_ids
                     self._publish()
                 if now - last_resolve >= RESOLVE_EVERY_S:
                     last_resolve = now

@@ -1,10 +1,17 @@
-"""One camera's motion watch: its sd ring, detector and tracker, and its events in the store."""
+"""One camera's motion watch: its sd ring, detector and tracker, and its events in the store.
+
+An event is stored the moment it is confirmed, with the picture of its largest motion so
+far: the events list shows it with a thumbnail from its first second.  While it is open the
+thumbnail follows its peak (written with its progress, at most once a second).
+"""
 from __future__ import annotations
 
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
+
+import numpy as np
 
 from common.archive.events import EventStore
 from common.config import Config
@@ -15,11 +22,22 @@ from common.video.overlay import stamp_rows
 from common.video.streams import STREAMS
 from motion.detector import NO_MOTION, Detector
 from motion.thumbnail import Planes, half_planes, thumbnail_jpeg
-from motion.tracker import OpenEvent, Tracker
+from motion.tracker import STOP, OpenEvent, Tracker
 
 log = logging.getLogger("motion")
-TOUCH_EVERY_S = 1.0    # progress of an open event is written this often
-GAP_RESET_S = 2.0      # frames this far apart: the background is stale, learn it again
+TOUCH_EVERY_NS = 1_000_000_000   # progress of an open event is written this often (frame time)
+GAP_RESET_S = 2.0                # frames this far apart: the background is stale, learn it again
+
+
+class Picture(Protocol):
+    """An sd frame as the ring hands it out (:class:`common.ipc.frame_reader.Frame`)."""
+    mono_ns: int
+    wall_ns: int
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+    def valid(self) -> bool: ...
 
 
 class CameraWatch:
@@ -34,13 +52,14 @@ class CameraWatch:
         masks = mc.masks[camera] if camera < len(mc.masks) else []
         self.detector = Detector(width, height, mc.sensitivity, masks,
                                  stamp_rows(height) if cfg.camera.overlay else 0)
-        self.tracker = Tracker(mc.min_area_percent, mc.post_seconds)
+        self.tracker = Tracker(mc.min_area_percent, mc.post_seconds, mc.max_event_seconds)
         self.reader = RingReader(ring_name(cfg.ring.prefix, camera, "sd"), cfg.ring.stale_seconds)
         self._last_index = -1
         self._last_mono_ns = 0
         self._incarnation = 0
-        self._peak_planes: Planes | None = None
-        self._touched = 0.0
+        self._thumb: Planes | None = None   # the open event's picture: its peak so far
+        self._thumb_new = False              # ... not yet in the store
+        self._touched_ns = 0
         self.frames = 0
         self.events = 0
         self.last_area = 0.0
@@ -58,6 +77,10 @@ class CameraWatch:
         if frame.incarnation != self._incarnation or frame.mono_ns - self._last_mono_ns > GAP_RESET_S * 1e9:
             self.detector.reset()
         self._incarnation, self._last_index, self._last_mono_ns = frame.incarnation, frame.index, frame.mono_ns
+        self.analyse(frame)
+
+    def analyse(self, frame: Picture) -> None:
+        """One analysed frame: detection, then what it changes in the events."""
         motion = self.detector.feed(frame.y)
         if not frame.valid():  # lapped by the writer while reading: this frame is unreliable
             self.detector.reset()
@@ -65,16 +88,16 @@ class CameraWatch:
         self.frames += 1
         self.last_area = motion.area_percent
         step = self.tracker.update(frame.mono_ns, frame.wall_ns, motion)
+        if step.ended is not None:   # first: at a cut the next event starts with this frame
+            self._ended(step.ended, step.reason)
         if step.peak:
             planes = half_planes(frame.y, frame.u, frame.v)
             if frame.valid():
-                self._peak_planes = planes
+                self._thumb, self._thumb_new = planes, True
         if step.started is not None:
-            self._started(step.started)
-        elif self.tracker.event is not None and time.monotonic() - self._touched >= TOUCH_EVERY_S:
-            self._touch(self.tracker.event)
-        if step.ended is not None:
-            self._ended(step.ended, step.reason)
+            self._started(step.started, frame.mono_ns)
+        elif self.tracker.event is not None and frame.mono_ns - self._touched_ns >= TOUCH_EVERY_NS:
+            self._touch(self.tracker.event, frame.mono_ns)
 
     def _idle(self) -> None:
         ev = self.tracker.event
@@ -84,43 +107,48 @@ class CameraWatch:
         if step.ended is not None:
             self._ended(step.ended, step.reason)
 
-    def _started(self, ev: OpenEvent) -> None:
+    def _new_thumbnail(self) -> bytes | None:
+        """The JPEG of a picture not yet stored (encoded once), or None: the stored one stands."""
+        if not self._thumb_new or self._thumb is None:
+            return None
+        self._thumb_new = False
+        return thumbnail_jpeg(self._thumb)
+
+    def _started(self, ev: OpenEvent, now_ns: int) -> None:
         ev.event_id = self.store.open_event(self.camera, ev.start_wall_ns / 1e9, ev.start_mono_ns / 1e9, self.pre_s,
-                                            ev.peak_area, ev.peak_bbox, ev.peak_wall_ns / 1e9)
-        self._touched = time.monotonic()
+                                            ev.peak_area, ev.peak_bbox, ev.peak_wall_ns / 1e9, self._new_thumbnail())
+        self._touched_ns = now_ns
         self.events += 1
-        log.info("camera %d: event %d started (%.1f%% of the picture moves)", self.camera, ev.event_id,
-                 ev.peak_area)
+        log.info("camera %d: event %d started (%.1f%% of the picture moves)%s", self.camera, ev.event_id,
+                 ev.peak_area, f", continuing event {ev.continues}" if ev.continues is not None else "")
         if self.on_start is not None:
             self.on_start({"event": "start", "id": ev.event_id, "camera": self.camera,
                            "start_wall": round(ev.start_wall_ns / 1e9, 3), "area_percent": ev.peak_area,
-                           "bbox_percent": list(ev.peak_bbox) if ev.peak_bbox else None})
+                           "bbox_percent": list(ev.peak_bbox) if ev.peak_bbox else None,
+                           "continues": ev.continues})
 
-    def _touch(self, ev: OpenEvent) -> None:
-        self._touched = time.monotonic()
+    def _touch(self, ev: OpenEvent, now_ns: int) -> None:
+        self._touched_ns = now_ns
         if ev.event_id is not None:
             self.store.touch(ev.event_id, ev.last_wall_ns / 1e9, ev.last_mono_ns / 1e9, ev.peak_area, ev.peak_bbox,
-                             ev.peak_wall_ns / 1e9)
+                             ev.peak_wall_ns / 1e9, self._new_thumbnail())
 
     def _ended(self, ev: OpenEvent, reason: str) -> None:
-        planes, self._peak_planes = self._peak_planes, None
+        thumb = self._new_thumbnail()
+        self._thumb, self._thumb_new = None, False
         if ev.event_id is None:
             return
-        thumb = thumbnail_jpeg(planes) if planes is not None else None
-        end_mono = max(ev.last_mono_ns, ev.start_mono_ns) / 1e9
-        end_wall = ev.last_wall_ns / 1e9
-        if reason == "quiet":  # held open post_seconds after the last motion
-            end_mono, end_wall = end_mono + self.tracker.post_ns / 1e9, end_wall + self.tracker.post_ns / 1e9
-        self.store.close_event(ev.event_id, end_wall, end_mono, reason, ev.last_wall_ns / 1e9, ev.last_mono_ns / 1e9,
-                               ev.peak_area, ev.peak_bbox, ev.peak_wall_ns / 1e9, thumb)
+        self.store.close_event(ev.event_id, ev.end_wall_ns / 1e9, ev.end_mono_ns / 1e9, reason,
+                               ev.last_wall_ns / 1e9, ev.last_mono_ns / 1e9, ev.peak_area, ev.peak_bbox,
+                               ev.peak_wall_ns / 1e9, thumb)
         log.info("camera %d: event %d ended (%s), %.1f s, peak %.1f%%", self.camera, ev.event_id, reason,
-                 end_wall - ev.start_wall_ns / 1e9, ev.peak_area)
+                 (ev.end_wall_ns - ev.start_wall_ns) / 1e9, ev.peak_area)
 
     def stop(self) -> None:
         """Close an open event at its last motion (a clean stop)."""
         ev = self.tracker.close()
         if ev is not None:
-            self._ended(ev, "stop")
+            self._ended(ev, STOP)
         self.reader.close()
 
     def status(self) -> MotionCamera:

@@ -59,6 +59,7 @@ class Detector:
         self.count = max(1, int(valid.sum()))
         self.threshold = threshold_for(sensitivity)
         self.bg: np.ndarray | None = None
+        self.moving: np.ndarray | None = None   # the last frame's eroded hot cells (None: nothing moved)
         self._warm = 0
         self._small = np.empty((self.h, self.w), np.float32)
         self._diff = np.empty((self.h, self.w), np.float32)
@@ -66,11 +67,12 @@ class Detector:
 
     def reset(self) -> None:
         """Forget the background (after a gap in the frames or a new camera incarnation)."""
-        self.bg = None
+        self.bg = self.moving = None
 
     def feed(self, y: np.ndarray) -> Motion:
         small, diff = self._small, self._diff
         np.copyto(small, y[::STEP, ::STEP], casting="unsafe")
+        self.moving = None
         if self.bg is None:
             self.bg, self._warm = small.copy(), 0
             return NO_MOTION
@@ -89,6 +91,7 @@ class Detector:
         core &= hot[:-1, 1:]
         core &= hot[1:, 1:]
         cells = int(np.count_nonzero(core))
+        self.moving = core if cells else None
         # Learn: fast where still, slow under hot pixels.
         alpha = self._alpha
         alpha.fill(ALPHA_STILL)

@@ -127,28 +127,31 @@ class EventStore:
         return cur.rowcount
 
     def open_event(self, camera: int, start_wall: float, start_mono: float, pre_s: float, peak_area: float,
-                   bbox: Iterable[float] | None, peak_wall: float) -> int:
+                   bbox: Iterable[float] | None, peak_wall: float, thumbnail: bytes | None = None) -> int:
         cur = self.conn.execute(
             "INSERT INTO events (camera, start_wall, start_mono, last_wall, last_mono, pre_s, peak_area, bbox, "
-            "peak_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "peak_wall, thumbnail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (camera, start_wall, start_mono, start_wall, start_mono, pre_s, peak_area,
-             json.dumps(list(bbox)) if bbox else None, peak_wall))
+             json.dumps(list(bbox)) if bbox else None, peak_wall, thumbnail))
         assert cur.lastrowid is not None   # an INSERT just made the row
         return int(cur.lastrowid)
 
     def touch(self, event_id: int, last_wall: float, last_mono: float, peak_area: float,
-              bbox: Iterable[float] | None, peak_wall: float) -> None:
-        """Progress of an open event (written about once a second)."""
-        self.conn.execute("UPDATE events SET last_wall = ?, last_mono = ?, peak_area = ?, bbox = ?, peak_wall = ? "
-                          "WHERE id = ?", (last_wall, last_mono, peak_area,
-                                           json.dumps(list(bbox)) if bbox else None, peak_wall, event_id))
+              bbox: Iterable[float] | None, peak_wall: float, thumbnail: bytes | None = None) -> None:
+        """Progress of an open event (written about once a second); a ``thumbnail`` of None
+        keeps the stored one."""
+        self.conn.execute("UPDATE events SET last_wall = ?, last_mono = ?, peak_area = ?, bbox = ?, peak_wall = ?, "
+                          "thumbnail = COALESCE(?, thumbnail) WHERE id = ?",
+                          (last_wall, last_mono, peak_area, json.dumps(list(bbox)) if bbox else None, peak_wall,
+                           thumbnail, event_id))
 
     def close_event(self, event_id: int, end_wall: float, end_mono: float, reason: str,
                     last_wall: float, last_mono: float, peak_area: float, bbox: Iterable[float] | None,
                     peak_wall: float, thumbnail: bytes | None) -> None:
+        """The event's end (a ``thumbnail`` of None keeps the stored one)."""
         self.conn.execute(
             "UPDATE events SET end_wall = ?, end_mono = ?, closed = ?, last_wall = ?, last_mono = ?, peak_area = ?, "
-            "bbox = ?, peak_wall = ?, thumbnail = ? WHERE id = ?",
+            "bbox = ?, peak_wall = ?, thumbnail = COALESCE(?, thumbnail) WHERE id = ?",
             (end_wall, end_mono, reason, last_wall, last_mono, peak_area,
              json.dumps(list(bbox)) if bbox else None, peak_wall, thumbnail, event_id))
 

@@ -192,6 +192,8 @@ class MotionSection(Section):
                                         "e.g. [[[0, 0, 30, 20]], []]")] = listed()
     pre_seconds: Annotated[float, between(0, 60)] = 2.0
     post_seconds: Annotated[float, between(0.5, 600)] = 5.0
+    # Motion longer than this is cut into consecutive events (a busy hour stays searchable).
+    max_event_seconds: Annotated[float, between(10, 3600)] = 300.0
     webhook_url: Annotated[str, Rule(lambda v: v == "" or v.startswith(("http://", "https://")),
                                      "empty (off) or an http:// or https:// URL")] = ""
 

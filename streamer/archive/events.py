@@ -2,7 +2,8 @@
 
 * ``GET /api/events?camera=N&date=YYMMDD``: one day's events (today when ``date`` is left
   out; both cameras when ``camera`` is), newest first, each with where to play it: the
-  segment that holds the event's start (less ``motion.pre_seconds``) and the offset in it.
+  segment that holds the event's start (less ``motion.pre_seconds``) and the offset in it,
+  and ``ongoing`` while the motion process has it open (its duration then runs to now).
 * ``GET /api/events/live``: which cameras have an event open now (the page's MOTION badge).
 * ``GET /api/events/{id}`` and ``GET /api/events/{id}/thumbnail.jpg``.
 
@@ -69,17 +70,39 @@ def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Se
     return {"file": best["file"], "url": best["url"], "offset_s": round(max(0.0, t - best["start_epoch"]), 3)}
 
 
-def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segments) -> dict[str, Any]:
+def _open_now(cfg: Config) -> tuple[bool, dict[str, dict[str, Any]]]:
+    """Whether the motion process runs, and per camera whether it has an event open now
+    and which (``{"open", "event_id"}``), as its status says."""
+    doc = StatusBoard(cfg.run_dir).read_motion()
+    running = bool(doc and doc.get("pid") and doc.get("age_s", 1e9) < LIVE_MAX_AGE_S)
+    cams = doc.get("cameras", {}) if doc else {}
+    out = {}
+    for c in range(cfg.camera.count):
+        info = cams.get(str(c))
+        is_open = bool(running and info is not None and info.get("open"))
+        out[str(c)] = {"open": is_open, "event_id": info.get("event_id") if info is not None and is_open else None}
+    return running, out
+
+
+def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segments,
+              open_now: dict[str, dict[str, Any]]) -> dict[str, Any]:
     start, start_s = local_clock(ev["start_wall"])   # on the recordings' clock line
-    end_wall = ev["end_wall"] if ev["end_wall"] is not None else max(ev["last_wall"], time.time())
+    # Ongoing: the running motion process has it open.  An event still open in the database
+    # while it does not (the process died; its next start closes it) ended at its last motion.
+    ongoing = ev["open"] and open_now.get(str(ev["camera"]), {}).get("event_id") == ev["id"]
+    end_wall = ev["end_wall"] if ev["end_wall"] is not None else (
+        max(ev["last_wall"], time.time()) if ongoing else ev["last_wall"])
     out = dict(ev)
     out.update({
+        "ongoing": ongoing,
         "start": start.isoformat(timespec="milliseconds"),
         "date": start.strftime("%y%m%d"),
         "start_s": round(start_s, 3),
         "end_s": round(start_s + end_wall - ev["start_wall"], 3),
         "duration_s": round(end_wall - ev["start_wall"], 3),
-        "thumbnail": f"/api/events/{ev['id']}/thumbnail.jpg" if ev["has_thumbnail"] else None,
+        # The picture follows the peak while the event is open: its URL changes with it.
+        "thumbnail": (f"/api/events/{ev['id']}/thumbnail.jpg?v={ev['peak_wall'] or 0:.3f}"
+                      if ev["has_thumbnail"] else None),
         "play": _play_target(cfg, index, ev, cache),
     })
     return out
@@ -115,22 +138,16 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
     index = archive_of(request)
     if found:
         index.refresh()
+    _, open_now = _open_now(cfg)
     return {"camera": cam, "date": day, "pre_seconds": cfg.motion.pre_seconds,
-            "events": [_decorate(cfg, index, ev, cache) for ev in found]}
+            "events": [_decorate(cfg, index, ev, cache, open_now) for ev in found]}
 
 
 @router.get("/api/events/live")
 def events_live(request: Request) -> dict[str, Any]:
     cfg = _cfg(request)
-    doc = StatusBoard(cfg.run_dir).read_motion()
-    running = bool(doc and doc.get("pid") and doc.get("age_s", 1e9) < LIVE_MAX_AGE_S)
-    cams = doc.get("cameras", {}) if doc else {}
-    out = {}
-    for c in range(cfg.camera.count):
-        info = cams.get(str(c))
-        is_open = bool(running and info is not None and info.get("open"))
-        out[str(c)] = {"open": is_open, "event_id": info.get("event_id") if info is not None and is_open else None}
-    return {"running": running, "enabled": cfg.motion.enabled, "cameras": out}
+    running, open_now = _open_now(cfg)
+    return {"running": running, "enabled": cfg.motion.enabled, "cameras": open_now}
 
 
 def _lookup(request: Request, raw_id: str, read: Callable[[sqlite3.Connection, int], T | None],
@@ -162,7 +179,8 @@ def event(request: Request, event_id: str) -> dict[str, Any] | JSONResponse:
         return ev
     index = archive_of(request)
     index.refresh()
-    return _decorate(_cfg(request), index, ev, {})
+    cfg = _cfg(request)
+    return _decorate(cfg, index, ev, {}, _open_now(cfg)[1])
 
 
 @router.get("/api/events/{event_id}/thumbnail.jpg", response_model=None)

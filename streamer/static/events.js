@@ -1,6 +1,7 @@
 /* Motion events in the recordings browser: markers on the day and hour bars, and a list
- * with thumbnails; a click plays the segment that holds the event, from its start.
- * recordings.js calls load() after each refresh and renderHour() when the hour changes.
+ * with thumbnails; a click plays the segment that holds the event, from its start.  An event
+ * still going on says so (its picture follows its peak; it plays once its first segment is
+ * written).  recordings.js calls load() after each refresh and renderHour() when the hour changes.
  */
 "use strict";
 
@@ -19,8 +20,9 @@
     const left = Math.max(0, (ev.start_s - from) / span);
     const width = Math.max(0, (Math.min(ev.end_s, from + span) - Math.max(ev.start_s, from)) / span);
     const node = el("div", {
-      class: `ev-mark${ev.open ? " open" : ""}`, "data-event": String(ev.id),
-      title: `motion ${fmtClock(Math.floor(ev.start_s))}, ${fmtNum(ev.duration_s, 0)} s, peak ${fmtNum(ev.peak_area_percent, 1)}%`,
+      class: `ev-mark${ev.ongoing ? " ongoing" : ""}`, "data-event": String(ev.id),
+      title: `motion ${fmtClock(Math.floor(ev.start_s))}, ${fmtNum(ev.duration_s, 0)} s${ev.ongoing ? " so far (ongoing)" : ""}, `
+        + `peak ${fmtNum(ev.peak_area_percent, 1)}%`,
     });
     node.style.left = `${left * 100}%`;
     node.style.width = `${width * 100}%`;
@@ -41,13 +43,18 @@
 
   function renderList() {
     const items = evs.list.map((ev) => {
-      const card = el("button", { type: "button", class: `ev-card${ev.video_deleted ? " gone" : ""}`, "data-event": String(ev.id) });
+      const kind = ev.video_deleted ? " gone" : ev.ongoing ? " ongoing" : "";
+      const card = el("button", { type: "button", class: `ev-card${kind}`, "data-event": String(ev.id) });
       const pic = ev.thumbnail ? el("img", { src: ev.thumbnail, alt: "", loading: "lazy", width: 160, height: 120 })
-        : el("div", { class: "ev-nopic" }, ev.open ? "in progress" : "no picture");
-      const what = ev.video_deleted ? "video deleted" : ev.play ? `${fmtNum(ev.duration_s, 0)} s` : "not recorded";
-      card.append(pic, el("span", { class: "ev-time" }, fmtClock(Math.floor(ev.start_s))),
-        el("span", { class: "muted" }, `${what} · ${fmtNum(ev.peak_area_percent, 1)}%`));
+        : el("div", { class: "ev-nopic" }, ev.ongoing ? "in progress" : "no picture");
+      const dur = `${fmtNum(ev.duration_s, 0)} s`;
+      const what = ev.video_deleted ? "video deleted" : ev.ongoing ? `${dur} so far`
+        : ev.play ? dur : "not recorded";
+      const when = el("span", { class: "ev-time" }, fmtClock(Math.floor(ev.start_s)));
+      if (ev.ongoing) when.append(" ", el("span", { class: "ev-live" }, "ongoing"));
+      card.append(pic, when, el("span", { class: "muted" }, `${what} · ${fmtNum(ev.peak_area_percent, 1)}%`));
       card.disabled = !ev.play || ev.video_deleted;
+      if (ev.ongoing && !ev.play) card.title = "Going on now: it plays once its first segment is written";
       card.addEventListener("click", () => play(ev));
       return card;
     });
@@ -66,7 +73,8 @@
       const d = await r.json();
       if (!r.ok) throw new Error(d.error || `HTTP ${r.status}`);
       if (cam !== evs.cam || date !== evs.date) return;  // the user moved on meanwhile
-      const sig = d.events.map((e) => `${e.id}:${e.end_s}:${e.video_deleted}:${e.play ? e.play.file : ""}`).join(",");
+      const sig = d.events.map((e) => `${e.id}:${e.end_s}:${e.ongoing}:${e.thumbnail}:${e.video_deleted}:`
+        + `${e.play ? e.play.file : ""}`).join(",");
       if (sig === evs.sig) return;
       evs.sig = sig;
       evs.list = d.events;

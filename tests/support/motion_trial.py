@@ -8,6 +8,8 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+import numpy as np
+
 from capture.sources.synthetic import MotionScript, sd_frames
 from common.config import Config
 from common.video.overlay import stamp_rows
@@ -15,6 +17,19 @@ from motion.detector import Detector
 from motion.tracker import Tracker
 
 START_S = 10_000.0   # scene time of the first frame (any value; crossings are at multiples of `every`)
+
+
+@dataclass
+class Picture:
+    """An sd frame as :meth:`motion.camera.CameraWatch.analyse` takes it, outside any ring."""
+    mono_ns: int
+    wall_ns: int
+    y: np.ndarray
+    u: np.ndarray
+    v: np.ndarray
+
+    def valid(self) -> bool:
+        return True
 
 
 @dataclass
@@ -44,7 +59,7 @@ def run_trial(cfg: Config, seconds: float, every: float, camera: int = 0) -> Tri
     fps = float(mc.analyse_fps)
     det = Detector(640, 480, mc.sensitivity, (mc.masks[camera] if camera < len(mc.masks) else []),
                    stamp_rows(480) if cfg.camera.overlay else 0)
-    tracker = Tracker(mc.min_area_percent, mc.post_seconds)
+    tracker = Tracker(mc.min_area_percent, mc.post_seconds, mc.max_event_seconds)
     entries = script.sd_entries(START_S, START_S + seconds - script.crossing_s) if every > 0 else []
     starts: list[tuple[float, float]] = []   # (event start, frame time it was declared)
     cpu = 0.0

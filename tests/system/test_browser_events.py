@@ -94,6 +94,44 @@ def test_marker_on_both_bars_and_a_click_plays_the_segment_at_the_offset(system:
     page.context.close()
 
 
+def _ongoing_card(system: MotionSystem, page: Any) -> Any:
+    """The list's card of an event going on now: refreshed while camera 0 has one open (a
+    crossing lasts about 6 s of every 10, so one of a few tries lands inside one)."""
+    from playwright.sync_api import TimeoutError as PageTimeout
+    for _ in range(6):
+        wait_until(lambda: httpx.get(system.url(path="/api/events/live"), timeout=5).json()["cameras"]["0"]["open"],
+                   20, 0.1)
+        page.click("#btn-refresh")
+        try:
+            page.wait_for_selector("#events-list .ev-card.ongoing", timeout=3000)
+            return page.locator("#events-list .ev-card.ongoing").first
+        except PageTimeout:
+            continue
+    raise AssertionError("no event was ever listed as ongoing")
+
+
+def test_an_event_going_on_is_listed_as_ongoing_with_its_picture(system: MotionSystem, browser: Browser) -> None:
+    page, log = open_page(browser, system.url(path="/#recordings"))
+    page.click("#btn-rcam0")
+    card = _ongoing_card(system, page)
+    eid = card.get_attribute("data-event")
+    text = card.inner_text()
+    assert "ongoing" in text.lower() and "so far" in text, text
+    # Its picture is there from its first second (the thumbnail is stored with the event).
+    assert card.locator("img").count() == 1
+    page.wait_for_function("(id) => { const i = document.querySelector(`.ev-card[data-event='${id}'] img`);"
+                           " return i && i.complete && i.naturalWidth === 320; }", arg=eid, timeout=5000)
+    assert page.locator(f'#tl-marks .ev-mark.ongoing[data-event="{eid}"]').count() == 1
+    save_screenshot(page, "recordings_event_ongoing")
+    # Once it has ended, the next refresh lists it as an ordinary event.
+    wait_until(lambda: not httpx.get(system.url(path=f"/api/events/{eid}"), timeout=5).json()["ongoing"], 20, 0.2)
+    page.click("#btn-refresh")
+    page.wait_for_selector(f'#events-list .ev-card[data-event="{eid}"]:not(.ongoing)', timeout=10000)
+    assert "ongoing" not in page.locator(f'#events-list .ev-card[data-event="{eid}"]').inner_text().lower()
+    assert log.console_errors == [] and log.page_errors == [], log
+    page.context.close()
+
+
 def test_motion_badge_on_the_live_view_while_an_event_is_open(system: MotionSystem, browser: Browser) -> None:
     page, log = open_page(browser, system.url(path="/?view=dual&res=480p"))
     wait_playing(page)

@@ -1,6 +1,7 @@
 """Events API: listing by camera and day, one event, its thumbnail, the live state, and 400s."""
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from pathlib import Path
 
@@ -65,12 +66,53 @@ def test_one_event_and_its_thumbnail(api) -> None:
     client, root, _ = api
     ids = _fill(root)
     r = client.get(f"/api/events/{ids['a']}")
-    assert r.status_code == 200 and r.json()["thumbnail"] == f"/api/events/{ids['a']}/thumbnail.jpg"
-    r = client.get(f"/api/events/{ids['a']}/thumbnail.jpg")
+    assert r.status_code == 200 and r.json()["thumbnail"].startswith(f"/api/events/{ids['a']}/thumbnail.jpg?v=")
+    r = client.get(r.json()["thumbnail"])
     assert r.status_code == 200 and r.headers["content-type"] == "image/jpeg" and r.content.startswith(b"\xff\xd8")
     r = client.get(f"/api/events/{ids['b']}/thumbnail.jpg")
     assert r.status_code == 404 and r.json()["error"] == "not found"
     assert client.get("/api/events/99999").status_code == 404
+
+
+def test_an_open_event_is_ongoing_only_while_the_motion_process_has_it_open(api) -> None:
+    client, root, env = api
+    ids = _fill(root)
+    start = DAY.replace(hour=10).timestamp() + 100
+
+    def listed(eid: int) -> dict:
+        return next(e for e in client.get("/api/events?date=261126").json()["events"] if e["id"] == eid)
+
+    # No motion process: the event was left open by one that died (its next start closes
+    # it), so it is not going on, and it lasted until its last motion, not until now.
+    ev = listed(ids["b"])
+    assert ev["open"] is True and ev["ongoing"] is False and ev["duration_s"] == 0.0
+    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board.publish("motion", {"pid": 123, "cameras": {"0": {"open": False, "event_id": None},
+                                                     "1": {"open": True, "event_id": ids["b"]}}})
+    ev = listed(ids["b"])
+    assert ev["ongoing"] is True and ev["duration_s"] >= time.time() - start - 1.0
+    assert client.get(f"/api/events/{ids['b']}").json()["ongoing"] is True
+    assert listed(ids["a"])["ongoing"] is False          # closed
+    # Another event open on that camera: this one is not the one going on.
+    board.publish("motion", {"pid": 123, "cameras": {"1": {"open": True, "event_id": ids["b"] + 100}}})
+    assert listed(ids["b"])["ongoing"] is False
+
+
+def test_the_thumbnail_address_changes_with_the_picture(api) -> None:
+    """An open event's picture follows its peak: a browser must not keep the first one."""
+    client, root, _ = api
+    s = store.EventStore(store.db_path(root))
+    t = DAY.replace(hour=11).timestamp()
+    eid = s.open_event(0, t, 1.0, 1.0, 2.0, None, t, b"\xff\xd8first")
+    first = client.get(f"/api/events/{eid}").json()["thumbnail"]
+    assert client.get(first).content == b"\xff\xd8first"
+    s.touch(eid, t + 1, 2.0, 5.0, None, t + 0.5, b"\xff\xd8peak")
+    second = client.get(f"/api/events/{eid}").json()["thumbnail"]
+    assert second != first and client.get(second).content == b"\xff\xd8peak"
+    s.touch(eid, t + 2, 3.0, 5.0, None, t + 0.5)          # no new picture: the stored one stays
+    assert client.get(f"/api/events/{eid}").json()["thumbnail"] == second
+    assert client.get(second).content == b"\xff\xd8peak"
+    s.close()
 
 
 @pytest.mark.parametrize("path, field", [

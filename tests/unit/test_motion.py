@@ -5,25 +5,33 @@ the hour of static scene for the false-event figure takes seconds, not an hour.
 """
 from __future__ import annotations
 
+import itertools
 import json
 import threading
+from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 from typing import ClassVar
 
 import numpy as np
 import pytest
+import simplejpeg
 
 from capture.sources.synthetic import MotionScript, sd_frames
 from common.archive import events as store
 from common.archive.index import ArchiveIndex
 from common.config import ConfigError, load
+from motion.camera import CameraWatch
 from motion.coverage import covering
-from motion.detector import Detector
+from motion.detector import Detector, Motion
 from motion.tracker import Tracker
 from motion.webhook import Webhook
-from tests.support.motion_trial import run_trial
-from tests.support.procs import wait_until
+from tests.support.clip_trial import back_and_forth, clip_frames, marked, play
+from tests.support.footage import missing, sd_pictures
+from tests.support.motion_trial import Picture, run_trial
+from tests.support.procs import isolated_env, wait_until
+
+MOVING, STILL = Motion(3.0, (1, 2, 3, 4)), Motion(0.0, None)
 
 
 def _cfg(tmp_path: Path, **env: str):
@@ -49,6 +57,25 @@ def test_an_hour_of_noisy_static_scene_with_a_cloud_gives_at_most_one_event(tmp_
     assert result.false_events <= 1, result
 
 
+@pytest.mark.slow
+def test_real_clips_marked_entries_are_seen_and_their_empty_stretches_stay_quiet(tmp_path: Path) -> None:
+    marks = marked()
+    absent = missing([m.clip.file for m in marks])
+    if absent:
+        pytest.skip(f"the real clips are kept out of the repository: {absent}")
+    cfg = _cfg(tmp_path)
+    fps = float(cfg.motion.analyse_fps)
+    entries = seen = 0
+    for m in marks:
+        run = play(cfg, sd_pictures(m.clip, fps), m.entries)
+        entries, seen = entries + len(m.entries), seen + len(run.seen)
+        assert bool(run.listed) == bool(m.entries) and run.late_or_bare == 0, (m.clip.file, run.listed)
+        if m.empty is not None:
+            quiet = play(cfg, back_and_forth(clip_frames(m.clip, fps, *m.empty), 600, fps, light=True))
+            assert quiet.events == [], (m.clip.file, quiet.events)
+    assert seen >= 0.95 * entries, (seen, entries)
+
+
 def test_the_cloud_really_changes_the_light() -> None:
     # The lighting ramp is part of the test: without it, the static trial proves less.
     script = MotionScript(1e12)
@@ -62,7 +89,7 @@ def test_masks_and_the_overlay_band_are_ignored(tmp_path: Path) -> None:
     # The figure walks at rows 400/1.5 .. 570/1.5 of the sd picture: 56-94% of the height.
     for masks, expect in (([], True), ([[0, 50, 100, 50]], False)):
         det = Detector(640, 480, 50, masks, ignore_top_rows=28)
-        tracker = Tracker(0.5, 1.0)
+        tracker = Tracker(0.5, 1.0, 300)
         started = False
         for i, y in enumerate(frames):
             started |= tracker.update(i * 100_000_000, 0, det.feed(y)).started is not None
@@ -84,26 +111,125 @@ def test_masks_are_validated_with_the_key_named(tmp_path: Path) -> None:
         _cfg(tmp_path, SHT__CAMERA__SYNTHETIC_MOTION_EVERY="3")
 
 
-def test_tracker_holds_an_event_open_for_post_seconds_and_cuts_endless_ones() -> None:
-    from motion.detector import Motion
-    tr = Tracker(min_area_percent=1.0, post_seconds=2.0)
-    moving, still = Motion(3.0, (1, 2, 3, 4)), Motion(0.0, None)
+def test_tracker_holds_an_event_open_for_post_seconds() -> None:
+    tr = Tracker(min_area_percent=1.0, post_seconds=2.0, max_event_seconds=300)
     ns = 100_000_000
-    assert tr.update(0, 0, moving).started is None          # one frame is not an event
-    assert tr.update(1 * ns, 0, still).started is None
-    assert tr.update(2 * ns, 0, moving).started is None
-    step = tr.update(3 * ns, 0, moving)
+    assert tr.update(0, 0, MOVING).started is None          # one frame is not an event
+    assert tr.update(1 * ns, 0, STILL).started is None
+    assert tr.update(2 * ns, 0, MOVING).started is None
+    step = tr.update(3 * ns, 0, MOVING)
     assert step.started is not None and step.started.start_mono_ns == 2 * ns
-    assert tr.update(3 * ns + 19 * ns, 0, still).ended is None
-    step = tr.update(3 * ns + 20 * ns, 0, still)
+    assert tr.update(3 * ns + 19 * ns, 0, STILL).ended is None
+    step = tr.update(3 * ns + 20 * ns, 0, STILL)
     assert step.ended is not None and step.reason == "quiet"
-    tr.update(0, 0, moving)
-    tr.update(ns, 0, moving)
-    t = ns
-    while tr.event is not None:
-        t += ns
-        step = tr.update(t, 0, moving)
-    assert step.reason == "max length" and 299 <= t / 1e9 <= 301
+    assert step.ended.end_mono_ns == 3 * ns + 20 * ns       # the last motion + post_seconds
+
+
+def test_endless_motion_is_cut_into_consecutive_events() -> None:
+    tr = Tracker(min_area_percent=1.0, post_seconds=2.0, max_event_seconds=300)
+    ns = 100_000_000
+    events = []
+    for i in range(7000):                                     # 700 s of motion at 10 fps
+        step = tr.update(i * ns, 5 * 10**18 + i * ns, MOVING)
+        if step.ended is not None:
+            assert step.reason == "max length" and step.started is not None
+            events.append(step.ended)
+        if step.started is not None:
+            step.started.event_id = 100 + len(events)
+    last = tr.close()
+    assert last is not None
+    events.append(last)
+    starts = [e.start_mono_ns / 1e9 for e in events]
+    assert starts == [0.0, 300.0, 600.0]
+    for before, after in itertools.pairwise(events):
+        # The next one starts at the very frame the previous one ends: no motion between them.
+        assert (before.end_mono_ns, before.end_wall_ns) == (after.start_mono_ns, after.start_wall_ns)
+        assert after.continues == before.event_id and after.peak_area == MOVING.area_percent
+
+
+def test_a_cut_waits_for_motion_and_a_quiet_end_needs_none() -> None:
+    tr = Tracker(min_area_percent=1.0, post_seconds=2.0, max_event_seconds=10)
+    s = 1_000_000_000
+    for half in range(20):                                    # motion from 0 to 9.5 s
+        tr.update(half * s // 2, 0, MOVING)
+    step = tr.update(10_500_000_000, 0, STILL)                # past 10 s, but no motion: no cut
+    assert step.ended is None and tr.event is not None
+    step = tr.update(11_500_000_000, 0, STILL)                # post_seconds after the last motion
+    assert step.ended is not None and step.reason == "quiet" and step.started is None
+    assert step.ended.end_mono_ns == 11_500_000_000
+
+
+def _block_scene(seconds: float, fps: float, size: Callable[[float], int] = lambda t: 80,
+                 t0: float = 1000.0) -> Iterator[Picture]:
+    """A grey picture with a bright square that never stops moving (its side: ``size(t)``)."""
+    u = np.full((240, 320), 128, np.uint8)
+    for i in range(int(seconds * fps)):
+        t = t0 + i / fps
+        y = np.full((480, 640), 90, np.uint8)
+        side = size(t)
+        x0 = int(40 + (i * 7) % (560 - side))
+        y[200:200 + side, x0:x0 + side] = 220
+        yield Picture(int(t * 1e9), int((1.8e9 + t) * 1e9), y, u, u)
+
+
+def _watch(tmp_path: Path, on_start: Callable[[dict], None] | None = None,
+           **motion: object) -> tuple[CameraWatch, store.EventStore]:
+    env = isolated_env(tmp_path / "sht", **{f"motion__{k}": v for k, v in motion.items()})
+    es = store.EventStore(store.db_path(tmp_path))
+    return CameraWatch(load(env), 0, es, on_start), es
+
+
+def _rows(es: store.EventStore) -> list[dict]:
+    return store.list_events(es.conn, 0, 0, 1e12)[::-1]
+
+
+def test_an_event_has_its_thumbnail_as_soon_as_it_is_listed_and_it_follows_the_peak(tmp_path: Path) -> None:
+    watch, es = _watch(tmp_path, post_seconds=2)
+    # The square is small for 3 s, then four times as large: the peak is then.
+    seen_open = []
+    for pic in _block_scene(6, 10, lambda t: 40 if t < 1003 else 160):
+        watch.analyse(pic)
+        for row in _rows(es):
+            assert row["has_thumbnail"], ("listed without a picture", row, pic.mono_ns / 1e9)
+            if row["open"]:
+                seen_open.append((pic.mono_ns / 1e9, store.get_thumbnail(es.conn, row["id"])))
+    assert seen_open and seen_open[0][0] - 1000 <= 2.0          # it was listed within 2 s of the scene start
+    first, latest = seen_open[0][1], seen_open[-1][1]
+    for jpeg in (first, latest):
+        assert simplejpeg.decode_jpeg_header(jpeg)[:2] == (240, 320)
+    assert latest != first                                     # written again at the larger peak
+    small = simplejpeg.decode_jpeg(first, colorspace="GRAY")
+    large = simplejpeg.decode_jpeg(latest, colorspace="GRAY")
+    assert (large > 180).sum() > 4 * (small > 180).sum()
+    row = _rows(es)[0]
+    assert row["peak_wall"] >= 1.8e9 + 1003 and row["peak_area_percent"] > 5
+    watch.stop()
+    es.close()
+
+
+def test_a_long_busy_stretch_is_cut_into_consecutive_events_with_pictures(tmp_path: Path) -> None:
+    told: list[dict] = []
+    watch, es = _watch(tmp_path, told.append, max_event_seconds=10, post_seconds=2)
+    for pic in _block_scene(35, 10):
+        watch.analyse(pic)
+    watch.stop()
+    rows = _rows(es)
+    # The webhook hears of each start, and of what a continuation continues.
+    assert [(d["id"], d["continues"]) for d in told] == [(r["id"], p["id"] if p else None)
+                                                          for p, r in zip([None, *rows], rows, strict=False)]
+    assert len(rows) == 4 and [r["closed"] for r in rows] == ["max length"] * 3 + ["stop"]
+    for before, after in itertools.pairwise(rows):
+        assert before["end_wall"] == after["start_wall"], (before, after)
+        assert 10.0 <= before["end_wall"] - before["start_wall"] <= 10.2   # the first moving frame past 10 s
+    assert all(r["has_thumbnail"] for r in rows)
+    es.close()
+
+
+def test_max_event_seconds_is_a_setting_with_its_range(tmp_path: Path) -> None:
+    assert _cfg(tmp_path).motion.max_event_seconds == 300
+    assert _cfg(tmp_path, SHT__MOTION__MAX_EVENT_SECONDS="60").motion.max_event_seconds == 60
+    with pytest.raises(ConfigError, match=r"motion\.max_event_seconds"):
+        _cfg(tmp_path, SHT__MOTION__MAX_EVENT_SECONDS="5")
 
 
 def test_store_survives_reopen_closes_orphans_and_prunes(tmp_path: Path) -> None:
