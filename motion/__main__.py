@@ -26,14 +26,13 @@ from common.config import Config, load_or_exit
 from common.state.board import StatusBoard
 from common.state.documents import MotionCamera, MotionStatus
 from motion.camera import CameraWatch
-from motion.coverage import covering
+from motion.coverage import resolve
 from motion.webhook import Webhook
 
 log = logging.getLogger("motion")
 STATUS_EVERY_S = 1.0
 RESOLVE_EVERY_S = 5.0
 PRUNE_EVERY_S = 600.0
-RESOLVE_AFTER_S = 5.0   # a segment is renamed into place at most this long after it ends
 DISK_WAIT_S = 1.0       # how often an absent recordings disk is looked for at start
 
 
@@ -110,13 +109,7 @@ class MotionService:
 
     def resolve_segments(self) -> None:
         """Store the segment files that cover each closed event, once they are all written."""
-        seconds = self.cfg.recorder.segment_seconds
-        waiting = self.store.unresolved(time.time() - seconds - RESOLVE_AFTER_S)
-        if waiting:
-            self.index.refresh()
-        for ev in waiting:
-            files = covering(self.index, ev["camera"], ev["start_wall"] - ev["pre_s"], ev["end_wall"], seconds)
-            self.store.set_segments(ev["id"], files)
+        resolve(self.store, self.index, self.cfg.recorder.segment_seconds, time.time())
 
     def _publish(self, stopped: bool = False) -> None:
         cams: dict[str, MotionCamera] = {}

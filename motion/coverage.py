@@ -1,14 +1,16 @@
-"""Which recorded segments cover a stretch of time.
+"""Which recorded segments cover a stretch of time, and storing them with each closed event.
 
 Segments are back to back, so segment i covers from its start to the next one's (the last
 of a run: ``segment_seconds``), as the archive index (:mod:`common.archive.index`) lists
-them; the caller refreshes the index first.
+them; :func:`covering`'s caller refreshes the index first.
 """
 from __future__ import annotations
 
+from common.archive.events import EventStore
 from common.archive.index import ArchiveIndex
 
-SLACK_S = 1.0   # a start told by a file's name has one-second resolution
+SLACK_S = 1.0           # a start told by a file's name has one-second resolution
+RESOLVE_AFTER_S = 5.0   # a segment is renamed into place at most this long after it ends
 
 
 def covering(index: ArchiveIndex, camera: int, start_wall: float, end_wall: float,
@@ -23,3 +25,16 @@ def covering(index: ArchiveIndex, camera: int, start_wall: float, end_wall: floa
         if t <= end_wall + SLACK_S and end > start_wall:
             out.append(seg.file)
     return out
+
+
+def resolve(store: EventStore, index: ArchiveIndex, segment_seconds: float, now: float) -> int:
+    """Store the segment files that cover each closed event, once they are all written (the
+    event ended a segment and the rename's delay before ``now``, epoch seconds); returns how
+    many events got theirs."""
+    waiting = store.unresolved(now - segment_seconds - RESOLVE_AFTER_S)
+    if waiting:
+        index.refresh()
+    for ev in waiting:
+        store.set_segments(ev["id"], covering(index, ev["camera"], ev["start_wall"] - ev["pre_s"], ev["end_wall"],
+                                              segment_seconds))
+    return len(waiting)
