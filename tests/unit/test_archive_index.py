@@ -16,9 +16,10 @@ import pytest
 from common.archive import events as store
 from common.archive import segment_name
 from common.archive.index import DB_NAME, ArchiveIndex, Recording, start_from_name
-from recorder.retention.diskguard import GB, DiskGuard
+from recorder.retention.diskguard import DiskGuard
 from recorder.segments.indexer import Indexer
 from streamer.archive.recordings import find_gaps, list_segments
+from tests.support.disk import small_limits
 from tests.support.mp4_files import write_segment
 
 DAY = datetime(2026, 11, 26)
@@ -280,9 +281,8 @@ def test_retention_does_not_wait_for_a_locked_events_database(tmp_path: Path,
     writer.execute("BEGIN EXCLUSIVE")
     writer.execute("UPDATE events SET pre_s = 1")
     try:
-        g = DiskGuard(root, warn_gb=0.0, floor_gb=2 * MB / GB, target_gb=3 * MB / GB, retention=True,
-                      free_bytes=lambda r: 5 * MB - sum(p.stat().st_size for p in r.rglob("*.mp4")),
-                      event_keep_days=7)
+        g = DiskGuard(root, small_limits(disk_warn_gb=0.0),
+                      free_bytes=lambda r: 5 * MB - sum(p.stat().st_size for p in r.rglob("*.mp4")))
         with caplog.at_level(logging.WARNING):
             t0 = time.monotonic()
             g.check()
