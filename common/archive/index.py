@@ -158,13 +158,27 @@ class Skip:
         return "".join(parts), args
 
 
-def _outside(windows: Iterable[Window], name: str = "w") -> tuple[str, dict[str, Any]]:
-    """The condition "``r`` is older than its camera's window" and its arguments (named
-    ``name``...); a camera without a window (none was asked for it) is inside."""
+def _outside(windows: Iterable[Window]) -> tuple[str, dict[str, Any]]:
+    """The condition "``r`` is older than its camera's window" and its arguments; a camera
+    without a window (none was asked for it) is inside.  A filter only (``+``: no index is
+    searched for it), so that a walk in write order stays one."""
     terms, args = [], {}
     for i, w in enumerate(windows):
-        terms.append(f"(r.camera = :{name}c{i} AND r.written_ns < :{name}s{i})")
-        args[f"{name}c{i}"], args[f"{name}s{i}"] = w.camera, w.since_ns
+        terms.append(f"(+r.camera = :wc{i} AND +r.written_ns < :ws{i})")
+        args[f"wc{i}"], args[f"ws{i}"] = w.camera, w.since_ns
+    return "(" + (" OR ".join(terms) or "0") + ")", args
+
+
+def _left(before: Iterable[Window], now: Iterable[Window]) -> tuple[str, dict[str, Any]]:
+    """The condition "``r`` was inside its camera's window ``before`` and is outside it ``now``"
+    (a range of each camera in write order, searched in the index) and its arguments."""
+    since = {w.camera: w.since_ns for w in before}
+    terms, args = [], {}
+    for i, w in enumerate(now):
+        start = since.get(w.camera, FIRST_KEY[0])
+        if start < w.since_ns:
+            terms.append(f"(r.camera = :lc{i} AND r.written_ns >= :lf{i} AND r.written_ns < :lt{i})")
+            args[f"lc{i}"], args[f"lf{i}"], args[f"lt{i}"] = w.camera, start, w.since_ns
     return "(" + (" OR ".join(terms) or "0") + ")", args
 
 
@@ -716,7 +730,8 @@ class ArchiveIndex:
         the windows; None: anywhere), not left out by ``skip``."""
         where, args = _outside(outside) if outside is not None else ("1", {})
         skipped, more = skip.sql()
-        sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r "
+        # In write order, stopping at the first that fits (not every row outside the windows, sorted).
+        sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r INDEXED BY recordings_by_write "
                f"WHERE ({_WRITE_ORDER}) > (:a0, :a1, :a2, :a3, :a4) AND {where}{skipped}{{only}} "
                f"ORDER BY {_WRITE_ORDER} LIMIT 1")
         args.update(more, a0=after[0], a1=after[1], a2=after[2], a3=after[3], a4=after[4])
@@ -734,18 +749,16 @@ class ArchiveIndex:
         """(count, bytes) of the segments that hold an event and are older than their camera's
         window (``outside``); ``since``: only those that were inside these earlier windows (the
         few that left them since).  None when the events database cannot be read now."""
-        where, args = _outside(outside)
-        skipped, more = skip.sql()
-        args.update(more)
+        skipped, args = skip.sql()
         if since is None:
             # Led by the events database's list of event segments: as many look-ups as events.
+            where, more = _outside(outside)
             sql = (f"SELECT count(*), coalesce(sum(r.size), 0) FROM (SELECT DISTINCT file FROM ev.event_segments) e "
                    f"CROSS JOIN recordings r ON r.file = e.file WHERE {where}{skipped}")
         else:
-            before, old = _outside(since, "before")
-            args.update(old)
-            sql = (f"SELECT count(*), coalesce(sum(r.size), 0) FROM recordings r WHERE {where} AND NOT {before}"
-                   f"{skipped} AND {_HELD}")
+            where, more = _left(since, outside)
+            sql = f"SELECT count(*), coalesce(sum(r.size), 0) FROM recordings r WHERE {where}{skipped} AND {_HELD}"
+        args.update(more)
 
         def ask(conn: sqlite3.Connection) -> tuple[int, int] | None:
             with self._events(conn) as attached:

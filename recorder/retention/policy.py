@@ -148,6 +148,8 @@ class Kept:
 
 def _hours(seconds: float) -> str:
     h = seconds / HOUR
+    if h < 1:
+        return f"{seconds / 60:.0f} min"
     return f"{h:.0f} h" if h >= 10 else f"{h:.1f} h"
 
 
