@@ -180,10 +180,26 @@ class DiskGuard:
             if self.limits.retention:
                 free = self._retain(free, full)
         except (OSError, sqlite3.Error) as exc:
-            with self._shown:
-                self.state.error = f"disk check failed: {exc}"
-            log.error("%s", self.state.error)
+            self._failed(exc)
             return self.state
+        self._note_free(free)
+        return self.state
+
+    def measure(self) -> None:
+        """Free space and the warning alone (a statvfs): the status has them before the first pass."""
+        try:
+            self._note_free(self.free_bytes())
+        except OSError as exc:
+            self._failed(exc)
+
+    def _failed(self, exc: Exception) -> None:
+        error = f"disk check failed: {exc}"
+        if error != self.state.error:   # (once, not at every pass)
+            log.error("%s", error)
+        with self._shown:
+            self.state.error = error
+
+    def _note_free(self, free: int) -> None:
         warning = free < self.limits.warn
         if warning and not self.state.warning:
             log.warning("disk: only %.2f GB free under %s (warning below %.2f GB)", free / GB, self.root,
@@ -192,7 +208,6 @@ class DiskGuard:
             log.info("disk: %.2f GB free again", free / GB)
         with self._shown:
             self.state.free_bytes, self.state.warning, self.state.error = free, warning, ""
-        return self.state
 
     def snapshot(self) -> tuple[GuardState, list[DeletedSegment]]:
         """The state and the latest deletions, as one consistent copy (any thread)."""
@@ -220,7 +235,7 @@ class DiskGuard:
                 break
             self._pause(YIELD_S)
         self.marks.flush()
-        if self._count_due():
+        if self._count_due() and not self.halt:
             self._count()
         self._set_state(free)
         return free

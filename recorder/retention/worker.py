@@ -31,8 +31,10 @@ class RetentionWorker:
         self._thread: threading.Thread | None = None
 
     def start(self) -> None:
-        """The first pass runs at once."""
+        """Free space is measured now (no deletion: the status has it at once); the first pass
+        runs at once in the thread."""
         if self._thread is None:
+            self.guard.measure()
             self._thread = threading.Thread(target=self._run, name="retention", daemon=True)
             self._thread.start()
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,16 @@ def small_guard(root: Path, disk: SmallDisk, **keys: Any) -> DiskGuard:
     """A disk guard on ``disk`` with :func:`small_limits` (``keys`` may also hold DiskGuard's own arguments)."""
     own = {k: keys.pop(k) for k in GUARD_ARGS if k in keys}
     return DiskGuard(root, small_limits(**keys), free_bytes=disk, **own)
+
+
+def on_unlink(monkeypatch: Any, matches: Callable[[str], bool], before: Callable[[str], None]) -> None:
+    """Call ``before(name)`` ahead of each deletion of a file whose name ``matches`` (retention
+    unlinks by name in its folder): to make it slow, hang, or fail."""
+    real = os.unlink
+
+    def unlink(path: Any, *args: Any, **kwargs: Any) -> None:
+        name = os.path.basename(path)
+        if matches(name):
+            before(name)
+        real(path, *args, **kwargs)
+    monkeypatch.setattr(os, "unlink", unlink)

@@ -17,7 +17,7 @@ from recorder.retention.diskguard import LOCK_NAME, LOCKED_LONG_S
 from recorder.retention.policy import GB
 from recorder.segments.recovery import recover
 from tests.support.archive import Recorded, oldest_first
-from tests.support.disk import MB, SmallDisk, make_file, small_guard
+from tests.support.disk import MB, SmallDisk, make_file, on_unlink, small_guard
 
 NAMES = [f"cam0/261125/cam0_20261125_1200{s:02d}.mp4" for s in range(0, 60, 10)]
 
@@ -26,13 +26,10 @@ NAMES = [f"cam0/261125/cam0_20261125_1200{s:02d}.mp4" for s in range(0, 60, 10)]
 def undeletable(monkeypatch):
     """Paths whose deletion fails as for an immutable file (retention unlinks by name in its folder)."""
     stuck: set[str] = set()
-    real = os.unlink
 
-    def unlink(path, *, dir_fd=None) -> None:
-        if any(Path(s).name == os.path.basename(path) for s in stuck):
-            raise PermissionError(errno.EPERM, "Operation not permitted", path)
-        real(path, dir_fd=dir_fd)
-    monkeypatch.setattr(os, "unlink", unlink)
+    def refuse(name: str) -> None:
+        raise PermissionError(errno.EPERM, "Operation not permitted", name)
+    on_unlink(monkeypatch, lambda name: any(Path(s).name == name for s in stuck), refuse)
     return stuck
 
 
@@ -71,12 +68,7 @@ def test_two_recorders_do_not_both_delete_for_the_same_shortfall(tmp_path: Path,
     for n in NAMES:
         make_file(root, n, MB)
     disk = SmallDisk(7 * MB)      # 1 MB free: 2 MB must go to reach the 3 MB target
-    real = os.unlink
-
-    def slow_unlink(path, *, dir_fd=None) -> None:
-        time.sleep(0.05)          # a slow SD card: both passes overlap
-        real(path, dir_fd=dir_fd)
-    monkeypatch.setattr(os, "unlink", slow_unlink)
+    on_unlink(monkeypatch, lambda name: True, lambda name: time.sleep(0.05))   # a slow SD card: passes overlap
     guards = [small_guard(root, disk), small_guard(root, disk)]
     threads = [threading.Thread(target=g.check) for g in guards]
     for t in threads:

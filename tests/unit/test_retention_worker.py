@@ -2,7 +2,6 @@
 seconds per deletion costs the recording loop no frame."""
 from __future__ import annotations
 
-import os
 import threading
 import time
 from pathlib import Path
@@ -14,7 +13,7 @@ from common.ipc.frame_writer import RingWriter
 from common.ipc.names import ring_name
 from recorder.recording import Recorder
 from recorder.retention.worker import RetentionWorker
-from tests.support.disk import MB, SmallDisk, make_file, small_guard
+from tests.support.disk import MB, SmallDisk, make_file, on_unlink, small_guard
 from tests.support.procs import isolated_env, wait_until
 
 OLD = [f"cam0/261101/cam0_20261101_0000{s:02d}.mp4" for s in range(0, 60, 10)]
@@ -25,14 +24,11 @@ def held_unlink(monkeypatch):
     """Deleting one of the OLD segments blocks until the test lets it go (a disk that hangs)."""
     release = threading.Event()
     entered = threading.Event()
-    real = os.unlink
 
-    def unlink(path, *, dir_fd=None) -> None:
-        if os.path.basename(path).startswith("cam0_20261101_"):
-            entered.set()
-            release.wait(30)
-        real(path, dir_fd=dir_fd)
-    monkeypatch.setattr(os, "unlink", unlink)
+    def hang(name: str) -> None:
+        entered.set()
+        release.wait(30)
+    on_unlink(monkeypatch, lambda name: name.startswith("cam0_20261101_"), hang)
     yield entered, release
     release.set()
 
@@ -66,13 +62,7 @@ def test_a_slow_deletion_costs_the_recording_loop_no_frame(tmp_path: Path, monke
     root = cfg.recordings_root
     for n in OLD:
         make_file(root, n, 1000, age_s=86400)
-    real = os.unlink
-
-    def slow_unlink(path, *args, **kwargs) -> None:
-        if os.path.basename(path).startswith("cam0_20261101_"):
-            time.sleep(2.0)
-        real(path, *args, **kwargs)
-    monkeypatch.setattr(os, "unlink", slow_unlink)
+    on_unlink(monkeypatch, lambda name: name.startswith("cam0_20261101_"), lambda name: time.sleep(2.0))
     fps = 30
     writer = RingWriter(ring_name(cfg.ring.prefix, 0, "hd"), 320, 240, cfg.ring.slots, fps, "test", "CAM 0")
     rec = Recorder(cfg, 0, free_bytes=lambda _: 500 * MB)   # under the 1 GB floor: room is made all along
