@@ -69,7 +69,6 @@ STEP_FILES = 8          # a step deletes at most this many files...
 STEP_S = 0.05           # ...or works this long, then gives the lock up
 YIELD_S = 0.005         # between steps: the other recorder, and this process's recording loop, get their turn
 RECOUNT_S = 120.0       # the event share and the status figures are counted in full this often
-INDEX_BUSY_MS = 500     # the worker may wait a little for the index (never the recording loop)
 
 
 def free_bytes_of(path: Path) -> int:
@@ -122,7 +121,7 @@ class DiskGuard:
                  lock_wait_s: float = LOCK_WAIT_S) -> None:
         self.root = Path(root)
         self.limits = limits
-        self.index = index if index is not None else ArchiveIndex(self.root, busy_ms=INDEX_BUSY_MS)
+        self.index = index if index is not None else ArchiveIndex(self.root)   # (a reader's short waits)
         self.remover = Remover(self.root, monotonic)
         self.marks = EventMarks(self.root)
         self.state = GuardState()

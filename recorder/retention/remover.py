@@ -169,6 +169,8 @@ class Remover:
             self._leave_folder(r.scope, r.why)
         else:
             folder = r.scope.rsplit("/", 1)[0]
+            if len(self._strikes) >= FOLDERS_MAX:
+                self._strikes.clear()   # (bounded: counting starts again)
             self._strikes[(folder, r.why)] += 1
             if self._strikes[(folder, r.why)] >= FOLDER_AFTER:
                 self._leave_folder(folder, f"holds files that refuse alike: {r.why}")
