@@ -29,6 +29,10 @@ one only adds to (``UPGRADES_FROM``) is brought up to date in place instead, kee
 Damaged or outdated files are reset in place (SQLite's backup of an empty schema over them), so a
 connection another process still holds sees the new contents; a foreign file is moved aside.
 
+Retention asks its questions here too (each camera's continuous window, the oldest segment
+outside it, the bytes of the event segments, what the recorders wrote since a moment): each is
+answered from an index or from the events database's own list, never by reading every row.
+
 Never a stall: in WAL mode readers read while a writer writes.  Every connection waits at most
 ``busy_ms`` for a lock; a write that finds the database busy is skipped and done again by the next
 refresh, and an events database that cannot be read within the wait (a writer holding it in
