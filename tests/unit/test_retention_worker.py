@@ -54,15 +54,15 @@ def test_asking_for_room_never_waits_for_the_pass_under_way(tmp_path: Path, held
 
 @pytest.mark.slow
 def test_a_slow_deletion_costs_the_recording_loop_no_frame(tmp_path: Path, monkeypatch) -> None:
-    """Each deletion takes 2 s (an SD card in trouble); the ring holds half a second.  The old
+    """Each deletion takes 3 s (an SD card in trouble); the ring holds about a second.  The old
     recorder deleted from its frame loop and lost frames; now the loop never waits."""
-    env = isolated_env(tmp_path / "sht", ring__slots=16, recorder__check_seconds=0.5, recorder__segment_seconds=2,
+    env = isolated_env(tmp_path / "sht", ring__slots=32, recorder__check_seconds=0.5, recorder__segment_seconds=2,
                        recorder__keep_continuous_hours=0, recorder__sync_seconds=0)
     cfg = load(env)
     root = cfg.recordings_root
     for n in OLD:
         make_file(root, n, 1000, age_s=86400)
-    on_unlink(monkeypatch, lambda name: name.startswith("cam0_20261101_"), lambda name: time.sleep(2.0))
+    on_unlink(monkeypatch, lambda name: name.startswith("cam0_20261101_"), lambda name: time.sleep(3.0))
     fps = 30
     writer = RingWriter(ring_name(cfg.ring.prefix, 0, "hd"), 320, 240, cfg.ring.slots, fps, "test", "CAM 0")
     rec = Recorder(cfg, 0, free_bytes=lambda _: 500 * MB)   # under the 1 GB floor: room is made all along
@@ -71,7 +71,7 @@ def test_a_slow_deletion_costs_the_recording_loop_no_frame(tmp_path: Path, monke
     try:
         thread.start()
         wait_until(lambda: rec.syncer is not None, 10)
-        for written in range(1, 6 * fps + 1):    # 6 s of frames
+        for written in range(1, 8 * fps + 1):    # 8 s of frames
             y, u, v = writer.begin()
             y[:] = 16 + written % 200
             u[:] = v[:] = 128
