@@ -2,8 +2,8 @@
 
 :class:`~recorder.recording.Recorder` (PyAV, fed by the ring) and
 :class:`~recorder.rpicam.RpicamRecorder` (rpicam-vid) differ only in how segments are made;
-the disk guard, the pause flag, the expected mount, the bounded histories and the status
-document are the same.
+retention (a thread of its own, :mod:`recorder.retention.worker`), the pause flag, the expected
+mount, the bounded histories and the status document are the same.
 """
 from __future__ import annotations
 
@@ -23,6 +23,8 @@ from common.state.board import StatusBoard
 from common.state.controls import Controls, describe_pause
 from common.state.documents import EngineStatus, RecorderState, RecorderStatus, SegmentEntry, recorder_status_name
 from recorder.retention.diskguard import DiskGuard, free_bytes_of
+from recorder.retention.policy import Limits
+from recorder.retention.worker import RetentionWorker
 from recorder.segments.indexer import Indexer
 from recorder.segments.segmenter import Segmenter, local_time
 
@@ -46,16 +48,16 @@ class RecorderEngine(ABC):
         self.root = cfg.recordings_root
         self.fps = cfg.camera.fps
         self.segmenter = Segmenter(camera, rc.segment_seconds, align, self.fps, local)
-        self.guard = DiskGuard(self.root, rc.disk_warn_gb, rc.free_floor_gb, rc.free_target_gb, rc.retention,
-                               rc.quota_gb, rc.max_age_days, free_bytes=free_bytes,
-                               event_keep_days=rc.event_keep_days)
+        self.guard = DiskGuard(self.root, Limits.of(rc), free_bytes=free_bytes)
+        self.disk_absent = ""   # why the recordings disk may not be written (recorder.require_mount); "" if it may
+        # started by run(), once the disk is there; idle while it is not (the guard would make the root)
+        self.retention = RetentionWorker(self.guard, rc.check_seconds, may_run=lambda: not self.disk_absent)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
                                  cfg.camera.count)
         self.board = StatusBoard(cfg.run_dir)
         self.status_name = recorder_status_name(camera)
         self.stopping = False
         self.enabled = True
-        self.disk_absent = ""   # why the recordings disk may not be written (recorder.require_mount); "" if it may
         self.segments_written = 0
         self.frames_written = 0
         self.last_error = ""
@@ -64,21 +66,18 @@ class RecorderEngine(ABC):
         self.recovered: deque[SegmentEntry] = deque(maxlen=HISTORY)
         self.gaplog = GapLog(cfg.run_dir, camera)   # causes of gaps, kept across restarts
         self.indexer = Indexer(self.root)           # finished segments into the archive index
-        self._next_controls = self._next_disk = self._next_status = 0.0
+        self._next_controls = self._next_status = 0.0
 
     def stop(self, *_: object) -> None:
         self.stopping = True
 
     # -- the loop's periodic duties ----------------------------------------------------------
     def tick(self, now: float) -> None:
-        """Follow the pause flag, run the disk guard and publish status, each when due."""
+        """Follow the pause flag and publish status, each when due (retention has its own thread)."""
         if now >= self._next_controls:
             self._next_controls = now + CONTROLS_EVERY_S
             self._follow_controls()
             self._follow_mount()
-        if now >= self._next_disk and not self.disk_absent:   # (the guard makes the root)
-            self._next_disk = now + self.cfg.recorder.check_seconds
-            self.guard.check()
         if now >= self._next_status:
             self._next_status = now + STATUS_EVERY_S
             self.publish()
@@ -141,6 +140,12 @@ class RecorderEngine(ABC):
         self.indexer.index.refresh(self.camera, full=True)
         return self.indexer.index.newest_written(self.camera)
 
+    def segment_done(self, path: Path, start: float, duration: float | None, size: int) -> None:
+        """A segment got its final name: ``start`` in epoch seconds (its first frame, by the
+        capture clock), ``duration`` in seconds; into the archive index, and retention's clock."""
+        self.indexer.finished(path, self.camera, start, duration, size)
+        self.guard.saw_segment(start + (duration or 0.0))
+
     # -- errors and status -------------------------------------------------------------------
     def note_error(self, message: str) -> None:
         """The last error, shown in status (and so on the page) and logged."""
@@ -156,7 +161,7 @@ class RecorderEngine(ABC):
         """The engine's own fields: recording, encoder, current_file, frames_dropped..."""
 
     def status(self) -> RecorderStatus:
-        g = self.guard.state
+        g, deleted = self.guard.snapshot()
         doc: RecorderStatus = {
             "camera": self.camera, "pid": os.getpid(), "engine": self.engine, "state": self.state(),
             "enabled": self.enabled, "segment_seconds": self.cfg.recorder.segment_seconds,
@@ -164,8 +169,9 @@ class RecorderEngine(ABC):
             "last_error": self.last_error, "last_error_at": self.last_error_at,
             "disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
             "retention": self.cfg.recorder.retention, "retention_deleted_count": g.deleted_count,
-            "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": list(self.guard.deleted),
-            "retention_state": g.retention, "retention_undeletable": g.undeletable,
+            "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": deleted,
+            "retention_state": g.retention, "retention_undeletable": g.undeletable, "retention_rule": g.rule,
+            "retention_kept": None if g.kept is None else g.kept.doc(),
             "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
             **self.engine_status(),   # type: ignore[typeddict-item]  # mypy wants the board's NotRequired keys
         }

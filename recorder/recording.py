@@ -2,7 +2,8 @@
 
 Frames are read in order (``newest=False``), each one exactly once, so segment k+1 starts
 with the frame right after segment k's last.  The loop also honours the pause flag,
-runs the disk guard, and publishes its status about once a second.
+asks retention (its own thread) for room when a write fails, and publishes its status about
+once a second.
 
 What ends a segment: its boundary (see :mod:`recorder.segments.segmenter`), no frame for more
 than ``GAP_S`` (capture died or the camera stalled), a new capture incarnation, a pause,
@@ -85,6 +86,7 @@ class Recorder(RecorderEngine):
         self.incarnation = 0
         self.expect: int | None = None
         self.retry_at = 0.0
+        self.room_asked: int | None = None   # retention's ticket after a write failed for lack of space
         self.frames_dropped = 0
         self.waiting_reason = "starting"
         self.clock_steps = 0
@@ -105,9 +107,9 @@ class Recorder(RecorderEngine):
             return 0
         self.recovered.extend(recover(self.root, self.camera, self.indexer.finished))
         self.gaplog.add("recorder started")
-        self.guard.check()
         self.syncer = Syncer(self.cfg.recorder.sync_seconds)
         self.closer = Closer(self.reconcile())
+        self.retention.start()
         trim()
         try:
             while not self.stopping:
@@ -115,6 +117,8 @@ class Recorder(RecorderEngine):
                 self.tick(now)
                 self.live.tick()
                 self.closer.poll()
+                if now < self.retry_at and self.room_asked is not None and self.retention.room_made(self.room_asked):
+                    self.retry_at, self.room_asked = now, None   # retention made room: go on at once
                 if not self.may_record or now < self.retry_at:
                     self.expect = None  # frames skipped on purpose are not drops
                     if self.live.wanted():
@@ -129,6 +133,7 @@ class Recorder(RecorderEngine):
                 self._close("stopping")
             self.encoding.stop()
             self.closer.close()
+            self.retention.close()
             self.syncer.close()
             self.indexer.close()
             self.live.close()
@@ -266,8 +271,8 @@ class Recorder(RecorderEngine):
         if done.why_short:
             self.frames_dropped += done.frames - done.on_disk
             self.note_error(f"{rel}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})")
-            self.guard.check(full=True)
-        self.indexer.finished(done.path, self.camera, first_wall_ns / 1e9, done.kept_s, done.size)
+            self.retention.ask_room()
+        self.segment_done(done.path, first_wall_ns / 1e9, done.kept_s, done.size)
         self.recent.append({"file": rel, "frames": done.frames, "first_index": first_index,
                             "last_index": last_index, "dropped": dropped, "duration_s": round(done.duration_s, 3),
                             "bytes": done.size, "closed_because": reason})
@@ -286,13 +291,12 @@ class Recorder(RecorderEngine):
         if not self.write_failing:   # the gap's cause; once for a run of failures, not every retry
             self.write_failing = True
             self.gaplog.add("write error", error=getattr(exc, "strerror", None) or str(exc))
-        wait = RETRY_S
+        sooner = ""
         if is_disk_error(exc):
-            deleted = self.guard.state.deleted_count
-            if self.guard.check(full=True).deleted_count > deleted:
-                wait = 0.0  # retention made room: go on at once
-        self.retry_at = time.monotonic() + wait
-        log.error("camera %d: recording again in %.0f s", self.camera, wait)
+            self.room_asked = self.retention.ask_room()   # (never waited for: its own thread makes room)
+            sooner = " (sooner once retention made room)"
+        self.retry_at = time.monotonic() + RETRY_S
+        log.error("camera %d: recording again in %.0f s%s", self.camera, RETRY_S, sooner)
 
     # -- status ----------------------------------------------------------------------------
     def state(self) -> RecorderState:

@@ -167,7 +167,7 @@ class RpicamRecorder(RecorderEngine):
         for chunk in self._chunks(None):  # left by a crash: nothing writes them any more
             self._finish(chunk, recovered=True)
         self.reconcile()
-        self.guard.check()
+        self.retention.start()
         try:
             while not self.stopping:
                 now = time.monotonic()
@@ -182,6 +182,7 @@ class RpicamRecorder(RecorderEngine):
             if self.proc is not None:
                 self._reap()
             self._collect(complete_only=False)
+            self.retention.close()
             self.indexer.close()
             self.publish(final=True)
         return 0
@@ -272,7 +273,7 @@ class RpicamRecorder(RecorderEngine):
         self.segments_written += 1
         self.frames_written += written
         size = final.stat().st_size
-        self.indexer.finished(final, self.camera, first_wall_ns / 1e9, written / self.fps, size)
+        self.segment_done(final, first_wall_ns / 1e9, written / self.fps, size)
         entry: SegmentEntry = {"file": str(final.relative_to(self.root)), "frames": written,
                                "duration_s": round(written / self.fps, 3), "bytes": size}
         (self.recovered if recovered else self.recent).append(entry)

@@ -24,9 +24,14 @@ Who writes:
 
 The database holds nothing the files cannot tell again: one that is damaged, of another schema
 version (``user_version``) or not ours (``application_id``) is started afresh, with a log line, and
-filled again from the files; the caller never sees an error.  Damaged or outdated files are reset
-in place (SQLite's backup of an empty schema over them), so a connection another process still
-holds sees the new contents; a foreign file is moved aside.
+filled again from the files; the caller never sees an error.  A version whose schema the current
+one only adds to (``UPGRADES_FROM``) is brought up to date in place instead, keeping its rows.
+Damaged or outdated files are reset in place (SQLite's backup of an empty schema over them), so a
+connection another process still holds sees the new contents; a foreign file is moved aside.
+
+Retention asks its questions here too (each camera's continuous window, the oldest segment
+outside it, the bytes of the event segments, what the recorders wrote since a moment): each is
+answered from an index or from the events database's own list, never by reading every row.
 
 Never a stall: in WAL mode readers read while a writer writes.  Every connection waits at most
 ``busy_ms`` for a lock; a write that finds the database busy is skipped and done again by the next
@@ -35,12 +40,14 @@ exclusive mode, a damaged file) gives "unknown" flags for ``EVENTS_RETRY_S``.
 """
 from __future__ import annotations
 
+import json
 import logging
 import os
 import sqlite3
 import struct
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -58,7 +65,8 @@ T = TypeVar("T")
 
 DB_NAME = "recordings.sqlite"
 APPLICATION_ID = 0x53485449     # "SHTI" in the file's header: this file is an archive index
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+UPGRADES_FROM = (1,)            # versions the schema script brings up to date (it only adds an index)
 BUSY_MS = 100                   # the longest any query waits for a lock
 RACY_NS = 3_000_000_000         # a folder changed this recently may change again unseen (mtime resolution)
 PAGE = 512                      # rows per query when walking the whole archive
@@ -66,6 +74,7 @@ UNREADABLE = -1.0               # the duration column of a file that has no read
 LONGEST_S = 7200.0              # no segment is longer (segment_seconds is at most an hour)
 EVENTS_RETRY_S = 10.0           # after the events database failed a read, flags stay unknown this long
 CACHE_KB = 1024                 # page cache per connection (the streamer has one per worker thread)
+UNLISTED_MAX = 256              # unlistable folders remembered, so each is logged once
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS recordings (
@@ -81,6 +90,8 @@ CREATE TABLE IF NOT EXISTS recordings (
 CREATE INDEX IF NOT EXISTS recordings_by_write ON recordings (written_ns, start, collision, camera);
 CREATE INDEX IF NOT EXISTS recordings_by_day ON recordings (camera, day, start, collision);
 CREATE INDEX IF NOT EXISTS recordings_by_start ON recordings (camera, start);
+-- one camera in write order, with what retention adds up (recorded time, bytes) in the index itself
+CREATE INDEX IF NOT EXISTS recordings_by_camera_write ON recordings (camera, written_ns, duration, size);
 CREATE TABLE IF NOT EXISTS days (
     camera INTEGER NOT NULL,
     day TEXT NOT NULL,
@@ -108,9 +119,71 @@ PRAGMA user_version = {SCHEMA_VERSION};
 """
 
 _COLUMNS = "r.file, r.camera, r.start, r.duration, r.size, r.written_ns"
+# A segment's recorded seconds: a duration not measured yet counts as a nominal segment, an unreadable one as none.
+_RECORDED = "(CASE WHEN r.duration IS NULL THEN :nominal WHEN r.duration < 0 THEN 0 ELSE r.duration END)"
 _HELD = "EXISTS (SELECT 1 FROM ev.event_segments e WHERE e.file = r.file)"
 _WRITE_ORDER = "r.written_ns, r.start, r.collision, r.camera, r.rowid"
 _DAY_ORDER = "r.start, r.collision, r.file"
+
+
+WriteKey = tuple[int, float, int, int, int]   # place in write order: written_ns, start, collision, camera, rowid
+FIRST_KEY: WriteKey = (-(2**63), float("-inf"), -1, -1, -1)   # before every row
+NEVER_NS = 2**63 - 1                                          # written after every row
+
+
+@dataclass(frozen=True)
+class Window:
+    """The newest ``keep_s`` of one camera's recorded time, counted back from its newest
+    segment in write order: its segments written at or after ``since_ns``."""
+
+    camera: int
+    since_ns: int
+    recorded_s: float      # recorded seconds inside
+
+
+@dataclass(frozen=True)
+class Skip:
+    """What retention's queries leave out: camera folders, day folders (``cam{N}/YYMMDD``) and
+    files it found it must not or cannot delete."""
+
+    cameras: frozenset[int] = frozenset()
+    folders: frozenset[str] = frozenset()
+    files: frozenset[str] = frozenset()
+
+    def sql(self) -> tuple[str, dict[str, Any]]:
+        """A condition on ``r`` (starting with AND, empty when nothing is left out) and its arguments."""
+        parts, args = [], {}
+        for name, values, expr in (("skip_cameras", self.cameras, "r.camera"),
+                                   ("skip_folders", self.folders, "('cam' || r.camera || '/' || r.day)"),
+                                   ("skip_files", self.files, "r.file")):
+            if values:
+                parts.append(f" AND {expr} NOT IN (SELECT value FROM json_each(:{name}))")
+                args[name] = json.dumps(sorted(values))
+        return "".join(parts), args
+
+
+def _outside(windows: Iterable[Window]) -> tuple[str, dict[str, Any]]:
+    """The condition "``r`` is older than its camera's window" and its arguments; a camera
+    without a window (none was asked for it) is inside.  A filter only (``+``: no index is
+    searched for it), so that a walk in write order stays one."""
+    terms, args = [], {}
+    for i, w in enumerate(windows):
+        terms.append(f"(+r.camera = :wc{i} AND +r.written_ns < :ws{i})")
+        args[f"wc{i}"], args[f"ws{i}"] = w.camera, w.since_ns
+    return "(" + (" OR ".join(terms) or "0") + ")", args
+
+
+def _left(before: Iterable[Window], now: Iterable[Window]) -> tuple[str, dict[str, Any]]:
+    """The condition "``r`` was inside its camera's window ``before`` and is outside it ``now``"
+    (a range of each camera in write order, searched in the index) and its arguments."""
+    since = {w.camera: w.since_ns for w in before}
+    terms, args = [], {}
+    for i, w in enumerate(now):
+        start = since.get(w.camera, FIRST_KEY[0])
+        if start < w.since_ns:
+            terms.append(f"(r.camera = :lc{i} AND r.written_ns >= :lf{i} AND r.written_ns < :lt{i})")
+            args[f"lc{i}"], args[f"lf{i}"], args[f"lt{i}"] = w.camera, start, w.since_ns
+    return "(" + (" OR ".join(terms) or "0") + ")", args
 
 
 @dataclass(frozen=True)
@@ -205,6 +278,7 @@ class ArchiveIndex:
         self._reset_lock = FileLock(self.root / f".{DB_NAME}.lock")
         self._events_down_until = 0.0
         self._said = ""
+        self._unlisted: OrderedDict[str, None] = OrderedDict()   # folders that could not be listed (said once)
 
     # -- connections and rebuilds --------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -234,6 +308,10 @@ class ArchiveIndex:
         if app == 0 and tables == 0:
             self._create(conn)
             log.info("archive index %s is new: it is built from the files", self.path)
+            return "", False
+        if app == APPLICATION_ID and version in UPGRADES_FROM:
+            self._create(conn)
+            log.info("archive index %s: schema version %d brought up to %d", self.path, version, SCHEMA_VERSION)
             return "", False
         if app == APPLICATION_ID:
             return f"has schema version {version}, this program uses {SCHEMA_VERSION}", False
@@ -462,8 +540,17 @@ class ArchiveIndex:
         try:
             mtime = os.stat(folder).st_mtime_ns   # before listing: a change while listing shows next time
             entries = list(os.scandir(folder))
-        except OSError:
+        except FileNotFoundError:
             mtime, entries = None, []
+        except OSError as exc:
+            # Not listable (a folder a `sudo` run created): its segments are left out, said once.
+            mtime, entries = None, []
+            why = f"archive index: cannot list {rel} ({exc.strerror or exc}); its segments are left out"
+            if why not in self._unlisted:
+                log.warning("%s", why)
+                self._unlisted[why] = None
+                while len(self._unlisted) > UNLISTED_MAX:
+                    self._unlisted.popitem(last=False)
         rows = {f for (f,) in conn.execute("SELECT file FROM recordings WHERE camera = ? AND day = ?", (camera, day))}
         present, new = set(), []
         for entry in entries:
@@ -520,8 +607,8 @@ class ArchiveIndex:
         self._events_down_until = time.monotonic() + EVENTS_RETRY_S
         self._trouble(f"events database {self.events_path}: {exc}; which segments hold an event is unknown for now")
 
-    def _rows(self, conn: sqlite3.Connection, sql: str, args: tuple[Any, ...], held: bool | None = None
-              ) -> list[tuple[Any, ...]]:
+    def _rows(self, conn: sqlite3.Connection, sql: str, args: tuple[Any, ...] | dict[str, Any],
+              held: bool | None = None) -> list[tuple[Any, ...]]:
         """Rows of ``sql``, its ``{flag}`` the event flag (NULL when the events database cannot be
         read at once) and ``{only}`` a filter on it: ``held`` True keeps the segments known to hold
         an event, False the others (all of them when no flag is known)."""
@@ -601,11 +688,123 @@ class ArchiveIndex:
             return False
         return self._use(ask, False)
 
-    def total_bytes(self) -> int:
-        return self._use(lambda conn: conn.execute("SELECT coalesce(sum(bytes), 0) FROM days").fetchone()[0], 0)
+    def total_bytes(self, skip: Skip = Skip()) -> int:
+        """Bytes of every segment but those in the camera and day folders ``skip`` leaves out."""
+        where, args = Skip(skip.cameras, skip.folders).sql()   # (the days summary is by folder)
+        sql = f"SELECT coalesce(sum(r.bytes), 0) FROM days r WHERE 1{where}"
+        return int(self._use(lambda conn: conn.execute(sql, args).fetchone()[0], 0))
 
     def newest_written(self, camera: int) -> float:
         """Modification time of ``camera``'s newest segment (0 when none): write order goes on from it."""
         found = self._use(lambda conn: conn.execute("SELECT max(written_ns) FROM recordings WHERE camera = ?",
                                                     (camera,)).fetchone()[0], None)
         return 0.0 if found is None else found / 1e9
+
+    # -- retention's questions -----------------------------------------------------------------
+    # Each one is answered from an index (write order per camera, start per camera, the days
+    # summary) or from the events database's own list of event segments: never by reading
+    # every row.
+    def windows(self, keep_s: float, nominal_s: float) -> list[Window]:
+        """Each camera's window of its newest ``keep_s`` recorded seconds; ``nominal_s``: what a
+        segment whose duration was not measured yet counts as."""
+        args = {"keep": keep_s, "nominal": nominal_s}
+        newest_first = (f"SELECT r.written_ns, sum({_RECORDED}) OVER (ORDER BY r.written_ns DESC "
+                        f"ROWS UNBOUNDED PRECEDING) AS acc FROM recordings r WHERE r.camera = :camera")
+        reached = f"SELECT written_ns, acc FROM ({newest_first}) WHERE acc >= :keep LIMIT 1"
+        whole = f"SELECT min(r.written_ns), coalesce(sum({_RECORDED}), 0) FROM recordings r WHERE r.camera = :camera"
+
+        def ask(conn: sqlite3.Connection) -> list[Window]:
+            found = []
+            for (camera,) in conn.execute("SELECT DISTINCT camera FROM days").fetchall():
+                if keep_s <= 0:
+                    found.append(Window(camera, NEVER_NS, 0.0))
+                    continue
+                row = conn.execute(reached, {**args, "camera": camera}).fetchone()
+                if row is None:   # less than keep_s recorded: all of it
+                    row = conn.execute(whole, {**args, "camera": camera}).fetchone()
+                if row is not None and row[0] is not None:
+                    found.append(Window(camera, row[0], row[1]))
+            return found
+        return self._use(ask, [])
+
+    def oldest(self, held: bool | None = None, outside: Iterable[Window] | None = None, skip: Skip = Skip(),
+               after: WriteKey = FIRST_KEY) -> tuple[Recording, WriteKey] | None:
+        """The oldest segment after ``after`` in write order, with its key: of those that hold an
+        event (``held`` True) or not (False), older than their camera's window (``outside``:
+        the windows; None: anywhere), not left out by ``skip``."""
+        where, args = _outside(outside) if outside is not None else ("1", {})
+        skipped, more = skip.sql()
+        # In write order, stopping at the first that fits (not every row outside the windows, sorted).
+        sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r INDEXED BY recordings_by_write "
+               f"WHERE ({_WRITE_ORDER}) > (:a0, :a1, :a2, :a3, :a4) AND {where}{skipped}{{only}} "
+               f"ORDER BY {_WRITE_ORDER} LIMIT 1")
+        args.update(more, a0=after[0], a1=after[1], a2=after[2], a3=after[3], a4=after[4])
+
+        def ask(conn: sqlite3.Connection) -> tuple[Recording, WriteKey] | None:
+            rows = self._rows(conn, sql, args, held)
+            if not rows:
+                return None
+            row = rows[0]
+            return _record(row), (row[5], row[2], row[7], row[1], row[8])
+        return self._use(ask, None)
+
+    def event_bytes(self, outside: Iterable[Window], skip: Skip = Skip(), since: Iterable[Window] | None = None
+                    ) -> tuple[int, int] | None:
+        """(count, bytes) of the segments that hold an event and are older than their camera's
+        window (``outside``); ``since``: only those that were inside these earlier windows (the
+        few that left them since).  None when the events database cannot be read now."""
+        skipped, args = skip.sql()
+        if since is None:
+            # Led by the events database's list of event segments: as many look-ups as events.
+            where, more = _outside(outside)
+            sql = (f"SELECT count(*), coalesce(sum(r.size), 0) FROM (SELECT DISTINCT file FROM ev.event_segments) e "
+                   f"CROSS JOIN recordings r ON r.file = e.file WHERE {where}{skipped}")
+        else:
+            where, more = _left(since, outside)
+            sql = f"SELECT count(*), coalesce(sum(r.size), 0) FROM recordings r WHERE {where}{skipped} AND {_HELD}"
+        args.update(more)
+
+        def ask(conn: sqlite3.Connection) -> tuple[int, int] | None:
+            with self._events(conn) as attached:
+                if attached:
+                    try:
+                        count, size = conn.execute(sql, args).fetchone()
+                        return int(count), int(size)
+                    except sqlite3.DatabaseError as exc:
+                        self._events_down(exc)
+            return None
+        return self._use(ask, None)
+
+    def recorded_since(self, camera: int, since_ns: int, nominal_s: float) -> float:
+        """Recorded seconds of ``camera``'s segments written at or after ``since_ns``."""
+        sql = (f"SELECT coalesce(sum({_RECORDED}), 0) FROM recordings r "
+               "WHERE r.camera = :camera AND r.written_ns >= :since")
+        args = {"camera": camera, "since": since_ns, "nominal": nominal_s}
+        return float(self._use(lambda conn: conn.execute(sql, args).fetchone()[0], 0.0))
+
+    def first_start_since(self, camera: int, since_ns: int) -> float | None:
+        """The earliest start among ``camera``'s segments written at or after ``since_ns``: a
+        segment named in the future (a clock that was wrong, then set right) is no younger
+        than the segments written after it.  Walks starts in order from the earliest, so it is
+        quick for the oldest segments, the ones retention asks about."""
+        sql = ("SELECT r.start FROM recordings r INDEXED BY recordings_by_start WHERE r.camera = ? "
+               "AND r.written_ns >= ? ORDER BY r.start LIMIT 1")
+        row = self._use(lambda conn: conn.execute(sql, (camera, since_ns)).fetchone(), None)
+        return None if row is None else float(row[0])
+
+    def written_since(self, since_ns: int | None) -> tuple[int, int | None]:
+        """(bytes, newest written_ns) of the segments written after ``since_ns``: what the
+        recorders wrote (the index knows only our own files); since None: (0, the newest),
+        and (0, None) while there is no segment."""
+        if since_ns is None:
+            return 0, self._use(lambda conn: conn.execute("SELECT max(written_ns) FROM recordings").fetchone()[0],
+                                None)
+        sql = "SELECT coalesce(sum(size), 0), coalesce(max(written_ns), ?) FROM recordings WHERE written_ns > ?"
+        row = self._use(lambda conn: conn.execute(sql, (since_ns, since_ns)).fetchone(), None)
+        return (0, since_ns) if row is None else (int(row[0]), int(row[1]))
+
+    def newest_end(self) -> float | None:
+        """The capture time at which the newest segment in write order ended (None: no segment)."""
+        sql = "SELECT r.start + max(coalesce(r.duration, 0), 0) FROM recordings r ORDER BY r.written_ns DESC LIMIT 1"
+        row = self._use(lambda conn: conn.execute(sql).fetchone(), None)
+        return None if row is None else float(row[0])

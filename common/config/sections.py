@@ -176,8 +176,13 @@ class RecorderSection(Section):
     check_seconds: Annotated[float, between(0.5, 10)] = 10.0
     rpicam_vid: str = "rpicam-vid"
     pause_max_minutes: Annotated[float, between(0, 525600)] = 60   # 0: a pause lasts until resumed
-    # Segments that hold a motion event outlive plain ones by this many days.
-    event_keep_days: Annotated[float, between(0, 3650)] = 7
+    # Retention: the newest this many hours of each camera's recorded time are never deleted
+    # (unless nothing else is left and the free-space floor forces it).  Beyond them, segments
+    # that hold a motion event are kept while all of them take at most event_share_percent of
+    # the recordings' bytes and are younger than event_keep_days; everything else goes oldest first.
+    keep_continuous_hours: Annotated[float, between(0, 87600)] = 24
+    event_share_percent: Annotated[float, between(0, 100)] = 40
+    event_keep_days: Annotated[float, between(0, 3650)] = 30
 
 
 @dataclass(frozen=True, eq=False)

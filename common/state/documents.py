@@ -61,8 +61,18 @@ class SegmentEntry(TypedDict):
 class DeletedSegment(TypedDict):
     file: str
     bytes: int
-    reason: str
+    reason: str                # why something went: free space, quota, age
     at: float
+    rule: NotRequired[str]     # why this one (oldest outside the window, events over their share...)
+
+
+class RetentionKept(TypedDict):
+    """What the archive holds under the retention rule (``retention_kept``)."""
+
+    continuous_h: float        # the camera with the least: recorded hours back to its oldest plain segment
+    events_days: float | None  # age of the oldest event segment kept beyond the window (None: none)
+    event_percent: float       # event segments beyond the window, in percent of the recordings' bytes
+    window_cut: bool           # free space took segments of the continuous window
 
 
 class ClockStep(TypedDict):
@@ -110,6 +120,8 @@ class RecorderStatus(EngineStatus, Stamped):
     retention_deleted: list[DeletedSegment]
     retention_state: str
     retention_undeletable: int
+    retention_rule: NotRequired[str]                # which rule binds, e.g. "keeping 31 h continuous and ..."
+    retention_kept: NotRequired[RetentionKept | None]
     recovered_files: list[SegmentEntry]
     recent_segments: list[SegmentEntry]
 

@@ -6,7 +6,8 @@
 * :func:`write_json_atomic` writes a temporary file in the same folder and renames it
   over the target, so readers see the old or the new document, never half of one; a
   directory in the way is moved aside (``<name>.bad``) first.
-* :class:`FileLock`: an exclusive ``flock`` (the kernel drops it when its holder dies).
+* :class:`FileLock`: an exclusive ``flock`` (the kernel drops it when its holder dies), waited
+  for without end or for a while.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import logging
 import os
 import shutil
 import stat
+import time
 from collections import OrderedDict
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -29,6 +31,7 @@ log = logging.getLogger("state")
 PRIVATE_FILE = 0o600       # state files, locks and secrets: other local users read nothing
 PRIVATE_DIR = 0o700
 MAX_BYTES = 1 << 20        # a state file is a few kB; anything larger is not one of ours
+LOCK_POLL_S = 0.02         # how often a lock taken with a timeout is asked for again
 _LOGGED_MAX = 64           # bad files remembered so each is logged once (bounded)
 _logged: OrderedDict[str, tuple[object, ...]] = OrderedDict()
 
@@ -203,15 +206,21 @@ class FileLock:
             os.close(fd)  # closing drops the lock
 
     @contextmanager
-    def try_held(self) -> Iterator[bool]:
-        """Hold the lock for the block if it is free; yields whether it was taken."""
+    def try_held(self, timeout: float = 0.0) -> Iterator[bool]:
+        """Hold the lock for the block if it is free within ``timeout`` seconds (asked again
+        every ``LOCK_POLL_S``: ``flock`` itself cannot time out); yields whether it was taken."""
         fd = self._open()
+        give_up = time.monotonic() + timeout
         try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
+            while True:
+                try:
+                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= give_up:
+                        yield False
+                        return
+                    time.sleep(LOCK_POLL_S)
             yield True
         finally:
             os.close(fd)

@@ -1,47 +1,74 @@
-"""Free space and retention: recordings never fill the disk and stop.
+"""Free space and retention: recordings never fill the disk, and what goes follows the rule.
 
-``check()`` runs every ``recorder.check_seconds`` (and right after a write error):
+:meth:`DiskGuard.check` is one pass; the retention worker (:mod:`recorder.retention.worker`)
+runs it every ``recorder.check_seconds`` and when a write failed, never the recording loop:
+
 * under ``disk_warn_gb`` free: a warning (log and status);
-* with retention on, the oldest segments of *all* cameras are deleted first, each logged,
-  while free space is under ``free_floor_gb`` (until ``free_target_gb`` is free), while
-  the recordings exceed ``quota_gb`` (when set), and when older than ``max_age_days``
-  (when set).
+* with retention on, segments go as :mod:`recorder.retention.policy` says, each one logged:
+  for free space while it is under ``free_floor_gb`` (until ``free_target_gb`` is free), for
+  ``quota_gb``, and for ``max_age_days``.
 
-Segments that hold a motion event are deleted after the plain ones (``event_keep_days``,
-see :mod:`recorder.retention.eventkeep`).
+Only our own files count, as the archive index lists them (refreshed at each pass): the
+bytes the recorders wrote since the last pass, not a drop in free space (an ``apt upgrade``,
+a copied file), decide how early room is made; only finished segments, never a file being
+written, are deleted, and only through :mod:`recorder.retention.remover` (no symbolic link
+followed, nothing outside the root; what refuses is left out, logged once per cause).
 
-What exists comes from the archive index (:mod:`common.archive.index`, refreshed before each
-pass): only finished segments, the files the streamer lists, are ever deleted, never a file
-being written (hidden ``.part``) nor anything else under the root; each one's row goes with
-it.  Both recorders run this; a lock (``.retention.lock`` in the root) lets one delete at a
-time.
+One pass at a time for both recorders: a lock (``.retention.lock`` in the root) taken with a
+timeout and held for one step (``STEP_FILES`` files or ``STEP_S``), then given up, so a
+recorder stuck on a dying disk holds the other one up for a step at most; one that cannot
+get the lock skips the pass (and says so when free space is short meanwhile).
 
-Oldest means written first: files go by modification time, which the recorder keeps in
-write order even when the wall clock steps back (see :func:`keep_write_order`), then by start.
-A file that cannot be deleted (permissions, a read-only remount, an immutable file) is
-logged once and skipped; when retention cannot keep the floor, the state says so.
+Ages are judged by the recorder's own clock: the capture time at which its newest segment
+ended plus the monotonic time since, not a wall clock that may have jumped; a segment is
+never younger than one written after it (so one named in the future still ages out).
+
+The bytes of the event segments outside the window (the event share) are counted in full
+every ``RECOUNT_S`` (one query led by the events database's list: as many look-ups as event
+segments); in between, this guard's deletions and the segments that left the window are
+added in.  The other recorder's deletions show at the next count.
 """
 from __future__ import annotations
 
 import logging
 import os
+import sqlite3
+import threading
 import time
-from collections import OrderedDict, deque
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from common.archive.index import ArchiveIndex, Recording
+from common.archive import segment_name
+from common.archive.index import FIRST_KEY, ArchiveIndex, Recording, Skip, Window, WriteKey
 from common.state.documents import DeletedSegment
 from common.state.jsonfile import FileLock
-from recorder.retention.eventkeep import EventKeep
+from recorder.retention.marks import EventMarks
+from recorder.retention.policy import (
+    GB,
+    IN_WINDOW,
+    Choice,
+    Kept,
+    Limits,
+    Need,
+    View,
+    choose,
+    describe,
+    older,
+    window_state,
+)
+from recorder.retention.remover import Remover
 
 log = logging.getLogger("recorder")
-GB = 1_000_000_000
-HISTORY = 20   # deletions kept for the status document
-UNDELETABLE_MAX = 1000   # files remembered as undeletable (logged once each)
+HISTORY = 20            # deletions kept for the status document
 LOCK_NAME = ".retention.lock"
-INDEX_BUSY_MS = 50   # the frame loop runs retention: it never waits longer for the index or the events
+LOCK_WAIT_S = 2.0       # a pass waits this long for the other recorder's step, then skips
+LOCKED_LONG_S = 30.0    # locked out this long while free space is short: the state says so
+STEP_FILES = 8          # a step deletes at most this many files...
+STEP_S = 0.05           # ...or works this long, then gives the lock up
+YIELD_S = 0.005         # between steps: the other recorder, and this process's recording loop, get their turn
+RECOUNT_S = 120.0       # the event share and the status figures are counted in full this often
 
 
 def free_bytes_of(path: Path) -> int:
@@ -70,140 +97,316 @@ class GuardState:
     error: str = ""
     deleted_count: int = 0
     deleted_bytes: int = 0
-    retention: str = "ok"        # "ok", or why retention cannot keep the floor
-    undeletable: int = 0         # finished segments retention could not delete
+    retention: str = "ok"        # "ok", or why the rule is not kept (health fails with it)
+    undeletable: int = 0         # segments retention may not or cannot delete
+    rule: str = ""               # which rule binds, in the owner's words
+    kept: Kept | None = None     # what the archive holds (None before the first count)
+
+
+@dataclass
+class _Pass:
+    """One pass's reasons to make room."""
+
+    space: bool                  # free space under the floor plus headroom, or a write failed: until the target
+    floor: bool                  # under the floor itself, or a write failed: the window may be cut into
+    target: int
+    prepared: bool = False
+    stuck: set[str] = field(default_factory=set)   # deleted, but the row stayed: not asked for again
 
 
 class DiskGuard:
-    def __init__(self, root: Path, warn_gb: float, floor_gb: float, target_gb: float, retention: bool,
-                 quota_gb: float = 0.0, max_age_days: int = 0,
-                 free_bytes: Callable[[Path], int] = free_bytes_of, now: Callable[[], float] = time.time,
-                 event_keep_days: float = 0.0, index: ArchiveIndex | None = None) -> None:
-        self.root = root
-        self.index = index if index is not None else ArchiveIndex(root, busy_ms=INDEX_BUSY_MS)
-        self.warn = int(warn_gb * GB)
-        self.floor = int(floor_gb * GB)
-        self.target = int(target_gb * GB)
-        self.quota = int(quota_gb * GB)
-        self.max_age_s = max_age_days * 86400
-        self.retention = retention
-        self.events = EventKeep(self.index, event_keep_days) if event_keep_days > 0 else None
-        self._free_bytes = free_bytes
-        self._now = now
+    def __init__(self, root: Path, limits: Limits, free_bytes: Callable[[Path], int] = free_bytes_of,
+                 now: Callable[[], float] = time.time, monotonic: Callable[[], float] = time.monotonic,
+                 index: ArchiveIndex | None = None, pause: Callable[[float], None] = time.sleep,
+                 lock_wait_s: float = LOCK_WAIT_S) -> None:
+        self.root = Path(root)
+        self.limits = limits
+        self.index = index if index is not None else ArchiveIndex(self.root)   # (a reader's short waits)
+        self.remover = Remover(self.root, monotonic)
+        self.marks = EventMarks(self.root)
         self.state = GuardState()
         self.deleted: deque[DeletedSegment] = deque(maxlen=HISTORY)
-        self.undeletable: OrderedDict[str, str] = OrderedDict()   # path -> why (logged once)
-        self._lock = FileLock(root / LOCK_NAME)
-        self._last: tuple[float, int] | None = None   # (monotonic time, free bytes) of the last check
+        self.lock_wait_s = lock_wait_s
+        self._free_bytes = free_bytes
+        self._now = now
+        self._mono = monotonic
+        self._pause = pause
+        self._lock = FileLock(self.root / LOCK_NAME)
+        self._shown = threading.Lock()   # the state and history, read by the status from the recording loop
+        self._seen_ns: int | None = None   # the newest segment's write time at the last pass
+        self._clock: tuple[float, float] | None = None   # (capture time, monotonic time) the recorder's clock runs from
+        self._windows: list[Window] = []
+        self._total = 0                  # bytes of our recordings
+        self._events: tuple[int, int] | None = None   # (count, bytes) of event segments outside the window
+        self._counted_at: float | None = None
+        self._after_plain: WriteKey = FIRST_KEY   # every plain segment outside the window is after these
+        self._after_event: WriteKey = FIRST_KEY
+        self._binding: Choice | None = None
+        self._window_cut = False
+        self._locked_since: float | None = None
+        self._state_kind = "ok"
+        self.halt = False                # set from another thread: the pass under way ends after its step
 
+    # -- the recorder's clock ------------------------------------------------------------------
+    def saw_segment(self, capture_end: float) -> None:
+        """The recording loop finished a segment whose last frame was captured at ``capture_end``
+        (epoch seconds, by the capture clock)."""
+        self._clock = (capture_end, self._mono())
+
+    def recorder_now(self) -> float | None:
+        """Now by the recorder's clock; before its first segment, from the newest one in the
+        index (None: no segment at all, so nothing has an age)."""
+        if self._clock is None:
+            end = self.index.newest_end()
+            if end is None:
+                return None
+            self._clock = (end, self._mono())
+        capture, mono = self._clock
+        return capture + self._mono() - mono
+
+    # -- a pass --------------------------------------------------------------------------------
     def free_bytes(self) -> int:
         self.root.mkdir(parents=True, exist_ok=True)
         return self._free_bytes(self.root)
 
     def check(self, full: bool = False) -> GuardState:
-        """Measure, warn, and apply retention; never raises.
+        """One pass: measure, warn, make room as the rule says; never raises.
 
         ``full``: a write just failed for lack of space, so make room (with retention on)
-        whatever the measured free space says.
-        """
+        whatever the measured free space says."""
         try:
             free = self.free_bytes()
-            if self.retention:
-                with self._lock.held():   # the other recorder's pass first, if it runs one
-                    free = self.free_bytes()
-                    free = self._apply_retention(free, full)
-            self._last = (time.monotonic(), free)
-            self.state.error = ""
-        except OSError as exc:
-            self.state.error = f"disk check failed: {exc}"
-            log.error("%s", self.state.error)
+            if self.limits.retention:
+                free = self._retain(free, full)
+        except (OSError, sqlite3.Error) as exc:
+            self._failed(exc)
             return self.state
-        warning = free < self.warn
-        if warning and not self.state.warning:
-            log.warning("disk: only %.2f GB free under %s (warning below %.2f GB)", free / GB, self.root,
-                        self.warn / GB)
-        elif self.state.warning and not warning:
-            log.info("disk: %.2f GB free again", free / GB)
-        self.state.free_bytes, self.state.warning = free, warning
+        self._note_free(free)
         return self.state
 
-    def headroom(self, free: int) -> int:
-        """What the recorders may write before the next check: twice what they wrote since the
-        last one, so retention starts early enough for free space to stay above the floor."""
-        if self._last is None:
-            return 0
-        return max(0, 2 * (self._last[1] - free))
+    def measure(self) -> None:
+        """Free space and the warning alone (a statvfs): the status has them before the first pass."""
+        try:
+            self._note_free(self.free_bytes())
+        except OSError as exc:
+            self._failed(exc)
 
-    def _apply_retention(self, free: int, full: bool = False) -> int:
-        start_at = self.floor + self.headroom(free) if self.floor else 0  # floor 0: only a full disk acts
-        need_space = free < start_at or full
-        if not (need_space or self.quota or self.max_age_s):
-            self.state.retention = "ok"
-            return free  # nothing can apply: skip listing the files
-        self.index.refresh()
-        total = self.index.total_bytes() if self.quota else 0
-        oldest_allowed = self._now() - self.max_age_s if self.max_age_s else None
-        target = max(self.target, start_at)
-        skipped = 0
-        held = self.events is not None and self.index.holds_events()
-        recordings = self.events.order() if held and self.events else self.index.oldest_first()
-        for rec in recordings:
-            if need_space and free >= target:
-                need_space = False
-            extra = self.events.keep_s if held and self.events and rec.event else 0.0
-            too_old = oldest_allowed is not None and rec.written < oldest_allowed - extra
-            over_quota = bool(self.quota) and total > self.quota
-            if not (need_space or too_old or over_quota):
-                if held and oldest_allowed is not None:
-                    continue  # not strictly oldest first: a later one may still be too old
-                # Oldest first, or (events held) no age limit: free space and quota only ever stop
-                # asking within a pass, so when this one may stay, so may every later one.
+    def _failed(self, exc: Exception) -> None:
+        error = f"disk check failed: {exc}"
+        if error != self.state.error:   # (once, not at every pass)
+            log.error("%s", error)
+        with self._shown:
+            self.state.error = error
+
+    def _note_free(self, free: int) -> None:
+        warning = free < self.limits.warn
+        if warning and not self.state.warning:
+            log.warning("disk: only %.2f GB free under %s (warning below %.2f GB)", free / GB, self.root,
+                        self.limits.warn / GB)
+        elif self.state.warning and not warning:
+            log.info("disk: %.2f GB free again", free / GB)
+        with self._shown:
+            self.state.free_bytes, self.state.warning, self.state.error = free, warning, ""
+
+    def snapshot(self) -> tuple[GuardState, list[DeletedSegment]]:
+        """The state and the latest deletions, as one consistent copy (any thread)."""
+        with self._shown:
+            return replace(self.state), list(self.deleted)
+
+    def _retain(self, free: int, full: bool) -> int:
+        lim = self.limits
+        self.index.refresh()   # (a few stats when nothing changed)
+        wrote = self._written()
+        start_at = lim.floor + 2 * wrote if lim.floor else 0   # floor 0: only a full disk makes room
+        p = _Pass(space=full or free < start_at, floor=full or free < lim.floor, target=max(lim.target, start_at))
+        if not (p.space or lim.quota or lim.max_age_s or self._count_due()):
+            self.marks.flush()   # (those motion held up last time)
+            self._set_state(free)
+            return free
+        while True:
+            with self._lock.try_held(self.lock_wait_s) as got:
+                if not got:
+                    self._locked_out(free, p)
+                    return free
+                self._locked_since = None
+                done, free = self._step(p, free)
+            if done or self.halt:
                 break
-            reason = "free space" if need_space else ("age" if too_old else "quota")
-            deleted = self._delete(rec, reason)
-            if deleted is None:
-                skipped += 1
-                continue  # cannot be deleted: the next oldest instead
-            if deleted:
-                total -= rec.size
-                free = self.free_bytes()
-        self.state.undeletable = len(self.undeletable)
-        if free < self.floor:
-            why = (f"{skipped} file(s) cannot be deleted" if skipped else "no finished segment left to delete")
-            retention = f"cannot keep {self.floor / GB:.2f} GB free: {why}"
-            if retention != self.state.retention:
-                log.error("disk: %.2f GB free; retention %s", free / GB, retention)
-            self.state.retention = retention
-        else:
-            self.state.retention = "ok"
+            self._pause(YIELD_S)
+        self.marks.flush()
+        if self._count_due() and not self.halt:
+            self._count()
+        self._set_state(free)
         return free
 
-    def _delete(self, rec: Recording, reason: str) -> bool | None:
-        """True when deleted, False when already gone, None when it cannot be deleted."""
-        path = self.root / rec.file
-        try:
-            path.unlink()
-        except FileNotFoundError:
-            self.index.remove(rec.file)
-            return False  # the other camera's recorder got there first
-        except OSError as exc:
-            key = str(path)
-            if key not in self.undeletable:
-                log.error("retention: cannot delete %s (%s); skipped", rec.file, exc.strerror or exc)
-                self.undeletable[key] = exc.strerror or str(exc)
-                while len(self.undeletable) > UNDELETABLE_MAX:
-                    self.undeletable.popitem(last=False)
+    def _written(self) -> int:
+        """Bytes of the segments the recorders finished since the last pass (the index's own)."""
+        wrote, self._seen_ns = self.index.written_since(self._seen_ns)   # (the first pass: none, a baseline)
+        return wrote
+
+    def _step(self, p: _Pass, free: int) -> tuple[bool, int]:
+        """Up to STEP_FILES deletions or STEP_S; (whether the pass is done, free bytes)."""
+        started = self._mono()
+        free = self.free_bytes()   # (the other recorder may have made room while this one waited)
+        if not p.prepared:
+            self._prepare()
+            p.prepared = True
+        for _ in range(STEP_FILES):
+            if self._mono() - started > STEP_S:
+                return False, free
+            p.space = p.space and free < p.target
+            need = Need(space=p.space, floor=p.space and p.floor,
+                        quota=bool(self.limits.quota) and self._total > self.limits.quota)
+            skip = self.remover.skip()
+            if p.stuck:
+                skip = Skip(skip.cameras, skip.folders, skip.files | p.stuck)
+            choice = choose(self._view(need, skip), self.limits, need)
+            if choice is None:
+                return True, free
+            free = self._delete(choice, p, free)
+        return False, free
+
+    def _prepare(self) -> None:
+        """The pass's first step: the windows, the event share, the totals."""
+        windows = self.index.windows(self.limits.keep_continuous_s, self.limits.nominal_s)
+        self.remover.check_camera_folders([w.camera for w in windows])
+        skip = self.remover.skip()
+        if self._events is None:
+            self._events = self.index.event_bytes(windows, skip)
+        else:
+            moved = self.index.event_bytes(windows, skip, since=self._windows)
+            if moved is not None:
+                self._events = (self._events[0] + moved[0], self._events[1] + moved[1])
+        self._windows = windows
+        self._total = self.index.total_bytes(skip)
+
+    def _count_due(self) -> bool:
+        return self._counted_at is None or self._mono() - self._counted_at >= RECOUNT_S
+
+    def _view(self, need: Need, skip: Skip) -> View:
+        """What the rule needs to know now, from the index."""
+        found_plain = self.index.oldest(False, self._windows, skip, self._after_plain)
+        found_event = self.index.oldest(True, self._windows, skip, self._after_event)
+        plain = found_plain[0] if found_plain else None
+        event = found_event[0] if found_event else None
+        if found_plain:   # (every one before it is gone or an event: the next look starts here)
+            self._after_plain = _before(found_plain[1])
+        if found_event:
+            self._after_event = _before(found_event[1])
+        first = older(plain, event)
+        age = None
+        if first is not None and (self.limits.max_age_s or first is event):
+            age = self._age(first)
+        kept = None
+        if plain is None and event is None and need.floor:
+            found = self.index.oldest(skip=skip)
+            kept = found[0] if found else None
+        count, size = self._events or (0, 0)
+        return View(self._total, size if count else 0, plain, event, age, kept)
+
+    def _age(self, rec: Recording) -> float | None:
+        """Seconds since ``rec`` started, by the recorder's clock, and at least those of every
+        segment of its camera written after it."""
+        now = self.recorder_now()
+        if now is None:
             return None
-        self.index.remove(rec.file)
-        self.undeletable.pop(str(path), None)
-        log.info("retention (%s): deleted %s (%d bytes)", reason, rec.file, rec.size)
-        if self.events is not None:
-            self.events.deleted(rec)
-        self.state.deleted_count += 1
-        self.state.deleted_bytes += rec.size
-        self.deleted.append({"file": rec.file, "bytes": rec.size, "reason": reason, "at": round(self._now(), 3)})
-        try:
-            path.parent.rmdir()  # the day's folder, once empty
-        except OSError:
-            pass
-        return True
+        first = self.index.first_start_since(rec.camera, round(rec.written * 1e9))
+        return now - min(rec.start, first if first is not None else rec.start)
+
+    def _delete(self, choice: Choice, p: _Pass, free: int) -> int:
+        rec = choice.victim
+        done = self.remover.remove(rec.file)
+        if done is None:
+            return free   # left out from now on (the remover said why)
+        if not self.index.remove(rec.file):
+            p.stuck.add(rec.file)   # the row goes at a later refresh
+        if not done:
+            return free   # the other recorder got there first
+        self._total -= rec.size
+        if rec.event and choice.rule != IN_WINDOW and self._events is not None:
+            self._events = (self._events[0] - 1, self._events[1] - rec.size)
+        if rec.event is not False:
+            self.marks.deleted(rec.file)
+        if choice.rule == IN_WINDOW and not self._window_cut:
+            self._window_cut = True
+            self._counted_at = None   # the status's figures at the end of this pass
+            log.error("retention: free space takes the continuous window: recorder.keep_continuous_hours = %g "
+                      "cannot be kept on this disk", self.limits.keep_continuous_s / 3600)
+        self._binding = choice
+        log.info("retention (%s): deleted %s (%d bytes; %s)", choice.trigger, rec.file, rec.size, choice.rule)
+        with self._shown:
+            self.state.deleted_count += 1
+            self.state.deleted_bytes += rec.size
+            self.deleted.append({"file": rec.file, "bytes": rec.size, "reason": choice.trigger,
+                                 "rule": choice.rule, "at": round(self._now(), 3)})
+        return self.free_bytes()
+
+    # -- what the status says ------------------------------------------------------------------
+    def _count(self) -> None:
+        """Everything counted in full: the event share, and the status's figures (continuous time
+        kept, the events' age, the segments left out)."""
+        skip = self.remover.skip()
+        continuous = []
+        for w in self._windows:
+            found = self.index.oldest(False, [w], skip, self._after_plain)
+            continuous.append(w.recorded_s if found is None else
+                              self.index.recorded_since(w.camera, found[1][0], self.limits.nominal_s))
+        self._events = self.index.event_bytes(self._windows, skip)
+        self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
+        self._counted_at = self._mono()
+        event = self.index.oldest(True, self._windows, skip, self._after_event)
+        event_age = self._age(event[0]) if event else None
+        if self._window_cut and all(w.recorded_s >= self.limits.keep_continuous_s for w in self._windows):
+            self._window_cut = False
+            log.info("retention: the continuous window is whole again")
+        count, size = self._events or (0, 0)
+        kept = Kept(min(continuous, default=0.0), event_age, size if count else 0, self._total, self._window_cut)
+        undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
+        with self._shown:
+            self.state.kept, self.state.undeletable = kept, undeletable
+            self.state.rule = describe(kept, self.limits, self._binding)
+
+    def _segments_in(self, folder: str) -> int:
+        """Segments the index lists in a camera folder (``cam{N}``) or a day folder."""
+        cam, _, day = folder.partition("/")
+        camera = segment_name.camera_of_folder(cam)
+        if camera is None:
+            return 0
+        return sum(n for d, n, _ in self.index.days(camera) if not day or d == day)
+
+    def _set_state(self, free: int) -> None:
+        lim, kept = self.limits, self.state.kept
+        if free < lim.floor:
+            undeletable = self.state.undeletable or self.remover.files
+            why = f"{undeletable} segment(s) cannot be deleted" if undeletable else "no finished segment left to delete"
+            kind, state = "floor", f"cannot keep {lim.floor / GB:.2f} GB free: {why}"
+        elif self._window_cut and kept is not None:
+            kind, state = "window", window_state(kept, lim)
+        else:
+            kind, state = "ok", "ok"
+        if kind != self._state_kind and kind != "ok":   # (said when it starts, not at every changed figure)
+            log.error("disk: %.2f GB free; retention: %s", free / GB, state)
+        self._state_kind = kind
+        with self._shown:
+            self.state.retention = state
+
+    def _locked_out(self, free: int, p: _Pass) -> None:
+        """The other recorder held the lock for the whole wait: this pass is skipped."""
+        now = self._mono()
+        if self._locked_since is None:
+            self._locked_since = now - self.lock_wait_s
+            log.warning("retention: the other recorder's pass holds the lock; this one is skipped")
+        held = now - self._locked_since
+        if p.space and held >= LOCKED_LONG_S:
+            state = (f"cannot keep {self.limits.floor / GB:.2f} GB free: the other recorder's retention pass "
+                     f"has held the lock for {held:.0f} s")
+            if not self.state.retention.startswith(state.split(" for ")[0]):
+                log.error("disk: %.2f GB free; retention: %s", free / GB, state)
+            with self._shown:
+                self.state.retention = state
+
+
+def _before(key: WriteKey) -> WriteKey:
+    """The place in write order just before ``key`` (a look that starts after it finds it again)."""
+    written_ns, start, collision, camera, rowid = key
+    return written_ns, start, collision, camera, rowid - 1

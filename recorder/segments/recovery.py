@@ -83,14 +83,26 @@ def trim_incomplete_tail(part: Path) -> int:
 
 
 def leftover_parts(camera_dir: Path) -> list[Path]:
-    """Temporary segment files under ``cam{N}/`` (all day folders), oldest first."""
+    """Temporary segment files under ``cam{N}/`` (all day folders), oldest first.  A folder
+    that cannot be listed (one a ``sudo`` run created) is skipped with a log line: recording
+    starts all the same."""
     found: list[Path] = []
-    if not camera_dir.is_dir():
+    try:
+        days = sorted(p for p in camera_dir.iterdir() if p.is_dir())
+    except FileNotFoundError:
         return found
-    for day in sorted(p for p in camera_dir.iterdir() if p.is_dir()):
-        for entry in os.scandir(day):
-            if segment_name.is_part(entry.name):
-                found.append(Path(entry.path))
+    except OSError as exc:
+        log.error("recovery: cannot list %s (%s); crash leftovers in it are not looked for",
+                  camera_dir, exc.strerror or exc)
+        return found
+    for day in days:
+        try:
+            entries = list(os.scandir(day))
+        except OSError as exc:
+            log.error("recovery: cannot list %s (%s); crash leftovers in it are not looked for", day,
+                      exc.strerror or exc)
+            continue
+        found.extend(Path(e.path) for e in entries if segment_name.is_part(e.name))
     return sorted(found)
 
 

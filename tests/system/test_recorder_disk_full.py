@@ -16,7 +16,8 @@ KB = 1000
 def test_quota_deletes_the_oldest_segments_first(tmp_path: Path) -> None:
     # 1 s segments of the synthetic scene are 100-200 kB; the quota keeps a handful.
     env = isolated_env(tmp_path / "sht", recorder__segment_seconds=1, recorder__quota_gb=900 * KB / 1e9,
-                       recorder__check_seconds=0.5, ring__slots=32)
+                       recorder__check_seconds=0.5, ring__slots=32,
+                       recorder__keep_continuous_hours=0)   # (the quota never takes the continuous window)
     root = Path(env["SHT__RECORDER__ROOT"])
     procs = Procs(env, tmp_path / "logs")
     try:

@@ -1,6 +1,7 @@
 """Disk full, for real: both recorders with retention on a small real file system (a
 loop-mounted ext4 image, else a tmpfs) for three minutes.  Recording never stops, every
-file plays, and free space stays at or above the floor."""
+file plays, free space stays at or above the floor, and the newest WINDOW_S of each camera
+(the continuous window) and more stay whole."""
 from __future__ import annotations
 
 import itertools
@@ -18,6 +19,7 @@ from tests.support.recorder_check import finished, read_segment, status
 
 DISK_MB = 40
 FLOOR_GB, TARGET_GB = 0.012, 0.016
+WINDOW_S = 30          # the continuous window: about a third of what the disk holds of both cameras
 RUN_S = float(os.environ.get("SHT_FULL_DISK_SECONDS", "180"))
 
 
@@ -65,7 +67,8 @@ def test_both_recorders_on_a_full_small_disk_for_three_minutes(real_disk, tmp_pa
     disk, kind = real_disk
     env = isolated_env(tmp_path / "sht", recorder__root=str(disk), recorder__segment_seconds=2,
                        recorder__free_floor_gb=FLOOR_GB, recorder__free_target_gb=TARGET_GB,
-                       recorder__disk_warn_gb=TARGET_GB, recorder__check_seconds=0.5, ring__slots=32)
+                       recorder__disk_warn_gb=TARGET_GB, recorder__check_seconds=0.5, ring__slots=32,
+                       recorder__keep_continuous_hours=WINDOW_S / 3600)
     floor = int(FLOOR_GB * 1e9)
     procs = Procs(env, tmp_path / "logs")
     lowest = free_bytes(disk)
@@ -95,8 +98,9 @@ def test_both_recorders_on_a_full_small_disk_for_three_minutes(real_disk, tmp_pa
     for cam in (0, 1):
         st = final[cam]
         assert st["last_error"] == "" and st["retention_state"] == "ok", st
+        assert st["retention_rule"].startswith("keeping "), st["retention_rule"]   # the window and beyond it
         segs = [read_segment(p) for p in finished(disk, cam)]
-        assert len(segs) >= 5
+        assert len(segs) >= 5 and sum(s.frames for s in segs) >= WINDOW_S * 30   # (30 fps) the window, whole
         for seg in segs:
             assert seg.decoded == seg.frames > 0, f"{seg.path.name}: {seg.decoded} of {seg.frames} decode"
         # what is kept is one unbroken run of frames (retention took the oldest)

@@ -15,9 +15,10 @@ import pytest
 from common.archive import events as store
 from common.archive import segment_name
 from common.archive.index import DB_NAME, ArchiveIndex, Recording, start_from_name
-from recorder.retention.diskguard import GB, DiskGuard
+from recorder.retention.diskguard import DiskGuard
 from recorder.segments.indexer import Indexer
 from streamer.archive.recordings import find_gaps, list_segments
+from tests.support.disk import small_limits
 from tests.support.mp4_files import write_segment
 
 DAY = datetime(2026, 11, 26)
@@ -269,9 +270,8 @@ def test_retention_does_not_wait_for_a_locked_events_database(tmp_path: Path,
     writer.execute("BEGIN EXCLUSIVE")
     writer.execute("UPDATE events SET pre_s = 1")
     try:
-        g = DiskGuard(root, warn_gb=0.0, floor_gb=2 * MB / GB, target_gb=3 * MB / GB, retention=True,
-                      free_bytes=lambda r: 5 * MB - sum(p.stat().st_size for p in r.rglob("*.mp4")),
-                      event_keep_days=7)
+        g = DiskGuard(root, small_limits(disk_warn_gb=0.0),
+                      free_bytes=lambda r: 5 * MB - sum(p.stat().st_size for p in r.rglob("*.mp4")))
         with caplog.at_level(logging.WARNING):
             t0 = time.monotonic()
             g.check()
@@ -286,3 +286,42 @@ def test_retention_does_not_wait_for_a_locked_events_database(tmp_path: Path,
         writer.close()
     g.check()   # the lock is gone: events count again (nothing more to delete here)
     assert g.state.error == ""
+
+
+def test_a_version_1_index_is_brought_up_to_date_with_its_rows(tmp_path: Path, caplog) -> None:
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    p = make(root, 0, DAY.replace(hour=1))
+    assert index.add([Recording(rel(root, p), 0, DAY.replace(hour=1).timestamp() + 0.5, 12.5, 10, 1.0)])
+    index.close()
+    with sqlite3.connect(root / DB_NAME) as conn:   # as the previous version left it
+        conn.execute("DROP INDEX recordings_by_camera_write")
+        conn.execute("PRAGMA user_version = 1")
+    with caplog.at_level(logging.INFO, "archive"):
+        again = ArchiveIndex(root)
+        assert again.day(0, "261126")[0].duration == 12.5   # the recorder's duration kept: not rebuilt
+    assert any("brought up to 2" in r.getMessage() for r in caplog.records)
+    with sqlite3.connect(root / DB_NAME) as conn:
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'recordings_by_camera_write'"
+                            ).fetchone()[0] == 1
+
+
+def test_each_cameras_window_is_its_newest_recorded_time(tmp_path: Path) -> None:
+    """Counted back from the newest in write order, in recorded seconds: a duration not measured
+    yet counts as a nominal segment, an unreadable one as none."""
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    rows = []
+    for i, duration in enumerate([30.0, 30.0, None, -1.0, 30.0]):   # (-1: the file tells no duration)
+        p = make(root, 0, DAY.replace(hour=1, minute=i))
+        rows.append(Recording(rel(root, p), 0, DAY.replace(hour=1, minute=i).timestamp(), duration, 10, 100.0 + i))
+    q = make(root, 1, DAY.replace(hour=2))
+    rows.append(Recording(rel(root, q), 1, DAY.replace(hour=2).timestamp(), 30.0, 10, 50.0))
+    assert index.add(rows)
+    found = {w.camera: w for w in index.windows(keep_s=50, nominal_s=20)}
+    assert found[0].since_ns == round(102e9) and found[0].recorded_s == 30 + 0 + 20   # the newest three rows
+    w = {w.camera: w for w in index.windows(keep_s=51, nominal_s=20)}[0]
+    assert w.since_ns == round(101e9) and w.recorded_s == 80                          # one more
+    assert found[1].since_ns == round(50e9) and found[1].recorded_s == 30              # all of camera 1
+    assert {w.since_ns for w in index.windows(keep_s=0, nominal_s=20)} == {2**63 - 1}  # no window

@@ -1,95 +1,103 @@
-"""Retention with motion events: plain segments go first, event segments are kept
-``event_keep_days`` longer, and a deleted segment's events get the "video deleted" mark."""
+"""Retention with motion events, on files and the real archive index: the newest
+``keep_continuous_hours`` stay whole, event segments keep their share beyond them, and a
+deleted segment's events get the "video deleted" mark (later, when motion holds the database)."""
 from __future__ import annotations
 
-import os
-import time
+import sqlite3
+from datetime import datetime
 from pathlib import Path
 
-from common.archive import events as store
-from recorder.retention.diskguard import GB, DiskGuard
+import pytest
 
-MB = 1_000_000
-DAY = 86400
+from common.archive import events as store
+from recorder.retention.diskguard import DiskGuard
+from recorder.retention.policy import GB
+from tests.support.archive import Recorded
+from tests.support.disk import small_limits
+
+KB = 1000
+SEG_S = 300.0                                    # five-minute segments: hours in a few hundred files
+T0 = datetime(2026, 11, 20, 8, 0).timestamp()
 
 
 def segments_only(capacity: int):
+    """Free space of a disk holding only the segments (the databases are not counted)."""
     def free(root: Path) -> int:
         return capacity - sum(p.stat().st_size for p in root.rglob("*.mp4"))
     return free
 
 
-def make(root: Path, rel: str, age_s: float) -> str:
-    path = root / rel
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(b"\0" * MB)
-    t = time.time() - age_s
-    os.utime(path, (t, t))
-    return rel
+def guard(rec: Recorded, capacity: int, **keys) -> DiskGuard:
+    limits = small_limits(disk_warn_gb=0.0, free_floor_gb=20 * KB / GB, free_target_gb=30 * KB / GB,
+                          segment_seconds=int(SEG_S), **keys)
+    return DiskGuard(rec.root, limits, free_bytes=segments_only(capacity), monotonic=rec.monotonic)
 
 
-def with_event(root: Path, rel: str, camera: int = 0) -> int:
-    s = store.EventStore(store.db_path(root))
-    eid = s.open_event(camera, time.time() - 100, 1.0, 0.0, 1.0, None, 0.0)
-    s.close_event(eid, time.time() - 90, 2.0, "quiet", time.time() - 95, 1.5, 1.0, None, 0.0, None)
-    s.set_segments(eid, [rel])
-    s.close()
-    return eid
+@pytest.mark.slow
+def test_a_full_disk_keeps_the_newest_hours_whole_and_events_within_their_share(tmp_path: Path) -> None:
+    """The disk holds 6 h of both cameras; every other segment holds an event.  Plain segments
+    first (the old rule) left minutes of continuous recording; now the newest 2 h of each camera
+    are never touched, event segments beyond them keep 40% of the bytes, and the continuous
+    time kept is more than the window."""
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    g = guard(rec, capacity=72 * 2 * 10 * KB + 30 * KB, keep_continuous_hours=2, event_share_percent=40)
+    window = int(2 * 3600 / SEG_S)                # segments per camera in the window
+    for i in range(12 * 12):                      # 12 hours
+        rec.record(event=i % 2 == 0)
+        g.check()
+        present = rec.present()
+        for cam in (0, 1):
+            mine = [f for f in rec.files if f.startswith(f"cam{cam}/")]
+            assert all(f in present for f in mine[-window:]), f"hour {i / 12:.1f}: camera {cam}'s window was cut"
+        if g.state.deleted_count:
+            outside = [f for cam in (0, 1) for f in [f for f in present if f.startswith(f"cam{cam}/")][:-window]]
+            events = sum(1 for f in outside if f in rec.events)
+            assert events <= 0.4 * len(present) + 2, f"hour {i / 12:.1f}: {events} of {len(present)} hold events"
+    assert g.state.retention == "ok" and g.state.rule.startswith("keeping ")
+    kept = g.state.kept
+    assert kept is not None and kept.continuous_s > 2 * 3600   # beyond the window: plain segments are kept too
+    assert kept.event_age_s is not None and kept.event_age_s > kept.continuous_s   # older events, within their share
+    deleted = [d for d in g.deleted if d["file"] in rec.events]
+    assert deleted and rec.video_deleted() >= {d["file"] for d in deleted}   # their events stay, marked
 
 
-def guard(root: Path, capacity: int, **kw) -> DiskGuard:
-    args = {"warn_gb": 0.0, "floor_gb": 2 * MB / GB, "target_gb": 3 * MB / GB, "retention": True, "event_keep_days": 7}
-    args.update(kw)
-    return DiskGuard(root, free_bytes=segments_only(capacity), **args)
+def test_the_marks_wait_while_motion_holds_the_events_database(tmp_path: Path) -> None:
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    for _ in range(6):
+        rec.record(event=True)
+    writer = sqlite3.connect(store.db_path(rec.root), isolation_level=None)
+    writer.execute("BEGIN IMMEDIATE")             # the motion process writes
+    g = guard(rec, capacity=12 * 10 * KB + 10 * KB)   # 10 kB free: under the floor
+    try:
+        g.check()
+        assert g.state.deleted_count == 2 and g.marks.pending == 2
+    finally:
+        writer.execute("COMMIT")
+        writer.close()
+    assert rec.video_deleted() == set()
+    g.check()                                     # the next pass marks them
+    assert rec.video_deleted() == {d["file"] for d in g.deleted} and g.marks.pending == 0
 
 
-def test_plain_segments_are_deleted_before_event_segments(tmp_path: Path) -> None:
-    root = tmp_path / "rec"
-    names = [make(root, f"cam0/261126/cam0_20261126_0000{i:02d}.mp4", 600 - i) for i in range(0, 60, 10)]
-    eid = with_event(root, names[0])          # the oldest segment holds an event
-    g = guard(root, 7 * MB)                   # 6 MB used, 1 MB free: 2 must go
+@pytest.mark.slow
+def test_the_age_limit_takes_event_segments_too_but_never_the_window(tmp_path: Path) -> None:
+    rec = Recorded(tmp_path / "rec", T0, segment_s=1800, size=10 * KB)
+    for i in range(3 * 48):                       # three days of one camera, half-hour segments
+        rec.record(cameras=(0,), event=i % 3 == 0)
+    g = guard(rec, capacity=10**9, max_age_days=1, keep_continuous_hours=30)
     g.check()
-    assert [d["file"] for d in g.deleted] == names[1:3]
-    assert (root / names[0]).exists()
-    conn = store.connect(store.db_path(root))
-    assert store.get_event(conn, eid)["video_deleted"] is False
-
-
-def test_event_segments_go_once_their_extra_time_is_up_and_keep_their_events(tmp_path: Path) -> None:
-    root = tmp_path / "rec"
-    old = make(root, "cam0/261101/cam0_20261101_000000.mp4", 9 * DAY)   # 8 days older than the oldest plain one
-    plain = [make(root, f"cam0/261109/cam0_20261109_0000{i:02d}.mp4", DAY - i) for i in range(3)]
-    eid = with_event(root, old)
-    g = guard(root, 5 * MB)                   # 4 MB used, 1 MB free: 2 must go
-    g.check()
-    assert [d["file"] for d in g.deleted] == [old, plain[0]]
-    conn = store.connect(store.db_path(root))
-    ev = store.get_event(conn, eid)
-    assert ev is not None and ev["video_deleted"] is True   # the event stays, marked
-
-
-def test_age_limit_is_event_keep_days_longer_for_event_segments(tmp_path: Path) -> None:
-    root = tmp_path / "rec"
-    held = make(root, "cam0/261110/cam0_20261110_000000.mp4", 5 * DAY)
-    plain = make(root, "cam0/261110/cam0_20261110_000030.mp4", 5 * DAY - 30)
-    young = make(root, "cam0/261114/cam0_20261114_000000.mp4", 1 * DAY)
-    with_event(root, held)
-    g = guard(root, 100 * MB, max_age_days=3)
-    g.check()
-    assert [d["file"] for d in g.deleted] == [plain]
-    assert (root / held).exists() and (root / young).exists()
-    guard(root, 100 * MB, max_age_days=3, event_keep_days=1).check()   # 3 + 1 days < 5: now it goes
-    assert not (root / held).exists()
+    assert {d["reason"] for d in g.deleted} == {"age"} and any(d["file"] in rec.events for d in g.deleted)
+    assert rec.present() == rec.files[-60:]       # what is left: the 30 h window, though older than a day
 
 
 def test_no_or_broken_events_database_protects_nothing(tmp_path: Path) -> None:
-    root = tmp_path / "rec"
-    names = [make(root, f"cam0/261126/cam0_20261126_0000{i:02d}.mp4", 600 - i) for i in range(0, 40, 10)]
-    g = guard(root, 5 * MB)
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    names = [rec.record(cameras=(0,))[0] for _ in range(6)]
+    g = guard(rec, capacity=7 * 10 * KB)          # 10 kB free: two must go
     g.check()
     assert [d["file"] for d in g.deleted] == names[:2]
-    store.db_path(root).write_bytes(b"this is not a database" * 100)
-    make(root, "cam0/261126/cam0_20261126_000100.mp4", 10)
-    make(root, "cam0/261126/cam0_20261126_000110.mp4", 5)
+    rec.link(names[2:4])
+    store.db_path(rec.root).write_bytes(b"this is not a database" * 100)
+    rec.record(cameras=(0,))                      # 10 kB written: under the floor again, with headroom
     g.check()
-    assert g.state.error == "" and [d["file"] for d in g.deleted][2:4] == names[2:4]   # oldest first, as without events
+    assert g.state.error == "" and [d["file"] for d in g.deleted][2:] == names[2:4]   # oldest first, events or not

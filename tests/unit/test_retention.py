@@ -69,17 +69,19 @@ def test_age_limit_deletes_old_segments_only(tmp_path: Path) -> None:
     assert [d["reason"] for d in g.deleted] == ["age"]
 
 
-def test_a_file_already_deleted_by_the_other_recorder_is_skipped(tmp_path: Path) -> None:
+def test_a_file_already_deleted_by_the_other_recorder_is_skipped(tmp_path: Path, monkeypatch) -> None:
     root = tmp_path / "rec"
     a = make_file(root, "cam0/261126/cam0_20261126_000000.mp4", MB)
     b = make_file(root, "cam1/261126/cam1_20261126_000010.mp4", MB)
-    listed = oldest_first(root)
-    a.unlink()   # the other camera's recorder deleted it after this one listed it
-    g = small_guard(root, SmallDisk(100 * MB))
-    assert g._delete(listed[0], "free space") is False
-    assert g._delete(listed[1], "free space") is True
+    assert len(oldest_first(root)) == 2   # listed (the index has both rows)...
+    a.unlink()                             # ...then the other camera's recorder deleted one
+    g = small_guard(root, SmallDisk(100 * MB), free_floor_gb=99.5 * MB / GB, free_target_gb=99.5 * MB / GB)
+    monkeypatch.setattr(g.index, "refresh", lambda *a, **k: None)   # this pass does not see it yet
+    assert g.remover.remove("cam0/261126/cam0_20261126_000000.mp4") is False
+    g.check()
     assert not b.exists() and g.state.deleted_count == 1
     assert [d["file"] for d in g.deleted] == ["cam1/261126/cam1_20261126_000010.mp4"]
+    assert oldest_first(root) == []   # both rows went
 
 
 def test_history_is_bounded(tmp_path: Path) -> None:
@@ -105,7 +107,7 @@ def test_only_what_the_recordings_page_lists_is_counted_or_deleted(tmp_path: Pat
     for name in segments + decoys:
         make_file(root, name, MB)
     assert [r.file for r in oldest_first(root)] == segments
-    g = small_guard(root, SmallDisk(100 * MB), floor_gb=99 * MB / GB, target_gb=99 * MB / GB)
+    g = small_guard(root, SmallDisk(100 * MB), free_floor_gb=99 * MB / GB, free_target_gb=99 * MB / GB)
     g.check()
     assert [d["file"] for d in g.deleted] == segments
     assert all((root / name).exists() for name in decoys)
