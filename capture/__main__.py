@@ -118,6 +118,9 @@ class Capture:
                 return 0
             self.watchdog.phase("starting the camera")
             source.start()
+            details = getattr(source, "details", None)
+            if details is not None:   # a Pi camera: which one, its sensor mode and focus
+                log.info("camera %d: %s", self.camera, details())
             trim()
             self.publish("live", why, kind)
             self.watchdog.phase("waiting for a frame")

@@ -12,7 +12,10 @@ columns are copied.  ``picamera2`` is imported here only: it needs libcamera.
 Colours: the streams are asked for sYCC (full-range BT.601, what JPEG and the rings use);
 if the camera applies a limited-range colour space instead, the copy expands the range.
 A camera number that libcamera does not list is :class:`CameraAbsent` (a state), whichever
-way the installed Picamera2 release reports it.
+way the installed Picamera2 release reports it; so is a camera pinned by ``camera.ids``
+that is not connected (:mod:`capture.sources.ports`).  The sensor mode is chosen here, for
+the whole field of view (:mod:`capture.sources.sensor_mode`), and a lens that can focus is
+set as ``camera.autofocus`` says (:mod:`capture.sources.focus`).
 """
 from __future__ import annotations
 
@@ -28,6 +31,7 @@ from typing import Any
 
 import numpy as np
 
+from capture.sources import sensor_mode
 from capture.sources.base import (
     CameraAbsent,
     CameraFailed,
@@ -37,6 +41,9 @@ from capture.sources.base import (
     SliceTimeout,
     wait_in_slices,
 )
+from capture.sources.focus import focus_controls
+from capture.sources.ports import PinError, pinned_index
+from capture.sources.sensor_mode import ModeChoice
 from common.video.colour import expand_range
 from common.video.streams import STREAMS
 
@@ -130,8 +137,15 @@ class PicameraSource:
 
     kind = "picamera2"
 
-    def __init__(self, camera: int, fps: float, capture_timeout: float) -> None:
+    def __init__(self, camera: int, fps: float, capture_timeout: float, *, pin: str = "",
+                 autofocus: str = "continuous", lens_position: float = 0.0) -> None:
         self.camera = camera
+        self.pin = pin                       # camera.ids: the Id (part) this camera must have
+        self.autofocus = autofocus
+        self.lens_position = lens_position
+        self.camera_id = ""                  # libcamera's Id of the camera opened
+        self.mode: ModeChoice | None = None  # the sensor mode configured
+        self.focus = "unknown"
         self.fps = fps
         self.capture_timeout = capture_timeout
         self.missed = 0                      # frames the sensor produced that we never saw
@@ -152,13 +166,20 @@ class PicameraSource:
             raise CameraStackBroken(f"picamera2 cannot be imported: {one_line(exc)}") from None
         self._mapped_array = MappedArray
         try:
-            listed = len(Picamera2.global_camera_info())
+            cameras = Picamera2.global_camera_info()
         except Exception as exc:
             raise CameraFailed(f"Pi cameras cannot be listed: {_reason(exc)}") from None
-        if self.camera >= listed:
-            raise CameraAbsent(_absent(self.camera, listed))
+        number = self.camera
+        if self.pin:
+            try:
+                number = pinned_index(cameras, self.pin, self.camera)
+            except PinError as exc:
+                raise CameraAbsent(str(exc)) from None
+        elif self.camera >= len(cameras):
+            raise CameraAbsent(_absent(self.camera, len(cameras)))
+        self.camera_id = str(cameras[number].get("Id", ""))
         try:
-            self._cam = Picamera2(camera_num=self.camera)
+            self._cam = Picamera2(camera_num=number)
         except IndexError:  # releases up to 0.3.36, when the camera list changed meanwhile
             raise CameraAbsent(_absent(self.camera, len(Picamera2.global_camera_info()))) from None
         except Exception as exc:
@@ -166,12 +187,18 @@ class PicameraSource:
                 raise CameraAbsent(_absent(self.camera, len(Picamera2.global_camera_info()))) from None
             raise CameraFailed(f"Pi camera {self.camera} cannot be opened: {_reason(exc)}") from None
         try:
+            # Read once, before the one configure: listing the modes configures the camera
+            # once per mode (picamera2's sensor_modes).
+            modes = self._cam.sensor_modes
+            choice = sensor_mode.choose(modes, HD_SIZE, self.fps)
+            lens, self.focus = focus_controls(self._cam.camera_controls, self.autofocus, self.lens_position)
             config = self._cam.create_video_configuration(
                 main={"format": "YUV420", "size": HD_SIZE},
                 lores={"format": "YUV420", "size": LORES_SIZE},
                 colour_space=libcamera.ColorSpace.Sycc(),
                 buffer_count=BUFFER_COUNT,
-                controls={"FrameRate": self.fps})
+                controls={"FrameRate": self.fps} | lens,
+                sensor=choice.sensor_config() if choice else {})
             self._cam.configure(config)
             self._cam.start()
         except Exception as exc:
@@ -186,9 +213,15 @@ class PicameraSource:
             raise CameraFailed(f"Pi camera {self.camera}: lores stream is {lores['size']}, at least {SD_SIZE} "
                                f"is needed")
         self._lores_size = (lw, lh)
+        self.mode = sensor_mode.applied(modes, applied.get("sensor"), HD_SIZE)
         applied_cs = applied.get("colour_space")
         self.colour_space = describe_colour_space(applied_cs)
         self.expand_range = applied_cs is not None and not is_full_range(applied_cs)
+
+    def details(self) -> str:
+        """Which camera was opened, its sensor mode and its focus, in words."""
+        mode = self.mode.describe() if self.mode else "sensor mode not reported"
+        return f"{self.camera_id or 'camera ' + str(self.camera)}; {mode}; focus: {self.focus}"
 
     def interrupt(self) -> None:
         """Make a waiting ``capture`` return None soon (SIGTERM/SIGINT)."""
