@@ -41,6 +41,7 @@ from capture.sources.base import (
     SliceTimeout,
     wait_in_slices,
 )
+from capture.sources.devices import access_problem
 from capture.sources.focus import focus_controls
 from capture.sources.ports import PinError, pinned_index
 from capture.sources.sensor_mode import ModeChoice
@@ -174,7 +175,8 @@ class PicameraSource:
             try:
                 number = pinned_index(cameras, self.pin, self.camera)
             except PinError as exc:
-                raise CameraAbsent(str(exc)) from None
+                denied = access_problem()
+                raise CameraAbsent(f"{exc}; but first: {denied}" if denied else str(exc)) from None
         elif self.camera >= len(cameras):
             raise CameraAbsent(_absent(self.camera, len(cameras)))
         self.camera_id = str(cameras[number].get("Id", ""))
@@ -301,6 +303,9 @@ class _PiFrame(CapturedFrame):
 
 
 def _absent(camera: int, listed: int) -> str:
+    denied = access_problem()
+    if denied:  # libcamera lists no camera it may not open: that is not a cable
+        return f"camera {camera} not listed by libcamera ({listed} listed): {denied}"
     return (f"camera {camera} not connected (libcamera lists {listed} camera{'' if listed == 1 else 's'}; "
             f"check the ribbon cable, then `rpicam-hello --list-cameras`)")
 
