@@ -14,9 +14,9 @@ import numpy as np
 
 from capture.sources import picam
 from capture.sources.base import CameraAbsent, CameraFailed, CameraStackBroken, CapturedFrame, Source
-from capture.sources.ports import port
 from capture.sources.registry import open_source, resolve_kind
 from capture.sources.synthetic import SyntheticSource
+from common.camera.ports import port
 from common.config import Config
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name

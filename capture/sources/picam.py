@@ -13,8 +13,8 @@ Colours: the streams are asked for sYCC (full-range BT.601, what JPEG and the ri
 if the camera applies a limited-range colour space instead, the copy expands the range.
 A camera number that libcamera does not list is :class:`CameraAbsent` (a state), whichever
 way the installed Picamera2 release reports it; so is a camera pinned by ``camera.ids``
-that is not connected (:mod:`capture.sources.ports`).  The sensor mode is chosen here, for
-the whole field of view (:mod:`capture.sources.sensor_mode`), and a lens that can focus is
+that is not connected (:mod:`common.camera.ports`).  The sensor mode is chosen here, for
+the whole field of view (:mod:`common.camera.sensor_mode`), and a lens that can focus is
 set as ``camera.autofocus`` says (:mod:`capture.sources.focus`).
 """
 from __future__ import annotations
@@ -31,7 +31,6 @@ from typing import Any
 
 import numpy as np
 
-from capture.sources import sensor_mode
 from capture.sources.base import (
     CameraAbsent,
     CameraFailed,
@@ -43,8 +42,9 @@ from capture.sources.base import (
 )
 from capture.sources.devices import access_problem
 from capture.sources.focus import focus_controls
-from capture.sources.ports import PinError, pinned_index
-from capture.sources.sensor_mode import ModeChoice
+from common.camera import sensor_mode
+from common.camera.ports import PinError, pinned_index
+from common.camera.sensor_mode import ModeChoice
 from common.video.colour import expand_range
 from common.video.streams import STREAMS
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from capture.sources.base import CameraAbsent
-from capture.sources.sensor_mode import choose, field, sensor_area
+from common.camera.sensor_mode import choose, field, sensor_area
 from common.config import ConfigError, load, load_or_exit
 from tests.fakes.picamera2.sensors import SENSORS, picamera2_choice
 
@@ -106,7 +106,7 @@ def test_bad_focus_and_pin_settings_name_the_key(key: str, value: str, capsys: p
 # -- which camera is camera N -----------------------------------------------------------------
 def test_one_camera_on_cam1_is_camera_0(fake, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FAKE_PICAMERA2_PORTS", "1")
-    from capture.sources.ports import port
+    from common.camera.ports import port
     listed = fake.Picamera2.global_camera_info()
     assert len(listed) == 1 and port(listed[0]["Id"]) == "CAM1"
     monkeypatch.setenv("FAKE_PICAMERA2_PORTS", "0,1")

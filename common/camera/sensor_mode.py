@@ -3,7 +3,8 @@
 Picamera2 left to itself scores the sensor's modes against the raw stream size, which is
 the main stream's (1280x720): that picks a cropped mode on most sensors (the centre
 1920x1080 of a Camera Module 2 or 1, 2028x1080 on the HQ camera, the binned centre
-3072x1728 of a Camera Module 3).  Here the mode is chosen from ``sensor_modes`` instead:
+3072x1728 of a Camera Module 3), and so does rpicam-vid.  Here the mode is chosen from the
+camera's modes instead (Picamera2's ``sensor_modes``, or ``rpicam-vid --list-cameras``):
 among the modes fast enough for ``camera.fps`` and at least as large as the picture, the
 one whose picture (the mode's sensor area cut to the picture's aspect ratio) covers the
 most of the sensor; the ISP then scales it down.  Ties go to the deeper bit depth, then to
