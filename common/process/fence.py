@@ -49,7 +49,12 @@ def _load() -> tuple[Callable[[], object] | None, str]:
         return None, f"none: membarrier refused ({errno}: {_strerror(errno)})"
 
     def barrier() -> object:
-        return syscall(number, _PRIVATE_EXPEDITED, 0, 0)
+        # The registration is kept across fork() and dropped by exec(); should a process
+        # ever lack it, register again rather than run without the barrier.
+        if syscall(number, _PRIVATE_EXPEDITED, 0, 0) != 0:
+            syscall(number, _REGISTER_PRIVATE_EXPEDITED, 0, 0)
+            return syscall(number, _PRIVATE_EXPEDITED, 0, 0)
+        return 0
     return barrier, "membarrier(PRIVATE_EXPEDITED)"
 
 
