@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import importlib.util
+import json
 import subprocess
 import sys
 import threading
@@ -43,7 +44,7 @@ from capture.sources.base import (
 from capture.sources.devices import access_problem
 from capture.sources.focus import focus_controls
 from common.camera import sensor_mode
-from common.camera.ports import PinError, pinned_index
+from common.camera.ports import PinError, matches, pinned_index
 from common.camera.sensor_mode import ModeChoice
 from common.video.colour import expand_range
 from common.video.streams import STREAMS
@@ -90,27 +91,42 @@ def import_error() -> str:
     return ""
 
 
-def cameras_listed() -> int:
-    """How many Pi cameras Picamera2 lists, without opening one; 0 when it cannot be imported."""
+def camera_ids() -> list[str]:
+    """The Ids of the Pi cameras Picamera2 lists, in its numbering, without opening one; [] when
+    it cannot be imported."""
     try:
         from picamera2 import Picamera2
-        return len(Picamera2.global_camera_info())
+        return [str(info.get("Id", "")) for info in Picamera2.global_camera_info()]
     except Exception:
-        return 0
+        return []
+
+
+def cameras_listed() -> int:
+    """How many Pi cameras Picamera2 lists, without opening one; 0 when it cannot be imported."""
+    return len(camera_ids())
 
 
 PROBE_TIMEOUT_S = 30.0
 
 
-def cameras_listed_afresh() -> int | None:
-    """Cameras listed by a new process (libcamera enumerates once per process); None if it fails."""
-    code = "from capture.sources.picam import cameras_listed; print(cameras_listed())"
+def camera_ids_afresh() -> list[str] | None:
+    """Camera Ids listed by a new process (libcamera enumerates once per process); None if it fails."""
+    code = "import json; from capture.sources.picam import camera_ids; print(json.dumps(camera_ids()))"
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
                              cwd=Path(__file__).resolve().parents[2])  # the repository
-        return int(out.stdout.strip().splitlines()[-1])
+        ids = json.loads(out.stdout.strip().splitlines()[-1])
+        return [str(i) for i in ids] if isinstance(ids, list) else None
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
+
+
+def listed_now(camera: int, pin: str) -> bool:
+    """Would camera ``camera`` (pinned by ``pin``, or by number) be found if opened now?"""
+    ids = camera_ids_afresh()
+    if ids is None:
+        return False
+    return any(matches(i, pin) for i in ids) if pin else len(ids) > camera
 
 
 def is_full_range(colour_space: Any) -> bool:

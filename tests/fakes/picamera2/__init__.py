@@ -34,7 +34,8 @@ Knobs for tests, read when a camera is opened (environment, so a subprocess obey
 ``FAKE_PICAMERA2_CAMERAS`` (cameras listed, default 2; ``FAKE_PICAMERA2_CAMERAS_FILE`` names a
 file holding the number instead, read at every call, so a test can "plug a camera in"),
 ``FAKE_PICAMERA2_PORTS`` (the connectors that have a camera, e.g. ``1``; default the first
-``FAKE_PICAMERA2_CAMERAS`` of 0 and 1), ``FAKE_PICAMERA2_SENSORS`` (the model on each connected
+``FAKE_PICAMERA2_CAMERAS`` of 0 and 1; ``FAKE_PICAMERA2_PORTS_FILE`` names a file holding them
+instead, read at every call), ``FAKE_PICAMERA2_SENSORS`` (the model on each connected
 port in that order, e.g. ``imx219,imx708_wide``; default imx708: see :mod:`.sensors`),
 ``FAKE_PICAMERA2_VERSION`` (default 0.3.38), ``FAKE_PICAMERA2_LOCK_DIR``,
 ``FAKE_PICAMERA2_STALL_AFTER`` (frames delivered before the camera goes silent),
@@ -95,7 +96,12 @@ def _camera_count() -> int:
 
 def _listed() -> list[tuple[int, str]]:
     """(port, model) of each connected camera, in port order."""
-    raw = os.environ.get("FAKE_PICAMERA2_PORTS", "")
+    path = os.environ.get("FAKE_PICAMERA2_PORTS_FILE", "")
+    if path and os.path.exists(path):
+        with open(path) as fh:
+            raw = fh.read().strip() or ","   # an empty file: no camera at all
+    else:
+        raw = os.environ.get("FAKE_PICAMERA2_PORTS", "")
     ports = [int(p) for p in raw.split(",") if p.strip()] if raw.strip() else list(range(min(_camera_count(), 2)))
     models = [m.strip() for m in os.environ.get("FAKE_PICAMERA2_SENSORS", "").split(",") if m.strip()]
     return [(port, models[i] if i < len(models) else (models[-1] if models else "imx708"))
