@@ -118,6 +118,9 @@ class Capture:
                 return 0
             self.watchdog.phase("starting the camera")
             source.start()
+            details = getattr(source, "details", None)
+            if details is not None:   # a Pi camera: which one, its sensor mode and focus
+                log.info("camera %d: %s", self.camera, details())
             trim()
             self.publish("live", why, kind)
             self.watchdog.phase("waiting for a frame")
@@ -151,15 +154,15 @@ class Capture:
 
     def _idle(self, retry: bool) -> int:
         """Stay up without the camera until stopped; with ``retry``, exit 1 once it is listed."""
-        from capture.sources.picam import cameras_listed_afresh
+        from capture.sources.picam import listed_now
         self.watchdog.stop()  # no camera, no frames: nothing for it to watch
         every = self.cfg.camera.absent_retry_seconds
         next_check = time.monotonic() + every
         while not self.stopping:
             time.sleep(IDLE_SLICE_S)
             if retry and time.monotonic() >= next_check:
-                listed = cameras_listed_afresh()
-                if listed is not None and listed > self.camera:
+                # A pinned camera counts only on its own connector, whatever else is listed.
+                if listed_now(self.camera, self.cfg.camera_id(self.camera)):
                     log.info("camera %d: now listed; restarting to open it", self.camera)
                     return 1
                 next_check = time.monotonic() + every

@@ -16,6 +16,7 @@ from capture.sources import picam
 from capture.sources.base import CameraAbsent, CameraFailed, CameraStackBroken, CapturedFrame, Source
 from capture.sources.registry import open_source, resolve_kind
 from capture.sources.synthetic import SyntheticSource
+from common.camera.ports import port
 from common.config import Config
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
@@ -52,8 +53,14 @@ def list_cameras(report: Report) -> int:
     from picamera2 import Picamera2  # only here: it exists on a Pi alone (it needs libcamera)
     listed = Picamera2.global_camera_info()
     report.add("Pi cameras", f"{len(listed)} listed by libcamera")
-    for info in listed:
-        report.add(f"  camera {info.get('Num')}", f"{info.get('Model', '?')} at {info.get('Id', '?')}")
+    for number, info in enumerate(listed):
+        where = port(str(info.get("Id", "")))
+        report.add(f"  camera {number}", f"{info.get('Model', '?')} at {info.get('Id', '?')}"
+                                         + (f" ({where})" if where else ""))
+    ports = [port(str(info.get("Id", ""))) for info in listed]
+    if "CAM1" in ports and "CAM0" not in ports:
+        report.add("  numbering", f"cameras are numbered by Id, CAM0's first: the camera on CAM1 is camera "
+                                  f"{ports.index('CAM1')} while CAM0 is empty (camera.ids pins one to a connector)")
     return len(listed)
 
 
@@ -68,10 +75,13 @@ class Measured:
     colour: str = ""
     error: str = ""
     state: str = "ok"            # ok | absent | failed | owned
+    mode: str = ""               # a Pi camera's sensor mode and field of view, in words
+    focus: str = ""
     kept: Pictures = field(default_factory=list)
 
 
-def _owner(cfg: Config, camera: int) -> int:
+def owner(cfg: Config, camera: int) -> int:
+    """The pid of the running capture process that owns ``camera``, 0 when none does."""
     reader = RingReader(ring_name(cfg.ring.prefix, camera, "hd"), cfg.ring.stale_seconds)
     try:
         st = reader.status()
@@ -98,6 +108,9 @@ def _measure(cfg: Config, m: Measured, seconds: float, keep: bool) -> None:
         source = open_source(m.kind, m.camera, cfg)
         source.start()
         m.colour = getattr(source, "colour_space", "") or "full-range BT.601 (drawn in the rings' convention)"
+        if isinstance(source, picam.PicameraSource):
+            m.mode = source.mode.describe() if source.mode else "not reported by the camera"
+            m.focus = source.focus
         _capture(source, cfg.camera.capture_timeout).release()   # the first frame may take a while
         t0 = time.monotonic()
         while time.monotonic() - t0 < seconds:
@@ -151,10 +164,10 @@ def check_cameras(cfg: Config, report: Report, seconds: float) -> list[Measured]
                 report.add(f"camera {m.camera} sensor modes", f"not read ({picam.one_line(exc)})")
     threads = []
     for i, m in enumerate(plan):
-        owner = _owner(cfg, m.camera)
-        if owner:
+        pid = owner(cfg, m.camera)
+        if pid:
             m.state = "owned"
-            m.error = f"owned by the running capture process (pid {owner}); its ring was measured"
+            m.error = f"owned by the running capture process (pid {pid}); its ring was measured"
             threads.append(threading.Thread(target=_measure_ring, args=(cfg, m, seconds), daemon=True))
         else:
             threads.append(threading.Thread(target=_measure, args=(cfg, m, seconds, i == 0), daemon=True))
@@ -183,6 +196,9 @@ def _report(cfg: Config, report: Report, m: Measured) -> None:
         report.problem(label, text)
     else:
         report.add(label, text)
+    if m.mode:
+        report.add(f"{label} sensor mode", m.mode)
+        report.add(f"{label} focus", m.focus)
     if "limited" in m.colour:
         report.add(f"{label} colours", "the camera gives limited range: the capture expands it (a little CPU)")
 

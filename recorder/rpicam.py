@@ -37,6 +37,7 @@ from common.state.documents import EngineStatus, RecorderState, SegmentEntry
 from common.video.streams import STREAMS
 from recorder.encode.settings import TIME_BASE
 from recorder.engine import RecorderEngine
+from recorder.rpicam_cameras import PinError, camera_args, list_cameras
 from recorder.segments.segmenter import local_time
 from recorder.segments.writer import MUX_OPTIONS, finalise
 
@@ -132,11 +133,13 @@ class RpicamRecorder(RecorderEngine):
             raise CameraOwned(f"camera {self.camera} is owned by its capture process (pid {st.writer_pid}); "
                               f"one process per camera: stop capture{self.camera} or use recorder.engine = pyav")
 
-    def command(self, pattern: Path) -> list[str]:
+    def command(self, pattern: Path, camera: list[str] | None = None) -> list[str]:
+        """``camera``: the camera and mode options (rpicam_cameras.camera_args); default --camera N."""
         w, h = STREAMS["hd"]
         rc = self.cfg.recorder
-        cmd = [rc.rpicam_vid, "--camera", str(self.camera), "-t", "0", "-n", "--width", str(w), "--height", str(h),
-               "--framerate", str(self.fps), "--intra", str(max(1, round(self.fps * rc.keyframe_seconds))),
+        cmd = [rc.rpicam_vid, *(camera or ["--camera", str(self.camera)]), "-t", "0", "-n",
+               "--width", str(w), "--height", str(h), "--framerate", str(self.fps),
+               "--intra", str(max(1, round(self.fps * rc.keyframe_seconds))),
                "--inline", "--segment", str(self.segment_ms()), "--codec", "h264", "--low-latency"]
         if rc.max_bitrate_kbps:
             cmd += ["--bitrate", str(rc.max_bitrate_kbps * 1000)]
@@ -196,8 +199,17 @@ class RpicamRecorder(RecorderEngine):
         return 0
 
     def _spawn(self) -> None:
+        # Listed afresh at every start: a camera pinned by camera.ids may have been plugged
+        # in meanwhile, and the numbering changes with what is connected.
+        cameras, _ = list_cameras(self.cfg.recorder.rpicam_vid)
+        try:
+            camera = camera_args(cameras, self.camera, self.cfg.camera_id(self.camera), STREAMS["hd"], self.fps)
+        except PinError as exc:
+            self.note_error(str(exc))
+            self._backoff()
+            return
         self.run_tag = f"r{time.time_ns() // 1_000_000}"
-        cmd = self.command(self.work / f"{self.run_tag}_%05d.h264")
+        cmd = self.command(self.work / f"{self.run_tag}_%05d.h264", camera)
         try:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, start_new_session=True)
         except OSError as exc:

@@ -8,14 +8,17 @@ runs for about a second or more is marked ``slow`` where it is defined.  So
 """
 from __future__ import annotations
 
+import sys
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from types import ModuleType
 from typing import TYPE_CHECKING
 
 import pytest
 
 from tests.support.browser import Browser, chromium
+from tests.support.fake_camera import FAKES
 from tests.support.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
 
 if TYPE_CHECKING:
@@ -28,6 +31,24 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SYSTEM_DIR in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture
+def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleType]:
+    """The fake ``picamera2`` importable in this process, with its own camera locks."""
+    monkeypatch.syspath_prepend(str(FAKES))
+    monkeypatch.setenv("FAKE_PICAMERA2_LOCK_DIR", str(tmp_path / "locks"))
+    for name in ("FAKE_PICAMERA2_CAMERAS", "FAKE_PICAMERA2_STALL_AFTER", "FAKE_PICAMERA2_STRIDE_ALIGN",
+                 "FAKE_PICAMERA2_VERSION", "FAKE_PICAMERA2_CAMERAS_FILE", "FAKE_PICAMERA2_COLOUR_SPACE",
+                 "FAKE_PICAMERA2_RGB", "FAKE_PICAMERA2_FRAME_US", "FAKE_PICAMERA2_PORTS", "FAKE_PICAMERA2_SENSORS"):
+        monkeypatch.delenv(name, raising=False)
+    for name in ("picamera2", "libcamera", "libcamera.controls"):
+        sys.modules.pop(name, None)
+    import picamera2
+    assert Path(picamera2.__file__).parent.parent == FAKES
+    yield picamera2
+    for name in ("picamera2", "libcamera", "libcamera.controls"):
+        sys.modules.pop(name, None)
 
 
 @pytest.fixture

@@ -12,12 +12,16 @@ columns are copied.  ``picamera2`` is imported here only: it needs libcamera.
 Colours: the streams are asked for sYCC (full-range BT.601, what JPEG and the rings use);
 if the camera applies a limited-range colour space instead, the copy expands the range.
 A camera number that libcamera does not list is :class:`CameraAbsent` (a state), whichever
-way the installed Picamera2 release reports it.
+way the installed Picamera2 release reports it; so is a camera pinned by ``camera.ids``
+that is not connected (:mod:`common.camera.ports`).  The sensor mode is chosen here, for
+the whole field of view (:mod:`common.camera.sensor_mode`), and a lens that can focus is
+set as ``camera.autofocus`` says (:mod:`capture.sources.focus`).
 """
 from __future__ import annotations
 
 import concurrent.futures
 import importlib.util
+import json
 import subprocess
 import sys
 import threading
@@ -37,6 +41,11 @@ from capture.sources.base import (
     SliceTimeout,
     wait_in_slices,
 )
+from capture.sources.devices import access_problem
+from capture.sources.focus import focus_controls
+from common.camera import sensor_mode
+from common.camera.ports import PinError, matches, pinned_index
+from common.camera.sensor_mode import ModeChoice
 from common.video.colour import expand_range
 from common.video.streams import STREAMS
 
@@ -82,27 +91,42 @@ def import_error() -> str:
     return ""
 
 
-def cameras_listed() -> int:
-    """How many Pi cameras Picamera2 lists, without opening one; 0 when it cannot be imported."""
+def camera_ids() -> list[str]:
+    """The Ids of the Pi cameras Picamera2 lists, in its numbering, without opening one; [] when
+    it cannot be imported."""
     try:
         from picamera2 import Picamera2
-        return len(Picamera2.global_camera_info())
+        return [str(info.get("Id", "")) for info in Picamera2.global_camera_info()]
     except Exception:
-        return 0
+        return []
+
+
+def cameras_listed() -> int:
+    """How many Pi cameras Picamera2 lists, without opening one; 0 when it cannot be imported."""
+    return len(camera_ids())
 
 
 PROBE_TIMEOUT_S = 30.0
 
 
-def cameras_listed_afresh() -> int | None:
-    """Cameras listed by a new process (libcamera enumerates once per process); None if it fails."""
-    code = "from capture.sources.picam import cameras_listed; print(cameras_listed())"
+def camera_ids_afresh() -> list[str] | None:
+    """Camera Ids listed by a new process (libcamera enumerates once per process); None if it fails."""
+    code = "import json; from capture.sources.picam import camera_ids; print(json.dumps(camera_ids()))"
     try:
         out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=PROBE_TIMEOUT_S,
                              cwd=Path(__file__).resolve().parents[2])  # the repository
-        return int(out.stdout.strip().splitlines()[-1])
+        ids = json.loads(out.stdout.strip().splitlines()[-1])
+        return [str(i) for i in ids] if isinstance(ids, list) else None
     except (OSError, subprocess.SubprocessError, ValueError, IndexError):
         return None
+
+
+def listed_now(camera: int, pin: str) -> bool:
+    """Would camera ``camera`` (pinned by ``pin``, or by number) be found if opened now?"""
+    ids = camera_ids_afresh()
+    if ids is None:
+        return False
+    return any(matches(i, pin) for i in ids) if pin else len(ids) > camera
 
 
 def is_full_range(colour_space: Any) -> bool:
@@ -130,8 +154,15 @@ class PicameraSource:
 
     kind = "picamera2"
 
-    def __init__(self, camera: int, fps: float, capture_timeout: float) -> None:
+    def __init__(self, camera: int, fps: float, capture_timeout: float, *, pin: str = "",
+                 autofocus: str = "continuous", lens_position: float = 0.0) -> None:
         self.camera = camera
+        self.pin = pin                       # camera.ids: the Id (part) this camera must have
+        self.autofocus = autofocus
+        self.lens_position = lens_position
+        self.camera_id = ""                  # libcamera's Id of the camera opened
+        self.mode: ModeChoice | None = None  # the sensor mode configured
+        self.focus = "unknown"
         self.fps = fps
         self.capture_timeout = capture_timeout
         self.missed = 0                      # frames the sensor produced that we never saw
@@ -152,13 +183,21 @@ class PicameraSource:
             raise CameraStackBroken(f"picamera2 cannot be imported: {one_line(exc)}") from None
         self._mapped_array = MappedArray
         try:
-            listed = len(Picamera2.global_camera_info())
+            cameras = Picamera2.global_camera_info()
         except Exception as exc:
             raise CameraFailed(f"Pi cameras cannot be listed: {_reason(exc)}") from None
-        if self.camera >= listed:
-            raise CameraAbsent(_absent(self.camera, listed))
+        number = self.camera
+        if self.pin:
+            try:
+                number = pinned_index(cameras, self.pin, self.camera)
+            except PinError as exc:
+                denied = access_problem()
+                raise CameraAbsent(f"{exc}; but first: {denied}" if denied else str(exc)) from None
+        elif self.camera >= len(cameras):
+            raise CameraAbsent(_absent(self.camera, len(cameras)))
+        self.camera_id = str(cameras[number].get("Id", ""))
         try:
-            self._cam = Picamera2(camera_num=self.camera)
+            self._cam = Picamera2(camera_num=number)
         except IndexError:  # releases up to 0.3.36, when the camera list changed meanwhile
             raise CameraAbsent(_absent(self.camera, len(Picamera2.global_camera_info()))) from None
         except Exception as exc:
@@ -166,12 +205,18 @@ class PicameraSource:
                 raise CameraAbsent(_absent(self.camera, len(Picamera2.global_camera_info()))) from None
             raise CameraFailed(f"Pi camera {self.camera} cannot be opened: {_reason(exc)}") from None
         try:
+            # Read once, before the one configure: listing the modes configures the camera
+            # once per mode (picamera2's sensor_modes).
+            modes = self._cam.sensor_modes
+            choice = sensor_mode.choose(modes, HD_SIZE, self.fps)
+            lens, self.focus = focus_controls(self._cam.camera_controls, self.autofocus, self.lens_position)
             config = self._cam.create_video_configuration(
                 main={"format": "YUV420", "size": HD_SIZE},
                 lores={"format": "YUV420", "size": LORES_SIZE},
                 colour_space=libcamera.ColorSpace.Sycc(),
                 buffer_count=BUFFER_COUNT,
-                controls={"FrameRate": self.fps})
+                controls={"FrameRate": self.fps} | lens,
+                sensor=choice.sensor_config() if choice else {})
             self._cam.configure(config)
             self._cam.start()
         except Exception as exc:
@@ -186,9 +231,15 @@ class PicameraSource:
             raise CameraFailed(f"Pi camera {self.camera}: lores stream is {lores['size']}, at least {SD_SIZE} "
                                f"is needed")
         self._lores_size = (lw, lh)
+        self.mode = sensor_mode.applied(modes, applied.get("sensor"), HD_SIZE)
         applied_cs = applied.get("colour_space")
         self.colour_space = describe_colour_space(applied_cs)
         self.expand_range = applied_cs is not None and not is_full_range(applied_cs)
+
+    def details(self) -> str:
+        """Which camera was opened, its sensor mode and its focus, in words."""
+        mode = self.mode.describe() if self.mode else "sensor mode not reported"
+        return f"{self.camera_id or 'camera ' + str(self.camera)}; {mode}; focus: {self.focus}"
 
     def interrupt(self) -> None:
         """Make a waiting ``capture`` return None soon (SIGTERM/SIGINT)."""
@@ -268,6 +319,9 @@ class _PiFrame(CapturedFrame):
 
 
 def _absent(camera: int, listed: int) -> str:
+    denied = access_problem()
+    if denied:  # libcamera lists no camera it may not open: that is not a cable
+        return f"camera {camera} not listed by libcamera ({listed} listed): {denied}"
     return (f"camera {camera} not connected (libcamera lists {listed} camera{'' if listed == 1 else 's'}; "
             f"check the ribbon cable, then `rpicam-hello --list-cameras`)")
 

@@ -52,7 +52,8 @@ def open_source(kind: str, camera: int, cfg: Config) -> Source:
     if kind == "synthetic":
         return SyntheticSource(camera, cfg.camera.fps, cfg.camera.synthetic_motion_every, cfg.run_dir)
     if kind == "picamera2":
-        return PicameraSource(camera, cfg.camera.fps, cfg.camera.capture_timeout)
+        return PicameraSource(camera, cfg.camera.fps, cfg.camera.capture_timeout, pin=cfg.camera_id(camera),
+                              autofocus=cfg.camera.autofocus, lens_position=cfg.camera.lens_position)
     if kind in ("file", "v4l2"):
         return AvSource.from_config(kind, camera, cfg)
     raise ValueError(f"unknown camera source {kind!r}")  # the configuration allows none other

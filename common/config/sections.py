@@ -110,6 +110,14 @@ class CameraSection(Section):
     # a figure crossing it every this many seconds.  0: the usual moving street scene.
     synthetic_motion_every: Annotated[float, Rule(lambda v: v == 0 or 10 <= v <= 86400,
                                                   "0 (off) or a number of seconds from 10 to 86400")] = 0
+    # Pi cameras with a focusing lens (Camera Module 3): continuous autofocus, a fixed lens
+    # position (`lens_position`, dioptres: 0 is infinity, 2 is half a metre), or the lens left
+    # where libcamera puts it.  Cameras without autofocus ignore both.
+    autofocus: Annotated[str, one_of("continuous", "manual", "off")] = "continuous"
+    lens_position: Annotated[float, between(0, 32)] = 0.0
+    # Pi cameras pinned to a connector, one per camera: the camera's libcamera Id or a part of
+    # it such as "i2c@80000" (the Pi 5's CAM1); "" or missing: by number, as libcamera sorts them.
+    ids: Annotated[list[str], Rule(is_str_list, "a list of camera Ids or Id parts, one per camera")] = listed()
 
 
 @dataclass(frozen=True, eq=False)
@@ -238,6 +246,11 @@ class Config:
     def camera_source(self, cam: int) -> str:
         sources = self.camera.sources
         return sources[cam] if cam < len(sources) else self.camera.source
+
+    def camera_id(self, cam: int) -> str:
+        """The Id (or part of one) camera ``cam`` is pinned to; '' when it goes by number."""
+        ids = self.camera.ids
+        return ids[cam] if cam < len(ids) else ""
 
     def camera_name(self, cam: int) -> str:
         names = self.camera.names

@@ -10,9 +10,10 @@ out torn.  Frames are zero-copy numpy views of the slot (call :meth:`Frame.valid
 using them, or :meth:`Frame.copy` to keep one).  Readers re-attach by themselves when a
 writer restarts (new incarnation, or a new segment under the same name).
 
-Memory ordering: on x86 stores are seen in program order.  On the Pi's ARM cores the
-hundreds of instructions the interpreter runs between two stores, and the futex syscall
-after each commit, keep the seqlock's stores ordered in practice.
+Memory ordering: the writer fences after making seq odd and before making it even; the
+reader fences between reading seq and the slot, and between the slot and seq again (also
+in :meth:`Frame.valid`), so on ARM too the seqlock sees what it would on x86
+(:mod:`common.process.fence`).
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, SLOT_FIELDS
 from common.ipc.header import STATE_GONE, STATE_NAMES, run_struct
 from common.ipc.reader import SegmentReader, wait_for_writer
 from common.ipc.segment import RingError, Segment, text
+from common.process.fence import fence
 from common.video.i420 import planes
 
 # The hot path reads neighbouring fields with one unpack each: a reader wakes 30 times a
@@ -175,6 +177,7 @@ class RingReader(SegmentReader):
         mm = self._mm
         if mm is None or incarnation != self._incarnation:
             return -1
+        fence()   # the caller's reads of the frame are done before seq is read again
         seq: int = _SEQ.unpack_from(mm, self._slot_bases[slot])[0]
         return seq
 
@@ -187,7 +190,9 @@ class RingReader(SegmentReader):
         seq = _SEQ.unpack_from(mm, base)[0]
         if seq & 1:
             return None
+        fence()   # seq before the metadata and the frame
         got, mono, wall = _META.unpack_from(mm, base + _META_AT)
+        fence()   # the metadata before seq again
         if got != index or _SEQ.unpack_from(mm, base)[0] != seq:
             return None
         y, u, v, whole = self._views[slot]

@@ -3,6 +3,8 @@
 It never waits for a reader.  Per frame: ``begin()`` marks the next slot as being written
 (seq odd) and hands out its planes, the caller fills them in place, ``commit()`` stores the
 frame's metadata, makes seq even, publishes ``last_index`` and wakes every waiting reader.
+A memory fence after the odd seq and before the even one keeps that order for readers on
+other cores (:mod:`common.process.fence`).
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ from common.ipc.frame_layout import HEADER_SIZE, MAGIC, STAT_RESET, VERSION, Geo
 from common.ipc.header import STATE_RUNNING, STATE_STARTING
 from common.ipc.owner import RingOwner
 from common.ipc.segment import Segment, SegmentHeader
+from common.process.fence import fence
 
 
 class RingWriter(RingOwner):
@@ -78,6 +81,7 @@ class RingWriter(RingOwner):
         base = self.geo.slot_offset(slot)
         seq = self._h.slot_get(base, "seq")
         self._h.slot_put(base, "seq", seq + 1 if seq % 2 == 0 else seq + 2)  # odd: being written
+        fence()   # readers see seq odd before any byte of the new frame (ARM may reorder stores)
         self._writing_slot = slot
         return self._views[slot][:3]
 
@@ -90,6 +94,7 @@ class RingWriter(RingOwner):
         m.slot_put(base, "index", index)
         m.slot_put(base, "mono_ns", mono_ns)
         m.slot_put(base, "wall_ns", wall_ns)
+        fence()   # the frame and its metadata are seen before seq turns even
         m.slot_put(base, "seq", m.slot_get(base, "seq") + 1)  # even: complete
         m.put("last_index", index)
         m.put("heartbeat_ns", time.monotonic_ns())

@@ -28,6 +28,7 @@ from common.ipc.packet_layout import (
     total_size,
 )
 from common.ipc.reader import SegmentReader, wait_for_writer
+from common.process.fence import fence
 
 # The hot path reads neighbouring fields with one unpack each (see the frame ring's reader).
 _SEQ = field_struct("seq")
@@ -119,7 +120,9 @@ class PacketReader(SegmentReader):
         seq = _SEQ.unpack_from(mm, base)[0]
         if seq & 1:
             return None
+        fence()   # seq before the entry (see common.process.fence)
         got, pos, size, flags, mono, wall = ENTRY_META.unpack_from(mm, base + ENTRY_META_AT)
+        fence()
         if got != index or _SEQ.unpack_from(mm, base)[0] != seq:
             return None
         return seq, pos, size, flags, mono, wall
@@ -136,6 +139,7 @@ class PacketReader(SegmentReader):
         data = mm[at + start:at + start + first]
         if first < size:
             data += mm[at:at + size - first]
+        fence()   # the bytes are copied before the reserve and seq that vouch for them are read
         # Intact only if the writer has not begun overwriting these bytes (reserve at most a
         # ring's length past them), and the entry is unchanged.  A reserve short of the
         # packet's end, or another incarnation, is a new writer reclaiming the segment: it
@@ -214,8 +218,10 @@ class PacketReader(SegmentReader):
             if seq & 1:
                 time.sleep(0.0005)
                 continue
+            fence()
             size = min(int(h.get("extradata_len")), EXTRADATA_MAX)
             data = mm[EXTRADATA_AT:EXTRADATA_AT + size]
+            fence()
             if int(h.get("extradata_seq")) == seq:
                 return data
         return b""

@@ -2,7 +2,8 @@
 
 It never waits for a reader.  Per packet: raise ``reserve`` to the end of the bytes about to
 be written, copy them into the byte ring, then fill the packet's entry under its seqlock,
-publish ``last_index`` and wake every waiting reader.
+publish ``last_index`` and wake every waiting reader.  Memory fences keep those steps in
+order for readers on other cores (:mod:`common.process.fence`).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from common.ipc import packet_layout as layout
 from common.ipc.header import STATE_RUNNING, STATE_STARTING
 from common.ipc.owner import RingOwner
 from common.ipc.segment import SegmentHeader
+from common.process.fence import fence
 
 _SEQ = layout.field_struct("seq")
 
@@ -71,8 +73,10 @@ class PacketWriter(RingOwner):
         h = self._h
         seq = int(h.get("extradata_seq"))
         h.put("extradata_seq", seq + 1 if seq % 2 == 0 else seq + 2)
+        fence()
         h.mm[layout.EXTRADATA_AT:layout.EXTRADATA_AT + len(data)] = data
         h.put("extradata_len", len(data))
+        fence()
         h.put("extradata_seq", int(h.get("extradata_seq")) + 1)
         self._extradata = bytes(data)
 
@@ -85,6 +89,7 @@ class PacketWriter(RingOwner):
             return -1
         mm, pos, index = self._h.mm, self._pos, self._index
         self._h.put("reserve", pos + size)
+        fence()   # readers see the reserve before the bytes it claims change
         start = pos % self.data_bytes
         first = min(size, self.data_bytes - start)
         at = self._data_at
@@ -94,8 +99,10 @@ class PacketWriter(RingOwner):
         base = layout.entry_offset(index % self.entries)
         seq = _SEQ.unpack_from(mm, base)[0]
         _SEQ.pack_into(mm, base, seq + 1 if seq % 2 == 0 else seq + 2)   # odd: being written
+        fence()
         flags = layout.FLAG_KEY if keyframe else 0
         layout.ENTRY_META.pack_into(mm, base + layout.ENTRY_META_AT, index, pos, size, flags, mono_ns, wall_ns)
+        fence()   # the bytes and the entry before seq turns even
         _SEQ.pack_into(mm, base, _SEQ.unpack_from(mm, base)[0] + 1)      # even: complete
         self._h.put("last_index", index)
         self._h.put("heartbeat_ns", time.monotonic_ns())

@@ -11,6 +11,10 @@
 - the machine's baseline: how late a plain 30 Hz timer wakes a process beside them (no
   ring), measured at the same time, half a period away from the writer's beats, so a
   wake-up tail caused by other load on the machine can be told from the ring's.
+- memory fence: one :func:`common.process.fence.fence` call alone, and with another thread
+  of the process busy on another core (the kernel then interrupts that core too); per frame
+  the writer fences twice and each reader three times (both are inside the publish and
+  read figures above).
 - idle reader CPU: a reader blocked in ``next_frame()`` on a ring with no segment, a ring
   whose writer publishes nothing, and a live 30 fps ring (it wakes once per frame); the
   three cases run side by side, each reader in its own process.
@@ -20,6 +24,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import statistics
+import threading
 import time
 import uuid
 
@@ -29,6 +34,7 @@ import psutil
 
 from common.ipc.frame_reader import RingReader
 from common.ipc.frame_writer import RingWriter
+from common.process import fence
 from common.video.i420 import planes
 from common.video.streams import STREAMS
 from tests.bench.figures import Figure, summarise
@@ -103,6 +109,41 @@ def _costs(stream: str, runs: int, frames: int) -> list[Figure]:
         summarise(SECTION, f"read {stream} next_frame+copy", read_copy, "ms"),
         summarise(SECTION, f"read {stream} zero-copy", read_zero, "ms", note="next_frame + valid()"),
     ]
+
+
+# -- the memory fence ------------------------------------------------------------------------
+FENCES_PER_FRAME = 2 + 3     # the writer's, and one reader's (see common/ipc/frame_*.py)
+
+
+def _fence_us(calls: int) -> float:
+    t0 = time.perf_counter_ns()
+    for _ in range(calls):
+        fence.fence()
+    return (time.perf_counter_ns() - t0) / calls / 1e3
+
+
+def _busy(stop: threading.Event) -> None:
+    a = np.ones((256, 256))
+    while not stop.is_set():
+        a @ a   # numpy releases the GIL: this thread runs on another core meanwhile
+
+
+def _fence_costs(runs: int, calls: int) -> list[Figure]:
+    alone = [_fence_us(calls) for _ in range(runs)]
+    stop = threading.Event()
+    worker = threading.Thread(target=_busy, args=(stop,), daemon=True)
+    worker.start()
+    try:
+        beside = [_fence_us(calls) for _ in range(runs)]
+    finally:
+        stop.set()
+        worker.join()
+    note = f"{fence.MECHANISM}; per frame: {FENCES_PER_FRAME} fences (writer 2, each reader 3)"
+    return [summarise(SECTION, "memory fence", alone, "us", note=note),
+            summarise(SECTION, "memory fence, a busy thread beside", beside, "us",
+                      note="the kernel also interrupts the core running it"),
+            summarise(SECTION, "memory fences per frame", [v * FENCES_PER_FRAME for v in alone], "us",
+                      note="writer and one reader, single-threaded")]
 
 
 # -- across processes --------------------------------------------------------------------------
@@ -251,6 +292,7 @@ def run(quick: bool) -> list[Figure]:
     figs: list[Figure] = []
     for stream in ("hd", "sd"):
         figs += _costs(stream, runs, frames)
+    figs += _fence_costs(runs, 2000 if quick else 20000)
     chunks, per_chunk = (2, 90) if quick else (3, 300)
     p50, p99, worst, base99 = [], [], [], []
     for _ in range(chunks):

@@ -125,6 +125,22 @@ def test_one_camera_connected_the_other_waits_without_crashing(procs, pi_env, tm
     assert procs.stop("capture0") == 0
 
 
+def test_a_pinned_camera_waits_for_its_own_connector(procs, pi_env, tmp_path: Path) -> None:
+    ports = tmp_path / "ports"
+    ports.write_text("1")      # only CAM1 has a camera: libcamera calls it camera 0
+    env = dict(pi_env, FAKE_PICAMERA2_PORTS_FILE=str(ports), SHT__CAMERA__ABSENT_RETRY_SECONDS="1",
+               SHT__CAMERA__IDS='["i2c@88000", "i2c@80000"]')
+    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
+    doc = wait_until(lambda: (d := board.read(capture_status_name(0))) and d["state"] == "not connected" and d, 20)
+    assert doc["reason"].startswith("camera 0 is pinned to 'i2c@88000' (camera.ids) and no such camera is connected")
+    time.sleep(2.5)            # CAM1's camera is listed all along: not a reason to restart
+    assert proc.poll() is None and "now listed" not in procs.log("capture0")
+    ports.write_text("0,1")
+    assert proc.wait(20) == 1
+    assert "camera 0: now listed; restarting to open it" in procs.log("capture0")
+
+
 def test_sigterm_ends_the_not_connected_wait_at_once(procs, pi_env) -> None:
     env = dict(pi_env, FAKE_PICAMERA2_CAMERAS="1")
     proc = procs.start("capture1", "-m", "capture", "--camera", "1", env=env)

@@ -52,7 +52,9 @@ def test_segments_are_remuxed_named_and_rpicam_vid_is_restarted(tmp_path: Path) 
     commands = cmd_log.read_text().splitlines()
     assert len(commands) >= 2   # started, exited after two files, started again
     first = commands[0].split()
-    assert first[:4] == ["--camera", "0", "-t", "0"] and "-n" in first and "--inline" in first
+    # The fake lists a Camera Module 3 first: its full-view mode, scaled down by the ISP.
+    assert first[:6] == ["--camera", "0", "--mode", "2304:1296:10:P", "-t", "0"]
+    assert "-n" in first and "--inline" in first
     assert "--low-latency" in first  # no B-frames: the remux's pts = dts is right
     assert first[first.index("--segment") + 1] == str(2000 - 17)
     assert first[first.index("-o") + 1].endswith("_%05d.h264")

@@ -11,25 +11,7 @@ import numpy as np
 import pytest
 
 from capture.sources.base import CameraAbsent, CameraFailed, CameraStackBroken
-from tests.support.fake_camera import FAKES, hold_camera
-
-
-@pytest.fixture
-def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
-    """The fake ``picamera2`` importable in this process, with its own camera locks."""
-    monkeypatch.syspath_prepend(str(FAKES))
-    monkeypatch.setenv("FAKE_PICAMERA2_LOCK_DIR", str(tmp_path / "locks"))
-    for name in ("FAKE_PICAMERA2_CAMERAS", "FAKE_PICAMERA2_STALL_AFTER", "FAKE_PICAMERA2_STRIDE_ALIGN",
-                 "FAKE_PICAMERA2_VERSION", "FAKE_PICAMERA2_CAMERAS_FILE", "FAKE_PICAMERA2_COLOUR_SPACE",
-                 "FAKE_PICAMERA2_RGB", "FAKE_PICAMERA2_FRAME_US"):
-        monkeypatch.delenv(name, raising=False)
-    for name in ("picamera2", "libcamera"):
-        sys.modules.pop(name, None)
-    import picamera2
-    assert Path(picamera2.__file__).parent.parent == FAKES
-    yield picamera2
-    for name in ("picamera2", "libcamera"):
-        sys.modules.pop(name, None)
+from tests.support.fake_camera import hold_camera
 
 
 def _source(camera: int = 0, timeout: float = 2.0):

@@ -328,11 +328,21 @@ def test_frame_rate_becomes_frame_duration_limits_in_microseconds(tmp_path: Path
                 assert cam.camera_config["controls"]["FrameDurationLimits"] == space["_framerates_to_durations_"](fps)
             finally:
                 cam.close()
-    # The only control the source sets is FrameRate.
+    # The source sets FrameRate, and the lens controls of capture.sources.focus (tested with
+    # the fake's advertised controls in test_sensor_modes).
     call = next(n for n in ast.walk(ast.parse(PICAM.read_text()))
                 if isinstance(n, ast.Call) and getattr(n.func, "attr", "") == "create_video_configuration")
     ctrl = next(k.value for k in call.keywords if k.arg == "controls")
-    assert [ast.literal_eval(k) for k in ctrl.keys] == ["FrameRate"]
+    assert isinstance(ctrl, ast.BinOp) and isinstance(ctrl.left, ast.Dict)
+    assert [ast.literal_eval(k) for k in ctrl.left.keys] == ["FrameRate"] and ast.unparse(ctrl.right) == "lens"
+
+
+def test_the_autofocus_names_are_the_ones_picamera2_uses() -> None:
+    # picamera2's own autofocus cycle sets AfMode from libcamera.controls.AfModeEnum.
+    source = _read(_archive(), SOURCES["Picamera2"])
+    assert '"AfMode": controls.AfModeEnum.Auto' in source and "from libcamera import controls" in source
+    focus = (REPO / "capture" / "sources" / "focus.py").read_text()
+    assert "from libcamera import controls" in focus and "controls.AfModeEnum.Continuous" in focus
 
 
 def test_metadata_keys_and_units(tmp_path: Path) -> None:

@@ -1,5 +1,6 @@
 """A stand-in for the parts of libcamera's Python binding that the project and the fake
-``picamera2`` use: ``ColorSpace`` (with its presets and fields) and ``Transform``.
+``picamera2`` use: ``ColorSpace`` (with its presets and fields), ``Transform`` and
+``controls.AfModeEnum``.
 
 The real binding is C++ (pybind11) and exists only on a Raspberry Pi; the names used here
 are the ones picamera2's own source uses (``ColorSpace.Sycc()``, ``.range``,
@@ -9,7 +10,9 @@ from __future__ import annotations
 
 import enum
 
-__all__ = ["ColorSpace", "Transform"]
+from . import controls
+
+__all__ = ["ColorSpace", "Transform", "controls"]
 
 
 class ColorSpace:

@@ -22,11 +22,21 @@ this package.  Behaviour copied from the real library:
   ``concurrent.futures.TimeoutError`` and leaves the job queued;
 - ``capture_request(wait=s)`` raises ``concurrent.futures.TimeoutError`` when no frame
   comes in time, and ``wait=None`` blocks for ever (as with a loose cable);
-- only ``buffer_count`` requests exist: holding them all starves the camera.
+- only ``buffer_count`` requests exist: holding them all starves the camera;
+- cameras are listed sorted by Id, highest first (``global_camera_info``), so one camera on
+  CAM1 is camera 0; each sensor has its published modes (``sensor_modes``), and ``configure``
+  picks the mode as picamera2 does: the ``sensor`` output size and bit depth when given, else
+  the raw stream's size (the main stream's by default) at the native bit depth, scored like
+  picamera2; the applied one is in ``camera_config["sensor"]`` and the frame rate is capped
+  at the mode's; only an IMX708 advertises ``AfMode`` and ``LensPosition``.
 
 Knobs for tests, read when a camera is opened (environment, so a subprocess obeys them):
 ``FAKE_PICAMERA2_CAMERAS`` (cameras listed, default 2; ``FAKE_PICAMERA2_CAMERAS_FILE`` names a
 file holding the number instead, read at every call, so a test can "plug a camera in"),
+``FAKE_PICAMERA2_PORTS`` (the connectors that have a camera, e.g. ``1``; default the first
+``FAKE_PICAMERA2_CAMERAS`` of 0 and 1; ``FAKE_PICAMERA2_PORTS_FILE`` names a file holding them
+instead, read at every call), ``FAKE_PICAMERA2_SENSORS`` (the model on each connected
+port in that order, e.g. ``imx219,imx708_wide``; default imx708: see :mod:`.sensors`),
 ``FAKE_PICAMERA2_VERSION`` (default 0.3.38), ``FAKE_PICAMERA2_LOCK_DIR``,
 ``FAKE_PICAMERA2_STALL_AFTER`` (frames delivered before the camera goes silent),
 ``FAKE_PICAMERA2_STRIDE_ALIGN`` (pixels, default 128), ``FAKE_PICAMERA2_COLOUR_SPACE``
@@ -55,11 +65,18 @@ try:
 except ImportError:  # imported as tests.fakes.picamera2 (for its helpers): the sibling fake
     from ..libcamera import ColorSpace, Transform
 
+from .sensors import SENSORS, camera_id, picamera2_choice
+
 __all__ = ["CompletedRequest", "Job", "MappedArray", "Picamera2", "pattern"]
 
 _STREAM_KEYS = ("format", "size", "stride", "preserve_ar")
-_CONTROLS = {"FrameDurationLimits", "ExposureTime", "AnalogueGain", "AeEnable", "AwbEnable",
-             "NoiseReductionMode", "Brightness", "Contrast", "ScalerCrop"}
+_CONTROLS = {"FrameDurationLimits": (33333, 1000000, 33333), "ExposureTime": (9, 1000000, 20000),
+             "AnalogueGain": (1.0, 16.0, 1.0), "AeEnable": (False, True, None), "AwbEnable": (False, True, None),
+             "NoiseReductionMode": (0, 4, 0), "Brightness": (-1.0, 1.0, 0.0), "Contrast": (0.0, 32.0, 1.0),
+             "ScalerCrop": ((0, 0, 64, 64), (0, 0, 4608, 2592), (0, 0, 4608, 2592))}
+# The lens controls of a camera with autofocus (IMX708): AfMode Manual/Auto/Continuous (0..2),
+# LensPosition in dioptres, 1.0 by default (libcamera's imx708 tuning).
+_AF_CONTROLS = {"AfMode": (0, 2, 0), "AfTrigger": (0, 1, 0), "LensPosition": (0.0, 15.0, 1.0)}
 _YUV = ("YUV420", "YVU420")
 _RGB = {"RGB888": 3, "BGR888": 3, "XBGR8888": 4, "XRGB8888": 4}
 
@@ -75,6 +92,20 @@ def _camera_count() -> int:
         with open(path) as fh:
             return int(fh.read().strip() or 0)
     return _env_int("FAKE_PICAMERA2_CAMERAS", 2)
+
+
+def _listed() -> list[tuple[int, str]]:
+    """(port, model) of each connected camera, in port order."""
+    path = os.environ.get("FAKE_PICAMERA2_PORTS_FILE", "")
+    if path and os.path.exists(path):
+        with open(path) as fh:
+            raw = fh.read().strip() or ","   # an empty file: no camera at all
+    else:
+        raw = os.environ.get("FAKE_PICAMERA2_PORTS", "")
+    ports = [int(p) for p in raw.split(",") if p.strip()] if raw.strip() else list(range(min(_camera_count(), 2)))
+    models = [m.strip() for m in os.environ.get("FAKE_PICAMERA2_SENSORS", "").split(",") if m.strip()]
+    return [(port, models[i] if i < len(models) else (models[-1] if models else "imx708"))
+            for i, port in enumerate(ports)]
 
 
 def _version() -> tuple[int, ...]:
@@ -246,7 +277,10 @@ class Picamera2:
         if _version() >= (0, 3, 37) and camera_num >= len(self.global_camera_info()):
             raise RuntimeError(f'No camera number {camera_num} found - use "rpicam-hello --list-cameras" '
                                f'to check connected cameras')
-        camera_num = self.global_camera_info()[camera_num]["Num"]
+        info = self.global_camera_info()[camera_num]
+        camera_num = info["Num"]
+        self.model = info["Model"]
+        self._sensor = SENSORS[self.model]
         fd = os.open(os.path.join(_lock_dir(), f"camera{camera_num}.lock"), os.O_RDWR | os.O_CREAT, 0o600)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -257,7 +291,7 @@ class Picamera2:
             except RuntimeError as e:
                 raise RuntimeError("Camera __init__ sequence did not complete.") from e
         self._lockfile = fd
-        self.camera = f"fake-imx708-{camera_num}"
+        self.camera = f"fake-{self.model}-{camera_num}"
         self.stall_after = _env_int("FAKE_PICAMERA2_STALL_AFTER", -1)
         self.stride_align = _env_int("FAKE_PICAMERA2_STRIDE_ALIGN", 128)
         self.hang = os.environ.get("FAKE_PICAMERA2_HANG", "")
@@ -266,18 +300,21 @@ class Picamera2:
 
     @property
     def sensor_modes(self) -> list[dict[str, Any]]:
-        """The modes of a Camera Module 3 (imx708), as the real property lists them."""
-        return [{"format": "SRGGB10_CSI2P", "unpacked": "SRGGB10", "bit_depth": 10, "size": size, "fps": fps,
-                 "crop_limits": crop, "exposure_limits": (9, None, None)}
-                for size, fps, crop in (((1536, 864), 120.13, (768, 432, 3072, 1728)),
-                                        ((2304, 1296), 56.03, (0, 0, 4608, 2592)),
-                                        ((4608, 2592), 14.35, (0, 0, 4608, 2592)))]
+        """This camera's sensor modes, as the real property lists them."""
+        return self._sensor.sensor_modes()
+
+    @property
+    def camera_controls(self) -> dict[str, tuple[Any, Any, Any]]:
+        """(min, max, default) of each control the camera advertises."""
+        return dict(_CONTROLS) | (dict(_AF_CONTROLS) if self._sensor.autofocus else {})
 
     @staticmethod
     def global_camera_info() -> list[dict[str, Any]]:
-        count = _camera_count()
-        return [{"Model": "imx708", "Location": 2, "Rotation": 180, "Id": f"/base/axi/pcie@120000/rp1/i2c@{n}",
-                 "Num": n} for n in range(count)]
+        cameras = [{"Model": model, "Location": 2, "Rotation": 180, "Id": camera_id(model, port), "Num": num}
+                   for num, (port, model) in enumerate(_listed())]
+        # Like picamera2 (and rpicam-apps): by Id, highest first, so the numbering does not
+        # depend on libcamera's enumeration order.
+        return sorted(cameras, key=lambda c: c["Id"], reverse=True)
 
     def __enter__(self):
         return self
@@ -336,13 +373,16 @@ class Picamera2:
             if lw > mw or lh > mh:
                 raise RuntimeError("lores stream dimensions may not exceed main stream")
         controls: dict[str, Any] = {}
+        advertised = self.camera_controls
         for name, value in config.get("controls", {}).items():
             if name == "FrameRate":
                 name, value = "FrameDurationLimits", (int(1000000 / value), int(1000000 / value))
-            if name not in _CONTROLS:
+            if name not in advertised:
                 raise RuntimeError(f"Control {name} is not advertised by libcamera")
             controls[name] = value
         config["controls"] = controls
+        self.mode = self._choose_mode(config)
+        config["sensor"] = {"bit_depth": self.mode["bit_depth"], "output_size": self.mode["size"]}
         if not isinstance(config.get("colour_space"), ColorSpace):
             raise RuntimeError("Colour space has incorrect type")
         forced = os.environ.get("FAKE_PICAMERA2_COLOUR_SPACE", "")
@@ -363,8 +403,19 @@ class Picamera2:
             stream["stride"] = stride
             self._buffers[name] = [_buffer(stream, config["colour_space"]) for _ in range(config["buffer_count"])]
         self.camera_config = config
+        # A mode slower than the rate asked for runs at its own (as the sensor would).
         self.frame_duration_us = _env_int("FAKE_PICAMERA2_FRAME_US", 0) or \
-            controls.get("FrameDurationLimits", (33333, 33333))[0]
+            max(controls.get("FrameDurationLimits", (33333, 33333))[0], int(1e6 / self.mode["fps"]))
+
+    def _choose_mode(self, config: dict[str, Any]) -> dict[str, Any]:
+        sensor = config.get("sensor") or {}
+        bad = set(sensor) - {"bit_depth", "output_size"}
+        if bad:
+            raise RuntimeError(f"Unexpected keys {bad} in sensor configuration")
+        raw = config.get("raw") or {}
+        size = sensor.get("output_size") or raw.get("size") or config["main"]["size"]
+        bit_depth = sensor.get("bit_depth") or self._sensor.native[1]
+        return picamera2_choice(self.sensor_modes, tuple(size), bit_depth)
 
     # -- running ----------------------------------------------------------------------------
     def start(self, config=None, show_preview=False) -> None:
