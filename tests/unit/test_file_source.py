@@ -73,7 +73,7 @@ def test_a_10_fps_file_plays_at_30_fps_and_loops(tmp_path: Path) -> None:
             frame = source.capture(2.0)
             assert frame is not None
             frame.fill(hd, sd)
-            seen.append(int(round(float(hd[0].mean()))))
+            seen.append(round(float(hd[0].mean())))
             times.append(frame.mono_ns)
     finally:
         source.close()
