@@ -54,9 +54,7 @@ def _frames(count: int) -> list[np.ndarray]:
 def encoder_capacity(frames: int, runs: int) -> tuple[list[float], list[float]]:
     """Frames per second and CPU ms per frame of the segment writer, encoding flat out."""
     cfg = load()
-    rc = cfg.recorder
-    settings = encoder.EncoderSettings(encoder.SOFTWARE, W, H, FPS, round(FPS * rc.keyframe_seconds), rc.preset,
-                                       rc.tune, rc.crf, rc.max_bitrate_kbps, rc.threads)
+    settings = encoder.EncoderSettings.of(cfg.recorder, encoder.SOFTWARE, W, H, FPS)
     source = _frames(60)
     fps, cpu_ms = [], []
     with tempfile.TemporaryDirectory(prefix="sht-bench-rec-") as tmp:
