@@ -50,6 +50,13 @@ class Encoded:
     keyframes: int = 0
     cpu_ms: list[float] = field(default_factory=list)   # CPU per frame, one value per run
     stream: bytes = b""                                  # Annex B: parameter sets, then every access unit
+    sizes: list[int] = field(default_factory=list)      # bytes of each access unit, in decode order
+
+    def peak_mbit_s(self, seconds: float = 1.0) -> float:
+        """The most any ``seconds`` of consecutive frames took, as Mbit/s."""
+        n = max(1, round(seconds * self.fps))
+        sums = np.convolve(np.asarray(self.sizes, dtype=np.int64), np.ones(n, dtype=np.int64), "valid")
+        return float(sums.max()) * 8 / (n / self.fps) / 1e6 if len(sums) else float("nan")
 
     @property
     def mbit_s(self) -> float:
@@ -81,7 +88,8 @@ def encode(frames: Sequence[np.ndarray], settings: EncoderSettings, runs: int = 
         out.cpu_ms.append((time.process_time() - cpu0) / len(frames) * 1000)
         if run == 0:
             packets = [p for o in outputs for p in o.packets]
-            out.bytes = sum(len(p) for p in packets)
+            out.sizes = [len(p) for p in packets]
+            out.bytes = sum(out.sizes)
             out.keyframes = sum(o.keyframes for o in outputs)
             out.stream = encoder.extradata + b"".join(packets)
     return out
