@@ -25,6 +25,9 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
 from common.config import load
 from streamer.live.h264.fmp4 import TIMESCALE
@@ -144,15 +147,33 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q / 100.0 * len(values)))]
 
 
+@contextmanager
+def _one_camera(**overrides: object) -> Iterator[Rig]:
+    """One camera, its recorder and the streamer, all up."""
+    with Rig(camera__count=1, **overrides) as rig:
+        rig.cameras(count=1, wait=False)
+        rig.recorder(0)
+        rig.streamer(wait=False)
+        rig.wait_cameras()
+        rig.wait_serving()
+        yield rig
+
+
+def _page(browser: Any, port: int) -> Any:
+    """The page on camera 0, its MJPEG playing."""
+    page, _ = browser.page()
+    page.goto(f"http://127.0.0.1:{port}/?view=0&res=480p")
+    page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
+    return page
+
+
 def _browser_latency(port: int, seconds: float) -> tuple[float, float, str]:
     """(p50 ms, presented fps, note) of capture -> presented in headless Chromium."""
     from tests.support.browser import chromium, chromium_path
     if chromium_path() is None:
         return float("nan"), float("nan"), "Chromium is not installed"
     with chromium() as browser:
-        page, _ = browser.page()
-        page.goto(f"http://127.0.0.1:{port}/?view=0&res=480p")
-        page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
+        page = _page(browser, port)
         page.click("#btn-lowdata")
         page.wait_for_function("window.SHT.lowdata.stats().length === 1"
                                " && window.SHT.lowdata.stats()[0].frames > 30", timeout=20000)
@@ -172,26 +193,18 @@ def join_times(keyframe_s: float, joins: int) -> tuple[list[float], list[float]]
     if chromium_path() is None:
         return [], []
     first, live = [], []
-    with Rig(camera__count=1, recorder__keyframe_seconds=keyframe_s) as rig:
-        rig.cameras(count=1, wait=False)
-        rig.recorder(0)
-        rig.streamer(wait=False)
-        rig.wait_cameras()
-        rig.wait_serving()
-        with chromium() as browser:
-            page, _ = browser.page()
-            page.goto(f"http://127.0.0.1:{rig.port}/?view=0&res=480p")
-            page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
-            for n in range(joins + 1):
-                page.click("#btn-lowdata")            # on: a new player asks for the stream
-                page.wait_for_function("window.SHT.lowdata.stats().length === 1"
-                                       " && window.SHT.lowdata.stats()[0].liveMs !== null", timeout=20000)
-                got = page.evaluate("window.SHT.lowdata.stats()[0]")
-                if n:   # the first join also waited for the recorder's first keyframes
-                    first.append(float(got["joinMs"]))
-                    live.append(float(got["liveMs"]))
-                page.click("#btn-lowdata")            # off
-                page.wait_for_timeout(300 + 700 * keyframe_s * (n % 3) / 3)   # joins land all over the interval
+    with _one_camera(recorder__keyframe_seconds=keyframe_s) as rig, chromium() as browser:
+        page = _page(browser, rig.port)
+        for n in range(joins + 1):
+            page.click("#btn-lowdata")            # on: a new player asks for the stream
+            page.wait_for_function("window.SHT.lowdata.stats().length === 1"
+                                   " && window.SHT.lowdata.stats()[0].liveMs !== null", timeout=20000)
+            got = page.evaluate("window.SHT.lowdata.stats()[0]")
+            if n:   # the first join also waited for the recorder's first keyframes
+                first.append(float(got["joinMs"]))
+                live.append(float(got["liveMs"]))
+            page.click("#btn-lowdata")            # off
+            page.wait_for_timeout(300 + 700 * keyframe_s * (n % 3) / 3)   # joins land all over the interval
     return first, live
 
 
@@ -200,12 +213,7 @@ def run(quick: bool) -> list[Figure]:
     h264_mbit, mjpeg_mbit, ratio = [], [], []
     rec_idle, rec_four, str_idle, str_one, str_four = [], [], [], [], []
     byte_lat: list[float] = []
-    with Rig(camera__count=1) as rig:
-        rig.cameras(count=1, wait=False)
-        rig.recorder(0)
-        rig.streamer(wait=False)
-        rig.wait_cameras()
-        rig.wait_serving()
+    with _one_camera() as rig:
         pids = {"recorder": rig.pid("recorder0"), "streamer": rig.pid("streamer")}
         time.sleep(2.0)   # the recorder's first segment is open and its encoder warm
         for _ in range(repeats):
