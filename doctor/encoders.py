@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from statistics import median
 
@@ -26,9 +27,7 @@ def check_h264(cfg: Config, report: Report, pictures: Pictures) -> None:
     rc, fps = cfg.recorder, cfg.camera.fps
     w, h = STREAMS["hd"]
     codec, why = encoder.choose(rc.encoder, w, h, fps)
-    settings = encoder.EncoderSettings(codec=codec, width=w, height=h, fps=fps,
-                                       gop=max(1, round(fps * rc.keyframe_seconds)), preset=rc.preset, tune=rc.tune,
-                                       crf=rc.crf, max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
+    settings = encoder.EncoderSettings.of(rc, codec, w, h, fps)
     frames = ENCODE_SECONDS * fps
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "check.mp4"
@@ -57,24 +56,40 @@ def _side_by_side(a: Planes, b: Planes) -> Planes:
     return y, u, v
 
 
+def jpeg_views(pictures: Sequence[tuple[Planes, Planes]], quality: int, repeats: int = 1,
+               ) -> dict[str, tuple[float, int]]:
+    """Per live view, (median CPU ms, median bytes) of one JPEG, over ``pictures`` (hd, sd)
+    each encoded ``repeats`` times.  CPU time of this thread: other programs do not count."""
+    import simplejpeg  # here: the self-check reports a missing one instead of failing to import
+    out = {}
+    for name, view in VIEWS.items():
+        times, sizes = [], []
+        for hd, sd in pictures:
+            planes = view(hd, sd)
+            for _ in range(repeats):
+                t0 = time.thread_time()
+                jpeg = simplejpeg.encode_jpeg_yuv_planes(*planes, quality=quality)
+                times.append(time.thread_time() - t0)
+                sizes.append(len(jpeg))
+        out[name] = (median(times) * 1000, int(median(sizes)))
+    return out
+
+
+VIEWS: dict[str, Callable[[Planes, Planes], Planes]] = {
+    "480p": lambda hd, sd: sd, "720p": lambda hd, sd: hd,
+    "dual 480p": lambda hd, sd: _side_by_side(sd, sd), "dual 720p": lambda hd, sd: _side_by_side(hd, hd)}
+
+
 def check_jpeg(cfg: Config, report: Report, pictures: Pictures) -> None:
     try:
-        # Here, not at the top: a simplejpeg that is missing, too old or built against
-        # another numpy (the OS's, on a Pi) is a problem this check reports.
+        # A simplejpeg that is missing, too old or built against another numpy (the OS's, on
+        # a Pi) is a problem this check reports.
         import simplejpeg
-        encode = simplejpeg.encode_jpeg_yuv_planes
+        simplejpeg.encode_jpeg_yuv_planes  # noqa: B018 (1.8 or later has it)
     except (ImportError, AttributeError) as exc:
         report.problem("JPEG", f"simplejpeg cannot encode YUV planes ({exc}); simplejpeg 1.8 or later is needed, "
                                f"or Raspberry Pi's python3-simplejpeg")
         return
-    hd, sd = pictures[0]
-    views = {"480p": sd, "720p": hd, "dual 480p": _side_by_side(sd, sd), "dual 720p": _side_by_side(hd, hd)}
-    timings = []
-    for name, planes in views.items():
-        times = []
-        for _ in range(15):
-            t0 = time.thread_time()   # CPU time: other programs on the machine do not count
-            jpeg = encode(*planes, quality=cfg.streamer.jpeg_quality)
-            times.append(time.thread_time() - t0)
-        timings.append(f"{name} {median(times) * 1000:.1f} ms ({len(jpeg) // 1000} kB)")
+    timings = [f"{name} {ms:.1f} ms ({size // 1000} kB)"
+               for name, (ms, size) in jpeg_views(pictures[:1], cfg.streamer.jpeg_quality, repeats=15).items()]
     report.add(f"JPEG per view (quality {cfg.streamer.jpeg_quality}, CPU per frame)", ", ".join(timings))

@@ -65,10 +65,7 @@ class Recorder(RecorderEngine):
         self.reader = RingReader(ring_name(cfg.ring.prefix, camera, "hd"), cfg.ring.stale_seconds)
         self.capture_wall = CaptureWallClock(window=2 * cfg.camera.fps)
         fps, (width, height) = self.fps, STREAMS["hd"]
-        self.settings = encoder.EncoderSettings(
-            codec=encoder.SOFTWARE, width=width, height=height, fps=fps,
-            gop=max(1, round(fps * rc.keyframe_seconds)), preset=rc.preset, tune=rc.tune, crf=rc.crf,
-            max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
+        self.settings = encoder.EncoderSettings.of(rc, encoder.SOFTWARE, width, height, fps)
         self.encoder_why = ""
         self.live = LiveFeed(cfg, camera, self.settings.width, self.settings.height)
         self.syncer: Syncer | None = None

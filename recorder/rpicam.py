@@ -139,7 +139,7 @@ class RpicamRecorder(RecorderEngine):
         rc = self.cfg.recorder
         cmd = [rc.rpicam_vid, *(camera or ["--camera", str(self.camera)]), "-t", "0", "-n",
                "--width", str(w), "--height", str(h), "--framerate", str(self.fps),
-               "--intra", str(max(1, round(self.fps * rc.keyframe_seconds))),
+               "--intra", str(rc.gop(self.fps)),
                "--inline", "--segment", str(self.segment_ms()), "--codec", "h264", "--low-latency"]
         if rc.max_bitrate_kbps:
             cmd += ["--bitrate", str(rc.max_bitrate_kbps * 1000)]

@@ -2,9 +2,12 @@
 
 A decoder thread turns each picture into the two ring sizes (hd, and the centre 4:3 crop
 of it scaled to sd, both yuv420p; sizes in :data:`common.ipc.frame_layout.STREAMS`) and hands
-them over through a queue of two; the capture loop takes them from there.  A file plays at its own frame rate on the
-monotonic clock and starts again at the end; a webcam sets its own pace, and when the
-loop falls behind the oldest waiting picture is dropped (newest wins) and counted.
+them over through a queue of two; the capture loop takes them from there.  A file plays as a
+camera at ``camera.fps`` would have filmed it: in real time on the monotonic clock, each
+tick showing the picture whose time has come by the file's own timestamps (a 10 fps clip
+shows each picture three times at 30 fps, a 50 fps clip skips some), and starts again at
+the end.  A webcam sets its own pace, and when the loop falls behind the oldest waiting
+picture is dropped (newest wins) and counted.
 """
 from __future__ import annotations
 
@@ -13,8 +16,8 @@ import os
 import queue
 import threading
 import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -47,6 +50,53 @@ def convert(picture: Any) -> tuple[np.ndarray, np.ndarray]:
     np.copyto(cv, v[:, x0 // 2:(x0 + CROP_W) // 2])
     sd = av.VideoFrame.from_ndarray(crop, format="yuv420p").reformat(width=SD[0], height=SD[1]).to_ndarray()
     return hd, sd
+
+
+class Retimer:
+    """Pictures with their times in, the pictures a camera at ``fps`` shows out.
+
+    Tick ``n`` (at ``n / fps`` seconds from the first picture) shows the newest picture
+    whose time has come: a picture is repeated until the next one's time, and one whose
+    time falls between two ticks and is followed by another before the next tick is never
+    shown.  Ticks are counted in integers, so an hour of ticks does not drift.
+    """
+
+    def __init__(self, fps: float) -> None:
+        self.fps = fps
+        self._origin: float | None = None
+        self._tick = 0                 # the next tick not yet shown
+        self._held: Any = None
+
+    def _due(self, tick: int) -> float:
+        assert self._origin is not None
+        return self._origin + tick / self.fps
+
+    def feed(self, time_s: float, picture: Any) -> list[Any]:
+        """The pictures to show, one per tick, up to (not including) ``time_s``, when a
+        picture of ``time_s`` (later than any given before) comes next.  The last picture
+        of a clip is shown by feeding the clip's end with ``None``."""
+        if self._origin is None:
+            self._origin, self._held = time_s, picture
+            return []
+        shown = []
+        while self._due(self._tick) < time_s - 1e-9:
+            shown.append(self._held)
+            self._tick += 1
+        self._held = picture
+        return shown
+
+
+def picture_times(pictures: Iterable[Any], stream: Any) -> Iterator[tuple[float, Any]]:
+    """Each decoded picture with its time in seconds; a picture without a timestamp is
+    taken one frame period (by the stream's guessed rate) after the one before."""
+    rate = stream.guessed_rate or stream.average_rate
+    period = 1.0 / float(rate) if rate else 1.0 / 30
+    last = None
+    for picture in pictures:
+        t = picture.time
+        t = (0.0 if last is None else last + period) if t is None else float(t)
+        last = t
+        yield t, picture
 
 
 class _Failure:
@@ -100,9 +150,7 @@ class AvSource:
         stream = self._container.streams.video[0]
         stream.thread_type = "AUTO"
         if self.kind == "file":
-            rate = stream.average_rate or stream.guessed_rate
-            self.fps = float(Fraction(rate)) if rate else self.fps
-            self._pacer = Pacer(self.fps)
+            self._pacer = Pacer(self.fps)   # the camera's rate, whatever the file's
         log.info("camera %d: %s %s at %.3g fps", self.camera, label, self.url, self.fps)
         self._thread = threading.Thread(target=self._decode, args=(stream,), name="decode", daemon=True)
         self._thread.start()
@@ -110,17 +158,28 @@ class AvSource:
     # -- decoder thread ---------------------------------------------------------------------
     def _decode(self, stream: Any) -> None:
         try:
-            while not self._closed.is_set():
-                count = 0
+            if self.kind != "file":
                 for picture in self._container.decode(stream):
                     if self._closed.is_set():
                         return
                     self._hand_over(convert(picture))
-                    count += 1
-                if self.kind != "file":
-                    raise EOFError("the device stopped delivering")
-                if count == 0:
+                raise EOFError("the device stopped delivering")
+            retimer, offset = Retimer(self.fps), 0.0
+            while not self._closed.is_set():
+                times = picture_times(self._container.decode(stream), stream)
+                first = last = period = None
+                for time_s, picture in times:
+                    if self._closed.is_set():
+                        return
+                    first = time_s if first is None else first
+                    period = time_s - last if last is not None and time_s > last else period
+                    last = time_s
+                    hd_sd = convert(picture)
+                    for shown in retimer.feed(offset + time_s, hd_sd):
+                        self._hand_over(shown)
+                if first is None or last is None:
                     raise EOFError("no picture could be decoded")
+                offset += last + (period or 1.0 / self.fps) - first   # the next pass goes on from here
                 self._container.seek(0)  # loop the file
         except Exception as exc:
             if not self._closed.is_set():

@@ -166,15 +166,22 @@ class RecorderSection(Section):
     encoder: Annotated[str, one_of("auto", "libx264", "h264_v4l2m2m")] = "auto"
     segment_seconds: Annotated[int, between(1, 3600)] = 30
     align_to_clock: bool = True
+    # The encoder's defaults were chosen on real footage with a Pi 5's CPU in mind
+    # (tests/bench/storage_bench.py; the figures are in the README): superfast at CRF 27 keeps a
+    # busy scene under 2 Mbit/s at SSIM 0.98; zerolatency keeps the live view's frames from
+    # waiting in the encoder (no B-frames, no lookahead).
     preset: Annotated[str, one_of("ultrafast", "superfast", "veryfast", "faster", "fast", "medium",
-                                  "slow")] = "ultrafast"
+                                  "slow")] = "superfast"
     tune: Annotated[str, one_of("zerolatency", "film", "animation", "grain", "stillimage", "fastdecode",
                                 "none")] = "zerolatency"
-    crf: Annotated[int, between(0, 51)] = 23
-    max_bitrate_kbps: Annotated[int, between(0, 100000)] = 0
+    crf: Annotated[int, between(0, 51)] = 27
+    # The cap (VBV: libx264's maxrate, with a buffer of VBV_SECONDS of it): a scene busier than
+    # any measured cannot take more than this, on the card or on a low-data viewer's line.  0: no cap.
+    max_bitrate_kbps: Annotated[int, between(0, 100000)] = 2000
     threads: Annotated[int, between(0, 16)] = 1   # libx264 threads; 0 lets it choose
     sync_seconds: Annotated[float, between(0, 60)] = 1.0   # fdatasync the open segment; 0: never
-    keyframe_seconds: Annotated[float, between(0.1, 10)] = 1.0
+    # Longer saves space on a still scene; a low-data viewer starts at the newest keyframe.
+    keyframe_seconds: Annotated[float, between(0.1, 10)] = 2.0
     disk_warn_gb: Annotated[float, between(0, 100000)] = 1.0
     retention: bool = True
     free_floor_gb: Annotated[float, between(0, 100000)] = 1.0
@@ -191,6 +198,10 @@ class RecorderSection(Section):
     keep_continuous_hours: Annotated[float, between(0, 87600)] = 24
     event_share_percent: Annotated[float, between(0, 100)] = 40
     event_keep_days: Annotated[float, between(0, 3650)] = 30
+
+    def gop(self, fps: int) -> int:
+        """Frames from one keyframe to the next at ``fps``."""
+        return max(1, round(fps * self.keyframe_seconds))
 
 
 @dataclass(frozen=True, eq=False)

@@ -1,7 +1,7 @@
 """H.264 encoder settings, and the choice between the V4L2 hardware encoder and libx264.
 
 A Pi 4 has a V4L2 H.264 encoder (``h264_v4l2m2m``); a Pi 5 and a PC do not, and use
-libx264 (preset ultrafast, tune zerolatency by default, like rpicam-vid on a Pi 5).
+libx264 with the ``[recorder]`` settings (their defaults are the settings' defaults here).
 Every stream declares the rings' colours (full-range BT.601, ``common.video.colour``) in its
 VUI, so players neither wash out nor over-darken the picture.
 """
@@ -13,6 +13,7 @@ from fractions import Fraction
 
 import av
 
+from common.config.sections import RecorderSection
 from common.video import colour
 
 log = logging.getLogger("recorder")
@@ -21,6 +22,7 @@ TIME_BASE = Fraction(1, 90000)     # fine enough for capture-time pts
 HARDWARE = "h264_v4l2m2m"
 SOFTWARE = "libx264"
 DEFAULT_HW_KBPS = 4000             # the V4L2 encoder has no CRF: a bitrate is needed
+VBV_SECONDS = 2                    # the cap's buffer: a keyframe or a burst may borrow this much
 
 
 @dataclass(frozen=True)
@@ -30,12 +32,18 @@ class EncoderSettings:
     height: int
     fps: int
     gop: int                       # frames between keyframes
-    preset: str = "ultrafast"
-    tune: str = "zerolatency"
-    crf: int = 23
-    max_kbps: int = 0              # 0: no cap
-    threads: int = 1               # 0: let the encoder decide
+    preset: str = RecorderSection.preset
+    tune: str = RecorderSection.tune
+    crf: int = RecorderSection.crf
+    max_kbps: int = RecorderSection.max_bitrate_kbps   # 0: no cap
+    threads: int = RecorderSection.threads             # 0: let the encoder decide
     options: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, rc: RecorderSection, codec: str, width: int, height: int, fps: int) -> EncoderSettings:
+        """The settings ``[recorder]`` asks for."""
+        return cls(codec=codec, width=width, height=height, fps=fps, gop=rc.gop(fps), preset=rc.preset,
+                   tune=rc.tune, crf=rc.crf, max_kbps=rc.max_bitrate_kbps, threads=rc.threads)
 
     def configure(self, stream: av.video.stream.VideoStream) -> None:
         """Set up the encoder's stream (before its container starts encoding)."""
@@ -59,7 +67,7 @@ class EncoderSettings:
             if self.tune != "none":
                 opts["tune"] = self.tune
             if self.max_kbps:
-                opts.update({"maxrate": f"{self.max_kbps}k", "bufsize": f"{2 * self.max_kbps}k"})
+                opts.update({"maxrate": f"{self.max_kbps}k", "bufsize": f"{VBV_SECONDS * self.max_kbps}k"})
         else:
             ctx.bit_rate = (self.max_kbps or DEFAULT_HW_KBPS) * 1000
         opts.update(self.options)

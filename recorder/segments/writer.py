@@ -1,9 +1,10 @@
 """One segment file: the encoder's H.264 packets in fragmented MP4, under a temporary name.
 
 Fragmented MP4 (``frag_keyframe+empty_moov+default_base_moof``) puts the track header at
-the start and a self-contained fragment after every keyframe (one a second), and
-``flush_packets`` hands every packet to the kernel at once: a kill -9 or a power cut
-leaves a file that plays up to its last complete fragment.  A finished file carries
+the start and a self-contained fragment at every keyframe and at least every
+:data:`FRAGMENT_SECONDS` (keyframes may be further apart), and ``flush_packets`` hands every
+fragment to the kernel at once: a kill -9 or a power cut leaves a file that plays up to its
+last complete fragment, so it loses at most the second being written.  A finished file carries
 its fragment index at the end, so players see its real duration and can seek.
 
 A file is an output of the recorder's encoder (:mod:`recorder.encode.encoder`): it muxes
@@ -25,7 +26,9 @@ from common.archive import segment_name
 from recorder.encode.encoder import Encoder, Output
 from recorder.encode.settings import TIME_BASE
 
-MUX_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1"}
+FRAGMENT_SECONDS = 1
+MUX_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof", "flush_packets": "1",
+               "frag_duration": str(FRAGMENT_SECONDS * 1_000_000)}   # microseconds
 
 
 class SegmentFile(Output):

@@ -22,6 +22,7 @@
   const STUCK_MS = 500;           // playback not moving for this long with frames ahead: jump
   const KEEP_S = 10;              // seconds of played video kept in the buffer
   const SAMPLES = 300;            // latency samples kept per camera
+  const LIVE_MS = 500;            // a frame shown within this of its capture is live (join time)
 
   const { storage, pressed } = window.SHT;
   const $ = window.SHT.$;
@@ -50,6 +51,9 @@
       this.jumps = 0;           // times playback was moved to the live edge
       this.lastTime = -1;
       this.movedAt = 0;
+      this.startedAt = performance.now();   // the viewer asked for the stream
+      this.firstAt = 0;                     // its first picture was shown
+      this.liveAt = 0;                      // its first live picture was shown
       this.watchFrames();
       this.open();
     }
@@ -160,12 +164,15 @@
       const onFrame = (now, meta) => {
         if (this.stopped) return;
         this.frames += 1;
+        if (!this.firstAt) this.firstAt = now;
         this.presented.push(now);
         if (this.presented.length > SAMPLES) this.presented.shift();
         if (this.epoch) {
           const shownAt = performance.timeOrigin + meta.expectedDisplayTime;
-          this.latencies.push(shownAt - (this.epoch + meta.mediaTime * 1000));
+          const latency = shownAt - (this.epoch + meta.mediaTime * 1000);
+          this.latencies.push(latency);
           if (this.latencies.length > SAMPLES) this.latencies.shift();
+          if (!this.liveAt && latency <= LIVE_MS) this.liveAt = now;
         }
         if (this.frames === 1 || this.frames % 30 === 0) this.report("playing");
         v.requestVideoFrameCallback(onFrame);
@@ -201,6 +208,8 @@
         behind: this.video.buffered.length ? this.video.buffered.end(this.video.buffered.length - 1) - this.video.currentTime : 0,
         width: this.video.videoWidth, height: this.video.videoHeight, currentTime: this.video.currentTime,
         latencyP50: pct(0.5), latencyP99: pct(0.99), samples: sorted.length,
+        joinMs: this.firstAt ? this.firstAt - this.startedAt : null,
+        liveMs: this.liveAt ? this.liveAt - this.startedAt : null,
       };
     }
   }

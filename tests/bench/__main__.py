@@ -11,7 +11,8 @@ a section whose module is missing is "not available".
 
 Exit code: 0 when the report was made (even if targets fail: the report says which),
 1 when a section failed (raised or overran its time budget), or with ``--strict`` when a
-target failed or could not be measured, 2 for a bad command line.
+target failed or could not be measured (a section skipped or not available too), 2 for a bad
+command line.
 """
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ from pathlib import Path
 
 import psutil
 
-from tests.bench.report import FAILED, MISSING, SectionResult, as_json, counts, machine, markdown
+from tests.bench.figures import SectionSkipped
+from tests.bench.report import FAILED, MISSING, SKIPPED, SectionResult, as_json, counts, machine, markdown
 
 # Run order: the cheap, isolated measurements first, the whole tree last.
 SECTIONS: list[tuple[str, str]] = [
@@ -112,6 +114,8 @@ def run_section(name: str, module: str, quick: bool, budget_s: float) -> Section
         else:
             figures = run(quick)
             res.figures = list(figures or [])
+    except SectionSkipped as exc:
+        res.status, res.error = SKIPPED, str(exc)
     except (Exception, SectionOverran) as exc:
         res.status = FAILED
         res.error = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
@@ -161,7 +165,7 @@ def exit_code(results: list[SectionResult], strict: bool) -> int:
     if any(res.status == FAILED for res in results):
         return 1
     tally = counts(results)
-    if strict and (tally["FAIL"] or tally["NOT MEASURED"] or any(r.status == MISSING for r in results)):
+    if strict and (tally["FAIL"] or tally["NOT MEASURED"] or any(r.status in (MISSING, SKIPPED) for r in results)):
         return 1
     return 0
 

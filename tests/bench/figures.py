@@ -30,3 +30,8 @@ def summarise(section: str, name: str, values: list[float], unit: str, target: s
     spread = (max(values) - min(values)) / 2 if values else float("nan")
     passed = bool(check(med)) if check is not None and values else None
     return Figure(section, name, med, spread, unit, len(values), target, passed, note)
+
+
+class SectionSkipped(Exception):
+    """A section that cannot measure on this machine (e.g. footage that is not here) raises this
+    with what is missing and how to bring it; the report lists it as skipped, with that message."""

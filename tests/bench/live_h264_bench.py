@@ -11,6 +11,12 @@ from the epoch in the ``X-Capture-Epoch-Ms`` header, so a viewer on the same mac
 compares them with its own wall clock; in the page, ``requestVideoFrameCallback`` gives the
 ``mediaTime`` of each presented frame.
 
+Joining: a viewer starts at the newest keyframe, so the keyframe interval decides how much
+it is sent at once and how far behind its first picture is.  For keyframes every 1, 2 and
+4 s (the quick run: the default only), Chromium switches the low-data view off and on again
+several times; the page's player times its request to its first picture shown and to its
+first live picture (shown within 500 ms of its capture).
+
     python -m tests.bench.live_h264_bench [--quick]
 """
 from __future__ import annotations
@@ -19,7 +25,11 @@ import socket
 import statistics
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
 
+from common.config import load
 from streamer.live.h264.fmp4 import TIMESCALE
 from tests.bench.figures import Figure, summarise
 from tests.bench.report import run_alone
@@ -137,15 +147,33 @@ def _percentile(values: list[float], q: float) -> float:
     return values[min(len(values) - 1, int(q / 100.0 * len(values)))]
 
 
+@contextmanager
+def _one_camera(**overrides: object) -> Iterator[Rig]:
+    """One camera, its recorder and the streamer, all up."""
+    with Rig(camera__count=1, **overrides) as rig:
+        rig.cameras(count=1, wait=False)
+        rig.recorder(0)
+        rig.streamer(wait=False)
+        rig.wait_cameras()
+        rig.wait_serving()
+        yield rig
+
+
+def _page(browser: Any, port: int) -> Any:
+    """The page on camera 0, its MJPEG playing."""
+    page, _ = browser.page()
+    page.goto(f"http://127.0.0.1:{port}/?view=0&res=480p")
+    page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
+    return page
+
+
 def _browser_latency(port: int, seconds: float) -> tuple[float, float, str]:
     """(p50 ms, presented fps, note) of capture -> presented in headless Chromium."""
     from tests.support.browser import chromium, chromium_path
     if chromium_path() is None:
         return float("nan"), float("nan"), "Chromium is not installed"
     with chromium() as browser:
-        page, _ = browser.page()
-        page.goto(f"http://127.0.0.1:{port}/?view=0&res=480p")
-        page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
+        page = _page(browser, port)
         page.click("#btn-lowdata")
         page.wait_for_function("window.SHT.lowdata.stats().length === 1"
                                " && window.SHT.lowdata.stats()[0].frames > 30", timeout=20000)
@@ -159,17 +187,33 @@ def _browser_latency(port: int, seconds: float) -> tuple[float, float, str]:
         return float(last["latencyP50"]), fps, sampled
 
 
+def join_times(keyframe_s: float, joins: int) -> tuple[list[float], list[float]]:
+    """(request -> first picture, request -> first live picture) in ms, one per join."""
+    from tests.support.browser import chromium, chromium_path
+    if chromium_path() is None:
+        return [], []
+    first, live = [], []
+    with _one_camera(recorder__keyframe_seconds=keyframe_s) as rig, chromium() as browser:
+        page = _page(browser, rig.port)
+        for n in range(joins + 1):
+            page.click("#btn-lowdata")            # on: a new player asks for the stream
+            page.wait_for_function("window.SHT.lowdata.stats().length === 1"
+                                   " && window.SHT.lowdata.stats()[0].liveMs !== null", timeout=20000)
+            got = page.evaluate("window.SHT.lowdata.stats()[0]")
+            if n:   # the first join also waited for the recorder's first keyframes
+                first.append(float(got["joinMs"]))
+                live.append(float(got["liveMs"]))
+            page.click("#btn-lowdata")            # off
+            page.wait_for_timeout(300 + 700 * keyframe_s * (n % 3) / 3)   # joins land all over the interval
+    return first, live
+
+
 def run(quick: bool) -> list[Figure]:
     repeats, window = (1, 3.0) if quick else (3, 6.0)
     h264_mbit, mjpeg_mbit, ratio = [], [], []
     rec_idle, rec_four, str_idle, str_one, str_four = [], [], [], [], []
     byte_lat: list[float] = []
-    with Rig(camera__count=1) as rig:
-        rig.cameras(count=1, wait=False)
-        rig.recorder(0)
-        rig.streamer(wait=False)
-        rig.wait_cameras()
-        rig.wait_serving()
+    with _one_camera() as rig:
         pids = {"recorder": rig.pid("recorder0"), "streamer": rig.pid("streamer")}
         time.sleep(2.0)   # the recorder's first segment is open and its encoder warm
         for _ in range(repeats):
@@ -230,6 +274,18 @@ def run(quick: bool) -> list[Figure]:
     ]
     if rec_idle and statistics.median(rec_idle) > 0:
         figs[5].extra["ratio"] = statistics.median(rec_four) / statistics.median(rec_idle)
+    default_s = load().recorder.keyframe_seconds
+    for keyframe_s in ([default_s] if quick else [1.0, 2.0, 4.0]):
+        try:
+            first, live = join_times(keyframe_s, 4 if quick else 10)
+            note = f"{len(first)} joins" if first else "Chromium is not installed"
+        except Exception as exc:
+            first, live, note = [], [], f"{type(exc).__name__}: {exc}"
+        tag = f"keyframe every {keyframe_s:g} s" + (" (default)" if keyframe_s == default_s else "")
+        for what, values in (("first picture", first), ("first live picture", live)):
+            for q in (50, 95):
+                figs.append(summarise(SECTION, f"Chromium join, {tag}: request -> {what} p{q}",
+                                      [_percentile(values, q)] if values else [], "ms", note=note))
     return figs
 
 

@@ -39,7 +39,7 @@ SECTION = "recorder"
 MB = 1_000_000
 
 
-def _frames(count: int) -> list[np.ndarray]:
+def synthetic_hd(count: int) -> list[np.ndarray]:
     """Distinct I420 frames of the synthetic camera (moving scene, sensor noise)."""
     from capture.sources.synthetic import SyntheticSource
     src = SyntheticSource(0, FPS)
@@ -54,10 +54,8 @@ def _frames(count: int) -> list[np.ndarray]:
 def encoder_capacity(frames: int, runs: int) -> tuple[list[float], list[float]]:
     """Frames per second and CPU ms per frame of the segment writer, encoding flat out."""
     cfg = load()
-    rc = cfg.recorder
-    settings = encoder.EncoderSettings(encoder.SOFTWARE, W, H, FPS, round(FPS * rc.keyframe_seconds), rc.preset,
-                                       rc.tune, rc.crf, rc.max_bitrate_kbps, rc.threads)
-    source = _frames(60)
+    settings = encoder.EncoderSettings.of(cfg.recorder, encoder.SOFTWARE, W, H, FPS)
+    source = synthetic_hd(60)
     fps, cpu_ms = [], []
     with tempfile.TemporaryDirectory(prefix="sht-bench-rec-") as tmp:
         for run in range(runs):

@@ -1,7 +1,8 @@
 """The benchmark report: one Markdown document and one JSON document from section results.
 
 A section is ``ok`` (ran, its figures follow), ``failed`` (raised; the error is shown and
-the other sections still run) or ``not available`` (its module is not there yet).  A
+the other sections still run), ``skipped`` (it cannot measure here and says why, e.g. footage
+that was not brought) or ``not available`` (its module is not there yet).  A
 figure with a target is PASS, FAIL, or NOT MEASURED when its value could not be taken.
 """
 from __future__ import annotations
@@ -16,9 +17,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from tests.bench.figures import Figure
+from tests.bench.figures import Figure, SectionSkipped
 
-OK, FAILED, MISSING = "ok", "failed", "not available"
+OK, FAILED, MISSING, SKIPPED = "ok", "failed", "not available", "skipped"
 GOAL_S = {True: 180.0, False: 840.0}   # how long --quick and a full run should take
 
 
@@ -134,7 +135,8 @@ def markdown(results: list[SectionResult], meta: dict[str, Any]) -> str:
     lines.append("- Median and spread ((max - min) / 2) over the runs shown; ratios are measured in the same run.")
     lines += ["", "## Sections", "", "| section | status | time (s) | figures |", "|---|---|---:|---:|"]
     for res in results:
-        status = res.status if res.status != FAILED else f"FAILED: {_cell(res.error)}"
+        status = {FAILED: f"FAILED: {_cell(res.error)}", SKIPPED: f"skipped: {_cell(res.error)}"}.get(res.status,
+                                                                                                  res.status)
         lines.append(f"| {res.name} | {status} | {res.seconds:.1f} | {len(res.figures)} |")
     lines += ["", "## Figures", "",
               "| section | figure | median | spread | unit | runs | target | result |",
@@ -156,11 +158,14 @@ def markdown(results: list[SectionResult], meta: dict[str, Any]) -> str:
             lines.append(f"- {v}: {res.name} / {fig.name} = {number(fig.median, 4)} {fig.unit} "
                          f"(target {fig.target})" + (f": {fig.note}" if fig.note else ""))
     missing = [res.name for res in results if res.status == MISSING]
+    skipped = [f"{res.name} ({res.error})" for res in results if res.status == SKIPPED]
     failed = [f"{res.name} ({res.error})" for res in results if res.status == FAILED]
     if missing:
         lines.append(f"- Sections not available: {', '.join(missing)}.")
     if failed:
         lines.append(f"- Sections that failed: {'; '.join(failed)}.")
+    if skipped:
+        lines.append(f"- Sections skipped: {'; '.join(skipped)}.")
     notes = [(res, fig) for res in results for fig in res.figures if fig.note and verdict(fig) in ("", "PASS")]
     warnings = [(res, w) for res in results for w in res.warnings]
     if notes or warnings:
@@ -186,4 +191,8 @@ def as_json(results: list[SectionResult], meta: dict[str, Any]) -> dict[str, Any
 def run_alone(section: str, module: str, run: Callable[[bool], list[Figure]]) -> None:
     """``python -m tests.bench.<section>_bench [--quick]``: one section's report."""
     quick = "--quick" in sys.argv
-    print(markdown([SectionResult(section, module, figures=run(quick))], {"quick": quick}))
+    try:
+        result = SectionResult(section, module, figures=run(quick))
+    except SectionSkipped as exc:
+        result = SectionResult(section, module, status=SKIPPED, error=str(exc))
+    print(markdown([result], {"quick": quick}))

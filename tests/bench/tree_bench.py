@@ -1,8 +1,9 @@
 """The whole tree at work: CPU and memory of every process with both recorders on and
 two viewers of dual 720p.
 
-Started like supervisord would: capture 0 and 1, the streamer, recorder 0 and 1.  After a
-warm-up, CPU time is read over several windows (each window is one run of the median) and
+Started like supervisord would: capture 0 and 1, the streamer, recorder 0 and 1, motion.
+:func:`measure` also runs it on real footage (the storage section: each camera a video
+file).  After a warm-up, CPU time is read over several windows (each window is one run of the median) and
 RSS at the end of each window.  RSS counts the ring pages a process maps; they exist once
 in the machine, so the shared part is also shown separately.
 
@@ -11,6 +12,7 @@ in the machine, so the shared part is also shown separately.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass, field
 
 from common.state.board import StatusBoard
 from tests.bench.figures import Figure, summarise
@@ -21,7 +23,7 @@ from tests.support.procs import wait_until
 
 SECTION = "tree"
 PATH = "/stream?view=dual&res=720p"
-PROCESSES = ("capture0", "capture1", "streamer", "recorder0", "recorder1")
+PROCESSES = ("capture0", "capture1", "streamer", "recorder0", "recorder1", "motion")
 RSS_LIMIT_MB = 60.0
 CPU_LIMIT = 100.0   # %core: the whole tree under one core of this machine
 
@@ -32,24 +34,32 @@ def _recording(rig: Rig) -> bool:
     return all(doc is not None and doc.get("state") == "recording" for doc in docs)
 
 
-def run(quick: bool) -> list[Figure]:
+@dataclass
+class TreeRun:
+    """Per process: CPU (%core) and RSS (MB, and the shared part of it) per window."""
+    cpu: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in PROCESSES})
+    rss: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in PROCESSES})
+    shm: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in PROCESSES})
+    totals: list[float] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+
+
+def measure(quick: bool, **overrides: object) -> TreeRun:
+    """The tree with two viewers of dual 720p; ``overrides`` are configuration keys (a scene)."""
     windows, window_s, warmup_s = (2, 2.0, 1.0) if quick else (4, 4.0, 3.0)
-    cpu: dict[str, list[float]] = {name: [] for name in PROCESSES}
-    rss: dict[str, list[float]] = {name: [] for name in PROCESSES}
-    shm: dict[str, list[float]] = {name: [] for name in PROCESSES}
-    totals: list[float] = []
-    problems: list[str] = []
-    with Rig() as rig:
+    out = TreeRun()
+    with Rig(**overrides) as rig:
         rig.cameras(wait=False)   # as supervisord does: all at once, each waits for what it needs
         rig.streamer(wait=False)
         for cam in (0, 1):
             rig.recorder(cam)
+        rig.procs.start("motion", "-m", "motion")
         rig.wait_cameras()
         rig.wait_serving()
         try:
             wait_until(lambda: _recording(rig), 20.0, interval=0.2)
         except AssertionError:
-            problems.append("recorders did not report state 'recording' within 20 s")
+            out.problems.append("recorders did not report state 'recording' within 20 s")
         load = ViewerSet.open(rig.port, PATH, 2, distinct=2)
         try:
             load.wait_streaming(15.0)
@@ -62,26 +72,30 @@ def run(quick: bool) -> list[Figure]:
                 total = 0.0
                 for name, clock in clocks.items():
                     used, wall = clock.elapsed()
-                    cpu[name].append(100.0 * used / wall)
+                    out.cpu[name].append(100.0 * used / wall)
                     total += 100.0 * used / wall
                     mem, shared = memory_mb(running[name].pid)
-                    rss[name].append(mem)
-                    shm[name].append(shared)
-                totals.append(total)
+                    out.rss[name].append(mem)
+                    out.shm[name].append(shared)
+                out.totals.append(total)
             if load.errors():
-                problems.append("viewer errors: " + "; ".join(load.errors()))
+                out.problems.append("viewer errors: " + "; ".join(load.errors()))
         finally:
             load.close()
         for name in PROCESSES:
             proc = rig.procs.running.get(name)
-            if proc is None or proc.poll() is not None or not cpu[name]:
+            if proc is None or proc.poll() is not None or not out.cpu[name]:
                 tail = " / ".join(rig.procs.log(name).strip().splitlines()[-2:])
-                problems.append(f"{name} not running the whole time ({tail})")
-    return _figures(cpu, rss, shm, totals, problems)
+                out.problems.append(f"{name} not running the whole time ({tail})")
+    return out
 
 
-def _figures(cpu: dict[str, list[float]], rss: dict[str, list[float]], shm: dict[str, list[float]],
-             totals: list[float], problems: list[str]) -> list[Figure]:
+def run(quick: bool) -> list[Figure]:
+    return _figures(measure(quick))
+
+
+def _figures(tree: TreeRun) -> list[Figure]:
+    cpu, rss, shm, totals, problems = tree.cpu, tree.rss, tree.shm, tree.totals, tree.problems
     note = "; ".join(problems)
     figs: list[Figure] = []
     for name in PROCESSES:

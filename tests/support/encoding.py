@@ -66,9 +66,9 @@ def picture(n: int) -> av.VideoFrame:
     return av.VideoFrame.from_ndarray(data, format="yuv420p")
 
 
-def write(path: Path, times_ns: list[int], close: bool = True) -> OneFile:
-    """A segment file of one picture per capture time in ``times_ns``."""
-    w = OneFile(path, EncoderSettings(encoder.SOFTWARE, W, H, FPS, FPS), times_ns[0], "camera=0 first_index=7")
+def write(path: Path, times_ns: list[int], close: bool = True, gop: int = FPS) -> OneFile:
+    """A segment file of one picture per capture time in ``times_ns``, a keyframe every ``gop``."""
+    w = OneFile(path, EncoderSettings(encoder.SOFTWARE, W, H, FPS, gop), times_ns[0], "camera=0 first_index=7")
     for n, t in enumerate(times_ns):
         w.add(picture(n), t)
     if close:

@@ -1,24 +1,25 @@
-"""Real camera clips for the benchmarks: where they come from, their checksums, and their
-frames as the capture makes them.
+"""Real camera clips for the benchmarks: which clips, where they come from, their checksums,
+and their pictures as the capture process would deliver them.
 
-The clips are public files kept out of the repository, in ``.cache/footage/`` (CI reaches
-only the package registries): :func:`missing` says which are absent or not the expected
-file, and how to bring them.  :func:`sd_pictures` decodes one with PyAV and turns each
-picture into the sd ring's I420 frame exactly as the file source does (the centre 4:3 crop
-of the 1280x720 picture, scaled to 640x480), at the camera's frame rate: a clip recorded
-at another rate is sampled at its presentation times, as a camera would see the scene.
+The clips are public, but not ours: they are kept in ``.cache/footage/`` (never committed;
+CI reaches only the package registries) and checked by sha256 before use.
+:func:`missing` says which are absent or not the expected file, and how to bring them
+(``tests/bench/README.md`` too).  :func:`hd_frames` / :func:`sd_frames` give a clip's pictures
+as the file camera shows them (:class:`~capture.sources.av_source.Retimer`);
+:func:`sd_pictures` gives the sd frames lazily, with their times, for the motion watch.
 """
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 
+import av
 import numpy as np
 
-from capture.sources.av_source import convert
+from capture.sources.av_source import Retimer, convert, picture_times
 from common.video.i420 import planes
 from common.video.streams import STREAMS
 
@@ -27,33 +28,41 @@ FOOTAGE_DIR = Path(__file__).resolve().parents[2] / ".cache" / "footage"
 
 @dataclass(frozen=True)
 class Clip:
-    file: str        # its name in FOOTAGE_DIR
+    file: str          # its name in FOOTAGE_DIR
     sha256: str
-    source: str      # where to get it: a public repository and the path in it
-    scene: str
+    source: str        # where to get it: a public repository @ commit : its path there (and licence)
+    scene: str         # what a camera sees in it
+    name: str = ""     # what the storage benchmark calls it
 
     @property
     def path(self) -> Path:
         return FOOTAGE_DIR / self.file
 
 
-CLIPS = {c.file: c for c in (
-    Clip("vtest.avi", "c860e62379d5bd066104516f386487e4adfcf8ddd88af4768c02507d77c79188",
-         "GitHub repository lamminhthien/Motion_Detector_OpenCV, file vtest.avi",
-         "a hall seen from above, 1280x720 at 50 fps, 13.6 s: dozens of people cross all the time"),
-    Clip("one-by-one-person-detection.mp4", "a5964aa259099a482a8b360ffc2c57b5a30f84d5919236a4dad01f8e929ac07c",
-         "GitHub repository intel-iot-devkit/sample-videos (CC BY 4.0), file one-by-one-person-detection.mp4",
-         "a room with a table, 768x432 at 10 fps, 139 s: six people come in one at a time, "
-         "stand at the table and leave, with the room empty in between"),
-    Clip("car-detection.mp4", "d31e0ebf194cc16e50eea784e7c3b0b1bb7976a4fb9b3fec26cb92a6704cca34",
-         "GitHub repository intel-iot-devkit/sample-videos (CC BY 4.0), file car-detection.mp4",
-         "a car park from above, 768x432 at 12.5 fps, 30 s: cars drive through with empty stretches "
-         "between them; the camera's exposure jumps when a white car comes in"),
-    Clip("issue53_brightness_change.avi", "a211ba0e863a467d8433beea9867b140bfee0bd0505b9c07a0874277cc15a1fa",
-         "GitHub repository Breakthrough/DVR-Scan, file tests/resources/issue53_brightness_change.avi",
-         "a street camera outdoors, 960x1080 at 12 fps (stretched to 16:9 as the file source does), 4.9 s: "
-         "no one, trees and hedges in the sun, the camera's exposure swinging"),
-)}
+BUSY = Clip("vtest.avi", "c860e62379d5bd066104516f386487e4adfcf8ddd88af4768c02507d77c79188",
+            "GitHub repository lamminhthien/Motion_Detector_OpenCV @ 2b00577e69a39688ac7532527b8ff3c9e8c17ff7 : "
+            "vtest.avi (OpenCV's sample clip, re-encoded)",
+            "a hall filmed from above by a still camera, 1280x720 at 50 fps, 13.6 s: dozens of people "
+            "cross all the time", "hall")
+OFFICE = Clip("one-by-one-person-detection.mp4", "a5964aa259099a482a8b360ffc2c57b5a30f84d5919236a4dad01f8e929ac07c",
+              "GitHub repository intel-iot-devkit/sample-videos @ 57978890822836f2b4743852f04f62fc511757e4 : "
+              "one-by-one-person-detection.mp4 (CC BY 4.0)",
+              "a room with a table, 768x432 at 10 fps, 139 s: six people come in one at a time, stand at "
+              "the table and leave, with the room empty in between", "office")
+PARKING = Clip("car-detection.mp4", "d31e0ebf194cc16e50eea784e7c3b0b1bb7976a4fb9b3fec26cb92a6704cca34",
+               "GitHub repository intel-iot-devkit/sample-videos @ 57978890822836f2b4743852f04f62fc511757e4 : "
+               "car-detection.mp4 (CC BY 4.0)",
+               "a car park from above, 768x432 at 12.5 fps, 30 s: cars drive through with empty stretches "
+               "between them; the camera's exposure jumps when a white car comes in", "parking")
+STREET = Clip("issue53_brightness_change.avi", "a211ba0e863a467d8433beea9867b140bfee0bd0505b9c07a0874277cc15a1fa",
+              "GitHub repository Breakthrough/DVR-Scan : tests/resources/issue53_brightness_change.avi",
+              "a street camera outdoors, 960x1080 at 12 fps (stretched to 16:9 as the file source does), "
+              "4.9 s: no one, trees and hedges in the sun, the camera's exposure swinging", "street")
+CLIPS = {c.file: c for c in (BUSY, OFFICE, PARKING, STREET)}
+
+
+class FootageMissing(Exception):
+    """A clip is not in ``.cache/footage`` (or is not the expected file): says how to bring it."""
 
 
 def _sha256(path: Path) -> str:
@@ -64,16 +73,57 @@ def _sha256(path: Path) -> str:
     return h.hexdigest()
 
 
+def checked(clip: Clip) -> Path:
+    """The clip's file; :class:`FootageMissing` when it is absent or not the expected file."""
+    if not clip.path.is_file():
+        raise FootageMissing(f"{clip.file} is not in {FOOTAGE_DIR} (bring it from the {clip.source}; "
+                             "tests/bench/README.md)")
+    if _sha256(clip.path) != clip.sha256:
+        raise FootageMissing(f"{clip.path} is not the expected file (sha256 should be {clip.sha256})")
+    return clip.path
+
+
 def missing(files: list[str]) -> str:
     """Empty when every named clip is in FOOTAGE_DIR with its checksum; else what to do."""
     problems = []
     for name in files:
-        clip = CLIPS[name]
-        if not clip.path.is_file():
-            problems.append(f"{name} is not in {FOOTAGE_DIR} (bring it from the {clip.source})")
-        elif _sha256(clip.path) != clip.sha256:
-            problems.append(f"{clip.path} is not the expected file (sha256 should be {clip.sha256})")
+        try:
+            checked(CLIPS[name])
+        except FootageMissing as exc:
+            problems.append(str(exc))
     return "; ".join(problems)
+
+
+def pictures(clip: Clip, fps: int, seconds: float | None = None,
+             make: Callable[[av.VideoFrame], np.ndarray] = lambda p: convert(p)[0]) -> list[np.ndarray]:
+    """The clip's pictures at ``fps``, as a camera at that rate would have shown them
+    (:class:`Retimer`), each made by ``make`` (by default the capture's hd picture, I420);
+    at most ``seconds`` of them.  A picture shown at several ticks is the same array each time."""
+    out: list[np.ndarray] = []
+    limit = None if seconds is None else round(seconds * fps)
+    retimer = Retimer(fps)
+    end = 0.0
+    with av.open(str(checked(clip))) as container:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        last = None
+        for time_s, picture in picture_times(container.decode(stream), stream):
+            end = time_s + (time_s - last if last is not None else 1.0 / fps)
+            last = time_s
+            out += retimer.feed(time_s, make(picture))
+            if limit is not None and len(out) >= limit:
+                return out[:limit]
+    return out + [p for p in retimer.feed(end, None) if p is not None]
+
+
+def hd_frames(clip: Clip, fps: int = 30, seconds: float | None = None) -> list[np.ndarray]:
+    """The hd ring's pictures (I420, 1280x720) a camera at ``fps`` filming the clip gives."""
+    return pictures(clip, fps, seconds)
+
+
+def sd_frames(clip: Clip, fps: int = 30, seconds: float | None = None) -> list[np.ndarray]:
+    """The sd ring's pictures (I420, the centre 4:3 crop at 640x480) likewise."""
+    return pictures(clip, fps, seconds, lambda p: convert(p)[1])
 
 
 @dataclass
@@ -94,7 +144,6 @@ class SdPicture:
 def sd_pictures(clip: Clip, fps: float = 30.0, start_s: float = 0.0, end_s: float = 1e9) -> Iterator[SdPicture]:
     """The clip's sd frames at ``fps`` between ``start_s`` and ``end_s`` (clip time): at each
     tick the newest picture presented by then, as a camera running at ``fps`` would see it."""
-    import av
     sd_w, sd_h = STREAMS["sd"]
     with av.open(str(clip.path)) as container:
         stream = container.streams.video[0]

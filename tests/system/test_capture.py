@@ -132,10 +132,11 @@ def _bright_columns(y: np.ndarray) -> tuple[int, int]:
     return int(cols.min()), int(cols.max())
 
 
-def test_file_source_loops_at_its_own_rate_scaled_and_cropped(procs, sht_env, tmp_path: Path) -> None:
+def test_file_source_loops_at_the_camera_rate_scaled_and_cropped(procs, sht_env, tmp_path: Path) -> None:
     clip = tmp_path / "clip.mp4"
     _make_video(clip)  # 2 s at 10 fps
-    env = dict(sht_env, SHT__CAMERA__SOURCE="file", SHT__CAMERA__FILES=f'["{clip}"]', SHT__CAMERA__OVERLAY="false")
+    env = dict(sht_env, SHT__CAMERA__SOURCE="file", SHT__CAMERA__FILES=f'["{clip}"]', SHT__CAMERA__OVERLAY="false",
+               SHT__CAMERA__FPS="20")
     procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
     rings = _readers(env)
     try:
@@ -144,7 +145,7 @@ def test_file_source_loops_at_its_own_rate_scaled_and_cropped(procs, sht_env, tm
         time.sleep(3.0)  # past the end of the clip: it starts again
         st = rings["hd"].status()
         assert st.source == "file" and st.live()
-        assert 22 <= st.last_index - first <= 38  # 10 fps, the file's own rate
+        assert 45 <= st.last_index - first <= 75  # camera.fps (20), not the file's own 10
         hd, sd = rings["hd"].next_frame(2.0).copy(), rings["sd"].next_frame(2.0).copy()
         lo, hi = _bright_columns(hd.y)
         assert abs(lo - 800) <= 6 and abs(hi - 879) <= 6

@@ -106,7 +106,7 @@ def test_sigkill_mid_segment_leaves_a_playable_file_that_a_restart_finalises(rec
     left = parts(root)
     assert len(left) == 1 and finished(root) == []
     seg = read_segment(left[0])
-    # Everything up to the last keyframe (one a second) survived the kill.
+    # Everything up to the last fragment (one at least every second) survived the kill.
     assert seg.first_is_key and seg.decoded >= seen - FPS - 1, (seg.decoded, seen)
 
     start_recorder(procs, "rec0b")

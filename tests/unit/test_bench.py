@@ -17,7 +17,7 @@ import pytest
 
 from tests.bench import __main__ as bench
 from tests.bench.figures import Figure, summarise
-from tests.bench.report import FAILED, MISSING, OK, SectionResult, as_json, markdown, verdict
+from tests.bench.report import FAILED, MISSING, OK, SKIPPED, SectionResult, as_json, markdown, verdict
 from tests.bench.viewers import addresses
 from tests.support.multipart import Dechunk, Multipart
 from tests.support.procs import REPO
@@ -51,6 +51,11 @@ FAKES = {
             except Exception:
                 return []   # must not swallow the runner's time budget
     """,
+    "fake_skip": """
+        from tests.bench.figures import SectionSkipped
+        def run(quick):
+            raise SectionSkipped("clip 'hall' is not in .cache/footage; bring it with: ...")
+    """,
     "fake_child": """
         import subprocess, sys
         def run(quick):
@@ -81,6 +86,13 @@ def test_runner_reports_every_kind_of_section(fakes: list[tuple[str, str]]) -> N
     assert by["fake_hang"].status == FAILED and "time budget" in by["fake_hang"].error
     assert by["absent"].status == MISSING
     assert by["fake_child"].status == OK and any("left process" in w for w in by["fake_child"].warnings)
+    # A section that cannot measure here says why, and fails nothing.
+    assert by["fake_skip"].status == SKIPPED and "bring it with" in by["fake_skip"].error
+    text = markdown(results, meta)
+    assert "| fake_skip | skipped: clip 'hall' is not in .cache/footage; bring it with: ... |" in text
+    assert "- Sections skipped: fake_skip (clip 'hall' is not in .cache/footage; bring it with: ...)." in text
+    assert bench.exit_code([by["fake_ok"], by["fake_skip"]], strict=False) == 0
+    assert bench.exit_code([by["fake_skip"]], strict=True) == 1
     assert meta["quick"] is True and meta["machine"]["cores"] >= 1
     assert bench.exit_code(results, strict=False) == 1  # sections failed
 

@@ -91,4 +91,4 @@ def test_pause_with_a_live_viewer_keeps_the_same_encoder(recorder_rig) -> None:
     assert len(packets) > recorded + 30
     assert [p.index for p in packets] == list(range(len(packets)))
     assert sum(X264_SEI in p.data for p in packets) == 1
-    assert [i for i, p in enumerate(packets) if p.keyframe] == list(range(0, len(packets), FPS))
+    assert [i for i, p in enumerate(packets) if p.keyframe] == list(range(0, len(packets), s.cfg.recorder.gop(FPS)))

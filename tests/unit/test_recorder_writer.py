@@ -8,6 +8,7 @@ from pathlib import Path
 
 import av
 
+from common.archive.mp4_duration import mp4_duration
 from recorder.encode import settings as encoder
 from recorder.segments.writer import finalise, probe
 from tests.support.encoding import FPS, PERIOD_NS, H, W, write
@@ -51,6 +52,20 @@ def test_a_file_cut_at_any_moment_plays_up_to_its_last_keyframe(tmp_path: Path) 
     part.write_bytes(b"")
     (tmp_path / "cam0_20261126_235959.mp4").write_bytes(b"")
     assert finalise(part, tmp_path / "cam0_20261126_235959.mp4").name == "cam0_20261126_235959_1.mp4"
+
+
+def test_a_kill_loses_at_most_a_second_whatever_the_keyframe_interval(tmp_path: Path) -> None:
+    part = tmp_path / ".cam0_20261126_063000.mp4.part"
+    w = write(part, [int(n * PERIOD_NS) for n in range(2 * FPS - 5)], close=False, gop=4 * FPS)
+    cut = tmp_path / "cut.mp4"
+    shutil.copyfile(part, cut)            # what a kill -9 would leave 1.8 s into a 4 s keyframe interval
+    seg = read_segment(cut)
+    assert seg.first_is_key and seg.decoded >= FPS - 1, seg.decoded
+    w.close()
+    final = finalise(part, tmp_path / "cam0_20261126_063000.mp4")
+    whole = read_segment(final)
+    assert whole.frames == whole.decoded == 2 * FPS - 5 and whole.first_is_key
+    assert abs(mp4_duration(final) - (2 * FPS - 5) / FPS) < 1.5 / FPS    # the index still spans it all
 
 
 def test_probe_never_raises_on_garbage(tmp_path: Path) -> None:

@@ -44,7 +44,7 @@ class Feed:
 
     def __init__(self, cfg: Config, camera: int, loop: asyncio.AbstractEventLoop) -> None:
         self.camera, self.loop = camera, loop
-        gop = max(1, round(cfg.camera.fps * cfg.recorder.keyframe_seconds))
+        gop = cfg.recorder.gop(cfg.camera.fps)
         self.gop = gop
         self.window: deque[Fragment] = deque(maxlen=2 * gop + 2)
         self.latest_key = -1
