@@ -148,9 +148,11 @@ def parse_local_time(field: str, raw: str | None) -> datetime:
     if not _LOCAL_TIME_RE.fullmatch(raw):
         raise ParamValueError(field, raw, allowed, f"invalid {field} {raw!r}: expected {LOCAL_TIME_SHAPE}")
     try:
-        return datetime.fromisoformat(raw)
-    except ValueError:
+        when = datetime.fromisoformat(raw)
+        when.timestamp()   # a moment the clock can tell (not year 1 east of UTC)
+    except (ValueError, OverflowError, OSError):
         raise ParamValueError(field, raw, allowed, f"invalid {field} {raw!r}: not a calendar date and time") from None
+    return when
 
 
 @router.get("/api/config")

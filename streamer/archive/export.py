@@ -6,7 +6,9 @@ Route (included by the streamer app, which sets ``app.state.cfg``):
   times (the cameras' time zone, this machine's) in the recordings API's form, seconds
   optional.  One camera gives ``cam0_20261204_140210-140340.mp4``; ``both`` gives one ZIP of
   the two MP4s (stored, not compressed: video does not compress further), so a single
-  download carries both and each camera's file stays a plain MP4 to hand over.
+  download carries both and each camera's file stays a plain MP4 to hand over.  With
+  ``check=1`` it answers what it would make (``file``, each camera's segments and recorded
+  seconds) or the refusal, and makes nothing: the page asks first, then downloads.
 
 The MP4 is the segments' H.264 packets copied (:mod:`streamer.archive.join`): no picture is
 decoded or encoded, so an export costs reading the files and little CPU, in the streamer,
@@ -177,7 +179,7 @@ def check_range(cfg: Config, start: datetime, end: datetime, raw_to: str | None)
 
 @router.get("/api/export", response_model=None)
 def export(request: Request, camera: str | None = None, from_: str | None = Query(None, alias="from"),
-           to: str | None = None) -> Response:
+           to: str | None = None, check: str | None = None) -> Response:
     cfg = _cfg(request)
     try:
         cams = parse_cameras(cfg, camera)
@@ -191,10 +193,14 @@ def export(request: Request, camera: str | None = None, from_: str | None = Quer
     found = {cam: recs for cam in cams if (recs := covering(index, cam, start, end))}
     if not found:
         return not_found(f"nothing recorded from {local_time_text(start_dt)} to {local_time_text(end_dt)}")
+    name = file_name(sorted(found), start_dt, end_dt)
+    if check not in (None, "", "0", "false"):
+        return JSONResponse({"file": name, "cameras": {str(cam): {
+            "segments": len(recs), "recorded_s": round(sum(min(r.start + (r.duration or 0.0), end) - max(r.start, start)
+                                                           for r in recs), 1)} for cam, recs in found.items()}})
     slot = ExportSlots(cfg.run_dir, cfg.streamer.max_exports).take(identity(request).address)
     if isinstance(slot, str):
         return _refused(slot, cfg)
-    name = file_name(sorted(found), start_dt, end_dt)
     joined = {cam: Joined() for cam in found}
     makers = [join([Piece(index.root / r.file, r.start) for r in recs], start, end,
                    comment(cfg, cam, start, end, recs), joined[cam]) for cam, recs in found.items()]

@@ -119,6 +119,17 @@ def test_both_cameras_come_as_one_zip_of_two_mp4s(root: Path, tmp_path: Path) ->
             assert len(frames_of(z.read(name))) == 90 * FPS
 
 
+def test_a_check_says_what_an_export_would_make_and_makes_nothing(root: Path, tmp_path: Path) -> None:
+    cfg = make_cfg(root, tmp_path, streamer__max_exports=1)
+    held = ExportSlots(cfg.run_dir, 1).take("192.0.2.9")   # every slot taken: a check needs none
+    r = client(cfg).get("/api/export?camera=0&from=2026-12-05T14:02:10&to=2026-12-05T14:03:40&check=1")
+    assert r.status_code == 200 and r.json() == {"file": "cam0_20261205_140210-140340.mp4",
+                                                 "cameras": {"0": {"segments": 3, "recorded_s": 60.0}}}
+    assert client(cfg).get("/api/export?camera=0&from=2026-12-04T15:00:00&to=2026-12-04T15:10:00&check=1"
+                           ).status_code == 404
+    held.close()   # type: ignore[union-attr]
+
+
 def test_refusals_are_json_with_a_reason(root: Path, tmp_path: Path) -> None:
     c = client(make_cfg(root, tmp_path, streamer__export_max_minutes=30))
     nothing = c.get("/api/export?camera=0&from=2026-12-04T15:00:00&to=2026-12-04T15:10:00")
@@ -128,6 +139,7 @@ def test_refusals_are_json_with_a_reason(root: Path, tmp_path: Path) -> None:
                          ("camera=0&from=2026-12-04 14:02&to=2026-12-04T14:03:00", "from"),
                          ("camera=0&from=2026-02-30T14:02:00&to=2026-12-04T14:03:00", "from"),
                          ("camera=0&to=2026-12-04T14:03:00", "from"),
+                         ("camera=0&from=0001-01-01T00:00&to=0001-01-01T00:30", "from"),       # before the clock
                          ("camera=2&" + RANGE, "camera"),
                          (RANGE, "camera")):
         r = c.get(f"/api/export?{query}")
