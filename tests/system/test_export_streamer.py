@@ -1,9 +1,11 @@
-"""Exports from a real streamer: a client that goes away or a streamer killed mid-export leaves
-nothing behind (no file, no slot held), and the next export from the same address goes ahead."""
+"""Exports from a real streamer: a client that stops reading holds up the export (no memory
+grows), a client that goes away or a streamer killed mid-export leaves nothing behind (no file,
+no slot held), and the next export from the same address goes ahead."""
 from __future__ import annotations
 
 import os
 import socket
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from fractions import Fraction
@@ -84,6 +86,19 @@ def _begin_export(env: dict[str, str]) -> socket.socket:
     return s
 
 
+def _rss_mb(pid: int) -> float:
+    """Resident memory of a process and its children (the streamer's workers)."""
+    total = 0.0
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1]) / 1024
+    except OSError:
+        return total
+    return total + sum(_rss_mb(int(c)) for c in children)
+
+
 def _export_goes_ahead(base: str) -> bool:
     with httpx.stream("GET", base + QUERY, timeout=30) as r:
         if r.status_code != 200:
@@ -96,8 +111,14 @@ def test_a_streamer_killed_mid_export_leaves_nothing_behind(system) -> None:
     procs, env, tmp = system
     base = _start(procs, env)
     before = _files(tmp)
+    pid = procs.running["streamer"].pid
+    idle_mb = _rss_mb(pid)
     client = _begin_export(env)
     try:
+        # The client reads nothing more: the export waits for it, holding a fragment or two,
+        # instead of making the rest (hundreds of MB) into memory.
+        time.sleep(3.0)
+        assert _rss_mb(pid) - idle_mb < 40, (idle_mb, _rss_mb(pid))
         with httpx.Client(timeout=10) as c:
             busy = c.get(base + QUERY)
         assert busy.status_code == 429 and busy.json()["reason"] == "per_address"
