@@ -21,10 +21,7 @@ Measured, each the median of repeated runs:
   through the app's routes; ``/api/health``'s function for both cameras;
 - a refresh when nothing changed and after one new segment; a recorder's full refresh
   of its camera at start; building the index again from the files alone;
-- the database's size;
-- the CPU of an export (what ``GET /api/export`` streams: packets copied from the segments):
-  90 s of one camera, and 60 min of two, from hard links to one 720p30 segment of the
-  synthetic street encoded as the recorder encodes (10 s segments with --quick).
+- the database's size.
 """
 from __future__ import annotations
 
@@ -138,88 +135,6 @@ def _passes(root: Path, count: int, recount: bool = False) -> list[float]:
     return took
 
 
-def _footage(path: Path, seconds: int) -> float:
-    """One segment of the synthetic street at 720p30 encoded as the recorder encodes (libx264
-    ultrafast, zerolatency, crf 23, a keyframe a second, fragmented MP4); returns the encode's CPU s."""
-    from fractions import Fraction
-
-    import av
-    import numpy as np
-
-    from capture.sources.synthetic import SyntheticSource
-    from common.clock import Pacer
-    from common.video.i420 import frame_bytes, planes
-    from common.video.streams import STREAMS
-
-    src = SyntheticSource(0, 30, "street")
-    src._pacer = Pacer(1000)   # rendered back to back: pacing is not measured here
-    (w, h), (sw, sh) = STREAMS["hd"], STREAMS["sd"]
-    hd_buf, sd_buf = np.zeros(frame_bytes(w, h), np.uint8), np.zeros(frame_bytes(sw, sh), np.uint8)
-    hd, sd = planes(hd_buf, w, h), planes(sd_buf, sw, sh)
-    encode_cpu = 0.0
-    with av.open(str(path), "w", format="mp4",
-                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof"}) as out:
-        stream = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "tune": "zerolatency",
-                                                             "crf": "23", "g": "30", "sc_threshold": "0"})
-        stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"
-        for i in range(seconds * 30):
-            src.capture(1.0).fill(hd, sd)
-            frame = av.VideoFrame.from_ndarray(hd_buf.reshape(h * 3 // 2, w), format="yuv420p")
-            frame.pts, frame.time_base = i, Fraction(1, 30)
-            cpu0 = time.process_time()
-            for packet in stream.encode(frame):
-                out.mux(packet)
-            encode_cpu += time.process_time() - cpu0
-        for packet in stream.encode():
-            out.mux(packet)
-    return encode_cpu
-
-
-def _export_figures(tmp: Path, quick: bool) -> list[Figure]:
-    """CPU of an export (:func:`streamer.archive.join.join`, what ``GET /api/export`` streams):
-    90 s of one camera and 60 min of two, from 720p30 segments of the synthetic street."""
-    from common.archive import segment_name
-    from streamer.archive.join import Joined, Piece, join
-
-    seg_s = 10 if quick else SEGMENT_S
-    folder = tmp / "export"
-    folder.mkdir()
-    master = folder / "master.mp4"
-    encode_cpu = _footage(master, seg_s)
-    start = datetime(2026, 12, 4, 14, 0, 0).timestamp()
-    pieces: dict[int, list[Piece]] = {}
-    for cam in (0, 1):
-        pieces[cam] = []
-        for k in range(3600 // seg_s):
-            t = start + k * seg_s
-            path = folder / segment_name.for_start(cam, datetime.fromtimestamp(t)).name
-            os.link(master, path)
-            pieces[cam].append(Piece(path, t))
-
-    def cpu_of(cams: tuple[int, ...], begin: float, end: float) -> tuple[float, Joined]:
-        joined = Joined()
-        cpu0 = time.process_time()
-        for cam in cams:
-            joined = Joined()
-            covering = [p for p in pieces[cam] if p.start < end and p.start + seg_s > begin]   # as the route's
-            for _ in join(covering, begin, end, "bench", joined):
-                pass
-        return time.process_time() - cpu0, joined
-
-    repeats = 3 if quick else 7
-    short = [cpu_of((0,), start + 130, start + 220) for _ in range(repeats)]
-    assert abs(short[0][1].duration - 90.0) < 1.0, short[0][1]
-    long = [cpu_of((0, 1), start, start + 3600) for _ in range(1 if quick else 3)]
-    mb = master.stat().st_size / 1e6
-    note = (f"packets copied, nothing decoded or encoded; files in the page cache; {seg_s} s segments of "
-            f"{mb:.1f} MB, whose encoding cost {encode_cpu:.1f} s of CPU each")
-    return [
-        summarise(SECTION, "export: 90 s of one camera, CPU", [1000 * c for c, _ in short], "ms", note=note),
-        summarise(SECTION, "export: 60 min of two cameras, CPU", [c for c, _ in long], "s",
-                  note=f"{2 * 3600 // seg_s} segments, {2 * long[0][1].bytes / 1e6:.0f} MB out; {note}"),
-    ]
-
-
 def run(quick: bool) -> list[Figure]:
     from fastapi import FastAPI
     from fastapi.testclient import TestClient
@@ -315,7 +230,6 @@ def run(quick: bool) -> list[Figure]:
                               busy_counted, "ms", note="one pass every RECOUNT_S"))
         figs.append(Figure(SECTION, f"database size ({scale})", size / 1e6, 0.0, "MB",
                            note=f"recordings.sqlite with its WAL; files and rows made in {build_s:.0f} s"))
-        figs += _export_figures(tmp, quick)
         if not quick:
             left = sum(1 for cam in ("cam0", "cam1") for _ in (root / cam).glob("*/*.mp4"))   # (retention took some)
             for p in root.glob(f"{DB_NAME}*"):
