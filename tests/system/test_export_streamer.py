@@ -99,6 +99,17 @@ def _rss_mb(pid: int) -> float:
     return total + sum(_rss_mb(int(c)) for c in children)
 
 
+def _nice_values(pid: int) -> list[int]:
+    """The nice value of each thread of a process (field 19 of its stat)."""
+    values = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            values.append(int((task / "stat").read_text().rsplit(")", 1)[1].split()[16]))
+        except (OSError, IndexError, ValueError):
+            continue   # the thread ended meanwhile
+    return values
+
+
 def _export_goes_ahead(base: str) -> bool:
     with httpx.stream("GET", base + QUERY, timeout=30) as r:
         if r.status_code != 200:
@@ -119,6 +130,8 @@ def test_a_streamer_killed_mid_export_leaves_nothing_behind(system) -> None:
         # instead of making the rest (hundreds of MB) into memory.
         time.sleep(3.0)
         assert _rss_mb(pid) - idle_mb < 40, (idle_mb, _rss_mb(pid))
+        # Every thread, the export's among them, runs below the recorders' priority.
+        assert min(_nice_values(pid)) >= 10, _nice_values(pid)
         with httpx.Client(timeout=10) as c:
             busy = c.get(base + QUERY)
         assert busy.status_code == 429 and busy.json()["reason"] == "per_address"
