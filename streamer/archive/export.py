@@ -120,20 +120,22 @@ class ExportResponse(StreamingResponse):
     (files closed, slot given back) however the response ends: finished, client gone, shutdown."""
 
     def __init__(self, first: bytes, chunks: Iterator[bytes], makers: list[Generator[bytes, None, None]],
-                 slot: ExitStack, headers: dict[str, str], media_type: str) -> None:
+                 slot: ExitStack, headers: dict[str, str], media_type: str, name: str,
+                 joined: dict[int, Joined]) -> None:
         self._first, self._chunks, self._makers, self._slot = first, chunks, makers, slot
+        self._name, self._joined, self._sent, self._done = name, joined, 0, False
         super().__init__(self._produce(), headers=headers, media_type=media_type)
 
     async def _produce(self) -> AsyncIterator[bytes]:
-        yield self._first
-        while True:
+        chunk: bytes | None = self._first
+        while chunk is not None:
+            if chunk:
+                yield chunk
+                self._sent += len(chunk)
             # Not cancellable: a cancelled response waits for the chunk being made, so
             # nothing is still making one when close() runs.
             chunk = await anyio.to_thread.run_sync(next, self._chunks, None)
-            if chunk is None:
-                return
-            if chunk:
-                yield chunk
+        self._done = True
 
     async def stream_response(self, send: Send) -> None:
         try:
@@ -143,6 +145,10 @@ class ExportResponse(StreamingResponse):
 
     def close(self) -> None:
         self.close_all(self._makers, self._slot)
+        frames = sum(j.frames for j in self._joined.values())
+        log.info("export of %s %s: %d pictures, %.1f MB sent", self._name,
+                 "sent" if self._done else "stopped (the client went away or the streamer is stopping)",
+                 frames, self._sent / 1e6)
 
     @staticmethod
     def close_all(makers: list[Generator[bytes, None, None]], slot: ExitStack) -> None:
@@ -219,4 +225,4 @@ def export(request: Request, camera: str | None = None, from_: str | None = Quer
           f" ({', '.join(f'camera {c}: {len(recs)} segments' for c, recs in found.items())})")
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     return ExportResponse(first, chunks, makers, slot, headers,
-                          media_type="video/mp4" if len(cams) == 1 else "application/zip")
+                          media_type="video/mp4" if len(cams) == 1 else "application/zip", name=name, joined=joined)

@@ -156,5 +156,6 @@ def test_a_client_that_goes_away_gives_its_slot_back(system) -> None:
         client = _begin_export(env)
         client.close()
         wait_until(lambda: _export_goes_ahead(base), 20, interval=0.5)
+        assert "export of cam0_20261204_140000-141000.mp4 stopped (the client went away" in procs.log("streamer")
     finally:
         procs.stop("streamer")

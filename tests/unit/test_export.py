@@ -184,6 +184,7 @@ def test_viewers_and_admins_may_export_and_it_is_logged(root: Path, tmp_path: Pa
             r = c.get(f"/api/export?camera=0&{RANGE}", headers={"Authorization": f"Basic {basic}"})
         assert r.status_code == 200, (name, r.text)
         assert f"control: export of cam0_20261204_140210-140340.mp4 by {name} from 127.0.0.1" in caplog.text
+        assert "export of cam0_20261204_140210-140340.mp4 sent: 900 pictures" in caplog.text
 
 
 # -- the join itself -------------------------------------------------------------------------------
