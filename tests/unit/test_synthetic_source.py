@@ -81,10 +81,12 @@ def _sd_at(src: SyntheticSource, t: float) -> np.ndarray:
     return sd[0].astype(np.int16)
 
 
-def test_the_default_scene_is_a_still_camera_with_someone_passing_now_and_then() -> None:
+@pytest.mark.slow
+def test_the_default_scene_is_a_still_camera_with_someone_passing_now_and_then(tmp_path) -> None:
     from capture.sources.registry import open_source
     from common.config import load
-    cfg = load({})
+    from tests.support.procs import isolated_env
+    cfg = load(isolated_env(tmp_path))
     source = open_source("synthetic", 0, cfg)
     assert isinstance(source, SyntheticSource) and source.script is not None
     every = cfg.camera.synthetic_motion_every
@@ -99,6 +101,7 @@ def test_the_default_scene_is_a_still_camera_with_someone_passing_now_and_then()
     assert (np.abs(c - a) > 40).sum() > 1000, "the figure is seen while it crosses"
 
 
+@pytest.mark.slow
 def test_the_street_scene_pans_with_motion_all_the_time() -> None:
     street = SyntheticSource(0, 30, "street")
     assert street.script is None
@@ -107,6 +110,7 @@ def test_the_street_scene_pans_with_motion_all_the_time() -> None:
 
 
 def test_still_scene_with_nobody_passing() -> None:
-    src = SyntheticSource(0, 30, "still", 0)
-    assert src.script is not None and src.script.sd_entries(0, 1e6) == []
-    assert all(src.script.figure_x(t) is None for t in range(0, 600, 7))
+    from capture.sources.synthetic import MotionScript
+    script = MotionScript(0)
+    assert script.sd_entries(0, 1e6) == []
+    assert all(script.figure_x(t) is None for t in range(0, 600, 7))
