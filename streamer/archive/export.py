@@ -199,7 +199,7 @@ def export(request: Request, camera: str | None = None, from_: str | None = Quer
     found = {cam: recs for cam in cams if (recs := covering(index, cam, start, end))}
     if not found:
         return not_found(f"nothing recorded from {local_time_text(start_dt)} to {local_time_text(end_dt)}")
-    name = file_name(sorted(found), start_dt, end_dt)
+    name = file_name(cams, start_dt, end_dt)   # "both" is a ZIP, even of the one camera that recorded
     if check not in (None, "", "0", "false"):
         return JSONResponse({"file": name, "cameras": {str(cam): {
             "segments": len(recs), "recorded_s": round(sum(min(r.start + (r.duration or 0.0), end) - max(r.start, start)

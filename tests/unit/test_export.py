@@ -132,6 +132,14 @@ def test_a_check_says_what_an_export_would_make_and_makes_nothing(root: Path, tm
     held.close()   # type: ignore[union-attr]
 
 
+def test_both_cameras_where_only_one_recorded_is_a_zip_of_that_one(root: Path, tmp_path: Path) -> None:
+    r = client(make_cfg(root, tmp_path)).get("/api/export?camera=both&from=2026-12-05T14:02:10&to=2026-12-05T14:03:40")
+    assert r.status_code == 200 and r.headers["content-type"] == "application/zip"
+    assert r.headers["content-disposition"] == 'attachment; filename="cam0-1_20261205_140210-140340.zip"'
+    with zipfile.ZipFile(io.BytesIO(r.content)) as z:
+        assert z.namelist() == ["cam0_20261205_140210-140340.mp4"]
+
+
 def test_refusals_are_json_with_a_reason(root: Path, tmp_path: Path) -> None:
     c = client(make_cfg(root, tmp_path, streamer__export_max_minutes=30))
     nothing = c.get("/api/export?camera=0&from=2026-12-04T15:00:00&to=2026-12-04T15:10:00")
