@@ -26,16 +26,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Generator
 from dataclasses import dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
 
+from recorder.encode.settings import TIME_BASE  # the segments' own time base
+from recorder.segments.writer import MUX_OPTIONS  # and their form: a fragment per keyframe
+
 log = logging.getLogger("streamer")
 
-TIME_BASE = Fraction(1, 90000)
-MUX_OPTIONS = {"movflags": "frag_keyframe+empty_moov+default_base_moof"}
 CHUNK = 256 * 1024          # bytes handed on at once (a fragment is usually less: a second of video)
 
 

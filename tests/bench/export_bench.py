@@ -37,6 +37,7 @@ def _footage(path: Path, seconds: int) -> float:
     from common.clock import Pacer
     from common.video.i420 import frame_bytes, planes
     from common.video.streams import STREAMS
+    from recorder.segments.writer import MUX_OPTIONS
 
     src = SyntheticSource(0, 30, "street")
     src._pacer = Pacer(1000)   # rendered back to back: pacing is not measured here
@@ -45,7 +46,7 @@ def _footage(path: Path, seconds: int) -> float:
     hd, sd = planes(hd_buf, w, h), planes(sd_buf, sw, sh)
     encode_cpu = 0.0
     with av.open(str(path), "w", format="mp4",
-                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof"}) as out:
+                 options=MUX_OPTIONS) as out:
         stream = out.add_stream("libx264", rate=30, options={"preset": "ultrafast", "tune": "zerolatency",
                                                              "crf": "23", "g": "30", "sc_threshold": "0"})
         stream.width, stream.height, stream.pix_fmt = w, h, "yuv420p"

@@ -16,6 +16,7 @@ import httpx
 import numpy as np
 import pytest
 
+from recorder.segments.writer import MUX_OPTIONS
 from tests.support.mp4_files import segment_path
 from tests.support.procs import Procs, isolated_env, wait_until
 
@@ -29,7 +30,7 @@ def _noisy_segment(path: Path, seconds: int = 30, fps: int = 10) -> None:
     of them is more than the sockets' buffers hold."""
     rng = np.random.default_rng(7)
     with av.open(str(path), "w", format="mp4",
-                 options={"movflags": "frag_keyframe+empty_moov+default_base_moof"}) as out:
+                 options=MUX_OPTIONS) as out:
         stream = out.add_stream("libx264", rate=fps, options={"preset": "ultrafast", "g": str(fps), "crf": "18"})
         stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
         for i in range(seconds * fps):
