@@ -65,7 +65,7 @@ def create_app(cfg: Config | None = None) -> FastAPI:
         return JSONResponse({"error": "internal error", "detail": type(exc).__name__}, status_code=500)
 
     for router in (live.router, api.status_router, api.controls_router, params_router, auth.login_router,
-                   archive.recordings_router, archive.events_router, archive.health_router):
+                   archive.recordings_router, archive.events_router, archive.health_router, archive.export_router):
         app.include_router(router)
     _mount_page(app)
     return app

@@ -7,7 +7,9 @@ answer with :meth:`ParamError.response` themselves, so they work without the app
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -126,6 +128,31 @@ def parse_date(raw: str) -> str:
     if error:
         raise ParamValueError("date", raw, ["YYMMDD (a calendar date, e.g. 261126)"], f"invalid date {raw!r}: {error}")
     return raw
+
+
+LOCAL_TIME_SHAPE = "YYYY-MM-DDTHH:MM[:SS]"   # the API's local times, as <input type="datetime-local"> sends them
+_LOCAL_TIME_RE = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2})?", re.ASCII)
+
+
+def local_time_text(when: datetime) -> str:
+    """A local time as the recordings and export APIs write it: ``2026-12-04T14:02:10``."""
+    return when.isoformat(timespec="seconds")
+
+
+def parse_local_time(field: str, raw: str | None) -> datetime:
+    """A local time (this machine's time zone, the cameras') in the shape :func:`local_time_text` writes;
+    seconds may be left out.  In the hour repeated when the clocks go back, the first one."""
+    allowed = [f"{LOCAL_TIME_SHAPE} (local time, e.g. 2026-12-04T14:02:10)"]
+    if raw is None:
+        raise ParamValueError(field, None, allowed, f"{field} is required: {LOCAL_TIME_SHAPE}")
+    if not _LOCAL_TIME_RE.fullmatch(raw):
+        raise ParamValueError(field, raw, allowed, f"invalid {field} {raw!r}: expected {LOCAL_TIME_SHAPE}")
+    try:
+        when = datetime.fromisoformat(raw)
+        when.timestamp()   # a moment the clock can tell (not year 1 east of UTC)
+    except (ValueError, OverflowError, OSError):
+        raise ParamValueError(field, raw, allowed, f"invalid {field} {raw!r}: not a calendar date and time") from None
+    return when
 
 
 @router.get("/api/config")

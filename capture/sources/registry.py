@@ -50,7 +50,8 @@ def resolve_kind(cfg: Config, camera: int = 0) -> tuple[str, str]:
 
 def open_source(kind: str, camera: int, cfg: Config) -> Source:
     if kind == "synthetic":
-        return SyntheticSource(camera, cfg.camera.fps, cfg.camera.synthetic_motion_every, cfg.run_dir)
+        return SyntheticSource(camera, cfg.camera.fps, cfg.camera.synthetic_scene, cfg.camera.synthetic_motion_every,
+                               cfg.run_dir)
     if kind == "picamera2":
         return PicameraSource(camera, cfg.camera.fps, cfg.camera.capture_timeout, pin=cfg.camera_id(camera),
                               autofocus=cfg.camera.autofocus, lens_position=cfg.camera.lens_position)

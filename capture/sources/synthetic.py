@@ -1,18 +1,20 @@
-"""A synthetic camera: a moving, textured, noisy street-like scene at an exact frame rate.
+"""A synthetic camera: a textured, noisy street-like scene at an exact frame rate.
 
 Everything costly is computed once: the scene (value-noise texture at three scales, bands
 and a grid of "windows") for both streams, and a long strip of sensor noise.  Each frame
-then costs a few slice copies: a panning window of the scene, a moving "vehicle", and a
-window of the noise strip at a new offset, so the picture changes every frame and
-compresses like a camera's (not like a flat test card).
+then costs a few slice copies and a window of the noise strip at a new offset, so the
+picture changes every frame and compresses like a camera's (not like a flat test card).
 
 The sd stream shows the centre crop of the hd picture with the sd picture's 4:3 shape
 (960x720 scaled to 640x480), so both streams show the same scene without distortion.
 
-With ``camera.synthetic_motion_every`` set, the scene is a still camera's instead (no pan,
-no vehicle) with a slow lighting ramp (a passing cloud), and a figure walks across it at
-known times (:class:`MotionScript`): the motion detector's test card.  :func:`sd_frames`
-renders those sd frames directly, with the overlay, faster than real time.
+Two scenes (``camera.synthetic_scene``).  ``still``, the default, is what a mounted camera
+sees: no pan, a slow lighting ramp (a passing cloud), and a figure walking across every
+``camera.synthetic_motion_every`` seconds at known times (:class:`MotionScript`), so motion
+is seen now and then, as in a shop; it is also the motion detector's test card, and
+:func:`sd_frames` renders its sd frames directly, with the overlay, faster than real time.
+``street`` pans over the street with a vehicle always crossing: motion all the time, the
+heaviest picture for the encoders.
 """
 from __future__ import annotations
 
@@ -28,6 +30,7 @@ import numpy as np
 
 from capture.sources.base import CameraFailed, CapturedFrame, Planes
 from common.clock import Pacer, stamp_text
+from common.config.sections import CameraSection
 from common.video.overlay import FrameStamp
 from common.video.streams import STREAMS
 
@@ -48,7 +51,7 @@ class MotionScript:
     picture (the centre crop the detector reads) ``sd_enter_after`` s later.
     """
 
-    every: float
+    every: float                  # 0: nobody crosses
     speed: float = 220.0          # hd pixels per second: a walk across the picture in 6 s
     figure_w: int = 60            # hd pixels
     figure_h: int = 170
@@ -66,6 +69,8 @@ class MotionScript:
 
     def figure_x(self, t: float) -> int | None:
         """Left edge of the figure in hd pixels at time ``t``, or None when it is not in view."""
+        if self.every <= 0:
+            return None
         phase = t % self.every
         if phase >= self.crossing_s:
             return None
@@ -76,6 +81,8 @@ class MotionScript:
 
     def sd_entries(self, t0: float, t1: float) -> list[float]:
         """Times in [t0, t1) when the figure enters the sd picture."""
+        if self.every <= 0:
+            return []
         n = math.ceil((t0 - self.sd_enter_after) / self.every)
         out = []
         while n * self.every + self.sd_enter_after < t1:
@@ -237,8 +244,8 @@ class SyntheticSource:
 
     kind = "synthetic"
 
-    def __init__(self, camera: int, fps: float, motion_every: float = 0,
-                 cache_dir: Path | None = None) -> None:
+    def __init__(self, camera: int, fps: float, scene: str = CameraSection.synthetic_scene,
+                 motion_every: float = CameraSection.synthetic_motion_every, cache_dir: Path | None = None) -> None:
         self.camera = camera
         self.fps = fps
         seed = 1234 + camera * 17
@@ -249,7 +256,7 @@ class SyntheticSource:
         if cache is not None and cached is None:
             _save(cache, {f"{name}_{k}": getattr(scene, k) for name, scene in (("hd", self.hd), ("sd", self.sd))
                           for k in "yuv"})
-        self.script = MotionScript(motion_every) if motion_every > 0 else None
+        self.script = MotionScript(motion_every) if scene == "still" else None   # None: the street
         self._pacer: Pacer | None = None
         self._frame_no = 0
         self._t0 = time.monotonic()

@@ -106,10 +106,12 @@ class CameraSection(Section):
     absent_retry_seconds: Annotated[float, between(1, 3600)] = 60.0
     # No frame published for this long (a hung camera stack): the capture process exits.
     watchdog_seconds: Annotated[float, between(1, 600)] = 5.0
-    # Synthetic source only: a still scene (no pan, no vehicle) with a lighting ramp, and
-    # a figure crossing it every this many seconds.  0: the usual moving street scene.
+    # Synthetic source only: "still" is a still camera's view with a slow lighting ramp and a
+    # figure crossing it every synthetic_motion_every seconds (0: nobody); "street" pans over
+    # a street with a vehicle always passing (motion all the time).
+    synthetic_scene: Annotated[str, one_of("still", "street")] = "still"
     synthetic_motion_every: Annotated[float, Rule(lambda v: v == 0 or 10 <= v <= 86400,
-                                                  "0 (off) or a number of seconds from 10 to 86400")] = 0
+                                                  "0 (nobody passes) or a number of seconds from 10 to 86400")] = 60
     # Pi cameras with a focusing lens (Camera Module 3): continuous autofocus, a fixed lens
     # position (`lens_position`, dioptres: 0 is infinity, 2 is half a metre), or the lens left
     # where libcamera puts it.  Cameras without autofocus ignore both.
@@ -143,6 +145,10 @@ class StreamerSection(Section):
     nice: Annotated[int, between(0, 19)] = 10
     # Open connections per process; more are answered 503 (the fd limit is raised to fit).
     max_connections: Annotated[int, between(16, 60000)] = 2000
+    # Exports of recordings (GET /api/export): the longest range, and how many run at once
+    # (one per address; more are answered 429).
+    export_max_minutes: Annotated[float, between(1, 1440)] = 60
+    max_exports: Annotated[int, between(1, 8)] = 2
 
 
 @dataclass(frozen=True, eq=False)

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Request
 
 from streamer.api.context import ApiContext
 from streamer.api.status import full_status, legacy_stats, recording_status
-from streamer.auth import identity
+from streamer.auth import audit_action, identity
 from streamer.params import LEGACY_RESOLUTIONS, ParamError, check_camera
 
 router = APIRouter()
@@ -22,10 +22,7 @@ log = logging.getLogger("streamer")
 
 
 def _audit(request: Request, action: str, note: str = "") -> None:
-    who = identity(request)
-    log.info("control: %s by %s from %s%s", action, who.label(), who.address, note)
-    request.app.state.rt.board.publish_last_control({"action": action, "by": who.label(), "from": who.address,
-                                                     "at": time.time()})
+    audit_action(request, request.app.state.rt.board, action, note)
 
 
 def last_camera(rt: ApiContext) -> int:

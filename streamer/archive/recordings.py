@@ -34,7 +34,7 @@ from common.archive import segment_name
 from common.archive.gaplog import cause_of, read_gaplog
 from common.archive.index import ArchiveIndex, Recording, inside_root
 from common.config import Config
-from streamer.params import ParamError, not_found, parse_camera, parse_date
+from streamer.params import ParamError, local_time_text, not_found, parse_camera, parse_date
 
 router = APIRouter()
 
@@ -68,7 +68,7 @@ def segment_doc(rec: Recording) -> dict[str, Any]:
     return {
         "file": rec.name,
         "url": f"/recordings/{rec.file}",
-        "start": started.isoformat(timespec="seconds"),
+        "start": local_time_text(started),
         "start_epoch": round(rec.start, 3),
         "start_s": round(start_s, 3),
         "duration_s": None if rec.duration is None else round(rec.duration, 3),

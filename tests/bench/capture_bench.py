@@ -31,7 +31,7 @@ CPU_LIMIT = 10.0     # %core per camera on the synthetic source
 
 
 def _jpeg_sizes(frames: int) -> list[float]:
-    src = SyntheticSource(0, 30)
+    src = SyntheticSource(0, 30, "street")
     src._pacer = Pacer(1000)  # render back to back; pacing is not measured here
     hd, sd = (planes(np.zeros(frame_bytes(w, h), np.uint8), w, h) for w, h in (STREAMS["hd"], STREAMS["sd"]))
     sizes = []

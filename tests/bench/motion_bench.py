@@ -190,7 +190,7 @@ def run(quick: bool) -> list[Figure]:
     figures = _synthetic(cfg, quick)
     figures += _real(cfg, quick)
     windows, window_s = (2, 4.0) if quick else (3, 10.0)
-    cpu = _cpu_per_camera(windows, window_s, camera__synthetic_motion_every=10)
+    cpu = _cpu_per_camera(windows, window_s, camera__synthetic_scene="still", camera__synthetic_motion_every=10)
     figures.append(summarise(SECTION, "motion CPU per camera", cpu, "%core", f"<= {CPU_MAX:g} %core",
                              lambda v: v <= CPU_MAX,
                              note=f"python -m motion on 2 synthetic cameras at {cfg.motion.analyse_fps:g} fps, "

@@ -42,7 +42,7 @@ MB = 1_000_000
 def synthetic_hd(count: int) -> list[np.ndarray]:
     """Distinct I420 frames of the synthetic camera (moving scene, sensor noise)."""
     from capture.sources.synthetic import SyntheticSource
-    src = SyntheticSource(0, FPS)
+    src = SyntheticSource(0, FPS, "street")
     out = []
     for n in range(count):
         data = np.empty((H * 3 // 2, W), np.uint8)

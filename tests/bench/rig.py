@@ -30,6 +30,8 @@ class Rig:
     def __init__(self, **overrides: object) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="sht-bench-"))
         overrides.setdefault("streamer__host", "127.0.0.1")
+        # The heaviest picture: the panning street with motion all the time, not the still default.
+        overrides.setdefault("camera__synthetic_scene", "street")
         self.env = isolated_env(self.tmp / "sht", **overrides)
         self.cfg = load(self.env)
         self.procs = Procs(self.env, self.tmp / "logs")

@@ -22,7 +22,9 @@ BUDGET_S = 45.0      # examples left when it is spent are not sent (a live feed 
 HONEST_503 = (b"no picture", b"no video")   # a camera without a picture or video says so
 KNOWN = {"camera_id": ["0", "1", "2", "-1", "00"], "enabled": ["true", "false", "TRUE"],
          "resolution": ["640x480", "1280x720"], "view": ["dual", "0", "1"], "res": ["480p", "720p"],
-         "camera": ["0", "1"], "date": ["260101", "991231", "000000"], "download": ["1", "0"],
+         "camera": ["0", "1", "both"], "date": ["260101", "991231", "000000"], "download": ["1", "0"],
+         "from": ["2026-01-01T00:00", "0001-01-01T00:00", "9999-12-31T23:59:59", "2026-02-30T00:00"],
+         "to": ["2026-01-01T00:30", "2026-01-01T00:00:00", "9999-12-31T23:59:59"], "check": ["1", "0"],
          "rel": ["cam0/260101/cam0_20260101_000000.mp4", "../../etc/passwd", "cam0/../../x", "%2e%2e/x"]}
 TEXT = st.text(st.characters(blacklist_categories=("Cs",)), min_size=0, max_size=80)
 HOSTILE = st.sampled_from(["", " ", "..", "%", "%00", "\x00", "a" * 5000, "\u202e", "0x1", "1e9", "NaN",

@@ -70,3 +70,47 @@ def test_pacer_skips_missed_ticks_instead_of_bursting() -> None:
     assert pacer.skipped == 2 and deadline == start + 4 * 1_000_000_000 // 30
     sleeps = clock.sleeps
     assert pacer.wait() == start + 5 * 1_000_000_000 // 30 and clock.sleeps == sleeps + 1
+
+
+# -- the scenes: still by default, the panning street on request -----------------------------------
+def _sd_at(src: SyntheticSource, t: float) -> np.ndarray:
+    """The sd Y plane the source draws for capture time ``t`` (seconds)."""
+    from capture.sources.synthetic import _SyntheticFrame
+    hd, sd = _planes(1280, 720), _planes(640, 480)
+    _SyntheticFrame(int(t * 1e9), 0, src, 1).fill(hd, sd)
+    return sd[0].astype(np.int16)
+
+
+@pytest.mark.slow
+def test_the_default_scene_is_a_still_camera_with_someone_passing_now_and_then(tmp_path) -> None:
+    from capture.sources.registry import open_source
+    from common.config import load
+    from tests.support.procs import isolated_env
+    cfg = load(isolated_env(tmp_path))
+    source = open_source("synthetic", 0, cfg)
+    assert isinstance(source, SyntheticSource) and source.script is not None
+    every = cfg.camera.synthetic_motion_every
+    assert every >= 30, "now and then, not all the time"
+    empty = [t for t in (every * 10 + every / 2 + k for k in range(4)) if source.script.figure_x(t) is None]
+    assert len(empty) == 4, "nobody in view half-way between two crossings"
+    a, b = _sd_at(source, empty[0]), _sd_at(source, empty[-1])
+    # Three seconds apart with nobody passing: only sensor noise and a slow light change.
+    assert np.abs(a - b).mean() < 6, np.abs(a - b).mean()
+    crossing = every * 10 + source.script.sd_enter_after + 1.0
+    c = _sd_at(source, crossing)
+    assert (np.abs(c - a) > 40).sum() > 1000, "the figure is seen while it crosses"
+
+
+@pytest.mark.slow
+def test_the_street_scene_pans_with_motion_all_the_time() -> None:
+    street = SyntheticSource(0, 30, "street")
+    assert street.script is None
+    a, b = _sd_at(street, 100.0), _sd_at(street, 103.0)
+    assert np.abs(a - b).mean() > 10, np.abs(a - b).mean()
+
+
+def test_still_scene_with_nobody_passing() -> None:
+    from capture.sources.synthetic import MotionScript
+    script = MotionScript(0)
+    assert script.sd_entries(0, 1e6) == []
+    assert all(script.figure_x(t) is None for t in range(0, 600, 7))
