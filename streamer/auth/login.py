@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from streamer import pages
-from streamer.auth.access import ADD_ADMIN, Guard, identity
+from streamer.auth.access import ADD_ADMIN, Guard, identity, too_many_logins
 from streamer.auth.sessions import COOKIE, LIFETIME_S
 
 router = APIRouter()
@@ -56,18 +56,17 @@ async def _credentials(request: Request) -> tuple[str, str] | None:
 @router.post("/login")
 async def login(request: Request) -> Response:
     guard, who = _guard(request), identity(request)
-    wait = guard.failures.blocked_for(who.address)
+    wait = guard.login_wait(who.address)
     if wait > 0:
-        return JSONResponse({"error": "too many failed logins", "retry_after_s": round(wait)}, status_code=429,
-                            headers={"Retry-After": str(max(1, round(wait)))})
+        return too_many_logins(wait)
     creds = await _credentials(request)
     if creds is None:
         return JSONResponse({"error": "send user and password (JSON or form)", "field": "user"}, status_code=400)
-    user = await guard.check_password(*creds)
+    user, wait = await guard.log_in(who.address, *creds)
+    if wait > 0:
+        return too_many_logins(wait)
     if user is None:
-        guard.login_failed(who.address, creds[0])
         return JSONResponse({"error": "wrong user name or password"}, status_code=401)
-    guard.failures.succeeded(who.address)
     response = JSONResponse({"user": user.name, "role": user.role})
     response.set_cookie(COOKIE, guard.sessions.issue(user.name, user.hash), max_age=LIFETIME_S, path="/",
                         httponly=True, samesite="strict", secure=_secure(request))

@@ -1,0 +1,101 @@
+"""Logins against a real streamer of two workers: the limits hold under bursts from one address
+and from many, and a good login clears only its own account."""
+from __future__ import annotations
+
+import base64
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.guesses import CHECKED, burst, login_request
+from tests.support.security_rig import SecureSystem
+
+pytestmark = pytest.mark.slow
+
+PROXY = "127.0.0.3"       # a trusted reverse proxy: its X-Forwarded-For names the client
+# Each test guesses at its own account: a guessed-at account stays refused for a minute.
+PASSWORDS = {"boss": "correct horse", "owner": "owner pass 1", "keeper": "keeper pass 1", "guest": "guest pass 1",
+             "watcher": "watcher pass 1"}
+
+
+@pytest.fixture(scope="module")
+def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
+    with SecureSystem(tmp_path_factory.mktemp("logins"), cameras=(0,), streamer__workers=2,
+                      security__trusted_proxies=f'["{PROXY}/32"]',
+                      security__allow='["127.0.0.0/8", "2001:db8::/32"]') as sysm:
+        for name, password in PASSWORDS.items():
+            sysm.add_user(name, password, "viewer" if name == "guest" else "admin")
+        yield sysm.start(headers=basic("watcher", PASSWORDS["watcher"]))
+
+
+def basic(user: str, password: str) -> dict[str, str]:
+    return {"Authorization": "Basic " + base64.b64encode(f"{user}:{password}".encode()).decode()}
+
+
+def checked(codes: dict[int, int]) -> int:
+    return sum(codes.get(c, 0) for c in CHECKED)
+
+
+def test_a_burst_from_one_address_gets_only_the_limit_checked(system: SecureSystem) -> None:
+    """100 connections from one address send POST /login at once, one with the right password."""
+    requests = [("127.0.0.10", login_request("boss", f"wrong {i}")) for i in range(99)]
+    requests.insert(50, ("127.0.0.10", login_request("boss", PASSWORDS["boss"])))
+    codes = burst(system.port, requests)
+    print(f"\nburst of 100 from one address: {dict(codes)}")
+    # At most five wrong ones checked; the right one may be among them (it is no failure).
+    assert 1 <= codes[401] <= 5 and codes[200] <= 1 and codes[429] >= 94, codes
+    r = system.get("/api/status", source="127.0.0.10", headers=basic("boss", PASSWORDS["boss"]))
+    assert r.status_code == 429 and int(r.headers["retry-after"]) > 30
+
+
+def test_fifty_addresses_get_only_the_limit_checked_against_one_account(system: SecureSystem) -> None:
+    sources = [f"127.0.1.{n}" for n in range(1, 51)]
+    codes = burst(system.port, [(src, login_request("owner", f"guess {src} {i}")) for src in sources
+                                for i in range(2)])
+    print(f"\nburst of 2 guesses from each of 50 addresses at one account: {dict(codes)}")
+    assert 1 <= checked(codes) <= 5 and codes[429] >= 95, codes
+    # The account's logins wait; another account from the same addresses does not.
+    with system.client("127.0.0.11") as c:
+        r = c.post("/login", json={"user": "owner", "password": PASSWORDS["owner"]})
+        assert r.status_code == 429 and r.json()["retry_after_s"] > 30
+        assert c.post("/login", json={"user": "keeper", "password": PASSWORDS["keeper"]}).status_code == 200
+    assert "login: 5 failed attempts as 'owner' within 60 s" in system.log()
+
+
+def test_a_good_login_does_not_wipe_the_guesses_of_its_address(system: SecureSystem) -> None:
+    """A viewer alternates 4 wrong admin passwords with its own good login."""
+    guesses, refused = 0, 0
+    with system.client("127.0.0.12") as c:
+        for _ in range(5):
+            for i in range(4):
+                r = c.post("/login", json={"user": "keeper", "password": f"nope nope {i}"})
+                if r.status_code == 429:
+                    refused += 1
+                    continue
+                assert r.status_code == 401
+                guesses += 1
+            c.post("/login", json={"user": "guest", "password": PASSWORDS["guest"]})
+    assert guesses == 5 and refused == 15
+
+
+def test_limits_are_one_count_for_both_workers(system: SecureSystem) -> None:
+    """Guesses on new connections reach both workers; they still count once."""
+    codes = [system.get("/api/status", source="127.0.0.13", headers={**basic(f"user{i}", "wrong password"),
+                                                                       "Connection": "close"}).status_code
+             for i in range(20)]
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
+    pids = {system.get("/api/status", headers={**basic("watcher", PASSWORDS["watcher"]), "Connection": "close"}
+                       ).json()["worker_pid"] for _ in range(30)}
+    assert len(pids) == 2, pids
+
+
+def test_rotating_ipv6_addresses_count_as_one_client(system: SecureSystem) -> None:
+    """Behind the trusted proxy, each guess from another address of one /64, at another name."""
+    codes = []
+    for i in range(12):
+        headers = {"X-Forwarded-For": f"2001:db8:1:2::{i + 1:x}", **basic(f"name{i}", "wrong password")}
+        codes.append(system.get("/api/status", source=PROXY, headers=headers).status_code)
+    assert codes[:5] == [401] * 5 and set(codes[5:]) == {429}, codes
+    # Another /64 is another client.
+    other = {"X-Forwarded-For": "2001:db8:1:3::1", **basic("name99", "wrong password")}
+    assert system.get("/api/status", source=PROXY, headers=other).status_code == 401
