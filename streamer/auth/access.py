@@ -32,7 +32,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from common.config import Config
 from streamer.auth.accounts import User, UserError, Users, check_name
 from streamer.auth.limits import Attempt, LoginFailures, RateLimit, client_key, limit_file
-from streamer.auth.sessions import COOKIE, Sessions, fingerprint, load_secret
+from streamer.auth.logouts import Logouts
+from streamer.auth.sessions import COOKIE, Sessions, Token, fingerprint, load_secret
 
 log = logging.getLogger("streamer")
 
@@ -126,6 +127,7 @@ class Guard:
             log.error("session secret %s/session.key: %s; using a temporary one", cfg.run_dir, exc)
             secret = os.urandom(32)
         self.sessions = Sessions(secret)
+        self.logouts = Logouts(cfg.run_dir)
         self.failures = LoginFailures(limit_file(cfg, "logins"))
         self._refusal_log = RateLimit(rate=1 / 60, burst=1)   # one log line per address a minute
         self._basic: dict[str, tuple[str, str, float]] = {}    # digest -> (user, fingerprint, until)
@@ -176,7 +178,8 @@ class Guard:
             log.warning("%s (further refusals of %s are logged once a minute)", message, address)
 
     # -- who is it -----------------------------------------------------------------------------
-    def from_cookie(self, headers: dict[bytes, bytes]) -> User | None:
+    def session_of(self, headers: dict[bytes, bytes]) -> Token | None:
+        """The valid, unexpired session token of a request's cookie, if it carries one."""
         raw = headers.get(b"cookie")
         if not raw:
             return None
@@ -185,11 +188,16 @@ class Guard:
         except CookieError:
             return None
         morsel = jar.get(COOKIE)
-        found = self.sessions.read(morsel.value) if morsel is not None else None
-        if found is None:
+        return self.sessions.read(morsel.value) if morsel is not None else None
+
+    def from_cookie(self, headers: dict[bytes, bytes]) -> User | None:
+        token = self.session_of(headers)
+        if token is None:
             return None
-        user = self.users.get(found[0])
-        return user if user is not None and hmac.compare_digest(fingerprint(user.hash), found[1]) else None
+        user = self.users.get(token.user)
+        if user is None or fingerprint(user.hash) != token.fingerprint or self.logouts.ended(token):
+            return None
+        return user
 
     async def check_password(self, name: str, password: str) -> User | None:
         async with self._scrypt:

@@ -1,6 +1,7 @@
 """The login page and its routes: log in (a session cookie), log out, and who am I."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -75,6 +76,11 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    """End this session on the server (a saved copy of the cookie stops working too) and clear the cookie."""
+    guard = _guard(request)
+    token = guard.session_of(dict(request.scope["headers"]))
+    if token is not None:
+        await asyncio.to_thread(guard.logouts.end, token, list(guard.users.all()))
     response = JSONResponse({"user": None})
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
     return response

@@ -1,13 +1,16 @@
 """Logins against a real streamer of two workers: the limits hold under bursts from one address
-and from many, and a good login clears only its own account."""
+and from many, a good login clears only its own account, and a logout ends the session for
+good."""
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
 
+import httpx
 import pytest
 
 from tests.support.guesses import CHECKED, burst, login_request
+from tests.support.procs import wait_until
 from tests.support.security_rig import SecureSystem
 
 pytestmark = pytest.mark.slow
@@ -99,3 +102,32 @@ def test_rotating_ipv6_addresses_count_as_one_client(system: SecureSystem) -> No
     # Another /64 is another client.
     other = {"X-Forwarded-For": "2001:db8:1:3::1", **basic("name99", "wrong password")}
     assert system.get("/api/status", source=PROXY, headers=other).status_code == 401
+
+
+def cookie_of(response: httpx.Response) -> str:
+    return response.headers["set-cookie"].split(";", 1)[0]
+
+
+def test_logout_ends_the_session_on_every_worker_and_after_a_restart(system: SecureSystem) -> None:
+    with system.client("127.0.0.14") as c:
+        saved = cookie_of(c.post("/login", json={"user": "watcher", "password": PASSWORDS["watcher"]}))
+        kept = cookie_of(c.post("/login", json={"user": "watcher", "password": PASSWORDS["watcher"]}))
+
+    def status(cookie: str) -> int:
+        try:
+            return system.get("/api/status", headers={"Cookie": cookie, "Connection": "close"}).status_code
+        except httpx.HTTPError:
+            return 0     # not serving (while it restarts)
+
+    assert status(saved) == 200 and status(kept) == 200
+    r = system.get("/logout", method="POST", headers={"Cookie": saved})
+    assert r.status_code == 200 and "sht_session=" in r.headers["set-cookie"]
+    assert [status(saved) for _ in range(10)] == [401] * 10       # both workers
+    assert status(kept) == 200                                     # another session of the same user
+    system.procs.stop("streamer")
+    system.procs.start("streamer", "-m", "streamer")
+    wait_until(lambda: status(kept) == 200, 40, interval=0.3)
+    assert status(saved) == 401
+    # A new password ends every session of that user.
+    system.add_user("watcher", "another horse", "admin")
+    assert status(kept) == 401

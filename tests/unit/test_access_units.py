@@ -84,7 +84,9 @@ def test_session_tokens(tmp_path: Path) -> None:
     assert stat.S_IMODE((tmp_path / "run" / "session.key").stat().st_mode) == 0o600
     s = Sessions(secret)
     token = s.issue("boss", "hash-1")
-    assert s.read(token) == ("boss", fingerprint("hash-1"))
+    got = s.read(token)
+    assert got is not None and (got.user, got.fingerprint) == ("boss", fingerprint("hash-1"))
+    assert len(got.id) == 12 and got.id != s.read(s.issue("boss", "hash-1")).id
     payload, sig = token.split(".")
     assert s.read(payload + "." + sig[:-2] + "AA") is None
     assert Sessions(os.urandom(32)).read(token) is None

@@ -1,11 +1,13 @@
-"""Login limits and rate limits on their own: shared between processes, bounded, counted
-before the password check, and cleared only where a success says."""
+"""Login limits, rate limits and logouts on their own: shared between processes, bounded,
+counted before the password check, and cleared only where a success says."""
 from __future__ import annotations
 
+import json
 import math
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -13,6 +15,8 @@ import pytest
 from common.state.slots import GROUP, HEADER_BYTES, SlotTable
 from streamer.auth.access import account_key
 from streamer.auth.limits import LoginFailures, RateLimit, client_key
+from streamer.auth.logouts import MAX_PER_USER, Logouts
+from streamer.auth.sessions import Sessions
 from tests.support.procs import REPO
 
 
@@ -157,3 +161,35 @@ def test_a_half_written_record_counts_as_none(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     assert f.blocked_for("client a") <= f.block
     assert f.reserve(("client b",)).wait == 0
+
+
+def test_a_logged_out_session_stays_ended_for_every_worker_and_after_a_restart(tmp_path: Path) -> None:
+    s = Sessions(os.urandom(32))
+    first, second = s.read(s.issue("boss", "h")), s.read(s.issue("boss", "h"))
+    assert first is not None and second is not None
+    workers = [Logouts(tmp_path), Logouts(tmp_path)]
+    assert not any(w.ended(first) for w in workers)
+    workers[0].end(first, ["boss"])
+    assert all(w.ended(first) for w in workers) and not any(w.ended(second) for w in workers)
+    assert Logouts(tmp_path).ended(first)        # a new process: still ended
+    assert (tmp_path / "sessions-ended.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_logged_out_sessions_are_bounded_and_err_towards_ending(tmp_path: Path) -> None:
+    s, logouts = Sessions(os.urandom(32)), Logouts(tmp_path)
+    base = s.read(s.issue("boss", "h"))
+    assert base is not None
+    # Sessions issued one after another expire one after another.
+    tokens = [replace(base, id=f"id{i}", expires=base.expires + i) for i in range(MAX_PER_USER + 10)]
+    for token in tokens:
+        logouts.end(token, ["boss", "guest"])
+    assert all(logouts.ended(t) for t in tokens)
+    stored = json.loads((tmp_path / "sessions-ended.json").read_text())
+    assert len(stored["ended"]["boss"]) == MAX_PER_USER and stored["cut"]["boss"] == base.expires + 9
+    # The cut-off ends the older sessions of that user only.
+    assert logouts.ended(replace(base, id="older"))
+    assert not logouts.ended(replace(base, id="newer", expires=base.expires + 200))
+    assert not logouts.ended(replace(base, user="guest", id="older"))
+    # A user who no longer exists loses their entries at the next logout.
+    logouts.end(replace(base, user="guest"), ["guest"])
+    assert "boss" not in (tmp_path / "sessions-ended.json").read_text()
