@@ -5,7 +5,9 @@ the ``Host`` header must name this machine (421, against DNS rebinding), a state
 request must come from this server's own origin (403, against other web pages), and then
 the client must be logged in when accounts exist (a session cookie, or HTTP Basic for
 scripts; 401), with the admin role for a state-changing request (403).  With no account,
-anyone allowed may watch and only this machine may change anything.
+anyone allowed may watch and only this machine may change anything; when
+``security.allow`` also lets in networks beyond the private ranges, only this machine may
+connect at all until an account exists (never open to the internet by default).
 
 The address, user and role go into ``scope["state"]`` for the routes (``identity()``).
 """
@@ -30,6 +32,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.config import Config
+from common.config.sections import DEFAULT_ALLOW
 from streamer.auth.accounts import User, UserError, Users, check_name
 from streamer.auth.limits import Attempt, LoginFailures, RateLimit, client_key, limit_file
 from streamer.auth.logouts import Logouts
@@ -86,6 +89,13 @@ def _inside(addr: Any, networks: list[Any]) -> bool:
     return addr is not None and any(addr.version == n.version and addr in n for n in networks)
 
 
+def public_networks(allow: list[str]) -> list[str]:
+    """The networks of ``allow`` that reach beyond loopback and the private ranges."""
+    private = _networks(DEFAULT_ALLOW)
+    return [cidr for cidr, net in zip(allow, _networks(allow))
+            if not any(net.version == p.version and net.subnet_of(p) for p in private)]  # type: ignore[arg-type]
+
+
 def account_key(name: str) -> str:
     """The unit an account is counted by: its name, or one for all names no account can have."""
     try:
@@ -132,6 +142,13 @@ class Guard:
         self._refusal_log = RateLimit(rate=1 / 60, burst=1)   # one log line per address a minute
         self._basic: dict[str, tuple[str, str, float]] = {}    # digest -> (user, fingerprint, until)
         self._scrypt = asyncio.Semaphore(SCRYPT_AT_ONCE)
+        self.public = public_networks(sec.allow)
+        if self.public and not self.users.any():
+            log.warning("%s", self.public_refusal())
+
+    def public_refusal(self) -> str:
+        return (f"no account exists and security.allow lets in public networks ({', '.join(self.public)}): "
+                f"only this machine may connect until an admin is added with `{ADD_ADMIN}`")
 
     # -- the rules ---------------------------------------------------------------------------
     def address(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
@@ -310,6 +327,11 @@ class AccessControl:
         state = scope.setdefault("state", {})
         if not g.users.any():
             state["identity"] = Identity(address, None, "admin" if _loopback(address) else "viewer")
+            # A loopback request relaying someone else's (a proxy not in trusted_proxies) is not this machine.
+            relayed = b"x-forwarded-for" in headers or b"forwarded" in headers
+            if g.public and (relayed or not _loopback(address)):
+                g.log_refusal(address, f"refused {address}: {g.public_refusal()}")
+                return _json(403, {"error": g.public_refusal(), "how": ADD_ADMIN, "setting": "security.allow"})
             if unsafe and not public and not _loopback(address):
                 return _json(403, {"error": "no account exists: only this machine may change settings; "
                                             f"add an admin with `{ADD_ADMIN}`", "how": ADD_ADMIN})

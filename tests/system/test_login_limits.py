@@ -1,10 +1,11 @@
 """Logins against a real streamer of two workers: the limits hold under bursts from one address
-and from many, a good login clears only its own account, and a logout ends the session for
-good."""
+and from many, a good login clears only its own account, a logout ends the session for good,
+and with no account the camera never opens to public networks."""
 from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -131,3 +132,31 @@ def test_logout_ends_the_session_on_every_worker_and_after_a_restart(system: Sec
     # A new password ends every session of that user.
     system.add_user("watcher", "another horse", "admin")
     assert status(kept) == 401
+
+
+@pytest.fixture
+def wide_open(tmp_path: Path) -> Iterator[SecureSystem]:
+    """No account, and security.allow as for a reverse proxy on the internet."""
+    with SecureSystem(tmp_path, cameras=(0,), security__trusted_proxies=f'["{PROXY}/32"]',
+                      security__allow='["0.0.0.0/0", "::/0"]') as sysm:
+        yield sysm.start()
+
+
+def test_no_account_and_public_networks_serve_only_this_machine(wide_open: SecureSystem) -> None:
+    internet = {"X-Forwarded-For": "203.0.113.9"}
+    r = wide_open.get("/api/status", source=PROXY, headers=internet)
+    assert r.status_code == 403 and "0.0.0.0/0" in r.json()["error"] and "streamer.users add" in r.json()["how"]
+    assert wide_open.get("/stream?view=0&res=480p", source=PROXY, headers=internet).status_code == 403
+    assert wide_open.get("/api/status").status_code == 200
+    # A proxy on this machine missing from trusted_proxies relays the internet, not this machine.
+    assert wide_open.get("/api/status", source="127.0.0.4", headers=internet).status_code == 403
+    session = wide_open.get("/api/session").json()
+    assert "only this machine may connect" in session["only_this_machine"]
+    assert "security.allow lets in public networks (0.0.0.0/0, ::/0)" in wide_open.log()
+    # With an account, the internet gets the login; without one again, nothing.
+    wide_open.add_user("boss", PASSWORDS["boss"], "admin")
+    assert wide_open.get("/api/status", source=PROXY, headers=internet).status_code == 401
+    assert wide_open.get("/api/status", source=PROXY, headers={**internet, **basic("boss", PASSWORDS["boss"])}
+                         ).status_code == 200
+    assert wide_open.users("remove", "boss").returncode == 0
+    assert wide_open.get("/api/status", source=PROXY, headers=internet).status_code == 403

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from common.state.slots import GROUP, HEADER_BYTES, SlotTable
-from streamer.auth.access import account_key
+from streamer.auth.access import account_key, public_networks
 from streamer.auth.limits import LoginFailures, RateLimit, client_key
 from streamer.auth.logouts import MAX_PER_USER, Logouts
 from streamer.auth.sessions import Sessions
@@ -161,6 +161,12 @@ def test_a_half_written_record_counts_as_none(tmp_path: Path) -> None:
     path.write_bytes(bytes(data))
     assert f.blocked_for("client a") <= f.block
     assert f.reserve(("client b",)).wait == 0
+
+
+def test_public_networks_are_named() -> None:
+    assert public_networks(["127.0.0.0/8", "192.168.1.0/24", "fd00::/8"]) == []
+    assert public_networks(["192.168.0.0/16", "0.0.0.0/0", "::/0"]) == ["0.0.0.0/0", "::/0"]
+    assert public_networks(["100.64.0.0/10", "8.8.8.8/32"]) == ["100.64.0.0/10", "8.8.8.8/32"]
 
 
 def test_a_logged_out_session_stays_ended_for_every_worker_and_after_a_restart(tmp_path: Path) -> None:
