@@ -67,10 +67,11 @@ class Siege:
 
     port: int
     sources: list[str]
-    user: str
+    user: str                    # may name the guess's number, "{i}": another account each time
     per_source: int = 1
     pause: float = 0.5           # between one connection's guesses: a steady attack, not a CPU flood
     codes: Counter[int] = field(default_factory=Counter)
+    checked_at: list[float] = field(default_factory=list)    # when each checked answer came
 
     def run(self, seconds: float) -> Counter[int]:
         until = time.monotonic() + seconds
@@ -83,12 +84,14 @@ class Siege:
                 try:
                     with socket.create_connection(("127.0.0.1", self.port), timeout=30,
                                                   source_address=(source, 0)) as s:
-                        s.sendall(login_request(self.user, f"guess {source} {n} {i}"))
+                        s.sendall(login_request(self.user.format(i=i), f"guess {source} {n} {i}"))
                         code = status_of(s)
                 except OSError:
                     code = 0
                 with lock:
                     self.codes[code] += 1
+                    if code in CHECKED:
+                        self.checked_at.append(time.monotonic())
                 time.sleep(self.pause)
 
         threads = [threading.Thread(target=guesser, args=(src, n), daemon=True)
@@ -102,3 +105,12 @@ class Siege:
     @property
     def checked(self) -> int:
         return sum(self.codes[c] for c in CHECKED)
+
+    def most_checked_within(self, seconds: float) -> int:
+        """The most guesses checked within any ``seconds`` of the siege."""
+        times, most, first = sorted(self.checked_at), 0, 0
+        for last, t in enumerate(times):
+            while t - times[first] >= seconds:
+                first += 1
+            most = max(most, last - first + 1)
+        return most
