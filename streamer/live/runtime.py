@@ -81,7 +81,7 @@ class LiveRuntime:
 
     async def snapshot(self, view: str, res: str) -> Picture | float | None:
         """A live view's current picture when it is being encoded; else one made now, one at a
-        time and within the worker's budget (seconds to wait when over it)."""
+        time and within the streamer's budget, shared by its workers (seconds to wait when over it)."""
         pic = self.encoders.fresh_picture(view, res)
         if pic is not None:
             return pic

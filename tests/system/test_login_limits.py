@@ -93,6 +93,30 @@ def test_limits_are_one_count_for_both_workers(system: SecureSystem) -> None:
     assert len(pids) == 2, pids
 
 
+def test_the_snapshot_budget_is_one_for_both_workers(system: SecureSystem) -> None:
+    """One client's snapshots on a connection to each worker: one budget, not one each."""
+    auth = basic("watcher", PASSWORDS["watcher"])
+    clients: dict[int, httpx.Client] = {}
+    opened = []
+    try:
+        for _ in range(40):
+            c = system.client("127.0.0.15", headers=auth)
+            opened.append(c)
+            clients.setdefault(c.get("/api/status").json()["worker_pid"], c)
+            if len(clients) == 2:
+                break
+        assert len(clients) == 2, "every connection went to one worker"
+        first, second = clients.values()
+        codes = [first.get("/snapshot?view=0&res=480p").status_code for _ in range(10)]
+        assert codes[0] == 200 and 429 in codes, codes
+        # The other worker has no budget of its own to give: at most a token refilled meanwhile.
+        other = [second.get("/snapshot?view=0&res=480p").status_code for _ in range(2)]
+        assert other.count(200) <= 1, other
+    finally:
+        for c in opened:
+            c.close()
+
+
 def test_rotating_ipv6_addresses_count_as_one_client(system: SecureSystem) -> None:
     """Behind the trusted proxy, each guess from another address of one /64, at another name."""
     codes = []
