@@ -3,12 +3,13 @@
 What the rest of the streamer uses: the :class:`AccessControl` middleware and its
 :class:`Guard`, a request's checked :func:`identity`, the login routes (``login_router``),
 the audit line (:func:`audit_action`), the accounts for ``python -m streamer.users``, and the
-per-address :class:`RateLimit`.
+per-client :class:`RateLimit`, whose tables every worker shares (:func:`limit_file`,
+:func:`remove_limit_files`).
 """
 from streamer.auth.access import AccessControl, Guard, Identity, identity
 from streamer.auth.accounts import ROLES, UserError, Users, check_name
 from streamer.auth.audit import audit_action
-from streamer.auth.limits import RateLimit
+from streamer.auth.limits import RateLimit, client_key, limit_file, remove_limit_files
 from streamer.auth.login import router as login_router
 
 __all__ = [
@@ -21,6 +22,9 @@ __all__ = [
            "Users",
            "audit_action",
            "check_name",
+           "client_key",
            "identity",
+           "limit_file",
            "login_router",
+           "remove_limit_files",
 ]

@@ -5,7 +5,9 @@ the ``Host`` header must name this machine (421, against DNS rebinding), a state
 request must come from this server's own origin (403, against other web pages), and then
 the client must be logged in when accounts exist (a session cookie, or HTTP Basic for
 scripts; 401), with the admin role for a state-changing request (403).  With no account,
-anyone allowed may watch and only this machine may change anything.
+anyone allowed may watch and only this machine may change anything; when
+``security.allow`` also lets in networks beyond the private ranges, only this machine may
+connect at all until an account exists (never open to the internet by default).
 
 The address, user and role go into ``scope["state"]`` for the routes (``identity()``).
 """
@@ -30,9 +32,11 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from common.config import Config
-from streamer.auth.accounts import User, Users
-from streamer.auth.limits import MAX_KEYS, LoginFailures, RateLimit
-from streamer.auth.sessions import COOKIE, Sessions, fingerprint, load_secret
+from common.config.sections import DEFAULT_ALLOW
+from streamer.auth.accounts import User, UserError, Users, check_name
+from streamer.auth.limits import Attempt, LoginFailures, RateLimit, client_key, limit_file
+from streamer.auth.logouts import Logouts
+from streamer.auth.sessions import COOKIE, Sessions, Token, fingerprint, load_secret
 
 log = logging.getLogger("streamer")
 
@@ -43,6 +47,7 @@ PAGE_HEADER = b"x-sht-page"     # the page's own requests: a 401 must not raise 
 REALM = 'Basic realm="SHT Dual LIVE Camera", charset="UTF-8"'
 BASIC_CACHE_S = 60.0            # a checked Basic header is trusted this long (scrypt is slow on purpose)
 SCRYPT_AT_ONCE = 2              # password checks in flight (each takes 16 MiB)
+BASIC_CACHE_KEYS = 1024
 ADD_ADMIN = "python -m streamer.users add NAME --role admin"
 
 
@@ -84,6 +89,26 @@ def _inside(addr: Any, networks: list[Any]) -> bool:
     return addr is not None and any(addr.version == n.version and addr in n for n in networks)
 
 
+def public_networks(allow: list[str]) -> list[str]:
+    """The networks of ``allow`` that reach beyond loopback and the private ranges."""
+    private = _networks(DEFAULT_ALLOW)
+    return [cidr for cidr, net in zip(allow, _networks(allow))
+            if not any(net.version == p.version and net.subnet_of(p) for p in private)]  # type: ignore[arg-type]
+
+
+def account_key(name: str) -> str:
+    """The unit an account is counted by: its name, or one for all names no account can have."""
+    try:
+        return "user " + check_name(name)
+    except UserError:
+        return "user (not a user name)"
+
+
+def too_many_logins(wait: float) -> Response:
+    return _json(429, {"error": "too many failed logins", "retry_after_s": max(1, round(wait))},
+                 {"Retry-After": str(max(1, round(wait)))})
+
+
 def split_host(host: str) -> str:
     """The name or address part of a ``Host`` header, without port or brackets, lower case."""
     host = host.strip().lower()
@@ -112,10 +137,18 @@ class Guard:
             log.error("session secret %s/session.key: %s; using a temporary one", cfg.run_dir, exc)
             secret = os.urandom(32)
         self.sessions = Sessions(secret)
-        self.failures = LoginFailures()
+        self.logouts = Logouts(cfg.run_dir)
+        self.failures = LoginFailures(limit_file(cfg, "logins"))
         self._refusal_log = RateLimit(rate=1 / 60, burst=1)   # one log line per address a minute
         self._basic: dict[str, tuple[str, str, float]] = {}    # digest -> (user, fingerprint, until)
         self._scrypt = asyncio.Semaphore(SCRYPT_AT_ONCE)
+        self.public = public_networks(sec.allow)
+        if self.public and not self.users.any():
+            log.warning("%s", self.public_refusal())
+
+    def public_refusal(self) -> str:
+        return (f"no account exists and security.allow lets in public networks ({', '.join(self.public)}): "
+                f"only this machine may connect until an admin is added with `{ADD_ADMIN}`")
 
     # -- the rules ---------------------------------------------------------------------------
     def address(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
@@ -162,7 +195,8 @@ class Guard:
             log.warning("%s (further refusals of %s are logged once a minute)", message, address)
 
     # -- who is it -----------------------------------------------------------------------------
-    def from_cookie(self, headers: dict[bytes, bytes]) -> User | None:
+    def session_of(self, headers: dict[bytes, bytes]) -> Token | None:
+        """The valid, unexpired session token of a request's cookie, if it carries one."""
         raw = headers.get(b"cookie")
         if not raw:
             return None
@@ -171,42 +205,78 @@ class Guard:
         except CookieError:
             return None
         morsel = jar.get(COOKIE)
-        found = self.sessions.read(morsel.value) if morsel is not None else None
-        if found is None:
+        return self.sessions.read(morsel.value) if morsel is not None else None
+
+    def from_cookie(self, headers: dict[bytes, bytes]) -> User | None:
+        token = self.session_of(headers)
+        if token is None:
             return None
-        user = self.users.get(found[0])
-        return user if user is not None and hmac.compare_digest(fingerprint(user.hash), found[1]) else None
+        user = self.users.get(token.user)
+        if user is None or fingerprint(user.hash) != token.fingerprint or self.logouts.ended(token):
+            return None
+        return user
 
     async def check_password(self, name: str, password: str) -> User | None:
         async with self._scrypt:
             return await asyncio.to_thread(self.users.check, name, password)
 
-    async def from_basic(self, value: bytes) -> User | None:
-        """The user of an ``Authorization: Basic`` header, or None for wrong credentials."""
+    def login_wait(self, address: str) -> float:
+        """Seconds before this client may try a password again (0: now)."""
+        return self.failures.blocked_for("client " + client_key(address))
+
+    async def log_in(self, address: str, name: str, password: str) -> tuple[User | None, float]:
+        """(the user, 0) for a right password; (None, 0) for a wrong one; (None, seconds to
+        wait) when the client or the account has had its checks for now.
+
+        The check is counted before it runs, against the client and against the account
+        (guessed from many addresses), so no burst gets past the limits while scrypt works.
+        """
+        keys = ("client " + client_key(address), account_key(name))
+        attempt: Attempt = self.failures.reserve(keys)
+        if attempt.wait > 0:
+            return None, attempt.wait
+        user = await self.check_password(name, password)
+        if user is None:
+            self._login_failed(address, name, self.failures.failed(keys))
+            return None, 0.0
+        # A right password is no failure of its client, and clears only its own account:
+        # a viewer's good login must not wipe the count of its guesses at another account.
+        self.failures.release(keys[0], attempt.at)
+        self.failures.clear(keys[1])
+        return user, 0.0
+
+    async def from_basic(self, address: str, value: bytes) -> tuple[User | None, float]:
+        """The user of an ``Authorization: Basic`` header and the seconds to wait, as :meth:`log_in`."""
         digest = hmac.new(self.sessions.secret, value, hashlib.sha256).hexdigest()
         now = time.monotonic()
         cached = self._basic.get(digest)
         if cached is not None and cached[2] > now:
             user = self.users.get(cached[0])
             if user is not None and fingerprint(user.hash) == cached[1]:
-                return user
+                # Trusted while in use: a script keeps working while others guess at its account.
+                self._basic[digest] = (*cached[:2], now + BASIC_CACHE_S)
+                return user, 0.0
         try:
             name, _, password = base64.b64decode(value[6:].strip(), validate=True).decode("utf-8").partition(":")
         except (ValueError, UnicodeDecodeError):
-            return None
-        user = await self.check_password(name, password)
+            return None, 0.0
+        user, wait = await self.log_in(address, name, password)
         if user is not None:
-            if len(self._basic) >= MAX_KEYS:
+            if len(self._basic) >= BASIC_CACHE_KEYS:
                 self._basic.clear()
             self._basic[digest] = (user.name, fingerprint(user.hash), now + BASIC_CACHE_S)
-        return user
+        return user, wait
 
-    def login_failed(self, address: str, user: str) -> None:
-        if self.failures.failed(address):
+    def _login_failed(self, address: str, name: str, blocked: list[str]) -> None:
+        f = self.failures
+        if any(key.startswith("client ") for key in blocked):
             log.warning("login: %d failed attempts from %s within %g s (last as %r): refused for %g s",
-                        self.failures.limit, address, self.failures.window, user[:64], self.failures.block)
-        else:
-            log.info("login: wrong user name or password from %s (as %r)", address, user[:64])
+                        f.limit, address, f.window, name[:64], f.block)
+        if any(key.startswith("user ") for key in blocked):
+            log.warning("login: %d failed attempts as %r within %g s (last from %s): its logins refused for %g s",
+                        f.limit, name[:64], f.window, address, f.block)
+        if not blocked:
+            log.info("login: wrong user name or password from %s (as %r)", address, name[:64])
 
 
 def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
@@ -257,6 +327,11 @@ class AccessControl:
         state = scope.setdefault("state", {})
         if not g.users.any():
             state["identity"] = Identity(address, None, "admin" if _loopback(address) else "viewer")
+            # A loopback request relaying someone else's (a proxy not in trusted_proxies) is not this machine.
+            relayed = b"x-forwarded-for" in headers or b"forwarded" in headers
+            if g.public and (relayed or not _loopback(address)):
+                g.log_refusal(address, f"refused {address}: {g.public_refusal()}")
+                return _json(403, {"error": g.public_refusal(), "how": ADD_ADMIN, "setting": "security.allow"})
             if unsafe and not public and not _loopback(address):
                 return _json(403, {"error": "no account exists: only this machine may change settings; "
                                             f"add an admin with `{ADD_ADMIN}`", "how": ADD_ADMIN})
@@ -264,15 +339,13 @@ class AccessControl:
         user = g.from_cookie(headers)
         auth = headers.get(b"authorization", b"")
         if user is None and auth[:6].lower() == b"basic ":
-            wait = g.failures.blocked_for(address)
+            wait = g.login_wait(address)
+            if wait <= 0:
+                user, wait = await g.from_basic(address, auth)
             if wait > 0:
-                return _json(429, {"error": "too many failed logins", "retry_after_s": round(wait)},
-                             {"Retry-After": str(max(1, round(wait)))})
-            user = await g.from_basic(auth)
+                return too_many_logins(wait)
             if user is None:
-                g.login_failed(address, "(basic)")
                 return _json(401, {"error": "wrong user name or password"}, {"WWW-Authenticate": REALM})
-            g.failures.succeeded(address)
         if user is None:
             state["identity"] = Identity(address, None, "viewer")
             if public:

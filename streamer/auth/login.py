@@ -1,6 +1,7 @@
 """The login page and its routes: log in (a session cookie), log out, and who am I."""
 from __future__ import annotations
 
+import asyncio
 import json
 from typing import Any
 from urllib.parse import parse_qs
@@ -9,7 +10,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from streamer import pages
-from streamer.auth.access import ADD_ADMIN, Guard, identity
+from streamer.auth.access import ADD_ADMIN, Guard, identity, too_many_logins
 from streamer.auth.sessions import COOKIE, LIFETIME_S
 
 router = APIRouter()
@@ -56,18 +57,17 @@ async def _credentials(request: Request) -> tuple[str, str] | None:
 @router.post("/login")
 async def login(request: Request) -> Response:
     guard, who = _guard(request), identity(request)
-    wait = guard.failures.blocked_for(who.address)
+    wait = guard.login_wait(who.address)
     if wait > 0:
-        return JSONResponse({"error": "too many failed logins", "retry_after_s": round(wait)}, status_code=429,
-                            headers={"Retry-After": str(max(1, round(wait)))})
+        return too_many_logins(wait)
     creds = await _credentials(request)
     if creds is None:
         return JSONResponse({"error": "send user and password (JSON or form)", "field": "user"}, status_code=400)
-    user = await guard.check_password(*creds)
+    user, wait = await guard.log_in(who.address, *creds)
+    if wait > 0:
+        return too_many_logins(wait)
     if user is None:
-        guard.login_failed(who.address, creds[0])
         return JSONResponse({"error": "wrong user name or password"}, status_code=401)
-    guard.failures.succeeded(who.address)
     response = JSONResponse({"user": user.name, "role": user.role})
     response.set_cookie(COOKIE, guard.sessions.issue(user.name, user.hash), max_age=LIFETIME_S, path="/",
                         httponly=True, samesite="strict", secure=_secure(request))
@@ -76,6 +76,11 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    """End this session on the server (a saved copy of the cookie stops working too) and clear the cookie."""
+    guard = _guard(request)
+    token = guard.session_of(dict(request.scope["headers"]))
+    if token is not None:
+        await asyncio.to_thread(guard.logouts.end, token, list(guard.users.all()))
     response = JSONResponse({"user": None})
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
     return response
@@ -87,4 +92,5 @@ async def session(request: Request) -> dict[str, Any]:
     guard, who = _guard(request), identity(request)
     accounts = guard.users.any()
     return {"accounts": accounts, "user": who.user, "role": who.role, "address": who.address,
-            "can_control": who.role == "admin", "add_admin": None if accounts else ADD_ADMIN}
+            "can_control": who.role == "admin", "add_admin": None if accounts else ADD_ADMIN,
+            "only_this_machine": None if accounts or not guard.public else guard.public_refusal()}

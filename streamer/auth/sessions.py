@@ -1,9 +1,10 @@
 """Signed session cookies: the page's login, kept by the browser, checked without a table.
 
-The cookie holds the user name, an expiry and a fingerprint of the user's password hash,
-signed with HMAC-SHA256 under a secret made on first start (``<run dir>/session.key``,
-0600).  A new password or a removed account ends that user's sessions; logging out
-clears the cookie.
+The cookie holds the user name, an expiry, a random session id and a fingerprint of the
+user's password hash, signed with HMAC-SHA256 under a secret made on first start
+(``<run dir>/session.key``, 0600).  A new password or a removed account ends that user's
+sessions (the fingerprint no longer matches); logging out ends one session
+(:mod:`streamer.auth.logouts` remembers its id until it would have expired).
 """
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import hmac
 import json
 import os
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from common.state.jsonfile import make_private_dir, open_private
@@ -21,6 +23,17 @@ COOKIE = "sht_session"
 SECRET_FILE = "session.key"
 LIFETIME_S = 7 * 24 * 3600
 SECRET_BYTES = 32
+ID_BYTES = 9            # a session's id: 72 random bits, 12 characters
+
+
+@dataclass(frozen=True)
+class Token:
+    """What a valid session cookie says."""
+
+    user: str
+    fingerprint: str      # of the user's password hash when the session began
+    id: str
+    expires: int          # Unix time
 
 
 def _b64(data: bytes) -> str:
@@ -74,11 +87,12 @@ class Sessions:
 
     def issue(self, name: str, password_hash: str) -> str:
         payload = _b64(json.dumps({"u": name, "e": int(time.time() + self.lifetime_s),
-                                   "f": fingerprint(password_hash)}, separators=(",", ":")).encode())
+                                   "f": fingerprint(password_hash), "i": _b64(os.urandom(ID_BYTES))},
+                                  separators=(",", ":")).encode())
         return f"{payload}.{self._sign(payload)}"
 
-    def read(self, token: str) -> tuple[str, str] | None:
-        """(user name, password fingerprint) of a valid, unexpired token, else None."""
+    def read(self, token: str) -> Token | None:
+        """The contents of a valid, unexpired token, else None."""
         if len(token) > 512 or token.count(".") != 1:
             return None
         payload, sig = token.split(".")
@@ -86,11 +100,11 @@ class Sessions:
             return None
         try:
             doc = json.loads(_unb64(payload))
-            name, expires, fp = doc["u"], doc["e"], doc["f"]
+            name, expires, fp, sid = doc["u"], doc["e"], doc["f"], doc["i"]
         except (ValueError, KeyError, TypeError):
             return None
-        if not isinstance(name, str) or not isinstance(fp, str) or not isinstance(expires, int):
+        if not all(isinstance(v, str) for v in (name, fp, sid)) or not isinstance(expires, int):
             return None
         if expires < time.time():
             return None
-        return name, fp
+        return Token(name, fp, sid, expires)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
-from streamer.auth import identity
+from streamer.auth import client_key, identity
 from streamer.live.h264.stream import H264Stream, H264Viewer
 from streamer.live.mjpeg.stream import MJPEGStream, MJPEGViewer
 from streamer.live.runtime import LiveRuntime
@@ -63,7 +63,7 @@ def _too_often(wait: float) -> JSONResponse:
 async def snapshot(request: Request, view: str | None = None, res: str | None = None) -> Response:
     live = _live(request)
     view, res = live.defaults(view, res)
-    wait = live.snapshot_rate.take(identity(request).address)
+    wait = live.snapshot_rate.take(client_key(identity(request).address))
     if wait > 0:
         return _too_often(wait)
     pic = await live.snapshot(view, res)

@@ -15,7 +15,7 @@ from typing import Any
 
 from common.config import Config
 from common.state.controls import Controls
-from streamer.auth import RateLimit
+from streamer.auth import RateLimit, limit_file, remove_limit_files
 from streamer.live.admission import Viewers, shared_table
 from streamer.live.cameras import CameraWatch
 from streamer.live.h264.feed import Feeds
@@ -28,7 +28,7 @@ from streamer.params import RESOLUTIONS, check_res, check_view
 log = logging.getLogger("streamer")
 
 SNAPSHOT_RATE, SNAPSHOT_BURST = 2.0, 4        # per address: pictures a second, and at once
-SNAPSHOT_ENCODES_PER_S = 4.0                   # whole worker: snapshots made (not reused) a second
+SNAPSHOT_ENCODES_PER_S = 4.0                   # whole streamer: snapshots made (not reused) a second
 
 
 @dataclass(frozen=True)
@@ -51,9 +51,10 @@ class LiveRuntime:
         self.feeds = Feeds(cfg, loop)
         self.viewers = Viewers(cfg)
         self.cameras = CameraWatch(cfg)
-        # Snapshots: a budget per address, and one for the encodes of the whole worker.
-        self.snapshot_rate = RateLimit(SNAPSHOT_RATE, SNAPSHOT_BURST)
-        self.snapshot_encodes = RateLimit(SNAPSHOT_ENCODES_PER_S, SNAPSHOT_ENCODES_PER_S)
+        # Snapshots: a budget per client, and one for the encodes of the whole streamer (all workers).
+        self.snapshot_rate = RateLimit(SNAPSHOT_RATE, SNAPSHOT_BURST, limit_file(cfg, "snapshots"))
+        self.snapshot_encodes = RateLimit(SNAPSHOT_ENCODES_PER_S, SNAPSHOT_ENCODES_PER_S,
+                                          limit_file(cfg, "snapshot-encodes"), records=64)
         self._snapshot_lock = asyncio.Lock()
         self._refresh: asyncio.Task[None] | None = None
 
@@ -80,7 +81,7 @@ class LiveRuntime:
 
     async def snapshot(self, view: str, res: str) -> Picture | float | None:
         """A live view's current picture when it is being encoded; else one made now, one at a
-        time and within the worker's budget (seconds to wait when over it)."""
+        time and within the streamer's budget, shared by its workers (seconds to wait when over it)."""
         pic = self.encoders.fresh_picture(view, res)
         if pic is not None:
             return pic
@@ -112,3 +113,4 @@ class LiveRuntime:
 def remove_shared_files(cfg: Config) -> None:
     """The whole streamer has stopped: remove what it made in /dev/shm."""
     shared_table(cfg).delete_files()
+    remove_limit_files(cfg)

@@ -26,8 +26,8 @@ from typing import Any
 
 from common.process.pids import pid_alive
 from common.state.jsonfile import FileLock, read_json, write_json_atomic
+from common.state.slots import shm_file
 
-SHM_DIR = Path("/dev/shm")
 EXPIRE_S = 3.0
 REFRESH_S = 1.0        # how often a busy worker rewrites its rows: well inside EXPIRE_S
 MAX_ROWS = 256
@@ -63,8 +63,8 @@ class ViewerTable:
     @classmethod
     def for_config(cls, prefix: str, run_dir: Path, limits: Mapping[str, int],
                    per_address: int = 0) -> ViewerTable:
-        folder = SHM_DIR if SHM_DIR.is_dir() else Path(run_dir)
-        return cls(folder, f"{prefix}streamer-viewers.json", limits, per_address)
+        path = shm_file(f"{prefix}streamer-viewers.json", run_dir)
+        return cls(path.parent, path.name, limits, per_address)
 
     def delete_files(self) -> None:
         """Delete the table (the whole streamer has stopped: nothing may be left in /dev/shm)."""

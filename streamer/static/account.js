@@ -15,9 +15,10 @@
       box.replaceChildren(el("span", { id: "account-user" }, `${session.user} (${session.role})`), out);
       return;
     }
-    box.replaceChildren(el("span", { id: "no-account", class: "muted" },
-      "No account yet: anyone on the network can watch; settings change only from this machine. Add an admin: "),
-    el("code", {}, session.add_admin));
+    const says = session.only_this_machine
+      ? "No account yet, and the allowed networks reach beyond this home: only this machine may connect until an admin is added: "
+      : "No account yet: anyone on the network can watch; settings change only from this machine. Add an admin: ";
+    box.replaceChildren(el("span", { id: "no-account", class: "muted" }, says), el("code", {}, session.add_admin));
   }
 
   async function logout() {

@@ -209,8 +209,13 @@ def test_accounts_roles_and_failed_logins(tmp_path: Path) -> None:
         with sysm.client("127.0.0.2") as c:
             assert c.post("/login", json={"user": "boss", "password": "correct horse"}).status_code == 429
         assert "login: 5 failed attempts from 127.0.0.2" in sysm.log()
-        # Another address is not affected.
+        # Another address may still use a script's Basic credentials checked before and in use,
+        # but the guessed-at account's logins wait a minute wherever they come from.
         assert sysm.get("/api/status", source="127.0.0.4", headers=basic("boss", "correct horse")).status_code == 200
+        with sysm.client("127.0.0.4") as c:
+            assert c.post("/login", json={"user": "boss", "password": "correct horse"}).status_code == 429
+            assert c.post("/login", json={"user": "guest", "password": "guest pass 1"}).status_code == 200
+        assert "login: 5 failed attempts as 'boss' within 60 s" in sysm.log()
         # A removed account's session and Basic credentials stop working at once.
         with sysm.client() as c:
             c.post("/login", json={"user": "guest", "password": "guest pass 1"})
