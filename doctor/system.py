@@ -16,7 +16,7 @@ from capture.sources import picam
 from capture.sources.devices import usb_webcams, video_devices
 from common.config import Config
 from doctor.report import Report
-from recorder.rpicam import rpicam_version, version_problem
+from recorder.rpicam import board_model, build_problem, remux_problem, rpicam_build
 
 
 def _machine() -> str:
@@ -108,12 +108,13 @@ def check_rpicam(cfg: Config, report: Report) -> None:
     exe = cfg.recorder.rpicam_vid
     if cfg.recorder.engine != "rpicam-vid" and shutil.which(exe) is None:
         return
-    found, line = rpicam_version(exe)
-    problem = version_problem(found)
-    if cfg.recorder.engine == "rpicam-vid" and (problem or found is None):
-        report.problem("rpicam-vid", problem or f"cannot be run: {line}")
+    build = rpicam_build(exe)
+    libav = {True: "libav encoder present", False: "no libav encoder", None: "libav not reported"}[build.libav]
+    problem = build_problem(build, board_model())
+    if cfg.recorder.engine == "rpicam-vid" and (problem or build.version is None or remux_problem()):
+        report.problem("rpicam-vid", problem or remux_problem() or f"cannot be run: {build.line}")
     else:
-        report.add("rpicam-vid", f"{line or 'version unknown'}{'; ' + problem if problem else ''}")
+        report.add("rpicam-vid", f"{build.line or 'version unknown'}; {libav}{'; ' + problem if problem else ''}")
 
 
 def check_devices(report: Report) -> None:

@@ -14,7 +14,11 @@ keyframe, so segments can overrun ``segment_seconds`` by up to one keyframe inte
 On a Pi 5 rpicam-vid encodes with libx264 through libav: ``--low-latency`` turns off its
 B-frames (the remux writes decode order as display order) and frame threading, and
 ``--segment`` works there from rpicam-apps 1.8.0, so older releases are refused with a
-clear error (the recorder stays up and says so).
+clear error (the recorder stays up and says so).  Since rpicam-apps 1.8.1 the libav encoder
+is a plugin of its own (Raspberry Pi OS package ``rpicam-apps-encoder``, which a Lite image
+may lack); without it rpicam-vid on a Pi 5 fails at every start with "Unable to find an
+appropriate H.264 codec", so ``--version``'s capability line is read first and a build
+without libav is refused the same way.  A PyAV too old to remux is refused too.
 """
 from __future__ import annotations
 
@@ -24,10 +28,12 @@ import signal
 import subprocess
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
 import av
+from av.container import OutputContainer
 
 from common.archive import segment_name
 from common.config import Config
@@ -49,28 +55,66 @@ RESTART_MIN_S, RESTART_MAX_S = 1.0, 10.0
 RAN_FINE_S = 30.0        # rpicam-vid that ran this long before it exited is restarted at once
 MIN_VERSION = (1, 8, 0)  # --segment with the libav encoder (every Pi 5)
 VERSION_RE = re.compile(r"rpicam-apps build: v?(\d+)\.(\d+)\.(\d+)")
+# "rpicam-apps capabilites: egl:1 qt:1 drm:1 libav:1", printed by --version since 1.6.0 (the
+# spelling is rpicam-apps' own, core/options.cpp; the right one is accepted too).
+LIBAV_RE = re.compile(r"rpicam-apps capabilit\w*:.*\blibav:(\d)")
+# Boards whose rpicam-vid encodes H.264 in hardware, without libav (rpicam-apps' VC4 platform).
+VC4_MODEL_RE = re.compile(r"Raspberry Pi (Zero|Model|[1-4] |400 |Compute Module [1-4])")
+NO_LIBAV = "rpicam-vid has no libav encoder: sudo apt install rpicam-apps-encoder"
+REMUX_PYAV = "14.0"      # OutputContainer.add_stream_from_template
 
 
-def rpicam_version(exe: str) -> tuple[tuple[int, int, int] | None, str]:
-    """(version, first line of ``--version``); version None when it cannot be read."""
+@dataclass(frozen=True)
+class RpicamBuild:
+    """What ``rpicam-vid --version`` says about itself."""
+
+    version: tuple[int, int, int] | None    # None when it cannot be read
+    line: str                               # its first line, or why it could not be run
+    libav: bool | None                      # the libav encoder is there; None: not said
+
+    @classmethod
+    def parse(cls, text: str) -> RpicamBuild:
+        found, libav = VERSION_RE.search(text), LIBAV_RE.search(text)
+        version = tuple(int(g) for g in found.groups()) if found else None
+        return cls(version, (text.strip().splitlines() or [""])[0],  # type: ignore[arg-type]
+                   libav.group(1) != "0" if libav else None)
+
+
+def rpicam_build(exe: str) -> RpicamBuild:
+    """Run ``exe --version`` and read it."""
     try:
         out = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=20,
                              stdin=subprocess.DEVNULL)
     except (OSError, subprocess.SubprocessError) as exc:
-        return None, f"{exe} --version: {exc}"
-    text = out.stdout + out.stderr
-    found = VERSION_RE.search(text)
-    first = (text.strip().splitlines() or [""])[0]
-    return (tuple(int(g) for g in found.groups()) if found else None), first  # type: ignore[return-value]
+        return RpicamBuild(None, f"{exe} --version: {exc}", None)
+    return RpicamBuild.parse(out.stdout + out.stderr)
 
 
-def version_problem(version: tuple[int, int, int] | None) -> str:
-    """'' when this rpicam-vid can segment, else why not (for the log, status and page)."""
-    if version is not None and version < MIN_VERSION:
-        have, need = ".".join(map(str, version)), ".".join(map(str, MIN_VERSION))
+def board_model() -> str:
+    """The board's model ("Raspberry Pi 5 Model B Rev 1.0"); '' off a Raspberry Pi."""
+    try:
+        return Path("/proc/device-tree/model").read_text().strip("\x00\n ")
+    except OSError:
+        return ""
+
+
+def build_problem(build: RpicamBuild, model: str) -> str:
+    """'' when this rpicam-vid can record here, else why not (for the log, status and page)."""
+    if build.version is not None and build.version < MIN_VERSION:
+        have, need = ".".join(map(str, build.version)), ".".join(map(str, MIN_VERSION))
         return (f"rpicam-vid {have} is too old: --segment with the libav encoder (Raspberry Pi 5) needs "
                 f"rpicam-apps {need} or later (sudo apt update && sudo apt full-upgrade)")
+    if build.libav is False and not VC4_MODEL_RE.match(model):
+        return NO_LIBAV
     return ""
+
+
+def remux_problem() -> str:
+    """'' when this PyAV can remux rpicam-vid's chunks, else what to install."""
+    if hasattr(OutputContainer, "add_stream_from_template"):
+        return ""
+    return (f"PyAV {av.__version__} cannot remux rpicam-vid's H.264: add_stream_from_template needs PyAV "
+            f"{REMUX_PYAV} or later (.venv/bin/pip install -r requirements.txt)")
 
 
 class CameraOwned(Exception):
@@ -153,12 +197,13 @@ class RpicamRecorder(RecorderEngine):
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> int:
         exe = self.cfg.recorder.rpicam_vid
-        version, line = rpicam_version(exe)
-        problem = version_problem(version)
-        if version is None:
+        build = rpicam_build(exe)
+        problem = build_problem(build, board_model()) or remux_problem()
+        if build.version is None:
             log.warning("camera %d: cannot tell the rpicam-vid version (%s); rpicam-apps %s or later is needed",
-                        self.camera, line or "no output", ".".join(map(str, MIN_VERSION)))
-        log.info("camera %d: recording with %s (%s) into %s", self.camera, exe, line or "version unknown", self.root)
+                        self.camera, build.line or "no output", ".".join(map(str, MIN_VERSION)))
+        log.info("camera %d: recording with %s (%s) into %s", self.camera, exe, build.line or "version unknown",
+                 self.root)
         if problem:
             self.note_error(problem)
             self.refused = True
@@ -278,6 +323,9 @@ class RpicamRecorder(RecorderEngine):
         try:
             written = remux(chunk, part, self.fps, f"camera={self.camera} engine=rpicam-vid")
             final = finalise(part, self.root / rel)
+        except AttributeError as exc:   # a PyAV whose remux API differs: say which one is needed
+            self.note_error(f"remuxing {chunk.name}: {remux_problem() or exc}")
+            return
         except (av.FFmpegError, OSError) as exc:
             self.note_error(f"remuxing {chunk.name}: {exc}")
             return

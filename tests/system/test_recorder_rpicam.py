@@ -7,6 +7,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tests.support.procs import REPO, Procs, isolated_env, wait_until
 from tests.support.recorder_check import finished, read_segment, status
 
@@ -90,15 +92,20 @@ def test_refuses_a_camera_that_its_capture_process_owns(tmp_path: Path) -> None:
         procs.close()
 
 
-def test_a_too_old_rpicam_vid_is_refused_clearly_and_the_recorder_stays_up(tmp_path: Path) -> None:
+@pytest.mark.parametrize(("knobs", "why"), [
+    ({"FAKE_RPICAM_VERSION": "1.7.0"},
+     "rpicam-vid 1.7.0 is too old: --segment with the libav encoder (Raspberry Pi 5) needs rpicam-apps 1.8.0 or later"),
+    ({"FAKE_RPICAM_LIBAV": "0"}, "rpicam-vid has no libav encoder: sudo apt install rpicam-apps-encoder"),
+], ids=["too old", "no libav encoder"])
+def test_an_rpicam_vid_that_cannot_record_is_refused_clearly_and_the_recorder_stays_up(
+        tmp_path: Path, knobs: dict[str, str], why: str) -> None:
     cmd_log = tmp_path / "rpicam-commands.txt"
-    env = rpicam_env(tmp_path, FAKE_RPICAM_VERSION="1.7.0", FAKE_RPICAM_LOG=str(cmd_log))
+    env = rpicam_env(tmp_path, FAKE_RPICAM_LOG=str(cmd_log), **knobs)
     procs = Procs(env, tmp_path / "logs")
     try:
         proc = procs.start("rec0", "-m", "recorder", "--camera", "0")
         st = wait_until(lambda: (s := status(env)).get("state") == "error" and s, timeout=30)
-        assert st["last_error"].startswith("rpicam-vid 1.7.0 is too old: --segment with the libav encoder "
-                                           "(Raspberry Pi 5) needs rpicam-apps 1.8.0 or later")
+        assert st["last_error"].startswith(why)
         time.sleep(1.0)
         assert proc.poll() is None and not cmd_log.exists(), "nothing was started, nothing crash-loops"
         assert "Traceback" not in procs.log("rec0")
@@ -107,11 +114,13 @@ def test_a_too_old_rpicam_vid_is_refused_clearly_and_the_recorder_stays_up(tmp_p
         procs.close()
 
 
-def test_version_lines_are_read_like_rpicam_apps_prints_them(monkeypatch, tmp_path: Path) -> None:
-    from recorder.rpicam import rpicam_version, version_problem
+@pytest.mark.parametrize(("libav", "said"), [("1", True), ("0", False)])
+def test_version_lines_are_read_like_rpicam_apps_prints_them(monkeypatch, tmp_path: Path, libav: str,
+                                                             said: bool) -> None:
+    from recorder.rpicam import build_problem, rpicam_build
     monkeypatch.setenv("PATH", rpicam_env(tmp_path)["PATH"])
     monkeypatch.delenv("FAKE_RPICAM_VERSION", raising=False)
-    version, line = rpicam_version(str(FAKE))
-    assert version == (1, 9, 1) and line.startswith("rpicam-apps build: v1.9.1")
-    assert version_problem((1, 8, 0)) == "" and version_problem(None) == ""
-    assert "1.8.0 or later" in version_problem((1, 7, 99))
+    monkeypatch.setenv("FAKE_RPICAM_LIBAV", libav)
+    build = rpicam_build(str(FAKE))
+    assert build.version == (1, 9, 1) and build.line.startswith("rpicam-apps build: v1.9.1") and build.libav is said
+    assert (build_problem(build, "Raspberry Pi 5 Model B Rev 1.0") == "") is said
