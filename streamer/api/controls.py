@@ -1,12 +1,11 @@
 """The routes of the system this one replaces, with the same meanings.
 
 They change the shared default view, resolution and recording flags (``Controls``), which
-every worker and the recorders read, and which survive restarts.  Every change is logged
-with the user and address that made it; a pause also keeps them, with its end.
+every worker and the recorders read, and which survive restarts.  Every change goes to the
+audit trail with the user and address that made it; a pause also keeps them, with its end.
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -14,16 +13,16 @@ from fastapi import APIRouter, Request
 
 from streamer.api.context import ApiContext
 from streamer.api.status import full_status, legacy_stats, recording_status
-from streamer.auth import identity
+from streamer.auth import audit_log, identity
 from streamer.params import LEGACY_RESOLUTIONS, ParamError, check_camera
 
 router = APIRouter()
-log = logging.getLogger("streamer")
 
 
 def _audit(request: Request, action: str, note: str = "") -> None:
     who = identity(request)
-    log.info("control: %s by %s from %s%s", action, who.label(), who.address, note)
+    audit_log.info("control: %s by %s from %s%s", action, who.label(), who.address, note,
+               extra={"cause": f"{who.label()} {action}"})
     request.app.state.rt.board.publish_last_control({"action": action, "by": who.label(), "from": who.address,
                                                      "at": time.time()})
 

@@ -10,6 +10,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from streamer import pages
 from streamer.auth.access import ADD_ADMIN, Guard, identity
+from streamer.auth.audit import audit_log
 from streamer.auth.sessions import COOKIE, LIFETIME_S
 
 router = APIRouter()
@@ -68,6 +69,7 @@ async def login(request: Request) -> Response:
         guard.login_failed(who.address, creds[0])
         return JSONResponse({"error": "wrong user name or password"}, status_code=401)
     guard.failures.succeeded(who.address)
+    audit_log.info("login: %s (%s) from %s", user.name, user.role, who.address, extra={"cause": user.name})
     response = JSONResponse({"user": user.name, "role": user.role})
     response.set_cookie(COOKIE, guard.sessions.issue(user.name, user.hash), max_age=LIFETIME_S, path="/",
                         httponly=True, samesite="strict", secure=_secure(request))
@@ -76,6 +78,9 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 async def logout(request: Request) -> Response:
+    who = identity(request)
+    if who.user is not None:
+        audit_log.info("logout: %s from %s", who.user, who.address, extra={"cause": who.user})
     response = JSONResponse({"user": None})
     response.delete_cookie(COOKIE, path="/", httponly=True, samesite="strict", secure=_secure(request))
     return response
