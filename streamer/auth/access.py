@@ -94,6 +94,16 @@ def split_host(host: str) -> str:
     return host.rstrip(".")
 
 
+def own_names(hostname: str) -> set[str]:
+    """The names this machine answers to: localhost, its host name and its mDNS name.
+
+    Only its own ``<host>.local``: any other ``.local`` name may be answered by anyone on
+    the LAN (mDNS has no owner), which would let a web page rebind it to this machine.
+    """
+    short = hostname.lower().rstrip(".").split(".", 1)[0]
+    return {"localhost", hostname.lower().rstrip("."), short, f"{short}.local"} - {""}
+
+
 class Guard:
     """The access rules and their state (accounts, session secret, failure counts) of one worker."""
 
@@ -102,8 +112,7 @@ class Guard:
         self.allow = _networks(sec.allow)
         self.proxies = _networks(sec.trusted_proxies)
         self.hosts = {h.lower().rstrip(".") for h in sec.hosts}
-        own = socket.gethostname().lower()
-        self.own_names = {"localhost", own, own.split(".", 1)[0]}
+        self.own_names = own_names(socket.gethostname())
         self.users = Users(cfg.run_dir)
         try:
             secret = load_secret(cfg.run_dir)
@@ -136,7 +145,9 @@ class Guard:
 
     def host_ok(self, host: str) -> bool:
         name = split_host(host)
-        if _ip(name) is not None or name in self.own_names or name.endswith(".local"):
+        if not name:
+            return False
+        if _ip(name) is not None or name in self.own_names:
             return True
         return name in self.hosts or any(h.startswith("*.") and name.endswith(h[1:]) for h in self.hosts)
 
@@ -245,8 +256,10 @@ class AccessControl:
             return _json(403, {"error": "this address may not use the camera", "address": address,
                                "setting": "security.allow"})
         host = headers.get(b"host", b"").decode("latin-1")
-        if host and not g.host_ok(host):
+        if not g.host_ok(host):
             g.log_refusal(address, f"refused {address}: Host {host[:100]!r} is not this machine's name")
+            if not host.strip():
+                return _json(400, {"error": "the request has no Host header", "setting": "security.hosts"})
             return _json(421, {"error": "unknown host name", "host": host[:100], "setting": "security.hosts"})
         method, path = scope["method"], scope["path"]
         unsafe = method not in SAFE_METHODS
