@@ -56,6 +56,8 @@ def create_app(cfg: Config | None = None) -> FastAPI:
     app.state.cfg = cfg
     app.state.guard = guard = auth.Guard(cfg)
     app.add_middleware(auth.AccessControl, guard=guard)
+    # Added last, so outermost: every answer gets the browser policy.
+    app.add_middleware(auth.BrowserPolicy)
     server.admit_connections(cfg.streamer.max_connections)
     auth.attach_audit(cfg.path(cfg.paths.log_dir), cfg.run_dir)
     app.add_exception_handler(ParamError, param_error_handler)

@@ -3,12 +3,28 @@ every answer, the connection caps, and what a viewer is told."""
 from __future__ import annotations
 
 import os
+import re
 import socket
+from collections.abc import Iterator
 from pathlib import Path
 
+import pytest
+from fastapi.testclient import TestClient
+
+from common.archive import events as store
 from common.config import load
+from streamer.app import create_app
 from streamer.auth.access import Guard, own_names
 from streamer.auth.sessions import Sessions
+from tests.support.procs import isolated_env
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
+    """The whole app (no accounts, its lifespan not run), reached from this machine."""
+    cfg = load(isolated_env(tmp_path / "sht"))
+    yield TestClient(create_app(cfg), base_url="http://127.0.0.1", client=("127.0.0.1", 5000),
+                     follow_redirects=False), cfg.recordings_root
 
 
 def test_a_cookie_that_is_not_ascii_is_a_bad_session() -> None:
@@ -28,3 +44,33 @@ def test_only_this_machines_own_mdns_name_passes_the_host_check(tmp_path: Path) 
     # Anyone on the LAN can answer for another .local name (a page could rebind it to us).
     for bad in ("evil.local", f"{me}x.local", f"x.{me}.local", "local", "", " ", ":8001"):
         assert not g.host_ok(bad), bad
+
+
+def test_every_answer_forbids_framing_and_sniffing_and_keeps_footage_out_of_caches(app) -> None:
+    client, root = app
+    s = store.EventStore(store.db_path(root))
+    eid = s.open_event(0, 1e9, 1.0, 1.0, 2.0, None, 1e9)
+    s.close_event(eid, 1e9 + 2, 2.0, "quiet", 1e9, 2.0, 2.5, None, 1e9, b"\xff\xd8\xff\xe0thumb")
+    s.close()
+    answers = {path: client.get(path) for path in (
+        "/", "/static/app.js", f"/api/events/{eid}/thumbnail.jpg", "/api/events/99/thumbnail.jpg",
+        "/recordings/cam0/261126/cam0_20261126_100000.mp4", "/api/session", "/nowhere")}
+    assert answers[f"/api/events/{eid}/thumbnail.jpg"].status_code == 200
+    for path, r in answers.items():
+        csp = r.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in csp and "script-src 'self';" in csp and "unsafe" not in csp, path
+        assert r.headers["x-frame-options"] == "DENY" and r.headers["x-content-type-options"] == "nosniff", path
+        assert r.headers["referrer-policy"] == "same-origin", path
+    for path in (f"/api/events/{eid}/thumbnail.jpg", "/recordings/cam0/261126/cam0_20261126_100000.mp4",
+                 "/api/session"):
+        assert answers[path].headers["cache-control"] == "private, no-store", path
+    assert answers["/"].headers["cache-control"] == "no-cache"       # the page itself: revalidated
+    assert "cache-control" not in answers["/static/app.js"].headers  # the page's code: cacheable
+
+
+def test_the_page_runs_no_inline_script_or_style() -> None:
+    static = Path(__file__).resolve().parents[2] / "streamer" / "static"
+    for page in static.glob("*.html"):
+        html = page.read_text()
+        assert html.count("<script") == html.count('<script src="/static/'), page
+        assert "<style" not in html and not re.search(r"\s(style|on[a-z]+)=", html), page
