@@ -55,8 +55,10 @@ def create_app(cfg: Config | None = None) -> FastAPI:
                   openapi_url=None)
     app.state.cfg = cfg
     app.state.guard = guard = auth.Guard(cfg)
+    # The last added runs first: every answer gets the browser policy, and a body is read
+    # (within its limit) only once the access check has let the request in.
+    app.add_middleware(auth.BodyLimit)
     app.add_middleware(auth.AccessControl, guard=guard)
-    # Added last, so outermost: every answer gets the browser policy.
     app.add_middleware(auth.BrowserPolicy)
     server.admit_connections(cfg.streamer.max_connections)
     auth.attach_audit(cfg.path(cfg.paths.log_dir), cfg.run_dir)

@@ -2,6 +2,7 @@
 every answer, the connection caps, and what a viewer is told."""
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import socket
@@ -15,6 +16,7 @@ from common.archive import events as store
 from common.config import load
 from streamer.app import create_app
 from streamer.auth.access import Guard, own_names
+from streamer.auth.bodies import BodyLimit
 from streamer.auth.sessions import Sessions
 from tests.support.procs import isolated_env
 
@@ -74,3 +76,41 @@ def test_the_page_runs_no_inline_script_or_style() -> None:
         html = page.read_text()
         assert html.count("<script") == html.count('<script src="/static/'), page
         assert "<style" not in html and not re.search(r"\s(style|on[a-z]+)=", html), page
+
+
+def test_bodies_are_limited_before_the_route(app) -> None:
+    client, _ = app
+    r = client.post("/login", content=b"u" * 4097, headers={"Content-Type": "application/json"})
+    assert r.status_code == 413 and r.json()["limit_bytes"] == 4096
+    r = client.post("/login", content=b"{}", headers={"Content-Type": "application/json"})
+    assert r.status_code == 400    # within the limit: the login route reads it
+    for path in ("/api/recording/stop/0", "/api/resolution/640x480", "/logout"):
+        r = client.post(path, content=b"x")
+        assert r.status_code == 413 and r.json()["error"] == "this request takes no body", path
+    r = client.request("GET", "/api/session", content=b"x" * 10)
+    assert r.status_code == 413
+
+
+def test_a_body_over_its_limit_is_not_read_further() -> None:
+    """A declared length over the limit is refused unread; a chunked body is read only
+    until it passes the limit."""
+    pulled: list[int] = []
+    answers: list[dict] = []
+
+    async def endless() -> dict:
+        pulled.append(1)
+        return {"type": "http.request", "body": b"x" * 1024, "more_body": True}
+
+    async def send(message: dict) -> None:
+        answers.append(message)
+
+    async def route(scope: dict, receive, send) -> None:
+        raise AssertionError("the route must not run")
+
+    limit = BodyLimit(route)
+    for head, reads in (((b"content-length", b"314572800"), 0), ((b"transfer-encoding", b"chunked"), 5)):
+        pulled.clear()
+        answers.clear()
+        scope = {"type": "http", "method": "POST", "path": "/login", "headers": [head]}
+        asyncio.run(limit(scope, endless, send))
+        assert len(pulled) == reads and answers[0]["status"] == 413
