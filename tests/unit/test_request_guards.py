@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from common.archive import events as store
 from common.config import load
+from streamer.api.status import for_viewer
 from streamer.app import create_app
-from streamer.auth.access import Guard, own_names
+from streamer.auth.access import Guard, Identity, own_names
 from streamer.auth.bodies import BodyLimit
 from streamer.auth.sessions import Sessions
 from tests.support.procs import isolated_env
@@ -114,3 +115,20 @@ def test_a_body_over_its_limit_is_not_read_further() -> None:
         scope = {"type": "http", "method": "POST", "path": "/login", "headers": [head]}
         asyncio.run(limit(scope, endless, send))
         assert len(pulled) == reads and answers[0]["status"] == 413
+
+
+def test_a_viewer_is_not_told_who_else_is_watching_or_who_paused() -> None:
+    status = {
+        "viewers": [{"address": "192.168.1.20", "view": "0"}, {"address": "192.168.1.30", "view": "dual"}],
+        "low_data_viewers": [{"address": "192.168.1.30", "skips": 0}],
+        "controls": {"view": "dual", "recording": {"0": False},
+                     "paused": {"0": {"by": "boss", "from": "192.168.1.2", "at": 5.0, "until": 65.0}}},
+        "last_control": {"action": "recording paused on camera 0", "by": "boss", "from": "192.168.1.2", "at": 5.0},
+    }
+    seen = for_viewer(status, Identity("192.168.1.30", "eve", "viewer"))
+    assert [r["address"] for r in seen["viewers"]] == [None, "192.168.1.30"]
+    assert seen["low_data_viewers"] == [{"address": "192.168.1.30", "skips": 0}]
+    assert seen["controls"]["paused"] == {"0": {"at": 5.0, "until": 65.0}}
+    assert seen["controls"]["recording"] == {"0": False} and seen["last_control"] is None
+    assert "boss" not in repr(seen) and "192.168.1.2'" not in repr(seen) and "192.168.1.20" not in repr(seen)
+    assert status["last_control"]["by"] == "boss"     # the admins' document is untouched
