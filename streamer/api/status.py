@@ -92,10 +92,11 @@ def for_viewer(status: dict[str, Any], who: Identity) -> dict[str, Any]:
     """``status`` without other people's names and addresses."""
     def own(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
         return [{**r, "address": r.get("address") if r.get("address") == who.address else None} for r in rows]
-    controls = status["controls"]
-    paused = {cam: {k: v for k, v in p.items() if k not in ("by", "from")} for cam, p in controls["paused"].items()}
+    controls = {k: v for k, v in status["controls"].items() if k != "changed_by"}
+    controls["paused"] = {cam: {k: v for k, v in p.items() if k not in ("by", "from")}
+                          for cam, p in controls["paused"].items()}
     return {**status, "viewers": own(status["viewers"]), "low_data_viewers": own(status["low_data_viewers"]),
-            "controls": {**controls, "paused": paused}, "last_control": None}
+            "controls": controls, "last_control": None}
 
 
 def recorder_state(doc: dict[str, Any] | None) -> str:

@@ -121,7 +121,7 @@ def test_a_viewer_is_not_told_who_else_is_watching_or_who_paused() -> None:
     status = {
         "viewers": [{"address": "192.168.1.20", "view": "0"}, {"address": "192.168.1.30", "view": "dual"}],
         "low_data_viewers": [{"address": "192.168.1.30", "skips": 0}],
-        "controls": {"view": "dual", "recording": {"0": False},
+        "controls": {"view": "dual", "recording": {"0": False}, "changed_by": "boss from 192.168.1.2",
                      "paused": {"0": {"by": "boss", "from": "192.168.1.2", "at": 5.0, "until": 65.0}}},
         "last_control": {"action": "recording paused on camera 0", "by": "boss", "from": "192.168.1.2", "at": 5.0},
     }
@@ -129,6 +129,8 @@ def test_a_viewer_is_not_told_who_else_is_watching_or_who_paused() -> None:
     assert [r["address"] for r in seen["viewers"]] == [None, "192.168.1.30"]
     assert seen["low_data_viewers"] == [{"address": "192.168.1.30", "skips": 0}]
     assert seen["controls"]["paused"] == {"0": {"at": 5.0, "until": 65.0}}
-    assert seen["controls"]["recording"] == {"0": False} and seen["last_control"] is None
+    assert seen["controls"] == {"view": "dual", "recording": {"0": False}, "paused": {"0": {"at": 5.0, "until": 65.0}}}
+    assert seen["last_control"] is None
     assert "boss" not in repr(seen) and "192.168.1.2'" not in repr(seen) and "192.168.1.20" not in repr(seen)
-    assert status["last_control"]["by"] == "boss"     # the admins' document is untouched
+    assert status["last_control"]["by"] == "boss" and status["controls"]["changed_by"]   # the admins' is untouched
+
