@@ -60,7 +60,8 @@ def create_app(cfg: Config | None = None) -> FastAPI:
     app.add_middleware(auth.BodyLimit)
     app.add_middleware(auth.AccessControl, guard=guard)
     app.add_middleware(auth.BrowserPolicy)
-    server.admit_connections(cfg.streamer.max_connections)
+    server.admit_connections(cfg.streamer.max_connections, cfg.security.max_connections_per_address,
+                             local=guard.is_local, exempt=guard.is_proxy)
     auth.attach_audit(cfg.path(cfg.paths.log_dir), cfg.run_dir)
     app.add_exception_handler(ParamError, param_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)

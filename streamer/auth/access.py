@@ -27,12 +27,13 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import Config
 from streamer.auth.accounts import User, Users
 from streamer.auth.limits import MAX_KEYS, LoginFailures, RateLimit
 from streamer.auth.sessions import COOKIE, Sessions, fingerprint, load_secret
+from streamer.server import BUSY, provisional
 
 log = logging.getLogger("streamer")
 
@@ -94,6 +95,9 @@ def split_host(host: str) -> str:
     return host.rstrip(".")
 
 
+LOCALHOST = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+
+
 def own_names(hostname: str) -> set[str]:
     """The names this machine answers to: localhost, its host name and its mDNS name.
 
@@ -142,6 +146,19 @@ class Guard:
 
     def allowed(self, address: str) -> bool:
         return _inside(_ip(address), self.allow)
+
+    def is_proxy(self, address: str) -> bool:
+        """A trusted reverse proxy (it carries many clients: no per-address connection cap)."""
+        return bool(self.proxies) and _inside(_ip(address), self.proxies)
+
+    @staticmethod
+    def is_local(address: str) -> bool:
+        """This machine's own browser, at localhost (it may use the connections kept in reserve).
+
+        Only 127.0.0.1 and ::1, where ``localhost`` leads: the rest of 127/8 is this machine
+        too, but a browser never comes from there.
+        """
+        return address in LOCALHOST
 
     def host_ok(self, host: str) -> bool:
         name = split_host(host)
@@ -229,6 +246,19 @@ def _loopback(address: str) -> bool:
     return ip is not None and ip.is_loopback
 
 
+def _public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _closing(send: Send) -> Send:
+    """``send`` with ``Connection: close`` added to the answer."""
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+        await send(message)
+    return closing
+
+
 class AccessControl:
     """Pure ASGI middleware (no wrapping of ``send``: streams pay nothing per frame)."""
 
@@ -240,6 +270,12 @@ class AccessControl:
             await self.app(scope, receive, send)
             return
         refusal = await self._check(scope)
+        if provisional(scope.get("client")) and identity(HTTPConnection(scope)).role != "admin":
+            # A connection from the reserve kept for this machine and the admins: anyone else
+            # may only reach the login, and the connection ends with the answer.
+            send = _closing(send)
+            if refusal is None and not _public(scope["path"]):
+                refusal = _json(503, BUSY, {"Retry-After": str(BUSY["retry_after_s"])})
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -266,7 +302,7 @@ class AccessControl:
         if unsafe and not g.same_origin(scope, headers, from_proxy):
             g.log_refusal(address, f"refused a cross-site {method} {path[:100]} from {address}")
             return _json(403, {"error": "cross-site request refused: the Origin is not this server"})
-        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        public = _public(path)
         state = scope.setdefault("state", {})
         if not g.users.any():
             state["identity"] = Identity(address, None, "admin" if _loopback(address) else "viewer")

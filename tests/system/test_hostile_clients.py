@@ -125,7 +125,7 @@ def test_connection_cap_answers_503(tmp_path: Path) -> None:
     try:
         sysm.start()
         time.sleep(6)  # the start-up probes' keep-alive connections have closed
-        socks = open_idle(sysm.port, 16, ["127.0.0.2"])
+        socks = open_idle(sysm.port, 16, [f"127.0.0.{n}" for n in range(2, 6)])   # 4 a piece: the per-address cap
         time.sleep(0.3)
         answer = raw_request(sysm.port, b"GET /api/status HTTP/1.1\r\nHost: localhost\r\n\r\n", source="127.0.0.3")
         assert answer.startswith(b"HTTP/1.1 503"), answer[:200]

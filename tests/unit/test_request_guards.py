@@ -3,6 +3,7 @@ every answer, the connection caps, and what a viewer is told."""
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 import socket
@@ -13,12 +14,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from common.archive import events as store
-from common.config import load
+from common.config import ConfigError, load
 from streamer.api.status import for_viewer
 from streamer.app import create_app
 from streamer.auth.access import Guard, Identity, own_names
 from streamer.auth.bodies import BodyLimit
 from streamer.auth.sessions import Sessions
+from streamer.server.caps import REFUSALS, ConnectionCaps, Verdict
 from tests.support.procs import isolated_env
 
 
@@ -134,3 +136,43 @@ def test_a_viewer_is_not_told_who_else_is_watching_or_who_paused() -> None:
     assert "boss" not in repr(seen) and "192.168.1.2'" not in repr(seen) and "192.168.1.20" not in repr(seen)
     assert status["last_control"]["by"] == "boss" and status["controls"]["changed_by"]   # the admins' is untouched
 
+
+def test_connection_caps_per_address_and_the_reserve() -> None:
+    caps = ConnectionCaps(16, 32, local=Guard.is_local, exempt=lambda a: a == "10.0.0.99")
+    assert caps.per_address == 4 and caps.reserve == 2    # a quarter of the total at most; an eighth kept
+    open_now = 0
+
+    def connect(address: str) -> Verdict:
+        nonlocal open_now
+        verdict = caps.admit(address, open_now)
+        open_now += verdict not in REFUSALS
+        return verdict
+    assert [connect("10.0.0.1") for _ in range(6)] == [Verdict.OPEN] * 4 + [Verdict.ADDRESS_BUSY] * 2
+    assert [connect(f"10.0.0.{n}") for n in (2, 2, 2, 3, 3, 3, 4, 4, 4, 5)] == [Verdict.OPEN] * 10
+    # 14 open: the last two are kept for this machine's browser and the admins.
+    assert connect("10.0.0.6") is Verdict.PROVISIONAL and connect("127.0.0.1") is Verdict.OPEN
+    assert connect("::1") is Verdict.BUSY and connect("10.0.0.7") is Verdict.BUSY
+    caps.release("10.0.0.1")
+    open_now -= 1
+    assert connect("10.0.0.1") is Verdict.PROVISIONAL and connect("10.0.0.1") is Verdict.BUSY
+    # A trusted proxy carries many clients: only the total holds it.
+    proxy = ConnectionCaps(16, 4, exempt=lambda a: a == "10.0.0.99")
+    assert all(proxy.admit("10.0.0.99", n) is Verdict.OPEN for n in range(14))
+    for _ in range(20):
+        proxy.release("10.0.0.99")
+    assert proxy.held == {} and ConnectionCaps().admit("10.0.0.1", 10**6) is Verdict.OPEN
+
+
+def test_refusals_are_well_formed_answers() -> None:
+    for verdict, status in ((Verdict.BUSY, b"503"), (Verdict.ADDRESS_BUSY, b"429")):
+        head, _, body = REFUSALS[verdict].partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 " + status) and b"\r\nconnection: close" in head
+        assert int(head.split(b"content-length: ")[1].split(b"\r\n")[0]) == len(body)
+        assert "too many open connections" in json.loads(body)["error"]
+
+
+def test_the_per_address_connection_setting_is_checked(tmp_path: Path) -> None:
+    base = {"SHT_CONFIG": "/dev/null", "SHT__PATHS__RUN_DIR": str(tmp_path / "run")}
+    assert load(base).security.max_connections_per_address == 32
+    with pytest.raises(ConfigError, match=r"security\.max_connections_per_address"):
+        load({**base, "SHT__SECURITY__MAX_CONNECTIONS_PER_ADDRESS": "0"})
