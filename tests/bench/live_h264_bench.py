@@ -145,9 +145,9 @@ def _browser_latency(port: int, seconds: float) -> tuple[float, float, str]:
     with chromium() as browser:
         page, _ = browser.page()
         page.goto(f"http://127.0.0.1:{port}/?view=0&res=480p")
-        page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
+        page.wait_for_function("() => document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
         page.click("#btn-lowdata")
-        page.wait_for_function("window.SHT.lowdata.stats().length === 1"
+        page.wait_for_function("() => window.SHT.lowdata.stats().length === 1"
                                " && window.SHT.lowdata.stats()[0].frames > 30", timeout=20000)
         page.wait_for_timeout(1000)
         first = page.evaluate("window.SHT.lowdata.stats()[0]")
