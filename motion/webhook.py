@@ -2,9 +2,13 @@
 
 A daemon thread sends from a small queue (newest kept: a dead receiver cannot make the
 queue grow); each POST has a 2 s timeout and up to 3 retries with backoff.
+
+The URL may carry credentials (``https://user:secret@host/...``, sent as HTTP Basic) or
+a token in its path or query; the log names only its scheme, host and port.
 """
 from __future__ import annotations
 
+import base64
 import json
 import logging
 import threading
@@ -13,6 +17,7 @@ import urllib.error
 import urllib.request
 from collections import deque
 from typing import Any
+from urllib.parse import unquote, urlsplit, urlunsplit
 
 log = logging.getLogger("motion")
 TIMEOUT_S = 2.0
@@ -21,9 +26,34 @@ BACKOFF_S = (0.5, 1.0, 2.0)
 QUEUE = 16
 
 
+def shown(url: str) -> str:
+    """The URL as the log may show it: scheme, host and port, no credentials, path or query."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or "?"
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "(an unreadable URL)"
+    return f"{parts.scheme}://{'[' + host + ']' if ':' in host else host}{port}/..."
+
+
+def split_credentials(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its user:password part, and the Authorization header that carries it."""
+    try:
+        parts = urlsplit(url)
+        if parts.username is None:
+            return url, {}
+    except ValueError:
+        return url, {}      # sending fails, and says so without the URL
+    netloc = parts.netloc.rpartition("@")[2]
+    secret = f"{unquote(parts.username)}:{unquote(parts.password or '')}".encode()
+    return urlunsplit(parts._replace(netloc=netloc)), {"Authorization": "Basic " + base64.b64encode(secret).decode()}
+
+
 class Webhook:
     def __init__(self, url: str) -> None:
-        self.url = url
+        self.url, self._auth = split_credentials(url)
+        self.shown = shown(url)
         self.sent = 0
         self.failed = 0
         self._queue: deque[dict[str, Any]] = deque(maxlen=QUEUE)
@@ -53,7 +83,7 @@ class Webhook:
         body = json.dumps(doc).encode()
         for attempt in range(RETRIES + 1):
             req = urllib.request.Request(self.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json"})
+                                         headers={"Content-Type": "application/json", **self._auth})
             try:
                 with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
                     resp.read(1024)
@@ -62,6 +92,7 @@ class Webhook:
             except (urllib.error.URLError, OSError, ValueError) as exc:
                 if attempt == RETRIES or self._stop:
                     self.failed += 1
-                    log.warning("webhook %s: event %s not delivered: %s", self.url, doc.get("id"), exc)
+                    log.warning("webhook %s: event %s not delivered: %s", self.shown, doc.get("id"),
+                                str(exc).replace(self.url, self.shown))
                     return
                 time.sleep(BACKOFF_S[attempt])

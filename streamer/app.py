@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
 
 from common.config import Config, load_or_exit
+from common.process.logs import limit_repeats
 from common.process.memory import trim
 from common.state.board import StatusBoard
 from common.state.controls import Controls
@@ -54,8 +55,14 @@ def create_app(cfg: Config | None = None) -> FastAPI:
                   openapi_url=None)
     app.state.cfg = cfg
     app.state.guard = guard = auth.Guard(cfg)
+    # The last added runs first: every answer gets the browser policy, and a body is read
+    # (within its limit) only once the access check has let the request in.
+    app.add_middleware(auth.BodyLimit)
     app.add_middleware(auth.AccessControl, guard=guard)
-    server.admit_connections(cfg.streamer.max_connections)
+    app.add_middleware(auth.BrowserPolicy)
+    server.admit_connections(cfg.streamer.max_connections, cfg.security.max_connections_per_address,
+                             local=guard.is_local, exempt=guard.is_proxy)
+    auth.attach_audit(cfg.path(cfg.paths.log_dir), cfg.run_dir)
     app.add_exception_handler(ParamError, param_error_handler)
     app.add_exception_handler(RequestValidationError, validation_error_handler)
 
@@ -82,10 +89,12 @@ def _mount_page(app: FastAPI) -> None:
 
 def _prepare_process() -> None:
     """A worker process: glibc gives every thread its own heap arena, which the encoder
-    threads do not need; a spawned worker logs like the main process."""
+    threads do not need; a spawned worker logs like the main process, repeats limited."""
     try:
         ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
     except (OSError, AttributeError):
         pass  # not glibc
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
+    # A flood of bad requests must not rotate the log away (uvicorn's own lines included).
+    limit_repeats("uvicorn")

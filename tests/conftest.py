@@ -8,6 +8,7 @@ runs for about a second or more is marked ``slow`` where it is defined.  So
 """
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
+from common.process.logs import RepeatLimit
 from tests.support.browser import Browser, chromium
 from tests.support.fake_camera import FAKES
 from tests.support.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
@@ -31,6 +33,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SYSTEM_DIR in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(autouse=True)
+def no_repeat_limit_left() -> Iterator[None]:
+    """The streamer's app limits repeated lines on every log handler of its process; in a
+    test process those include pytest's own, which must see every line of later tests."""
+    yield
+    for name in ("", "uvicorn"):
+        for handler in logging.getLogger(name).handlers:
+            for f in [f for f in handler.filters if isinstance(f, RepeatLimit)]:
+                handler.removeFilter(f)
 
 
 @pytest.fixture

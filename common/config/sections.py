@@ -159,6 +159,8 @@ class SecuritySection(Section):
     trusted_proxies: Annotated[list[str], Rule(is_network_list, "a list of CIDR networks of reverse proxies")] = \
         listed()
     max_streams_per_address: Annotated[int, between(1, 64)] = 4
+    # Open connections per address and worker (429 past it), at most a quarter of streamer.max_connections.
+    max_connections_per_address: Annotated[int, between(1, 60000)] = 32
 
 
 @dataclass(frozen=True, eq=False)

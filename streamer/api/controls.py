@@ -1,12 +1,11 @@
 """The routes of the system this one replaces, with the same meanings.
 
 They change the shared default view, resolution and recording flags (``Controls``), which
-every worker and the recorders read, and which survive restarts.  Every change is logged
-with the user and address that made it; a pause also keeps them, with its end.
+every worker and the recorders read, and which survive restarts.  Every change goes to the
+audit trail with the user and address that made it; a pause also keeps them, with its end.
 """
 from __future__ import annotations
 
-import logging
 import time
 from typing import Any
 
@@ -18,7 +17,6 @@ from streamer.auth import audit_action, identity
 from streamer.params import LEGACY_RESOLUTIONS, ParamError, check_camera
 
 router = APIRouter()
-log = logging.getLogger("streamer")
 
 
 def _audit(request: Request, action: str, note: str = "") -> None:

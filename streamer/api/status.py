@@ -3,6 +3,8 @@ recorders) and the legacy API's summaries.
 
 Viewers and views come from the shared viewer table, so any worker answers for all of
 them; this worker's own viewers are taken live rather than from its last table write.
+Who did what and from where is for admins: a viewer sees that recording is paused, not
+by whom, and no address but its own.
 """
 from __future__ import annotations
 
@@ -16,6 +18,7 @@ from common.config import Config
 from common.state.board import StatusBoard
 from common.state.controls import Controls
 from streamer.api.context import ApiContext
+from streamer.auth import Identity, identity
 from streamer.live import CameraWatch
 from streamer.params import RESOLUTIONS, cameras
 
@@ -81,7 +84,19 @@ def full_status(rt: ApiContext) -> dict[str, Any]:
 
 @router.get("/api/status")
 async def api_status(request: Request) -> dict[str, Any]:
-    return full_status(request.app.state.rt)
+    status, who = full_status(request.app.state.rt), identity(request)
+    return status if who.role == "admin" else for_viewer(status, who)
+
+
+def for_viewer(status: dict[str, Any], who: Identity) -> dict[str, Any]:
+    """``status`` without other people's names and addresses."""
+    def own(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [{**r, "address": r.get("address") if r.get("address") == who.address else None} for r in rows]
+    controls = {k: v for k, v in status["controls"].items() if k != "changed_by"}
+    controls["paused"] = {cam: {k: v for k, v in p.items() if k not in ("by", "from")}
+                          for cam, p in controls["paused"].items()}
+    return {**status, "viewers": own(status["viewers"]), "low_data_viewers": own(status["low_data_viewers"]),
+            "controls": controls, "last_control": None}
 
 
 def recorder_state(doc: dict[str, Any] | None) -> str:

@@ -188,4 +188,4 @@ def thumbnail(request: Request, event_id: str) -> Response:
     jpeg = _lookup(request, event_id, store.get_thumbnail, "event {id} has no thumbnail (unknown, or still open)")
     if isinstance(jpeg, JSONResponse):
         return jpeg
-    return Response(jpeg, media_type="image/jpeg", headers={"Cache-Control": "max-age=86400"})
+    return Response(jpeg, media_type="image/jpeg")   # private: the app's policy keeps it out of caches

@@ -29,7 +29,7 @@ from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
 from starlette.responses import JSONResponse, RedirectResponse, Response
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import Config
 from common.config.sections import DEFAULT_ALLOW
@@ -37,6 +37,7 @@ from streamer.auth.accounts import User, UserError, Users, check_name
 from streamer.auth.limits import Attempt, LoginFailures, RateLimit, client_key, limit_file
 from streamer.auth.logouts import Logouts
 from streamer.auth.sessions import COOKIE, Sessions, Token, fingerprint, load_secret
+from streamer.server import BUSY, provisional
 
 log = logging.getLogger("streamer")
 
@@ -119,6 +120,19 @@ def split_host(host: str) -> str:
     return host.rstrip(".")
 
 
+LOCALHOST = frozenset({"127.0.0.1", "::1", "::ffff:127.0.0.1"})
+
+
+def own_names(hostname: str) -> set[str]:
+    """The names this machine answers to: localhost, its host name and its mDNS name.
+
+    Only its own ``<host>.local``: any other ``.local`` name may be answered by anyone on
+    the LAN (mDNS has no owner), which would let a web page rebind it to this machine.
+    """
+    short = hostname.lower().rstrip(".").split(".", 1)[0]
+    return {"localhost", hostname.lower().rstrip("."), short, f"{short}.local"} - {""}
+
+
 class Guard:
     """The access rules and their state (accounts, session secret, failure counts) of one worker."""
 
@@ -127,8 +141,7 @@ class Guard:
         self.allow = _networks(sec.allow)
         self.proxies = _networks(sec.trusted_proxies)
         self.hosts = {h.lower().rstrip(".") for h in sec.hosts}
-        own = socket.gethostname().lower()
-        self.own_names = {"localhost", own, own.split(".", 1)[0]}
+        self.own_names = own_names(socket.gethostname())
         self.users = Users(cfg.run_dir)
         try:
             secret = load_secret(cfg.run_dir)
@@ -167,9 +180,24 @@ class Guard:
     def allowed(self, address: str) -> bool:
         return _inside(_ip(address), self.allow)
 
+    def is_proxy(self, address: str) -> bool:
+        """A trusted reverse proxy (it carries many clients: no per-address connection cap)."""
+        return bool(self.proxies) and _inside(_ip(address), self.proxies)
+
+    @staticmethod
+    def is_local(address: str) -> bool:
+        """This machine's own browser, at localhost (it may use the connections kept in reserve).
+
+        Only 127.0.0.1 and ::1, where ``localhost`` leads: the rest of 127/8 is this machine
+        too, but a browser never comes from there.
+        """
+        return address in LOCALHOST
+
     def host_ok(self, host: str) -> bool:
         name = split_host(host)
-        if _ip(name) is not None or name in self.own_names or name.endswith(".local"):
+        if not name:
+            return False
+        if _ip(name) is not None or name in self.own_names:
             return True
         return name in self.hosts or any(h.startswith("*.") and name.endswith(h[1:]) for h in self.hosts)
 
@@ -288,6 +316,19 @@ def _loopback(address: str) -> bool:
     return ip is not None and ip.is_loopback
 
 
+def _public(path: str) -> bool:
+    return path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+
+
+def _closing(send: Send) -> Send:
+    """``send`` with ``Connection: close`` added to the answer."""
+    async def closing(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            message = {**message, "headers": [*message.get("headers", []), (b"connection", b"close")]}
+        await send(message)
+    return closing
+
+
 class AccessControl:
     """Pure ASGI middleware (no wrapping of ``send``: streams pay nothing per frame)."""
 
@@ -299,6 +340,12 @@ class AccessControl:
             await self.app(scope, receive, send)
             return
         refusal = await self._check(scope)
+        if provisional(scope.get("client")) and identity(HTTPConnection(scope)).role != "admin":
+            # A connection from the reserve kept for this machine and the admins: anyone else
+            # may only reach the login, and the connection ends with the answer.
+            send = _closing(send)
+            if refusal is None and not _public(scope["path"]):
+                refusal = _json(503, BUSY, {"Retry-After": str(BUSY["retry_after_s"])})
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -315,15 +362,17 @@ class AccessControl:
             return _json(403, {"error": "this address may not use the camera", "address": address,
                                "setting": "security.allow"})
         host = headers.get(b"host", b"").decode("latin-1")
-        if host and not g.host_ok(host):
+        if not g.host_ok(host):
             g.log_refusal(address, f"refused {address}: Host {host[:100]!r} is not this machine's name")
+            if not host.strip():
+                return _json(400, {"error": "the request has no Host header", "setting": "security.hosts"})
             return _json(421, {"error": "unknown host name", "host": host[:100], "setting": "security.hosts"})
         method, path = scope["method"], scope["path"]
         unsafe = method not in SAFE_METHODS
         if unsafe and not g.same_origin(scope, headers, from_proxy):
             g.log_refusal(address, f"refused a cross-site {method} {path[:100]} from {address}")
             return _json(403, {"error": "cross-site request refused: the Origin is not this server"})
-        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        public = _public(path)
         state = scope.setdefault("state", {})
         if not g.users.any():
             state["identity"] = Identity(address, None, "admin" if _loopback(address) else "viewer")

@@ -11,6 +11,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from streamer import pages
 from streamer.auth.access import ADD_ADMIN, Guard, identity, too_many_logins
+from streamer.auth.audit import audit_log
 from streamer.auth.sessions import COOKIE, LIFETIME_S
 
 router = APIRouter()
@@ -68,6 +69,7 @@ async def login(request: Request) -> Response:
         return too_many_logins(wait)
     if user is None:
         return JSONResponse({"error": "wrong user name or password"}, status_code=401)
+    audit_log.info("login: %s (%s) from %s", user.name, user.role, who.address, extra={"cause": user.name})
     response = JSONResponse({"user": user.name, "role": user.role})
     response.set_cookie(COOKIE, guard.sessions.issue(user.name, user.hash), max_age=LIFETIME_S, path="/",
                         httponly=True, samesite="strict", secure=_secure(request))
@@ -77,7 +79,9 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     """End this session on the server (a saved copy of the cookie stops working too) and clear the cookie."""
-    guard = _guard(request)
+    guard, who = _guard(request), identity(request)
+    if who.user is not None:
+        audit_log.info("logout: %s from %s", who.user, who.address, extra={"cause": who.user})
     token = guard.session_of(dict(request.scope["headers"]))
     if token is not None:
         await asyncio.to_thread(guard.logouts.end, token, list(guard.users.all()))

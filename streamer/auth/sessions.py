@@ -93,7 +93,8 @@ class Sessions:
 
     def read(self, token: str) -> Token | None:
         """The contents of a valid, unexpired token, else None."""
-        if len(token) > 512 or token.count(".") != 1:
+        # Only ASCII can be ours (and compare_digest raises on any other str).
+        if len(token) > 512 or not token.isascii() or token.count(".") != 1:
             return None
         payload, sig = token.split(".")
         if not hmac.compare_digest(sig, self._sign(payload)):

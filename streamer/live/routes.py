@@ -28,7 +28,7 @@ def _live(request: Request) -> LiveRuntime:
 def _heartbeat(live: LiveRuntime, view: str, res: str) -> Response:
     cams, age = live.cameras.heartbeat(view, res)
     headers = {"X-Cameras-Live": ",".join(map(str, cams)), "X-Frame-Age-Ms": "" if age is None else f"{age:.1f}",
-               "X-View": view, "X-Resolution": res, "Cache-Control": "no-store"}
+               "X-View": view, "X-Resolution": res}
     return Response(status_code=200 if cams else 503, headers=headers)
 
 
@@ -74,7 +74,7 @@ async def snapshot(request: Request, view: str | None = None, res: str | None = 
     cams, _ = live.cameras.heartbeat(view, res)
     return Response(bytes(pic.jpeg), media_type="image/jpeg", headers={
         "X-Timestamp": f"{pic.wall_ns / 1e9:.6f}", "X-Frame-Index": str(pic.index),
-        "X-Cameras-Live": ",".join(map(str, cams)), "Cache-Control": "no-store"})
+        "X-Cameras-Live": ",".join(map(str, cams))})
 
 
 @router.get("/live/{camera}.mp4")

@@ -10,9 +10,11 @@ its socket:
 * word of a graceful shutdown, so open streams end at once instead of holding the exit.
 
 And two defences against clients that hold connections: a connection that has not sent a
-complete request (head and body) within HEAD_TIMEOUT_S is closed (slowloris), and past the
-process's connection cap a new connection is answered 503 and dropped, so the file
-descriptors it may use stay bounded (:func:`admit_connections` raises their limit to fit).
+complete request (head and body) within HEAD_TIMEOUT_S is closed (slowloris), and a new
+connection meets the caps of :mod:`streamer.server.caps` (the process's total, each
+address's share, the reserve for this machine and the admins); a refused one is answered
+and dropped, so the file descriptors it may use stay bounded (:func:`admit_connections`
+raises their limit to fit).
 
 uvicorn's server is run without its ten wake-ups a second (:class:`Server`).
 
@@ -24,7 +26,6 @@ requirements.txt and checked by tests/test_uvicorn_contract.py.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import resource
@@ -36,21 +37,26 @@ import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from streamer.server.caps import REFUSALS, ConnectionCaps, Verdict, nobody
+
 WRITE_HIGH_WATER = 64 * 1024     # asyncio's own buffer in front of the socket
 HEAD_TIMEOUT_S = 10.0            # from connecting (or the last response) to a complete request
 REFUSED_LINGER_S = 1.0           # a connection over the cap, answered 503, is dropped this much later
 FD_RESERVE = 512                 # descriptors beyond the connection cap: rings, files, viewers' own dups
 _connections: dict[tuple[str, int], StreamProtocol] = {}
 _state = {"ours": False, "told": False}   # our server in this process; the fallback logged
-_limit = {"connections": 0}      # 0: no cap
+_caps = ConnectionCaps()          # no cap until admit_connections
+_provisional: set[tuple[str, int]] = set()   # clients on a reserve connection: admins only
 log = logging.getLogger("streamer")
-_BUSY_BODY = json.dumps({"error": "server busy: too many open connections", "retry_after_s": 2}).encode()
-BUSY_RESPONSE = (b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nretry-after: 2\r\n"
-                 b"connection: close\r\ncontent-length: " + str(len(_BUSY_BODY)).encode() + b"\r\n\r\n" + _BUSY_BODY)
+BUSY_RESPONSE = REFUSALS[Verdict.BUSY]
 
 
-def admit_connections(cap: int) -> int:
-    """Cap this process's open connections, raising its file limit to fit; returns the cap."""
+def admit_connections(cap: int, per_address: int = 0, local: Callable[[str], bool] = nobody,
+                      exempt: Callable[[str], bool] = nobody) -> int:
+    """Cap this process's open connections, raising its file limit to fit; returns the cap.
+
+    ``per_address``, ``local`` and ``exempt`` are those of :class:`ConnectionCaps`.
+    """
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     want = cap + FD_RESERVE
     if soft != resource.RLIM_INFINITY and soft < want:
@@ -63,8 +69,14 @@ def admit_connections(cap: int) -> int:
     if soft != resource.RLIM_INFINITY and soft < want:
         cap = max(16, soft - FD_RESERVE)
         log.warning("only %d file descriptors allowed: at most %d connections", soft, cap)
-    _limit["connections"] = cap
+    global _caps
+    _caps = ConnectionCaps(cap, per_address, local, exempt)
     return cap
+
+
+def provisional(client: tuple[str, int] | list[Any] | None) -> bool:
+    """The request came on a reserve connection: only an admin's may be served."""
+    return bool(_provisional) and client is not None and (client[0], client[1]) in _provisional
 
 
 class StreamProtocol(H11Protocol):
@@ -74,19 +86,24 @@ class StreamProtocol(H11Protocol):
         self._listeners: set[asyncio.Event] = set()
         self._head_timer: asyncio.TimerHandle | None = None
         self.refused = False
-        cap = _limit["connections"]
-        if cap and len(self.connections) > cap:
+        self.held_by: str | None = None
+        address = self.client[0] if self.client else ""
+        verdict = _caps.admit(address, len(self.connections) - 1)
+        if verdict in REFUSALS:
             # Answer, end our side, and drop the connection a moment later whatever the client
             # does (closing at once would reset it and could lose the answer).
             self.refused = True
-            transport.write(BUSY_RESPONSE)
+            transport.write(REFUSALS[verdict])
             if transport.can_write_eof():
                 transport.write_eof()
             self._head_timer = self.loop.call_later(REFUSED_LINGER_S, transport.abort)
             return
+        self.held_by = address
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
         if self.client is not None:
             _connections[(self.client[0], self.client[1])] = self
+            if verdict is Verdict.PROVISIONAL:
+                _provisional.add((self.client[0], self.client[1]))
         self._await_head()
 
     def data_received(self, data: bytes) -> None:
@@ -116,6 +133,10 @@ class StreamProtocol(H11Protocol):
             self._head_timer = None
         if self.client is not None:
             _connections.pop((self.client[0], self.client[1]), None)
+            _provisional.discard((self.client[0], self.client[1]))
+        if self.held_by is not None:
+            _caps.release(self.held_by)
+            self.held_by = None
         super().connection_lost(exc)
         self._closed()
 

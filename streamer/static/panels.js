@@ -49,10 +49,11 @@
     $("cam-notes").replaceChildren(...notes.map(([id, t]) => el("p", { class: "err", "data-camera": id }, `Camera ${id} · ${t}`)));
   }
 
-  /* "Recording paused by admin from 192.168.1.20 at 14:02; resumes by itself in 42 min." */
+  /* "Recording paused by admin from 192.168.1.20 at 14:02; resumes by itself in 42 min."
+     (A viewer is not told who: "Recording paused at 14:02; ...".) */
   function pauseText(p, now) {
     const at = p.at ? new Date(p.at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "–";
-    let text = `Recording paused by ${p.by || "someone"} from ${p.from || "?"} at ${at}`;
+    let text = p.by ? `Recording paused by ${p.by} from ${p.from || "?"} at ${at}` : `Recording paused at ${at}`;
     if (p.until) {
       const left = Math.max(0, p.until - now);
       text += `; resumes by itself in ${left >= 60 ? `${Math.ceil(left / 60)} min` : `${Math.ceil(left)} s`}.`;

@@ -175,7 +175,7 @@ def _browser_latency(port: int, seconds: float) -> tuple[float, float, str]:
     with chromium() as browser:
         page = _page(browser, port)
         page.click("#btn-lowdata")
-        page.wait_for_function("window.SHT.lowdata.stats().length === 1"
+        page.wait_for_function("() => window.SHT.lowdata.stats().length === 1"
                                " && window.SHT.lowdata.stats()[0].frames > 30", timeout=20000)
         page.wait_for_timeout(1000)
         first = page.evaluate("window.SHT.lowdata.stats()[0]")

@@ -173,7 +173,7 @@ def open_page(browser: Browser, url: str, width: int = 1400, height: int = 1000)
 
 
 def wait_playing(page: Any, timeout_s: float = 20) -> None:
-    page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'"
+    page.wait_for_function("() => document.getElementById('stage').dataset.state === 'playing'"
                            " && document.getElementById('live-img').naturalWidth > 0", timeout=timeout_s * 1000)
 
 

@@ -68,7 +68,7 @@ def test_page_loads_dual_480p_live_without_console_errors(system: System, browse
     page.on("request", lambda r: heads.append(time.monotonic()) if r.method == "HEAD" else None)
     page.goto(system.url())
     wait_playing(page)
-    page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
+    page.wait_for_function("() => document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
     size = page.evaluate("(img => [img.naturalWidth, img.naturalHeight])(document.getElementById('live-img'))")
     assert size == [1280, 480]
     assert "/stream?view=dual&res=480p" in page.get_attribute("#live-img", "src")
@@ -76,16 +76,16 @@ def test_page_loads_dual_480p_live_without_console_errors(system: System, browse
     assert pic is not None and pic["std"] > 8 and 20 < pic["mean"] < 235, pic  # a scene, not a blank
     assert_moving(page)
     # Statistics filled from /api/status, viewers counted at this resolution.
-    page.wait_for_function("document.getElementById('st-fps').textContent.includes('fps')"
+    page.wait_for_function("() => document.getElementById('st-fps').textContent.includes('fps')"
                            " && document.getElementById('st-viewers').textContent.startsWith('1 / 2')", timeout=10000)
     assert page.text_content("#st-size").endswith("kB")
     # Statistics refresh every 1-2 s; the heartbeat asks every 2 s.
     frames = page.text_content("#st-frames")
-    page.wait_for_function(f"document.getElementById('st-frames').textContent !== {frames!r}", timeout=2500)
+    page.wait_for_function(f"() => document.getElementById('st-frames').textContent !== {frames!r}", timeout=2500)
     heads.clear()
     page.wait_for_timeout(6500)
     assert 3 <= len(heads) <= 4, heads
-    page.wait_for_function("document.querySelector('#rec-cards [data-camera=\"0\"] [data-rec]')"
+    page.wait_for_function("() => document.querySelector('#rec-cards [data-camera=\"0\"] [data-rec]')"
                            "?.dataset.rec === 'recording'", timeout=15000)
     assert "free" in page.text_content("#disk")
     save_screenshot(page, "dual_480p")
@@ -130,7 +130,7 @@ def test_each_button_switches_within_one_second_and_reload_keeps_the_choice(syst
 def test_heartbeat_shows_each_state_from_the_head_answer(system: System, browser: Browser) -> None:
     page, log = open_page(browser, system.url("127.0.0.1", "/?view=0&res=480p"))
     wait_playing(page)
-    page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
+    page.wait_for_function("() => document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
     answer: dict[str, Any] = {}
 
     def on_head(route: Any) -> None:
@@ -148,7 +148,7 @@ def test_heartbeat_shows_each_state_from_the_head_answer(system: System, browser
                           ("LIVE", {"status": 200, "headers": {"X-Frame-Age-Ms": "20.5"}})]:
         answer.clear()
         answer.update(given)
-        page.wait_for_function(f"document.getElementById('heartbeat').dataset.state === '{wanted}'", timeout=8000)
+        page.wait_for_function(f"() => document.getElementById('heartbeat').dataset.state === '{wanted}'", timeout=8000)
     page.unroute(lambda url: "/stream?" in url)
     assert log.page_errors == [], log
     page.context.close()
@@ -160,7 +160,7 @@ def test_limit_message_for_a_third_address_then_it_gets_in_by_itself(system: Sys
     wait_playing(first)
     wait_playing(second)
     third, log = open_page(browser, system.url("127.0.0.3", "/?view=dual&res=720p"))
-    third.wait_for_function("document.getElementById('stage').dataset.state === 'blocked'", timeout=15000)
+    third.wait_for_function("() => document.getElementById('stage').dataset.state === 'blocked'", timeout=15000)
     title = third.text_content("#stage-title")
     detail = third.text_content("#stage-detail")
     assert "Viewer limit reached at 720p" in title
@@ -170,7 +170,7 @@ def test_limit_message_for_a_third_address_then_it_gets_in_by_itself(system: Sys
     assert third.evaluate("getComputedStyle(document.getElementById('live-img')).visibility") == "hidden"
     assert third.is_visible("#stage-msg")
     # The hidden picture keeps its place: two 720p pictures wide, sizes as the server declares them.
-    third.wait_for_function("document.getElementById('stage').style.aspectRatio === '2560 / 720'", timeout=5000)
+    third.wait_for_function("() => document.getElementById('stage').style.aspectRatio === '2560 / 720'", timeout=5000)
     save_screenshot(third, "limit_720p")
     # A slot frees: the blocked page connects without anyone touching it.
     second.context.close()
@@ -188,8 +188,8 @@ def test_limit_message_for_a_third_address_then_it_gets_in_by_itself(system: Sys
         status=200, content_type="application/json",
         body=json.dumps({"views": ["dual", "0", "1"], "cameras": ["0", "1"], "resolutions": sizes})))
     fourth.goto(system.url("127.0.0.4", "/?view=1&res=720p"))
-    fourth.wait_for_function("document.getElementById('stage').dataset.state === 'blocked'", timeout=15000)
-    fourth.wait_for_function("document.getElementById('stage').style.aspectRatio === '1000 / 500'", timeout=5000)
+    fourth.wait_for_function("() => document.getElementById('stage').dataset.state === 'blocked'", timeout=15000)
+    fourth.wait_for_function("() => document.getElementById('stage').style.aspectRatio === '1000 / 500'", timeout=5000)
     fourth.click("#btn-other-res")
     wait_playing(fourth)
     assert fourth.get_attribute("#live-img", "data-shown") == "1/480p"
@@ -210,7 +210,7 @@ def test_recorded_segment_plays_in_the_page(system: System, browser: Browser) ->
     row = page.locator("#segments tbody tr", has=page.locator("td", has_text="2.0 s")).first
     file = row.get_attribute("data-file")
     row.locator("button[data-play]").click()
-    page.wait_for_function("(() => { const v = document.getElementById('player');"
+    page.wait_for_function("() => (() => { const v = document.getElementById('player');"
                            " return v.currentTime > 0.3 && !v.paused && v.readyState >= 2; })()", timeout=15000)
     src, t1 = page.evaluate("[document.getElementById('player').src, document.getElementById('player').currentTime]")
     assert src.endswith(f"/recordings/cam0/{file[7:13]}/{file}")
@@ -234,10 +234,10 @@ def test_timeline_shows_runs_and_gaps_and_a_click_plays_that_time(system: System
         write_segment(system.root, 1, day.replace(second=second), length, width=640, height=360)
     page, log = open_page(browser, system.url(path="/#recordings"))
     page.click("#btn-rcam1")
-    page.wait_for_function("[...document.querySelectorAll('#day-select option')].some(o => o.value === '261120')",
+    page.wait_for_function("() => [...document.querySelectorAll('#day-select option')].some(o => o.value === '261120')",
                            timeout=10000)
     page.select_option("#day-select", "261120")
-    page.wait_for_function("document.querySelectorAll('#segments tbody button[data-play]').length === 3",
+    page.wait_for_function("() => document.querySelectorAll('#segments tbody button[data-play]').length === 3",
                            timeout=10000)
     assert page.locator("#tl-track .tl-run").count() == 2  # 08:00:00-08:00:04 and 08:00:30-08:00:32
     assert page.locator("#tl-track .tl-gap").count() == 1
@@ -248,14 +248,14 @@ def test_timeline_shows_runs_and_gaps_and_a_click_plays_that_time(system: System
     # The day bar (about a minute per pixel) picks the hour and plays what is recorded there...
     box = page.locator("#timeline").bounding_box()
     page.mouse.click(box["x"] + box["width"] * (8 * 3600 + 15) / 86400, box["y"] + box["height"] / 2)
-    page.wait_for_function("document.getElementById('player').currentTime > 0.3", timeout=15000)
+    page.wait_for_function("() => document.getElementById('player').currentTime > 0.3", timeout=15000)
     assert page.text_content("#hour-label") == "08:00 – 09:00"
     assert "/recordings/cam1/261120/cam1_20261120_0800" in page.get_attribute("#player", "src")
     assert page.locator("#hour-track .tl-seg").count() == 3 and page.locator("#hour-track .tl-gap").count() == 1
     # ...and the hour bar (seconds per pixel) picks one segment.
     box = page.locator("#hourline").bounding_box()
     page.mouse.click(box["x"] + box["width"] * 31 / 3600, box["y"] + box["height"] / 2)
-    page.wait_for_function("document.getElementById('player').src.endsWith('cam1_20261120_080030.mp4')"
+    page.wait_for_function("() => document.getElementById('player').src.endsWith('cam1_20261120_080030.mp4')"
                            " && document.getElementById('player').currentTime > 0.3", timeout=15000)
     assert page.get_attribute("#segments tbody tr.playing", "data-file") == "cam1_20261120_080030.mp4"
     page.evaluate("document.getElementById('player').pause()")
@@ -267,12 +267,12 @@ def test_timeline_shows_runs_and_gaps_and_a_click_plays_that_time(system: System
 def test_recording_pause_and_resume_from_the_page(system: System, browser: Browser) -> None:
     page, log = open_page(browser, system.url())
     badge = "document.querySelector('#rec-cards [data-camera=\"0\"] [data-rec]')?.dataset.rec"
-    page.wait_for_function(f"{badge} === 'recording'", timeout=15000)
+    page.wait_for_function(f"() => {badge} === 'recording'", timeout=15000)
     page.click("#rec-cards [data-camera='0'] [data-rec-toggle]")
-    page.wait_for_function(f"{badge} === 'paused'", timeout=15000)
+    page.wait_for_function(f"() => {badge} === 'paused'", timeout=15000)
     assert page.text_content("#rec-cards [data-camera='0'] [data-rec-toggle]") == "Resume recording"
     page.click("#rec-cards [data-camera='0'] [data-rec-toggle]")
-    page.wait_for_function(f"{badge} === 'recording'", timeout=15000)
+    page.wait_for_function(f"() => {badge} === 'recording'", timeout=15000)
     assert log.console_errors == [] and log.page_errors == [], log
     page.context.close()
 
@@ -298,20 +298,21 @@ def test_disk_banner_warns_under_1_gb_and_names_what_retention_deleted(system: S
     publisher.start()
     try:
         page, log = open_page(browser, system.url())
-        page.wait_for_function("document.getElementById('disk').dataset.level === 'warning'", timeout=10000)
+        page.wait_for_function("() => document.getElementById('disk').dataset.level === 'warning'", timeout=10000)
         text = page.text_content("#disk")
         assert "Low disk space: 600 MB free (under 1 GB)" in text
         assert "Retention deleted 3 files" in text and "cam1/261119/cam1_20261119_000000.mp4" in text
         card = "#rec-cards [data-camera='1']"
-        page.wait_for_function(f"document.querySelector(\"{card} [data-rec]\")?.dataset.rec === 'error'", timeout=10000)
+        page.wait_for_function(f"() => document.querySelector(\"{card} [data-rec]\")?.dataset.rec === 'error'",
+                               timeout=10000)
         assert "Last error: disk full: segment closed early" in page.text_content(card)
         save_screenshot(page, "disk_warning")
     finally:
         stop.set()
         publisher.join(5)
     # A recorder that stops reporting is shown as not running, not as still recording.
-    page.wait_for_function(f"document.querySelector(\"{card} [data-rec]\")?.dataset.rec === 'off'", timeout=15000)
-    page.wait_for_function("document.getElementById('disk').dataset.level === 'ok'", timeout=15000)
+    page.wait_for_function(f"() => document.querySelector(\"{card} [data-rec]\")?.dataset.rec === 'off'", timeout=15000)
+    page.wait_for_function("() => document.getElementById('disk').dataset.level === 'ok'", timeout=15000)
     assert log.console_errors == [] and log.page_errors == [], log
     page.context.close()
 
@@ -353,7 +354,7 @@ def marked_live_page(system: System, browser: Browser) -> tuple[Any, PageLog]:
     """The dual 480p page playing with a LIVE heartbeat, its document marked: a reload would drop the mark."""
     page, log = open_page(browser, system.url(path="/?view=dual&res=480p"))
     wait_playing(page)
-    page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
+    page.wait_for_function("() => document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=10000)
     page.evaluate("window.__sameDocument = true")
     return page, log
 
@@ -363,12 +364,12 @@ def test_heartbeat_error_while_the_cameras_are_down_and_back_when_they_return(sy
     page, log = marked_live_page(system, browser)
     system.procs.kill("capture0")
     system.procs.kill("capture1")
-    page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'ERROR'", timeout=15000)
-    page.wait_for_function("document.getElementById('stage').dataset.state === 'failed'", timeout=5000)
+    page.wait_for_function("() => document.getElementById('heartbeat').dataset.state === 'ERROR'", timeout=15000)
+    page.wait_for_function("() => document.getElementById('stage').dataset.state === 'failed'", timeout=5000)
     assert page.is_visible("#stage-msg") and "unavailable" in page.text_content("#stage-title")
     system.procs.capture(0)
     system.procs.capture(1)
-    page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=30000)
+    page.wait_for_function("() => document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=30000)
     wait_playing(page)
     assert not page.is_visible("#stage-msg")
     assert page.evaluate("window.__sameDocument === true")
@@ -382,10 +383,10 @@ def test_heartbeat_offline_when_streamer_stops_and_picture_returns_without_reloa
     page, log = marked_live_page(system, browser)
     loads = int(page.get_attribute("#live-img", "data-loads"))
     system.procs.stop("streamer")
-    page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'OFFLINE'", timeout=10000)
+    page.wait_for_function("() => document.getElementById('heartbeat').dataset.state === 'OFFLINE'", timeout=10000)
     system.start_streamer()
-    page.wait_for_function("document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=20000)
-    page.wait_for_function(f"Number(document.getElementById('live-img').dataset.loads) > {loads}", timeout=10000)
+    page.wait_for_function("() => document.getElementById('heartbeat').dataset.state === 'LIVE'", timeout=20000)
+    page.wait_for_function(f"() => Number(document.getElementById('live-img').dataset.loads) > {loads}", timeout=10000)
     wait_playing(page)
     assert page.evaluate("window.__sameDocument === true")  # reconnected in place, not reloaded
     assert_moving(page)
@@ -396,7 +397,7 @@ def test_heartbeat_offline_when_streamer_stops_and_picture_returns_without_reloa
 def test_red_banner_names_a_camera_that_is_not_recording(system: System, browser: Browser) -> None:
     # Camera 1 has no recorder in this system: it should record, and nothing is finished.
     page, log = open_page(browser, system.url())
-    page.wait_for_function("!document.getElementById('health').hidden", timeout=15000)
+    page.wait_for_function("() => !document.getElementById('health').hidden", timeout=15000)
     text = page.text_content("#health")
     assert "Camera 1 is NOT recording" in text and "Camera 0" not in text, text
     assert page.eval_on_selector("#health", "e => getComputedStyle(e).color") == "rgb(255, 255, 255)"

@@ -53,7 +53,8 @@ def test_login_logout_and_roles(system: SecureSystem, browser: Browser, tmp_path
     assert page.evaluate("document.cookie") == ""   # not readable by scripts
     # Pause from the page: the card says who, from where, when, and the time left.
     toggle = "#rec-cards [data-camera='0'] [data-rec-toggle]"
-    page.wait_for_function(f"document.querySelector(\"{toggle}\")?.textContent === 'Pause recording'", timeout=10000)
+    page.wait_for_function(f"() => document.querySelector(\"{toggle}\")?.textContent === 'Pause recording'",
+                           timeout=10000)
     page.click(toggle)
     page.wait_for_selector("#rec-cards [data-pause='0']", timeout=10000)
     note = page.text_content("#rec-cards [data-pause='0']")
@@ -61,7 +62,7 @@ def test_login_logout_and_roles(system: SecureSystem, browser: Browser, tmp_path
                     r"resumes by itself in (60|59) min\.", note), note
     save_screenshot(page, "login_paused_by_admin")
     page.click(toggle)
-    page.wait_for_function("!document.querySelector(\"#rec-cards [data-pause='0']\")", timeout=10000)
+    page.wait_for_function("() => !document.querySelector(\"#rec-cards [data-pause='0']\")", timeout=10000)
     # Log out: back to the login page, the stream is closed, and nothing answers without a login.
     page.click("#logout")
     page.wait_for_url(re.compile(r".*/login$"))
@@ -93,7 +94,7 @@ def test_basic_auth_after_the_browser_prompt(system: SecureSystem, browser: Brow
         # The live stream opened directly, as the old client's users do.
         r = page.goto(system.origin + "/stream/0?res=480p", wait_until="commit")
         assert r is not None and r.status == 200
-        page.wait_for_function("document.images.length > 0 && document.images[0].naturalWidth === 640",
+        page.wait_for_function("() => document.images.length > 0 && document.images[0].naturalWidth === 640",
                                timeout=15000)
     finally:
         context.close()

@@ -29,7 +29,7 @@ def _low_page(system: System, browser: Browser, view: str) -> tuple[Any, Any]:
     page.goto(system.url(path=f"/?view={view}&res=480p"))
     wait_playing(page)
     page.click("#btn-lowdata")
-    page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'"
+    page.wait_for_function("() => document.getElementById('stage').dataset.state === 'playing'"
                            " && window.SHT.lowdata.stats().length > 0"
                            " && window.SHT.lowdata.stats().every(s => s.frames > 10)", timeout=20000)
     return page, log

@@ -3,6 +3,8 @@ against a real streamer: no answer may be a server error (>= 500, other than a c
 honest 503 "no picture" / "no live camera"), and the streamer must stay up."""
 from __future__ import annotations
 
+import base64
+import socket
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -103,29 +105,39 @@ def test_no_route_answers_a_server_error(system: SecureSystem, tmp_path: Path) -
     assert "Traceback" not in system.log() and "request failed" not in system.log()
 
 
+HEADER_EXAMPLES = 2400
 HEADER_TEXT = st.text(st.characters(min_codepoint=0x20, max_codepoint=0x7e), max_size=120)
+# Raw header bytes as a hostile client sends them: Latin-1 and broken UTF-8 included.
+HEADER_BYTES = st.binary(max_size=120).map(lambda b: b.replace(b"\r", b"").replace(b"\n", b"").replace(b"\0", b""))
 
 
 @st.composite
-def hostile_headers(draw: st.DrawFn, port: int) -> dict[str, str]:
+def hostile_headers(draw: st.DrawFn, port: int) -> dict[bytes, bytes]:
     own = f"127.0.0.1:{port}"
-    headers: dict[str, str] = {}
+    headers: dict[bytes, bytes] = {}
     choices = {
-        "Host": st.sampled_from([own, "localhost", "evil.example", "", "[::1]", "[", "a:b:c", "x.local."]),
-        "Origin": st.one_of(st.sampled_from([f"http://{own}", "null", "http://evil.example", "://", ""]),
-                            HEADER_TEXT),
+        "Host": st.one_of(st.sampled_from([own, "localhost", "evil.example", "", "[::1]", "[", "a:b:c", "x.local.",
+                                           "evil.local", f"{socket.gethostname()}.local", b"\xe9.local"]),
+                          HEADER_BYTES),
+        "Origin": st.one_of(st.sampled_from([f"http://{own}", "null", "http://evil.example", "://", "",
+                                             "http://evil.local", b"http://\xe9"]), HEADER_TEXT, HEADER_BYTES),
         "Referer": st.one_of(st.sampled_from([f"http://{own}/", "http://[::1"]), HEADER_TEXT),
         "Authorization": st.one_of(
             st.sampled_from(["Basic ", "Basic !!!!", "Basic " + "QQ==" * 300, "Bearer x", "basic Ym9zczp4",
-                             "Basic Ym9zcw==", "Basic OmZvbw=="]), HEADER_TEXT),
+                             "Basic Ym9zcw==", "Basic OmZvbw==", "Basic 6Tp4", b"Basic \xe9\xe9",
+                             "Basic " + base64.b64encode(b"boss:\xff\xfe").decode()]), HEADER_TEXT, HEADER_BYTES),
         "Cookie": st.one_of(st.sampled_from(["sht_session=", "sht_session=a.b", "sht_session=" + "a" * 900 + ".b",
-                                             'sht_session="x', "=;=;", "sht_session=e30.e30"]), HEADER_TEXT),
+                                             'sht_session="x', "=;=;", "sht_session=e30.e30",
+                                             'sht_session="a.\\351"', b'sht_session="a.\xe9"',
+                                             b"sht_session=\xff.\xfe"]), HEADER_TEXT, HEADER_BYTES),
         "X-Forwarded-For": st.one_of(st.sampled_from(["192.168.1.20", "8.8.8.8", ",,,", "::1, x"]), HEADER_TEXT),
         "Content-Type": st.sampled_from(["application/json", "application/x-www-form-urlencoded", "text/plain"]),
     }
     for name, strategy in choices.items():
         if draw(st.booleans()):
-            headers[name] = draw(strategy).strip()   # (the client refuses edge blanks)
+            value = draw(strategy)
+            raw = value if isinstance(value, bytes) else value.encode("latin-1")
+            headers[name.encode()] = raw.strip()   # (the client refuses edge blanks)
     return headers
 
 
@@ -145,12 +157,10 @@ def test_hostile_headers_get_no_server_error(locked_system: SecureSystem) -> Non
     clients: dict[str, httpx.Client] = {}
     t0 = time.monotonic()
 
-    @settings(max_examples=EXAMPLES // 3, deadline=None, derandomize=True, database=None,
+    @settings(max_examples=HEADER_EXAMPLES, deadline=None, derandomize=True, database=None,
               suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large])
     @given(requests(ops), hostile_headers(sysm.port), st.integers(2, 40), st.binary(max_size=300))
-    def one(req: tuple[str, str, dict[str, str]], headers: dict[str, str], source: int, body: bytes) -> None:
-        if time.monotonic() - t0 > BUDGET_S:
-            return
+    def one(req: tuple[str, str, dict[str, str]], headers: dict[bytes, bytes], source: int, body: bytes) -> None:
         method, path, query = req
         src = f"127.0.0.{source}"
         if src not in clients:
@@ -174,6 +184,6 @@ def test_hostile_headers_get_no_server_error(locked_system: SecureSystem) -> Non
     print(f"\nheader fuzz: {sum(seen.values())} requests in {time.monotonic() - t0:.1f} s; "
           f"answers {dict(sorted(seen.items()))}")
     assert not bad, bad[:10]
-    assert sum(seen.values()) >= 300 and seen[401] > 0 and seen[403] > 0 and seen[421] > 0
+    assert sum(seen.values()) >= 2000 and seen[401] > 0 and seen[403] > 0 and seen[421] > 0
     assert sysm.procs.running["streamer"].poll() is None
     assert "Traceback" not in sysm.log() and "request failed" not in sysm.log()

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import base64
+import socket
 import stat
 import subprocess
 import time
@@ -83,7 +84,7 @@ def test_foreign_origin_is_refused_on_every_state_changing_route(open_system: Se
 def test_host_header(open_system: SecureSystem) -> None:
     assert open_system.get("/api/status", headers={"Host": "evil.example"}).status_code == 421
     assert open_system.get("/api/status", headers={"Host": f"evil.example:{open_system.port}"}).status_code == 421
-    for host in (f"localhost:{open_system.port}", f"127.0.0.1:{open_system.port}", "camera.local",
+    for host in (f"localhost:{open_system.port}", f"127.0.0.1:{open_system.port}", f"{socket.gethostname()}.local",
                  f"[::1]:{open_system.port}"):
         assert open_system.get("/api/status", headers={"Host": host}).status_code == 200, host
 

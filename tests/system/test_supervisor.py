@@ -10,6 +10,7 @@ import glob
 import os
 import signal
 import socket
+import stat
 import time
 from datetime import datetime
 from pathlib import Path
@@ -93,6 +94,9 @@ def test_tree_heals_after_kill_9_and_stops_clean(install: Install) -> None:
         umask = next(ln.split()[1] for ln in Path(f"/proc/{pid}/status").read_text().splitlines()
                      if ln.startswith("Umask:"))
         assert umask == "0027", (name, umask)
+    # supervisord opens its own log before its umask applies: the streamer takes the rest off.
+    for log_file in (install.root / "logs").iterdir():
+        assert stat.S_IMODE(log_file.stat().st_mode) & 0o007 == 0, log_file
 
     kills: list[tuple[str, float]] = []
     for name in ("capture_cam0", "capture_cam1", "rec_cam0", "rec_cam1"):

@@ -32,8 +32,8 @@ def page_shows(port: int, camera: str, text: str) -> None:
     with chromium() as browser:
         page, log = open_page(browser, f"http://127.0.0.1:{port}/?view={camera}&res=480p")
         note = f"document.querySelector('#cam-notes [data-camera=\"{camera}\"]')?.textContent || ''"
-        page.wait_for_function(f"({note}).includes({text!r})", timeout=15000)
-        page.wait_for_function(f"document.getElementById('stage-detail').textContent.includes({text!r})",
+        page.wait_for_function(f"() => ({note}).includes({text!r})", timeout=15000)
+        page.wait_for_function(f"() => document.getElementById('stage-detail').textContent.includes({text!r})",
                                timeout=15000)
         assert log.page_errors == [], log.page_errors
 

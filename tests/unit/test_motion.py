@@ -5,8 +5,10 @@ the hour of static scene for the false-event figure takes seconds, not an hour.
 """
 from __future__ import annotations
 
+import base64
 import itertools
 import json
+import logging
 import threading
 from collections.abc import Callable, Iterator
 from http.server import BaseHTTPRequestHandler, HTTPServer
@@ -287,10 +289,12 @@ class _Sink(BaseHTTPRequestHandler):
     received: ClassVar[list[dict]] = []
     fail_first = 0
     attempts = 0
+    asked: ClassVar[list[tuple[str, str | None]]] = []   # (path, Authorization) of each request
 
     def do_POST(self) -> None:
         body = self.rfile.read(int(self.headers["Content-Length"]))
         _Sink.attempts += 1
+        _Sink.asked.append((self.path, self.headers.get("Authorization")))
         if _Sink.fail_first > 0:
             _Sink.fail_first -= 1
             self.send_response(500)
@@ -334,6 +338,33 @@ def test_webhook_retries_and_never_blocks() -> None:
         assert len(silent._queue) <= 16
     finally:
         silent.close()
+
+
+def test_webhook_credentials_go_in_a_header_and_never_to_the_log(caplog: pytest.LogCaptureFixture,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("motion.webhook.BACKOFF_S", (0.0, 0.0, 0.0))
+    server = HTTPServer(("127.0.0.1", 0), _Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    _Sink.received, _Sink.fail_first, _Sink.asked = [], 0, []
+    port = server.server_port
+    hook = Webhook(f"http://ann:s3cr%40t@127.0.0.1:{port}/hook/TOKEN123?key=KEY456")
+    try:
+        hook.post({"event": "start", "id": 1})
+        wait_until(lambda: hook.sent, 10)
+        assert _Sink.asked == [("/hook/TOKEN123?key=KEY456", "Basic " + base64.b64encode(b"ann:s3cr@t").decode())]
+        _Sink.fail_first = 100
+        with caplog.at_level(logging.WARNING, logger="motion"):
+            hook.post({"event": "start", "id": 2})
+            wait_until(lambda: hook.failed == 1, 10)
+    finally:
+        hook.close()
+        server.shutdown()
+    assert f"webhook http://127.0.0.1:{port}/...: event 2 not delivered" in caplog.text
+    for secret in ("ann", "s3cr", "TOKEN123", "KEY456"):
+        assert secret not in caplog.text
+    unreadable = Webhook("http://[::1/x")
+    unreadable.close()
+    assert unreadable.shown == "(an unreadable URL)"
 
 
 def test_detector_works_on_a_quarter_grid() -> None:

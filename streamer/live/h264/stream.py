@@ -25,7 +25,6 @@ PENDING_LIMIT = 192 * KB     # kernel bytes a viewer may have pending: SO_SNDBUF
 START_TIMEOUT_S = 5.0        # how long a new viewer waits for the first keyframe
 RETRY_AFTER_S = 2
 POOL = "h264"                # the viewer table's pool of these viewers
-HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
 
 
 class H264Viewer(ViewerSession):
@@ -46,7 +45,8 @@ class H264Stream(LiveResponse):
     """The response: init segment, then fragments as they come, skipping when it must."""
 
     def __init__(self, feeds: Feeds, viewer: H264Viewer, on_end: Callable[[ViewerSession], None]) -> None:
-        super().__init__(viewer, on_end, HEADERS, "video/mp4")
+        # No caching, no sniffing: the app's policy (streamer.auth.headers) says so.
+        super().__init__(viewer, on_end, {}, "video/mp4")
         self.feeds, self.viewer = feeds, viewer
 
     async def serve(self, scope: Scope, receive: Receive, send: Send) -> None:

@@ -27,8 +27,8 @@ from streamer.live.session import LiveResponse, ViewerSession
 from streamer.params import RESOLUTIONS
 from streamer.server import Connection
 
-HEADERS = {"Cache-Control": "no-cache, no-store, must-revalidate, max-age=0", "Pragma": "no-cache",
-           "X-Accel-Buffering": "no"}
+# No caching (Cache-Control: private, no-store) is the app's policy (streamer.auth.headers).
+HEADERS = {"Pragma": "no-cache", "X-Accel-Buffering": "no"}
 
 
 class MJPEGViewer(ViewerSession):
