@@ -163,7 +163,7 @@ def _page(browser: Any, port: int) -> Any:
     """The page on camera 0, its MJPEG playing."""
     page, _ = browser.page()
     page.goto(f"http://127.0.0.1:{port}/?view=0&res=480p")
-    page.wait_for_function("document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
+    page.wait_for_function("() => document.getElementById('stage').dataset.state === 'playing'", timeout=20000)
     return page
 
 
@@ -197,7 +197,7 @@ def join_times(keyframe_s: float, joins: int) -> tuple[list[float], list[float]]
         page = _page(browser, rig.port)
         for n in range(joins + 1):
             page.click("#btn-lowdata")            # on: a new player asks for the stream
-            page.wait_for_function("window.SHT.lowdata.stats().length === 1"
+            page.wait_for_function("() => window.SHT.lowdata.stats().length === 1"
                                    " && window.SHT.lowdata.stats()[0].liveMs !== null", timeout=20000)
             got = page.evaluate("window.SHT.lowdata.stats()[0]")
             if n:   # the first join also waited for the recorder's first keyframes

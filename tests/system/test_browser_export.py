@@ -56,6 +56,6 @@ def test_a_range_with_nothing_recorded_is_explained_on_the_page(system: System, 
     page, log = open_page(browser, system.url())
     _fill(page, "2026-12-04T15:00:00", "2026-12-04T15:10:00")
     page.click("#export-go")
-    page.wait_for_function("document.getElementById('export-info').textContent.includes('nothing recorded')",
+    page.wait_for_function("() => document.getElementById('export-info').textContent.includes('nothing recorded')",
                            timeout=15000)
     assert not log.page_errors, log.page_errors

@@ -63,7 +63,7 @@ def test_low_data_plays_camera_0_at_720p_and_25_fps(system: System, browser: Bro
           f" p99 {later['latencyP99']:.0f} ms")
     assert page.evaluate("document.getElementById('btn-lowdata').getAttribute('aria-pressed')") == "true"
     # The join is timed from the request: first the first picture, then the first live one.
-    page.wait_for_function(STATS + "[0].liveMs !== null", timeout=10000)
+    page.wait_for_function("() => " + STATS + "[0].liveMs !== null", timeout=10000)
     joined = _stats(page)[0]
     assert 0 < joined["joinMs"] <= joined["liveMs"], joined
     print(f"low data: first picture {joined['joinMs']:.0f} ms after the request, first live one "
