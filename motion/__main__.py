@@ -3,7 +3,7 @@
 Reads the newest sd frame of each camera ``motion.analyse_fps`` times a second (Y plane,
 downscaled), keeps events in ``<recorder root>/events.sqlite``, finds the segments that
 cover each closed event, optionally POSTs each event start to ``motion.webhook_url``, and
-publishes its status (``run/status-motion.json``) for the page's MOTION badge.
+publishes its status (:mod:`common.state.board`) for the page's MOTION badge.
 Exit codes: 0 on SIGINT/SIGTERM, 2 for a bad configuration.  With ``motion.enabled``
 false it only waits for the stop signal (so the supervisor does not restart it in a loop).
 """
@@ -50,7 +50,7 @@ class MotionService:
         self.webhook = Webhook(cfg.motion.webhook_url) if cfg.motion.webhook_url else None
         on_start = self.webhook.post if self.webhook else None
         self.watches = [CameraWatch(cfg, cam, self.store, on_start) for cam in range(cfg.camera.count)]
-        self.board = StatusBoard(cfg.run_dir)
+        self.board = StatusBoard.for_config(cfg)
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -123,7 +123,7 @@ class MotionService:
             "webhook": {"sent": self.webhook.sent, "failed": self.webhook.failed} if self.webhook else None,
             "db_error": self._db_error}
         try:
-            self.board.publish_motion(doc)
+            self.board.publish_motion(doc, final=stopped)
         except OSError as exc:
             log.warning("status: %s", exc)
 

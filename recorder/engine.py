@@ -48,7 +48,7 @@ class RecorderEngine(ABC):
                                event_keep_days=rc.event_keep_days)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
                                  cfg.camera.count)
-        self.board = StatusBoard(cfg.run_dir)
+        self.board = StatusBoard.for_config(cfg)
         self.status_name = recorder_status_name(camera)
         self.stopping = False
         self.enabled = True
@@ -137,6 +137,6 @@ class RecorderEngine(ABC):
             if "waiting_for" in doc:
                 doc["waiting_for"] = ""
         try:
-            self.board.publish_recorder(self.camera, doc)
+            self.board.publish_recorder(self.camera, doc, final)
         except OSError as exc:
             log.warning("status: cannot publish: %s", exc)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.browser import Browser, chromium
-from tests.support.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
+from tests.support.procs import Procs, RingWriters, isolated_env, remove_all_rings, remove_rings, unique_prefix
 
 SYSTEM_DIR = Path(__file__).resolve().parent / "system"
 
@@ -23,6 +23,13 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if SYSTEM_DIR in item.path.parents:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_in_memory() -> Iterator[None]:
+    """Status documents that code run inside a test published to /dev/shm go at the end."""
+    yield
+    remove_all_rings()
 
 
 @pytest.fixture

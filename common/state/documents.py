@@ -5,6 +5,9 @@ producer always writes is required; one that only some producers (or some states
 is ``NotRequired``.  A new key must be ``NotRequired``, for a reader meets documents that
 older versions wrote.
 
+Documents published every second (the recorders', the motion process's) are kept in memory
+(:mod:`common.state.volatile`), the others in the run folder: :func:`every_second` says which.
+
 Read back from disk, a document is untrusted (an older version, a hand edit): the board's
 typed reads keep only keys whose values have the declared type (:mod:`common.state.conform`),
 but any key may be missing, so readers use ``doc.get(key, default)``.  Only ``age_s``,
@@ -40,8 +43,11 @@ class CaptureStatus(Stamped):
 RecorderState = Literal["recording", "paused", "waiting", "error", "stopped"]
 
 
+RECORDER_STATUS = "recorder-cam"
+
+
 def recorder_status_name(camera: int) -> str:
-    return f"recorder-cam{camera}"
+    return f"{RECORDER_STATUS}{camera}"
 
 
 class SegmentEntry(TypedDict):
@@ -136,6 +142,11 @@ class MotionStatus(Stamped):
     cameras: dict[str, MotionCamera]
     webhook: WebhookCounts | None
     db_error: str
+
+
+def every_second(name: str) -> bool:
+    """Is document ``name`` published every second (and so kept in memory, not on the SD card)?"""
+    return name == MOTION_STATUS or name.startswith(RECORDER_STATUS)
 
 
 # -- the streamer's own: the last control action, the last single camera -----------------------

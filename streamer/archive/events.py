@@ -123,7 +123,7 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
 @router.get("/api/events/live")
 def events_live(request: Request) -> dict[str, Any]:
     cfg = _cfg(request)
-    doc = StatusBoard(cfg.run_dir).read_motion()
+    doc = StatusBoard.for_config(cfg).read_motion()
     running = bool(doc and doc.get("pid") and doc.get("age_s", 1e9) < LIVE_MAX_AGE_S)
     cams = doc.get("cameras", {}) if doc else {}
     out = {}

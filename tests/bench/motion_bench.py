@@ -14,6 +14,7 @@ import statistics
 import time
 
 from common.config import load
+from common.state.board import StatusBoard
 from tests.bench.figures import Figure, summarise
 from tests.bench.report import run_alone
 from tests.bench.rig import Rig
@@ -34,8 +35,8 @@ def _cpu_per_camera(windows: int, window_s: float) -> list[float]:
         rig.cameras(count=2)
         rig.procs.start("motion", "-m", "motion")
         pid = rig.pid("motion")
-        status = rig.cfg.run_dir / "status-motion.json"
-        wait_until(status.exists, 20, 0.1)
+        board = StatusBoard.for_config(rig.cfg)
+        wait_until(lambda: board.read("motion") is not None, 20, 0.1)
         time.sleep(2.0)  # imports and the first background learnt
         for _ in range(windows):
             t0, c0 = time.monotonic(), cpu_ns(pid)

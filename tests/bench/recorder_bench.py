@@ -83,7 +83,7 @@ def recorders_at_work(quick: bool) -> dict[str, list[float]]:
         for cam in (0, 1):
             rig.recorder(cam)
         rig.wait_cameras()
-        board = StatusBoard(rig.cfg.run_dir)
+        board = StatusBoard.for_config(rig.cfg)
 
         def recording() -> bool:
             docs = [board.read(f"recorder-cam{cam}") for cam in (0, 1)]

@@ -27,7 +27,7 @@ CPU_LIMIT = 100.0   # %core: the whole tree under one core of this machine
 
 
 def _recording(rig: Rig) -> bool:
-    board = StatusBoard(rig.cfg.run_dir)
+    board = StatusBoard.for_config(rig.cfg)
     docs = [board.read(f"recorder-cam{cam}") for cam in (0, 1)]
     return all(doc is not None and doc.get("state") == "recording" for doc in docs)
 
