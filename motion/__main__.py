@@ -22,7 +22,7 @@ from common.archive.index import ArchiveIndex
 from common.clock import Pacer
 from common.config import Config, load_or_exit
 from common.state.board import StatusBoard
-from common.state.documents import MotionCamera, MotionStatus
+from common.state.documents import EventProgress, MotionCamera, MotionStatus
 from motion.camera import CameraWatch
 from motion.coverage import covering
 from motion.webhook import Webhook
@@ -44,16 +44,29 @@ class MotionService:
         if replaced:
             log.error("events database: %s", replaced)
         self._db_error = ""
+        self.board = StatusBoard.for_config(cfg)
+        self._catch_up()
         closed = self.store.close_orphans()
         if closed:
             log.warning("closed %d event(s) left open when the motion process last stopped", closed)
         self.webhook = Webhook(cfg.motion.webhook_url) if cfg.motion.webhook_url else None
         on_start = self.webhook.post if self.webhook else None
         self.watches = [CameraWatch(cfg, cam, self.store, on_start) for cam in range(cfg.camera.count)]
-        self.board = StatusBoard.for_config(cfg)
 
     def stop(self, *_: object) -> None:
         self.stopping = True
+
+    def _catch_up(self) -> None:
+        """Bring events left open by a predecessor killed outright up to the progress it last
+        published (once a second, in memory): the database has it only once a minute."""
+        doc = self.board.read_motion()
+        cameras = doc.get("cameras", {}) if doc else {}
+        for cam in cameras.values():
+            p = cam.get("progress")
+            # A document read back keeps only well-typed values: use a progress only when whole.
+            if p and EventProgress.__required_keys__ <= p.keys():
+                self.store.touch(p["event_id"], p["last_wall"], p["last_mono"], p["peak_area"], p["bbox"],
+                                 p["peak_wall"])
 
     def run(self) -> int:
         pacer = Pacer(float(self.cfg.motion.analyse_fps))

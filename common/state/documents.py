@@ -123,6 +123,17 @@ class RecorderStatus(EngineStatus, Stamped):
 MOTION_STATUS = "motion"
 
 
+class EventProgress(TypedDict):
+    """How far an open motion event has come (the events database has it only once a minute)."""
+
+    event_id: int
+    last_wall: float
+    last_mono: float
+    peak_area: float
+    bbox: list[float] | None
+    peak_wall: float
+
+
 class MotionCamera(TypedDict):
     open: bool                  # an event is open now
     event_id: int | None
@@ -130,6 +141,7 @@ class MotionCamera(TypedDict):
     frames: int
     events: int
     ring_error: str
+    progress: NotRequired[EventProgress | None]   # of the open event
 
 
 class WebhookCounts(TypedDict):

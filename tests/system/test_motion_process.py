@@ -45,7 +45,8 @@ def test_kill_9_leaves_the_database_whole_and_the_restart_closes_the_open_event(
     procs.start("motion", "-m", "motion")
     # The figure crosses every 10 s: within 15 s an event is open (and, post_seconds = 60, stays open).
     wait_until(lambda: _status(board).get("cameras", {}).get("0", {}).get("open"), 20, 0.1)
-    time.sleep(1.5)  # the open event's progress has been written at least once
+    time.sleep(1.5)  # the open event's progress has been published at least once
+    published = _status(board)["cameras"]["0"]["progress"]
     procs.kill("motion")
     rows = _rows(root)
     assert len(rows) == 1 and rows[0][1] is None, rows    # open when killed
@@ -55,6 +56,8 @@ def test_kill_9_leaves_the_database_whole_and_the_restart_closes_the_open_event(
     wait_until(lambda: _rows(root)[0][1] is not None, 10, 0.1)
     _eid, end_wall, closed, last_wall, start_wall = _rows(root)[0]
     assert closed == "restart" and end_wall == last_wall and start_wall < end_wall <= killed_at
+    # The database had only the event's start: its progress came from the status in memory.
+    assert end_wall >= published["last_wall"]
     assert "closed 1 event(s) left open" in procs.log("motion")
     # Detection goes on: the next crossing opens a new event.
     wait_until(lambda: len(_rows(root)) >= 2, 20, 0.2)
