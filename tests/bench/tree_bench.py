@@ -71,8 +71,9 @@ def _motion_share(root: Path, start: float, end: float) -> float:
     try:
         conn = sqlite3.connect(f"file:{db_path(root)}?mode=ro", uri=True, timeout=1.0)
         try:
-            rows = conn.execute("SELECT start_wall, COALESCE(end_wall, last_wall) FROM events "
-                                "WHERE COALESCE(end_wall, last_wall) > ? AND start_wall < ?", (start, end)).fetchall()
+            # An event still open runs to now (its progress reaches the database once a minute).
+            rows = conn.execute("SELECT start_wall, COALESCE(end_wall, ?) FROM events "
+                                "WHERE COALESCE(end_wall, ?) > ? AND start_wall < ?", (end, end, start, end)).fetchall()
         finally:
             conn.close()
     except sqlite3.Error:
