@@ -9,6 +9,7 @@ pause between consecutive segments of a camera longer than the recordings API's 
 """
 from __future__ import annotations
 
+import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -66,6 +67,8 @@ class ProgramFigures:
     end: Usage | None
     rss_growth_mb_per_h: float | None   # over its longest-lived process; None when too short to tell
     tracebacks: int
+    files_grown: int | None = None      # open files at the end less at the start of the same process
+                                        # (a restarted one: after its first minute); None: not known
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,7 @@ class Verdict:
 class SoakReport:
     minutes: float
     seed: int
+    started: float                       # time.time() when the soak proper began (after the warm-up)
     disk_mb: int
     kills: list[Kill]
     programs: dict[str, ProgramFigures]
@@ -101,9 +105,11 @@ class SoakReport:
         status = self.health.get("status", "unknown")
         out.append(Verdict("health at the end not failing", status in ("ok", "warning"),
                            f"{status}: {'; '.join(self.health.get('reasons', []))}"))
-        grown = [f"{n} {p.start.open_files} -> {p.end.open_files}" for n, p in self.programs.items()
-                 if p.start and p.end and p.end.open_files > p.start.open_files + FD_SLACK]
-        out.append(Verdict("open files not growing", not grown, "; ".join(grown) or f"within +{FD_SLACK} each"))
+        grown = [f"{n} +{p.files_grown}" for n, p in self.programs.items()
+                 if p.files_grown is not None and p.files_grown > FD_SLACK]
+        unknown = [n for n, p in self.programs.items() if p.files_grown is None]
+        out.append(Verdict("open files not growing", not grown, "; ".join(grown) or f"within +{FD_SLACK} each"
+                           + (f" (not known for {', '.join(unknown)}: restarted late)" if unknown else "")))
         lost = [k.program for k in self.kills if not k.back]
         out.append(Verdict("killed programs came back", not lost, ", ".join(lost) or f"{len(self.kills)} kill(s)"))
         out.append(Verdict("retention deleted during the soak", self.retention_deleted > 0,
@@ -132,8 +138,9 @@ class SoakReport:
         return out
 
     def text(self) -> str:
-        lines = [f"Soak of {self.minutes:g} min (seed {self.seed}) on a {self.disk_mb} MB tmpfs; load average "
-                 + " -> ".join(f"{v:.2f}" for v in self.load)]
+        began = time.strftime("%H:%M:%S", time.localtime(self.started))
+        lines = [f"Soak of {self.minutes:g} min (seed {self.seed}) from {began} on a {self.disk_mb} MB tmpfs; "
+                 "load average " + " -> ".join(f"{v:.2f}" for v in self.load)]
         for k in self.kills:
             lines.append(f"  kill -9 {k.program} (pid {k.pid}): "
                          + (f"back after {k.back - k.at:.1f} s" if k.back else "did not come back"))
@@ -204,6 +211,20 @@ def _dropped(samples: list[Sample], started: float, kills: list[Kill]
     return out, when
 
 
+def _files_grown(first: tuple[int, Usage | None], last: tuple[int, Usage | None],
+                 series: dict[tuple[str, int], list[tuple[float, Usage]]], name: str) -> int | None:
+    """Open files the program's process at the end holds beyond what it held at the start (the
+    same process) or after its first minute (a restarted one: lazy opens are no leak)."""
+    (pid0, u0), (pid1, u1) = first, last
+    if u1 is None:
+        return None
+    if pid0 == pid1 and u0 is not None:
+        return u1.open_files - u0.open_files
+    readings = series.get((name, pid1), [])
+    settled = [u for t, u in readings if readings and t >= readings[0][0] + SETTLING_S]
+    return u1.open_files - settled[0].open_files if settled else None
+
+
 def _growth(series: dict[tuple[str, int], list[tuple[float, Usage]]], name: str,
             started: float) -> float | None:
     """RSS growth in MB per hour over the program's longest-lived process within the soak."""
@@ -240,9 +261,11 @@ def build_report(minutes: float, seed: int, started: float, load: list[float],
                  kills: list[Kill], samples: list[Sample], rows: dict[int, dict[str, Recording]],
                  memory: dict[tuple[str, int], list[tuple[float, Usage]]], visits: list[Visit],
                  health: dict[str, Any], logs: dict[str, str], disk_mb: int) -> SoakReport:
-    programs = {name: ProgramFigures(first.get(name, (0, None))[0], last.get(name, (0, None))[0],
-                                     first.get(name, (0, None))[1], last.get(name, (0, None))[1],
-                                     _growth(memory, name, started), logs.get(name, "").count("Traceback"))
+    none: tuple[int, Usage | None] = (0, None)
+    programs = {name: ProgramFigures(first.get(name, none)[0], last.get(name, none)[0], first.get(name, none)[1],
+                                     last.get(name, none)[1], _growth(memory, name, started),
+                                     logs.get(name, "").count("Traceback"),
+                                     _files_grown(first.get(name, none), last.get(name, none), memory, name))
                 for name in PROGRAMS}
     found: list[Hole] = []
     for cam, seen in rows.items():
@@ -251,6 +274,6 @@ def build_report(minutes: float, seed: int, started: float, load: list[float],
     deleted: dict[tuple[int, int], int] = {}
     for s in samples:
         deleted[(s.camera, s.pid)] = max(deleted.get((s.camera, s.pid), 0), s.deleted)
-    return SoakReport(minutes, seed, disk_mb, kills, programs, *_dropped(samples, started, kills), found,
+    return SoakReport(minutes, seed, started, disk_mb, kills, programs, *_dropped(samples, started, kills), found,
                       {cam: len(seen) for cam, seen in rows.items()}, sum(deleted.values()), health,
                       _visits(visits, kills), load)

@@ -67,3 +67,19 @@ def test_viewers_refused_or_broken_in_a_restart_are_told_apart() -> None:
     assert r.visits["mjpeg view=dual&res=720p"]["refused"] == 1
     assert r.visits["mjpeg view=0&res=480p"] == {"visits": 2, "watched": 0, "refused": 0, "broken": 1,
                                                  "broken in restarts": 1}
+
+
+def test_a_restarted_program_is_judged_on_its_new_process_after_its_first_minute() -> None:
+    """A restarted motion process opens its databases lazily within its first minute: no leak;
+    the same process opening more files after that is one."""
+    first = {name: (100, usage(8)) for name in PROGRAMS}
+
+    def judged(files_at_end: int, readings: list[tuple[float, int]]) -> int | None:
+        last = {**first, "motion": (200, usage(files_at_end))}
+        memory = {("motion", 200): [(T0 + t, usage(n)) for t, n in readings]}
+        r = build_report(3, 1, T0, [], first, last, [], [], {0: {}, 1: {}}, memory, [], {"status": "ok"}, {}, 16)
+        return r.programs["motion"].files_grown
+
+    assert judged(12, [(100, 8), (130, 12), (175, 12)]) == 0      # 8 -> 12 while starting: lazy opens
+    assert judged(16, [(100, 8), (130, 12), (175, 12)]) == 4      # more after its first minute
+    assert judged(12, [(150, 8)]) is None                         # too young to tell
