@@ -26,6 +26,7 @@ from typing import Any
 import httpx
 
 from common.archive.index import ArchiveIndex, Recording
+from common.config.sections import RecorderSection
 from common.state.board import StatusBoard
 from tests.support.install import PROGRAMS, Install, make_install, start_daemon, stop_daemon
 from tests.support.procstat import Usage, usage
@@ -49,8 +50,7 @@ Say = Callable[[str], None]
 
 
 def soak_toml() -> str:
-    """The installation's recorder settings: segments, and retention on the small disk."""
-    from common.config.sections import RecorderSection
+    """The installation's recorder settings: retention on the small disk."""
     toml = RECORDER_TOML
     if "keep_continuous_hours" in RecorderSection.__dataclass_fields__:
         # The disk holds a minute or two: a window of continuous recording must fit in it.
