@@ -27,6 +27,8 @@ import httpx
 
 from common.archive.index import ArchiveIndex, Recording
 from common.config.sections import RecorderSection
+from common.ipc.frame_reader import RingReader
+from common.ipc.names import ring_name
 from common.state.board import StatusBoard
 from tests.support.install import PROGRAMS, Install, make_install, start_daemon, stop_daemon
 from tests.support.procstat import Usage, usage
@@ -73,7 +75,9 @@ class Monitor:
     install: Install
     board: StatusBoard
     index: ArchiveIndex
-    samples: list[Sample] = field(default_factory=list)
+    samples: list[Sample] = field(default_factory=list)      # the recorders' counters
+    captured: list[Sample] = field(default_factory=list)     # frames each capture missed (``dropped``)
+    rings: dict[int, RingReader] = field(default_factory=dict)
     rows: dict[int, dict[str, Recording]] = field(default_factory=lambda: {0: {}, 1: {}})
     memory: dict[tuple[str, int], list[tuple[float, Usage]]] = field(default_factory=dict)
     _halt: threading.Event = field(default_factory=threading.Event)
@@ -88,6 +92,8 @@ class Monitor:
         if self._thread is not None:
             self._thread.join(10)
         self.look_at_index()
+        for ring in self.rings.values():
+            ring.close()
 
     def _run(self) -> None:
         n = 0
@@ -98,6 +104,10 @@ class Monitor:
                 if doc.get("age_s", 99) < 3 and doc.get("pid"):
                     self.samples.append(Sample(now, cam, int(doc["pid"]), int(doc.get("frames_dropped", 0)),
                                                int(doc.get("retention_deleted_count", 0))))
+                ring = self.rings.setdefault(cam, RingReader(ring_name(self.install.prefix, cam, "hd")))
+                st = ring.status()
+                if st.writer_alive:
+                    self.captured.append(Sample(now, cam, st.writer_pid, st.drops, 0))
             if n % 2 == 0:
                 self.look_at_index()
             if n % 15 == 0:
@@ -153,6 +163,7 @@ class Soak:
         monitor.stop()
         logs = {name: _read(self.install.root / "logs" / f"{name}.log") for name in PROGRAMS}
         return build_report(self.minutes, self.seed, started, load, first, last, self.kills, monitor.samples,
+                            monitor.captured,
                             monitor.rows, monitor.memory, churn.visits, health, logs, DISK_MB)
 
     # -- the tree's state ----------------------------------------------------------------------

@@ -42,7 +42,8 @@ class Kill:
 
 @dataclass(frozen=True)
 class Sample:
-    """A recorder's counters, read from its status document."""
+    """A recorder's counters, read from its status document (or a capture's: the frames its
+    source missed, read from its ring, as ``dropped``)."""
 
     at: float
     camera: int
@@ -88,6 +89,7 @@ class SoakReport:
     programs: dict[str, ProgramFigures]
     dropped: dict[int, list[int]]        # camera -> [outside restarts, inside]
     drops_at: list[tuple[float, int, int]]   # (seconds into the soak, camera, frames) of drops outside restarts
+    missed: dict[int, list[int]]         # camera -> frames its capture missed [outside restarts, inside]
     holes: list[Hole]
     segments: dict[int, int]
     retention_deleted: int
@@ -154,9 +156,11 @@ class SoakReport:
         lines.append(f"whole tree PSS: {self.tree('start'):.0f} MB at the start, {self.tree('end'):.0f} MB at the end")
         for cam in sorted(self.segments):
             gone = [h for h in self.holes if h.camera == cam]
-            lines.append(f"camera {cam}: {self.segments[cam]} segments; frames dropped {self.dropped[cam][0]} outside "
-                         f"restarts, {self.dropped[cam][1]} inside; holes {_holes(gone, False)} outside restarts, "
-                         f"{_holes(gone, True)} inside")
+            lines.append(f"camera {cam}: {self.segments[cam]} segments; frames dropped by the recorder "
+                         f"{self.dropped[cam][0]} outside restarts, {self.dropped[cam][1]} inside; holes "
+                         f"{_holes(gone, False)} outside restarts, {_holes(gone, True)} inside; frames the capture "
+                         f"missed (not run in time) {self.missed[cam][0]} outside restarts, "
+                         f"{self.missed[cam][1]} inside")
         if self.drops_at:
             lines.append("drops outside restarts (s into the soak, camera, frames): "
                          + ", ".join(f"{t:g}/{c}/{n}" for t, c, n in self.drops_at[:20]))
@@ -258,7 +262,8 @@ def _visits(visits: list[Visit], kills: list[Kill]) -> dict[str, dict[str, int]]
 
 def build_report(minutes: float, seed: int, started: float, load: list[float],
                  first: dict[str, tuple[int, Usage | None]], last: dict[str, tuple[int, Usage | None]],
-                 kills: list[Kill], samples: list[Sample], rows: dict[int, dict[str, Recording]],
+                 kills: list[Kill], samples: list[Sample], captured: list[Sample],
+                 rows: dict[int, dict[str, Recording]],
                  memory: dict[tuple[str, int], list[tuple[float, Usage]]], visits: list[Visit],
                  health: dict[str, Any], logs: dict[str, str], disk_mb: int) -> SoakReport:
     none: tuple[int, Usage | None] = (0, None)
@@ -274,6 +279,7 @@ def build_report(minutes: float, seed: int, started: float, load: list[float],
     deleted: dict[tuple[int, int], int] = {}
     for s in samples:
         deleted[(s.camera, s.pid)] = max(deleted.get((s.camera, s.pid), 0), s.deleted)
-    return SoakReport(minutes, seed, started, disk_mb, kills, programs, *_dropped(samples, started, kills), found,
+    return SoakReport(minutes, seed, started, disk_mb, kills, programs, *_dropped(samples, started, kills),
+                      _dropped(captured, started, kills)[0], found,
                       {cam: len(seen) for cam, seen in rows.items()}, sum(deleted.values()), health,
                       _visits(visits, kills), load)

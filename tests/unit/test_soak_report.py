@@ -24,7 +24,7 @@ def report(kills: list[Kill], samples: list[Sample] = (), rows: dict[str, Record
            end_files: int = 10, visits: list[Visit] = (), health: str = "ok"):
     first = {name: (100 + i, usage()) for i, name in enumerate(PROGRAMS)}
     last = {name: (100 + i, usage(end_files)) for i, name in enumerate(PROGRAMS)}
-    return build_report(3, 1, T0, [0.5, 0.5], first, last, kills, list(samples),
+    return build_report(3, 1, T0, [0.5, 0.5], first, last, kills, list(samples), [],
                         {0: rows or segments((0, 4), (4.03, 4)), 1: {}}, {}, list(visits),
                         {"status": health, "reasons": []}, {}, 16)
 
@@ -77,7 +77,7 @@ def test_a_restarted_program_is_judged_on_its_new_process_after_its_first_minute
     def judged(files_at_end: int, readings: list[tuple[float, int]]) -> int | None:
         last = {**first, "motion": (200, usage(files_at_end))}
         memory = {("motion", 200): [(T0 + t, usage(n)) for t, n in readings]}
-        r = build_report(3, 1, T0, [], first, last, [], [], {0: {}, 1: {}}, memory, [], {"status": "ok"}, {}, 16)
+        r = build_report(3, 1, T0, [], first, last, [], [], [], {0: {}, 1: {}}, memory, [], {"status": "ok"}, {}, 16)
         return r.programs["motion"].files_grown
 
     assert judged(12, [(100, 8), (130, 12), (175, 12)]) == 0      # 8 -> 12 while starting: lazy opens
