@@ -78,6 +78,7 @@ class Monitor:
     samples: list[Sample] = field(default_factory=list)      # the recorders' counters
     captured: list[Sample] = field(default_factory=list)     # frames each capture missed (``dropped``)
     rings: dict[int, RingReader] = field(default_factory=dict)
+    load: list[float] = field(default_factory=list)          # the machine's 1-minute load average
     rows: dict[int, dict[str, Recording]] = field(default_factory=lambda: {0: {}, 1: {}})
     memory: dict[tuple[str, int], list[tuple[float, Usage]]] = field(default_factory=dict)
     _halt: threading.Event = field(default_factory=threading.Event)
@@ -121,6 +122,7 @@ class Monitor:
                 seen[rec.file] = rec
 
     def read_memory(self, now: float) -> None:
+        self.load.append(os.getloadavg()[0])
         for name, (state, pid) in self.install.status().items():
             reading = usage(pid) if state == "RUNNING" and pid else None
             if reading is not None:
@@ -146,7 +148,8 @@ class Soak:
         self._wait(lambda: self._deleted(monitor), WARMUP_MAX_S, "")
         churn.pause()
         first = self._readings()
-        started, load = time.time(), [os.getloadavg()[0]]
+        started = time.time()
+        monitor.load.clear()   # the load during the soak proper
         churn.resume()
         self.say(f"soak: {self.minutes:g} min, kills at {[round(t) for t in kill_times(self.minutes)]} s, "
                  f"seed {self.seed}")
@@ -154,7 +157,6 @@ class Soak:
             time.sleep(max(0.0, started + at - time.time()))
             self._kill(self.rng.choice(PROGRAMS))
         time.sleep(max(0.0, started + self.minutes * 60 - time.time()))
-        load.append(os.getloadavg()[0])
         churn.stop()
         time.sleep(SETTLE_S)
         last = self._readings()
@@ -162,7 +164,7 @@ class Soak:
         monitor.read_memory(time.time())
         monitor.stop()
         logs = {name: _read(self.install.root / "logs" / f"{name}.log") for name in PROGRAMS}
-        return build_report(self.minutes, self.seed, started, load, first, last, self.kills, monitor.samples,
+        return build_report(self.minutes, self.seed, started, monitor.load, first, last, self.kills, monitor.samples,
                             monitor.captured,
                             monitor.rows, monitor.memory, churn.visits, health, logs, DISK_MB)
 

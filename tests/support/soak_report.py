@@ -9,6 +9,8 @@ pause between consecutive segments of a camera longer than the recordings API's 
 """
 from __future__ import annotations
 
+import os
+import statistics
 import time
 from collections import defaultdict
 from dataclasses import asdict, dataclass, field
@@ -95,7 +97,7 @@ class SoakReport:
     retention_deleted: int
     health: dict[str, Any]
     visits: dict[str, dict[str, int]]
-    load: list[float] = field(default_factory=list)   # 1-minute load average at the start and at the end
+    load: list[float] = field(default_factory=list)   # the machine's 1-minute load average, every 15 s
 
     def tree(self, when: str) -> float:
         """The six programs' PSS added up (MB) at ``start`` or ``end``."""
@@ -142,7 +144,8 @@ class SoakReport:
     def text(self) -> str:
         began = time.strftime("%H:%M:%S", time.localtime(self.started))
         lines = [f"Soak of {self.minutes:g} min (seed {self.seed}) from {began} on a {self.disk_mb} MB tmpfs; "
-                 "load average " + " -> ".join(f"{v:.2f}" for v in self.load)]
+                 + (f"machine load average {min(self.load):.1f} to {max(self.load):.1f} (median "
+                    f"{statistics.median(self.load):.1f}) on {os.cpu_count()} CPUs" if self.load else "")]
         for k in self.kills:
             lines.append(f"  kill -9 {k.program} (pid {k.pid}): "
                          + (f"back after {k.back - k.at:.1f} s" if k.back else "did not come back"))

@@ -46,6 +46,9 @@ def test_dropped_frames_are_counted_per_process_and_placed_by_time() -> None:
     assert r.dropped[0] == [3, 5] and r.drops_at == [(2.0, 0, 3)]
     assert r.retention_deleted == 4
     assert r.failed(("frames dropped outside restarts",)) == ["frames dropped outside restarts: 3 (target 0)"]
+    text = r.text()
+    assert "drops outside restarts (s into the soak, camera, frames): 2/0/3" in text
+    assert "FAIL frames dropped outside restarts: 3 (target 0)" in text and "machine load average 0.5 to 0.5" in text
 
 
 def test_open_files_growing_health_failing_and_a_program_not_back_fail_the_soak() -> None:
