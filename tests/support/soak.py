@@ -29,7 +29,7 @@ from common.archive.index import ArchiveIndex, Recording
 from common.config.sections import RecorderSection
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
-from common.state.board import StatusBoard
+from common.state.board import StatusBoard, recorder_status_name
 from tests.support.install import PROGRAMS, Install, make_install, start_daemon, stop_daemon
 from tests.support.procstat import Usage, usage
 from tests.support.soak_report import Kill, Sample, SoakReport, build_report
@@ -101,7 +101,7 @@ class Monitor:
         while not self._halt.wait(SAMPLE_S):
             now = time.time()
             for cam in (0, 1):
-                doc = self.board.read(f"recorder-cam{cam}") or {}
+                doc = self.board.read(recorder_status_name(cam)) or {}
                 if doc.get("age_s", 99) < 3 and doc.get("pid"):
                     self.samples.append(Sample(now, cam, int(doc["pid"]), int(doc.get("frames_dropped", 0)),
                                                int(doc.get("retention_deleted_count", 0))))
@@ -171,7 +171,7 @@ class Soak:
     # -- the tree's state ----------------------------------------------------------------------
     def _up(self) -> bool:
         st = self.install.all_running()
-        return bool(st) and all((self.board.read(f"recorder-cam{c}") or {}).get("state") == "recording"
+        return bool(st) and all((self.board.read(recorder_status_name(c)) or {}).get("state") == "recording"
                                 for c in (0, 1)) and self._answers()
 
     def _answers(self) -> bool:
@@ -202,7 +202,7 @@ class Soak:
         if not pid:
             self.say(f"{program} is not running: not killed")
             return
-        doc = (self.board.read(f"recorder-cam{program[-1]}") or {}) if program.startswith("capture") else {}
+        doc = (self.board.read(recorder_status_name(int(program[-1]))) or {}) if program.startswith("capture") else {}
         kill = Kill(program, pid, time.time())
         os.kill(pid, signal.SIGKILL)
         self.kills.append(kill)
@@ -219,7 +219,7 @@ class Soak:
             return self._answers()
         if program == "motion":
             return (self.board.read("motion") or {}).get("pid") == pid
-        doc = self.board.read(f"recorder-cam{program[-1]}") or {}
+        doc = self.board.read(recorder_status_name(int(program[-1]))) or {}
         if doc.get("state") != "recording":
             return False
         if program.startswith("rec_"):
