@@ -30,6 +30,7 @@ from common.config.sections import RecorderSection
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
 from common.state.board import StatusBoard, recorder_status_name
+from streamer.live.mjpeg.encoder import LINGER_S
 from tests.support.install import PROGRAMS, Install, make_install, start_daemon, stop_daemon
 from tests.support.procstat import Usage, usage
 from tests.support.soak_report import Kill, Sample, SoakReport, build_report
@@ -46,7 +47,9 @@ KILL_EVERY_S = 300
 UP_TIMEOUT_S = 90.0
 BACK_TIMEOUT_S = 60.0
 WARMUP_MAX_S = 150.0
-SETTLE_S = 3.0               # after the viewers left, before the last readings
+# After the viewers left, before each quiet reading: the streamer's encoders without viewers
+# linger, then are reaped within a second, so both readings find them gone.
+SETTLE_S = LINGER_S + 3.0
 SAMPLE_S = 1.0               # recorder counters; the index every 2 samples, memory every 15
 Say = Callable[[str], None]
 
@@ -147,6 +150,8 @@ class Soak:
         self.say(f"up; warming up until retention deletes (at most {WARMUP_MAX_S:.0f} s)")
         self._wait(lambda: self._deleted(monitor), WARMUP_MAX_S, "")
         churn.pause()
+        self._health()   # the streamer opens the archive index when first asked: before, not between, the readings
+        time.sleep(SETTLE_S)
         first = self._readings()
         started = time.time()
         monitor.load.clear()   # the load during the soak proper
