@@ -19,5 +19,6 @@ JUDGED = ("frames dropped outside restarts", "missing segments outside restarts"
 def test_three_minute_soak_loses_nothing_outside_the_restart_of_the_killed_program(tmp_path: Path) -> None:
     seed = random.randrange(1 << 30)   # which program is killed; printed with a failure
     report = run_soak(3, seed, tmp_path)
+    print(report.text())   # the figures, for a run with -s
     assert len(report.kills) == 1
     assert report.failed(JUDGED) == [], report.text()
