@@ -54,7 +54,7 @@ class Capture:
         self.writers: dict[str, RingWriter] = {}
         self.stamps: dict[str, FrameStamp] = {}
         self.source: Source | None = None
-        self.board = StatusBoard(cfg.run_dir)
+        self.board = StatusBoard.for_config(cfg)
         self.watchdog = Watchdog(cfg.camera.watchdog_seconds, camera)
 
     def publish(self, state: CaptureState, reason: str = "", source: str = "") -> None:

@@ -3,7 +3,7 @@
 Reads the newest sd frame of each camera ``motion.analyse_fps`` times a second (Y plane,
 downscaled), keeps events in ``<recorder root>/events.sqlite``, finds the segments that
 cover each closed event, optionally POSTs each event start to ``motion.webhook_url``, and
-publishes its status (``run/status-motion.json``) for the page's MOTION badge.
+publishes its status (:mod:`common.state.board`) for the page's MOTION badge.
 Exit codes: 0 on SIGINT/SIGTERM, 2 for a bad configuration.  With ``motion.enabled``
 false it only waits for the stop signal (so the supervisor does not restart it in a loop);
 while the recordings disk is not mounted where ``recorder.require_mount`` says, it waits for it.
@@ -24,7 +24,7 @@ from common.archive.mount import mount_problem
 from common.clock import Pacer
 from common.config import Config, load_or_exit
 from common.state.board import StatusBoard
-from common.state.documents import MotionCamera, MotionStatus
+from common.state.documents import EventProgress, MotionCamera, MotionStatus
 from motion.camera import CameraWatch
 from motion.coverage import resolve
 from motion.webhook import Webhook
@@ -46,16 +46,29 @@ class MotionService:
         if replaced:
             log.error("events database: %s", replaced)
         self._db_error = ""
+        self.board = StatusBoard.for_config(cfg)
+        self._catch_up()
         closed = self.store.close_orphans()
         if closed:
             log.warning("closed %d event(s) left open when the motion process last stopped", closed)
         self.webhook = Webhook(cfg.motion.webhook_url) if cfg.motion.webhook_url else None
         on_start = self.webhook.post if self.webhook else None
         self.watches = [CameraWatch(cfg, cam, self.store, on_start) for cam in range(cfg.camera.count)]
-        self.board = StatusBoard(cfg.run_dir)
 
     def stop(self, *_: object) -> None:
         self.stopping = True
+
+    def _catch_up(self) -> None:
+        """Bring events left open by a predecessor killed outright up to the progress it last
+        published (once a second, in memory): the database has it only once a minute."""
+        doc = self.board.read_motion()
+        cameras = doc.get("cameras", {}) if doc else {}
+        for cam in cameras.values():
+            p = cam.get("progress")
+            # A document read back keeps only well-typed values: use a progress only when whole.
+            if p and EventProgress.__required_keys__ <= p.keys():
+                self.store.touch(p["event_id"], p["last_wall"], p["last_mono"], p["peak_area"], p["bbox"],
+                                 p["peak_wall"])
 
     def run(self) -> int:
         pacer = Pacer(float(self.cfg.motion.analyse_fps))
@@ -122,7 +135,7 @@ class MotionService:
             "webhook": {"sent": self.webhook.sent, "failed": self.webhook.failed} if self.webhook else None,
             "db_error": self._db_error}
         try:
-            self.board.publish_motion(doc)
+            self.board.publish_motion(doc, final=stopped)
         except OSError as exc:
             log.warning("status: %s", exc)
 

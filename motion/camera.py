@@ -17,7 +17,7 @@ from common.archive.events import EventStore
 from common.config import Config
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
-from common.state.documents import MotionCamera
+from common.state.documents import EventProgress, MotionCamera
 from common.video.overlay import stamp_rows
 from common.video.streams import STREAMS
 from motion.detector import NO_MOTION, Detector
@@ -25,8 +25,11 @@ from motion.thumbnail import Planes, half_planes, thumbnail_jpeg
 from motion.tracker import STOP, OpenEvent, Tracker
 
 log = logging.getLogger("motion")
-TOUCH_EVERY_NS = 1_000_000_000   # progress of an open event is written this often (frame time)
-GAP_RESET_S = 2.0                # frames this far apart: the background is stale, learn it again
+# Progress of an open event goes to the database this often (frame time).  Every second it is in
+# the motion status (in memory), from which a restart after a kill -9 takes it: a second rewritten
+# on the SD card for each second of motion would cost more than everything else the tree writes.
+TOUCH_EVERY_NS = 60_000_000_000
+GAP_RESET_S = 2.0      # frames this far apart: the background is stale, learn it again
 
 
 class Picture(Protocol):
@@ -153,7 +156,11 @@ class CameraWatch:
 
     def status(self) -> MotionCamera:
         ev = self.tracker.event
-        return {"open": ev is not None and ev.event_id is not None,
-                "event_id": ev.event_id if ev is not None else None,
+        progress: EventProgress | None = None
+        if ev is not None and ev.event_id is not None:
+            progress = {"event_id": ev.event_id, "last_wall": ev.last_wall_ns / 1e9, "last_mono": ev.last_mono_ns / 1e9,
+                        "peak_area": ev.peak_area, "bbox": list(ev.peak_bbox) if ev.peak_bbox else None,
+                        "peak_wall": ev.peak_wall_ns / 1e9}
+        return {"open": progress is not None, "event_id": ev.event_id if ev is not None else None,
                 "area_percent": self.last_area, "frames": self.frames, "events": self.events,
-                "ring_error": self.reader.error}
+                "ring_error": self.reader.error, "progress": progress}

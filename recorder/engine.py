@@ -54,7 +54,7 @@ class RecorderEngine(ABC):
         self.retention = RetentionWorker(self.guard, rc.check_seconds, may_run=lambda: not self.disk_absent)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution,
                                  cfg.camera.count)
-        self.board = StatusBoard(cfg.run_dir)
+        self.board = StatusBoard.for_config(cfg)
         self.status_name = recorder_status_name(camera)
         self.stopping = False
         self.enabled = True
@@ -186,6 +186,6 @@ class RecorderEngine(ABC):
             if "waiting_for" in doc:
                 doc["waiting_for"] = ""
         try:
-            self.board.publish_recorder(self.camera, doc)
+            self.board.publish_recorder(self.camera, doc, final)
         except OSError as exc:
             log.warning("status: cannot publish: %s", exc)

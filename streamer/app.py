@@ -42,7 +42,7 @@ def create_app(cfg: Config | None = None) -> FastAPI:
                             cfg.camera.count)
         runtime = live.LiveRuntime(cfg, asyncio.get_running_loop(), controls)
         app.state.live = runtime
-        app.state.rt = api.ApiContext(cfg, controls, StatusBoard(cfg.run_dir), runtime)
+        app.state.rt = api.ApiContext(cfg, controls, StatusBoard.for_config(cfg), runtime)
         server.announce()
         runtime.start()
         trim()

@@ -21,7 +21,7 @@ import pytest
 from common.process.logs import RepeatLimit
 from tests.support.browser import Browser, chromium
 from tests.support.fake_camera import FAKES
-from tests.support.procs import Procs, RingWriters, isolated_env, remove_rings, unique_prefix
+from tests.support.procs import Procs, RingWriters, isolated_env, remove_all_rings, remove_rings, unique_prefix
 
 if TYPE_CHECKING:
     from tests.support.recorder_rig import RecorderRig
@@ -62,6 +62,13 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleType
     yield picamera2
     for name in ("picamera2", "libcamera", "libcamera.controls"):
         sys.modules.pop(name, None)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def nothing_left_in_memory() -> Iterator[None]:
+    """Status documents that code run inside a test published to /dev/shm go at the end."""
+    yield
+    remove_all_rings()
 
 
 @pytest.fixture

@@ -2,9 +2,12 @@
 
 WAL journal with ``synchronous=NORMAL``: a kill -9 at any moment leaves a consistent
 database (SQLite replays or drops the last transaction), and the streamer and the
-recorders read while the motion process writes.  An event still open when its writer
-died is closed by :meth:`EventStore.close_orphans` when the motion process starts again,
-at the last moment motion was seen.
+recorders read while the motion process writes.  An open event's progress is written
+once a minute (every second it is in the motion process's status, in memory: an SD card
+is not rewritten every second).  An event still open when its writer died is closed by
+:meth:`EventStore.close_orphans` when the motion process starts again, at the last moment
+motion was seen: the restarted process first brings the event up to the progress its
+predecessor last published (:mod:`motion.__main__`).
 
 The table is bounded: events whose video is gone are dropped after ``keep_days``, and
 never more than ``MAX_EVENTS`` rows are kept (oldest dropped first).
@@ -138,12 +141,12 @@ class EventStore:
 
     def touch(self, event_id: int, last_wall: float, last_mono: float, peak_area: float,
               bbox: Iterable[float] | None, peak_wall: float, thumbnail: bytes | None = None) -> None:
-        """Progress of an open event (written about once a second); a ``thumbnail`` of None
-        keeps the stored one."""
+        """Progress of an event that is still open (written about once a minute); never
+        backwards; a ``thumbnail`` of None keeps the stored one."""
         self.conn.execute("UPDATE events SET last_wall = ?, last_mono = ?, peak_area = ?, bbox = ?, peak_wall = ?, "
-                          "thumbnail = COALESCE(?, thumbnail) WHERE id = ?",
+                          "thumbnail = COALESCE(?, thumbnail) WHERE id = ? AND end_wall IS NULL AND last_wall <= ?",
                           (last_wall, last_mono, peak_area, json.dumps(list(bbox)) if bbox else None, peak_wall,
-                           thumbnail, event_id))
+                           thumbnail, event_id, last_wall))
 
     def close_event(self, event_id: int, end_wall: float, end_mono: float, reason: str,
                     last_wall: float, last_mono: float, peak_area: float, bbox: Iterable[float] | None,

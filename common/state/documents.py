@@ -5,6 +5,9 @@ producer always writes is required; one that only some producers (or some states
 is ``NotRequired``.  A new key must be ``NotRequired``, for a reader meets documents that
 older versions wrote.
 
+Documents published every second (the recorders', the motion process's) are kept in memory
+(:mod:`common.state.volatile`), the others in the run folder: :func:`every_second` says which.
+
 Read back from disk, a document is untrusted (an older version, a hand edit): the board's
 typed reads keep only keys whose values have the declared type (:mod:`common.state.conform`),
 but any key may be missing, so readers use ``doc.get(key, default)``.  Only ``age_s``,
@@ -40,8 +43,11 @@ class CaptureStatus(Stamped):
 RecorderState = Literal["recording", "paused", "waiting", "error", "stopped"]
 
 
+RECORDER_STATUS = "recorder-cam"
+
+
 def recorder_status_name(camera: int) -> str:
-    return f"recorder-cam{camera}"
+    return f"{RECORDER_STATUS}{camera}"
 
 
 class SegmentEntry(TypedDict):
@@ -130,6 +136,17 @@ class RecorderStatus(EngineStatus, Stamped):
 MOTION_STATUS = "motion"
 
 
+class EventProgress(TypedDict):
+    """How far an open motion event has come (the events database has it only once a minute)."""
+
+    event_id: int
+    last_wall: float
+    last_mono: float
+    peak_area: float
+    bbox: list[float] | None
+    peak_wall: float
+
+
 class MotionCamera(TypedDict):
     open: bool                  # an event is open now
     event_id: int | None
@@ -137,6 +154,7 @@ class MotionCamera(TypedDict):
     frames: int
     events: int
     ring_error: str
+    progress: NotRequired[EventProgress | None]   # of the open event
 
 
 class WebhookCounts(TypedDict):
@@ -149,6 +167,11 @@ class MotionStatus(Stamped):
     cameras: dict[str, MotionCamera]
     webhook: WebhookCounts | None
     db_error: str
+
+
+def every_second(name: str) -> bool:
+    """Is document ``name`` published every second (and so kept in memory, not on the SD card)?"""
+    return name == MOTION_STATUS or name.startswith(RECORDER_STATUS)
 
 
 # -- the streamer's own: the last control action, the last single camera -----------------------

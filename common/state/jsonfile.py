@@ -63,8 +63,11 @@ def note_bad(path: Path, problem: str) -> None:
     _log_once(path, version, problem)
 
 
-def load_json(path: Path, expect: type | None = dict) -> Loaded:
-    """The JSON document in ``path`` (of type ``expect`` when given), or why not."""
+def load_json(path: Path, expect: type | None = dict, mine: bool = False) -> Loaded:
+    """The JSON document in ``path`` (of type ``expect`` when given), or why not.
+
+    ``mine``: the file lies in a folder every local user may write to (``/dev/shm``): one
+    that another user made is not read, so nobody else can pose as one of our processes."""
     try:
         # O_NONBLOCK: a FIFO put in the file's place must not hang the reader.
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -79,6 +82,8 @@ def load_json(path: Path, expect: type | None = dict) -> Loaded:
         version: tuple[object, ...] = (st.st_ino, st.st_mtime_ns, st.st_size)
         if not stat.S_ISREG(st.st_mode):
             problem = "is not a regular file" + (" (a directory)" if stat.S_ISDIR(st.st_mode) else "")
+        elif mine and st.st_uid != os.geteuid():
+            problem = f"belongs to another user (uid {st.st_uid})"
         elif st.st_size > MAX_BYTES:
             problem = f"is too large ({st.st_size} bytes)"
         else:
@@ -115,9 +120,9 @@ def _read_all(fd: int, size: int) -> bytes:
     return b"".join(parts)
 
 
-def read_json(path: Path, expect: type | None = dict) -> Any | None:
+def read_json(path: Path, expect: type | None = dict, mine: bool = False) -> Any | None:
     """The document, or None when the file is missing or unusable (logged once)."""
-    return load_json(path, expect).data
+    return load_json(path, expect, mine).data
 
 
 def clear_way(path: Path) -> None:

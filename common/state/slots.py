@@ -33,7 +33,6 @@ from pathlib import Path
 
 log = logging.getLogger("state")
 
-SHM_DIR = Path("/dev/shm")
 MAGIC = b"SHTSLOT1"
 HEADER = struct.Struct("<8sII16s")      # magic, records, width, secret
 HEADER_BYTES = 64
@@ -198,8 +197,3 @@ class SlotTable:
             os.close(self._fd)
             self._fd = -1
         self._slots = None
-
-
-def shm_file(name: str, fallback: Path) -> Path:
-    """Where a shared file called ``name`` lives: /dev/shm, or ``fallback`` where there is none."""
-    return (SHM_DIR if SHM_DIR.is_dir() else Path(fallback)) / name

@@ -73,7 +73,7 @@ def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Se
 def _open_now(cfg: Config) -> tuple[bool, dict[str, dict[str, Any]]]:
     """Whether the motion process runs, and per camera whether it has an event open now
     and which (``{"open", "event_id"}``), as its status says."""
-    doc = StatusBoard(cfg.run_dir).read_motion()
+    doc = StatusBoard.for_config(cfg).read_motion()
     running = bool(doc and doc.get("pid") and doc.get("age_s", 1e9) < LIVE_MAX_AGE_S)
     cams = doc.get("cameras", {}) if doc else {}
     out = {}

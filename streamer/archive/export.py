@@ -221,7 +221,7 @@ def export(request: Request, camera: str | None = None, from_: str | None = Quer
     if first is None or not any(j.frames for j in joined.values()):
         ExportResponse.close_all(makers, slot)
         return not_found(f"no picture could be read from {local_time_text(start_dt)} to {local_time_text(end_dt)}")
-    audit_action(request, StatusBoard(cfg.run_dir), f"export of {name}",
+    audit_action(request, StatusBoard.for_config(cfg), f"export of {name}",
           f" ({', '.join(f'camera {c}: {len(recs)} segments' for c, recs in found.items())})")
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}
     return ExportResponse(first, chunks, makers, slot, headers,

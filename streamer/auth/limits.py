@@ -19,7 +19,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from common.config import Config
-from common.state.slots import SlotTable, Values, shm_file
+from common.state.slots import SlotTable, Values
+from common.state.volatile import volatile_path
 
 TABLE_RECORDS = 4096         # per table; about 256 kB for logins, 128 kB for a rate
 CLOCK_SLACK_S = 1.0          # a time this far ahead of now is not one of ours (a reboot, a torn write)
@@ -29,7 +30,7 @@ LIMIT_FILE = "streamer-limit-"     # + the limit's name, after the ring prefix
 
 def limit_file(cfg: Config, name: str) -> Path:
     """The table of the limit ``name`` every worker of this installation shares."""
-    return shm_file(f"{cfg.ring.prefix}{LIMIT_FILE}{name}", cfg.run_dir)
+    return volatile_path(cfg.run_dir, cfg.ring.prefix, f"{LIMIT_FILE}{name}")
 
 
 def remove_limit_files(cfg: Config) -> None:

@@ -25,7 +25,7 @@ class CameraWatch:
     def __init__(self, cfg: Config) -> None:
         self.cfg = cfg
         self._readers: dict[tuple[int, str], RingReader] = {}
-        self._board = StatusBoard(cfg.run_dir)
+        self._board = StatusBoard.for_config(cfg)
 
     def reader(self, cam: int, stream: str) -> RingReader:
         key = (cam, stream)

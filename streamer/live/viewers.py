@@ -7,9 +7,9 @@ low-data view).  A pool's limit counts distinct addresses across all workers, so
 address's streams of every kind together.  Both are checked under one lock on one table,
 so no two workers can both take the last slot.
 
-The table is one small JSON file in shared memory (``/dev/shm``, named after the ring
-prefix: viewers need not outlive a reboot, and an SD card should not be rewritten every
-second), changed under ``flock`` (the kernel drops the lock of a killed holder) and
+The table is one small JSON file kept in memory (:mod:`common.state.volatile`: ``/dev/shm``,
+named after the ring prefix; viewers need not outlive a reboot, and an SD card should not be
+rewritten every second), changed under ``flock`` (the kernel drops the lock of a killed holder) and
 replaced atomically.  Each busy worker rewrites its own rows every REFRESH_S with fresh
 per-viewer statistics; a row not refreshed for EXPIRE_S, or whose worker died, no longer
 holds a slot.  Rows are capped, so the file stays small whatever happens.
@@ -26,7 +26,7 @@ from typing import Any
 
 from common.process.pids import pid_alive
 from common.state.jsonfile import FileLock, read_json, write_json_atomic
-from common.state.slots import shm_file
+from common.state.volatile import volatile_path
 
 EXPIRE_S = 3.0
 REFRESH_S = 1.0        # how often a busy worker rewrites its rows: well inside EXPIRE_S
@@ -63,7 +63,7 @@ class ViewerTable:
     @classmethod
     def for_config(cls, prefix: str, run_dir: Path, limits: Mapping[str, int],
                    per_address: int = 0) -> ViewerTable:
-        path = shm_file(f"{prefix}streamer-viewers.json", run_dir)
+        path = volatile_path(run_dir, prefix, "streamer-viewers.json")
         return cls(path.parent, path.name, limits, per_address)
 
     def delete_files(self) -> None:
@@ -78,7 +78,7 @@ class ViewerTable:
     def _locked(self) -> Iterator[dict[str, Any]]:
         """The table, pruned, for changing; written back when the block ends."""
         with self._lock.held():
-            data = self._pruned(read_json(self.path))  # a bad table reads as empty and is rewritten
+            data = self._pruned(read_json(self.path, mine=True))  # a bad table reads as empty and is rewritten
             yield data
             write_json_atomic(self.path, data)
 
@@ -146,7 +146,7 @@ class ViewerTable:
             data["workers"].pop(str(self.pid), None)
 
     def read(self) -> dict[str, Any]:
-        return self._pruned(read_json(self.path))
+        return self._pruned(read_json(self.path, mine=True))
 
     def counts(self) -> dict[str, int]:
         """Distinct addresses holding a slot, per pool."""

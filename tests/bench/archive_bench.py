@@ -199,7 +199,7 @@ def run(quick: bool) -> list[Figure]:
             got = [_ms(lambda: client.get("/api/recordings/days")) for _ in range(repeats)]
             figs.append(summarise(SECTION, f"GET /api/recordings/days ({scale})", got, "ms"))
 
-        board, controls = StatusBoard(cfg.run_dir), Controls(cfg.run_dir, "single", "720p", cfg.camera.count)
+        board, controls = StatusBoard.for_config(cfg), Controls(cfg.run_dir, "single", "720p", cfg.camera.count)
         doc = health(cfg, index, board, controls, now=now)
         assert doc["cameras"]["0"]["segments_24h"] >= 2879, doc["cameras"]["0"]["segments_24h"]
         got = [_ms(lambda: health(cfg, index, board, controls, now=now)) for _ in range(repeats)]

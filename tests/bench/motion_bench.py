@@ -33,6 +33,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from common.config import Config, load
+from common.state.board import StatusBoard
 from tests.bench.figures import Figure, summarise
 from tests.bench.report import run_alone
 from tests.bench.rig import Rig
@@ -57,8 +58,8 @@ def _cpu_per_camera(windows: int, window_s: float, **overrides: object) -> list[
         rig.cameras(count=2)
         rig.procs.start("motion", "-m", "motion")
         pid = rig.pid("motion")
-        status = rig.cfg.run_dir / "status-motion.json"
-        wait_until(status.exists, 20, 0.1)
+        board = StatusBoard.for_config(rig.cfg)
+        wait_until(lambda: board.read("motion") is not None, 20, 0.1)
         time.sleep(2.0)  # imports and the first background learnt
         for _ in range(windows):
             t0, c0 = time.monotonic(), cpu_ns(pid)
@@ -66,8 +67,9 @@ def _cpu_per_camera(windows: int, window_s: float, **overrides: object) -> list[
             values.append(100.0 * (cpu_ns(pid) - c0) / 1e9 / (time.monotonic() - t0) / 2)
             rig._alive("motion")
         # Both cameras were analysed all along (a camera that gave no frames would cost nothing).
-        cams = json.loads(status.read_text())["cameras"]
-        analysed = [cams[str(c)]["frames"] for c in range(2)]
+        doc = board.read("motion")
+        cams = doc.get("cameras", {}) if doc else {}
+        analysed = [cams.get(str(c), {}).get("frames", 0) for c in range(2)]
         if min(analysed) < windows * window_s * rig.cfg.motion.analyse_fps * 0.8:
             raise RuntimeError(f"the motion process analysed only {analysed} frames of its 2 cameras")
     return values

@@ -7,9 +7,10 @@
   (closing one segment, starting the next) and in the second after it, beside a frame's
   usual handling (:mod:`tests.bench.loop_stalls`).
 * Recorders at work: two capture processes and two recorders (as supervisord runs them);
-  each recorder's CPU share of one core over a window, its RSS (and the part of it that is
-  the shared ring), and the size of a 30 s segment (measured on full segments in the full
-  run; in the quick run extrapolated from shorter segments' bytes per second).
+  each recorder's CPU share of one core over a window, its RSS, PSS and USS (no target:
+  the memory target is the whole tree's PSS, in the ``tree`` section), and the size of a
+  30 s segment (measured on full segments in the full run; in the quick run extrapolated
+  from shorter segments' bytes per second).
 
 ``python -m tests.bench.recorder_bench [--quick]`` prints the figures as a table.
 """
@@ -30,9 +31,10 @@ from recorder.encode import settings as encoder
 from tests.bench import loop_stalls
 from tests.bench.figures import Figure, summarise
 from tests.bench.report import run_alone
-from tests.bench.rig import CpuClock, Rig, memory_mb
+from tests.bench.rig import CpuClock, Rig
 from tests.support.encoding import OneFile
 from tests.support.procs import wait_until
+from tests.support.procstat import usage
 
 SECTION = "recorder"
 (W, H), FPS = STREAMS["hd"], 30
@@ -74,14 +76,14 @@ def encoder_capacity(frames: int, runs: int) -> tuple[list[float], list[float]]:
 def recorders_at_work(quick: bool) -> dict[str, list[float]]:
     segment_s = 5 if quick else 30
     window_s, windows, settle_s = (3.0, 2, 1.5) if quick else (15.0, 3, 2.0)
-    out: dict[str, list[float]] = {"cpu0": [], "cpu1": [], "total": [], "rss": [], "private": [], "seg_mb": [],
+    out: dict[str, list[float]] = {"cpu0": [], "cpu1": [], "total": [], "rss": [], "uss": [], "seg_mb": [],
                                    "dropped": [], "pss": []}
     with Rig(recorder__segment_seconds=segment_s) as rig:
         rig.cameras(2, wait=False)   # as supervisord does: the recorders wait for their rings
         for cam in (0, 1):
             rig.recorder(cam)
         rig.wait_cameras()
-        board = StatusBoard(rig.cfg.run_dir)
+        board = StatusBoard.for_config(rig.cfg)
 
         def recording() -> bool:
             docs = [board.read(f"recorder-cam{cam}") for cam in (0, 1)]
@@ -98,11 +100,10 @@ def recorders_at_work(quick: bool) -> dict[str, list[float]]:
                 shares.append(100.0 * cpu / wall)
                 out[f"cpu{cam}"].append(shares[-1])
             out["total"].append(sum(shares))
-            for pid in pids:
-                rss, shm = memory_mb(pid)
-                out["rss"].append(rss)
-                out["private"].append(rss - shm)
-                out["pss"].append(_pss_mb(pid))
+            for mem in filter(None, map(usage, pids)):
+                out["rss"].append(mem.rss_mb)
+                out["uss"].append(mem.uss_mb)
+                out["pss"].append(mem.pss_mb)
         # Segment size: full segments when there are some, else bytes per second of the ones closed.
         if not quick:
             wait_until(lambda: all(len(_full(board, cam, segment_s)) >= 1 for cam in (0, 1)), timeout=75)
@@ -119,17 +120,6 @@ def recorders_at_work(quick: bool) -> dict[str, list[float]]:
                 out["seg_mb"].append(rate * 30 / MB)
             out["dropped"].append(float(doc.get("frames_dropped", 0)))
     return out
-
-
-def _pss_mb(pid: int) -> float:
-    try:
-        with open(f"/proc/{pid}/smaps_rollup") as fh:
-            for line in fh:
-                if line.startswith("Pss:"):
-                    return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return float("nan")
 
 
 def _closed(board: StatusBoard, cam: int) -> list[dict]:
@@ -174,11 +164,10 @@ def run(quick: bool) -> list[Figure]:
                   note="both recorders' windows"),
         summarise(SECTION, "CPU of two recorders together", work["total"], "%core", "< 30 %core",
                   lambda v: v < 30.0),
-        summarise(SECTION, "RSS per recorder", work["rss"], "MB", "<= 60 MB", lambda v: v <= 60.0,
-                  note="includes the mapped hd ring pages"),
-        summarise(SECTION, "RSS per recorder without shared ring", work["private"], "MB"),
+        summarise(SECTION, "RSS per recorder", work["rss"], "MB", note="includes the mapped hd ring pages"),
         summarise(SECTION, "PSS per recorder", work["pss"], "MB",
                   note="proportional set size: shared library and ring pages divided among their users"),
+        summarise(SECTION, "USS per recorder", work["uss"], "MB", note="memory only this process holds"),
         summarise(SECTION, "MB per 30 s segment", work["seg_mb"], "MB",
                   note="full 30 s segments" if not quick else "extrapolated from 5 s segments"),
         summarise(SECTION, "frames dropped by recorders", work["dropped"], "frames",

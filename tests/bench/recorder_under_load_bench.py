@@ -33,7 +33,7 @@ MECHANISM_NICE = 10
 
 
 def _recorders(rig: Rig) -> list[dict]:
-    board = StatusBoard(rig.cfg.run_dir)
+    board = StatusBoard.for_config(rig.cfg)
     return [board.read(f"recorder-cam{cam}") or {} for cam in (0, 1)]
 
 

@@ -3,6 +3,7 @@
 ``Rig`` starts processes of one isolated system (own ring prefix, port, folders: it runs
 beside a live installation) and stops them all on exit.  ``CpuClock`` reads the CPU time
 a process and its children have used, so a CPU share is a difference of two readings.
+Memory, open files and writes are read with :mod:`tests.support.procstat`.
 """
 from __future__ import annotations
 
@@ -195,22 +196,3 @@ class CpuClock:
             else:
                 cpu += by_ticks
         return cpu, wall
-
-
-def memory_mb(pid: int) -> tuple[float, float]:
-    """(RSS, shared-memory part of it) in MB for a process and its children.
-
-    The shared part is mostly ring pages: they are counted in every process that maps
-    them, but exist once in the machine.
-    """
-    rss = shm = 0.0
-    for proc in _family(pid):
-        try:
-            rss += proc.memory_info().rss
-            with open(f"/proc/{proc.pid}/status") as fh:
-                for line in fh:
-                    if line.startswith("RssShmem:"):
-                        shm += int(line.split()[1]) * 1024
-        except (psutil.Error, OSError):
-            pass
-    return rss / 2**20, shm / 2**20

@@ -1,51 +1,138 @@
-"""The whole tree at work: CPU and memory of every process with both recorders on and
-two viewers of dual 720p.
+"""The whole tree at work: CPU, memory and writes of every program, with both recorders and
+motion detection on and two viewers of dual 720p.
 
-Started like supervisord would: capture 0 and 1, the streamer, recorder 0 and 1, motion.
+Started as supervisord would: capture 0 and 1, the streamer, recorder 0 and 1, motion.
 :func:`measure` also runs it on real footage (the storage section: each camera a video
-file).  After a warm-up, CPU time is read over several windows (each window is one run of the median) and
-RSS at the end of each window.  RSS counts the ring pages a process maps; they exist once
-in the machine, so the shared part is also shown separately.
+file).  After a warm-up, CPU time is read over several windows (each window is one run of the
+median) and memory at the end of each window (:mod:`tests.support.procstat`).  The memory
+target is the whole tree's PSS: PSS divides the ring and shared-library pages among the
+processes that map them, so it adds up to what the tree really uses; each program's USS
+(memory only it holds) is reported beside it.  RSS counts the rings once in every process
+that maps them, so it is reported without a target.
+
+Writes outside the video: over a window of whole 30 s segments (segment boundaries follow
+the clock, so each camera closes exactly one segment per 30 s of window), the bytes each
+program made storage write (``write_bytes``: pages of the page cache it dirtied; ``/dev/shm``
+is no storage), less what the recorders wrote of their segment files, scaled to a day.
+Segment bytes are the growth of the camera's segment files, plus one page per ``fdatasync``
+of the open segment (``recorder.sync_seconds``): its last, partly filled page is dirtied again
+by the next append, which is the video itself (shown as a figure of its own).  The programs
+write their logs themselves here (under supervisord, supervisord writes them).
 
     python -m tests.bench.tree_bench [--quick]
 """
 from __future__ import annotations
 
+import glob
+import sqlite3
+import statistics
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from common.archive.events import db_path
 from common.state.board import StatusBoard
 from tests.bench.figures import Figure, summarise
 from tests.bench.report import run_alone
-from tests.bench.rig import CpuClock, Rig, memory_mb
+from tests.bench.rig import CpuClock, Rig
 from tests.bench.viewers import ViewerSet
 from tests.support.procs import wait_until
+from tests.support.procstat import NOTHING, Usage, usage
 
 SECTION = "tree"
 PATH = "/stream?view=dual&res=720p"
 PROCESSES = ("capture0", "capture1", "streamer", "recorder0", "recorder1", "motion")
-RSS_LIMIT_MB = 60.0
-CPU_LIMIT = 100.0   # %core: the whole tree under one core of this machine
+RECORDERS = {"recorder0": 0, "recorder1": 1}
+PSS_LIMIT_MB = 250.0
+CPU_LIMIT = 100.0          # %core: the whole tree under one core of this machine
+WRITES_LIMIT_MB = 50.0     # MB per day written outside the video
+SEGMENT_S = 30             # the default segment length, whose boundaries the write window spans
+PAGE = 4096
+DAY_S = 86400
 
 
 def _recording(rig: Rig) -> bool:
-    board = StatusBoard(rig.cfg.run_dir)
+    board = StatusBoard.for_config(rig.cfg)
     docs = [board.read(f"recorder-cam{cam}") for cam in (0, 1)]
     return all(doc is not None and doc.get("state") == "recording" for doc in docs)
 
 
+def _segment_bytes(root: Path, camera: int) -> int:
+    """Bytes of camera ``camera``'s segment files, finished and being written."""
+    total = 0
+    for path in glob.glob(f"{root}/cam{camera}/*/cam{camera}_*.mp4") + glob.glob(f"{root}/cam{camera}/*/.*.part"):
+        try:
+            total += Path(path).stat().st_size
+        except FileNotFoundError:
+            pass   # renamed from .part meanwhile: counted under its other name or next time
+    return total
+
+
+def _motion_share(root: Path, start: float, end: float) -> float:
+    """Share of [start, end] during which a motion event was open (either camera), in %."""
+    try:
+        conn = sqlite3.connect(f"file:{db_path(root)}?mode=ro", uri=True, timeout=1.0)
+        try:
+            # An event still open runs to now (its progress reaches the database once a minute).
+            rows = conn.execute("SELECT start_wall, COALESCE(end_wall, ?) FROM events "
+                                "WHERE COALESCE(end_wall, ?) > ? AND start_wall < ?", (end, end, start, end)).fetchall()
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return float("nan")
+    spans = sorted((max(a, start), min(b, end)) for a, b in rows)
+    covered, reach = 0.0, start
+    for a, b in spans:
+        covered += max(0.0, b - max(a, reach))
+        reach = max(reach, b)
+    return 100.0 * covered / (end - start)
+
+
+def _running(rig: Rig) -> dict[str, int]:
+    return {name: rig.procs.running[name].pid for name in PROCESSES
+            if name in rig.procs.running and rig.procs.running[name].poll() is None}
+
+
+def _writes(rig: Rig, window_s: float) -> tuple[dict[str, float], float, str]:
+    """Per program, MB per day written outside the video; the fdatasync pages (MB per day, both
+    recorders); a note on how busy motion detection was."""
+    root = rig.cfg.recordings_root
+    pids = _running(rig)
+    before = {name: usage(pid) or NOTHING for name, pid in pids.items()}
+    segments = {cam: _segment_bytes(root, cam) for cam in RECORDERS.values()}
+    t0, wall0 = time.monotonic(), time.time()
+    time.sleep(window_s)
+    after = {name: usage(pid) for name, pid in pids.items()}
+    seconds = time.monotonic() - t0
+    sync_s = rig.cfg.recorder.sync_seconds
+    resynced = PAGE * seconds / sync_s if sync_s > 0 else 0.0   # per recorder
+    out = {}
+    for name, now in after.items():
+        if now is None:
+            continue
+        written = now.write_bytes - before[name].write_bytes
+        if name in RECORDERS:
+            written -= _segment_bytes(root, RECORDERS[name]) - segments[RECORDERS[name]] + resynced
+        out[name] = max(0.0, written) / seconds * DAY_S / 1e6
+    busy = _motion_share(root, wall0, time.time())
+    return out, resynced * len(RECORDERS) / seconds * DAY_S / 1e6, f"a motion event was open {busy:.0f}% of the window"
+
+
 @dataclass
 class TreeRun:
-    """Per process: CPU (%core) and RSS (MB, and the shared part of it) per window."""
+    """Per program: CPU (%core) and memory per window; writes outside the video (MB a day)."""
     cpu: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in PROCESSES})
-    rss: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in PROCESSES})
-    shm: dict[str, list[float]] = field(default_factory=lambda: {name: [] for name in PROCESSES})
+    mem: dict[str, list[Usage]] = field(default_factory=lambda: {name: [] for name in PROCESSES})
     totals: list[float] = field(default_factory=list)
+    writes: dict[str, float] = field(default_factory=dict)
+    resynced: float = float("nan")
+    motion_note: str = ""
     problems: list[str] = field(default_factory=list)
 
 
-def measure(quick: bool, **overrides: object) -> TreeRun:
-    """The tree with two viewers of dual 720p; ``overrides`` are configuration keys (a scene)."""
+def measure(quick: bool, writes: bool = False, **overrides: object) -> TreeRun:
+    """The tree with two viewers of dual 720p; ``writes``: also the writes outside the video
+    (whole segments: 30 s or a minute more); ``overrides`` are configuration keys (a scene)."""
     windows, window_s, warmup_s = (2, 2.0, 1.0) if quick else (4, 4.0, 3.0)
     out = TreeRun()
     with Rig(**overrides) as rig:
@@ -65,19 +152,20 @@ def measure(quick: bool, **overrides: object) -> TreeRun:
             load.wait_streaming(15.0)
             time.sleep(warmup_s)
             for _ in range(windows):
-                running = {name: rig.procs.running[name] for name in PROCESSES
-                           if name in rig.procs.running and rig.procs.running[name].poll() is None}
-                clocks = {name: CpuClock(proc.pid) for name, proc in running.items()}
+                pids = _running(rig)
+                clocks = {name: CpuClock(pid) for name, pid in pids.items()}
                 time.sleep(window_s)
                 total = 0.0
                 for name, clock in clocks.items():
                     used, wall = clock.elapsed()
                     out.cpu[name].append(100.0 * used / wall)
                     total += 100.0 * used / wall
-                    mem, shared = memory_mb(running[name].pid)
-                    out.rss[name].append(mem)
-                    out.shm[name].append(shared)
+                    reading = usage(pids[name])
+                    if reading is not None:
+                        out.mem[name].append(reading)
                 out.totals.append(total)
+            if writes:
+                out.writes, out.resynced, out.motion_note = _writes(rig, SEGMENT_S * (1 if quick else 2))
             if load.errors():
                 out.problems.append("viewer errors: " + "; ".join(load.errors()))
         finally:
@@ -91,29 +179,48 @@ def measure(quick: bool, **overrides: object) -> TreeRun:
 
 
 def run(quick: bool) -> list[Figure]:
-    return _figures(measure(quick))
+    return _figures(measure(quick, writes=True))
 
 
 def _figures(tree: TreeRun) -> list[Figure]:
-    cpu, rss, shm, totals, problems = tree.cpu, tree.rss, tree.shm, tree.totals, tree.problems
+    cpu, mem, totals, writes, problems = tree.cpu, tree.mem, tree.totals, tree.writes, tree.problems
+    resynced, motion_note = tree.resynced, tree.motion_note
     note = "; ".join(problems)
+    complete = not problems
     figs: list[Figure] = []
     for name in PROCESSES:
         figs.append(summarise(SECTION, f"{name} CPU", cpu[name], "%core"))
-    for name in PROCESSES:
-        ring_mb = max(shm[name]) if shm[name] else float("nan")
-        figs.append(summarise(SECTION, f"{name} RSS", rss[name], "MB", target=f"<= {RSS_LIMIT_MB:g} MB",
-                              check=lambda v: v <= RSS_LIMIT_MB,
-                              note=f"{ring_mb:.0f} MB of it is shared memory (rings)" if shm[name] else ""))
-    complete = not problems
     total = summarise(SECTION, "whole tree CPU", totals if complete else [], "%core",
                       target=f"< {CPU_LIMIT:g} %core", check=lambda v: v < CPU_LIMIT, note=note)
     if not complete and totals:
         total.extra["partial_median"] = sorted(totals)[len(totals) // 2]
     figs.append(total)
-    figs.append(summarise(SECTION, "whole tree RSS",
-                          [sum(r[i] for r in rss.values() if len(r) > i) for i in range(len(totals))], "MB"))
+    for name in PROCESSES:
+        figs.append(summarise(SECTION, f"{name} USS", [u.uss_mb for u in mem[name]], "MB",
+                              note=f"PSS {_median([u.pss_mb for u in mem[name]]):.1f} MB"))
+    runs = min((len(v) for v in mem.values()), default=0)
+    tree = [sum((mem[name][i] for name in PROCESSES), NOTHING) for i in range(runs)]
+    figs.append(summarise(SECTION, "whole tree PSS", [u.pss_mb for u in tree] if complete else [], "MB",
+                          target=f"<= {PSS_LIMIT_MB:g} MB", check=lambda v: v <= PSS_LIMIT_MB,
+                          note=note or "six programs; PSS shares the rings and libraries among their users"))
+    figs.append(summarise(SECTION, "whole tree USS", [u.uss_mb for u in tree], "MB"))
+    figs.append(summarise(SECTION, "whole tree RSS", [u.rss_mb for u in tree], "MB",
+                          note="counts the rings and shared libraries once per process that maps them"))
+    for name in PROCESSES:
+        figs.append(summarise(SECTION, f"{name} writes outside video", [writes[name]] if name in writes else [],
+                              "MB/day", note=motion_note if name == "motion" else ""))
+    figs.append(summarise(SECTION, "whole tree writes outside video",
+                          [sum(writes.values())] if complete and len(writes) == len(PROCESSES) else [], "MB/day",
+                          target=f"<= {WRITES_LIMIT_MB:g} MB/day", check=lambda v: v <= WRITES_LIMIT_MB,
+                          note=note or "status documents in /dev/shm; logs, archive index, motion events"))
+    figs.append(summarise(SECTION, "open segment's last page again after each fdatasync",
+                          [resynced] if resynced == resynced else [], "MB/day",
+                          note="both recorders; part of the video, taken out of the figure above"))
     return figs
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else float("nan")
 
 
 if __name__ == "__main__":

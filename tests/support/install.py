@@ -9,8 +9,11 @@ import shutil
 import signal
 import subprocess
 import sys
+import xmlrpc.client
 from dataclasses import dataclass
 from pathlib import Path
+
+from supervisor.xmlrpc import SupervisorTransport
 
 from tests.support.procs import REPO, die_with_parent, free_port, unique_prefix
 
@@ -35,14 +38,17 @@ class Install:
         return out.stdout
 
     def status(self) -> dict[str, tuple[str, int]]:
-        """program -> (state, pid)"""
-        result = {}
-        for line in self.ctl("status").splitlines():
-            parts = line.split()
-            if len(parts) >= 2 and parts[0] in PROGRAMS:
-                pid = int(parts[3].rstrip(",")) if len(parts) > 3 and parts[2] == "pid" else 0
-                result[parts[0]] = (parts[1], pid)
-        return result
+        """program -> (state, pid; 0 when not running), asked over supervisord's socket (no
+        supervisorctl process per question: a soak asks every second); {} while it does not answer."""
+        transport = SupervisorTransport(None, None, f"unix://{self.root}/run/supervisor.sock")
+        proxy = xmlrpc.client.ServerProxy("http://localhost", transport=transport)
+        try:
+            infos = proxy.supervisor.getAllProcessInfo()
+        except (OSError, xmlrpc.client.Error):
+            return {}
+        finally:
+            transport.close()
+        return {i["name"]: (i["statename"], int(i["pid"])) for i in infos if i["name"] in PROGRAMS}
 
     def all_running(self) -> dict[str, tuple[str, int]] | None:
         st = self.status()

@@ -158,7 +158,7 @@ class Simulation:
                                       GapLog(cfg.run_dir, cam), rng) for cam in range(cameras)]
         self.motion = SimMotion(self.root, cameras, SEGMENT_S, cfg.motion.pre_seconds, phase.scale, self.ledger, rng)
         self.index = ArchiveIndex(self.root)   # the streamer's
-        self.board = StatusBoard(cfg.run_dir)
+        self.board = StatusBoard.for_config(cfg)
         self.controls = Controls(cfg.run_dir, cfg.streamer.default_view, cfg.streamer.default_resolution, cameras)
         self.violations = Violations()
         self.logs = LogTally()

@@ -23,6 +23,7 @@ import httpx
 
 from common.ipc.frame_writer import RingWriter
 from common.ipc.names import ring_name
+from common.state.board import StatusBoard
 from common.video.streams import STREAMS
 
 REPO = Path(__file__).resolve().parents[2]   # tests/support/procs.py -> the repository
@@ -67,13 +68,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+PREFIXES: list[str] = []   # every prefix this process handed out, for remove_all_rings()
+
+
 def unique_prefix() -> str:
     """A ring-name prefix no other test, run or live system uses."""
-    return f"t{uuid.uuid4().hex[:8]}_"
+    prefix = f"t{uuid.uuid4().hex[:8]}_"
+    PREFIXES.append(prefix)
+    return prefix
+
+
+def remove_all_rings() -> None:
+    """Remove what this process's test systems left in /dev/shm (rings, status documents,
+    viewer tables), including those of code run in-process that published its status."""
+    while PREFIXES:
+        remove_rings(PREFIXES.pop())
 
 
 def remove_rings(prefix: str) -> None:
-    """Remove every shared-memory ring whose name starts with ``prefix``."""
+    """Remove every shared-memory ring (and every other file kept in memory) whose name starts with ``prefix``."""
     for path in glob.glob(f"/dev/shm/{prefix}*"):
         try:
             os.unlink(path)
@@ -101,6 +114,11 @@ def isolated_env(tmp: Path, **overrides: object) -> dict[str, str]:
         section, name = key.split("__", 1)
         env[f"SHT__{section.upper()}__{name.upper()}"] = str(value).lower() if isinstance(value, bool) else str(value)
     return env
+
+
+def status_board(env: dict[str, str]) -> StatusBoard:
+    """The status documents of the test system configured by ``env``."""
+    return StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]), env["SHT__RING__PREFIX"])
 
 
 class RingWriters:

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import av
 
-from common.state.board import StatusBoard
+from tests.support.procs import status_board
 
 NAME_RE = re.compile(r"^cam(\d)_(\d{8})_(\d{6})(?:_\d+)?\.mp4$")
 
@@ -66,7 +66,7 @@ def parts(root: Path, camera: int = 0) -> list[Path]:
 
 
 def status(env: dict[str, str], camera: int = 0) -> dict:
-    return StatusBoard(Path(env["SHT__PATHS__RUN_DIR"])).read(f"recorder-cam{camera}") or {}
+    return status_board(env).read(f"recorder-cam{camera}") or {}
 
 
 def ffprobe_duration(path: Path) -> float | None:

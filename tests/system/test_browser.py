@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Iterator
 from datetime import datetime
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -30,7 +29,7 @@ from tests.support.browser import (
     wait_playing,
 )
 from tests.support.mp4_files import write_segment
-from tests.support.procs import wait_until
+from tests.support.procs import status_board, wait_until
 
 require_chromium()
 
@@ -278,10 +277,8 @@ def test_recording_pause_and_resume_from_the_page(system: System, browser: Brows
 
 
 def test_disk_banner_warns_under_1_gb_and_names_what_retention_deleted(system: System, browser: Browser) -> None:
-    from common.state.board import StatusBoard
-
     # Camera 1 has no recorder in this system: publish its status document as a recorder would.
-    board = StatusBoard(Path(system.env["SHT__PATHS__RUN_DIR"]))
+    board = status_board(system.env)
     doc = {"camera": 1, "state": "error", "recording": False, "current_file": "",
            "segments_written": 12, "frames_dropped": 0, "last_error": "disk full: segment closed early",
            "disk_free_bytes": 600_000_000, "disk_warning": True, "retention_deleted_count": 3,

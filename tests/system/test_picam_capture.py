@@ -12,10 +12,10 @@ import pytest
 
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
-from common.state.board import StatusBoard, capture_status_name
+from common.state.board import capture_status_name
 from tests.fakes.picamera2 import pattern
 from tests.support.fake_camera import hold_camera
-from tests.support.procs import wait_until
+from tests.support.procs import status_board, wait_until
 
 
 def test_capture_process_auto_picks_the_pi_camera(procs, pi_env) -> None:
@@ -94,7 +94,7 @@ def test_auto_with_a_broken_picamera2_exits_2_with_the_error_in_one_line(procs, 
     assert len(errors) == 1 and "picamera2 is installed but cannot be imported: ValueError: numpy.dtype size " \
         "changed, may indicate binary incompatibility. Expected 96" in errors[0], log
     assert "Traceback" not in log and "synthetic" not in log
-    doc = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"])).read(capture_status_name(0))
+    doc = status_board(env).read(capture_status_name(0))
     assert doc["state"] == "error" and "cannot be imported" in doc["reason"]
 
 
@@ -102,7 +102,7 @@ def test_one_camera_connected_the_other_waits_without_crashing(procs, pi_env, tm
     count = tmp_path / "cameras"
     count.write_text("1")
     env = dict(pi_env, FAKE_PICAMERA2_CAMERAS_FILE=str(count), SHT__CAMERA__ABSENT_RETRY_SECONDS="1")
-    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board = status_board(env)
     procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
     proc = procs.start("capture1", "-m", "capture", "--camera", "1", env=env)
     reader = RingReader(ring_name(env["SHT__RING__PREFIX"], 0, "hd"))
@@ -130,7 +130,7 @@ def test_a_pinned_camera_waits_for_its_own_connector(procs, pi_env, tmp_path: Pa
     ports.write_text("1")      # only CAM1 has a camera: libcamera calls it camera 0
     env = dict(pi_env, FAKE_PICAMERA2_PORTS_FILE=str(ports), SHT__CAMERA__ABSENT_RETRY_SECONDS="1",
                SHT__CAMERA__IDS='["i2c@88000", "i2c@80000"]')
-    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board = status_board(env)
     proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
     doc = wait_until(lambda: (d := board.read(capture_status_name(0))) and d["state"] == "not connected" and d, 20)
     assert doc["reason"].startswith("camera 0 is pinned to 'i2c@88000' (camera.ids) and no such camera is connected")
@@ -153,7 +153,7 @@ def test_sigterm_ends_the_not_connected_wait_at_once(procs, pi_env) -> None:
 def test_with_the_rpicam_vid_engine_capture_idles_without_the_camera(procs, pi_env) -> None:
     env = dict(pi_env, SHT__RECORDER__ENGINE="rpicam-vid", FAKE_PICAMERA2_CAMERAS="0")
     proc = procs.start("capture0", "-m", "capture", "--camera", "0", env=env)
-    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board = status_board(env)
     doc = wait_until(lambda: board.read(capture_status_name(0)), 20)
     assert doc["state"] == "off" and doc["reason"].startswith("live view off: camera recorded by rpicam-vid")
     time.sleep(1.0)

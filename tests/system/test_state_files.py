@@ -7,9 +7,8 @@ from pathlib import Path
 
 import httpx
 
-from common.state.board import StatusBoard
 from tests.support.bad_json import BAD
-from tests.support.procs import wait_until
+from tests.support.procs import status_board, wait_until
 
 
 def test_streamer_answers_with_corrupt_state(procs, sht_env) -> None:
@@ -17,13 +16,15 @@ def test_streamer_answers_with_corrupt_state(procs, sht_env) -> None:
     run = Path(sht_env["SHT__PATHS__RUN_DIR"])
     run.mkdir(parents=True, exist_ok=True)
     (run / "controls.json").write_bytes(BAD["invalid_utf8"])
-    (run / "status-recorder-cam0.json").write_bytes(BAD["truncated"])
-    (run / "status-recorder-cam1.json").mkdir()
+    board = status_board(sht_env)
+    for where in (board.kept_path, board.memory_path):   # kept by a stopped recorder, and in memory
+        where("recorder-cam0").write_bytes(BAD["truncated"])
+        where("recorder-cam1").mkdir()
     table = Path("/dev/shm") / f"{sht_env['SHT__RING__PREFIX']}streamer-viewers.json"
     table.write_bytes(BAD["garbage"])
     procs.capture(0)
     rec = procs.start("rec0", "-m", "recorder", "--camera", "0")
-    wait_until(lambda: (StatusBoard(run).read("recorder-cam0") or {}).get("state") == "recording", 30)
+    wait_until(lambda: (board.read("recorder-cam0") or {}).get("state") == "recording", 30)
     assert rec.poll() is None
     url = f"http://127.0.0.1:{sht_env['SHT__STREAMER__PORT']}"
     try:
@@ -39,3 +40,4 @@ def test_streamer_answers_with_corrupt_state(procs, sht_env) -> None:
         assert "Traceback" not in procs.log("streamer") + procs.log("rec0")
     finally:
         table.unlink(missing_ok=True)
+        board.memory_path("recorder-cam1").rmdir()   # a folder: the rings' clean-up removes files only

@@ -270,7 +270,7 @@ def test_legacy_routes_keep_their_meaning(system, procs):
                                    "status": "not running"}
         from common.config import load
         from common.state.board import StatusBoard
-        board = StatusBoard(load(system).run_dir)
+        board = StatusBoard.for_config(load(system))
         board.publish("recorder-cam0", {"state": "recording", "recording": True})
         assert c.get(f"{url}/api/recording/status").json()["camera_0"]["recording"] is True
         r = c.post(f"{url}/api/recording/stop/0").json()

@@ -13,7 +13,7 @@ from streamer.live import CameraWatch
 
 def test_state_and_reason_come_from_a_running_capture(tmp_path: Path, sht_env: dict[str, str]) -> None:
     cfg = load(sht_env)
-    board = StatusBoard(cfg.run_dir)
+    board = StatusBoard.for_config(cfg)
     watch = CameraWatch(cfg)
     try:
         assert watch.camera(1)["state"] == "no signal" and watch.camera(1)["reason"] is None
@@ -43,7 +43,7 @@ def test_health_reports_a_camera_that_is_not_connected(tmp_path: Path, sht_env: 
     from streamer.archive.health import health
 
     cfg = load(sht_env)
-    board = StatusBoard(cfg.run_dir)
+    board = StatusBoard.for_config(cfg)
     board.publish(capture_status_name(1), {"state": "not connected", "pid": os.getpid(),
                                            "reason": "camera 1 not connected"})
     watch = CameraWatch(cfg)

@@ -74,7 +74,7 @@ def test_names_repeat_the_hour_without_overwriting(archive: tuple[Config, Archiv
 def test_health_sees_no_gap_and_the_true_age_across_the_repeated_hour(archive: tuple[Config, ArchiveIndex]) -> None:
     cfg, index = archive
     now = LAST_END + 10
-    doc = health(cfg, index, StatusBoard(cfg.run_dir), Controls(cfg.run_dir, cameras=1), now=now)
+    doc = health(cfg, index, StatusBoard.for_config(cfg), Controls(cfg.run_dir, cameras=1), now=now)
     cam = doc["cameras"]["0"]
     assert cam["gaps_24h"] == []
     assert cam["segments_24h"] == (LAST_END - FIRST) / SEG_S

@@ -11,10 +11,9 @@ from fastapi.testclient import TestClient
 
 from common.archive import events as store
 from common.config import load
-from common.state.board import StatusBoard
 from streamer.archive.events import router
 from tests.support.mp4_files import write_segment
-from tests.support.procs import isolated_env
+from tests.support.procs import isolated_env, status_board
 
 DAY = datetime(2026, 11, 26)
 
@@ -86,7 +85,7 @@ def test_an_open_event_is_ongoing_only_while_the_motion_process_has_it_open(api)
     # it), so it is not going on, and it lasted until its last motion, not until now.
     ev = listed(ids["b"])
     assert ev["open"] is True and ev["ongoing"] is False and ev["duration_s"] == 0.0
-    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board = status_board(env)
     board.publish("motion", {"pid": 123, "cameras": {"0": {"open": False, "event_id": None},
                                                      "1": {"open": True, "event_id": ids["b"]}}})
     ev = listed(ids["b"])
@@ -142,7 +141,7 @@ def test_live_state_follows_the_motion_status(api) -> None:
     assert client.get("/api/events/live").json() == {
         "running": False, "enabled": True, "cameras": {"0": {"open": False, "event_id": None},
                                                        "1": {"open": False, "event_id": None}}}
-    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board = status_board(env)
     board.publish("motion", {"pid": 123, "cameras": {"0": {"open": True, "event_id": 4}, "1": {"open": False}}})
     doc = client.get("/api/events/live").json()
     assert doc["running"] is True and doc["cameras"]["0"] == {"open": True, "event_id": 4}
@@ -152,7 +151,7 @@ def test_live_state_follows_the_motion_status(api) -> None:
 def test_live_state_of_a_hand_edited_motion_status(api) -> None:
     """Values of the wrong type are left out of the answer, not passed on as they are."""
     client, _, env = api
-    board = StatusBoard(Path(env["SHT__PATHS__RUN_DIR"]))
+    board = status_board(env)
     board.publish("motion", {"pid": 123, "cameras": {"0": {"open": True, "event_id": "4"}, "1": ["open"]}})
     doc = client.get("/api/events/live").json()
     assert doc["running"] is True

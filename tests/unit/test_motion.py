@@ -31,7 +31,7 @@ from motion.webhook import Webhook
 from tests.support.clip_trial import back_and_forth, clip_frames, marked, play
 from tests.support.footage import missing, sd_pictures
 from tests.support.motion_trial import Picture, run_trial
-from tests.support.procs import isolated_env, wait_until
+from tests.support.procs import isolated_env, status_board, unique_prefix, wait_until
 
 MOVING, STILL = Motion(3.0, (1, 2, 3, 4)), Motion(0.0, None)
 
@@ -372,3 +372,69 @@ def test_detector_works_on_a_quarter_grid() -> None:
     det = Detector(640, 480)
     det.feed(np.zeros((480, 640), np.uint8))
     assert det.bg is not None and det.bg.shape == (120, 160)
+
+
+class _Frames:
+    """A ring reader whose every frame moves, 10 a second from ``t0``."""
+
+    def __init__(self, t0: float) -> None:
+        self.t0, self.index, self.error = t0, 0, ""
+        self.y = np.zeros((480, 640), np.uint8)
+        self.uv = np.zeros((240, 320), np.uint8)
+
+    def latest(self):
+        self.index += 1
+        t_ns = int((self.t0 + self.index / 10) * 1e9)
+        frame = type("F", (), {})()
+        frame.index, frame.incarnation, frame.mono_ns, frame.wall_ns = self.index, 1, t_ns, t_ns
+        frame.y, frame.u, frame.v, frame.valid = self.y, self.uv, self.uv, lambda: True
+        return frame
+
+    def close(self) -> None:
+        pass
+
+
+def test_an_open_event_is_written_once_a_minute_and_published_every_second(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two minutes of motion: two progress writes to the database (an SD card), not 125; the
+    status in memory has the event's progress to the last frame."""
+    from motion import camera
+    s = store.EventStore(store.db_path(tmp_path))
+    watch = camera.CameraWatch(_cfg(tmp_path, SHT__RING__PREFIX=unique_prefix()), 0, s)
+    watch.reader.close()
+    frames = watch.reader = _Frames(1000.0)
+    monkeypatch.setattr(camera.time, "monotonic", lambda: frames.t0 + frames.index / 10)
+    monkeypatch.setattr(watch.detector, "feed", lambda y: Motion(5.0, (10.0, 10.0, 20.0, 20.0)))
+    touches: list[tuple] = []
+    monkeypatch.setattr(s, "touch", lambda *args: touches.append(args))
+    for _ in range(1250):   # 125 s of frames
+        watch.tick()
+    assert [round(t[1]) for t in touches] == [1060, 1120]
+    progress = watch.status()["progress"]
+    assert progress is not None and progress["last_wall"] == pytest.approx(1000.0 + 1250 / 10)
+
+
+def test_a_restart_after_kill_9_takes_the_open_event_to_its_last_published_progress(tmp_path: Path) -> None:
+    """The database has an open event's progress once a minute; the status published every
+    second (in memory, it outlives a killed process) brings it up to date before it is closed."""
+    from motion.__main__ import MotionService
+    env = isolated_env(tmp_path / "sht")
+    cfg = load(env)
+    cfg.recordings_root.mkdir(parents=True)
+    s = store.EventStore(store.db_path(cfg.recordings_root))
+    eid = s.open_event(0, 1000.0, 5.0, 2.0, 1.5, (1, 2, 3, 4), 1000.0)
+    s.touch(eid, 1030.0, 35.0, 2.0, (1, 2, 3, 4), 1020.0)          # the last write to the database
+    s.close()
+    progress = {"event_id": eid, "last_wall": 1059.0, "last_mono": 64.0, "peak_area": 9.5,
+                "bbox": [5.0, 6.0, 7.0, 8.0], "peak_wall": 1055.0}    # a second before the kill
+    status_board(env).publish("motion", {"pid": 1, "cameras": {"0": {"open": True, "event_id": eid,
+                                                                      "progress": progress}}})
+    service = MotionService(cfg)
+    try:
+        ev = store.get_event(service.store.conn, eid)
+    finally:
+        for watch in service.watches:
+            watch.stop()
+        service.store.close()
+    assert ev["closed"] == "restart" and ev["end_wall"] == 1059.0 and ev["peak_area_percent"] == 9.5
+    assert ev["bbox_percent"] == [5, 6, 7, 8]

@@ -81,7 +81,7 @@ def test_unreadable_controls_file(tmp_path: Path, monkeypatch) -> None:
 
 @pytest.mark.parametrize("kind", KINDS)
 def test_bad_status_file_is_absent_and_the_next_publish_replaces_it(tmp_path: Path, kind: str) -> None:
-    board = StatusBoard(tmp_path)
+    board = StatusBoard(tmp_path, "", memory=tmp_path)
     path = tmp_path / "status-recorder-cam0.json"
     spoil(path, kind)
     doc = board.read("recorder-cam0")
@@ -92,7 +92,7 @@ def test_bad_status_file_is_absent_and_the_next_publish_replaces_it(tmp_path: Pa
 
 def test_status_with_a_bad_timestamp_is_very_old(tmp_path: Path) -> None:
     (tmp_path / "status-x.json").write_text('{"state": "recording", "published_at": "soon"}')
-    assert StatusBoard(tmp_path).read("x")["age_s"] > 1e6
+    assert StatusBoard(tmp_path, "", memory=tmp_path).read("x")["age_s"] > 1e6
 
 
 @pytest.mark.parametrize("kind", KINDS)

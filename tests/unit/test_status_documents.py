@@ -31,7 +31,7 @@ def assert_declared(doc: dict[str, Any] | None, shape: Any) -> None:
 
 def test_producers_publish_what_is_declared(tmp_path: Path) -> None:
     cfg = load(isolated_env(tmp_path / "sht"))
-    board = StatusBoard(cfg.run_dir)
+    board = StatusBoard.for_config(cfg)
     pyav, rpicam = Recorder(cfg, 0, free_bytes=lambda _: 10**12), RpicamRecorder(cfg, 1)
     try:
         rpicam.note_error("rpicam-vid exited with code 1; restarting")
@@ -57,7 +57,7 @@ def test_producers_publish_what_is_declared(tmp_path: Path) -> None:
 
 def test_a_typed_read_keeps_what_matches_and_says_once_what_it_left_out(
         tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    board = StatusBoard(tmp_path)
+    board = StatusBoard(tmp_path, "", memory=tmp_path)
     path = tmp_path / "status-recorder-cam0.json"
     segment = {"file": "cam0/260101/cam0_20260101_000000.mp4", "frames": 900, "duration_s": 30, "bytes": 5}
     path.write_text(json.dumps({
@@ -87,10 +87,53 @@ def test_a_typed_read_keeps_what_matches_and_says_once_what_it_left_out(
 
 
 def test_the_json_on_disk_is_the_published_dict(tmp_path: Path) -> None:
-    board = StatusBoard(tmp_path)
+    board = StatusBoard(tmp_path, "", memory=tmp_path)
     doc: CaptureStatus = {"camera": 0, "pid": os.getpid(), "state": "live", "reason": "", "source": "synthetic"}
     board.publish_capture(0, doc)
     stored = json.loads((tmp_path / "status-capture-cam0.json").read_text())
     assert stored.pop("published_at") > 0 and stored == doc
     read = board.read_capture(0)
     assert read is not None and read.pop("age_s") < 60 and read.pop("published_at") > 0 and read == doc
+
+
+def test_documents_published_every_second_are_kept_in_memory_not_in_the_run_folder(tmp_path: Path) -> None:
+    """The recorders' and the motion process's once-a-second documents never touch the run
+    folder (an SD card) while they run; their last word when they stop is written there once
+    and leaves memory.  Documents written on change stay in the run folder."""
+    cfg = load(isolated_env(tmp_path / "sht"))
+    memory = tmp_path / "memory"
+    memory.mkdir()
+    board = StatusBoard(cfg.run_dir, cfg.ring.prefix, memory=memory)
+    pyav = Recorder(cfg, 0, free_bytes=lambda _: 10**12)
+    pyav.board = board
+    try:
+        for _ in range(3):
+            pyav.publish()
+        in_memory = memory / f"{cfg.ring.prefix}status-recorder-cam0.json"
+        assert in_memory.is_file() and not (cfg.run_dir / "status-recorder-cam0.json").exists()
+        assert board.read_recorder(0)["state"] == "waiting"
+        pyav.publish(final=True)
+        assert not in_memory.exists()
+        assert json.loads((cfg.run_dir / "status-recorder-cam0.json").read_text())["state"] == "stopped"
+        assert board.read_recorder(0)["state"] == "stopped"
+        pyav.publish()   # started again: memory wins over what the last run left
+        assert board.read_recorder(0)["state"] == "waiting"
+    finally:
+        pyav.live.close()
+        pyav.reader.close()
+    board.publish_motion({"pid": 7, "cameras": {}, "webhook": None, "db_error": ""})
+    assert (memory / f"{cfg.ring.prefix}status-motion.json").is_file()
+    board.publish_capture(0, {"camera": 0, "pid": 7, "state": "live", "reason": "", "source": "synthetic"})
+    board.publish_last_camera({"camera": 1})
+    assert sorted(p.name for p in cfg.run_dir.iterdir() if p.name.startswith("status-")) == [
+        "status-capture-cam0.json", "status-recorder-cam0.json", "status-streamer-last-camera.json"]
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a file of another user needs root")
+def test_a_document_in_memory_made_by_another_user_is_not_read(tmp_path: Path) -> None:
+    """/dev/shm is writable by every local user: nobody else may pose as our recorder."""
+    board = StatusBoard(tmp_path / "run", "p_", memory=tmp_path)
+    board.publish("recorder-cam0", {"state": "recording"})
+    assert board.read("recorder-cam0")["state"] == "recording"
+    os.chown(board.memory_path("recorder-cam0"), 65534, 65534)
+    assert board.read("recorder-cam0") is None
