@@ -29,6 +29,8 @@ log = logging.getLogger("motion")
 # the motion status (in memory), from which a restart after a kill -9 takes it: a second rewritten
 # on the SD card for each second of motion would cost more than everything else the tree writes.
 TOUCH_EVERY_NS = 60_000_000_000
+# A larger peak's picture goes sooner, so the list shows what is happening: at most this often.
+PICTURE_EVERY_NS = 5_000_000_000
 GAP_RESET_S = 2.0      # frames this far apart: the background is stale, learn it again
 
 
@@ -99,7 +101,8 @@ class CameraWatch:
                 self._thumb, self._thumb_new = planes, True
         if step.started is not None:
             self._started(step.started, frame.mono_ns)
-        elif self.tracker.event is not None and frame.mono_ns - self._touched_ns >= TOUCH_EVERY_NS:
+        elif self.tracker.event is not None and frame.mono_ns - self._touched_ns >= (
+                PICTURE_EVERY_NS if self._thumb_new else TOUCH_EVERY_NS):
             self._touch(self.tracker.event, frame.mono_ns)
 
     def _idle(self) -> None:

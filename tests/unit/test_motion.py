@@ -189,7 +189,7 @@ def test_an_event_has_its_thumbnail_as_soon_as_it_is_listed_and_it_follows_the_p
     watch, es = _watch(tmp_path, post_seconds=2)
     # The square is small for 3 s, then four times as large: the peak is then.
     seen_open = []
-    for pic in _block_scene(6, 10, lambda t: 40 if t < 1003 else 160):
+    for pic in _block_scene(9, 10, lambda t: 40 if t < 1003 else 160):   # a new picture within 5 s
         watch.analyse(pic)
         for row in _rows(es):
             assert row["has_thumbnail"], ("listed without a picture", row, pic.mono_ns / 1e9)
