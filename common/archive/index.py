@@ -543,14 +543,17 @@ class ArchiveIndex:
         except FileNotFoundError:
             mtime, entries = None, []
         except OSError as exc:
-            # Not listable (a folder a `sudo` run created): its segments are left out, said once.
-            mtime, entries = None, []
-            why = f"archive index: cannot list {rel} ({exc.strerror or exc}); its segments are left out"
+            # Not listable (a folder a `sudo` run made root's): its files are still there, so its
+            # rows stay (retention and health go on seeing them); said once, tried at each refresh.
+            why = (f"archive index: cannot list {rel} ({exc.strerror or exc}); the segments it held stay "
+                   "as last listed, any new ones are left out")
             if why not in self._unlisted:
                 log.warning("%s", why)
                 self._unlisted[why] = None
                 while len(self._unlisted) > UNLISTED_MAX:
                     self._unlisted.popitem(last=False)
+            self._write(conn, lambda: conn.execute("DELETE FROM folders WHERE path = ?", (rel,)))
+            return
         rows = {f for (f,) in conn.execute("SELECT file FROM recordings WHERE camera = ? AND day = ?", (camera, day))}
         present, new = set(), []
         for entry in entries:

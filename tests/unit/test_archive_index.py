@@ -2,6 +2,7 @@
 damaged or foreign database, writers and readers at once, and an events database that is locked."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -124,6 +125,33 @@ def test_a_file_added_in_the_same_instant_as_the_listing_is_not_missed(tmp_path:
     second = make(root, 0, DAY.replace(hour=2))
     os.utime(folder, ns=(listed_at, listed_at))       # the addition within the same mtime tick
     assert files(index) == [rel(root, first), rel(root, second)]
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_rows_until_it_can(tmp_path: Path, monkeypatch, caplog) -> None:
+    """A `sudo` run made a day folder root's (mode 0700) and changed it: the index cannot list it,
+    so it keeps what it knew of it (retention and health still see those segments, which are
+    still there), says so once, and finds the change once it can list the folder again."""
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    known = [make(root, 0, DAY.replace(hour=1, second=s)) for s in (0, 30)]
+    other = make(root, 0, datetime(2026, 11, 27, 1))
+    assert files(index) == [rel(root, p) for p in (*known, other)]
+    real = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if str(path).endswith("261126"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)  # type: ignore[arg-type]
+    monkeypatch.setattr(os, "scandir", scandir)
+    added = make(root, 0, DAY.replace(hour=2))     # the folder changed: it is listed again
+    with caplog.at_level(logging.WARNING, "archive"):
+        assert files(index) == [rel(root, p) for p in (*known, other)]
+        index.refresh(0, full=True)
+    assert index.days(0) == [("261126", 2, 20), ("261127", 1, 10)]
+    said = [r.getMessage() for r in caplog.records if "261126" in r.getMessage()]
+    assert len(said) == 1 and "cannot list" in said[0], said
+    monkeypatch.undo()
+    assert files(index) == [rel(root, p) for p in (*known, other, added)]
 
 
 def test_the_repeated_autumn_hour_is_neither_a_gap_nor_an_overlap(tmp_path: Path, berlin: None) -> None:
