@@ -346,11 +346,7 @@ class DiskGuard:
         """Everything counted in full: the event share, and the status's figures (continuous time
         kept, the events' age, the segments left out)."""
         skip = self.remover.skip()
-        continuous = []
-        for w in self._windows:
-            found = self.index.oldest(False, [w], skip, self._after_plain)
-            continuous.append(w.recorded_s if found is None else
-                              self.index.recorded_since(w.camera, found[1][0], self.limits.nominal_s))
+        continuous = [self.index.continuous(w.camera, self.limits.nominal_s) for w in self._windows]
         self._events = self.index.event_bytes(self._windows, skip)
         self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
         self._counted_at = self._mono()

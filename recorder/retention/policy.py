@@ -133,7 +133,7 @@ def choose(view: View, limits: Limits, need: Need) -> Choice | None:
 class Kept:
     """What the archive holds, for the status: the retention rule's outcome."""
 
-    continuous_s: float          # the camera with the least: its recorded time back to its oldest plain segment
+    continuous_s: float          # the camera with the least: recorded time back to its newest segment that went
     event_age_s: float | None    # the oldest event segment kept outside the window (None: none is)
     event_bytes: int             # event segments outside the window
     total_bytes: int

@@ -61,6 +61,26 @@ def test_a_full_disk_keeps_the_newest_hours_whole_and_events_within_their_share(
     assert deleted and rec.video_deleted() >= {d["file"] for d in deleted}   # their events stay, marked
 
 
+def test_the_continuous_time_kept_ends_at_the_newest_segment_that_went(tmp_path: Path) -> None:
+    """Two hours of plain segments, then four of events: events are over their share, so the
+    oldest event segments go while the older plain ones stay.  What is continuous runs back from
+    the newest segment to the newest hole, not to the oldest plain segment across the holes."""
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    for i in range(6 * 12):
+        rec.record(event=i >= 2 * 12)
+    g = guard(rec, capacity=(6 * 12 - 4) * 2 * 10 * KB + 10 * KB, keep_continuous_hours=1, event_share_percent=40)
+    g.check()
+    present = set(rec.present())
+    gone = [f for f in rec.files if f not in present]
+    assert gone and set(gone) <= rec.events and all(f in present for f in rec.files[:2 * 2 * 12])
+    continuous = []
+    for cam in (0, 1):
+        mine = [f for f in rec.files if f.startswith(f"cam{cam}/")]
+        run = next(i for i, f in enumerate(reversed(mine)) if f not in present)
+        continuous.append(run * SEG_S)
+    assert g.state.kept is not None and g.state.kept.continuous_s == min(continuous) < 4 * 3600
+
+
 def test_the_marks_wait_while_motion_holds_the_events_database(tmp_path: Path) -> None:
     rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
     for _ in range(6):
