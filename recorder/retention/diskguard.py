@@ -271,6 +271,9 @@ class DiskGuard:
         windows = self.index.windows(self.limits.keep_continuous_s, self.limits.nominal_s)
         self.remover.check_camera_folders([w.camera for w in windows])
         skip = self.remover.skip()
+        # A camera folder retention may not delete from (a symbolic link) is not ours: what is
+        # kept is counted over the others (and without a window, none of its rows is a candidate).
+        windows = [w for w in windows if w.camera not in skip.cameras]
         if self._events is None:
             self._events = self.index.event_bytes(windows, skip)
         else:

@@ -131,6 +131,22 @@ def test_a_camera_or_day_folder_that_is_a_symbolic_link_is_never_deleted_through
     assert len(said) == 1, said                               # once per cause, not per file or pass
 
 
+def test_what_retention_keeps_is_counted_over_the_cameras_it_may_delete_from(tmp_path: Path) -> None:
+    """A camera folder that is a symbolic link to another disk holds a minute of segments: the
+    continuous time kept is that of the cameras recorded here (10 min), not that minute."""
+    root, other = tmp_path / "rec", tmp_path / "other-disk"
+    rec = Recorded(root, time.time() - 3600, segment_s=30, size=10)
+    for _ in range(20):
+        rec.record()
+    for s in (0, 30):
+        make_file(other, f"cam7/261125/cam7_20261125_1200{s:02d}.mp4", 10, age_s=7200 - s)
+    (root / "cam7").symlink_to(other / "cam7")
+    g = small_guard(root, SmallDisk(100 * MB), keep_continuous_hours=1, monotonic=rec.monotonic)
+    g.check()
+    assert g.state.kept is not None and g.state.kept.continuous_s == 600
+    assert all(p.exists() for p in (other / "cam7" / "261125").iterdir())
+
+
 def test_a_folder_that_cannot_be_listed_is_skipped_and_recording_starts(tmp_path: Path, monkeypatch, caplog) -> None:
     """A day folder a `sudo` run created: the recorder's start-up (crash leftovers) and
     retention go on without it, and say so once."""
