@@ -100,17 +100,9 @@ class EngineStatus(TypedDict):
     rpicam_restarts: NotRequired[int]
 
 
-class RecorderStatus(EngineStatus, Stamped):
-    camera: int
-    pid: int
-    engine: str
-    state: RecorderState
-    enabled: bool
-    segment_seconds: int
-    segments_written: int
-    frames_written: int
-    last_error: str
-    last_error_at: float | None
+class RetentionStatus(TypedDict):
+    """Free space and retention (``DiskGuard.status``)."""
+
     disk_free_bytes: int
     disk_warning: bool
     disk_error: str
@@ -122,6 +114,19 @@ class RecorderStatus(EngineStatus, Stamped):
     retention_undeletable: int
     retention_rule: NotRequired[str]                # which rule binds, e.g. "keeping 31 h continuous and ..."
     retention_kept: NotRequired[RetentionKept | None]
+
+
+class RecorderStatus(EngineStatus, RetentionStatus, Stamped):
+    camera: int
+    pid: int
+    engine: str
+    state: RecorderState
+    enabled: bool
+    segment_seconds: int
+    segments_written: int
+    frames_written: int
+    last_error: str
+    last_error_at: float | None
     recovered_files: list[SegmentEntry]
     recent_segments: list[SegmentEntry]
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 from common.archive import segment_name
 from common.archive.index import FIRST_KEY, ArchiveIndex, Recording, Skip, Window, WriteKey
-from common.state.documents import DeletedSegment
+from common.state.documents import DeletedSegment, RetentionStatus
 from common.state.jsonfile import FileLock
 from recorder.retention.marks import EventMarks
 from recorder.retention.policy import (
@@ -212,6 +212,15 @@ class DiskGuard:
         """The state and the latest deletions, as one consistent copy (any thread)."""
         with self._shown:
             return replace(self.state), list(self.deleted)
+
+    def status(self) -> RetentionStatus:
+        """Free space and retention, as the recorder's status document has them (any thread)."""
+        g, deleted = self.snapshot()
+        return {"disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
+                "retention": self.limits.retention, "retention_deleted_count": g.deleted_count,
+                "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": deleted,
+                "retention_state": g.retention, "retention_undeletable": g.undeletable, "retention_rule": g.rule,
+                "retention_kept": None if g.kept is None else g.kept.doc()}
 
     def _retain(self, free: int, full: bool) -> int:
         lim = self.limits

@@ -260,7 +260,8 @@ def test_a_disk_too_small_for_the_window_says_so_and_health_fails(tmp_path: Path
     assert g.state.rule.startswith("free space: keeping only ")
     assert g.state.kept is not None and g.state.kept.continuous_s < 2 * 3600
     cfg = load(isolated_env(tmp_path / "sht"))
-    doc = {"age_s": 0.5, "state": "recording", "retention_state": g.state.retention, "retention_rule": g.state.rule}
+    doc = {"age_s": 0.5, "state": "recording", **g.status()}
     health = camera_health(cfg, 0, [], doc, True, time.time())
     assert health["status"] == "failing" and any("the disk holds only" in r for r in health["reasons"])
     assert health["retention"]["rule"] == g.state.rule
+    assert health["retention"]["kept"] == g.state.kept.doc() and health["retention"]["kept"]["window_cut"]
