@@ -70,7 +70,7 @@ class RetentionKept(TypedDict):
     """What the archive holds under the retention rule (``retention_kept``)."""
 
     continuous_h: float        # the camera with the least: recorded hours back to its newest segment that went
-    events_days: float | None  # age of the oldest event segment kept beyond the window (None: none)
+    events_days: float | None  # age of the oldest event segment kept, the window's too (None: none)
     event_percent: float       # event segments beyond the window, in percent of the recordings' bytes
     window_cut: bool           # free space took segments of the continuous window
 

@@ -26,7 +26,9 @@ never younger than one written after it (so one named in the future still ages o
 The bytes of the event segments outside the window (the event share) are counted in full
 every ``RECOUNT_S`` (one query led by the events database's list: as many look-ups as event
 segments); in between, this guard's deletions and the segments that left the window are
-added in.  The other recorder's deletions show at the next count.
+added in.  The other recorder's deletions show at the next count.  The status's figures (what
+is kept) come from that count, and also at the end of this guard's first deleting pass and of the
+pass that first cuts into the window; which rule binds is said again after every pass.
 """
 from __future__ import annotations
 
@@ -339,6 +341,8 @@ class DiskGuard:
             self._events = (self._events[0] - 1, self._events[1] - rec.size)
         if rec.event is not False:
             self.marks.deleted(rec.file)
+        if self._binding is None:
+            self._counted_at = None   # the first deletion: the status's figures at the end of this pass
         if choice.rule == IN_WINDOW and not self._window_cut:
             self._window_cut = True
             self._counted_at = None   # the status's figures at the end of this pass
@@ -362,7 +366,7 @@ class DiskGuard:
         self._events = self.index.event_bytes(self._windows, skip)
         self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
         self._counted_at = self._mono()
-        event = self.index.oldest(True, self._windows, skip, self._after_event)
+        event = self.index.oldest(True, skip=skip)   # (the window's too: how far back events go)
         event_age = self._age(event[0]) if event else None
         if self._window_cut and all(w.recorded_s >= self.limits.keep_continuous_s for w in self._windows):
             self._window_cut = False
@@ -372,7 +376,6 @@ class DiskGuard:
         undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
         with self._shown:
             self.state.kept, self.state.undeletable = kept, undeletable
-            self.state.rule = describe(kept, self.limits, self._binding)
 
     def _segments_in(self, folder: str) -> int:
         """Segments the index lists in a camera folder (``cam{N}``) or a day folder."""
@@ -397,6 +400,8 @@ class DiskGuard:
         self._state_kind = kind
         with self._shown:
             self.state.retention = state
+            if kept is not None:   # (the rule that binds now, with the figures of the last count)
+                self.state.rule = describe(kept, lim, self._binding)
 
     def _locked_out(self, free: int, p: _Pass) -> None:
         """The other recorder held the lock for the whole wait: this pass is skipped."""

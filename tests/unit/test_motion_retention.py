@@ -81,6 +81,40 @@ def test_the_continuous_time_kept_ends_at_the_newest_segment_that_went(tmp_path:
     assert g.state.kept is not None and g.state.kept.continuous_s == min(continuous) < 4 * 3600
 
 
+def test_once_retention_deletes_the_status_says_which_rule_binds_at_once(tmp_path: Path) -> None:
+    """The figures were counted before the disk filled ("nothing deleted"); the pass that deletes
+    comes within the two minutes between counts: the status says which rule binds after it, with
+    figures counted after its deletions, not the words of the count before."""
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    limits = small_limits(disk_warn_gb=0.0, free_floor_gb=20 * KB / GB, free_target_gb=30 * KB / GB,
+                          segment_seconds=int(SEG_S))
+    g = DiskGuard(rec.root, limits, free_bytes=segments_only(10 * 10 * KB), monotonic=lambda: 0.0)
+    for _ in range(2):
+        rec.record()
+    g.check()
+    assert g.state.deleted_count == 0 and g.state.rule.startswith("nothing deleted: ")
+    while g.state.deleted_count == 0:             # until the disk is full
+        rec.record()
+        g.check()
+    assert g.state.deleted_count > 0 and g.state.rule.startswith("keeping "), g.state.rule
+    present = set(rec.present())
+    continuous = min(next(i for i, f in enumerate(reversed([f for f in rec.files if f.startswith(f"cam{cam}/")]))
+                          if f not in present) * SEG_S for cam in (0, 1))
+    assert g.state.kept is not None and g.state.kept.continuous_s == continuous
+
+
+def test_the_events_kept_are_counted_while_the_window_still_holds_them_all(tmp_path: Path) -> None:
+    """Nothing is outside the window yet, but the last 10 minutes hold events: the status gives
+    their age, not "no events"."""
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    for i in range(4):
+        rec.record(event=i >= 2)
+    g = guard(rec, capacity=10**9, keep_continuous_hours=24)
+    g.check()
+    assert g.state.kept is not None and g.state.kept.event_age_s == 2 * SEG_S
+    assert "no events" not in g.state.rule and "0.0 days of events" in g.state.rule, g.state.rule
+
+
 def test_the_marks_wait_while_motion_holds_the_events_database(tmp_path: Path) -> None:
     rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
     for _ in range(6):
