@@ -281,6 +281,7 @@ class DiskGuard:
         """The pass's first step: the windows, the event share, the totals."""
         windows = self.index.windows(self.limits.keep_continuous_s, self.limits.nominal_s)
         self.remover.check_camera_folders([w.camera for w in windows])
+        self.remover.recheck()
         skip = self.remover.skip()
         # A camera folder retention may not delete from (a symbolic link) is not ours: what is
         # kept is counted over the others (and without a window, none of its rows is a candidate).

@@ -171,6 +171,31 @@ def test_a_folder_that_cannot_be_listed_is_skipped_and_recording_starts(tmp_path
     assert len(said) == 2 and "recovery" in said[0] and "left out" in said[1], said   # each once
 
 
+def test_a_folder_whose_permissions_were_fixed_is_deleted_from_at_the_next_pass(tmp_path: Path, monkeypatch) -> None:
+    """A day folder retention may not delete from (a `sudo` run made it root's) is left out; once
+    its owner or mode changes (given back), the next pass takes its segments, oldest first, not
+    an hour later."""
+    root = tmp_path / "rec"
+    old = [make_file(root, f"cam0/261125/cam0_20261125_1200{s:02d}.mp4", MB, age_s=900 - s) for s in (0, 10)]
+    new = [make_file(root, f"cam0/261126/cam0_20261126_0000{s:02d}.mp4", MB, age_s=600 - s) for s in (0, 10, 20, 30)]
+    denied = [True]
+
+    def refuse(name: str) -> None:
+        if denied[0]:
+            raise PermissionError(errno.EACCES, "Permission denied", name)
+    on_unlink(monkeypatch, lambda name: name.startswith("cam0_20261125"), refuse)
+    clock = [0.0]
+    g = small_guard(root, SmallDisk(7 * MB), monotonic=lambda: clock[0])
+    g.check()
+    assert [d["file"] for d in g.deleted] == [str(p.relative_to(root)) for p in new[:2]]
+    denied[0] = False                             # given back: another owner or mode
+    os.chmod(old[0].parent, 0o750)
+    clock[0] += 60
+    make_file(root, "cam0/261126/cam0_20261126_000040.mp4", MB // 2)   # under the floor again: one goes
+    g.check()
+    assert [d["file"] for d in g.deleted][2:] == [str(old[0].relative_to(root))]
+
+
 def test_a_recorder_stuck_holding_the_lock_holds_the_other_up_for_its_wait_only(tmp_path: Path) -> None:
     root = tmp_path / "rec"
     for n in NAMES:
