@@ -15,9 +15,9 @@ out (:class:`~common.archive.index.Skip`), so one unwritable folder never stops 
   once ``FOLDER_AFTER`` of its files refused alike.
 
 Each cause is logged once, however many files it keeps (the status counts them).  A folder
-left out is tried again at the next pass once its owner, mode or change time is not what it was
-(its permissions were fixed, the ``sudo`` run gave it back); everything left out is forgotten
-after ``FORGET_S`` too (a file's own flags change no folder).
+left out is tried again at the next pass once its owner or mode is not what it was (its
+permissions were fixed, the ``sudo`` run gave it back); everything left out is forgotten after
+``FORGET_S`` too (an ACL, a file's own flags or a remount change no folder's mode).
 """
 from __future__ import annotations
 
@@ -45,7 +45,7 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FOLDER_ERRORS = (errno.EACCES, errno.EROFS)
 
 
-_Looks = tuple[int, int, int, int]   # a folder's mode, owner, group and change time
+_Looks = tuple[int, int, int]   # a folder's mode, owner and group (not its change time: a new file changes that)
 
 
 def _looks(path: Path) -> _Looks | None:
@@ -54,7 +54,7 @@ def _looks(path: Path) -> _Looks | None:
         st = os.lstat(path)
     except OSError:
         return None
-    return st.st_mode, st.st_uid, st.st_gid, st.st_ctime_ns
+    return st.st_mode, st.st_uid, st.st_gid
 
 
 class Refused(Exception):
