@@ -27,8 +27,8 @@ The bytes of the event segments outside the window (the event share) are counted
 every ``RECOUNT_S`` (one query led by the events database's list: as many look-ups as event
 segments); in between, this guard's deletions and the segments that left the window are
 added in.  The other recorder's deletions show at the next count.  The status's figures (what
-is kept) come from that count, and also at the end of this guard's first deleting pass and of the
-pass that first cuts into the window; which rule binds is said again after every pass.
+is kept) are taken at that count, which also ends every pass that deleted; which rule binds is
+said again after every pass.
 """
 from __future__ import annotations
 
@@ -234,6 +234,7 @@ class DiskGuard:
             self.marks.flush()   # (those motion held up last time)
             self._set_state(free)
             return free
+        deleted = self.state.deleted_count
         while True:
             with self._lock.try_held(self.lock_wait_s) as got:
                 if not got:
@@ -245,7 +246,8 @@ class DiskGuard:
                 break
             self._pause(YIELD_S)
         self.marks.flush()
-        if self._count_due() and not self.halt:
+        # (after a pass that deleted too: what went shows at once, not at the next count)
+        if (self._count_due() or self.state.deleted_count > deleted) and not self.halt:
             self._count()
         self._set_state(free)
         return free
@@ -342,8 +344,6 @@ class DiskGuard:
             self._events = (self._events[0] - 1, self._events[1] - rec.size)
         if rec.event is not False:
             self.marks.deleted(rec.file)
-        if self._binding is None:
-            self._counted_at = None   # the first deletion: the status's figures at the end of this pass
         if choice.rule == IN_WINDOW and not self._window_cut:
             self._window_cut = True
             self._counted_at = None   # the status's figures at the end of this pass
@@ -363,10 +363,10 @@ class DiskGuard:
         """Everything counted in full: the event share, and the status's figures (continuous time
         kept, the events' age, the segments left out)."""
         skip = self.remover.skip()
-        continuous = [self.index.continuous(w.camera, self.limits.nominal_s) for w in self._windows]
         self._events = self.index.event_bytes(self._windows, skip)
         self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
         self._counted_at = self._mono()
+        continuous = [self.index.continuous(w.camera, self.limits.nominal_s) for w in self._windows]
         event = self.index.oldest(True, skip=skip)   # (the window's too: how far back events go)
         event_age = self._age(event[0]) if event else None
         if self._window_cut and all(w.recorded_s >= self.limits.keep_continuous_s for w in self._windows):

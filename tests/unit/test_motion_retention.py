@@ -82,9 +82,10 @@ def test_the_continuous_time_kept_ends_at_the_newest_segment_that_went(tmp_path:
 
 
 def test_once_retention_deletes_the_status_says_which_rule_binds_at_once(tmp_path: Path) -> None:
-    """The figures were counted before the disk filled ("nothing deleted"); the pass that deletes
-    comes within the two minutes between counts: the status says which rule binds after it, with
-    figures counted after its deletions, not the words of the count before."""
+    """The figures were counted before the disk filled ("nothing deleted"); the passes that delete
+    come within the two minutes between counts (the second one after events began): after each,
+    the status says which rule binds, with what is kept after its deletions, not the words and
+    figures of the count before."""
     rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
     limits = small_limits(disk_warn_gb=0.0, free_floor_gb=20 * KB / GB, free_target_gb=30 * KB / GB,
                           segment_seconds=int(SEG_S))
@@ -93,14 +94,19 @@ def test_once_retention_deletes_the_status_says_which_rule_binds_at_once(tmp_pat
         rec.record()
     g.check()
     assert g.state.deleted_count == 0 and g.state.rule.startswith("nothing deleted: ")
-    while g.state.deleted_count == 0:             # until the disk is full
-        rec.record()
-        g.check()
-    assert g.state.deleted_count > 0 and g.state.rule.startswith("keeping "), g.state.rule
-    present = set(rec.present())
-    continuous = min(next(i for i, f in enumerate(reversed([f for f in rec.files if f.startswith(f"cam{cam}/")]))
-                          if f not in present) * SEG_S for cam in (0, 1))
-    assert g.state.kept is not None and g.state.kept.continuous_s == continuous
+    for event in (False, True):                   # the first pass that deletes, and one after events began
+        before = g.state.deleted_count
+        while g.state.deleted_count == before:
+            rec.record(event=event)
+            g.saw_segment(rec.now)
+            g.check()
+        assert g.state.rule.startswith("keeping "), g.state.rule
+        present = rec.present()
+        continuous = min(next(i for i, f in enumerate(reversed([f for f in rec.files if f.startswith(f"cam{cam}/")]))
+                              if f not in present) * SEG_S for cam in (0, 1))
+        oldest_event = next((rec.files.index(f) // 2 * SEG_S + T0 for f in present if f in rec.events), None)
+        assert g.state.kept is not None and g.state.kept.continuous_s == continuous, event
+        assert g.state.kept.event_age_s == (None if oldest_event is None else rec.now - oldest_event), event
 
 
 def test_the_events_kept_are_counted_while_the_window_still_holds_them_all(tmp_path: Path) -> None:
