@@ -367,13 +367,19 @@ class DiskGuard:
         self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
         self._counted_at = self._mono()
         continuous = [self.index.continuous(w.camera, self.limits.nominal_s) for w in self._windows]
-        event = self.index.oldest(True, skip=skip)   # (the window's too: how far back events go)
+        # What the disk keeps counts the segments retention may not delete too (a folder a `sudo`
+        # run took is still there), but not a camera folder that is another disk's.
+        held = Skip(skip.cameras)
+        events, total = self._events, self._total
+        if held != skip:
+            events, total = self.index.event_bytes(self._windows, held), self.index.total_bytes(held)
+        event = self.index.oldest(True, skip=held)   # (the window's too: how far back events go)
         event_age = self._age(event[0]) if event else None
         if self._window_cut and all(w.recorded_s >= self.limits.keep_continuous_s for w in self._windows):
             self._window_cut = False
             log.info("retention: the continuous window is whole again")
-        count, size = self._events or (0, 0)
-        kept = Kept(min(continuous, default=0.0), event_age, size if count else 0, self._total, self._window_cut)
+        count, size = events or (0, 0)
+        kept = Kept(min(continuous, default=0.0), event_age, size if count else 0, total, self._window_cut)
         undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
         with self._shown:
             self.state.kept, self.state.undeletable = kept, undeletable

@@ -52,6 +52,21 @@ def test_an_undeletable_oldest_file_is_skipped_and_logged_once(tmp_path: Path, u
     assert len(stuck_lines) == 1 and "cam0_20261125_120000.mp4" in stuck_lines[0].getMessage()
 
 
+def test_what_retention_keeps_counts_the_segments_it_cannot_delete(tmp_path: Path, undeletable) -> None:
+    """The oldest segments hold events over their share, but cannot be deleted: they stay on the
+    disk, so the status's events go back to them (not "no events")."""
+    root = tmp_path / "rec"
+    rec = Recorded(root, time.time() - 3600, segment_s=300, size=100_000)
+    stuck = rec.record(event=True)
+    undeletable.update(str(root / f) for f in stuck)
+    rec.record()
+    g = small_guard(root, SmallDisk(2_300_000), monotonic=rec.monotonic)
+    g.check()
+    assert {d["file"] for d in g.deleted} == set(rec.files) - set(stuck) and g.state.undeletable == 2
+    assert g.state.kept is not None and g.state.kept.event_age_s == 600
+    assert g.state.kept.event_bytes == g.state.kept.total_bytes == 200_000
+
+
 def test_retention_says_when_it_cannot_keep_the_floor(tmp_path: Path, undeletable) -> None:
     root = tmp_path / "rec"
     for n in NAMES:
