@@ -27,8 +27,8 @@ The bytes of the event segments outside the window (the event share) are counted
 every ``RECOUNT_S`` (one query led by the events database's list: as many look-ups as event
 segments); in between, this guard's deletions and the segments that left the window are
 added in.  The other recorder's deletions show at the next count.  The status's figures (what
-is kept) are taken at that count, which also ends every pass that deleted; which rule binds is
-said again after every pass.
+is kept) are taken at that count and at the end of every pass that deleted (two short queries
+and the share as kept up); which rule binds is said again after every pass.
 """
 from __future__ import annotations
 
@@ -246,9 +246,10 @@ class DiskGuard:
                 break
             self._pause(YIELD_S)
         self.marks.flush()
-        # (after a pass that deleted too: what went shows at once, not at the next count)
-        if (self._count_due() or self.state.deleted_count > deleted) and not self.halt:
+        if self._count_due() and not self.halt:
             self._count()
+        elif self.state.deleted_count > deleted:
+            self._tally()   # (what this pass deleted shows at once, not at the next count)
         self._set_state(free)
         return free
 
@@ -360,12 +361,21 @@ class DiskGuard:
 
     # -- what the status says ------------------------------------------------------------------
     def _count(self) -> None:
-        """Everything counted in full: the event share, and the status's figures (continuous time
-        kept, the events' age, the segments left out)."""
+        """Everything counted in full: the event share, the segments left out, and the status's
+        figures."""
         skip = self.remover.skip()
         self._events = self.index.event_bytes(self._windows, skip)
         self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
         self._counted_at = self._mono()
+        undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
+        with self._shown:
+            self.state.undeletable = undeletable
+        self._tally()
+
+    def _tally(self) -> None:
+        """The status's figures: each camera's continuous time and the oldest event kept (a
+        query each), and the event share as last counted with this guard's deletions since."""
+        skip = self.remover.skip()
         continuous = [self.index.continuous(w.camera, self.limits.nominal_s) for w in self._windows]
         # What the disk keeps counts the segments retention may not delete too (a folder a `sudo`
         # run took is still there), but not a camera folder that is another disk's.
@@ -380,9 +390,8 @@ class DiskGuard:
             log.info("retention: the continuous window is whole again")
         count, size = events or (0, 0)
         kept = Kept(min(continuous, default=0.0), event_age, size if count else 0, total, self._window_cut)
-        undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
         with self._shown:
-            self.state.kept, self.state.undeletable = kept, undeletable
+            self.state.kept = kept
 
     def _segments_in(self, folder: str) -> int:
         """Segments the index lists in a camera folder (``cam{N}``) or a day folder."""
