@@ -161,18 +161,13 @@ class RecorderEngine(ABC):
         """The engine's own fields: recording, encoder, current_file, frames_dropped..."""
 
     def status(self) -> RecorderStatus:
-        g, deleted = self.guard.snapshot()
         doc: RecorderStatus = {
             "camera": self.camera, "pid": os.getpid(), "engine": self.engine, "state": self.state(),
             "enabled": self.enabled, "segment_seconds": self.cfg.recorder.segment_seconds,
             "segments_written": self.segments_written, "frames_written": self.frames_written,
             "last_error": self.last_error, "last_error_at": self.last_error_at,
-            "disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
-            "retention": self.cfg.recorder.retention, "retention_deleted_count": g.deleted_count,
-            "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": deleted,
-            "retention_state": g.retention, "retention_undeletable": g.undeletable, "retention_rule": g.rule,
-            "retention_kept": None if g.kept is None else g.kept.doc(),
             "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
+            **self.guard.status(),
             **self.engine_status(),   # type: ignore[typeddict-item]  # mypy wants the board's NotRequired keys
         }
         if self.disk_absent and self.enabled:

@@ -65,8 +65,8 @@ T = TypeVar("T")
 
 DB_NAME = "recordings.sqlite"
 APPLICATION_ID = 0x53485449     # "SHTI" in the file's header: this file is an archive index
-SCHEMA_VERSION = 2
-UPGRADES_FROM = (1,)            # versions the schema script brings up to date (it only adds an index)
+SCHEMA_VERSION = 3
+UPGRADES_FROM = (1, 2)          # versions the schema script brings up to date (it only adds to them)
 BUSY_MS = 100                   # the longest any query waits for a lock
 RACY_NS = 3_000_000_000         # a folder changed this recently may change again unseen (mtime resolution)
 PAGE = 512                      # rows per query when walking the whole archive
@@ -109,6 +109,15 @@ CREATE TRIGGER IF NOT EXISTS recordings_removed AFTER DELETE ON recordings BEGIN
 END;
 CREATE TRIGGER IF NOT EXISTS recordings_resized AFTER UPDATE OF size ON recordings BEGIN
     UPDATE days SET bytes = bytes + NEW.size - OLD.size WHERE camera = NEW.camera AND day = NEW.day;
+END;
+-- each camera's newest segment that went (deleted, or found gone): everything written after it is there
+CREATE TABLE IF NOT EXISTS gone (
+    camera INTEGER PRIMARY KEY,
+    written_ns INTEGER NOT NULL
+);
+CREATE TRIGGER IF NOT EXISTS recordings_gone AFTER DELETE ON recordings BEGIN
+    INSERT INTO gone (camera, written_ns) VALUES (OLD.camera, OLD.written_ns)
+        ON CONFLICT (camera) DO UPDATE SET written_ns = max(written_ns, excluded.written_ns);
 END;
 CREATE TABLE IF NOT EXISTS folders (
     path TEXT PRIMARY KEY,          -- cam{{N}}/YYMMDD
@@ -543,14 +552,17 @@ class ArchiveIndex:
         except FileNotFoundError:
             mtime, entries = None, []
         except OSError as exc:
-            # Not listable (a folder a `sudo` run created): its segments are left out, said once.
-            mtime, entries = None, []
-            why = f"archive index: cannot list {rel} ({exc.strerror or exc}); its segments are left out"
+            # Not listable (a folder a `sudo` run made root's): its files are still there, so its
+            # rows stay (retention and health go on seeing them); said once, tried at each refresh.
+            why = (f"archive index: cannot list {rel} ({exc.strerror or exc}); the segments it held stay "
+                   "as last listed, any new ones are left out")
             if why not in self._unlisted:
                 log.warning("%s", why)
                 self._unlisted[why] = None
                 while len(self._unlisted) > UNLISTED_MAX:
                     self._unlisted.popitem(last=False)
+            self._write(conn, lambda: conn.execute("DELETE FROM folders WHERE path = ?", (rel,)))
+            return
         rows = {f for (f,) in conn.execute("SELECT file FROM recordings WHERE camera = ? AND day = ?", (camera, day))}
         present, new = set(), []
         for entry in entries:
@@ -775,11 +787,12 @@ class ArchiveIndex:
             return None
         return self._use(ask, None)
 
-    def recorded_since(self, camera: int, since_ns: int, nominal_s: float) -> float:
-        """Recorded seconds of ``camera``'s segments written at or after ``since_ns``."""
-        sql = (f"SELECT coalesce(sum({_RECORDED}), 0) FROM recordings r "
-               "WHERE r.camera = :camera AND r.written_ns >= :since")
-        args = {"camera": camera, "since": since_ns, "nominal": nominal_s}
+    def continuous(self, camera: int, nominal_s: float) -> float:
+        """Recorded seconds of ``camera``'s segments written after its newest one that went:
+        how far back its recordings run without a segment missing."""
+        sql = (f"SELECT coalesce(sum({_RECORDED}), 0) FROM recordings r WHERE r.camera = :camera "
+               "AND r.written_ns > coalesce((SELECT g.written_ns FROM gone g WHERE g.camera = :camera), -1)")
+        args = {"camera": camera, "nominal": nominal_s}
         return float(self._use(lambda conn: conn.execute(sql, args).fetchone()[0], 0.0))
 
     def first_start_since(self, camera: int, since_ns: int) -> float | None:

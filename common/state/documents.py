@@ -75,8 +75,8 @@ class DeletedSegment(TypedDict):
 class RetentionKept(TypedDict):
     """What the archive holds under the retention rule (``retention_kept``)."""
 
-    continuous_h: float        # the camera with the least: recorded hours back to its oldest plain segment
-    events_days: float | None  # age of the oldest event segment kept beyond the window (None: none)
+    continuous_h: float        # the camera with the least: recorded hours back to its newest segment that went
+    events_days: float | None  # age of the oldest event segment kept, the window's too (None: none)
     event_percent: float       # event segments beyond the window, in percent of the recordings' bytes
     window_cut: bool           # free space took segments of the continuous window
 
@@ -106,17 +106,9 @@ class EngineStatus(TypedDict):
     rpicam_restarts: NotRequired[int]
 
 
-class RecorderStatus(EngineStatus, Stamped):
-    camera: int
-    pid: int
-    engine: str
-    state: RecorderState
-    enabled: bool
-    segment_seconds: int
-    segments_written: int
-    frames_written: int
-    last_error: str
-    last_error_at: float | None
+class RetentionStatus(TypedDict):
+    """Free space and retention (``DiskGuard.status``)."""
+
     disk_free_bytes: int
     disk_warning: bool
     disk_error: str
@@ -128,6 +120,19 @@ class RecorderStatus(EngineStatus, Stamped):
     retention_undeletable: int
     retention_rule: NotRequired[str]                # which rule binds, e.g. "keeping 31 h continuous and ..."
     retention_kept: NotRequired[RetentionKept | None]
+
+
+class RecorderStatus(EngineStatus, RetentionStatus, Stamped):
+    camera: int
+    pid: int
+    engine: str
+    state: RecorderState
+    enabled: bool
+    segment_seconds: int
+    segments_written: int
+    frames_written: int
+    last_error: str
+    last_error_at: float | None
     recovered_files: list[SegmentEntry]
     recent_segments: list[SegmentEntry]
 

@@ -26,7 +26,9 @@ never younger than one written after it (so one named in the future still ages o
 The bytes of the event segments outside the window (the event share) are counted in full
 every ``RECOUNT_S`` (one query led by the events database's list: as many look-ups as event
 segments); in between, this guard's deletions and the segments that left the window are
-added in.  The other recorder's deletions show at the next count.
+added in.  The other recorder's deletions show at the next count.  The status's figures (what
+is kept) are taken at that count and at the end of every pass that deleted (two short queries
+and the share as kept up); which rule binds is said again after every pass.
 """
 from __future__ import annotations
 
@@ -42,7 +44,7 @@ from pathlib import Path
 
 from common.archive import segment_name
 from common.archive.index import FIRST_KEY, ArchiveIndex, Recording, Skip, Window, WriteKey
-from common.state.documents import DeletedSegment
+from common.state.documents import DeletedSegment, RetentionStatus
 from common.state.jsonfile import FileLock
 from recorder.retention.marks import EventMarks
 from recorder.retention.policy import (
@@ -213,6 +215,15 @@ class DiskGuard:
         with self._shown:
             return replace(self.state), list(self.deleted)
 
+    def status(self) -> RetentionStatus:
+        """Free space and retention, as the recorder's status document has them (any thread)."""
+        g, deleted = self.snapshot()
+        return {"disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
+                "retention": self.limits.retention, "retention_deleted_count": g.deleted_count,
+                "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": deleted,
+                "retention_state": g.retention, "retention_undeletable": g.undeletable, "retention_rule": g.rule,
+                "retention_kept": None if g.kept is None else g.kept.doc()}
+
     def _retain(self, free: int, full: bool) -> int:
         lim = self.limits
         self.index.refresh()   # (a few stats when nothing changed)
@@ -223,6 +234,7 @@ class DiskGuard:
             self.marks.flush()   # (those motion held up last time)
             self._set_state(free)
             return free
+        deleted = self.state.deleted_count
         while True:
             with self._lock.try_held(self.lock_wait_s) as got:
                 if not got:
@@ -236,6 +248,8 @@ class DiskGuard:
         self.marks.flush()
         if self._count_due() and not self.halt:
             self._count()
+        elif self.state.deleted_count > deleted:
+            self._tally()   # (what this pass deleted shows at once, not at the next count)
         self._set_state(free)
         return free
 
@@ -270,7 +284,11 @@ class DiskGuard:
         """The pass's first step: the windows, the event share, the totals."""
         windows = self.index.windows(self.limits.keep_continuous_s, self.limits.nominal_s)
         self.remover.check_camera_folders([w.camera for w in windows])
+        self.remover.recheck()
         skip = self.remover.skip()
+        # A camera folder retention may not delete from (a symbolic link) is not ours: what is
+        # kept is counted over the others (and without a window, none of its rows is a candidate).
+        windows = [w for w in windows if w.camera not in skip.cameras]
         if self._events is None:
             self._events = self.index.event_bytes(windows, skip)
         else:
@@ -343,28 +361,37 @@ class DiskGuard:
 
     # -- what the status says ------------------------------------------------------------------
     def _count(self) -> None:
-        """Everything counted in full: the event share, and the status's figures (continuous time
-        kept, the events' age, the segments left out)."""
+        """Everything counted in full: the event share, the segments left out, and the status's
+        figures."""
         skip = self.remover.skip()
-        continuous = []
-        for w in self._windows:
-            found = self.index.oldest(False, [w], skip, self._after_plain)
-            continuous.append(w.recorded_s if found is None else
-                              self.index.recorded_since(w.camera, found[1][0], self.limits.nominal_s))
         self._events = self.index.event_bytes(self._windows, skip)
         self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
         self._counted_at = self._mono()
-        event = self.index.oldest(True, self._windows, skip, self._after_event)
+        undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
+        with self._shown:
+            self.state.undeletable = undeletable
+        self._tally()
+
+    def _tally(self) -> None:
+        """The status's figures: each camera's continuous time and the oldest event kept (a
+        query each), and the event share as last counted with this guard's deletions since."""
+        skip = self.remover.skip()
+        continuous = [self.index.continuous(w.camera, self.limits.nominal_s) for w in self._windows]
+        # What the disk keeps counts the segments retention may not delete too (a folder a `sudo`
+        # run took is still there), but not a camera folder that is another disk's.
+        held = Skip(skip.cameras)
+        events, total = self._events, self._total
+        if held != skip:
+            events, total = self.index.event_bytes(self._windows, held), self.index.total_bytes(held)
+        event = self.index.oldest(True, skip=held)   # (the window's too: how far back events go)
         event_age = self._age(event[0]) if event else None
         if self._window_cut and all(w.recorded_s >= self.limits.keep_continuous_s for w in self._windows):
             self._window_cut = False
             log.info("retention: the continuous window is whole again")
-        count, size = self._events or (0, 0)
-        kept = Kept(min(continuous, default=0.0), event_age, size if count else 0, self._total, self._window_cut)
-        undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
+        count, size = events or (0, 0)
+        kept = Kept(min(continuous, default=0.0), event_age, size if count else 0, total, self._window_cut)
         with self._shown:
-            self.state.kept, self.state.undeletable = kept, undeletable
-            self.state.rule = describe(kept, self.limits, self._binding)
+            self.state.kept = kept
 
     def _segments_in(self, folder: str) -> int:
         """Segments the index lists in a camera folder (``cam{N}``) or a day folder."""
@@ -389,6 +416,8 @@ class DiskGuard:
         self._state_kind = kind
         with self._shown:
             self.state.retention = state
+            if kept is not None:   # (the rule that binds now, with the figures of the last count)
+                self.state.rule = describe(kept, lim, self._binding)
 
     def _locked_out(self, free: int, p: _Pass) -> None:
         """The other recorder held the lock for the whole wait: this pass is skipped."""

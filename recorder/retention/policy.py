@@ -133,8 +133,8 @@ def choose(view: View, limits: Limits, need: Need) -> Choice | None:
 class Kept:
     """What the archive holds, for the status: the retention rule's outcome."""
 
-    continuous_s: float          # the camera with the least: its recorded time back to its oldest plain segment
-    event_age_s: float | None    # the oldest event segment kept outside the window (None: none is)
+    continuous_s: float          # the camera with the least: recorded time back to its newest segment that went
+    event_age_s: float | None    # the oldest event segment kept, the window's too (None: none is)
     event_bytes: int             # event segments outside the window
     total_bytes: int
     window_cut: bool = False     # free space took segments of the window, and it is not whole again yet

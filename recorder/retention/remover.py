@@ -14,8 +14,10 @@ out (:class:`~common.archive.index.Skip`), so one unwritable folder never stops 
 * a file that refuses alone (immutable, not a regular file): that file, and its whole folder
   once ``FOLDER_AFTER`` of its files refused alike.
 
-Each cause is logged once, however many files it keeps (the status counts them).  What is
-left out is forgotten after ``FORGET_S``, so a folder whose permissions were fixed is tried again.
+Each cause is logged once, however many files it keeps (the status counts them).  A folder
+left out is tried again at the next pass once its owner or mode is not what it was (its
+permissions were fixed, the ``sudo`` run gave it back); everything left out is forgotten after
+``FORGET_S`` too (an ACL, a file's own flags or a remount change no folder's mode).
 """
 from __future__ import annotations
 
@@ -43,6 +45,18 @@ _DIR_FLAGS = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _FOLDER_ERRORS = (errno.EACCES, errno.EROFS)
 
 
+_Looks = tuple[int, int, int]   # a folder's mode, owner and group (not its change time: a new file changes that)
+
+
+def _looks(path: Path) -> _Looks | None:
+    """What says a folder's permissions changed (None: it is gone)."""
+    try:
+        st = os.lstat(path)
+    except OSError:
+        return None
+    return st.st_mode, st.st_uid, st.st_gid
+
+
 class Refused(Exception):
     """``scope`` (a folder or a file, relative to the root) cannot be deleted from, for ``why``."""
 
@@ -56,6 +70,7 @@ class Remover:
         self.root = Path(root)
         self._mono = monotonic
         self._folders: OrderedDict[str, str] = OrderedDict()   # cam{N} or cam{N}/YYMMDD -> why
+        self._as_left: dict[str, _Looks | None] = {}            # each of those folders as it was when left out
         self._files: OrderedDict[str, str] = OrderedDict()     # file -> why
         self._strikes: Counter[tuple[str, str]] = Counter()    # (folder, why) -> files refused
         self._said: OrderedDict[str, None] = OrderedDict()
@@ -68,11 +83,20 @@ class Remover:
             log.info("retention: trying again %d folder(s) and %d file(s) that could not be deleted",
                      len(self._folders), len(self._files))
             self._folders.clear()
+            self._as_left.clear()
             self._files.clear()
             self._strikes.clear()
         cameras = {segment_name.camera_of_folder(f) for f in self._folders if "/" not in f}
         return Skip(frozenset(c for c in cameras if c is not None),
                     frozenset(f for f in self._folders if "/" in f), frozenset(self._files))
+
+    def recheck(self) -> None:
+        """Forget the folders left out that changed since (given back, their mode fixed): a
+        stat each, at the start of a pass that may delete."""
+        for folder in [f for f in self._folders if _looks(self.root / f) != self._as_left.get(f)]:
+            del self._folders[folder]
+            self._as_left.pop(folder, None)
+            log.info("retention: %s changed since it could not be deleted from; it is tried again", folder)
 
     def folders(self) -> list[str]:
         """The folders left out (``cam{N}`` or ``cam{N}/YYMMDD``)."""
@@ -187,8 +211,10 @@ class Remover:
         if not self._folders and not self._files:
             self._since = self._mono()
         self._folders[folder] = why
+        self._as_left[folder] = _looks(self.root / folder)
         while len(self._folders) > FOLDERS_MAX:
-            self._folders.popitem(last=False)
+            dropped, _ = self._folders.popitem(last=False)
+            self._as_left.pop(dropped, None)
 
     def _say(self, message: str, key: str) -> None:
         """Log once per cause (``key``), not once per file or per pass."""

@@ -101,6 +101,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
         "frames_dropped_today": int(doc.get("frames_dropped_today", 0)) if running and doc else None,
         "retention": {"state": doc.get("retention_state", "ok") if running and doc else None,
                       "rule": doc.get("retention_rule") if running and doc else None,
+                      "kept": doc.get("retention_kept") if running and doc else None,
                       "undeletable": doc.get("retention_undeletable", 0) if running and doc else None,
                       "deleted": doc.get("retention_deleted_count", 0) if running and doc else None},
         "clock_steps": doc.get("clock_steps", 0) if running and doc else None,

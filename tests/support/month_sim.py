@@ -139,6 +139,8 @@ def config(phase: Phase, layout: Layout, tmp: Path) -> Config:
                              recorder__free_floor_gb=rs.free_floor_gb / phase.scale,
                              recorder__free_target_gb=rs.free_target_gb / phase.scale,
                              recorder__disk_warn_gb=rs.disk_warn_gb / phase.scale,
+                             recorder__keep_continuous_hours=phase.rule.keep_continuous_hours,
+                             recorder__event_share_percent=phase.rule.event_share_percent,
                              recorder__event_keep_days=phase.rule.event_keep_days))
 
 
@@ -152,7 +154,7 @@ class Simulation:
         self.ledger = Ledger(cameras, self.rule.window_s)
         self.clock = SimClock(phase.start.timestamp())
         self.sizes = SizeModel(phase.mean_segment_bytes, SEGMENT_S)
-        self.retention = Retention(cfg, self.rule, self.clock.wall)
+        self.retention = Retention(cfg, self.clock.wall, lambda: self.clock.true)
         self.batch = Batch(ArchiveIndex(self.root)) if phase.fill_days else None
         self.recorders = [SimRecorder(self.root, cam, SEGMENT_S, self.ledger, self.batch or Indexer(self.root),
                                       GapLog(cfg.run_dir, cam), rng) for cam in range(cameras)]
@@ -251,6 +253,7 @@ class Simulation:
             self.retention.run(rec.camera, full=True)
 
     def _finished(self, seg: Seg) -> None:
+        self.retention.saw_segment(seg.camera, seg.wall + seg.duration)
         started = datetime.fromtimestamp(seg.wall)
         if started.fold:
             self.repeated_hour[seg.camera] += 1

@@ -2,6 +2,7 @@
 damaged or foreign database, writers and readers at once, and an events database that is locked."""
 from __future__ import annotations
 
+import errno
 import logging
 import os
 import sqlite3
@@ -14,7 +15,7 @@ import pytest
 
 from common.archive import events as store
 from common.archive import segment_name
-from common.archive.index import DB_NAME, ArchiveIndex, Recording, start_from_name
+from common.archive.index import DB_NAME, SCHEMA_VERSION, ArchiveIndex, Recording, start_from_name
 from recorder.retention.diskguard import DiskGuard
 from recorder.segments.indexer import Indexer
 from streamer.archive.recordings import find_gaps, list_segments
@@ -124,6 +125,33 @@ def test_a_file_added_in_the_same_instant_as_the_listing_is_not_missed(tmp_path:
     second = make(root, 0, DAY.replace(hour=2))
     os.utime(folder, ns=(listed_at, listed_at))       # the addition within the same mtime tick
     assert files(index) == [rel(root, first), rel(root, second)]
+
+
+def test_a_folder_that_cannot_be_listed_keeps_its_rows_until_it_can(tmp_path: Path, monkeypatch, caplog) -> None:
+    """A `sudo` run made a day folder root's (mode 0700) and changed it: the index cannot list it,
+    so it keeps what it knew of it (retention and health still see those segments, which are
+    still there), says so once, and finds the change once it can list the folder again."""
+    root = tmp_path / "rec"
+    index = ArchiveIndex(root)
+    known = [make(root, 0, DAY.replace(hour=1, second=s)) for s in (0, 30)]
+    other = make(root, 0, datetime(2026, 11, 27, 1))
+    assert files(index) == [rel(root, p) for p in (*known, other)]
+    real = os.scandir
+
+    def scandir(path: object = ".") -> object:
+        if str(path).endswith("261126"):
+            raise PermissionError(errno.EACCES, "Permission denied", str(path))
+        return real(path)  # type: ignore[arg-type]
+    monkeypatch.setattr(os, "scandir", scandir)
+    added = make(root, 0, DAY.replace(hour=2))     # the folder changed: it is listed again
+    with caplog.at_level(logging.WARNING, "archive"):
+        assert files(index) == [rel(root, p) for p in (*known, other)]
+        index.refresh(0, full=True)
+    assert index.days(0) == [("261126", 2, 20), ("261127", 1, 10)]
+    said = [r.getMessage() for r in caplog.records if "261126" in r.getMessage()]
+    assert len(said) == 1 and "cannot list" in said[0], said
+    monkeypatch.undo()
+    assert files(index) == [rel(root, p) for p in (*known, other, added)]
 
 
 def test_the_repeated_autumn_hour_is_neither_a_gap_nor_an_overlap(tmp_path: Path, berlin: None) -> None:
@@ -288,23 +316,36 @@ def test_retention_does_not_wait_for_a_locked_events_database(tmp_path: Path,
     assert g.state.error == ""
 
 
-def test_a_version_1_index_is_brought_up_to_date_with_its_rows(tmp_path: Path, caplog) -> None:
+# What each earlier schema version lacked.
+ADDED_IN = {2: ["DROP INDEX recordings_by_camera_write"], 3: ["DROP TRIGGER recordings_gone", "DROP TABLE gone"]}
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_an_index_of_an_earlier_version_is_brought_up_to_date_with_its_rows(tmp_path: Path, caplog,
+                                                                            version: int) -> None:
     root = tmp_path / "rec"
     index = ArchiveIndex(root)
     p = make(root, 0, DAY.replace(hour=1))
-    assert index.add([Recording(rel(root, p), 0, DAY.replace(hour=1).timestamp() + 0.5, 12.5, 10, 1.0)])
+    later = make(root, 0, DAY.replace(hour=2))
+    assert index.add([Recording(rel(root, p), 0, DAY.replace(hour=1).timestamp() + 0.5, 12.5, 10, 1.0),
+                      Recording(rel(root, later), 0, DAY.replace(hour=2).timestamp(), 20.0, 10, 2.0)])
     index.close()
-    with sqlite3.connect(root / DB_NAME) as conn:   # as the previous version left it
-        conn.execute("DROP INDEX recordings_by_camera_write")
-        conn.execute("PRAGMA user_version = 1")
+    with sqlite3.connect(root / DB_NAME) as conn:   # as that version left it
+        for added in range(version + 1, SCHEMA_VERSION + 1):
+            for sql in ADDED_IN[added]:
+                conn.execute(sql)
+        conn.execute(f"PRAGMA user_version = {version}")
     with caplog.at_level(logging.INFO, "archive"):
         again = ArchiveIndex(root)
         assert again.day(0, "261126")[0].duration == 12.5   # the recorder's duration kept: not rebuilt
-    assert any("brought up to 2" in r.getMessage() for r in caplog.records)
+    assert any(f"version {version} brought up to {SCHEMA_VERSION}" in r.getMessage() for r in caplog.records)
     with sqlite3.connect(root / DB_NAME) as conn:
-        assert conn.execute("PRAGMA user_version").fetchone()[0] == 2
-        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name = 'recordings_by_camera_write'"
-                            ).fetchone()[0] == 1
+        assert conn.execute("PRAGMA user_version").fetchone()[0] == SCHEMA_VERSION
+        assert conn.execute("SELECT count(*) FROM sqlite_master WHERE name IN ('recordings_by_camera_write', "
+                            "'gone', 'recordings_gone')").fetchone()[0] == 3
+    later.unlink()
+    again.refresh(0, full=True)                     # the added trigger works on the kept rows
+    assert again.continuous(0, 30.0) == 0.0         # (the segment before the one that went does not count)
 
 
 def test_each_cameras_window_is_its_newest_recorded_time(tmp_path: Path) -> None:

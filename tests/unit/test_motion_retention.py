@@ -61,6 +61,66 @@ def test_a_full_disk_keeps_the_newest_hours_whole_and_events_within_their_share(
     assert deleted and rec.video_deleted() >= {d["file"] for d in deleted}   # their events stay, marked
 
 
+def test_the_continuous_time_kept_ends_at_the_newest_segment_that_went(tmp_path: Path) -> None:
+    """Two hours of plain segments, then four of events: events are over their share, so the
+    oldest event segments go while the older plain ones stay.  What is continuous runs back from
+    the newest segment to the newest hole, not to the oldest plain segment across the holes."""
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    for i in range(6 * 12):
+        rec.record(event=i >= 2 * 12)
+    g = guard(rec, capacity=(6 * 12 - 4) * 2 * 10 * KB + 10 * KB, keep_continuous_hours=1, event_share_percent=40)
+    g.check()
+    present = set(rec.present())
+    gone = [f for f in rec.files if f not in present]
+    assert gone and set(gone) <= rec.events and all(f in present for f in rec.files[:2 * 2 * 12])
+    continuous = []
+    for cam in (0, 1):
+        mine = [f for f in rec.files if f.startswith(f"cam{cam}/")]
+        run = next(i for i, f in enumerate(reversed(mine)) if f not in present)
+        continuous.append(run * SEG_S)
+    assert g.state.kept is not None and g.state.kept.continuous_s == min(continuous) < 4 * 3600
+
+
+def test_once_retention_deletes_the_status_says_which_rule_binds_at_once(tmp_path: Path) -> None:
+    """The figures were counted before the disk filled ("nothing deleted"); the passes that delete
+    come within the two minutes between counts (the second one after events began): after each,
+    the status says which rule binds, with what is kept after its deletions, not the words and
+    figures of the count before."""
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    limits = small_limits(disk_warn_gb=0.0, free_floor_gb=20 * KB / GB, free_target_gb=30 * KB / GB,
+                          segment_seconds=int(SEG_S))
+    g = DiskGuard(rec.root, limits, free_bytes=segments_only(10 * 10 * KB), monotonic=lambda: 0.0)
+    for _ in range(2):
+        rec.record()
+    g.check()
+    assert g.state.deleted_count == 0 and g.state.rule.startswith("nothing deleted: ")
+    for event in (False, True):                   # the first pass that deletes, and one after events began
+        before = g.state.deleted_count
+        while g.state.deleted_count == before:
+            rec.record(event=event)
+            g.saw_segment(rec.now)
+            g.check()
+        assert g.state.rule.startswith("keeping "), g.state.rule
+        present = rec.present()
+        continuous = min(next(i for i, f in enumerate(reversed([f for f in rec.files if f.startswith(f"cam{cam}/")]))
+                              if f not in present) * SEG_S for cam in (0, 1))
+        oldest_event = next((rec.files.index(f) // 2 * SEG_S + T0 for f in present if f in rec.events), None)
+        assert g.state.kept is not None and g.state.kept.continuous_s == continuous, event
+        assert g.state.kept.event_age_s == (None if oldest_event is None else rec.now - oldest_event), event
+
+
+def test_the_events_kept_are_counted_while_the_window_still_holds_them_all(tmp_path: Path) -> None:
+    """Nothing is outside the window yet, but the last 10 minutes hold events: the status gives
+    their age, not "no events"."""
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    for i in range(4):
+        rec.record(event=i >= 2)
+    g = guard(rec, capacity=10**9, keep_continuous_hours=24)
+    g.check()
+    assert g.state.kept is not None and g.state.kept.event_age_s == 2 * SEG_S
+    assert "no events" not in g.state.rule and "0.0 days of events" in g.state.rule, g.state.rule
+
+
 def test_the_marks_wait_while_motion_holds_the_events_database(tmp_path: Path) -> None:
     rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
     for _ in range(6):

@@ -52,6 +52,21 @@ def test_an_undeletable_oldest_file_is_skipped_and_logged_once(tmp_path: Path, u
     assert len(stuck_lines) == 1 and "cam0_20261125_120000.mp4" in stuck_lines[0].getMessage()
 
 
+def test_what_retention_keeps_counts_the_segments_it_cannot_delete(tmp_path: Path, undeletable) -> None:
+    """The oldest segments hold events over their share, but cannot be deleted: they stay on the
+    disk, so the status's events go back to them (not "no events")."""
+    root = tmp_path / "rec"
+    rec = Recorded(root, time.time() - 3600, segment_s=300, size=100_000)
+    stuck = rec.record(event=True)
+    undeletable.update(str(root / f) for f in stuck)
+    rec.record()
+    g = small_guard(root, SmallDisk(2_300_000), monotonic=rec.monotonic)
+    g.check()
+    assert {d["file"] for d in g.deleted} == set(rec.files) - set(stuck) and g.state.undeletable == 2
+    assert g.state.kept is not None and g.state.kept.event_age_s == 600
+    assert g.state.kept.event_bytes == g.state.kept.total_bytes == 200_000
+
+
 def test_retention_says_when_it_cannot_keep_the_floor(tmp_path: Path, undeletable) -> None:
     root = tmp_path / "rec"
     for n in NAMES:
@@ -131,6 +146,22 @@ def test_a_camera_or_day_folder_that_is_a_symbolic_link_is_never_deleted_through
     assert len(said) == 1, said                               # once per cause, not per file or pass
 
 
+def test_what_retention_keeps_is_counted_over_the_cameras_it_may_delete_from(tmp_path: Path) -> None:
+    """A camera folder that is a symbolic link to another disk holds a minute of segments: the
+    continuous time kept is that of the cameras recorded here (10 min), not that minute."""
+    root, other = tmp_path / "rec", tmp_path / "other-disk"
+    rec = Recorded(root, time.time() - 3600, segment_s=30, size=10)
+    for _ in range(20):
+        rec.record()
+    for s in (0, 30):
+        make_file(other, f"cam7/261125/cam7_20261125_1200{s:02d}.mp4", 10, age_s=7200 - s)
+    (root / "cam7").symlink_to(other / "cam7")
+    g = small_guard(root, SmallDisk(100 * MB), keep_continuous_hours=1, monotonic=rec.monotonic)
+    g.check()
+    assert g.state.kept is not None and g.state.kept.continuous_s == 600
+    assert all(p.exists() for p in (other / "cam7" / "261125").iterdir())
+
+
 def test_a_folder_that_cannot_be_listed_is_skipped_and_recording_starts(tmp_path: Path, monkeypatch, caplog) -> None:
     """A day folder a `sudo` run created: the recorder's start-up (crash leftovers) and
     retention go on without it, and say so once."""
@@ -153,6 +184,31 @@ def test_a_folder_that_cannot_be_listed_is_skipped_and_recording_starts(tmp_path
     assert all(p.exists() for p in hidden) and g.state.error == ""
     said = [r.getMessage() for r in caplog.records if "261125" in r.getMessage()]
     assert len(said) == 2 and "recovery" in said[0] and "left out" in said[1], said   # each once
+
+
+def test_a_folder_whose_permissions_were_fixed_is_deleted_from_at_the_next_pass(tmp_path: Path, monkeypatch) -> None:
+    """A day folder retention may not delete from (a `sudo` run made it root's) is left out; once
+    its owner or mode changes (given back), the next pass takes its segments, oldest first, not
+    an hour later."""
+    root = tmp_path / "rec"
+    old = [make_file(root, f"cam0/261125/cam0_20261125_1200{s:02d}.mp4", MB, age_s=900 - s) for s in (0, 10)]
+    new = [make_file(root, f"cam0/261126/cam0_20261126_0000{s:02d}.mp4", MB, age_s=600 - s) for s in (0, 10, 20, 30)]
+    denied = [True]
+
+    def refuse(name: str) -> None:
+        if denied[0]:
+            raise PermissionError(errno.EACCES, "Permission denied", name)
+    on_unlink(monkeypatch, lambda name: name.startswith("cam0_20261125"), refuse)
+    clock = [0.0]
+    g = small_guard(root, SmallDisk(7 * MB), monotonic=lambda: clock[0])
+    g.check()
+    assert [d["file"] for d in g.deleted] == [str(p.relative_to(root)) for p in new[:2]]
+    denied[0] = False                             # given back: another owner or mode
+    os.chmod(old[0].parent, 0o750)
+    clock[0] += 60
+    make_file(root, "cam0/261126/cam0_20261126_000040.mp4", MB // 2)   # under the floor again: one goes
+    g.check()
+    assert [d["file"] for d in g.deleted][2:] == [str(old[0].relative_to(root))]
 
 
 def test_a_recorder_stuck_holding_the_lock_holds_the_other_up_for_its_wait_only(tmp_path: Path) -> None:
@@ -244,7 +300,8 @@ def test_a_disk_too_small_for_the_window_says_so_and_health_fails(tmp_path: Path
     assert g.state.rule.startswith("free space: keeping only ")
     assert g.state.kept is not None and g.state.kept.continuous_s < 2 * 3600
     cfg = load(isolated_env(tmp_path / "sht"))
-    doc = {"age_s": 0.5, "state": "recording", "retention_state": g.state.retention, "retention_rule": g.state.rule}
+    doc = {"age_s": 0.5, "state": "recording", **g.status()}
     health = camera_health(cfg, 0, [], doc, True, time.time())
     assert health["status"] == "failing" and any("the disk holds only" in r for r in health["reasons"])
     assert health["retention"]["rule"] == g.state.rule
+    assert health["retention"]["kept"] == g.state.kept.doc() and health["retention"]["kept"]["window_cut"]
