@@ -134,7 +134,8 @@ class UploadQueue:
             self.conn.execute(
                 "DELETE FROM queue WHERE state = 'sent' AND done_at < ? AND file NOT IN "
                 "(SELECT (SELECT q.file FROM queue q WHERE q.camera = c.camera AND q.state = 'sent' "
-                "ORDER BY q.start DESC LIMIT 1) FROM (SELECT DISTINCT camera FROM queue) c)", (now - SENT_KEEP_S,))
+                "ORDER BY q.start DESC LIMIT 1) FROM (SELECT DISTINCT camera FROM queue WHERE state = 'sent') c)",
+                (now - SENT_KEEP_S,))
             self.conn.execute("DELETE FROM queue WHERE state = 'lost' AND file NOT IN "
                               "(SELECT file FROM queue WHERE state = 'lost' ORDER BY done_at DESC LIMIT ?)",
                               (LOST_KEEP,))
