@@ -23,7 +23,7 @@ from pathlib import Path
 import grimp
 
 REPO = Path(__file__).resolve().parent.parent
-PROGRAMS = ("common", "capture", "recorder", "motion", "streamer", "doctor")
+PROGRAMS = ("common", "capture", "recorder", "motion", "offsite", "streamer", "doctor")
 MAX_MODULES = 12
 SURFACED = "streamer"       # the program whose sub-packages meet only through their surfaces
 

@@ -688,6 +688,15 @@ class ArchiveIndex:
             _, camera, start, _, _, written_ns, _, collision, rowid = rows[-1]
             after = (written_ns, start, collision, camera, rowid)
 
+    def written_after(self, after: WriteKey, limit: int = PAGE) -> list[tuple[Recording, WriteKey]]:
+        """Up to ``limit`` segments after ``after`` in write order, each with its place in it:
+        what a follower of the archive (the off-site copy) has not seen yet."""
+        sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r "
+               f"WHERE ({_WRITE_ORDER}) > (?, ?, ?, ?, ?) ORDER BY {_WRITE_ORDER} LIMIT {int(limit)}")
+        none: list[tuple[Any, ...]] = []
+        rows = self._use(lambda conn: self._rows(conn, sql, after), none)
+        return [(_record(r), (r[5], r[2], r[7], r[1], r[8])) for r in rows]
+
     def holds_events(self) -> bool:
         """Does any segment hold an event?  False when the events database cannot be read now."""
         def ask(conn: sqlite3.Connection) -> bool:

@@ -230,6 +230,31 @@ class MotionSection(Section):
                                      "empty (off) or an http:// or https:// URL")] = ""
 
 
+def is_bwlimit(v: Any) -> bool:
+    """rclone's --bwlimit: a rate ("off", "4M", "512k:off"), or a day schedule of
+    ``[day-]HH:MM,rate`` entries separated by spaces ("08:00,512k 19:00,off")."""
+    import re  # only when the file or environment sets such a key
+    rate = r"(off|\d+(\.\d+)?[bBkKMGTP]?)(:(off|\d+(\.\d+)?[bBkKMGTP]?))?"
+    entry = rf"((Mon|Tue|Wed|Thu|Fri|Sat|Sun)-)?([01]\d|2[0-3]):[0-5]\d,{rate}"
+    return isinstance(v, str) and (v == "" or re.fullmatch(rate, v) is not None
+                                   or (all(re.fullmatch(entry, part) for part in v.split()) and v.strip() != ""))
+
+
+@dataclass(frozen=True, eq=False)
+class OffsiteSection(Section):
+    # Any rclone remote path the owner set up with `rclone config` ("nas:cctv") or an on-the-fly
+    # one (":sftp,host=nas.local,user=cam:cctv", ":local:/mnt/usb/cctv").  Empty: no off-site copies.
+    remote: str = ""
+    # Which segments go: those holding a motion event only, or all (event segments first).
+    mode: Annotated[str, one_of("events", "all")] = "all"
+    # rclone's --bwlimit, e.g. "1M" or a day schedule "08:00,256k 19:00,2M"; empty: no limit.
+    bwlimit: Annotated[str, Rule(is_bwlimit, "empty (no limit), an rclone rate such as \"1M\", or a day "
+                                             "schedule such as \"08:00,256k 19:00,off\"")] = ""
+    keep_days: Annotated[int, between(0, 36500)] = 0   # segments older than this are deleted on the remote; 0: kept
+    # Health warns when the oldest segment waiting is older than this.
+    max_lag_minutes: Annotated[float, between(1, 525600)] = 30
+
+
 @dataclass(frozen=True, eq=False)
 class PathsSection(Section):
     run_dir: str = "run"
@@ -246,6 +271,7 @@ class Config:
     security: SecuritySection
     recorder: RecorderSection
     motion: MotionSection
+    offsite: OffsiteSection
     paths: PathsSection
     source: str = "defaults"
 

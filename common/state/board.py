@@ -25,10 +25,12 @@ from common.state.documents import (
     LAST_CAMERA,
     LAST_CONTROL,
     MOTION_STATUS,
+    OFFSITE_STATUS,
     CaptureStatus,
     LastCamera,
     LastControl,
     MotionStatus,
+    OffsiteStatus,
     RecorderStatus,
     capture_status_name,
     every_second,
@@ -125,6 +127,9 @@ class StatusBoard:
     def read_motion(self) -> MotionStatus | None:
         return self._read_as(MOTION_STATUS, MotionStatus)
 
+    def read_offsite(self) -> OffsiteStatus | None:
+        return self._read_as(OFFSITE_STATUS, OffsiteStatus)
+
     def read_last_control(self) -> LastControl | None:
         return self._read_as(LAST_CONTROL, LastControl)
 
@@ -139,6 +144,9 @@ class StatusBoard:
 
     def publish_motion(self, status: MotionStatus, final: bool = False) -> None:
         self.publish(MOTION_STATUS, status, final)
+
+    def publish_offsite(self, status: OffsiteStatus, final: bool = False) -> None:
+        self.publish(OFFSITE_STATUS, status, final)
 
     def publish_last_control(self, control: LastControl) -> None:
         self.publish(LAST_CONTROL, control)

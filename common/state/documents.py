@@ -174,9 +174,38 @@ class MotionStatus(Stamped):
     db_error: str
 
 
+# -- offsite: the off-site uploader, once a second while configured ------------------------------
+OFFSITE_STATUS = "offsite"
+OffsiteState = Literal["off", "sending", "up to date", "error", "waiting"]
+OffsiteCause = Literal["auth", "network", "quota", "other"]
+
+
+class OffsiteCamera(TypedDict):
+    newest_file: str | None        # the newest segment off-site (by start), relative to the recordings root
+    newest_start: float | None
+    lag_s: float                   # now minus the start of the oldest segment still waiting (0: none waits)
+    backlog_segments: int
+    backlog_bytes: int
+
+
+class OffsiteStatus(Stamped):
+    pid: int                       # 0 once it stopped
+    enabled: bool                  # offsite.remote is set
+    mode: str
+    state: OffsiteState
+    cameras: dict[str, OffsiteCamera]
+    sent_segments: int             # since the uploader started
+    sent_bytes: int
+    lost_before_upload: int        # segments deleted (free-space floor) before they were sent
+    last_error: str
+    last_error_cause: OffsiteCause | None
+    last_error_at: float | None
+    max_lag_minutes: float
+
+
 def every_second(name: str) -> bool:
     """Is document ``name`` published every second (and so kept in memory, not on the SD card)?"""
-    return name == MOTION_STATUS or name.startswith(RECORDER_STATUS)
+    return name in (MOTION_STATUS, OFFSITE_STATUS) or name.startswith(RECORDER_STATUS)
 
 
 # -- the streamer's own: the last control action, the last single camera -----------------------

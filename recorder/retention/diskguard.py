@@ -44,6 +44,7 @@ from pathlib import Path
 
 from common.archive import segment_name
 from common.archive.index import FIRST_KEY, ArchiveIndex, Recording, Skip, Window, WriteKey
+from common.archive.offsite_queue import queued_files
 from common.state.documents import DeletedSegment, RetentionStatus
 from common.state.jsonfile import FileLock
 from recorder.retention.marks import EventMarks
@@ -114,6 +115,8 @@ class _Pass:
     target: int
     prepared: bool = False
     stuck: set[str] = field(default_factory=set)   # deleted, but the row stayed: not asked for again
+    # Segments waiting to go off-site: spared unless the free-space floor itself forces them.
+    queued: frozenset[str] = frozenset()
 
 
 class DiskGuard:
@@ -264,6 +267,7 @@ class DiskGuard:
         free = self.free_bytes()   # (the other recorder may have made room while this one waited)
         if not p.prepared:
             self._prepare()
+            p.queued = queued_files(self.root)
             p.prepared = True
         for _ in range(STEP_FILES):
             if self._mono() - started > STEP_S:
@@ -272,8 +276,9 @@ class DiskGuard:
             need = Need(space=p.space, floor=p.space and p.floor,
                         quota=bool(self.limits.quota) and self._total > self.limits.quota)
             skip = self.remover.skip()
-            if p.stuck:
-                skip = Skip(skip.cameras, skip.folders, skip.files | p.stuck)
+            spared = p.queued if not need.floor else frozenset()
+            if p.stuck or spared:
+                skip = Skip(skip.cameras, skip.folders, skip.files | p.stuck | spared)
             choice = choose(self._view(need, skip), self.limits, need)
             if choice is None:
                 return True, free

@@ -7,7 +7,9 @@ and how many days of recording it holds at today's rate, the retention state; an
 ``ok`` / ``warning`` / ``failing`` with the reasons.  A camera that has not finished a
 segment for more than two segment lengths while it should record is failing, and so is
 everything while the recordings disk is not mounted where ``recorder.require_mount`` says
-(``disk.error``).
+(``disk.error``).  With off-site copies configured, ``offsite`` says per camera the newest
+segment off-site and how far the upload is behind, the last error and its cause; a backlog
+older than ``offsite.max_lag_minutes``, a failing upload or segments deleted before upload warn.
 """
 from __future__ import annotations
 
@@ -111,6 +113,32 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
     }
 
 
+OFFSITE_STALE_S = 10.0
+
+
+def offsite_health(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``offsite`` block and its warnings; (None, []) when off-site copies are off."""
+    if doc is None or not doc.get("enabled"):
+        return None, []
+    running = doc.get("pid", 0) != 0 and doc.get("age_s", OFFSITE_STALE_S) < OFFSITE_STALE_S
+    cams = doc.get("cameras", {})
+    max_lag_s = float(doc.get("max_lag_minutes", 30)) * 60
+    warning = [] if running else ["off-site copies: the uploader is not running"]
+    lag = max((float(c.get("lag_s", 0)) for c in cams.values()), default=0.0)
+    if lag > max_lag_s:
+        warning.append(f"off-site copies are {lag / 60:.0f} min behind (more than {max_lag_s / 60:g} min)")
+    if doc.get("state") == "error" and doc.get("last_error"):
+        warning.append(f"off-site copies failing ({doc.get('last_error_cause')}): {doc['last_error']}")
+    lost = int(doc.get("lost_before_upload", 0))
+    if lost:
+        warning.append(f"{lost} segments deleted before upload")
+    block = {"state": doc.get("state") if running else "not running", "mode": doc.get("mode"), "cameras": cams,
+             "lag_s": lag, "lost_before_upload": lost, "last_error": doc.get("last_error", ""),
+             "last_error_cause": doc.get("last_error_cause"), "last_error_at": doc.get("last_error_at"),
+             "status": "warning" if warning else "ok", "reasons": warning}
+    return block, warning
+
+
 def health(cfg: Config, index: ArchiveIndex, board: StatusBoard, controls: Controls, now: float | None = None,
            captures: dict[int, tuple[str, str | None]] | None = None) -> dict[str, Any]:
     """``captures``: each camera's capture state and reason (live, not connected, off, error...)."""
@@ -136,7 +164,8 @@ def health(cfg: Config, index: ArchiveIndex, board: StatusBoard, controls: Contr
         size, span = _bytes_today(recent[cam], now)
         per_day += size / span * 86400 if span else 0.0
     days = None if free is None or per_day <= 0 else round(free / per_day, 2)
-    reasons = [r for c in cams for r in c["reasons"]]
+    offsite, offsite_warnings = offsite_health(board.read("offsite"))
+    reasons = [r for c in cams for r in c["reasons"]] + offsite_warnings
     if absent:
         reasons.insert(0, absent)
     elif free is None:
@@ -150,7 +179,7 @@ def health(cfg: Config, index: ArchiveIndex, board: StatusBoard, controls: Contr
             "segment_seconds": cfg.recorder.segment_seconds,
             "disk": {"free_bytes": free, "bytes_per_day": int(per_day), "days_left": days,
                      "retention": cfg.recorder.retention, "error": absent},
-            "cameras": {str(c["camera"]): c for c in cams}}
+            "cameras": {str(c["camera"]): c for c in cams}, "offsite": offsite}
 
 
 @router.get("/api/health")

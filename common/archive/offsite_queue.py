@@ -1,0 +1,186 @@
+"""The upload queue: which finished segments must leave the box, and which have.
+
+One row per segment in ``<recordings root>/offsite.sqlite`` (WAL), next to the archive index, so
+the queue survives a kill -9, a reboot and an outage of any length.  A row is ``queued`` until the
+remote confirmed the whole file (size, and hash where the remote has one), then ``sent``; a row
+whose file vanished before it was sent (retention under the free-space floor) is ``lost`` and
+counted for the health page.  The archive index is followed by its write order: ``follow`` keeps
+the place reached (the high-water mark) so a restart neither skips nor repeats a segment.
+
+Order of sending: segments holding a motion event first, then the newest first, so when the
+line was down the minutes before a theft leave first.  The event flag is the one the archive
+index gave when the segment was queued; a segment whose flag was unknown then counts as plain.
+
+Only a batch is ever in memory; the table holds the backlog, and sent rows older than
+``SENT_KEEP_S`` are pruned (the newest sent per camera stays: it is what health reports).
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from common.archive.index import FIRST_KEY, Recording, WriteKey
+
+DB_NAME = "offsite.sqlite"
+BUSY_MS = 200
+SENT_KEEP_S = 7 * 86400.0
+LOST_KEEP = 1000        # lost rows kept (each is a line of evidence that never left)
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS queue (
+    file TEXT PRIMARY KEY,          -- cam{N}/YYMMDD/<name>, relative to the recordings root
+    camera INTEGER NOT NULL,
+    start REAL NOT NULL,
+    size INTEGER NOT NULL,
+    event INTEGER NOT NULL,         -- 1: holds a motion event (sent first)
+    state TEXT NOT NULL,            -- queued | sent | lost
+    tries INTEGER NOT NULL DEFAULT 0,
+    done_at REAL                    -- when sent or found lost
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS queue_order ON queue (state, event DESC, start DESC);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+"""
+
+
+@dataclass(frozen=True)
+class Item:
+    """One segment to send."""
+
+    file: str
+    camera: int
+    start: float
+    size: int
+    event: bool
+    tries: int
+
+
+@dataclass(frozen=True)
+class Backlog:
+    """One camera's segments not off-site yet."""
+
+    segments: int
+    bytes: int
+    oldest_start: float | None
+
+
+def db_path(root: Path) -> Path:
+    return Path(root) / DB_NAME
+
+
+class UploadQueue:
+    """The queue in ``root``; ``mode`` "events" queues only the segments holding an event."""
+
+    def __init__(self, root: Path, mode: str = "all") -> None:
+        self.path = db_path(root)
+        self.events_only = mode == "events"
+        self.conn = sqlite3.connect(self.path, timeout=BUSY_MS / 1000, isolation_level=None)
+        self.conn.execute("PRAGMA journal_mode=WAL")
+        self.conn.execute("PRAGMA synchronous=NORMAL")
+        self.conn.executescript(_SCHEMA)
+
+    def close(self) -> None:
+        self.conn.close()
+
+    # -- following the archive ------------------------------------------------------------------
+    def mark(self) -> WriteKey:
+        """The place in the archive's write order up to which segments were queued."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'mark'").fetchone()
+        if row is None:
+            return FIRST_KEY
+        a, b, c, d, e = json.loads(row[0])
+        return (int(a), float(b), int(c), int(d), int(e))
+
+    def follow(self, found: list[tuple[Recording, WriteKey]]) -> int:
+        """Queue segments the archive index listed after :meth:`mark`, and move the mark past
+        them, in one transaction; returns how many were queued."""
+        if not found:
+            return 0
+        rows = [(r.file, r.camera, r.start, r.size, int(bool(r.event))) for r, _ in found
+                if r.event or not self.events_only]
+        with self._transaction():
+            self.conn.executemany("INSERT OR IGNORE INTO queue (file, camera, start, size, event, state) "
+                                  "VALUES (?, ?, ?, ?, ?, 'queued')", rows)
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('mark', ?)",
+                              (json.dumps(list(found[-1][1])),))
+        return len(rows)
+
+    # -- sending --------------------------------------------------------------------------------
+    def batch(self, limit: int = 16) -> list[Item]:
+        """The next segments to send: event segments first, newest first."""
+        rows = self.conn.execute("SELECT file, camera, start, size, event, tries FROM queue WHERE state = 'queued' "
+                                 "ORDER BY event DESC, start DESC, file DESC LIMIT ?", (limit,)).fetchall()
+        return [Item(f, c, s, z, bool(e), t) for f, c, s, z, e, t in rows]
+
+    def sent(self, file: str, size: int) -> None:
+        """The remote confirmed ``file`` whole (``size`` bytes, as sent)."""
+        self.conn.execute("UPDATE queue SET state = 'sent', size = ?, done_at = ? WHERE file = ?",
+                          (size, time.time(), file))
+
+    def failed(self, file: str) -> None:
+        self.conn.execute("UPDATE queue SET tries = tries + 1 WHERE file = ?", (file,))
+
+    def lost(self, file: str) -> None:
+        """``file`` was deleted before it was sent."""
+        self.conn.execute("UPDATE queue SET state = 'lost', done_at = ? WHERE file = ? AND state = 'queued'",
+                          (time.time(), file))
+
+    def prune(self, now: float | None = None) -> None:
+        """Forget sent rows older than SENT_KEEP_S but each camera's newest, and old lost rows."""
+        now = time.time() if now is None else now
+        with self._transaction():
+            self.conn.execute(
+                "DELETE FROM queue WHERE state = 'sent' AND done_at < ? AND file NOT IN "
+                "(SELECT (SELECT q.file FROM queue q WHERE q.camera = c.camera AND q.state = 'sent' "
+                "ORDER BY q.start DESC LIMIT 1) FROM (SELECT DISTINCT camera FROM queue WHERE state = 'sent') c)",
+                (now - SENT_KEEP_S,))
+            self.conn.execute("DELETE FROM queue WHERE state = 'lost' AND file NOT IN "
+                              "(SELECT file FROM queue WHERE state = 'lost' ORDER BY done_at DESC LIMIT ?)",
+                              (LOST_KEEP,))
+
+    # -- what health reports --------------------------------------------------------------------
+    def backlog(self) -> dict[int, Backlog]:
+        rows = self.conn.execute("SELECT camera, count(*), coalesce(sum(size), 0), min(start) FROM queue "
+                                 "WHERE state = 'queued' GROUP BY camera").fetchall()
+        return {c: Backlog(n, b, s) for c, n, b, s in rows}
+
+    def newest_sent(self) -> dict[int, tuple[str, float]]:
+        """Per camera, the newest segment off-site: its file and start."""
+        rows = self.conn.execute("SELECT camera, file, max(start) FROM queue WHERE state = 'sent' "
+                                 "GROUP BY camera").fetchall()
+        return {c: (f, s) for c, f, s in rows}
+
+    def lost_count(self) -> int:
+        return int(self.conn.execute("SELECT count(*) FROM queue WHERE state = 'lost'").fetchone()[0])
+
+    def _transaction(self) -> _Transaction:
+        return _Transaction(self.conn)
+
+
+class _Transaction:
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN IMMEDIATE")
+
+    def __exit__(self, kind: object, *_: object) -> None:
+        self.conn.execute("COMMIT" if kind is None else "ROLLBACK")
+
+
+def queued_files(root: Path, busy_ms: int = BUSY_MS) -> frozenset[str]:
+    """The segments waiting to leave the box, for retention to spare; empty when there is no
+    queue or it cannot be read within ``busy_ms`` (retention then goes on as before)."""
+    path = db_path(root)
+    if not path.is_file():
+        return frozenset()
+    try:
+        conn = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=busy_ms / 1000)
+        try:
+            return frozenset(r[0] for r in conn.execute("SELECT file FROM queue WHERE state = 'queued'"))
+        finally:
+            conn.close()
+    except sqlite3.Error:
+        return frozenset()

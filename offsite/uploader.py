@@ -1,0 +1,150 @@
+"""The uploader: follows the archive index into the queue and sends one segment at a time.
+
+Between two files it looks at the index again, so a segment finished while the backlog drains
+goes next (newest first).  A failure keeps the segment queued and waits before the next try,
+longer after each failure in a row (up to ``BACKOFF_MAX_S``), so an outage costs no CPU and the
+page says what is wrong meanwhile.  Nothing here is ever waited on by a recorder: the index is
+read, never written, and the queue is a database of its own.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+from common.archive.index import ArchiveIndex
+from common.archive.offsite_queue import UploadQueue
+from common.config import Config
+from common.state.board import StatusBoard
+from common.state.documents import OffsiteCamera, OffsiteCause, OffsiteState, OffsiteStatus
+from offsite.rclone import Outcome, Rclone
+
+log = logging.getLogger("offsite")
+POLL_S = 1.0                 # an idle uploader looks for finished segments this often
+BACKOFF_MAX_S = 30.0
+FOLLOW_PAGE = 256            # index rows queued per look
+PRUNE_EVERY_S = 3600.0
+REMOTE_RETENTION_EVERY_S = 6 * 3600.0
+
+
+class Uploader:
+    def __init__(self, cfg: Config, rclone: Rclone | None = None) -> None:
+        self.cfg = cfg
+        self.root = cfg.recordings_root
+        self.index = ArchiveIndex(self.root)
+        self.queue = UploadQueue(self.root, cfg.offsite.mode)
+        self.rclone = rclone or Rclone(cfg.offsite.remote, cfg.offsite.bwlimit)
+        self.board = StatusBoard.for_config(cfg)
+        self.stopping = False
+        self.state: OffsiteState = "waiting"
+        self.failures = 0
+        self.sent_segments = 0
+        self.sent_bytes = 0
+        self.last_error = ""
+        self.last_cause: OffsiteCause | None = None
+        self.last_error_at: float | None = None
+        self.pruned_at = 0.0
+        self.remote_kept_at = 0.0
+
+    def stop(self, *_: object) -> None:
+        self.stopping = True
+
+    def _sleep(self, seconds: float) -> None:
+        until = time.monotonic() + seconds
+        while not self.stopping and time.monotonic() < until:
+            time.sleep(min(0.2, until - time.monotonic() + 0.001))
+
+    def follow(self) -> None:
+        """Queue what the recorders finished since the last look."""
+        self.index.refresh()
+        while not self.stopping:
+            found = self.index.written_after(self.queue.mark(), FOLLOW_PAGE)
+            self.queue.follow(found)
+            if len(found) < FOLLOW_PAGE:
+                return
+
+    def step(self) -> bool:
+        """Send the next segment; False when there was nothing to send."""
+        self.follow()
+        batch = self.queue.batch(1)
+        if not batch:
+            self.state = "up to date"
+            return False
+        item = batch[0]
+        local = self.root / item.file
+        if not local.is_file():
+            log.warning("%s was deleted before it was sent off-site", item.file)
+            self.queue.lost(item.file)
+            return True
+        size = local.stat().st_size
+        outcome = self.rclone.send(local, item.file)
+        if outcome.ok:
+            self.queue.sent(item.file, size)
+            self.sent_segments += 1
+            self.sent_bytes += size
+            self.failures = 0
+            self.state = "sending"
+        else:
+            self.queue.failed(item.file)
+            self._failed(outcome, item.file)
+        return True
+
+    def _failed(self, outcome: Outcome, what: str) -> None:
+        self.failures += 1
+        if outcome.error != self.last_error:
+            log.error("%s not sent (%s): %s", what, outcome.cause, outcome.error)
+        self.state = "error"
+        self.last_error, self.last_cause, self.last_error_at = outcome.error, outcome.cause, time.time()
+
+    def housekeeping(self, now: float) -> None:
+        if now - self.pruned_at >= PRUNE_EVERY_S:
+            self.pruned_at = now
+            self.queue.prune(now)
+        days = self.cfg.offsite.keep_days
+        if days and now - self.remote_kept_at >= REMOTE_RETENTION_EVERY_S:
+            self.remote_kept_at = now
+            outcome = self.rclone.delete_older(days)
+            if not outcome.ok:
+                self._failed(outcome, f"remote retention ({days} days)")
+
+    def status(self, stopped: bool = False) -> OffsiteStatus:
+        now = time.time()
+        backlog = self.queue.backlog()
+        newest = self.queue.newest_sent()
+        cameras: dict[str, OffsiteCamera] = {}
+        for cam in range(self.cfg.camera.count):
+            waiting = backlog.get(cam)
+            file, start = newest.get(cam, (None, None))
+            oldest = waiting.oldest_start if waiting else None
+            cameras[str(cam)] = {"newest_file": file, "newest_start": start,
+                                 "lag_s": round(max(0.0, now - oldest), 1) if oldest is not None else 0.0,
+                                 "backlog_segments": waiting.segments if waiting else 0,
+                                 "backlog_bytes": waiting.bytes if waiting else 0}
+        return {"pid": 0 if stopped else os.getpid(), "enabled": True, "mode": self.cfg.offsite.mode,
+                "state": self.state, "cameras": cameras, "sent_segments": self.sent_segments,
+                "sent_bytes": self.sent_bytes, "lost_before_upload": self.queue.lost_count(),
+                "last_error": self.last_error, "last_error_cause": self.last_cause,
+                "last_error_at": self.last_error_at, "max_lag_minutes": self.cfg.offsite.max_lag_minutes}
+
+    def publish(self, stopped: bool = False) -> None:
+        try:
+            self.board.publish_offsite(self.status(stopped), final=stopped)
+        except OSError as exc:
+            log.warning("status: %s", exc)
+
+    def run(self) -> int:
+        published = 0.0
+        while not self.stopping:
+            busy = self.step()
+            now = time.monotonic()
+            if now - published >= POLL_S or not busy:
+                self.publish()
+                published = now
+            self.housekeeping(time.time())
+            if self.state == "error":
+                self._sleep(min(BACKOFF_MAX_S, 2.0 ** min(self.failures, 5)))
+            elif not busy:
+                self._sleep(POLL_S)
+        self.publish(stopped=True)
+        self.queue.close()
+        return 0
