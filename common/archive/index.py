@@ -19,6 +19,9 @@ Who writes:
   its folder's modification time, so a refresh stats the day folders and lists only those that
   changed (a few dozen stats when nothing did).  Every reader refreshes before it reads (an API
   request, a retention pass, motion's look-up); each recorder refreshes its camera in full at start.
+  A listing writes only what changed: rows, with the folder's mark; a mark alone at most every
+  ``MARK_NS`` (each process remembers what it listed meanwhile), so today's folder, changed at
+  every segment whose row its recorder has added already, costs the storage nothing.
   A file found without a row gets its start from its name and its duration from the file the
   first time a reader needs it.
 
@@ -69,11 +72,20 @@ SCHEMA_VERSION = 3
 UPGRADES_FROM = (1, 2)          # versions the schema script brings up to date (it only adds to them)
 BUSY_MS = 100                   # the longest any query waits for a lock
 RACY_NS = 3_000_000_000         # a folder changed this recently may change again unseen (mtime resolution)
+# A listed folder's mark in the database is written again at most this often while only its
+# mtime moved (today's folders change every segment); between, each process remembers its own.
+MARK_NS = 600_000_000_000
 PAGE = 512                      # rows per query when walking the whole archive
 UNREADABLE = -1.0               # the duration column of a file that has no readable duration
 LONGEST_S = 7200.0              # no segment is longer (segment_seconds is at most an hour)
 EVENTS_RETRY_S = 10.0           # after the events database failed a read, flags stay unknown this long
 CACHE_KB = 1024                 # page cache per connection (the streamer has one per worker thread)
+# Pages of 1 KB: a segment's row dirties about eight pages (the row, its indexes, the day's
+# summary), each copied whole into the WAL, so a small page quarters what a segment costs the
+# storage (4 KB pages: about 120 MB a day for each camera).  A file made with another page size
+# keeps it (SQLite cannot change it under other processes' connections in WAL mode).
+PAGE_BYTES = 1024
+WAL_BYTES = 1 << 20             # the WAL is checkpointed at about this size, and kept at it
 UNLISTED_MAX = 256              # unlistable folders remembered, so each is logged once
 
 _SCHEMA = f"""
@@ -288,6 +300,8 @@ class ArchiveIndex:
         self._events_down_until = 0.0
         self._said = ""
         self._unlisted: OrderedDict[str, None] = OrderedDict()   # folders that could not be listed (said once)
+        # folder -> (mtime this process listed it at, the database's mark just after): one per day folder on disk
+        self._marks: dict[str, tuple[int, int | None]] = {}
 
     # -- connections and rebuilds --------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -328,6 +342,7 @@ class ArchiveIndex:
 
     @staticmethod
     def _create(conn: sqlite3.Connection) -> None:
+        conn.execute(f"PRAGMA page_size = {PAGE_BYTES}")   # (only a file without pages yet takes it)
         conn.execute("PRAGMA journal_mode = WAL")
         try:
             # One transaction, IF NOT EXISTS: two processes may both get here.
@@ -351,8 +366,9 @@ class ArchiveIndex:
                     raise sqlite3.OperationalError(f"{self.path} {why} after it was started afresh")
             conn.execute("PRAGMA journal_mode = WAL")
             conn.execute("PRAGMA synchronous = NORMAL")      # WAL: a power cut loses the last rows, never the file
-            conn.execute("PRAGMA wal_autocheckpoint = 256")  # about 1 MB of WAL, kept at that size
-            conn.execute("PRAGMA journal_size_limit = 1048576")
+            page = conn.execute("PRAGMA page_size").fetchone()[0]
+            conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, WAL_BYTES // page)}")
+            conn.execute(f"PRAGMA journal_size_limit = {WAL_BYTES}")
             conn.execute(f"PRAGMA cache_size = -{CACHE_KB}")
         except BaseException:
             conn.close()
@@ -410,9 +426,15 @@ class ArchiveIndex:
     def _reset_in_place(self) -> None:
         empty = sqlite3.connect(":memory:")
         try:
-            empty.executescript(_SCHEMA)
             target = self._connect()
             try:
+                # A backup into a WAL file cannot change its page size: the empty copy takes the file's.
+                try:
+                    page = target.execute("PRAGMA page_size").fetchone()[0]
+                except sqlite3.DatabaseError:
+                    page = PAGE_BYTES   # not a database: truncated below
+                empty.execute(f"PRAGMA page_size = {page}")
+                empty.executescript(_SCHEMA)
                 empty.backup(target)   # same file, same inode: other processes' connections see it
             except sqlite3.DatabaseError as exc:
                 if not _damage(exc):
@@ -537,13 +559,24 @@ class ArchiveIndex:
                 continue
             for day, mtime in _day_folders(cam_path):
                 on_disk.add((cam, day))
-                if listed.get(f"{segment_name.camera_folder(cam)}/{day}") != mtime:
-                    self._list_folder(conn, cam, day)
+                rel = f"{segment_name.camera_folder(cam)}/{day}"
+                stored = listed.get(rel)
+                # Listed already when the database's mark says so, or this process listed it at
+                # this mtime and the mark has not moved since (a rebuild or a full refresh moves it).
+                if stored != mtime and self._marks.get(rel) != (mtime, stored):
+                    self._list_folder(conn, cam, day, stored)
         for cam, day in known - on_disk:
             if cam is not None and mine(cam):
-                self._list_folder(conn, cam, day)   # gone: its rows go
+                self._list_folder(conn, cam, day, listed.get(f"{segment_name.camera_folder(cam)}/{day}"))
+        for rel in list(self._marks):
+            cam = segment_name.camera_of_folder(rel.split("/")[0])
+            if cam is not None and mine(cam) and (cam, rel.split("/")[1]) not in on_disk:
+                del self._marks[rel]   # gone: only folders on disk are remembered
 
-    def _list_folder(self, conn: sqlite3.Connection, camera: int, day: str) -> None:
+    def _list_folder(self, conn: sqlite3.Connection, camera: int, day: str, stored: int | None) -> None:
+        """Rows for the files of one day folder, none for files gone; ``stored``: the folder's
+        mark in the database.  Writes only what changed: the mark goes with changed rows, when
+        there is none, and otherwise at most every ``MARK_NS`` (this process remembers it)."""
         rel = f"{segment_name.camera_folder(camera)}/{day}"
         folder = self.root / rel
         try:
@@ -582,18 +615,29 @@ class ArchiveIndex:
             new.append((file, camera, day, start_from_name(name, st.st_mtime), st.st_size, st.st_mtime_ns,
                         name.collision))
         gone = [(f,) for f in rows - present]
-        settled = mtime is not None and abs(time.time_ns() - mtime) >= RACY_NS
+        self._marks.pop(rel, None)
+        settled = False
+        if mtime is None:
+            mark, stale = None, stored is not None
+        else:
+            # A folder changed within RACY_NS may change again unseen: no mark, listed again next time.
+            settled = abs(time.time_ns() - mtime) >= RACY_NS
+            stale = settled and (bool(new or gone) or stored is None or stored < 0 or abs(mtime - stored) >= MARK_NS)
+            mark = mtime if stale else stored
 
         def apply() -> None:
             conn.executemany("INSERT OR IGNORE INTO recordings (file, camera, day, start, size, written_ns, collision) "
                              "VALUES (?, ?, ?, ?, ?, ?, ?)", new)
             conn.executemany("DELETE FROM recordings WHERE file = ?", gone)
-            if mtime is None:
+            if stale and mark is None:
                 conn.execute("DELETE FROM folders WHERE path = ?", (rel,))
-            else:
+            elif stale:
                 conn.execute("INSERT INTO folders (path, mtime_ns) VALUES (?, ?) ON CONFLICT (path) DO UPDATE "
-                             "SET mtime_ns = excluded.mtime_ns", (rel, mtime if settled else -1))
-        self._write(conn, apply)
+                             "SET mtime_ns = excluded.mtime_ns", (rel, mark))
+        if (new or gone or stale) and not self._write(conn, apply):
+            return   # busy: listed again at the next refresh
+        if settled and mtime is not None:
+            self._marks[rel] = (mtime, mark)
 
     # -- reads ---------------------------------------------------------------------------------
     @contextmanager

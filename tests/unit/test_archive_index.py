@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from common.archive import events as store
+from common.archive import index as index_module
 from common.archive import segment_name
 from common.archive.index import DB_NAME, SCHEMA_VERSION, ArchiveIndex, Recording, start_from_name
 from recorder.retention.diskguard import DiskGuard
@@ -177,6 +178,53 @@ def test_the_repeated_autumn_hour_is_neither_a_gap_nor_an_overlap(tmp_path: Path
     assert name is not None
     assert start_from_name(name, written=change - 3600 + 30) == change - 3600   # the first 02:00, summer time
     assert start_from_name(name, written=change + 30) == change                 # the second, winter time
+
+
+def test_a_folder_whose_new_files_all_have_rows_is_listed_without_a_write(tmp_path: Path) -> None:
+    """Today's folder changes at every segment, and its recorder adds the row itself: a
+    reader's refresh writes nothing then (the storage is an SD card), and still finds a file
+    that came without a row."""
+    root = tmp_path / "rec"
+    reader, recorder = ArchiveIndex(root), ArchiveIndex(root)
+    folder_at = time.time() - 600
+
+    def segment(minute: int, row: bool) -> Path:
+        p = make(root, 0, DAY.replace(hour=1, minute=minute))
+        if row:
+            assert recorder.add([Recording(rel(root, p), 0, p.stat().st_mtime, 30.0, 10, p.stat().st_mtime)])
+        os.utime(p.parent, (folder_at + 30 * minute, folder_at + 30 * minute))   # settled
+        return p
+
+    first = segment(0, row=True)
+    assert files(reader) == [rel(root, first)]          # (the folder's first listing marks it)
+    later = [segment(m, row=True) for m in (1, 2)]
+    watcher = sqlite3.connect(root / DB_NAME)
+    version = watcher.execute("PRAGMA data_version").fetchone()[0]   # moves when another connection commits
+    for index in (reader, ArchiveIndex(root)):          # this process and one that never listed it
+        assert files(index) == [rel(root, p) for p in (first, *later)]
+    assert watcher.execute("PRAGMA data_version").fetchone()[0] == version
+    lost = segment(3, row=False)                        # its row never came (a kill -9)
+    assert files(reader) == [rel(root, p) for p in (first, *later, lost)]
+    watcher.close()
+
+
+def test_a_new_index_has_small_pages_and_an_older_one_keeps_its_own(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    new, old = tmp_path / "new", tmp_path / "old"
+    a, b = make(new, 0, DAY.replace(hour=1)), make(old, 0, DAY.replace(hour=1))
+    with monkeypatch.context() as m:
+        m.setattr(index_module, "PAGE_BYTES", 4096)     # as the previous version made it
+        assert files(ArchiveIndex(old)) == [rel(old, b)]
+    assert files(ArchiveIndex(new)) == [rel(new, a)]
+
+    def page_size(root: Path) -> int:
+        with sqlite3.connect(root / DB_NAME) as conn:
+            return int(conn.execute("PRAGMA page_size").fetchone()[0])
+    assert page_size(new) == 1024 and page_size(old) == 4096
+    with sqlite3.connect(old / DB_NAME) as conn:
+        conn.execute("PRAGMA user_version = 99")        # and started afresh in place, as a backup can
+    c = make(old, 0, DAY.replace(hour=2))
+    assert files(ArchiveIndex(old)) == [rel(old, b), rel(old, c)] and page_size(old) == 4096
 
 
 @pytest.mark.parametrize("kind", ["garbage", "foreign", "other version"])
