@@ -61,7 +61,7 @@ class Install:
 
 def make_install(tmp: Path, extra_toml: str = "") -> Install:
     root = tmp / "install"
-    for folder in ("capture", "common", "doctor", "motion", "recorder", "streamer"):
+    for folder in ("capture", "common", "doctor", "motion", "offsite", "recorder", "streamer"):
         shutil.copytree(REPO / folder, root / folder, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(REPO / "supervisord.conf", root / "supervisord.conf")
     (root / "run").mkdir()
