@@ -22,6 +22,7 @@ a reader's copy of bytes from ``p`` on is intact when ``reserve - data_bytes <= 
 """
 from __future__ import annotations
 
+import math
 import struct
 
 from common.ipc.header import header_table, run_struct
@@ -35,7 +36,8 @@ EXTRADATA_MAX = 2048             # SPS + PPS are tens of bytes; room for long VU
 EXTRADATA_AT = 2048              # where the parameter sets live in the header
 
 DEFAULT_ENTRIES = 256            # 8.5 s at 30 fps
-DEFAULT_DATA_BYTES = 8 << 20     # several seconds even at the highest bitrate allowed
+DEFAULT_DATA_BYTES = 8 << 20     # the most data kept: several seconds even at the highest bitrate allowed
+MIB = 1 << 20
 
 FLAG_KEY = 1
 
@@ -81,6 +83,17 @@ class Header(SegmentHeader):
 
     FIELDS = header_fields(HEADER_FIELDS, field_struct)
     MAGIC, VERSION, SIZE = MAGIC, VERSION, HEADER_SIZE
+
+
+def data_bytes_for(fps: int, max_kbps: int, burst_s: float) -> int:
+    """Packet bytes that hold the DEFAULT_ENTRIES newest packets at ``fps`` under a bitrate cap
+    of ``max_kbps`` (0: no cap) that may borrow ``burst_s`` seconds of it, in whole MiB, at most
+    DEFAULT_DATA_BYTES.  A written page of the ring stays in memory for good, so bytes past
+    what the entries can reach would only cost memory."""
+    if max_kbps <= 0:
+        return DEFAULT_DATA_BYTES
+    need = (DEFAULT_ENTRIES / fps + burst_s) * max_kbps * 125
+    return min(DEFAULT_DATA_BYTES, MIB * max(1, math.ceil(need / MIB)))
 
 
 def total_size(entries: int, data_bytes: int) -> int:

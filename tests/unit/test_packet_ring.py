@@ -10,6 +10,7 @@ import zlib
 import posix_ipc
 import pytest
 
+from common.ipc.packet_layout import DEFAULT_DATA_BYTES, DEFAULT_ENTRIES, MIB, data_bytes_for
 from common.ipc.packet_reader import PacketReader
 from common.ipc.packet_writer import PacketWriter
 from common.ipc.segment import RingBusy
@@ -213,3 +214,37 @@ def test_a_packet_lapped_as_a_new_writer_reclaims_the_segment_is_not_handed_out(
     finally:
         reader.close()
         old.close()
+
+
+def test_data_bytes_hold_the_entries_span_at_the_cap_and_no_more() -> None:
+    # Defaults: 256 packets at 30 fps (8.5 s) at 2000 kbps plus a 2 s burst is 2.6 MB: 3 MiB.
+    assert data_bytes_for(30, 2000, 2.0) == 3 * MIB
+    assert data_bytes_for(30, 50, 2.0) == MIB                 # never under one MiB
+    assert data_bytes_for(30, 0, 2.0) == DEFAULT_DATA_BYTES   # no cap: the most
+    assert data_bytes_for(30, 100000, 2.0) == DEFAULT_DATA_BYTES
+
+
+def test_every_entry_stays_readable_at_the_cap(name: str) -> None:
+    # What the cap lets through (libx264's VBV): the cap's bytes per frame, and once its whole
+    # buffer on top (a keyframe's burst), here in the oldest packet the entries still list.
+    # Nothing they list has been overwritten in the byte ring sized for it.
+    fps, kbps, written = 30, 2000, 3 * DEFAULT_ENTRIES
+    oldest = written - 1 - (DEFAULT_ENTRIES - 2)    # the oldest packet the entries keep
+    writer = PacketWriter(name, 1280, 720, fps, entries=DEFAULT_ENTRIES, data_bytes=data_bytes_for(fps, kbps, 2.0))
+    try:
+        per_frame = kbps * 125 // fps
+        for index in range(written):
+            size = per_frame + (2 * kbps * 125 if index == oldest else 0)
+            writer.publish(index.to_bytes(8, "little") * (size // 8), index % (2 * fps) == 0,
+                           time.monotonic_ns(), time.time_ns())
+        reader = PacketReader(name)
+        try:
+            assert reader.newest_keyframe() >= 0       # attached
+            reader.seek(0)                             # the oldest packet still intact
+            got = reader.next_packet(0.5)
+            assert got is not None and got.index == oldest
+            assert got.data[:8] == oldest.to_bytes(8, "little")
+        finally:
+            reader.close()
+    finally:
+        writer.close()
