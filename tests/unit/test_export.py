@@ -25,6 +25,7 @@ from streamer.archive.export import router as export_router
 from streamer.archive.join import Joined, Piece, join
 from streamer.archive.slots import ExportSlots
 from streamer.auth.accounts import Users
+from tests.support.asgi_client import local_client
 from tests.support.mp4_files import segment_path, write_mp4, write_segment
 from tests.support.procs import isolated_env
 
@@ -60,7 +61,7 @@ def client(cfg: Config, access: bool = False) -> TestClient:
     app.include_router(export_router)
     if access:
         app.add_middleware(auth.AccessControl, guard=auth.Guard(cfg))
-    return TestClient(app, base_url="http://127.0.0.1", client=("127.0.0.1", 40000))
+    return local_client(app, 40000)
 
 
 def frames_of(data: bytes) -> list[float]:

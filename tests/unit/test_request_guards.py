@@ -21,6 +21,7 @@ from streamer.auth.access import Guard, Identity, own_names
 from streamer.auth.bodies import BodyLimit
 from streamer.auth.sessions import Sessions
 from streamer.server.caps import REFUSALS, ConnectionCaps, Verdict
+from tests.support.asgi_client import local_client
 from tests.support.procs import isolated_env
 
 
@@ -28,8 +29,7 @@ from tests.support.procs import isolated_env
 def app(tmp_path: Path) -> Iterator[tuple[TestClient, Path]]:
     """The whole app (no accounts, its lifespan not run), reached from this machine."""
     cfg = load(isolated_env(tmp_path / "sht"))
-    yield TestClient(create_app(cfg), base_url="http://127.0.0.1", client=("127.0.0.1", 5000),
-                     follow_redirects=False), cfg.recordings_root
+    yield local_client(create_app(cfg), 5000, follow_redirects=False), cfg.recordings_root
 
 
 def test_a_cookie_that_is_not_ascii_is_a_bad_session() -> None:
