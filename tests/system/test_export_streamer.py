@@ -141,8 +141,9 @@ def test_a_streamer_killed_mid_export_leaves_nothing_behind(system) -> None:
         client.close()
     new = {name: size for name, size in _files(tmp).items()
            if before.get(name) != size and not Path(name).name.startswith("recordings.sqlite")}  # the index, built
-    # What an export leaves: its slot's lock files (a few bytes) and the audit line's status.
-    assert new and all(Path(name).name.startswith(("export", "status-")) and size < 4096
+    # What an export leaves: its slot's lock files (a few bytes), the audit line's status, and
+    # the audit log with its lock.
+    assert new and all(Path(name).name.startswith(("export", "status-", "audit.")) and size < 4096
                        for name, size in new.items()), new
     assert not os.listdir(tmp / "tmpdir")
     base = _start(procs, env)
