@@ -3,6 +3,7 @@
     python -m tests.month                  # the month, then a month of rows (15-30 minutes on 2 cores)
     python -m tests.month --only month     # or --only rows
     python -m tests.month --ci             # the short version the tests run (under a minute)
+    python -m tests.month --only month --days 5   # the month's first 5 days only, at its settings
     python -m tests.month --json report.json
 
 Two phases (:mod:`tests.support.month_sim`), each on its own tmpfs, run as root (it mounts the
@@ -28,6 +29,7 @@ import json
 import os
 import sys
 import time
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -106,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.month", description=__doc__.split("\n")[0])
     parser.add_argument("--ci", action="store_true", help="the short version the tests run")
     parser.add_argument("--only", choices=sorted(PHASES), help="one phase of the full run")
+    parser.add_argument("--days", type=float, help="simulate only the first this many days of each phase "
+                        "(the rows phase checks from day 31 on: fewer days check nothing there)")
     parser.add_argument("--json", help="write the reports to this file")
     args = parser.parse_args(argv)
     if os.geteuid() != 0:
@@ -113,6 +117,8 @@ def main(argv: list[str] | None = None) -> int:
               file=sys.stderr)
         return 2
     phases = [CI] if args.ci else [PHASES[args.only]] if args.only else list(PHASES.values())
+    if args.days is not None:
+        phases = [replace(p, days=min(p.days, args.days)) for p in phases]
     started = time.perf_counter()
     month_sim.warm_up()
     reports = []

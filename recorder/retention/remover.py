@@ -79,6 +79,13 @@ class Remover:
     # -- what is left out ----------------------------------------------------------------------
     def skip(self) -> Skip:
         """What retention's queries must leave out now."""
+        self._forget_due()
+        cameras = {segment_name.camera_of_folder(f) for f in self._folders if "/" not in f}
+        return Skip(frozenset(c for c in cameras if c is not None),
+                    frozenset(f for f in self._folders if "/" in f), frozenset(self._files))
+
+    def _forget_due(self) -> None:
+        """Everything left out is tried again ``FORGET_S`` after the first of it was."""
         if self._mono() - self._since >= FORGET_S and (self._folders or self._files):
             log.info("retention: trying again %d folder(s) and %d file(s) that could not be deleted",
                      len(self._folders), len(self._files))
@@ -86,9 +93,6 @@ class Remover:
             self._as_left.clear()
             self._files.clear()
             self._strikes.clear()
-        cameras = {segment_name.camera_of_folder(f) for f in self._folders if "/" not in f}
-        return Skip(frozenset(c for c in cameras if c is not None),
-                    frozenset(f for f in self._folders if "/" in f), frozenset(self._files))
 
     def recheck(self) -> None:
         """Forget the folders left out that changed since (given back, their mode fixed): a
@@ -108,7 +112,10 @@ class Remover:
         return len(self._files)
 
     def check_camera_folders(self, cameras: list[int]) -> None:
-        """Leave out at once the camera folders that are symbolic links (not ours to delete from)."""
+        """Leave out at once the camera folders that are symbolic links (not ours to delete from).
+        What is due to be tried again is forgotten first: a link forgotten after this check would
+        count as ours (its segments in what is kept, its rows candidates) until the next pass."""
+        self._forget_due()
         for camera in cameras:
             folder = segment_name.camera_folder(camera)
             try:

@@ -15,6 +15,7 @@ import pytest
 
 from recorder.retention.diskguard import LOCK_NAME, LOCKED_LONG_S
 from recorder.retention.policy import GB
+from recorder.retention.remover import FORGET_S
 from recorder.segments.recovery import recover
 from tests.support.archive import Recorded, oldest_first
 from tests.support.disk import MB, SmallDisk, make_file, on_unlink, small_guard
@@ -159,6 +160,13 @@ def test_what_retention_keeps_is_counted_over_the_cameras_it_may_delete_from(tmp
     g = small_guard(root, SmallDisk(100 * MB), keep_continuous_hours=1, monotonic=rec.monotonic)
     g.check()
     assert g.state.kept is not None and g.state.kept.continuous_s == 600
+    assert all(p.exists() for p in (other / "cam7" / "261125").iterdir())
+    # An hour on, what could not be deleted is tried again: the link is found again at once,
+    # so the pass that forgets it still counts (and deletes) over this disk's cameras only.
+    rec.now += FORGET_S
+    g.check()
+    assert g.state.kept.continuous_s == 600 and g.state.kept.total_bytes == 400   # (cam7's 20 bytes not ours)
+    assert "10 min continuous" in g.state.rule
     assert all(p.exists() for p in (other / "cam7" / "261125").iterdir())
 
 
