@@ -840,6 +840,10 @@ class ArchiveIndex:
             return None
         return self._use(ask, None)
 
+    def any_gone(self) -> bool:
+        """Whether any of our segments ever went (deleted by either recorder, or found gone)."""
+        return bool(self._use(lambda conn: conn.execute("SELECT 1 FROM gone LIMIT 1").fetchone(), None))
+
     def continuous(self, camera: int, nominal_s: float) -> float:
         """Recorded seconds of ``camera``'s segments written after its newest one that went:
         how far back its recordings run without a segment missing."""

@@ -422,7 +422,7 @@ class DiskGuard:
         with self._shown:
             self.state.retention = state
             if kept is not None:   # (the rule that binds now, with the figures of the last count)
-                self.state.rule = describe(kept, lim, self._binding)
+                self.state.rule = describe(kept, lim, self._binding, self._binding is None and self.index.any_gone())
 
     def _locked_out(self, free: int, p: _Pass) -> None:
         """The other recorder held the lock for the whole wait: this pass is skipped."""

@@ -159,20 +159,23 @@ def window_state(kept: Kept, limits: Limits) -> str:
             f"recorder.keep_continuous_hours = {limits.keep_continuous_s / HOUR:g}")
 
 
-def describe(kept: Kept, limits: Limits, binding: Choice | None) -> str:
+def describe(kept: Kept, limits: Limits, binding: Choice | None, gone: bool = False) -> str:
     """Which rule binds, in the owner's words: "keeping 31 h continuous and 4.1 days of events
-    (events at 38% of 40%)"; ``binding``: the last choice made (None: nothing deleted yet)."""
+    (events at 38% of 40%)"; ``binding``: this guard's last choice (None: it deleted nothing
+    yet); ``gone``: segments went all the same (the other recorder made the room)."""
     if kept.window_cut:
         return f"free space: keeping only {_hours(kept.continuous_s)} continuous"
     share = 100 * kept.event_bytes / kept.total_bytes if kept.total_bytes else 0.0
     events = "no events" if kept.event_age_s is None else f"{kept.event_age_s / DAY:.1f} days of events"
-    if binding is None:
+    if binding is None and not gone:
         return f"nothing deleted: {_hours(kept.continuous_s)} continuous and {events} recorded"
     text = f"keeping {_hours(kept.continuous_s)} continuous and {events}"
-    if binding.rule == EVENT_SHARE:
+    if binding is not None and binding.rule == EVENT_SHARE:
         text += f" (events at their share: {share:.0f}% of {100 * limits.event_share:.0f}%)"
     else:
         text += f" (events at {share:.0f}% of {100 * limits.event_share:.0f}%)"
+    if binding is None:
+        return text
     if binding.rule == EVENT_AGE:
         text += f"; events older than {limits.event_keep_s / DAY:g} days go"
     if binding.trigger == "quota":

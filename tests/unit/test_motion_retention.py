@@ -161,3 +161,19 @@ def test_no_or_broken_events_database_protects_nothing(tmp_path: Path) -> None:
     rec.record(cameras=(0,))                      # 10 kB written: under the floor again, with headroom
     g.check()
     assert g.state.error == "" and [d["file"] for d in g.deleted][2:] == names[2:4]   # oldest first, events or not
+
+
+def test_a_recorder_whose_partner_made_the_room_says_which_rule_binds(tmp_path: Path) -> None:
+    """Both recorders share the disk and the lock: when one of them made all the room, the
+    other's status still says what is kept ("keeping ..."), not "nothing deleted"."""
+    rec = Recorded(tmp_path / "rec", T0, segment_s=SEG_S, size=10 * KB)
+    deleting = guard(rec, capacity=10 * 10 * KB, keep_continuous_hours=0.1)
+    watching = guard(rec, capacity=10 * 10 * KB, keep_continuous_hours=0.1)
+    while deleting.state.deleted_count == 0:
+        rec.record()
+        deleting.saw_segment(rec.now)
+        deleting.check()
+    watching.saw_segment(rec.now)
+    watching.check()
+    assert watching.state.deleted_count == 0, "the partner made the room: nothing is left to delete"
+    assert watching.state.rule.startswith("keeping "), watching.state.rule
