@@ -36,6 +36,7 @@ from common.config.sections import DEFAULT_ALLOW
 from streamer.auth.accounts import User, UserError, Users, check_name
 from streamer.auth.limits import Attempt, LoginFailures, RateLimit, client_key, limit_file
 from streamer.auth.logouts import Logouts
+from streamer.auth.middleware import HttpMiddleware
 from streamer.auth.sessions import COOKIE, Sessions, Token, fingerprint, load_secret
 from streamer.server import BUSY, provisional
 
@@ -329,16 +330,14 @@ def _closing(send: Send) -> Send:
     return closing
 
 
-class AccessControl:
-    """Pure ASGI middleware (no wrapping of ``send``: streams pay nothing per frame)."""
+class AccessControl(HttpMiddleware):
+    """No wrapping of ``send`` for a request let through: streams pay nothing per frame."""
 
     def __init__(self, app: ASGIApp, guard: Guard) -> None:
-        self.app, self.guard = app, guard
+        super().__init__(app)
+        self.guard = guard
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = await self._check(scope)
         if provisional(scope.get("client")) and identity(HTTPConnection(scope)).role != "admin":
             # A connection from the reserve kept for this machine and the admins: anyone else

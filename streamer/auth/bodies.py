@@ -11,9 +11,10 @@ A pure ASGI middleware: a request without a body passes straight through.
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from streamer.auth.login import MAX_BODY
+from streamer.auth.middleware import HttpMiddleware
 
 LIMITS = {"/login": MAX_BODY}    # bytes; every other path takes none
 
@@ -48,14 +49,8 @@ async def read_within(receive: Receive, limit: int) -> bytes | None:
             return bytes(body)
 
 
-class BodyLimit:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class BodyLimit(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         length, chunked = declared(scope.get("headers") or [])
         if not chunked and not length:
             await self.app(scope, receive, send)
