@@ -81,8 +81,8 @@ def create_app(cfg: Config | None = None) -> FastAPI:
 def _mount_page(app: FastAPI) -> None:
     """The page and its files, which live beside this module."""
     @app.get("/", include_in_schema=False)
-    async def index() -> Response:
-        return pages.page("index")
+    async def index(request: Request) -> Response:
+        return pages.page("index", request)
 
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
 

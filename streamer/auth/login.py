@@ -33,7 +33,7 @@ def _secure(request: Request) -> bool:
 async def login_page(request: Request) -> Response:
     if not _guard(request).users.any():
         return RedirectResponse("/", status_code=303)
-    return pages.page("login")
+    return pages.page("login", request)
 
 
 async def _credentials(request: Request) -> tuple[str, str] | None:

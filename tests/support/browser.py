@@ -67,8 +67,11 @@ class Browser:
     browser: Any
     pages: list[tuple[Any, PageLog]] = field(default_factory=list)
 
-    def page(self, width: int = 1400, height: int = 1000) -> tuple[Any, PageLog]:
-        context = self.browser.new_context(viewport={"width": width, "height": height})
+    def page(self, width: int = 1400, height: int = 1000, locale: str | None = None) -> tuple[Any, PageLog]:
+        """A tab ``width`` x ``height``; ``locale`` ("ko-KR") sets the browser's language and
+        so its ``Accept-Language``."""
+        context = self.browser.new_context(viewport={"width": width, "height": height},
+                                           **({"locale": locale} if locale else {}))
         page = context.new_page()
         log = PageLog()
         page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)

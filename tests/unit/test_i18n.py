@@ -1,0 +1,116 @@
+"""Korean and English: both catalogues complete and alike, every word of the page from them,
+the language chosen per request, the page served in it."""
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from common.config import load
+from common.i18n import LANGUAGES, catalogue, choose, placeholders, text
+from streamer.pages import MARKER, STATIC_DIR, render
+from tests.support.page_text import HANGUL, html_words, script_words
+from tests.support.procs import REPO
+
+USED_IN_SCRIPTS = re.compile(r"\bt\(\s*\"([a-z0-9_.]+)\"")
+USED_IN_PYTHON = re.compile(r"\b(?:text|error_body|error_response)\([^\"]*?\"([a-z0-9_.]+)\"")
+SCRIPTS = sorted(STATIC_DIR.glob("*.js"))
+BODIES = sorted(STATIC_DIR.glob("*.body.html"))
+
+
+def test_both_catalogues_have_the_same_keys() -> None:
+    en, ko = catalogue("en"), catalogue("ko")
+    assert sorted(set(en) - set(ko)) == [], "missing in Korean"
+    assert sorted(set(ko) - set(en)) == [], "missing in English"
+    assert all(en[k].strip() and ko[k].strip() for k in en), "an empty message"
+
+
+def test_a_message_has_the_same_parameters_in_both_languages() -> None:
+    en, ko = catalogue("en"), catalogue("ko")
+    differ = {k: (en[k], ko[k]) for k in en if placeholders(en[k]) != placeholders(ko[k])}
+    assert differ == {}
+
+
+def test_english_has_no_hangul_and_korean_is_korean() -> None:
+    assert [k for k, m in catalogue("en").items() if HANGUL.search(m)] == []
+    # A Korean message is Korean unless it is only a parameter frame or a word every language shows.
+    latin_only = [k for k, m in catalogue("ko").items()
+                  if not HANGUL.search(m) and re.search(r"[A-Za-z]{2,}", re.sub(r"\{\w+\}", "", m))]
+    assert latin_only == ["beat.live"]
+
+
+def test_every_key_the_page_and_server_use_is_in_the_catalogue() -> None:
+    used = {k for p in SCRIPTS for k in USED_IN_SCRIPTS.findall(p.read_text(encoding="utf-8"))}
+    used |= {k for p in BODIES for k in MARKER.findall(p.read_text(encoding="utf-8")) if not k.startswith("cam.")}
+    python = [p for d in ("streamer", "common") for p in (REPO / d).rglob("*.py")]
+    used |= {k for p in python for k in USED_IN_PYTHON.findall(p.read_text(encoding="utf-8")) if "." in k}
+    assert len(used) > 100
+    assert sorted(used - set(catalogue("en"))) == []
+
+
+@pytest.mark.parametrize("path", BODIES, ids=lambda p: p.name)
+def test_page_bodies_write_no_words_of_their_own(path: Path) -> None:
+    assert html_words(path, MARKER) == []
+
+
+@pytest.mark.parametrize("path", SCRIPTS, ids=lambda p: p.name)
+def test_scripts_show_no_words_of_their_own(path: Path) -> None:
+    assert script_words(path) == []
+
+
+def test_the_scan_finds_words_written_into_a_page(tmp_path: Path) -> None:
+    body = tmp_path / "x.body.html"
+    body.write_text('<h2>{{rec.title}}</h2><p title="Hello">{{a.b}} Statistics</p><b lang="en">English</b>')
+    assert [s.text for s in html_words(body, MARKER)] == ["Hello", "{{a.b}} Statistics"]
+    script = tmp_path / "x.js"
+    script.write_text('"use strict";\nconst a = t("x.y");\nconst b = `Camera ${id} is off`;\n'
+                      'el("p", { class: "btn small" }, "Play");\nconst c = { "not connected": 1 }; // "No words"\n'
+                      'x.textContent = "MOTION"; y.dataset.state = "LIVE";\n')
+    assert [(s.line, s.text) for s in script_words(script)] == [(3, "Camera   is off"), (4, "Play"), (6, "MOTION")]
+
+
+@pytest.mark.parametrize(("header", "cookie", "lang"), [
+    ("ko-KR,ko;q=0.9,en-US;q=0.8,en;q=0.7", None, "ko"),
+    ("en-US,en;q=0.9,ko;q=0.8", None, "en"),
+    ("en;q=0.5, ko;q=0.8", None, "ko"),
+    ("fr-FR, de;q=0.9, ko;q=0.1", None, "ko"),
+    ("fr-FR, de;q=0.9", None, "en"),
+    ("ko;q=0, en;q=0.1", None, "en"),
+    ("ko;q=oops", None, "en"),
+    ("", None, "en"),
+    (None, None, "en"),
+    ("ko-KR", "en", "en"),
+    ("en", "ko", "ko"),
+    ("en", "xx", "en"),
+])
+def test_the_language_follows_the_cookie_then_accept_language(header: str | None, cookie: str | None,
+                                                              lang: str) -> None:
+    assert choose(header, cookie) == lang
+
+
+def test_messages_fill_their_parameters() -> None:
+    assert text("en", "health.not_recording", cam="Camera 1", since="x") == "Camera 1 is NOT recording: x."
+    assert text("ko", "camera.default", n=0) == "카메라 0"
+    assert text("ko", "no.such.key") == "no.such.key"
+    assert text("xx", "camera.default", n=1) == "Camera 1"
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_pages_are_served_in_their_language(tmp_path: Path, lang: str) -> None:
+    (tmp_path / "sht.toml").write_text("[camera]\nnames = ['Gate']\n")
+    cfg = load({"SHT_CONFIG": str(tmp_path / "sht.toml")})
+    for name in ("index", "login"):
+        html = render(name, lang, cfg)
+        assert f'<html lang="{lang}">' in html and "{{" not in html
+        assert f"<title>{text(lang, 'app.title' if name == 'index' else 'login.title')}</title>" in html
+        block = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
+        assert block is not None
+        data = json.loads(block[1])
+        assert data["lang"] == lang and data["messages"] == catalogue(lang)
+        assert data["cameras"] == {"0": "Gate", "1": text(lang, "camera.default", n=1)}
+        assert isinstance(data["utc_offset_s"], int)
+    assert ">Gate</button>" in render("index", lang, cfg)
+    assert (HANGUL.search(render("index", lang, cfg).split("</script>", 1)[1].replace("한국어", "")) is not None) \
+        == (lang == "ko")
