@@ -69,7 +69,8 @@ def create_app(cfg: Config | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc)
-        return JSONResponse({"error": "internal error", "detail": type(exc).__name__}, status_code=500)
+        return JSONResponse({"code": "internal", "error": "internal error", "detail": type(exc).__name__},
+                            status_code=500)
 
     for router in (live.router, api.status_router, api.controls_router, params_router, auth.login_router,
                    archive.recordings_router, archive.events_router, archive.health_router, archive.export_router):

@@ -15,11 +15,12 @@ from html import escape
 from pathlib import Path
 
 from fastapi import Request
-from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.responses import HTMLResponse, Response
 
 from common.clock import utc_offset_s
 from common.config import Config
 from common.i18n import PLACEHOLDER, catalogue, text
+from streamer.errors import error_response
 from streamer.language import language_headers, language_of
 
 STATIC_DIR = Path(__file__).resolve().parent / "static"
@@ -57,5 +58,5 @@ def page(name: str, request: Request) -> Response:
     try:
         html = render(name, lang, request.app.state.cfg)
     except OSError as exc:
-        return JSONResponse({"error": f"the web page is not installed ({exc.filename})"}, status_code=404)
+        return error_response(404, "page_missing", lang, file=str(exc.filename))
     return HTMLResponse(html, headers={"Cache-Control": "no-cache", **language_headers(lang)})

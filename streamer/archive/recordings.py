@@ -34,7 +34,9 @@ from common.archive import segment_name
 from common.archive.gaplog import cause_of, read_gaplog
 from common.archive.index import ArchiveIndex, Recording, inside_root
 from common.config import Config
-from streamer.params import ParamError, local_time_text, not_found, parse_camera, parse_date
+from streamer.errors import not_found
+from streamer.language import language_of
+from streamer.params import ParamError, local_time_text, parse_camera, parse_date
 
 router = APIRouter()
 
@@ -123,7 +125,7 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
         cam = parse_camera(cfg, camera)
         day = None if date is None else parse_date(date)
     except ParamError as exc:
-        return exc.response()
+        return exc.response(request)
     index = archive_of(request)
     index.refresh()
     days = list_days(index, cam)
@@ -144,16 +146,17 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
     })
 
 
-def resolve_file(root: Path, rel: str) -> Path | str:
-    """The real path of a finished segment under ``root``, or the reason it is refused."""
+def resolve_file(root: Path, rel: str) -> Path | tuple[str, dict[str, str]]:
+    """The real path of a finished segment under ``root``, or why it is refused (a reason code
+    and what fills its message)."""
     parsed = segment_name.parse_rel_path(rel)
     if isinstance(parsed, str):
-        return parsed
+        return "bad_path", {"detail": parsed}
     real = os.path.realpath(os.path.join(root, rel))
     if not inside_root(root, real):
-        return "path leaves the recordings folder"
+        return "outside_recordings", {}
     if not os.path.isfile(real):
-        return "no such recording"
+        return "no_recording", {}
     return Path(real)
 
 
@@ -161,10 +164,10 @@ def resolve_file(root: Path, rel: str) -> Path | str:
 def recording_file(request: Request, rel: str, download: str | None = None) -> FileResponse | JSONResponse:
     if not str(request.scope.get("path", "")).endswith(f"/recordings/{rel}"):
         # The router's pattern lets a trailing newline go; the path must be exactly the file's.
-        return not_found(f"path must be {segment_name.SHAPE}")
+        return not_found("bad_path", language_of(request.headers), detail=f"path must be {segment_name.SHAPE}")
     found = resolve_file(_cfg(request).recordings_root, rel)
-    if isinstance(found, str):
-        return not_found(found)
+    if isinstance(found, tuple):
+        return not_found(found[0], language_of(request.headers), **found[1])
     name = found.name
     if download not in (None, "", "0", "false"):
         return FileResponse(found, media_type="video/mp4", filename=name,

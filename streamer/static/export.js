@@ -22,7 +22,8 @@
     try {
       const r = await fetchWithin(`/api/export?${q}&check=1`, {}, 15000);
       const d = await r.json();
-      if (!r.ok) throw new Error(d.reason || d.error || t("common.http", { status: r.status }));
+      // A 404 says why in its reason; every other refusal in its error (both in the page's language).
+      if (!r.ok) throw new Error((r.status === 404 && d.reason) || d.error || t("common.http", { status: r.status }));
       const parts = Object.entries(d.cameras).map(([cam, c]) => t("export.part",
         { camera: camName(cam), segments: c.segments, recorded: t("unit.s", { n: Math.round(c.recorded_s) }) }));
       info.textContent = t("export.downloading", { file: d.file, parts: parts.join("; ") });

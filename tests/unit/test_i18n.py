@@ -114,3 +114,49 @@ def test_pages_are_served_in_their_language(tmp_path: Path, lang: str) -> None:
     assert ">Gate</button>" in render("index", lang, cfg)
     assert (HANGUL.search(render("index", lang, cfg).split("</script>", 1)[1].replace("한국어", "")) is not None) \
         == (lang == "ko")
+
+
+ERROR_CODE = re.compile(r"(?:error_response\(\s*\d+,\s*|error_body\(\s*|not_found\(\s*|ParamValueError\([^)]*?,\s*)"
+                        r"\"([a-z_]+)\"")
+
+
+def test_every_error_code_the_server_gives_has_its_message() -> None:
+    python = [p for d in ("streamer", "common") for p in (REPO / d).rglob("*.py")]
+    codes = {c for p in python for c in ERROR_CODE.findall(p.read_text(encoding="utf-8"))}
+    codes |= {"viewer_limit", "address_streams", "no_recording", "outside_recordings", "no_thumbnail"}  # by name
+    assert len(codes) > 30
+    assert sorted(c for c in codes if f"error.{c}" not in catalogue("en")) == []
+
+
+@pytest.fixture
+def client(tmp_path: Path):
+    from streamer.app import create_app
+    from tests.support.asgi_client import local_client
+    from tests.support.procs import isolated_env
+    return local_client(create_app(load(isolated_env(tmp_path / "sht"))), 5000, follow_redirects=False)
+
+
+def test_api_errors_keep_an_english_code_beside_the_text_in_the_asked_language(client) -> None:
+    en = client.get("/api/recordings?camera=7")
+    ko = client.get("/api/recordings?camera=7", headers={"Accept-Language": "ko-KR,ko;q=0.9"})
+    assert en.status_code == ko.status_code == 400
+    assert en.json()["code"] == ko.json()["code"] == "bad_value"
+    assert en.json()["error"] == "invalid camera '7': allowed values are 0, 1"
+    assert ko.json()["error"].startswith("camera 값 '7'") and HANGUL.search(ko.json()["error"])
+    assert (ko.headers["content-language"], en.headers["content-language"]) == ("ko", "en")
+    assert "Accept-Language" in ko.headers["vary"]
+    gone = client.get("/recordings/cam0/261204/cam0_20261204_140000.mp4", headers={"Cookie": "lang=ko"})
+    assert gone.status_code == 404 and gone.json()["code"] == "not_found"
+    assert gone.json()["reason_code"] == "no_recording" and gone.json()["reason"] == "그런 녹화 파일이 없습니다"
+    late = client.get("/api/export?camera=0&from=2026-12-04T14:00:00&to=2026-12-04T13:00:00",
+                      headers={"Accept-Language": "ko"})
+    assert late.json()["code"] == "to_before_from" and late.json()["error"] == text("ko", "error.to_before_from")
+
+
+def test_the_page_is_served_in_the_asked_language(client) -> None:
+    for headers, lang in (({"Accept-Language": "ko-KR,ko;q=0.9,en;q=0.8"}, "ko"), ({}, "en"),
+                          ({"Accept-Language": "ko", "Cookie": "lang=en"}, "en")):
+        r = client.get("/", headers=headers)
+        assert r.status_code == 200 and r.headers["content-language"] == lang
+        assert r.headers["vary"] == "Accept-Language, Cookie"
+        assert f'<html lang="{lang}">' in r.text
