@@ -6,7 +6,8 @@ grammar :data:`PLACEHOLDER` declares).  The server renders messages with :func:`
 page gets its language's catalogue inside the served HTML and renders with the same grammar.
 :func:`choose` picks the language of a request.
 """
-from common.i18n.catalogue import DEFAULT, LANGUAGES, PLACEHOLDER, catalogue, placeholders, text
+from common.i18n.catalogue import DEFAULT, DETAIL, LANGUAGES, PLACEHOLDER, Said, Term, catalogue, placeholders, text
 from common.i18n.choice import COOKIE, choose
 
-__all__ = ["COOKIE", "DEFAULT", "LANGUAGES", "PLACEHOLDER", "catalogue", "choose", "placeholders", "text"]
+__all__ = ["COOKIE", "DEFAULT", "DETAIL", "LANGUAGES", "PLACEHOLDER", "Said", "Term", "catalogue", "choose",
+           "placeholders", "text"]

@@ -37,6 +37,7 @@ class CaptureStatus(Stamped):
     state: CaptureState
     reason: str        # why: the source chosen, or what went wrong
     source: str        # the source kind (synthetic, picamera2...); "" before one is chosen
+    reason_code: NotRequired[str]   # why, as a code the page says in its language (camreason.* keys)
 
 
 # -- recorder-cam{N}: a recorder, once a second ------------------------------------------------

@@ -31,11 +31,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from common.archive import segment_name
-from common.archive.gaplog import cause_of, read_gaplog
+from common.archive.gaplog import cause_fields, read_gaplog
 from common.archive.index import ArchiveIndex, Recording, inside_root
 from common.config import Config
+from common.i18n import DEFAULT
 from streamer.errors import not_found
-from streamer.language import language_of
+from streamer.language import language_headers, language_of
 from streamer.params import ParamError, local_time_text, parse_camera, parse_date
 
 router = APIRouter()
@@ -99,14 +100,15 @@ def holes(segments: list[Recording]) -> Iterator[tuple[float, float]]:
             yield end, nxt.start
 
 
-def find_gaps(segments: list[Recording], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def find_gaps(segments: list[Recording], events: list[dict[str, Any]], lang: str = DEFAULT) -> list[dict[str, Any]]:
     """Holes between consecutive segments of a day, as seconds since its midnight, each with
-    its cause where the recorder's event log (``events``) knows it (paused, restarted...)."""
+    its cause where the recorder's event log (``events``) knows it (paused, restarted...), in
+    English and in ``lang``."""
     gaps = []
     for start, end in holes(segments):
         _, start_s = local_clock(start)
         gaps.append({"start_s": round(start_s, 3), "end_s": round(start_s + end - start, 3),
-                     "duration_s": round(end - start, 3), "cause": cause_of(events, start, end)})
+                     "duration_s": round(end - start, 3), **cause_fields(events, start, end, lang)})
     return gaps
 
 
@@ -126,6 +128,7 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
         day = None if date is None else parse_date(date)
     except ParamError as exc:
         return exc.response(request)
+    lang = language_of(request.headers)
     index = archive_of(request)
     index.refresh()
     days = list_days(index, cam)
@@ -140,10 +143,10 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
         "date": day,
         "days": days,
         "segments": segments,
-        "gaps": find_gaps(found, read_gaplog(cfg.run_dir, cam)),
+        "gaps": find_gaps(found, read_gaplog(cfg.run_dir, cam), lang),
         "recorded_s": round(sum(s["duration_s"] or 0 for s in segments), 3),
         "total_bytes": sum(s["size_bytes"] for s in segments),
-    })
+    }, headers=language_headers(lang))
 
 
 def resolve_file(root: Path, rel: str) -> Path | tuple[str, dict[str, str]]:

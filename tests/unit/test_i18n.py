@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from common.config import load
-from common.i18n import LANGUAGES, catalogue, choose, placeholders, text
+from common.i18n import DETAIL, LANGUAGES, catalogue, choose, placeholders, text
 from streamer.pages import MARKER, STATIC_DIR, render
 from tests.support.page_text import HANGUL, html_words, script_words
 from tests.support.procs import REPO
@@ -28,8 +28,10 @@ def test_both_catalogues_have_the_same_keys() -> None:
 
 
 def test_a_message_has_the_same_parameters_in_both_languages() -> None:
+    """Only the technical detail may be left out of a translation."""
     en, ko = catalogue("en"), catalogue("ko")
-    differ = {k: (en[k], ko[k]) for k in en if placeholders(en[k]) != placeholders(ko[k])}
+    differ = {k: (en[k], ko[k]) for k in en if placeholders(en[k]) - {DETAIL} != placeholders(ko[k]) - {DETAIL}
+              or DETAIL in placeholders(ko[k]) - placeholders(en[k])}
     assert differ == {}
 
 
@@ -160,3 +162,38 @@ def test_the_page_is_served_in_the_asked_language(client) -> None:
         assert r.status_code == 200 and r.headers["content-language"] == lang
         assert r.headers["vary"] == "Accept-Language, Cookie"
         assert f'<html lang="{lang}">' in r.text
+
+
+def test_health_says_its_reasons_in_english_and_in_the_asked_language(tmp_path: Path) -> None:
+    from common.archive.index import ArchiveIndex
+    from common.state.board import StatusBoard
+    from common.state.controls import Controls
+    from streamer.archive.health import health
+    from tests.support.procs import isolated_env
+
+    cfg = load(isolated_env(tmp_path / "sht"))
+    index = ArchiveIndex(cfg.recordings_root)
+    try:
+        h = health(cfg, index, StatusBoard.for_config(cfg), Controls(cfg.run_dir), lang="ko",
+                   captures={1: ("not connected", "camera 1 not connected (libcamera lists 1 camera)")},
+                   capture_codes={1: "absent"})
+    finally:
+        index.close()
+    cam1 = h["cameras"]["1"]
+    assert cam1["reasons"][0] == "camera 1: not connected: camera 1 not connected (libcamera lists 1 camera)"
+    assert cam1["reasons_text"][0] == "카메라 1: 연결 안 됨 (카메라가 연결되어 있지 않습니다. 케이블을 확인하세요)"
+    assert "camera 0: no segment finished yet (recorder not running)" in h["reasons"]
+    assert "카메라 0: 아직 완성된 녹화 파일이 없습니다 (녹화 프로그램: 꺼져 있음)" in h["reasons_text"]
+    assert len(h["reasons"]) == len(h["reasons_text"]) and not any(HANGUL.search(r) for r in h["reasons"])
+
+
+def test_a_gap_cause_has_a_code_and_its_words_in_both_languages() -> None:
+    from common.archive.gaplog import cause_fields, cause_of
+
+    events = [{"at": 100.0, "event": "recording paused", "by": "boss"},
+              {"at": 500.0, "event": "write error", "error": "No space left on device"}]
+    assert cause_fields(events, 99, 160, "ko") == {"cause": "paused by boss", "cause_code": "paused_by",
+                                                   "cause_text": "boss님이 일시정지"}
+    assert cause_fields(events, 498, 530, "ko")["cause_text"] == "저장 오류"
+    assert cause_of(events, 498, 530) == "write error (No space left on device)"
+    assert cause_fields(events, 1000, 1100) == {"cause": "", "cause_code": None, "cause_text": ""}
