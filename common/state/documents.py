@@ -119,6 +119,7 @@ class RetentionStatus(TypedDict):
     retention_deleted: list[DeletedSegment]
     retention_state: str
     retention_undeletable: int
+    retention_code: NotRequired[str]                # retention_state as a code: ok | floor | window | locked
     retention_rule: NotRequired[str]                # which rule binds, e.g. "keeping 31 h continuous and ..."
     retention_kept: NotRequired[RetentionKept | None]
 

@@ -105,7 +105,9 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
         warning("health.r.paused", cam=cam)
     if running and doc:
         if doc.get("retention_state", "ok") != "ok":
-            failing("health.r.retention", cam=cam, state=doc["retention_state"])
+            code = doc.get("retention_code")
+            failing("health.r.retention", cam=cam, state=Term.of(f"retention.{code}", detail=doc["retention_state"])
+                    if f"retention.{code}" in catalogue(DEFAULT) else doc["retention_state"])
         if doc.get("disk_error"):
             failing("health.r.detail", cam=cam, detail=doc["disk_error"])
         if doc.get("frames_dropped_today"):
@@ -127,6 +129,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
         "gaps_24h": gaps,
         "frames_dropped_today": int(doc.get("frames_dropped_today", 0)) if running and doc else None,
         "retention": {"state": doc.get("retention_state", "ok") if running and doc else None,
+                      "code": doc.get("retention_code") if running and doc else None,
                       "rule": doc.get("retention_rule") if running and doc else None,
                       "kept": doc.get("retention_kept") if running and doc else None,
                       "undeletable": doc.get("retention_undeletable", 0) if running and doc else None,

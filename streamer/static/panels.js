@@ -17,6 +17,9 @@
     ? `${EXPLAINED[c.state]}: ${c.reason_text || c.reason || EXPLAINED[c.state]}` : "");
   const REC_BADGES = { recording: "REC", paused: t("rec.badge_paused"), waiting: t("rec.badge_waiting"),
     error: t("rec.badge_error"), off: t("rec.badge_off"), stopped: t("rec.badge_stopped") };
+  // Why retention cannot keep its rule, by the recorder's code (its own words otherwise).
+  const RETENTION = { floor: t("retention.floor_short"), window: t("retention.window_short"),
+    locked: t("retention.locked_short") };
   const ROLELESS = "anonymous";   // who a pause was made by when no account exists
 
   function renderStats(s, view, res) {
@@ -166,7 +169,8 @@
         lines.push(t("health.not_recording", { cam: camName(id), since }));
       }
       if (c.retention && c.retention.state && c.retention.state !== "ok") {
-        lines.push(t("health.retention", { cam: camName(id), state: c.retention.state }));
+        const what = RETENTION[c.retention.code] || c.retention.state;
+        lines.push(t("health.retention", { cam: camName(id), state: what }));
       }
     }
     banner.hidden = !lines.length;

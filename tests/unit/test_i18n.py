@@ -197,3 +197,19 @@ def test_a_gap_cause_has_a_code_and_its_words_in_both_languages() -> None:
     assert cause_fields(events, 498, 530, "ko")["cause_text"] == "저장 오류"
     assert cause_of(events, 498, 530) == "write error (No space left on device)"
     assert cause_fields(events, 1000, 1100) == {"cause": "", "cause_code": None, "cause_text": ""}
+
+
+def test_a_retention_fault_is_said_plainly_in_korean_and_in_the_recorders_words_in_english(tmp_path: Path) -> None:
+    import time
+
+    from streamer.archive.health import camera_health
+    from tests.support.procs import isolated_env
+
+    cfg = load(isolated_env(tmp_path / "sht"))
+    doc = {"state": "recording", "age_s": 0.5, "retention_code": "window",
+           "retention_state": "the disk holds only 3.0 h of both cameras; recorder.keep_continuous_hours = 24"}
+    h = camera_health(cfg, 0, [], doc, True, time.time(), lang="ko")
+    assert "camera 0: retention the disk holds only 3.0 h of both cameras; recorder.keep_continuous_hours = 24" \
+        in h["reasons"]
+    assert "카메라 0: 오래된 녹화 정리 문제 (디스크가 보관하기로 한 시간만큼의 녹화를 담지 못합니다)" in h["reasons_text"]
+    assert h["retention"]["code"] == "window"
