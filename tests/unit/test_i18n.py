@@ -211,5 +211,6 @@ def test_a_retention_fault_is_said_plainly_in_korean_and_in_the_recorders_words_
     h = camera_health(cfg, 0, [], doc, True, time.time(), lang="ko")
     assert "camera 0: retention the disk holds only 3.0 h of both cameras; recorder.keep_continuous_hours = 24" \
         in h["reasons"]
-    assert "카메라 0: 오래된 녹화 정리 문제 (디스크가 보관하기로 한 시간만큼의 녹화를 담지 못합니다)" in h["reasons_text"]
+    said = "카메라 0: 오래된 녹화 정리 문제 (디스크가 보관하기로 한 시간만큼의 녹화를 담지 못합니다)"
+    assert said in h["reasons_text"]
     assert h["retention"]["code"] == "window"
