@@ -8,15 +8,17 @@
   const form = $("export-form");
   if (!form) return;
 
-  /* The value a datetime-local input takes: the cameras' local time, to the second. */
-  const local = (epochS) => fmtDateTime(epochS).replace(" ", "T");
+  /* The range is typed in the page's one date-time form (the one on the picture), in the
+   * cameras' time zone; the API takes it with a "T" between date and time. */
+  const local = (epochS) => fmtDateTime(epochS);
+  const asked = (input) => input.value.trim().replace(" ", "T");
   const now = Date.now() / 1000;
   $("export-to").value = local(now);
   $("export-from").value = local(now - 10 * 60);
 
   form.addEventListener("submit", async (ev) => {
     ev.preventDefault();
-    const q = new URLSearchParams({ camera: $("export-camera").value, from: $("export-from").value, to: $("export-to").value });
+    const q = new URLSearchParams({ camera: $("export-camera").value, from: asked($("export-from")), to: asked($("export-to")) });
     const info = $("export-info");
     info.textContent = t("export.checking");
     try {

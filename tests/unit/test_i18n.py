@@ -15,7 +15,9 @@ from tests.support.page_text import HANGUL, html_words, script_words
 from tests.support.procs import REPO
 
 USED_IN_SCRIPTS = re.compile(r"\bt\(\s*\"([a-z0-9_.]+)\"")
-USED_IN_PYTHON = re.compile(r"\b(?:text|error_body|error_response)\([^\"]*?\"([a-z0-9_.]+)\"")
+# A string in the programs that is a catalogue key: a word of a catalogue prefix, a dot, more.
+KEY_IN_PYTHON = re.compile(r"[\"']([a-z]+\.[a-z0-9_.]+)[\"']")
+NOT_KEYS = {"camera.source", "camera.sources", "events.sqlite", "export.lock"}   # settings and files
 SCRIPTS = sorted(STATIC_DIR.glob("*.js"))
 BODIES = sorted(STATIC_DIR.glob("*.body.html"))
 
@@ -46,9 +48,11 @@ def test_english_has_no_hangul_and_korean_is_korean() -> None:
 def test_every_key_the_page_and_server_use_is_in_the_catalogue() -> None:
     used = {k for p in SCRIPTS for k in USED_IN_SCRIPTS.findall(p.read_text(encoding="utf-8"))}
     used |= {k for p in BODIES for k in MARKER.findall(p.read_text(encoding="utf-8")) if not k.startswith("cam.")}
-    python = [p for d in ("streamer", "common") for p in (REPO / d).rglob("*.py")]
-    used |= {k for p in python for k in USED_IN_PYTHON.findall(p.read_text(encoding="utf-8")) if "." in k}
-    assert len(used) > 100
+    prefixes = {k.split(".")[0] for k in catalogue("en")}
+    python = [p for d in ("streamer", "common", "recorder", "capture", "motion") for p in (REPO / d).rglob("*.py")]
+    used |= {k for p in python for k in KEY_IN_PYTHON.findall(p.read_text(encoding="utf-8"))
+             if k.split(".")[0] in prefixes and k not in NOT_KEYS}
+    assert len(used) > 150
     assert sorted(used - set(catalogue("en"))) == []
 
 
