@@ -134,6 +134,7 @@ class RecorderStatus(EngineStatus, RetentionStatus, Stamped):
     segments_written: int
     frames_written: int
     last_error: str
+    last_error_code: NotRequired[str]   # the last error as a code the page says in its language (recerror.*)
     last_error_at: float | None
     recovered_files: list[SegmentEntry]
     recent_segments: list[SegmentEntry]

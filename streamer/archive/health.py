@@ -96,7 +96,8 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
             since = Term("health.r.none_yet") if age is None else Term.of("health.r.none_for", s=f"{age:.0f}")
             why = doc.get("waiting_for") or doc.get("last_error") if running and doc else ""
             if why:
-                failing("health.r.no_segment_why", cam=cam, since=since, state=state_word("recstate", state), why=why)
+                failing("health.r.no_segment_why", cam=cam, since=since, state=state_word("recstate", state),
+                        detail=why)
             else:
                 failing("health.r.no_segment", cam=cam, since=since, state=state_word("recstate", state))
         elif not running:

@@ -20,6 +20,13 @@
   // Why retention cannot keep its rule, by the recorder's code (its own words otherwise).
   const RETENTION = { floor: t("retention.floor_short"), window: t("retention.window_short"),
     locked: t("retention.locked_short") };
+  // The recorder's last error by its code: English keeps the recorder's words, Korean says it plainly.
+  const REC_ERRORS = {
+    failed: (detail) => t("recerror.failed", { detail }),
+    write: (detail) => t("recerror.write", { detail }),
+    short_segment: (detail) => t("recerror.short_segment", { detail }),
+    disk_absent: (detail) => t("recerror.disk_absent", { detail }),
+  };
   const ROLELESS = "anonymous";   // who a pause was made by when no account exists
 
   function renderStats(s, view, res) {
@@ -93,7 +100,12 @@
       card.append(el("p", {}, t("rec.file", { file: doc.current_file || "–" })));
       card.append(el("p", { class: "muted" },
         t("rec.counts", { segments: fmtNum(doc.segments_written), frames: fmtNum(doc.frames_dropped) })));
-      if (doc.last_error) card.append(el("p", { class: "err" }, t("rec.last_error", { error: doc.last_error })));
+      if (doc.last_error) {
+        const say = REC_ERRORS[doc.last_error_code];
+        const line = el("p", { class: "err" }, t("rec.last_error", { error: say ? say(doc.last_error) : doc.last_error }));
+        line.title = doc.last_error;   // the recorder's own words, for whoever fixes it
+        card.append(line);
+      }
     }
     if (explained(cam)) card.append(el("p", { class: "muted", "data-camera-state": cam.state }, explained(cam)));
     if (pause) card.append(el("p", { class: "pause-note muted", "data-pause": id }, pauseText(pause, now)));
