@@ -134,6 +134,16 @@ def test_the_switch_changes_the_language_and_remembers_it(system: SecureSystem, 
     assert page.evaluate("document.documentElement.lang") == "en"
     assert log.page_errors == [], log
     page.context.close()
+    # On a phone the switch fits beside the title, nothing of the header cut off.
+    phone, log = browser.page(390, 844, locale="ko-KR")
+    phone.goto(system.origin + "/")
+    for lang in ("ko", "en"):
+        box = phone.locator(f"[data-lang='{lang}']").bounding_box()
+        assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= 390, box
+    assert phone.evaluate("document.querySelector('.topbar').scrollWidth") <= 390
+    save_screenshot(phone, "language_ko_phone")
+    assert log.page_errors == [], log
+    phone.context.close()
 
 
 @pytest.mark.parametrize(("locale", "lang"), [("ko-KR", "ko"), ("en-US", "en")])

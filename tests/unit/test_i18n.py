@@ -218,3 +218,12 @@ def test_a_retention_fault_is_said_plainly_in_korean_and_in_the_recorders_words_
     said = "카메라 0: 오래된 녹화 정리 문제 (디스크가 보관하기로 한 시간만큼의 녹화를 담지 못합니다)"
     assert said in h["reasons_text"]
     assert h["retention"]["code"] == "window"
+
+
+def test_a_camera_name_cannot_break_out_of_the_page(tmp_path: Path) -> None:
+    (tmp_path / "sht.toml").write_text("[camera]\nnames = ['</script><b>x', 'A & \"B\"']\n")
+    html = render("index", "en", load({"SHT_CONFIG": str(tmp_path / "sht.toml")}))
+    assert "</script><b>x" not in html and "<b>x" not in html
+    assert ">&lt;/script&gt;&lt;b&gt;x</button>" in html and ">A &amp; &quot;B&quot;</button>" in html
+    block = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
+    assert block is not None and json.loads(block[1])["cameras"]["0"] == "</script><b>x"
