@@ -11,7 +11,8 @@
   const DAY_S = 86400;
   const HOUR_S = 3600;
 
-  const evs = { cam: null, date: null, list: [], sig: "", hour: 0 };
+  // sig: what was drawn last (null: nothing yet, so an empty day is drawn and says so).
+  const evs = { cam: null, date: null, list: [], sig: null, hour: 0 };
 
   function play(ev) {
     window.SHT.recordings.playEvent(ev);
@@ -66,7 +67,7 @@
 
   async function load(cam, date, hour) {
     if (date == null) return;
-    if (cam !== evs.cam || date !== evs.date) { evs.list = []; evs.sig = ""; }
+    if (cam !== evs.cam || date !== evs.date) { evs.list = []; evs.sig = null; }
     evs.cam = cam;
     evs.date = date;
     try {

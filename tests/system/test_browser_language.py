@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from common.archive.gaplog import GapLog
 from tests.support.browser import Browser, require_chromium, save_screenshot, wait_playing
 from tests.support.mp4_files import write_segment
 from tests.support.security_rig import SecureSystem
@@ -67,9 +68,10 @@ def foreign_words(page: Any, lang: str) -> list[tuple[str, str]]:
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
     with SecureSystem(tmp_path_factory.mktemp("language"), recorder__segment_seconds=2) as sysm:
         root = Path(sysm.env["SHT__RECORDER__ROOT"])
-        day = datetime(2026, 11, 20, 8, 0, 0)   # camera 1: a past day with a gap
+        day = datetime(2026, 11, 20, 8, 0, 0)   # camera 1: a past day with a gap the recorder explains
         for second in (0, 2, 30):
             write_segment(root, 1, day.replace(second=second), 2.0, width=640, height=360)
+        GapLog(sysm.run_dir, 1).add("recorder started", at=day.replace(second=20).timestamp())
         yield sysm.start(recorders=(0,))
 
 
@@ -93,6 +95,8 @@ def _recordings_filled(page: Any) -> None:
     page.select_option("#day-select", "261120")
     page.wait_for_function("() => document.querySelectorAll('#segments tbody button[data-play]').length === 3",
                            timeout=10000)
+    page.wait_for_selector("#tl-track .tl-gap[data-cause]")     # the gap's cause, in the page's language
+    page.wait_for_selector("#events-list p")                    # no motion that day, said so
 
 
 @pytest.mark.parametrize(("locale", "lang"), [("ko-KR", "ko"), ("en-US", "en")])
