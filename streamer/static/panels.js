@@ -27,7 +27,8 @@
     short_segment: (detail) => t("recerror.short_segment", { detail }),
     disk_absent: (detail) => t("recerror.disk_absent", { detail }),
   };
-  const ROLELESS = "anonymous";   // who a pause was made by when no account exists
+  const ROLELESS = "anonymous";
+  const LOOPBACK = ["127.0.0.1", "::1"];   // who a pause was made by when no account exists
 
   function renderStats(s, view, res) {
     const cams = s.cameras || {};
@@ -74,7 +75,8 @@
      (A viewer is not told who: "Recording paused at 14:02:05; ...".) */
   function pauseText(p, now) {
     const at = fmtDateTime(p.at, false);
-    const from = p.from || "?";
+    // The camera machine itself is named as such, not by its loopback address.
+    const from = LOOPBACK.includes(p.from) ? t("pause.this_machine") : p.from || "?";
     let text = !p.by ? t("pause.at", { at }) : p.by === ROLELESS ? t("pause.someone", { from, at })
       : t("pause.by", { by: p.by, from, at });
     if (p.until) {
