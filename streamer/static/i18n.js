@@ -21,10 +21,13 @@ window.SHT = window.SHT || {};
   const camName = (id) => (data.cameras && data.cameras[id]) || t("camera.default", { n: id });
 
   const two = (n) => String(n).padStart(2, "0");
+  /* A Date whose UTC fields are the cameras' wall clock at ``epochS`` (read them with getUTC*). */
+  const cameraClock = (epochS) => new Date((Number(epochS) + offsetS) * 1000);
+
   /* "2026-12-04 13:47:05" (or "13:47:05" without the date) in the cameras' time zone. */
   function fmtDateTime(epochS, withDate = true) {
     if (epochS == null || !isFinite(epochS)) return "–";
-    const d = new Date((Number(epochS) + offsetS) * 1000);
+    const d = cameraClock(epochS);
     const time = `${two(d.getUTCHours())}:${two(d.getUTCMinutes())}:${two(d.getUTCSeconds())}`;
     return withDate ? `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${time}` : time;
   }
@@ -47,5 +50,5 @@ window.SHT = window.SHT || {};
   }
 
   wireSwitch();
-  Object.assign(window.SHT, { lang: data.lang, t, camName, fmtDateTime, setUtcOffset });
+  Object.assign(window.SHT, { lang: data.lang, t, camName, fmtDateTime, cameraClock, setUtcOffset });
 })();

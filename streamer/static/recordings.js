@@ -150,7 +150,7 @@
       renderDays(d);
       if (newDay) {
         const last = d.segments[d.segments.length - 1];
-        rec.hour = last ? Math.floor(last.start_s / HOUR_S) : new Date().getHours();
+        rec.hour = last ? Math.floor(last.start_s / HOUR_S) : window.SHT.cameraClock(Date.now() / 1000).getUTCHours();
       }
       if (sig !== rec.sig) {
         rec.sig = sig;

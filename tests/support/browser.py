@@ -67,11 +67,13 @@ class Browser:
     browser: Any
     pages: list[tuple[Any, PageLog]] = field(default_factory=list)
 
-    def page(self, width: int = 1400, height: int = 1000, locale: str | None = None) -> tuple[Any, PageLog]:
+    def page(self, width: int = 1400, height: int = 1000, locale: str | None = None,
+             timezone: str | None = None) -> tuple[Any, PageLog]:
         """A tab ``width`` x ``height``; ``locale`` ("ko-KR") sets the browser's language and
-        so its ``Accept-Language``."""
+        so its ``Accept-Language``, ``timezone`` ("Asia/Seoul") the browser's clock zone."""
         context = self.browser.new_context(viewport={"width": width, "height": height},
-                                           **({"locale": locale} if locale else {}))
+                                           **({"locale": locale} if locale else {}),
+                                           **({"timezone_id": timezone} if timezone else {}))
         page = context.new_page()
         log = PageLog()
         page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)

@@ -5,6 +5,7 @@ on the page changes the language and remembers it."""
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
@@ -13,6 +14,7 @@ from typing import Any
 import pytest
 
 from common.archive.gaplog import GapLog
+from common.clock import local_text
 from tests.support.browser import Browser, require_chromium, save_screenshot, wait_playing
 from tests.support.mp4_files import write_segment
 from tests.support.security_rig import SecureSystem
@@ -169,5 +171,22 @@ def test_login_page_in_the_browsers_language(system: SecureSystem, browser: Brow
     page.wait_for_url(re.compile(r".*/$|.*/\?.*"))
     page.wait_for_selector("#account-user")
     assert foreign_words(page, lang) == []
+    assert log.page_errors == [], log
+    page.context.close()
+
+
+def test_times_are_the_cameras_whatever_the_browsers_zone(system: SecureSystem, browser: Browser) -> None:
+    """One form, the cameras' zone: a browser on another continent sees the camera's clock."""
+    page, log = browser.page(locale="ko-KR", timezone="Pacific/Kiritimati")   # UTC+14: never this machine's
+    page.goto(system.origin + "/")
+    moments = [0, 1_764_856_025, int(time.time())]
+    shown = page.evaluate("(ts) => ts.map((t) => window.SHT.fmtDateTime(t))", moments)
+    assert shown == [local_text(t) for t in moments]
+    own = page.evaluate("(t) => new Date(t * 1000).getHours()", moments[2])
+    assert own != int(local_text(moments[2])[11:13])     # (the browser's own clock is another)
+    page.wait_for_function("() => document.getElementById('foot').textContent.includes(':')", timeout=10000)
+    foot = page.text_content("#foot")
+    assert re.search(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$", foot), foot
+    assert foot[-8:-6] in {local_text(time.time() - 10)[11:13], local_text(time.time())[11:13]}, foot
     assert log.page_errors == [], log
     page.context.close()
