@@ -103,6 +103,13 @@ def test_messages_fill_their_parameters() -> None:
     assert text("xx", "camera.default", n=1) == "Camera 1"
 
 
+def _page_data(html: str) -> dict:
+    block = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
+    assert block is not None
+    data: dict = json.loads(block[1])
+    return data
+
+
 @pytest.mark.parametrize("lang", LANGUAGES)
 def test_pages_are_served_in_their_language(tmp_path: Path, lang: str) -> None:
     (tmp_path / "sht.toml").write_text("[camera]\nnames = ['Gate']\n")
@@ -111,9 +118,7 @@ def test_pages_are_served_in_their_language(tmp_path: Path, lang: str) -> None:
         html = render(name, lang, cfg)
         assert f'<html lang="{lang}">' in html and "{{" not in html
         assert f"<title>{text(lang, 'app.title' if name == 'index' else 'login.title')}</title>" in html
-        block = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
-        assert block is not None
-        data = json.loads(block[1])
+        data = _page_data(html)
         assert data["lang"] == lang and data["messages"] == catalogue(lang)
         assert data["cameras"] == {"0": "Gate", "1": text(lang, "camera.default", n=1)}
         assert isinstance(data["utc_offset_s"], int)
@@ -225,5 +230,4 @@ def test_a_camera_name_cannot_break_out_of_the_page(tmp_path: Path) -> None:
     html = render("index", "en", load({"SHT_CONFIG": str(tmp_path / "sht.toml")}))
     assert "</script><b>x" not in html and "<b>x" not in html
     assert ">&lt;/script&gt;&lt;b&gt;x</button>" in html and ">A &amp; &quot;B&quot;</button>" in html
-    block = re.search(r'<script type="application/json" id="page-data">(.*?)</script>', html, re.S)
-    assert block is not None and json.loads(block[1])["cameras"]["0"] == "</script><b>x"
+    assert _page_data(html)["cameras"]["0"] == "</script><b>x"
