@@ -177,6 +177,13 @@ def open_page(browser: Browser, url: str, width: int = 1400, height: int = 1000)
     return page, log
 
 
+def log_in(page: Any, user: str, password: str) -> None:
+    """Fill in and send the login form."""
+    page.fill("#login-user", user)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
+
+
 def wait_playing(page: Any, timeout_s: float = 20) -> None:
     page.wait_for_function("() => document.getElementById('stage').dataset.state === 'playing'"
                            " && document.getElementById('live-img').naturalWidth > 0", timeout=timeout_s * 1000)

@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.browser import Browser, assert_moving, require_chromium, save_screenshot, wait_playing
+from tests.support.browser import Browser, assert_moving, log_in, require_chromium, save_screenshot, wait_playing
 from tests.support.procs import wait_until
 from tests.support.security_rig import SecureSystem
 
@@ -20,12 +20,6 @@ require_chromium()
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SecureSystem]:
     with SecureSystem(tmp_path_factory.mktemp("login")) as sysm:
         yield sysm.start(recorders=(0,))
-
-
-def log_in(page, user: str, password: str) -> None:
-    page.fill("#login-user", user)
-    page.fill("#login-password", password)
-    page.click("#login-submit")
 
 
 def test_login_logout_and_roles(system: SecureSystem, browser: Browser, tmp_path: Path) -> None:
