@@ -99,4 +99,5 @@ async def session(request: Request) -> dict[str, Any]:
     accounts = guard.users.any()
     return {"accounts": accounts, "user": who.user, "role": who.role, "address": who.address,
             "can_control": who.role == "admin", "add_admin": None if accounts else ADD_ADMIN,
-            "only_this_machine": None if accounts or not guard.public else guard.public_refusal()}
+            "only_this_machine": None if accounts or not guard.public
+            else guard.public_refusal(language_of(request.headers))}
