@@ -69,7 +69,8 @@ def create_app(cfg: Config | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc)
-        return JSONResponse({"error": "internal error", "detail": type(exc).__name__}, status_code=500)
+        return JSONResponse({"code": "internal", "error": "internal error", "detail": type(exc).__name__},
+                            status_code=500)
 
     for router in (live.router, api.status_router, api.controls_router, params_router, auth.login_router,
                    archive.recordings_router, archive.events_router, archive.health_router, archive.export_router):
@@ -81,8 +82,8 @@ def create_app(cfg: Config | None = None) -> FastAPI:
 def _mount_page(app: FastAPI) -> None:
     """The page and its files, which live beside this module."""
     @app.get("/", include_in_schema=False)
-    async def index() -> Response:
-        return pages.page("index")
+    async def index(request: Request) -> Response:
+        return pages.page("index", request)
 
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
 

@@ -101,6 +101,7 @@ class GuardState:
     deleted_count: int = 0
     deleted_bytes: int = 0
     retention: str = "ok"        # "ok", or why the rule is not kept (health fails with it)
+    retention_code: str = "ok"   # the same as a code: ok | floor | window | locked
     undeletable: int = 0         # segments retention may not or cannot delete
     rule: str = ""               # which rule binds, in the owner's words
     kept: Kept | None = None     # what the archive holds (None before the first count)
@@ -224,7 +225,8 @@ class DiskGuard:
         return {"disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
                 "retention": self.limits.retention, "retention_deleted_count": g.deleted_count,
                 "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": deleted,
-                "retention_state": g.retention, "retention_undeletable": g.undeletable, "retention_rule": g.rule,
+                "retention_state": g.retention, "retention_code": g.retention_code,
+                "retention_undeletable": g.undeletable, "retention_rule": g.rule,
                 "retention_kept": None if g.kept is None else g.kept.doc()}
 
     def _retain(self, free: int, full: bool) -> int:
@@ -420,7 +422,7 @@ class DiskGuard:
             log.error("disk: %.2f GB free; retention: %s", free / GB, state)
         self._state_kind = kind
         with self._shown:
-            self.state.retention = state
+            self.state.retention, self.state.retention_code = state, kind
             if kept is not None:   # (the rule that binds now, with the figures of the last count)
                 self.state.rule = describe(kept, lim, self._binding, self._binding is None and self.index.any_gone())
 
@@ -437,7 +439,7 @@ class DiskGuard:
             if not self.state.retention.startswith(state.split(" for ")[0]):
                 log.error("disk: %.2f GB free; retention: %s", free / GB, state)
             with self._shown:
-                self.state.retention = state
+                self.state.retention, self.state.retention_code = state, "locked"
 
 
 def _before(key: WriteKey) -> WriteKey:

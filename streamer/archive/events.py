@@ -26,7 +26,9 @@ from common.archive.index import ArchiveIndex
 from common.config import Config
 from common.state.board import StatusBoard
 from streamer.archive.recordings import archive_of, list_segments, local_clock
-from streamer.params import ParamError, ParamValueError, not_found, parse_camera, parse_date
+from streamer.errors import error_response, not_found
+from streamer.language import language_of
+from streamer.params import ParamError, ParamValueError, parse_camera, parse_date
 
 router = APIRouter()
 LIVE_MAX_AGE_S = 3.0   # a motion status older than this means the motion process is not running
@@ -39,8 +41,8 @@ def _cfg(request: Request) -> Config:
     return cfg
 
 
-def _unavailable(exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=503, content={"error": "events unavailable", "reason": str(exc)})
+def _unavailable(exc: Exception, request: Request) -> JSONResponse:
+    return error_response(503, "events_unavailable", language_of(request.headers), reason=str(exc))
 
 
 def _day_range(day: str) -> tuple[float, float, datetime]:
@@ -110,8 +112,7 @@ def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segme
 
 def _parse_id(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not 0 < int(raw) < MAX_ID:
-        raise ParamValueError("id", raw, ["a positive whole number"],
-                              f"invalid event id {raw!r}: expected a positive number")
+        raise ParamValueError("id", raw, ["a positive whole number"], "bad_event_id")
     return int(raw)
 
 
@@ -122,7 +123,7 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
         cam = None if camera is None else parse_camera(cfg, camera)
         day = datetime.now().strftime("%y%m%d") if date is None else parse_date(date)
     except ParamError as exc:
-        return exc.response()
+        return exc.response(request)
     start, end, _ = _day_range(day)
     try:
         conn = store.connect(store.db_path(cfg.recordings_root))
@@ -133,7 +134,7 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
                 found = store.list_events(conn, cam, start, end)
             conn.close()
     except sqlite3.Error as exc:
-        return _unavailable(exc)
+        return _unavailable(exc, request)
     cache: Segments = {}
     index = archive_of(request)
     if found:
@@ -152,29 +153,30 @@ def events_live(request: Request) -> dict[str, Any]:
 
 def _lookup(request: Request, raw_id: str, read: Callable[[sqlite3.Connection, int], T | None],
             missing: str) -> T | JSONResponse:
-    """What ``read`` finds for event ``raw_id``, or the answer: 400 for a bad id, 404 with
-    ``missing`` (``{id}`` filled in) when there is nothing, 503 when the database fails."""
+    """What ``read`` finds for event ``raw_id``, or the answer: 400 for a bad id, 404 with the
+    reason ``missing`` when there is nothing, 503 when the database fails."""
     try:
         eid = _parse_id(raw_id)
     except ParamError as exc:
-        return exc.response()
+        return exc.response(request)
+    lang = language_of(request.headers)
     try:
         conn = store.connect(store.db_path(_cfg(request).recordings_root))
         if conn is None:
-            return not_found(f"no event {eid}")
+            return not_found("no_event", lang, id=eid)
         try:
             with conn:
                 found = read(conn, eid)
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        return _unavailable(exc)
-    return not_found(missing.format(id=eid)) if found is None else found
+        return _unavailable(exc, request)
+    return not_found(missing, lang, id=eid) if found is None else found
 
 
 @router.get("/api/events/{event_id}", response_model=None)
 def event(request: Request, event_id: str) -> dict[str, Any] | JSONResponse:
-    ev = _lookup(request, event_id, store.get_event, "no event {id}")
+    ev = _lookup(request, event_id, store.get_event, "no_event")
     if isinstance(ev, JSONResponse):
         return ev
     index = archive_of(request)
@@ -185,7 +187,7 @@ def event(request: Request, event_id: str) -> dict[str, Any] | JSONResponse:
 
 @router.get("/api/events/{event_id}/thumbnail.jpg", response_model=None)
 def thumbnail(request: Request, event_id: str) -> Response:
-    jpeg = _lookup(request, event_id, store.get_thumbnail, "event {id} has no thumbnail (unknown, or still open)")
+    jpeg = _lookup(request, event_id, store.get_thumbnail, "no_thumbnail")
     if isinstance(jpeg, JSONResponse):
         return jpeg
     return Response(jpeg, media_type="image/jpeg")   # private: the app's policy keeps it out of caches

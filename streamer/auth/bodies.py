@@ -15,13 +15,14 @@ from starlette.types import Message, Receive, Scope, Send
 
 from streamer.auth.login import MAX_BODY
 from streamer.auth.middleware import HttpMiddleware
+from streamer.errors import error_response
+from streamer.language import raw_language
 
 LIMITS = {"/login": MAX_BODY}    # bytes; every other path takes none
 
 
-def too_large(limit: int) -> JSONResponse:
-    error = f"request body too large: at most {limit} bytes here" if limit else "this request takes no body"
-    return JSONResponse({"error": error, "limit_bytes": limit}, status_code=413)
+def too_large(limit: int, lang: str) -> JSONResponse:
+    return error_response(413, "body_too_large" if limit else "no_body", lang, limit_bytes=limit)
 
 
 def declared(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
@@ -58,7 +59,7 @@ class BodyLimit(HttpMiddleware):
         limit = LIMITS.get(scope["path"], 0)
         body = None if length is not None and length > limit else await read_within(receive, limit)
         if body is None:
-            await too_large(limit)(scope, receive, send)
+            await too_large(limit, raw_language(scope.get("headers") or []))(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 

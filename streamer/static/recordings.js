@@ -4,7 +4,8 @@
 "use strict";
 
 (() => {
-  const { $, el, storage, fmtBytes, fmtNum, pad, fmtClock, fmtDay, fetchWithin, pressed } = window.SHT;
+  const { $, el, storage, fmtBytes, fmtNum, pad, fmtClock, fmtDay, fetchWithin, pressed, t, camName } = window.SHT;
+  const secs = (n, digits = 1) => (n != null ? t("unit.s", { n: fmtNum(n, digits) }) : "?");
   const DAY_S = 86400;
   const HOUR_S = 3600;
   const GAP_TOLERANCE_S = 1.5;  // file names have 1 s resolution
@@ -41,17 +42,18 @@
   function bar(cls, start, end, from, span, title) {
     const left = Math.max(from, Math.min(from + span, start));
     const right = Math.max(left, Math.min(from + span, end));
-    const node = el("div", { class: cls, title: `${title} ${fmtClock(start)} – ${fmtClock(end)}` });
+    const node = el("div", { class: cls, title: `${title}: ${fmtClock(start)} – ${fmtClock(end)}` });
     node.style.left = `${((left - from) / span) * 100}%`;
     node.style.width = `${((right - left) / span) * 100}%`;
     return node;
   }
 
-  // A gap names its cause where the recorder knew it (paused by whom, restarted, clock step...).
+  // A gap names its cause where the recorder knew it (paused by whom, restarted, clock step...),
+  // in the page's language where the server gives it one (cause_text).
   function gapBar(g, from, span) {
-    const why = g.cause ? ` (${g.cause})` : "";
+    const why = g.cause_text || g.cause;
     const node = bar(`tl-gap${g.cause ? " tl-gap-known" : ""}`, g.start_s, g.end_s, from, span,
-      `gap of ${fmtNum(g.duration_s, 1)} s${why}:`);
+      why ? t("recs.gap_why", { s: secs(g.duration_s), why }) : t("recs.gap", { s: secs(g.duration_s) }));
     if (g.cause) node.dataset.cause = g.cause;
     return node;
   }
@@ -60,14 +62,15 @@
 
   function renderDay(d) {
     // Recorded runs in blue; a hole between two segments in red, however short, so it shows.
-    const runs = runsOf(d.segments).map((r) => bar("tl-run", r.start, r.end, 0, DAY_S, "recorded"));
+    const runs = runsOf(d.segments).map((r) => bar("tl-run", r.start, r.end, 0, DAY_S, t("recs.recorded")));
     const gaps = (d.gaps || []).map((g) => gapBar(g, 0, DAY_S));
     $("tl-track").replaceChildren(...runs, ...gaps);
     const n = (d.gaps || []).length;
     $("day-summary").textContent = d.segments.length
-      ? `${fmtDay(d.date)}: ${d.segments.length} segments, ${fmtClock(Math.round(d.recorded_s || 0))} recorded, ` +
-        `${fmtBytes(d.total_bytes)}, ${n} gap${n === 1 ? "" : "s"}`
-      : `${fmtDay(d.date)}: no recordings`;
+      ? t("recs.summary", { day: fmtDay(d.date), segments: d.segments.length,
+        recorded: fmtClock(Math.round(d.recorded_s || 0)), size: fmtBytes(d.total_bytes),
+        gaps: n === 1 ? t("recs.gaps_one") : t("recs.gaps_many", { n }) })
+      : t("recs.empty_day", { day: fmtDay(d.date) });
   }
 
   function renderHour() {
@@ -100,18 +103,18 @@
     const rows = d.segments.slice().reverse().map((s) => {
       const tr = el("tr", { "data-file": s.file });
       if (rec.playing === s.url) tr.className = "playing";
-      const play = el("button", { type: "button", class: "btn small", "data-play": s.file }, "Play");
+      const play = el("button", { type: "button", class: "btn small", "data-play": s.file }, t("recs.play"));
       play.addEventListener("click", () => playSegment(s));
-      const dl = el("a", { class: "btn small", href: `${s.url}?download=1`, download: s.file }, "Download");
+      const dl = el("a", { class: "btn small", href: `${s.url}?download=1`, download: s.file }, t("recs.download"));
       const actions = el("td");
       actions.append(play, dl);
       tr.append(el("td", {}, fmtClock(s.start_s)),
-        el("td", {}, s.duration_s != null ? `${s.duration_s.toFixed(1)} s` : "?"),
+        el("td", {}, secs(s.duration_s)),
         el("td", {}, fmtBytes(s.size_bytes)), actions);
       return tr;
     });
     if (!rows.length) {
-      const td = el("td", { class: "muted" }, "No recordings for this camera and day.");
+      const td = el("td", { class: "muted" }, t("recs.none"));
       td.colSpan = 4;
       const tr = el("tr");
       tr.append(td);
@@ -139,7 +142,7 @@
     try {
       const r = await fetchWithin(q, {}, 15000);
       const d = await r.json();
-      if (!r.ok) throw new Error(d.error || `HTTP ${r.status}`);
+      if (!r.ok) throw new Error(d.error || t("common.http", { status: r.status }));
       const sig = `${d.camera}/${d.date}/${d.segments.length}/${d.total_bytes}`;
       const newDay = !rec.data || rec.data.date !== d.date || rec.data.camera !== d.camera;
       rec.data = d;
@@ -147,7 +150,7 @@
       renderDays(d);
       if (newDay) {
         const last = d.segments[d.segments.length - 1];
-        rec.hour = last ? Math.floor(last.start_s / HOUR_S) : new Date().getHours();
+        rec.hour = last ? Math.floor(last.start_s / HOUR_S) : window.SHT.cameraClock(Date.now() / 1000).getUTCHours();
       }
       if (sig !== rec.sig) {
         rec.sig = sig;
@@ -157,7 +160,7 @@
       }
       if (window.SHT.events) window.SHT.events.load(rec.cam, rec.date, rec.hour || 0);
     } catch (e) {
-      $("day-summary").textContent = `Recordings unavailable: ${e.message || e}`;
+      $("day-summary").textContent = t("recs.unavailable", { why: e.message || e });
     }
   }
 
@@ -170,9 +173,8 @@
     }
     const p = video.play();
     if (p && p.catch) p.catch(() => { /* playback refused until the user presses play */ });
-    $("playing-title").textContent = `Camera ${rec.cam}, ${fmtDay(rec.date)} ${fmtClock(s.start_s)}`;
-    $("playing-info").textContent =
-      `${s.file} · ${s.duration_s != null ? `${s.duration_s.toFixed(1)} s` : "?"} · ${fmtBytes(s.size_bytes)}`;
+    $("playing-title").textContent = `${camName(rec.cam)}, ${fmtDay(rec.date)} ${fmtClock(s.start_s)}`;
+    $("playing-info").textContent = `${s.file} · ${secs(s.duration_s)} · ${fmtBytes(s.size_bytes)}`;
     for (const tr of $("segments").tBodies[0].rows) tr.classList.toggle("playing", tr.dataset.file === s.file);
     rec.hour = Math.floor(s.start_s / HOUR_S);
     renderHour();
