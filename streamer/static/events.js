@@ -1,12 +1,13 @@
-/* Motion events in the recordings browser: markers on the day and hour bars, and a list
- * with thumbnails; a click plays the segment that holds the event, from its start.  An event
- * still going on says so (its picture follows its peak; it plays once its first segment is
- * written).  recordings.js calls load() after each refresh and renderHour() when the hour changes.
+/* Motion events in the recordings browser: marks on the motion strips under the day and hour
+ * bars (the camera on show), and one list of both cameras' events, newest first, each picture
+ * with the moving area outlined; a click plays the segment that holds the event, from its start.
+ * An event still going on says so (its picture follows its peak; it plays once its first segment
+ * is written).  recordings.js calls load() after each refresh and renderHour() when the hour changes.
  */
 "use strict";
 
 (() => {
-  const { $, el, fmtClock, fmtNum, fetchWithin, t } = window.SHT;
+  const { $, el, fmtClock, fmtNum, fetchWithin, t, camName } = window.SHT;
   const secs = (n) => t("unit.s", { n: fmtNum(n, 0) });
   const DAY_S = 86400;
   const HOUR_S = 3600;
@@ -32,29 +33,46 @@
     return node;
   }
 
+  const shownCamera = () => evs.list.filter((ev) => String(ev.camera) === evs.cam);
+
   function renderDay() {
-    $("tl-marks").replaceChildren(...evs.list.map((ev) => marker(ev, 0, DAY_S)));
+    $("tl-marks").replaceChildren(...shownCamera().map((ev) => marker(ev, 0, DAY_S)));
   }
 
   function renderHour(hour) {
     if (hour != null) evs.hour = hour;
     const from = evs.hour * HOUR_S;
-    const inHour = evs.list.filter((ev) => ev.start_s < from + HOUR_S && ev.end_s >= from);
+    const inHour = shownCamera().filter((ev) => ev.start_s < from + HOUR_S && ev.end_s >= from);
     $("hour-marks").replaceChildren(...inHour.map((ev) => marker(ev, from, HOUR_S)));
+  }
+
+  /* The thumbnail with the moving area (bbox_percent: x, y, width, height in % of the picture)
+   * outlined by a box laid over it: the picture itself is left as stored. */
+  function picture(ev) {
+    const box = el("span", { class: "ev-pic" });
+    box.append(el("img", { src: ev.thumbnail, alt: "", loading: "lazy", width: 160, height: 120 }));
+    const b = ev.bbox_percent;
+    if (b && b.length === 4) {
+      const outline = el("i", { class: "ev-box" });
+      [outline.style.left, outline.style.top, outline.style.width, outline.style.height] = b.map((v) => `${v}%`);
+      box.append(outline);
+    }
+    return box;
   }
 
   function renderList() {
     const items = evs.list.map((ev) => {
       const kind = ev.video_deleted ? " gone" : ev.ongoing ? " ongoing" : "";
       const card = el("button", { type: "button", class: `ev-card${kind}`, "data-event": String(ev.id) });
-      const pic = ev.thumbnail ? el("img", { src: ev.thumbnail, alt: "", loading: "lazy", width: 160, height: 120 })
+      const pic = ev.thumbnail ? picture(ev)
         : el("div", { class: "ev-nopic" }, ev.ongoing ? t("events.in_progress") : t("events.no_picture"));
       const dur = secs(ev.duration_s);
       const what = ev.video_deleted ? t("events.video_deleted") : ev.ongoing ? t("events.so_far", { duration: dur })
         : ev.play ? dur : t("events.not_recorded");
       const when = el("span", { class: "ev-time" }, fmtClock(Math.floor(ev.start_s)));
-      if (ev.ongoing) when.append(" ", el("span", { class: "ev-live" }, t("events.ongoing")));
-      card.append(pic, when, el("span", { class: "muted" }, `${what} · ${fmtNum(ev.peak_area_percent, 1)}%`));
+      if (ev.ongoing) when.append(" ", el("span", { class: "ev-live" }, t("events.in_progress")));
+      card.append(pic, el("span", { class: "ev-cam" }, camName(ev.camera)), when,
+        el("span", { class: "muted" }, `${what} · ${fmtNum(ev.peak_area_percent, 1)}%`));
       card.disabled = !ev.play || ev.video_deleted;
       if (ev.ongoing && !ev.play) card.title = t("events.plays_later");
       card.addEventListener("click", () => play(ev));
@@ -67,15 +85,17 @@
 
   async function load(cam, date, hour) {
     if (date == null) return;
-    if (cam !== evs.cam || date !== evs.date) { evs.list = []; evs.sig = null; }
+    if (date !== evs.date) { evs.list = []; evs.sig = null; }
+    if (cam !== evs.cam) evs.sig = null;   // the same list, other marks
     evs.cam = cam;
     evs.date = date;
     try {
-      const r = await fetchWithin(`/api/events?camera=${encodeURIComponent(cam)}&date=${encodeURIComponent(date)}`, {}, 10000);
+      // Both cameras' events (no camera asked): one list, newest first.
+      const r = await fetchWithin(`/api/events?date=${encodeURIComponent(date)}`, {}, 10000);
       const d = await r.json();
       if (!r.ok) throw new Error(d.error || t("common.http", { status: r.status }));
       if (cam !== evs.cam || date !== evs.date) return;  // the user moved on meanwhile
-      const sig = d.events.map((e) => `${e.id}:${e.end_s}:${e.ongoing}:${e.thumbnail}:${e.video_deleted}:`
+      const sig = d.events.map((e) => `${e.id}:${e.camera}:${e.end_s}:${e.ongoing}:${e.thumbnail}:${e.video_deleted}:`
         + `${e.play ? e.play.file : ""}`).join(",");
       if (sig === evs.sig) return;
       evs.sig = sig;
