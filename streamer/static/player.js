@@ -104,12 +104,17 @@
     start(list, seg, offset, t("recs.nothing_at", { time: fmtClock(when), next: fmtClock(seg.start_s + offset) }));
   }
 
+  /* From the end of the file on screen to the next one, over a hole if there is one. */
+  function goOn(next) {
+    const hole = holeBetween(state.seg, next);
+    start(state.list, next, 0, hole ? skipped(hole) : "");
+  }
+
   function onEnded(ev) {
     if (ev.target !== shown() || !state.seg) return;
     const next = following(state.seg);
-    if (!next) { $("playing-note").textContent = t("recs.day_end"); return; }
-    const hole = holeBetween(state.seg, next);
-    start(state.list, next, 0, hole ? skipped(hole) : "");
+    if (next) goOn(next);
+    else $("playing-note").textContent = t("recs.day_end");
   }
 
   for (const v of [shown(), spare()]) {
@@ -120,12 +125,14 @@
   window.SHT.player = {
     start,
     at,
-    /* A newer listing of the day being played (a file was added): the next file follows it. */
+    /* A newer listing of the day being played (a file was added): the next file follows it,
+     * and a player that had come to the end of the day goes on with it. */
     update(list) {
-      if (state.list && list.cam === state.list.cam && list.date === state.list.date) {
-        state.list = list;
-        preloadNext();
-      }
+      if (!state.list || list.cam !== state.list.cam || list.date !== state.list.date) return;
+      state.list = list;
+      const next = shown().ended && following(state.seg);
+      if (next) goOn(next);
+      else preloadNext();
     },
     /* What plays: {cam, date, seg, when} (when: seconds of the day), or null. */
     current() {

@@ -4,7 +4,8 @@ its own so a gap under an event stays visible, and one list holds both cameras' 
 
 The archive is made beforehand: camera 0 ("Door") has 10:00:00-10:00:12 in three 4 s files, an
 18 s gap, then 10:00:30-10:00:38; camera 1 ("Till") 10:00:00-10:00:12.  Three motion events,
-one of camera 0 spanning the gap.  No recorder runs, so the archive stays as made.
+one of camera 0 spanning the gap.  No recorder runs: the archive stays as made, but for the one
+file the first test adds as a recorder would.
 """
 from __future__ import annotations
 
@@ -105,6 +106,11 @@ def test_the_player_plays_on_across_files_and_skips_the_gap_saying_so(system: Pl
     assert page.text_content("#playing-note") == ""   # back to back: nothing to say
     page.wait_for_function("() => document.getElementById('playing-note').textContent.includes('End of')",
                            timeout=30000)
+    # A file added to the day (as the recorder does every segment): the player goes on with it.
+    write_segment(system.root, 0, DAY + timedelta(seconds=38), 4.0, fps=10)
+    page.click("#btn-refresh")
+    page.wait_for_function("(f) => document.getElementById('player').dataset.file === f", arg=file_of(0, 38),
+                           timeout=20000)
     assert log.console_errors == [] and log.page_errors == [], log
     page.context.close()
 
@@ -115,13 +121,13 @@ def test_the_bars_are_sliders_the_keyboard_plays_any_time_across_files(system: P
     for bar in ("#timeline", "#hourline"):
         assert page.get_attribute(bar, "role") == "slider" and page.get_attribute(bar, "tabindex") == "0"
         assert page.get_attribute(bar, "aria-label")
+    last = page.get_attribute("#segments tbody tr:first-child", "data-file")   # newest first
     page.focus("#hourline")
     page.keyboard.press("End")      # the day's last file
-    page.wait_for_function("(f) => document.getElementById('player').dataset.file === f", arg=file_of(0, 34),
-                           timeout=15000)
+    page.wait_for_function("(f) => document.getElementById('player').dataset.file === f", arg=last, timeout=15000)
     assert page.get_attribute("#hourline", "aria-valuetext").startswith("10:00:3")
     page.evaluate("window.SHT.player.pause()")
-    page.keyboard.press("ArrowLeft")   # 10 s back: into the gap, so the last second before it
+    page.keyboard.press("ArrowLeft")   # 10 s back (from 10:00:34 or :38): into the gap, so the second before it
     page.wait_for_function("(f) => document.getElementById('player').dataset.file === f", arg=file_of(0, 8),
                            timeout=15000)
     note = page.text_content("#playing-note")
