@@ -200,3 +200,21 @@ def test_one_list_holds_both_cameras_events_newest_first_with_the_moving_area_ou
     assert page.text_content("#playing-title").startswith("Till,")
     assert log.console_errors == [] and log.page_errors == [], log
     page.context.close()
+
+
+def test_on_a_phone_the_segments_list_and_the_events_fit_the_screen(system: PlayerSystem, browser: Browser) -> None:
+    page, log = browser.page(390, 844)
+    page.goto(system.url(path="/#recordings"))
+    page.click("#btn-rcam0")
+    page.wait_for_selector(f'#segments tr[data-file="{file_of(0, 0)}"]', timeout=20000)
+    page.wait_for_selector("#events-list .ev-card", timeout=20000)
+    # Each button, card and the player inside its panel (a scrolling box would hide what is past its edge).
+    cut = page.evaluate("""() => [...document.querySelectorAll('#segments .btn, #events-list .ev-card, #player')]
+        .filter((e) => { const r = e.getBoundingClientRect(), p = e.closest('.panel').getBoundingClientRect();
+                         return r.left < p.left || r.right > p.right; })
+        .map((e) => e.textContent || e.id)""")
+    assert cut == [], cut
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390
+    save_screenshot(page, "recordings_phone")
+    assert log.console_errors == [] and log.page_errors == [], log
+    page.context.close()
