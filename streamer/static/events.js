@@ -108,5 +108,8 @@
     }
   }
 
-  window.SHT.events = { load, renderHour };
+  /* Whether the camera on show had motion at ``when`` (seconds of the day). */
+  const movingAt = (when) => shownCamera().some((ev) => ev.start_s <= when && when <= ev.end_s);
+
+  window.SHT.events = { load, renderHour, movingAt };
 })();

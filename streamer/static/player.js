@@ -72,16 +72,19 @@
     v.addEventListener("loadedmetadata", () => { if (v.dataset.file === file) v.currentTime = offset; }, { once: true });
   }
 
-  /* Play file ``seg`` of day ``list`` from ``offset`` seconds, saying ``note`` under the player. */
-  function start(list, seg, offset = 0, note = "") {
+  /* Play file ``seg`` of day ``list`` from ``offset`` seconds, saying ``note`` under the player
+   * (or, with ``run`` false, show it there, paused). */
+  function start(list, seg, offset = 0, note = "", run = true) {
     state.list = list;
     state.seg = seg;
     if (holds(spare(), seg)) swap();
     else if (!holds(shown(), seg)) load(shown(), seg);
     const v = shown();
     seekIn(v, offset);
-    const p = v.play();
-    if (p && p.catch) p.catch(() => { /* playback refused until the user presses play */ });
+    if (run) {
+      const p = v.play();
+      if (p && p.catch) p.catch(() => { /* playback refused until the user presses play */ });
+    } else v.pause();
     $("playing-title").textContent = `${camName(list.cam)}, ${fmtDay(list.date)} ${fmtClock(seg.start_s)}`;
     $("playing-info").textContent = `${seg.file} · ${secs(seg.duration_s)} · ${fmtBytes(seg.size_bytes)}`;
     $("playing-note").textContent = note;
@@ -92,16 +95,16 @@
 
   /* Play day ``list`` at ``when`` (seconds of the day); in a hole, the next file from its
    * start, or with ``back`` the last second of the file before. */
-  function at(list, when, back = false) {
+  function at(list, when, back = false, run = true) {
     const segs = list.segments;
     if (!segs.length) return;
     const inside = segs.find((s) => when >= s.start_s && when < endOf(s));
-    if (inside) { start(list, inside, when - inside.start_s); return; }
+    if (inside) { start(list, inside, when - inside.start_s, "", run); return; }
     const after = segs.find((s) => s.start_s > when);
     const before = segs.filter((s) => endOf(s) <= when).pop();
     const seg = (back && before) || after || before;
     const offset = seg === after ? 0 : Math.max(0, (seg.duration_s || 0) - 1);
-    start(list, seg, offset, t("recs.nothing_at", { time: fmtClock(when), next: fmtClock(seg.start_s + offset) }));
+    start(list, seg, offset, t("recs.nothing_at", { time: fmtClock(when), next: fmtClock(seg.start_s + offset) }), run);
   }
 
   /* From the end of the file on screen to the next one, over a hole if there is one. */
@@ -142,5 +145,7 @@
     },
     listen(onMove, onSegment) { state.onMove = onMove; state.onSegment = onSegment; },
     pause() { shown().pause(); },
+    /* Paused by the user (not at the end of a file). */
+    paused() { return !!state.seg && shown().paused && !shown().ended; },
   };
 })();

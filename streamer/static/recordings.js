@@ -191,13 +191,16 @@
     }
   }
 
-  /* A bar as a slider: its value is the play position (seconds of the day), told as a time. */
+  /* A bar as a slider: its value is the play position (seconds of the day), told as a time,
+   * and whether there was motion then. */
   function sliderValue(line, from, span, when) {
     line.setAttribute("aria-valuemin", String(from));
     line.setAttribute("aria-valuemax", String(from + span));
     const inside = when != null && when >= from && when <= from + span;
     line.setAttribute("aria-valuenow", String(Math.round(inside ? when : from)));
-    line.setAttribute("aria-valuetext", inside ? fmtClock(when) : t("recs.pick"));
+    const moving = inside && window.SHT.events && window.SHT.events.movingAt(when);
+    line.setAttribute("aria-valuetext", !inside ? t("recs.pick")
+      : moving ? t("recs.time_motion", { time: fmtClock(when) }) : fmtClock(when));
   }
 
   function moveCursor() {
@@ -215,12 +218,13 @@
     hourCursor.style.left = `${((when - from) / HOUR_S) * 100}%`;
   }
 
-  function playAt(when, back = false) {
-    if (rec.data) player.at(dayList(rec.data), when, back);
+  function playAt(when, back = false, run = true) {
+    if (rec.data) player.at(dayList(rec.data), when, back, run);
   }
 
   /* Arrow keys step the play position, page keys step further, Home and End go to the day's
-   * first and last file; from nothing playing, a step starts at the bar's beginning. */
+   * first and last file; from nothing playing, a step starts at the bar's beginning.  A paused
+   * player stays paused, so that one can step through a scene. */
   function onSliderKey(ev, line) {
     const segs = rec.data ? rec.data.segments : [];
     if (!segs.length) return;
@@ -234,7 +238,7 @@
     else if (ev.key in moves) to = here + moves[ev.key];
     else return;
     ev.preventDefault();
-    playAt(Math.max(0, Math.min(DAY_S - 1, to)), to < here);
+    playAt(Math.max(0, Math.min(DAY_S - 1, to)), to < here, !(now && player.paused()));
   }
 
   function timeAt(ev, box, from, span) {

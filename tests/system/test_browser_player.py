@@ -9,6 +9,7 @@ file the first test adds as a recorder would.
 """
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -132,9 +133,10 @@ def test_the_bars_are_sliders_the_keyboard_plays_any_time_across_files(system: P
                            timeout=15000)
     note = page.text_content("#playing-note")
     assert note.startswith("Nothing recorded at 10:00:2") and note.endswith("playing from 10:00:11"), note
-    page.wait_for_function("() => document.getElementById('hourline').getAttribute('aria-valuetext')"
-                           ".startsWith('10:00:1')", timeout=10000)
-    page.evaluate("window.SHT.player.pause()")
+    # 10:00:11 is in camera 0's long event: the position says so.
+    page.wait_for_function("() => /^10:00:1[12], motion$/.test("
+                           "document.getElementById('hourline').getAttribute('aria-valuetext'))", timeout=10000)
+    assert page.evaluate("document.getElementById('player').paused")   # paused, it stays so
     page.keyboard.press("ArrowLeft")   # 10 s back again: the first file
     page.wait_for_function("(f) => document.getElementById('player').dataset.file === f", arg=file_of(0, 0),
                            timeout=15000)
@@ -216,5 +218,27 @@ def test_on_a_phone_the_segments_list_and_the_events_fit_the_screen(system: Play
     assert cut == [], cut
     assert page.evaluate("document.documentElement.scrollWidth") <= 390
     save_screenshot(page, "recordings_phone")
+    assert log.console_errors == [] and log.page_errors == [], log
+    page.context.close()
+
+
+def test_in_korean_the_player_says_where_it_plays_in_korean(system: PlayerSystem, browser: Browser) -> None:
+    page, log = browser.page(1400, 1000, locale="ko-KR")
+    page.goto(system.url(path="/#recordings"))
+    page.click("#btn-rcam0")
+    page.wait_for_selector(f'#segments tr[data-file="{file_of(0, 0)}"]', timeout=20000)
+    page.wait_for_selector("#events-list .ev-card", timeout=20000)
+    assert page.get_attribute("#hourline", "aria-label").startswith("한 시간")
+    page.focus("#hourline")
+    page.keyboard.press("End")
+    page.wait_for_function("() => document.getElementById('player').readyState >= 1", timeout=15000)
+    page.evaluate("window.SHT.player.pause()")
+    page.keyboard.press("ArrowLeft")
+    page.wait_for_function("(f) => document.getElementById('player').dataset.file === f", arg=file_of(0, 8),
+                           timeout=15000)
+    note = page.text_content("#playing-note")
+    assert re.fullmatch(r"10:00:2\d에는 녹화가 없어 10:00:11부터 재생합니다", note), note
+    page.wait_for_function("() => document.getElementById('hourline').getAttribute('aria-valuetext')"
+                           " === '10:00:11, 움직임'", timeout=10000)
     assert log.console_errors == [] and log.page_errors == [], log
     page.context.close()
