@@ -93,9 +93,9 @@
     const from = h * HOUR_S;
     const nodes = [];
     if (d) {
+      const now = playingHere();
       for (const s of d.segments) {
         if (!overlaps(s.start_s, endOf(s), from, HOUR_S)) continue;
-        const now = playingHere();
         const node = bar(`tl-seg${now && now.seg.file === s.file ? " playing" : ""}`, s.start_s, endOf(s), from, HOUR_S, s.file);
         node.dataset.file = s.file;
         nodes.push(node);
