@@ -1,5 +1,5 @@
 """Each program imports only what it uses: every module imported stays in memory for the
-program's whole life, in each of the tree's processes."""
+program's whole life."""
 from __future__ import annotations
 
 import json
@@ -15,6 +15,7 @@ NOT_IMPORTED = {
     "capture.__main__": (*WEB, "av", "ssl", "sqlite3"),
     "recorder.__main__": (*WEB, "ssl"),
     "motion.__main__": (*WEB, "av", "ssl", "urllib.request"),   # the HTTP client only with a webhook set
+    "streamer.app": ("av", "recorder"),                         # PyAV only once an export is made
 }
 
 
