@@ -22,7 +22,8 @@ from common.archive.events import EventStore, db_path
 from common.archive.index import ArchiveIndex
 from common.archive.mount import mount_problem
 from common.clock import Pacer
-from common.config import Config, load_or_exit
+from common.config import Config
+from common.process.startup import start_process
 from common.state.board import StatusBoard
 from common.state.documents import EventProgress, MotionCamera, MotionStatus
 from motion.camera import CameraWatch
@@ -141,8 +142,7 @@ class MotionService:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = load_or_exit()
+    cfg = start_process()
     stop: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
     signal.signal(signal.SIGINT, lambda *_: stop.append(1))

@@ -12,8 +12,8 @@ import sys
 import time
 
 from common.archive.mount import mount_problem
-from common.config import load_or_exit
 from common.process.priority import lower_priority
+from common.process.startup import start_process
 from common.state.board import StatusBoard
 from common.state.documents import OffsiteStatus
 from offsite.uploader import Uploader
@@ -24,8 +24,7 @@ DISK_WAIT_S = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = load_or_exit()
+    cfg = start_process()
     lower_priority(NICE, "offsite")
     stop: list[int] = []
     signal.signal(signal.SIGTERM, lambda *_: stop.append(1))

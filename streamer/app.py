@@ -7,7 +7,6 @@ made when its event loop starts and closed when it stops.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from common.config import Config, load_or_exit
 from common.process.logs import limit_repeats
-from common.process.memory import trim
+from common.process.memory import limit_arenas, trim
 from common.state.board import StatusBoard
 from common.state.controls import Controls
 from streamer import api, archive, auth, live, pages, server
@@ -27,8 +26,6 @@ from streamer.params import ParamError, param_error_handler, validation_error_ha
 from streamer.params import router as params_router
 
 log = logging.getLogger("streamer")
-
-M_ARENA_MAX = -8       # mallopt parameter number in glibc
 
 
 def create_app(cfg: Config | None = None) -> FastAPI:
@@ -89,12 +86,9 @@ def _mount_page(app: FastAPI) -> None:
 
 
 def _prepare_process() -> None:
-    """A worker process: glibc gives every thread its own heap arena, which the encoder
-    threads do not need; a spawned worker logs like the main process, repeats limited."""
-    try:
-        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
-    except (OSError, AttributeError):
-        pass  # not glibc
+    """A worker process: few heap arenas (common.process.memory); a spawned worker logs like
+    the main process, repeats limited."""
+    limit_arenas()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
     # A flood of bad requests must not rotate the log away (uvicorn's own lines included).

@@ -24,6 +24,9 @@ from typing import Any
 DB_NAME = "events.sqlite"
 MAX_EVENTS = 20_000
 BUSY_MS = 2000
+# Checkpointed at about this size and cut back to it: left alone, SQLite lets the log reach
+# 1000 pages (4 MB) and keeps the file at that size, room a small disk's recordings need.
+WAL_BYTES = 1 << 20
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -70,8 +73,11 @@ def connect(path: Path, create: bool = False, busy_ms: int = BUSY_MS) -> sqlite3
         Path(path).parent.mkdir(parents=True, exist_ok=True)
     conn = sqlite3.connect(str(path), timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
-    if create:
+    if create:   # the writer's connection: it checkpoints
         conn.execute("PRAGMA journal_mode = WAL")
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, WAL_BYTES // page)}")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_BYTES}")
         conn.executescript(_SCHEMA)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn

@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import ExitStack
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import APIRouter, Query, Request
@@ -39,13 +40,15 @@ from common.archive import segment_name
 from common.archive.index import ArchiveIndex, Recording
 from common.config import Config
 from common.state.board import StatusBoard
-from streamer.archive.join import Joined, Piece, Sink, join
 from streamer.archive.recordings import archive_of, holes
 from streamer.archive.slots import PER_ADDRESS, ExportSlots
 from streamer.auth import audit_action, identity
 from streamer.errors import error_response, not_found
 from streamer.language import language_of
 from streamer.params import LOCAL_TIME_SHAPE, ParamError, ParamValueError, cameras, local_time_text, parse_local_time
+
+if TYPE_CHECKING:   # imported where an export is made: the join brings PyAV and libav, about 5 MB
+    from streamer.archive.join import Joined
 
 router = APIRouter()
 log = logging.getLogger("streamer")
@@ -97,6 +100,7 @@ def comment(cfg: Config, camera: int, start: float, end: float, found: list[Reco
 
 def zipped(members: list[tuple[str, datetime, Iterator[bytes]]]) -> Generator[bytes, None, None]:
     """A ZIP of ``members`` (name, time, bytes) stored as they come, made as it is read."""
+    from streamer.archive.join import Sink
     sink = Sink()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, when, chunks in members:
@@ -197,6 +201,7 @@ def export(request: Request, camera: str | None = None, from_: str | None = Quer
     slot = ExportSlots(cfg.run_dir, cfg.streamer.max_exports).take(identity(request).address)
     if isinstance(slot, str):
         return _refused(slot, cfg, lang)
+    from streamer.archive.join import Joined, Piece, join
     joined = {cam: Joined() for cam in found}
     makers = [join([Piece(index.root / r.file, r.start) for r in recs], start, end,
                    comment(cfg, cam, start, end, recs), joined[cam]) for cam, recs in found.items()]
