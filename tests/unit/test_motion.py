@@ -260,6 +260,38 @@ def test_store_survives_reopen_closes_orphans_and_prunes(tmp_path: Path) -> None
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
+def test_an_events_picture_is_written_once_not_again_with_each_change_of_the_event(tmp_path: Path) -> None:
+    db = store.db_path(tmp_path)
+    s = store.EventStore(db)
+    picture = b"\xff\xd8" + bytes(range(256)) * 120   # 30 kB
+    eid = s.open_event(0, 1000.0, 5.0, 2.0, 1.5, (1, 2, 3, 4), 1000.0, picture)
+    wal = Path(f"{db}-wal")
+    before = wal.stat().st_size
+    for i in range(5):   # progress, the end, the segments: the row changes, the picture does not
+        s.touch(eid, 1001.0 + i, 6.0 + i, 2.0 + i, (1, 2, 3, 4 + i), 1001.0 + i)
+    s.close_event(eid, 1010.0, 15.0, "quiet", 1008.0, 13.0, 9.0, None, 1007.0, None)
+    s.set_segments(eid, ["cam0/261201/cam0_20261201_000000.mp4"])
+    # Seven commits of a small row and its pages: a few kB each, not the picture again each time.
+    assert wal.stat().st_size - before < 7 * 4 * store.PAGE_BYTES + len(picture) // 2
+    conn = store.connect(db)
+    assert store.get_thumbnail(conn, eid) == picture and store.get_event(conn, eid)["has_thumbnail"] is True
+    s.close_event(eid, 1010.0, 15.0, "quiet", 1008.0, 13.0, 9.0, None, 1007.0, b"\xff\xd8later")
+    assert store.get_thumbnail(conn, eid) == b"\xff\xd8later"
+    s.close()
+
+
+def test_a_picture_stored_in_the_row_by_an_earlier_version_is_still_served(tmp_path: Path) -> None:
+    db = store.db_path(tmp_path)
+    s = store.EventStore(db)
+    eid = s.open_event(0, 1000.0, 5.0, 2.0, 1.5, None, 1000.0)
+    s.conn.execute("DROP TABLE thumbnails")   # as an earlier version left the file
+    s.conn.execute("UPDATE events SET thumbnail = ? WHERE id = ?", (b"\xff\xd8old", eid))
+    s.close()
+    conn = store.connect(db)   # a reader (motion may be off): the file gets the new table
+    assert store.get_event(conn, eid)["has_thumbnail"] is True
+    assert store.get_thumbnail(conn, eid) == b"\xff\xd8old"
+
+
 def test_store_keeps_at_most_max_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(store, "MAX_EVENTS", 5)
     s = store.EventStore(store.db_path(tmp_path))
