@@ -528,11 +528,12 @@ class ArchiveIndex:
                 "duration = excluded.duration, size = excluded.size, written_ns = excluded.written_ns", rows))
         return self._use(write, False)
 
-    def remove(self, file: str) -> bool:
-        """The segment ``file`` was deleted; False when the row stays for now (the folder's next
-        refresh removes it)."""
+    def remove(self, *files: str) -> bool:
+        """The segments ``files`` were deleted: their rows go, in one transaction (consecutive
+        rows share their pages: a few removed together cost about what one does); False when
+        the rows stay for now (their folders' next refresh removes them)."""
         return self._use(lambda conn: self._write(
-            conn, lambda: conn.execute("DELETE FROM recordings WHERE file = ?", (file,))), False)
+            conn, lambda: conn.executemany("DELETE FROM recordings WHERE file = ?", [(f,) for f in files])), False)
 
     # -- reconciling with the disk -------------------------------------------------------------
     def refresh(self, camera: int | None = None, full: bool = False) -> None:
