@@ -59,7 +59,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote
 
 from common.archive import events as event_store
-from common.archive import segment_name
+from common.archive import pending, segment_name
 from common.archive.mp4_duration import mp4_duration
 from common.state.jsonfile import FileLock
 
@@ -254,6 +254,12 @@ def _damage(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
+def _day_order(rec: Recording) -> tuple[float, int, str]:
+    """A segment's place in a day's list (``_DAY_ORDER``)."""
+    parsed = segment_name.parse_rel_path(rec.file)
+    return rec.start, 0 if isinstance(parsed, str) else parsed.collision, rec.file
+
+
 def _record(row: tuple[Any, ...]) -> Recording:
     file, camera, start, duration, size, written_ns, held = row[:7]
     return Recording(file, camera, start, None if duration is None or duration < 0 else duration, size,
@@ -300,8 +306,9 @@ class ArchiveIndex:
         self._events_down_until = 0.0
         self._said = ""
         self._unlisted: OrderedDict[str, None] = OrderedDict()   # folders that could not be listed (said once)
-        # folder -> (mtime this process listed it at, the database's mark just after): one per day folder on disk
-        self._marks: dict[str, tuple[int, int | None]] = {}
+        # folder -> (mtime this process listed it at, the database's mark just after, the files it
+        # left to the recorder that showed them in memory): one per day folder on disk
+        self._marks: dict[str, tuple[int, int | None, frozenset[str]]] = {}
 
     # -- connections and rebuilds --------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -548,6 +555,7 @@ class ArchiveIndex:
             pattern = "%" if camera is None else f"{segment_name.camera_folder(camera)}/%"
             self._write(conn, lambda: conn.execute("UPDATE folders SET mtime_ns = -1 WHERE path LIKE ?", (pattern,)))
         listed = dict(conn.execute("SELECT path, mtime_ns FROM folders").fetchall())
+        waiting = {row[0] for row in pending.read(self.root)}   # a live recorder adds their rows itself
         known = {(cam, day) for cam, day in conn.execute("SELECT camera, day FROM days")}
         known |= {(segment_name.camera_of_folder(p.split("/")[0]), p.split("/")[1]) for p in listed}
         on_disk: set[tuple[int, str]] = set()
@@ -563,21 +571,26 @@ class ArchiveIndex:
                 rel = f"{segment_name.camera_folder(cam)}/{day}"
                 stored = listed.get(rel)
                 # Listed already when the database's mark says so, or this process listed it at
-                # this mtime and the mark has not moved since (a rebuild or a full refresh moves it).
-                if stored != mtime and self._marks.get(rel) != (mtime, stored):
-                    self._list_folder(conn, cam, day, stored)
+                # this mtime and the mark has not moved since (a rebuild or a full refresh moves it),
+                # and the files it left to their recorder are still that recorder's to add.
+                mark = self._marks.get(rel)
+                if stored != mtime and (mark is None or mark[:2] != (mtime, stored) or not mark[2] <= waiting):
+                    self._list_folder(conn, cam, day, stored, waiting)
         for cam, day in known - on_disk:
             if cam is not None and mine(cam):
-                self._list_folder(conn, cam, day, listed.get(f"{segment_name.camera_folder(cam)}/{day}"))
+                self._list_folder(conn, cam, day, listed.get(f"{segment_name.camera_folder(cam)}/{day}"), waiting)
         for rel in list(self._marks):
             cam = segment_name.camera_of_folder(rel.split("/")[0])
             if cam is not None and mine(cam) and (cam, rel.split("/")[1]) not in on_disk:
                 del self._marks[rel]   # gone: only folders on disk are remembered
 
-    def _list_folder(self, conn: sqlite3.Connection, camera: int, day: str, stored: int | None) -> None:
+    def _list_folder(self, conn: sqlite3.Connection, camera: int, day: str, stored: int | None,
+                     waiting: set[str]) -> None:
         """Rows for the files of one day folder, none for files gone; ``stored``: the folder's
-        mark in the database.  Writes only what changed: the mark goes with changed rows, when
-        there is none, and otherwise at most every ``MARK_NS`` (this process remembers it)."""
+        mark in the database; ``waiting``: files whose rows a live recorder adds itself.  Writes
+        only what changed: the mark goes with changed rows, when there is none, and otherwise at
+        most every ``MARK_NS`` (this process remembers it); never while files were left to their
+        recorder (another process lists the folder again should that recorder die)."""
         rel = f"{segment_name.camera_folder(camera)}/{day}"
         folder = self.root / rel
         try:
@@ -598,11 +611,14 @@ class ArchiveIndex:
             self._write(conn, lambda: conn.execute("DELETE FROM folders WHERE path = ?", (rel,)))
             return
         rows = {f for (f,) in conn.execute("SELECT file FROM recordings WHERE camera = ? AND day = ?", (camera, day))}
-        present, new = set(), []
+        present, new, left = set(), [], set()
         for entry in entries:
             file = f"{rel}/{entry.name}"
             if file in rows:
                 present.add(file)   # known: its name was checked when its row was made
+                continue
+            if file in waiting:
+                left.add(file)
                 continue
             name = segment_name.parse(entry.name)
             if name is None or name.camera != camera:
@@ -623,7 +639,8 @@ class ArchiveIndex:
         else:
             # A folder changed within RACY_NS may change again unseen: no mark, listed again next time.
             settled = abs(time.time_ns() - mtime) >= RACY_NS
-            stale = settled and (bool(new or gone) or stored is None or stored < 0 or abs(mtime - stored) >= MARK_NS)
+            stale = settled and not left and (bool(new or gone) or stored is None or stored < 0
+                                              or abs(mtime - stored) >= MARK_NS)
             mark = mtime if stale else stored
 
         def apply() -> None:
@@ -638,7 +655,7 @@ class ArchiveIndex:
         if (new or gone or stale) and not self._write(conn, apply):
             return   # busy: listed again at the next refresh
         if settled and mtime is not None:
-            self._marks[rel] = (mtime, mark)
+            self._marks[rel] = (mtime, mark, frozenset(left))
 
     # -- reads ---------------------------------------------------------------------------------
     @contextmanager
@@ -693,22 +710,68 @@ class ArchiveIndex:
                 self._trouble(f"archive index {self.path}: durations not kept: {exc}")
         return [_record(r) for r in rows]
 
+    # -- rows a recorder shows in memory before they are added ----------------------------------
+    # What lists segments for people (a day, the days, a stretch of time: the recordings page,
+    # the timeline, export, health, motion's look-up) merges them: a segment is listed as soon
+    # as it is finished.  Retention's questions do not: these rows are each camera's newest,
+    # inside its continuous window, and while they are left out the window reaches further back
+    # (it keeps more, never less) and the totals lag by a few segments.
+    def _waiting(self, conn: sqlite3.Connection, camera: int | None) -> list[Recording]:
+        """``camera``'s (None: every camera's) rows shown in memory (:mod:`common.archive.pending`)
+        that the index lacks yet."""
+        rows = [r for r in pending.read(self.root) if (camera is None or r[1] == camera)
+                and not isinstance(segment_name.parse_rel_path(r[0]), str)]
+        if not rows:
+            return []
+        files = [r[0] for r in rows]
+        marks = ",".join("?" * len(files))
+        added = {f for (f,) in conn.execute(f"SELECT file FROM recordings WHERE file IN ({marks})", files)}
+        held: set[str] | None = None
+        with self._events(conn) as attached:
+            if attached:
+                try:
+                    held = {f for (f,) in conn.execute(f"SELECT file FROM ev.event_segments WHERE file IN ({marks})",
+                                                       files)}
+                except sqlite3.DatabaseError as exc:
+                    self._events_down(exc)
+        return [Recording(file, cam, start, duration, size, written, None if held is None else file in held)
+                for file, cam, start, duration, size, written in rows if file not in added]
+
     def days(self, camera: int) -> list[tuple[str, int, int]]:
         """(day folder, segments, bytes) of every day with a segment of ``camera``, oldest first."""
-        return self._use(lambda conn: conn.execute(
-            "SELECT day, segments, bytes FROM days WHERE camera = ? AND segments > 0 ORDER BY day",
-            (camera,)).fetchall(), [])
+        def ask(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+            found: list[tuple[str, int, int]] = conn.execute(
+                "SELECT day, segments, bytes FROM days WHERE camera = ? AND segments > 0 ORDER BY day",
+                (camera,)).fetchall()
+            waiting = self._waiting(conn, camera)
+            if not waiting:
+                return found
+            totals = {day: (count, size) for day, count, size in found}
+            for rec in waiting:
+                count, size = totals.get(rec.day, (0, 0))
+                totals[rec.day] = (count + 1, size + rec.size)
+            return [(day, count, size) for day, (count, size) in sorted(totals.items())]
+        return self._use(ask, [])
+
+    def _listed(self, sql: str, args: tuple[Any, ...], camera: int,
+                fits: Callable[[Recording], bool]) -> list[Recording]:
+        """The rows of ``sql`` (in day order) with ``camera``'s waiting rows that ``fits`` keeps."""
+        def ask(conn: sqlite3.Connection) -> list[Recording]:
+            found = self._measured(conn, self._rows(conn, sql, args))
+            waiting = [rec for rec in self._waiting(conn, camera) if fits(rec)]
+            return sorted(found + waiting, key=_day_order) if waiting else found
+        return self._use(ask, [])
 
     def day(self, camera: int, day: str) -> list[Recording]:
         """The segments in one day folder of ``camera``, by start time."""
         sql = f"SELECT {_COLUMNS}, {{flag}} FROM recordings r WHERE r.camera = ? AND r.day = ? ORDER BY {_DAY_ORDER}"
-        return self._use(lambda conn: self._measured(conn, self._rows(conn, sql, (camera, day))), [])
+        return self._listed(sql, (camera, day), camera, lambda rec: rec.day == day)
 
     def starting(self, camera: int, since: float, until: float = 1e300) -> list[Recording]:
         """The segments of ``camera`` that start within [since, until], by start time."""
         sql = (f"SELECT {_COLUMNS}, {{flag}} FROM recordings r WHERE r.camera = ? AND r.start >= ? AND r.start <= ? "
                f"ORDER BY {_DAY_ORDER}")
-        return self._use(lambda conn: self._measured(conn, self._rows(conn, sql, (camera, since, until))), [])
+        return self._listed(sql, (camera, since, until), camera, lambda rec: since <= rec.start <= until)
 
     def ending_after(self, camera: int, since: float) -> list[Recording]:
         """The segments of ``camera`` that still run at or after ``since``, by start time."""
@@ -863,15 +926,30 @@ class ArchiveIndex:
         """(bytes, newest written_ns) of the segments written after ``since_ns``: what the
         recorders wrote (the index knows only our own files); since None: (0, the newest),
         and (0, None) while there is no segment."""
-        if since_ns is None:
-            return 0, self._use(lambda conn: conn.execute("SELECT max(written_ns) FROM recordings").fetchone()[0],
-                                None)
-        sql = "SELECT coalesce(sum(size), 0), coalesce(max(written_ns), ?) FROM recordings WHERE written_ns > ?"
-        row = self._use(lambda conn: conn.execute(sql, (since_ns, since_ns)).fetchone(), None)
-        return (0, since_ns) if row is None else (int(row[0]), int(row[1]))
+        sql = "SELECT coalesce(sum(size), 0), max(written_ns) FROM recordings WHERE written_ns > ?"
+
+        def ask(conn: sqlite3.Connection) -> tuple[int, int | None]:
+            size, newest = conn.execute(sql, (-(2**63) if since_ns is None else since_ns,)).fetchone()
+            # (the rows a recorder adds later are counted now, when they are new)
+            for rec in self._waiting(conn, None):
+                written_ns = round(rec.written * 1e9)
+                if since_ns is None or written_ns > since_ns:
+                    size += rec.size
+                    newest = written_ns if newest is None else max(newest, written_ns)
+            if since_ns is None:
+                return 0, newest
+            return int(size), since_ns if newest is None else int(newest)
+        return self._use(ask, (0, since_ns))
 
     def newest_end(self) -> float | None:
         """The capture time at which the newest segment in write order ended (None: no segment)."""
-        sql = "SELECT r.start + max(coalesce(r.duration, 0), 0) FROM recordings r ORDER BY r.written_ns DESC LIMIT 1"
-        row = self._use(lambda conn: conn.execute(sql).fetchone(), None)
-        return None if row is None else float(row[0])
+        sql = ("SELECT r.start + max(coalesce(r.duration, 0), 0), r.written_ns / 1e9 FROM recordings r "
+               "ORDER BY r.written_ns DESC LIMIT 1")
+
+        def ask(conn: sqlite3.Connection) -> float | None:
+            ends = [(rec.written, rec.start + max(rec.duration or 0.0, 0.0)) for rec in self._waiting(conn, None)]
+            row = conn.execute(sql).fetchone()
+            if row is not None:
+                ends.append((row[1], row[0]))
+            return float(max(ends)[1]) if ends else None
+        return self._use(ask, None)
