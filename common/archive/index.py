@@ -171,6 +171,11 @@ class Skip:
     folders: frozenset[str] = frozenset()
     files: frozenset[str] = frozenset()
 
+    def keeps(self, rec: Recording) -> bool:
+        """Is ``rec`` not left out?"""
+        return (rec.camera not in self.cameras and f"cam{rec.camera}/{rec.day}" not in self.folders
+                and rec.file not in self.files)
+
     def sql(self) -> tuple[str, dict[str, Any]]:
         """A condition on ``r`` (starting with AND, empty when nothing is left out) and its arguments."""
         parts, args = [], {}
@@ -711,11 +716,11 @@ class ArchiveIndex:
         return [_record(r) for r in rows]
 
     # -- rows a recorder shows in memory before they are added ----------------------------------
-    # What lists segments for people (a day, the days, a stretch of time: the recordings page,
-    # the timeline, export, health, motion's look-up) merges them: a segment is listed as soon
-    # as it is finished.  Retention's questions do not: these rows are each camera's newest,
-    # inside its continuous window, and while they are left out the window reaches further back
-    # (it keeps more, never less) and the totals lag by a few segments.
+    # Every question about what exists merges them: a segment is listed as soon as it is
+    # finished (the recordings page, the timeline, export, health, motion's look-up), and
+    # retention's windows, totals and rates count it.  The questions about the oldest segments
+    # (which to delete, which events are outside the windows) need not: these rows are each
+    # camera's newest, inside its continuous window.
     def _waiting(self, conn: sqlite3.Connection, camera: int | None) -> list[Recording]:
         """``camera``'s (None: every camera's) rows shown in memory (:mod:`common.archive.pending`)
         that the index lacks yet."""
@@ -821,13 +826,18 @@ class ArchiveIndex:
         """Bytes of every segment but those in the camera and day folders ``skip`` leaves out."""
         where, args = Skip(skip.cameras, skip.folders).sql()   # (the days summary is by folder)
         sql = f"SELECT coalesce(sum(r.bytes), 0) FROM days r WHERE 1{where}"
-        return int(self._use(lambda conn: conn.execute(sql, args).fetchone()[0], 0))
+
+        def ask(conn: sqlite3.Connection) -> int:
+            waiting = sum(rec.size for rec in self._waiting(conn, None) if skip.keeps(rec))
+            return int(conn.execute(sql, args).fetchone()[0]) + waiting
+        return self._use(ask, 0)
 
     def newest_written(self, camera: int) -> float:
         """Modification time of ``camera``'s newest segment (0 when none): write order goes on from it."""
-        found = self._use(lambda conn: conn.execute("SELECT max(written_ns) FROM recordings WHERE camera = ?",
-                                                    (camera,)).fetchone()[0], None)
-        return 0.0 if found is None else found / 1e9
+        def ask(conn: sqlite3.Connection) -> float:
+            found = conn.execute("SELECT max(written_ns) FROM recordings WHERE camera = ?", (camera,)).fetchone()[0]
+            return max([0.0 if found is None else found / 1e9] + [rec.written for rec in self._waiting(conn, camera)])
+        return self._use(ask, 0.0)
 
     # -- retention's questions -----------------------------------------------------------------
     # Each one is answered from an index (write order per camera, start per camera, the days
@@ -843,16 +853,30 @@ class ArchiveIndex:
         whole = f"SELECT min(r.written_ns), coalesce(sum({_RECORDED}), 0) FROM recordings r WHERE r.camera = :camera"
 
         def ask(conn: sqlite3.Connection) -> list[Window]:
+            waiting: dict[int, list[Recording]] = {}   # the newest of each camera: the window starts with them
+            for rec in sorted(self._waiting(conn, None), key=lambda rec: rec.written, reverse=True):
+                waiting.setdefault(rec.camera, []).append(rec)
             found = []
-            for (camera,) in conn.execute("SELECT DISTINCT camera FROM days").fetchall():
+            for camera in sorted({c for (c,) in conn.execute("SELECT DISTINCT camera FROM days")} | set(waiting)):
                 if keep_s <= 0:
                     found.append(Window(camera, NEVER_NS, 0.0))
                     continue
-                row = conn.execute(reached, {**args, "camera": camera}).fetchone()
+                acc, oldest = 0.0, None
+                for rec in waiting.get(camera, []):
+                    acc += nominal_s if rec.duration is None else max(rec.duration, 0.0)
+                    oldest = round(rec.written * 1e9)
+                    if acc >= keep_s:
+                        break
+                if oldest is not None and acc >= keep_s:
+                    found.append(Window(camera, oldest, acc))
+                    continue
+                row = conn.execute(reached, {**args, "keep": keep_s - acc, "camera": camera}).fetchone()
                 if row is None:   # less than keep_s recorded: all of it
                     row = conn.execute(whole, {**args, "camera": camera}).fetchone()
                 if row is not None and row[0] is not None:
-                    found.append(Window(camera, row[0], row[1]))
+                    found.append(Window(camera, row[0], row[1] + acc))
+                elif oldest is not None:
+                    found.append(Window(camera, oldest, acc))
             return found
         return self._use(ask, [])
 
@@ -910,7 +934,12 @@ class ArchiveIndex:
         sql = (f"SELECT coalesce(sum({_RECORDED}), 0) FROM recordings r WHERE r.camera = :camera "
                "AND r.written_ns > coalesce((SELECT g.written_ns FROM gone g WHERE g.camera = :camera), -1)")
         args = {"camera": camera, "nominal": nominal_s}
-        return float(self._use(lambda conn: conn.execute(sql, args).fetchone()[0], 0.0))
+
+        def ask(conn: sqlite3.Connection) -> float:
+            waiting = sum(nominal_s if rec.duration is None else max(rec.duration, 0.0)
+                          for rec in self._waiting(conn, camera))
+            return float(conn.execute(sql, args).fetchone()[0]) + waiting
+        return self._use(ask, 0.0)
 
     def first_start_since(self, camera: int, since_ns: int) -> float | None:
         """The earliest start among ``camera``'s segments written at or after ``since_ns``: a

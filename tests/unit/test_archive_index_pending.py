@@ -56,6 +56,10 @@ def test_rows_wait_to_be_added_together_and_are_listed_meanwhile(tmp_path: Path)
         assert reader.days(0) == [("261126", 3, 10 + 100 + 101)]
         assert [r.file for r in reader.starting(0, starts[1].timestamp())] == [rel(root, paths[1])]
         assert reader.newest_end() == starts[1].timestamp() + 30.25
+        # Retention counts them: the newest 45 s are the two waiting rows; the bytes are all three.
+        [window] = reader.windows(45.0, 30.0)
+        assert window.recorded_s == 60.0 and window.since_ns == round(paths[0].stat().st_mtime * 1e9)
+        assert reader.total_bytes() == 10 + 100 + 101 and reader.continuous(0, 30.0) >= 60.0
         paths.append(make(root, 0, starts[2], 102))
         _finish(indexer, root, paths[2], starts[2])           # the third: the batch is full
         wait_until(lambda: len(_stored(root)) == 4, 5.0, interval=0.02)
