@@ -53,7 +53,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
@@ -257,6 +257,11 @@ def duration_of(path: Path) -> float:
 def _damage(exc: sqlite3.Error) -> bool:
     """Does the error say the file is damaged (not a bug, not a lock)?"""
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
+
+
+def _recorded(rec: Recording, nominal_s: float) -> float:
+    """A row's recorded seconds, as ``_RECORDED`` counts them."""
+    return nominal_s if rec.duration is None else max(rec.duration, 0.0)
 
 
 def _day_order(rec: Recording) -> tuple[float, int, str]:
@@ -720,52 +725,74 @@ class ArchiveIndex:
     # finished (the recordings page, the timeline, export, health, motion's look-up), and
     # retention's windows, totals and rates count it.  The questions about the oldest segments
     # (which to delete, which events are outside the windows) need not: these rows are each
-    # camera's newest, inside its continuous window.
-    def _waiting(self, conn: sqlite3.Connection, camera: int | None) -> list[Recording]:
-        """``camera``'s (None: every camera's) rows shown in memory (:mod:`common.archive.pending`)
-        that the index lacks yet."""
-        rows = [r for r in pending.read(self.root) if (camera is None or r[1] == camera)
-                and not isinstance(segment_name.parse_rel_path(r[0]), str)]
-        if not rows:
-            return []
-        files = [r[0] for r in rows]
-        marks = ",".join("?" * len(files))
-        added = {f for (f,) in conn.execute(f"SELECT file FROM recordings WHERE file IN ({marks})", files)}
-        held: set[str] | None = None
-        with self._events(conn) as attached:
-            if attached:
-                try:
-                    held = {f for (f,) in conn.execute(f"SELECT file FROM ev.event_segments WHERE file IN ({marks})",
-                                                       files)}
-                except sqlite3.DatabaseError as exc:
-                    self._events_down(exc)
-        return [Recording(file, cam, start, duration, size, written, None if held is None else file in held)
-                for file, cam, start, duration, size, written in rows if file not in added]
+    # camera's newest, inside its continuous window.  A recorder adds a row before it takes
+    # it out of memory, so memory is read first, then the database: a row is found in one or
+    # the other, and counted once.
+    def _shown(self, camera: int | None) -> list[Recording]:
+        """``camera``'s (None: every camera's) rows shown in memory (:mod:`common.archive.pending`)."""
+        return [Recording(file, cam, start, duration, size, written)
+                for file, cam, start, duration, size, written in pending.read(self.root)
+                if (camera is None or cam == camera) and not isinstance(segment_name.parse_rel_path(file), str)]
+
+    def _counted(self, camera: int | None, count: Callable[[sqlite3.Connection, list[Recording]], T],
+                 default: T) -> T:
+        """``count`` of one snapshot of the database and ``camera``'s rows in memory it lacks."""
+        shown = self._shown(camera)
+
+        def ask(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN")   # (deferred: a read, one snapshot for every query in it)
+            try:
+                files = [rec.file for rec in shown]
+                sql = f"SELECT file FROM recordings WHERE file IN ({','.join('?' * len(files))})"
+                added = {f for (f,) in conn.execute(sql, files)} if files else set()
+                return count(conn, [rec for rec in shown if rec.file not in added])
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+        return self._use(ask, default)
 
     def days(self, camera: int) -> list[tuple[str, int, int]]:
         """(day folder, segments, bytes) of every day with a segment of ``camera``, oldest first."""
-        def ask(conn: sqlite3.Connection) -> list[tuple[str, int, int]]:
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> list[tuple[str, int, int]]:
             found: list[tuple[str, int, int]] = conn.execute(
                 "SELECT day, segments, bytes FROM days WHERE camera = ? AND segments > 0 ORDER BY day",
                 (camera,)).fetchall()
-            waiting = self._waiting(conn, camera)
             if not waiting:
                 return found
-            totals = {day: (count, size) for day, count, size in found}
+            totals = {day: (segments, size) for day, segments, size in found}
             for rec in waiting:
-                count, size = totals.get(rec.day, (0, 0))
-                totals[rec.day] = (count + 1, size + rec.size)
-            return [(day, count, size) for day, (count, size) in sorted(totals.items())]
-        return self._use(ask, [])
+                segments, size = totals.get(rec.day, (0, 0))
+                totals[rec.day] = (segments + 1, size + rec.size)
+            return [(day, segments, size) for day, (segments, size) in sorted(totals.items())]
+        return self._counted(camera, count, [])
 
     def _listed(self, sql: str, args: tuple[Any, ...], camera: int,
                 fits: Callable[[Recording], bool]) -> list[Recording]:
-        """The rows of ``sql`` (in day order) with ``camera``'s waiting rows that ``fits`` keeps."""
+        """The rows of ``sql`` (in day order, those of ``camera`` that ``fits`` keeps) with the
+        ones in memory it lacks."""
+        shown = [rec for rec in self._shown(camera) if fits(rec)]
+
         def ask(conn: sqlite3.Connection) -> list[Recording]:
             found = self._measured(conn, self._rows(conn, sql, args))
-            waiting = [rec for rec in self._waiting(conn, camera) if fits(rec)]
-            return sorted(found + waiting, key=_day_order) if waiting else found
+            listed = {rec.file for rec in found}
+            waiting = [rec for rec in shown if rec.file not in listed]
+            if not waiting:
+                return found
+            held = self._held(conn, [rec.file for rec in waiting])
+            return sorted(found + [replace(rec, event=None if held is None else rec.file in held) for rec in waiting],
+                          key=_day_order)
         return self._use(ask, [])
+
+    def _held(self, conn: sqlite3.Connection, files: list[str]) -> set[str] | None:
+        """Which of ``files`` hold a motion event (None: unknown now)."""
+        with self._events(conn) as attached:
+            if attached:
+                try:
+                    return {f for (f,) in conn.execute(
+                        f"SELECT file FROM ev.event_segments WHERE file IN ({','.join('?' * len(files))})", files)}
+                except sqlite3.DatabaseError as exc:
+                    self._events_down(exc)
+        return None
 
     def day(self, camera: int, day: str) -> list[Recording]:
         """The segments in one day folder of ``camera``, by start time."""
@@ -827,17 +854,16 @@ class ArchiveIndex:
         where, args = Skip(skip.cameras, skip.folders).sql()   # (the days summary is by folder)
         sql = f"SELECT coalesce(sum(r.bytes), 0) FROM days r WHERE 1{where}"
 
-        def ask(conn: sqlite3.Connection) -> int:
-            waiting = sum(rec.size for rec in self._waiting(conn, None) if skip.keeps(rec))
-            return int(conn.execute(sql, args).fetchone()[0]) + waiting
-        return self._use(ask, 0)
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> int:
+            return int(conn.execute(sql, args).fetchone()[0]) + sum(rec.size for rec in waiting if skip.keeps(rec))
+        return self._counted(None, count, 0)
 
     def newest_written(self, camera: int) -> float:
         """Modification time of ``camera``'s newest segment (0 when none): write order goes on from it."""
-        def ask(conn: sqlite3.Connection) -> float:
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> float:
             found = conn.execute("SELECT max(written_ns) FROM recordings WHERE camera = ?", (camera,)).fetchone()[0]
-            return max([0.0 if found is None else found / 1e9] + [rec.written for rec in self._waiting(conn, camera)])
-        return self._use(ask, 0.0)
+            return max([0.0 if found is None else found / 1e9] + [rec.written for rec in waiting])
+        return self._counted(camera, count, 0.0)
 
     # -- retention's questions -----------------------------------------------------------------
     # Each one is answered from an index (write order per camera, start per camera, the days
@@ -852,9 +878,9 @@ class ArchiveIndex:
         reached = f"SELECT written_ns, acc FROM ({newest_first}) WHERE acc >= :keep LIMIT 1"
         whole = f"SELECT min(r.written_ns), coalesce(sum({_RECORDED}), 0) FROM recordings r WHERE r.camera = :camera"
 
-        def ask(conn: sqlite3.Connection) -> list[Window]:
+        def count(conn: sqlite3.Connection, shown: list[Recording]) -> list[Window]:
             waiting: dict[int, list[Recording]] = {}   # the newest of each camera: the window starts with them
-            for rec in sorted(self._waiting(conn, None), key=lambda rec: rec.written, reverse=True):
+            for rec in sorted(shown, key=lambda rec: rec.written, reverse=True):
                 waiting.setdefault(rec.camera, []).append(rec)
             found = []
             for camera in sorted({c for (c,) in conn.execute("SELECT DISTINCT camera FROM days")} | set(waiting)):
@@ -863,7 +889,7 @@ class ArchiveIndex:
                     continue
                 acc, oldest = 0.0, None
                 for rec in waiting.get(camera, []):
-                    acc += nominal_s if rec.duration is None else max(rec.duration, 0.0)
+                    acc += _recorded(rec, nominal_s)
                     oldest = round(rec.written * 1e9)
                     if acc >= keep_s:
                         break
@@ -878,7 +904,7 @@ class ArchiveIndex:
                 elif oldest is not None:
                     found.append(Window(camera, oldest, acc))
             return found
-        return self._use(ask, [])
+        return self._counted(None, count, [])
 
     def oldest(self, held: bool | None = None, outside: Iterable[Window] | None = None, skip: Skip = Skip(),
                after: WriteKey = FIRST_KEY) -> tuple[Recording, WriteKey] | None:
@@ -935,11 +961,9 @@ class ArchiveIndex:
                "AND r.written_ns > coalesce((SELECT g.written_ns FROM gone g WHERE g.camera = :camera), -1)")
         args = {"camera": camera, "nominal": nominal_s}
 
-        def ask(conn: sqlite3.Connection) -> float:
-            waiting = sum(nominal_s if rec.duration is None else max(rec.duration, 0.0)
-                          for rec in self._waiting(conn, camera))
-            return float(conn.execute(sql, args).fetchone()[0]) + waiting
-        return self._use(ask, 0.0)
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> float:
+            return float(conn.execute(sql, args).fetchone()[0]) + sum(_recorded(rec, nominal_s) for rec in waiting)
+        return self._counted(camera, count, 0.0)
 
     def first_start_since(self, camera: int, since_ns: int) -> float | None:
         """The earliest start among ``camera``'s segments written at or after ``since_ns``: a
@@ -957,10 +981,10 @@ class ArchiveIndex:
         and (0, None) while there is no segment."""
         sql = "SELECT coalesce(sum(size), 0), max(written_ns) FROM recordings WHERE written_ns > ?"
 
-        def ask(conn: sqlite3.Connection) -> tuple[int, int | None]:
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> tuple[int, int | None]:
             size, newest = conn.execute(sql, (-(2**63) if since_ns is None else since_ns,)).fetchone()
             # (the rows a recorder adds later are counted now, when they are new)
-            for rec in self._waiting(conn, None):
+            for rec in waiting:
                 written_ns = round(rec.written * 1e9)
                 if since_ns is None or written_ns > since_ns:
                     size += rec.size
@@ -968,17 +992,17 @@ class ArchiveIndex:
             if since_ns is None:
                 return 0, newest
             return int(size), since_ns if newest is None else int(newest)
-        return self._use(ask, (0, since_ns))
+        return self._counted(None, count, (0, since_ns))
 
     def newest_end(self) -> float | None:
         """The capture time at which the newest segment in write order ended (None: no segment)."""
         sql = ("SELECT r.start + max(coalesce(r.duration, 0), 0), r.written_ns / 1e9 FROM recordings r "
                "ORDER BY r.written_ns DESC LIMIT 1")
 
-        def ask(conn: sqlite3.Connection) -> float | None:
-            ends = [(rec.written, rec.start + max(rec.duration or 0.0, 0.0)) for rec in self._waiting(conn, None)]
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> float | None:
+            ends = [(rec.written, rec.start + max(rec.duration or 0.0, 0.0)) for rec in waiting]
             row = conn.execute(sql).fetchone()
             if row is not None:
                 ends.append((row[1], row[0]))
             return float(max(ends)[1]) if ends else None
-        return self._use(ask, None)
+        return self._counted(None, count, None)

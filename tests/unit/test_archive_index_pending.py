@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from common.archive import pending
-from common.archive.index import DB_NAME, ArchiveIndex
+from common.archive.index import DB_NAME, ArchiveIndex, Recording
 from recorder.segments.indexer import Indexer
 from tests.support.procs import wait_until
 from tests.unit.test_archive_index import make, rel
@@ -115,3 +115,36 @@ def test_a_kill_9_loses_no_segment_the_next_refresh_finds_the_waiting_ones(tmp_p
     reader.refresh()                                                       # ...the file is found again
     assert _stored(root) == [rel(root, old), rel(root, path)]
     assert [r.file for r in ArchiveIndex(root).day(0, "261126")] == [rel(root, old), rel(root, path)]
+
+
+def test_a_row_added_while_it_is_read_is_counted_once(tmp_path: Path, monkeypatch) -> None:
+    """The recorder adds its rows, then takes them out of memory; a reader between the two, or
+    across them, finds each row once: in memory, in the database, or both (merged)."""
+    from common.archive import index as index_module
+    root = tmp_path / "rec"
+    old = make(root, 0, DAY.replace(hour=9))
+    ArchiveIndex(root).refresh()
+    start = DAY.replace(hour=10)
+    new = make(root, 0, start, 20)
+    row = (rel(root, new), 0, start.timestamp(), 30.0, 20, new.stat().st_mtime)
+    pending.publish(root, "cam0", [row])
+    writer = ArchiveIndex(root)
+    real = pending.read
+
+    def read_then_added(at: Path) -> list:
+        shown = real(at)
+        if pending.pending_path(root, "cam0").exists():   # the recorder's batch goes in just after
+            writer.add([Recording(*row)])
+            pending.publish(root, "cam0", [])
+        return shown
+
+    for ask in (lambda ix: [r.file for r in ix.day(0, "261126")], lambda ix: ix.days(0),
+                lambda ix: ix.total_bytes()):
+        pending.publish(root, "cam0", [row])
+        writer.remove(rel(root, new))
+        monkeypatch.setattr(index_module.pending, "read", read_then_added)
+        try:
+            got = ask(ArchiveIndex(root))
+        finally:
+            monkeypatch.setattr(index_module.pending, "read", real)
+        assert got in ([rel(root, old), rel(root, new)], [("261126", 2, 30)], 30), got
