@@ -264,10 +264,19 @@ def _recorded(rec: Recording, nominal_s: float) -> float:
     return nominal_s if rec.duration is None else max(rec.duration, 0.0)
 
 
+def _collision(file: str) -> int:
+    parsed = segment_name.parse_rel_path(file)
+    return 0 if isinstance(parsed, str) else parsed.collision
+
+
 def _day_order(rec: Recording) -> tuple[float, int, str]:
     """A segment's place in a day's list (``_DAY_ORDER``)."""
-    parsed = segment_name.parse_rel_path(rec.file)
-    return rec.start, 0 if isinstance(parsed, str) else parsed.collision, rec.file
+    return rec.start, _collision(rec.file), rec.file
+
+
+def _write_key(rec: Recording) -> WriteKey:
+    """The place in write order of a row not added yet (``_WRITE_ORDER``; before any rowid)."""
+    return round(rec.written * 1e9), rec.start, _collision(rec.file), rec.camera, -1
 
 
 def _record(row: tuple[Any, ...]) -> Recording:
@@ -833,9 +842,23 @@ class ArchiveIndex:
         what a follower of the archive (the off-site copy) has not seen yet."""
         sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r "
                f"WHERE ({_WRITE_ORDER}) > (?, ?, ?, ?, ?) ORDER BY {_WRITE_ORDER} LIMIT {int(limit)}")
-        none: list[tuple[Any, ...]] = []
-        rows = self._use(lambda conn: self._rows(conn, sql, after), none)
-        return [(_record(r), (r[5], r[2], r[7], r[1], r[8])) for r in rows]
+        # The rows in memory too, each at its place (before any row of the same file once added:
+        # a follower may see a segment twice, never miss one); memory first, then the database.
+        shown = [(rec, _write_key(rec)) for rec in self._shown(None)]
+
+        def ask(conn: sqlite3.Connection) -> list[tuple[Recording, WriteKey]]:
+            found = [(_record(r), (r[5], r[2], r[7], r[1], r[8])) for r in self._rows(conn, sql, after)]
+            listed = {rec.file for rec, _ in found}
+            # (a full page ends where it ends: what comes after it is the next page's)
+            end = found[-1][1] if len(found) >= limit else None
+            waiting = [(rec, key) for rec, key in shown
+                       if rec.file not in listed and key > after and (end is None or key < end)]
+            if not waiting:
+                return found
+            held = self._held(conn, [rec.file for rec, _ in waiting])
+            waiting = [(replace(rec, event=None if held is None else rec.file in held), key) for rec, key in waiting]
+            return sorted(found + waiting, key=lambda item: item[1])[:limit]
+        return self._use(ask, [])
 
     def holds_events(self) -> bool:
         """Does any segment hold an event?  False when the events database cannot be read now."""

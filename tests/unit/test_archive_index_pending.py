@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 from common.archive import pending
-from common.archive.index import DB_NAME, ArchiveIndex, Recording
+from common.archive.index import DB_NAME, FIRST_KEY, ArchiveIndex, Recording
 from recorder.segments.indexer import Indexer
 from tests.support.procs import wait_until
 from tests.unit.test_archive_index import make, rel
@@ -148,3 +148,37 @@ def test_a_row_added_while_it_is_read_is_counted_once(tmp_path: Path, monkeypatc
         finally:
             monkeypatch.setattr(index_module.pending, "read", real)
         assert got in ([rel(root, old), rel(root, new)], [("261126", 2, 30)], 30), got
+
+
+def test_a_follower_of_the_write_order_sees_waiting_rows_at_once_and_misses_none(tmp_path: Path) -> None:
+    """The off-site copy follows the write order: a segment waiting in memory is in it at once
+    (the copy does not wait for the batch), and its row, once added, is seen again, never lost."""
+    root = tmp_path / "rec"
+    first = make(root, 0, DAY.replace(hour=9))
+    ArchiveIndex(root).refresh()
+    reader = ArchiveIndex(root)
+    indexer = Indexer(root, "cam0", batch_s=3600, batch_rows=3)
+    seen: list[str] = []
+    mark = FIRST_KEY
+
+    def follow(limit: int = 2) -> None:
+        nonlocal mark
+        while found := reader.written_after(mark, limit):
+            seen.extend(rec.file for rec, _ in found)
+            mark = found[-1][1]
+    try:
+        starts = [DAY.replace(hour=10) + timedelta(seconds=30 * i) for i in range(5)]
+        paths = []
+        for i, start in enumerate(starts):
+            paths.append(make(root, 0, start, 100 + i))
+            time.sleep(0.01)   # (write order: one after the other)
+            _finish(indexer, root, paths[-1], start)
+            wait_until(lambda i=i: len(reader.day(0, "261126")) == i + 2, 5.0, interval=0.02)
+            follow()
+            assert seen[-1] == rel(root, paths[-1])            # the newest, at once
+    finally:
+        indexer.close(timeout=10)
+    follow()
+    assert len(_stored(root)) == 6
+    assert set(seen) == {rel(root, p) for p in [first, *paths]}   # every one (some twice)
+    assert seen[0] == rel(root, first)
