@@ -31,7 +31,8 @@ log = logging.getLogger("motion")
 # the motion status (in memory), from which a restart after a kill -9 takes it: a second rewritten
 # on the SD card for each second of motion would cost more than everything else the tree writes.
 TOUCH_EVERY_NS = 60_000_000_000
-# A larger peak's picture goes sooner, so the list shows what is happening: at most this often.
+# A larger peak's picture is shown sooner (in memory), so the list shows what is happening: at
+# most this often (each one is a JPEG encoding).
 PICTURE_EVERY_NS = 5_000_000_000
 GAP_RESET_S = 2.0      # frames this far apart: the background is stale, learn it again
 
