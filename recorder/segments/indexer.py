@@ -45,6 +45,9 @@ class Indexer:
         self._wake = threading.Condition()
         self._stop = False
         self._thread: threading.Thread | None = None
+        # A predecessor's rows (it was killed) are files the start's refresh finds: its file
+        # goes, so that no reader leaves them to a process that took its pid.
+        self._show([])
 
     def finished(self, path: Path, camera: int, start: float, duration: float | None, size: int) -> None:
         """A segment was given its final name: ``start`` in epoch seconds (its first frame),

@@ -182,3 +182,22 @@ def test_a_follower_of_the_write_order_sees_waiting_rows_at_once_and_misses_none
     assert len(_stored(root)) == 6
     assert set(seen) == {rel(root, p) for p in [first, *paths]}   # every one (some twice)
     assert seen[0] == rel(root, first)
+
+
+def test_a_restarted_recorder_drops_what_its_predecessor_showed_so_its_refresh_finds_the_files(
+        tmp_path: Path) -> None:
+    """Its predecessor was killed and another process took its pid: the rows it left in memory
+    must not keep a refresh from listing their files."""
+    root = tmp_path / "rec"
+    start = DAY.replace(hour=10)
+    path = make(root, 0, start)
+    pending.publish(root, "cam0", [(rel(root, path), 0, start.timestamp(), 30.0, 10, path.stat().st_mtime)])
+    ArchiveIndex(root).refresh()
+    assert _stored(root) == []                   # left to a live writer (this process has the pid)
+    indexer = Indexer(root, "cam0")
+    try:
+        index = ArchiveIndex(root)
+        index.refresh(0, full=True)              # as the recorder's start does
+        assert _stored(root) == [rel(root, path)]
+    finally:
+        indexer.close()
