@@ -63,7 +63,8 @@
   function renderList() {
     const items = evs.list.map((ev) => {
       const kind = ev.video_deleted ? " gone" : ev.ongoing ? " ongoing" : "";
-      const card = el("button", { type: "button", class: `ev-card${kind}`, "data-event": String(ev.id) });
+      const card = el("button", { type: "button", class: `ev-card${kind}`, "data-event": String(ev.id),
+        "data-camera": String(ev.camera) });
       const pic = ev.thumbnail ? picture(ev)
         : el("div", { class: "ev-nopic" }, ev.ongoing ? t("events.in_progress") : t("events.no_picture"));
       const dur = secs(ev.duration_s);

@@ -103,8 +103,9 @@ def _ongoing_card(system: MotionSystem, page: Any) -> Any:
                    20, 0.1)
         page.click("#btn-refresh")
         try:
-            page.wait_for_selector("#events-list .ev-card.ongoing", timeout=3000)
-            return page.locator("#events-list .ev-card.ongoing").first
+            # (the list holds both cameras' events: camera 0's, whose marks are on show)
+            page.wait_for_selector('#events-list .ev-card.ongoing[data-camera="0"]', timeout=3000)
+            return page.locator('#events-list .ev-card.ongoing[data-camera="0"]').first
         except PageTimeout:
             continue
     raise AssertionError("no event was ever listed as ongoing")
