@@ -26,7 +26,6 @@ from common.config import Config
 from common.process.startup import start_process
 from common.state.board import StatusBoard
 from common.state.documents import EventProgress, MotionCamera, MotionStatus
-from common.state.live_picture import LivePictures
 from motion.camera import CameraWatch
 from motion.coverage import resolve
 from motion.webhook import Webhook
@@ -62,19 +61,15 @@ class MotionService:
 
     def _catch_up(self) -> None:
         """Bring events left open by a predecessor killed outright up to the progress it last
-        published (once a second, in memory) and their newest picture (in memory): the
-        database has the progress only once a minute, the picture at the event's start."""
+        published (once a second, in memory): the database has it only once a minute."""
         doc = self.board.read_motion()
         cameras = doc.get("cameras", {}) if doc else {}
-        pictures = LivePictures(self.cfg.run_dir, self.cfg.ring.prefix)
-        for key, cam in cameras.items():
+        for cam in cameras.values():
             p = cam.get("progress")
             # A document read back keeps only well-typed values: use a progress only when whole.
-            if p and EventProgress.__required_keys__ <= p.keys() and key.isdigit():
+            if p and EventProgress.__required_keys__ <= p.keys():
                 self.store.touch(p["event_id"], p["last_wall"], p["last_mono"], p["peak_area"], p["bbox"],
-                                 p["peak_wall"], pictures.get(int(key), p["event_id"]))
-        for camera in range(self.cfg.camera.count):
-            pictures.drop(camera)   # in the store now, or of no open event
+                                 p["peak_wall"])
 
     def run(self) -> int:
         pacer = Pacer(float(self.cfg.motion.analyse_fps))
