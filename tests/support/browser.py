@@ -184,6 +184,16 @@ def log_in(page: Any, user: str, password: str) -> None:
     page.click("#login-submit")
 
 
+def show_day(page: Any, camera: int, day: str, segments: int) -> None:
+    """The recordings tab on ``camera``'s ``day`` (YYMMDD), once its list holds ``segments``."""
+    page.click(f"#btn-rcam{camera}")
+    page.wait_for_function(f"() => [...document.querySelectorAll('#day-select option')].some(o => o.value === '{day}')",
+                           timeout=10000)
+    page.select_option("#day-select", day)
+    page.wait_for_function("(n) => document.querySelectorAll('#segments tbody button[data-play]').length === n",
+                           arg=segments, timeout=10000)
+
+
 def wait_playing(page: Any, timeout_s: float = 20) -> None:
     page.wait_for_function("() => document.getElementById('stage').dataset.state === 'playing'"
                            " && document.getElementById('live-img').naturalWidth > 0", timeout=timeout_s * 1000)

@@ -25,6 +25,7 @@ from tests.support.browser import (
     picture,
     require_chromium,
     save_screenshot,
+    show_day,
     viewers,
     wait_playing,
 )
@@ -232,12 +233,7 @@ def test_timeline_shows_runs_and_gaps_and_a_click_plays_that_time(system: System
     for second, length in ((0, 2.0), (2, 2.0), (30, 2.0)):
         write_segment(system.root, 1, day.replace(second=second), length, width=640, height=360)
     page, log = open_page(browser, system.url(path="/#recordings"))
-    page.click("#btn-rcam1")
-    page.wait_for_function("() => [...document.querySelectorAll('#day-select option')].some(o => o.value === '261120')",
-                           timeout=10000)
-    page.select_option("#day-select", "261120")
-    page.wait_for_function("() => document.querySelectorAll('#segments tbody button[data-play]').length === 3",
-                           timeout=10000)
+    show_day(page, 1, "261120", 3)
     assert page.locator("#tl-track .tl-run").count() == 2  # 08:00:00-08:00:04 and 08:00:30-08:00:32
     assert page.locator("#tl-track .tl-gap").count() == 1
     summary = page.text_content("#day-summary")

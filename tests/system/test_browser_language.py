@@ -15,7 +15,7 @@ import pytest
 
 from common.archive.gaplog import GapLog
 from common.clock import local_text
-from tests.support.browser import Browser, log_in, require_chromium, save_screenshot, wait_playing
+from tests.support.browser import Browser, log_in, require_chromium, save_screenshot, show_day, wait_playing
 from tests.support.mp4_files import write_segment
 from tests.support.security_rig import SecureSystem
 
@@ -91,12 +91,7 @@ def _recordings_filled(page: Any) -> None:
                            timeout=20000)
     page.click("#segments tbody button[data-play]")
     page.wait_for_function("() => document.getElementById('player').currentTime > 0", timeout=15000)
-    page.click("#btn-rcam1")
-    page.wait_for_function("() => [...document.querySelectorAll('#day-select option')].some(o => o.value === '261120')",
-                           timeout=10000)
-    page.select_option("#day-select", "261120")
-    page.wait_for_function("() => document.querySelectorAll('#segments tbody button[data-play]').length === 3",
-                           timeout=10000)
+    show_day(page, 1, "261120", 3)
     page.wait_for_selector("#tl-track .tl-gap[data-cause]")     # the gap's cause, in the page's language
     page.wait_for_selector("#events-list p")                    # no motion that day, said so
 
