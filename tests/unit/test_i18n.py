@@ -90,6 +90,7 @@ def test_the_scan_finds_words_written_into_a_page(tmp_path: Path) -> None:
     ("ko-KR", "en", "en"),
     ("en", "ko", "ko"),
     ("en", "xx", "en"),
+    ("\x00\xff" * 500 + ";q=2,,;;=", "../../etc", "en"),   # garbage of any size: English, no error
 ])
 def test_the_language_follows_the_cookie_then_accept_language(header: str | None, cookie: str | None,
                                                               lang: str) -> None:
