@@ -292,18 +292,24 @@ class DiskGuard:
         windows = self.index.windows(self.limits.keep_continuous_s, self.limits.nominal_s)
         self.remover.check_camera_folders([w.camera for w in windows])
         self.remover.recheck()
-        skip = self.remover.skip()
+        held = self._held()
         # A camera folder retention may not delete from (a symbolic link) is not ours: what is
         # kept is counted over the others (and without a window, none of its rows is a candidate).
-        windows = [w for w in windows if w.camera not in skip.cameras]
+        windows = [w for w in windows if w.camera not in held.cameras]
         if self._events is None:
-            self._events = self.index.event_bytes(windows, skip)
+            self._events = self.index.event_bytes(windows, held)
         else:
-            moved = self.index.event_bytes(windows, skip, since=self._windows)
+            moved = self.index.event_bytes(windows, held, since=self._windows)
             if moved is not None:
                 self._events = (self._events[0] + moved[0], self._events[1] + moved[1])
         self._windows = windows
-        self._total = self.index.total_bytes(skip)
+        self._total = self.index.total_bytes(held)
+
+    def _held(self) -> Skip:
+        """What the share and the totals count: every segment of ours on the disk, those retention
+        may not delete too (a day folder a `sudo` run took still fills the disk, and its events
+        their share), but not a camera folder that is another disk's."""
+        return Skip(self.remover.skip().cameras)
 
     def _count_due(self) -> bool:
         return self._counted_at is None or self._mono() - self._counted_at >= RECOUNT_S
@@ -370,8 +376,7 @@ class DiskGuard:
     def _count(self) -> None:
         """Everything counted in full: the event share, the segments left out, and the status's
         figures."""
-        skip = self.remover.skip()
-        self._events = self.index.event_bytes(self._windows, skip)
+        self._events = self.index.event_bytes(self._windows, self._held())
         self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
         self._counted_at = self._mono()
         undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
@@ -382,15 +387,9 @@ class DiskGuard:
     def _tally(self) -> None:
         """The status's figures: each camera's continuous time and the oldest event kept (a
         query each), and the event share as last counted with this guard's deletions since."""
-        skip = self.remover.skip()
         continuous = [self.index.continuous(w.camera, self.limits.nominal_s) for w in self._windows]
-        # What the disk keeps counts the segments retention may not delete too (a folder a `sudo`
-        # run took is still there), but not a camera folder that is another disk's.
-        held = Skip(skip.cameras)
         events, total = self._events, self._total
-        if held != skip:
-            events, total = self.index.event_bytes(self._windows, held), self.index.total_bytes(held)
-        event = self.index.oldest(True, skip=held)   # (the window's too: how far back events go)
+        event = self.index.oldest(True, skip=self._held())   # (the window's too: how far back events go)
         event_age = self._age(event[0]) if event else None
         if self._window_cut and all(w.recorded_s >= self.limits.keep_continuous_s for w in self._windows):
             self._window_cut = False

@@ -3,6 +3,7 @@
 deleted segment's events get the "video deleted" mark (later, when motion holds the database)."""
 from __future__ import annotations
 
+import errno
 import sqlite3
 from datetime import datetime
 from pathlib import Path
@@ -13,7 +14,7 @@ from common.archive import events as store
 from recorder.retention.diskguard import DiskGuard
 from recorder.retention.policy import GB
 from tests.support.archive import Recorded
-from tests.support.disk import small_limits
+from tests.support.disk import on_unlink, small_limits
 
 KB = 1000
 SEG_S = 300.0                                    # five-minute segments: hours in a few hundred files
@@ -177,3 +178,34 @@ def test_a_recorder_whose_partner_made_the_room_says_which_rule_binds(tmp_path: 
     watching.check()
     assert watching.state.deleted_count == 0, "the partner made the room: nothing is left to delete"
     assert watching.state.rule.startswith("keeping "), watching.state.rule
+
+
+def test_events_in_a_folder_retention_may_not_delete_from_still_count_in_their_share(tmp_path: Path,
+                                                                                     monkeypatch) -> None:
+    """A day folder a `sudo` run took still fills the disk, and its event segments take their
+    share: with them the events are over it, so camera 0's old event segments go before any
+    plain segment (counted without them, events looked within their share and plain segments
+    younger than kept event segments went)."""
+    day = datetime(2026, 11, 20, 23, 0).timestamp()   # the first hour on 20 November, the rest on the 21st
+    rec = Recorded(tmp_path / "rec", day, segment_s=SEG_S, size=10 * KB)
+
+    def refuse(name: str) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", name)
+    on_unlink(monkeypatch, lambda name: name.startswith("cam1_20261120"), refuse)
+    g = guard(rec, capacity=50 * 10 * KB + 25 * KB, keep_continuous_hours=1, event_share_percent=40)
+    taken = [f for _ in range(12) for f in rec.record(event=True)]   # the first hour: all events
+    gone: list[str] = []
+    for _ in range(24):                                              # then two hours, nothing moves
+        rec.record()
+        before = g.state.deleted_count
+        g.check()
+        new = g.state.deleted_count - before   # (the status keeps the last few deletions only)
+        gone += [d["file"] for d in list(g.deleted)[len(g.deleted) - new:]]
+    first_plain = next(i for i, f in enumerate(gone) if f not in rec.events)
+    events_gone = [f for f in gone[:first_plain] if f.startswith("cam0/")]
+    assert events_gone == [f for f in taken if f.startswith("cam0/")][:len(events_gone)]   # oldest first
+    held = sum(1 for f in taken if f.startswith("cam1/"))
+    # When the first plain segment went, the event segments left (those it may not delete too)
+    # were within 40% of what the disk held (50 segments; one pass's worth of slack).
+    assert held + 12 - len(events_gone) <= 0.4 * 50 + 1, gone[:first_plain + 1]
+    assert not any(f.startswith("cam1/261120") for f in gone)
