@@ -66,7 +66,7 @@ class RecorderEngine(ABC):
         self.recent: deque[SegmentEntry] = deque(maxlen=HISTORY)
         self.recovered: deque[SegmentEntry] = deque(maxlen=HISTORY)
         self.gaplog = GapLog(cfg.run_dir, camera)   # causes of gaps, kept across restarts
-        self.indexer = Indexer(self.root)           # finished segments into the archive index
+        self.indexer = Indexer(self.root, f"cam{camera}")   # finished segments into the archive index
         self._next_controls = self._next_status = 0.0
 
     def stop(self, *_: object) -> None:

@@ -116,6 +116,7 @@ class _Pass:
     target: int
     prepared: bool = False
     stuck: set[str] = field(default_factory=set)   # deleted, but the row stayed: not asked for again
+    removed: list[str] = field(default_factory=list)   # deleted in this step: their rows go at its end
     # Segments waiting to go off-site: spared unless the free-space floor itself forces them.
     queued: frozenset[str] = frozenset()
 
@@ -264,7 +265,16 @@ class DiskGuard:
         return wrote
 
     def _step(self, p: _Pass, free: int) -> tuple[bool, int]:
-        """Up to STEP_FILES deletions or STEP_S; (whether the pass is done, free bytes)."""
+        """Up to STEP_FILES deletions or STEP_S; (whether the pass is done, free bytes).  The
+        rows of the files it deleted go together at its end: one write to the index."""
+        try:
+            return self._deletions(p, free)
+        finally:
+            if p.removed and not self.index.remove(*p.removed):
+                p.stuck.update(p.removed)   # the rows go at a later refresh
+            p.removed.clear()
+
+    def _deletions(self, p: _Pass, free: int) -> tuple[bool, int]:
         started = self._mono()
         free = self.free_bytes()   # (the other recorder may have made room while this one waited)
         if not p.prepared:
@@ -279,8 +289,8 @@ class DiskGuard:
                         quota=bool(self.limits.quota) and self._total > self.limits.quota)
             skip = self.remover.skip()
             spared = p.queued if not need.floor else frozenset()
-            if p.stuck or spared:
-                skip = Skip(skip.cameras, skip.folders, skip.files | p.stuck | spared)
+            if p.stuck or p.removed or spared:
+                skip = Skip(skip.cameras, skip.folders, skip.files | p.stuck | set(p.removed) | spared)
             choice = choose(self._view(need, skip), self.limits, need)
             if choice is None:
                 return True, free
@@ -349,8 +359,7 @@ class DiskGuard:
         done = self.remover.remove(rec.file)
         if done is None:
             return free   # left out from now on (the remover said why)
-        if not self.index.remove(rec.file):
-            p.stuck.add(rec.file)   # the row goes at a later refresh
+        p.removed.append(rec.file)
         if not done:
             return free   # the other recorder got there first
         self._total -= rec.size

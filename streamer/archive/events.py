@@ -5,7 +5,8 @@
   segment that holds the event's start (less ``motion.pre_seconds``) and the offset in it,
   and ``ongoing`` while the motion process has it open (its duration then runs to now).
 * ``GET /api/events/live``: which cameras have an event open now (the page's MOTION badge).
-* ``GET /api/events/{id}`` and ``GET /api/events/{id}/thumbnail.jpg``.
+* ``GET /api/events/{id}`` and ``GET /api/events/{id}/thumbnail.jpg`` (an ongoing event's
+  newest picture is in memory, :mod:`common.state.live_picture`; the database has its first).
 
 Bad parameters get the recordings API's 400 shape; an unknown event a 404.  Handlers are
 plain ``def``: SQLite reads run in the thread pool, off the event loop.
@@ -25,6 +26,7 @@ from common.archive import events as store
 from common.archive.index import ArchiveIndex
 from common.config import Config
 from common.state.board import StatusBoard
+from common.state.live_picture import LivePictures
 from streamer.archive.recordings import archive_of, list_segments, local_clock
 from streamer.errors import error_response, not_found
 from streamer.language import language_of
@@ -72,9 +74,10 @@ def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Se
     return {"file": best["file"], "url": best["url"], "offset_s": round(max(0.0, t - best["start_epoch"]), 3)}
 
 
-def _open_now(cfg: Config) -> tuple[bool, dict[str, dict[str, Any]]]:
+def _open_now(cfg: Config, peaks: dict[int, float] | None = None) -> tuple[bool, dict[str, dict[str, Any]]]:
     """Whether the motion process runs, and per camera whether it has an event open now
-    and which (``{"open", "event_id"}``), as its status says."""
+    and which (``{"open", "event_id"}``), as its status says; ``peaks`` gets each open
+    event's latest peak time (event id -> epoch seconds)."""
     doc = StatusBoard.for_config(cfg).read_motion()
     running = bool(doc and doc.get("pid") and doc.get("age_s", 1e9) < LIVE_MAX_AGE_S)
     cams = doc.get("cameras", {}) if doc else {}
@@ -83,11 +86,14 @@ def _open_now(cfg: Config) -> tuple[bool, dict[str, dict[str, Any]]]:
         info = cams.get(str(c))
         is_open = bool(running and info is not None and info.get("open"))
         out[str(c)] = {"open": is_open, "event_id": info.get("event_id") if info is not None and is_open else None}
+        progress = info.get("progress") if info is not None and is_open else None
+        if peaks is not None and progress and "event_id" in progress and "peak_wall" in progress:
+            peaks[progress["event_id"]] = progress["peak_wall"]
     return running, out
 
 
 def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segments,
-              open_now: dict[str, dict[str, Any]]) -> dict[str, Any]:
+              open_now: dict[str, dict[str, Any]], peaks: dict[int, float]) -> dict[str, Any]:
     start, start_s = local_clock(ev["start_wall"])   # on the recordings' clock line
     # Ongoing: the running motion process has it open.  An event still open in the database
     # while it does not (the process died; its next start closes it) ended at its last motion.
@@ -103,11 +109,18 @@ def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segme
         "end_s": round(start_s + end_wall - ev["start_wall"], 3),
         "duration_s": round(end_wall - ev["start_wall"], 3),
         # The picture follows the peak while the event is open: its URL changes with it.
-        "thumbnail": (f"/api/events/{ev['id']}/thumbnail.jpg?v={ev['peak_wall'] or 0:.3f}"
+        "thumbnail": (f"/api/events/{ev['id']}/thumbnail.jpg?v={_peak(ev, ongoing, peaks) or 0:.3f}"
                       if ev["has_thumbnail"] else None),
         "play": _play_target(cfg, index, ev, cache),
     })
     return out
+
+
+def _peak(ev: dict[str, Any], ongoing: bool, peaks: dict[int, float]) -> float | None:
+    """When the event's picture was taken: an ongoing one's, as the motion process says
+    (the database has its progress once a minute)."""
+    live = peaks.get(ev["id"]) if ongoing else None
+    return live if isinstance(live, (int, float)) else ev["peak_wall"]
 
 
 def _parse_id(raw: str) -> int:
@@ -139,9 +152,10 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
     index = archive_of(request)
     if found:
         index.refresh()
-    _, open_now = _open_now(cfg)
+    peaks: dict[int, float] = {}
+    _, open_now = _open_now(cfg, peaks)
     return {"camera": cam, "date": day, "pre_seconds": cfg.motion.pre_seconds,
-            "events": [_decorate(cfg, index, ev, cache, open_now) for ev in found]}
+            "events": [_decorate(cfg, index, ev, cache, open_now, peaks) for ev in found]}
 
 
 @router.get("/api/events/live")
@@ -182,11 +196,22 @@ def event(request: Request, event_id: str) -> dict[str, Any] | JSONResponse:
     index = archive_of(request)
     index.refresh()
     cfg = _cfg(request)
-    return _decorate(cfg, index, ev, {}, _open_now(cfg)[1])
+    peaks: dict[int, float] = {}
+    return _decorate(cfg, index, ev, {}, _open_now(cfg, peaks)[1], peaks)
 
 
 @router.get("/api/events/{event_id}/thumbnail.jpg", response_model=None)
 def thumbnail(request: Request, event_id: str) -> Response:
+    cfg = _cfg(request)
+    try:
+        eid = _parse_id(event_id)
+    except ParamError as exc:
+        return exc.response(request)
+    pictures = LivePictures(cfg.run_dir, cfg.ring.prefix)
+    for camera in range(cfg.camera.count):   # an ongoing event's newest picture
+        live = pictures.get(camera, eid)
+        if live is not None:
+            return Response(live, media_type="image/jpeg")
     jpeg = _lookup(request, event_id, store.get_thumbnail, "no_thumbnail")
     if isinstance(jpeg, JSONResponse):
         return jpeg
