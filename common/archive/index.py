@@ -554,6 +554,17 @@ class ArchiveIndex:
                 "duration = excluded.duration, size = excluded.size, written_ns = excluded.written_ns", rows))
         return self._use(write, False)
 
+    def add_waiting(self, windows: Iterable[Window]) -> int:
+        """Add the rows waiting in memory (:mod:`common.archive.pending`) that are older than
+        their camera's window, so retention chooses among every candidate: with a window shorter
+        than a batch, a refresh may list a newer segment while older rows still wait.  Only rows
+        whose files are there; their recorder adding them again later changes nothing.  Returns
+        how many were added."""
+        since = {w.camera: w.since_ns for w in windows}
+        due = [rec for rec in self._shown(None)
+               if round(rec.written * 1e9) < since.get(rec.camera, NEVER_NS) and (self.root / rec.file).exists()]
+        return len(due) if due and self.add(due) else 0
+
     def remove(self, *files: str) -> bool:
         """The segments ``files`` were deleted: their rows go, in one transaction (consecutive
         rows share their pages: a few removed together cost about what one does); False when

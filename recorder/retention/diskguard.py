@@ -302,6 +302,7 @@ class DiskGuard:
         windows = self.index.windows(self.limits.keep_continuous_s, self.limits.nominal_s)
         self.remover.check_camera_folders([w.camera for w in windows])
         self.remover.recheck()
+        self.index.add_waiting(windows)
         held = self._held()
         # A camera folder retention may not delete from (a symbolic link) is not ours: what is
         # kept is counted over the others (and without a window, none of its rows is a candidate).

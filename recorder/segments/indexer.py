@@ -94,7 +94,8 @@ class Indexer:
                     self._show(shown)
                 if not batch:
                     continue
-                if self.index.add(batch):
+                # (retention may have deleted one meanwhile: no row for a file that is gone)
+                if self.index.add([rec for rec in batch if (self.root / rec.file).exists()]):
                     with self._wake:
                         for rec in batch:
                             if self._waiting and self._waiting[0] is rec:   # (unless dropped meanwhile)

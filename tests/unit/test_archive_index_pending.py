@@ -13,7 +13,9 @@ from pathlib import Path
 
 from common.archive import pending
 from common.archive.index import DB_NAME, FIRST_KEY, ArchiveIndex, Recording
+from recorder.retention.diskguard import DiskGuard
 from recorder.segments.indexer import Indexer
+from tests.support.disk import MB, small_limits
 from tests.support.procs import wait_until
 from tests.unit.test_archive_index import make, rel
 
@@ -85,7 +87,9 @@ def test_a_clean_stop_adds_the_rows_that_wait(tmp_path: Path) -> None:
 _WRITER = """
 import sys, time
 from pathlib import Path
+from recorder.retention.diskguard import DiskGuard
 from recorder.segments.indexer import Indexer
+from tests.support.disk import MB, small_limits
 root, path, start = Path(sys.argv[1]), Path(sys.argv[2]), float(sys.argv[3])
 indexer = Indexer(root, "cam0", batch_s=3600, batch_rows=100)
 indexer.finished(path, 0, start, 30.0, path.stat().st_size)
@@ -201,3 +205,33 @@ def test_a_restarted_recorder_drops_what_its_predecessor_showed_so_its_refresh_f
         assert _stored(root) == [rel(root, path)]
     finally:
         indexer.close()
+
+
+def test_retention_takes_a_waiting_row_before_a_newer_one_a_refresh_listed(tmp_path: Path) -> None:
+    """A window shorter than a batch (here none, and a quota): the two oldest segments' rows
+    wait in memory while a refresh lists the newest (just renamed, not handed over yet).
+    Retention adds the waiting rows it may choose before choosing, so the oldest goes first
+    (choosing among the database's rows only, it took the newest)."""
+    root = tmp_path / "rec"
+    starts = [DAY.replace(hour=10) + timedelta(seconds=30 * i) for i in range(3)]
+    paths = [make(root, 0, s, 1000) for s in starts]
+    for i, path in enumerate(paths):
+        os.utime(path, (starts[i].timestamp() + 30, starts[i].timestamp() + 30))
+    indexer = Indexer(root, "cam0", batch_s=3600, batch_rows=100)
+    reader = ArchiveIndex(root)
+    try:
+        for path, start in zip(paths[:2], starts[:2], strict=True):
+            _finish(indexer, root, path, start)
+        wait_until(lambda: len(pending.read(root)) == 2, 5.0, interval=0.02)
+        reader.refresh()                                     # lists the newest, leaves the waiting two
+        assert _stored(root) == [rel(root, paths[2])]
+        guard = DiskGuard(root, small_limits(quota_gb=2500 / 1e9, disk_warn_gb=0.0, free_floor_gb=0.0,
+                                             free_target_gb=0.0), free_bytes=lambda r: 100 * MB)
+        guard.check()
+        assert [d["file"] for d in guard.deleted] == [rel(root, paths[0])]
+        assert paths[1].exists() and paths[2].exists()
+        indexer.close()                                      # the recorder adds its rows: none for the one gone
+        assert _stored(root) == [rel(root, p) for p in paths[1:]]
+    finally:
+        indexer.close()
+        reader.close()
