@@ -5,12 +5,13 @@ import logging
 import sys
 
 from common.config import Config, load_or_exit
-from common.process.memory import limit_arenas
+from common.process.memory import limit_arenas, no_huge_pages
 
 
 def start_process(tag: str = "") -> Config:
-    """Log lines (tagged ``[tag]`` when given) on stderr, few heap arenas, then the
-    configuration (exit 2 when it is bad)."""
+    """Log lines (tagged ``[tag]`` when given) on stderr, few heap arenas and no huge pages,
+    then the configuration (exit 2 when it is bad)."""
+    no_huge_pages()
     limit_arenas()   # before any thread: an arena is given to a thread at its first allocation
     label = f"%(name)s[{tag}]" if tag else "%(name)s"
     logging.basicConfig(level=logging.INFO, stream=sys.stderr,
