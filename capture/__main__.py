@@ -34,7 +34,7 @@ from common.process.memory import trim
 from common.process.startup import start_camera_process
 from common.state.board import StatusBoard
 from common.state.documents import CaptureState
-from common.video.overlay import FrameStamp
+from common.video.overlay import FrameStamp, drawable
 from common.video.streams import STREAMS
 
 log = logging.getLogger("capture")
@@ -80,7 +80,7 @@ class Capture:
             if writer.reclaimed:
                 log.warning("ring %s: reclaimed the segment left by a writer that died", name)
             self.writers[stream] = writer
-            self.stamps[stream] = FrameStamp(self.name, w, h)
+            self.stamps[stream] = FrameStamp(drawable(self.name, self.camera), w, h)
 
     def run(self) -> int:
         if self.cfg.recorder.engine == "rpicam-vid":

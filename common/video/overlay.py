@@ -86,6 +86,13 @@ class Label:
         v[y0 // 2:(y0 + h) // 2, x0 // 2:(x0 + w) // 2] = 128
 
 
+def drawable(name: str, camera: int) -> str:
+    """``name`` as the built-in font draws it: a name with letters the font lacks (a Korean
+    name, say) is burned in as ``CAM {camera}``, readable in any video player, rather than as
+    a row of underscores; the page shows the name itself."""
+    return name if all(ch.upper() in _GLYPHS for ch in name) else f"CAM {camera}"
+
+
 def scale_for(height: int) -> int:
     """Font scale that reads well at a picture height: 2 at 480 lines, 3 at 720."""
     return max(1, height // 240)

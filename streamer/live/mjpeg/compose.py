@@ -11,7 +11,7 @@ import numpy as np
 
 from common.ipc.frame_reader import Frame
 from common.video.i420 import Planes, frame_bytes, planes
-from common.video.overlay import Label, no_signal, scale_for
+from common.video.overlay import Label, drawable, no_signal, scale_for
 from streamer.params import Resolution
 
 
@@ -30,9 +30,9 @@ class Composer:
         self.parts: list[Planes] = [
             (y[:, i * w:(i + 1) * w], u[:, i * w // 2:(i + 1) * w // 2], v[:, i * w // 2:(i + 1) * w // 2])
             for i in range(len(cams))]
-        self.names = names
+        self.names = [drawable(name, cam) for name, cam in zip(names, cams, strict=True)]
         # Capture stamps the name on every frame; draw it here only when it does not.
-        self.labels = [Label(name, scale_for(h)) for name in names] if label else None
+        self.labels = [Label(name, scale_for(h)) for name in self.names] if label else None
         self.margin = 2 * scale_for(h)
         self.showing_no_signal = [False] * len(cams)
         # (incarnation, index) of the frame each part shows: a camera slower than the one
