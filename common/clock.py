@@ -62,6 +62,26 @@ def utc_offset_s(epoch_s: float | None = None) -> int:
     return int(time.localtime(epoch_s).tm_gmtoff)
 
 
+def utc_offsets(now_s: float, back_s: float = 400 * 86400.0, ahead_s: float = 2 * 86400.0) -> list[list[int]]:
+    """[from epoch second, offset] at ``now_s - back_s`` and at each change of this machine's
+    UTC offset up to ``now_s + ahead_s``: a recording made before a daylight-saving change is
+    shown in the offset it was made in.  Looked at once a day, each change found to the second."""
+    start = int(now_s - back_s)
+    out = [[start, utc_offset_s(start)]]
+    day = 86400
+    t = start
+    while t < now_s + ahead_s:
+        nxt = t + day
+        if utc_offset_s(nxt) != out[-1][1]:
+            lo, hi = t, nxt   # the offset at lo is the old one, at hi the new one
+            while hi - lo > 1:
+                mid = (lo + hi) // 2
+                lo, hi = (mid, hi) if utc_offset_s(mid) == out[-1][1] else (lo, mid)
+            out.append([hi, utc_offset_s(hi)])
+        t = nxt
+    return out
+
+
 def stamp_text(wall_ns: int) -> str:
     """Overlay date-time text in local time, to the second."""
     return local_text(wall_ns // 1_000_000_000)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import re
+import time
 from functools import cache
 from html import escape
 from pathlib import Path
@@ -17,7 +18,7 @@ from pathlib import Path
 from fastapi import Request
 from fastapi.responses import HTMLResponse, Response
 
-from common.clock import utc_offset_s
+from common.clock import utc_offsets
 from common.config import Config
 from common.i18n import PLACEHOLDER, catalogue, text
 from streamer.errors import error_response
@@ -46,7 +47,7 @@ def render(name: str, lang: str, cfg: Config) -> str:
     words = {**catalogue(lang), **{f"cam.{cam}": n for cam, n in names.items()}}
     body = MARKER.sub(lambda m: escape(words[m[1]]), body)
     data = {"lang": lang, "placeholder": PLACEHOLDER, "messages": catalogue(lang), "cameras": names,
-            "utc_offset_s": utc_offset_s()}
+            "utc_offsets": utc_offsets(time.time())}
     # "<" escaped: nothing inside the block can end it.
     block = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
     return shell.format(lang=lang, title=escape(text(lang, TITLES[name])), body=body, data=block)

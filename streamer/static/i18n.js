@@ -9,7 +9,17 @@ window.SHT = window.SHT || {};
   const data = JSON.parse(document.getElementById("page-data").textContent);
   const PLACEHOLDER = new RegExp(data.placeholder, "g");
   const LANG_COOKIE_DAYS = 400;
-  let offsetS = Number(data.utc_offset_s) || 0;
+  // [from epoch second, UTC offset] of the cameras' zone, oldest first: each time in the offset
+  // it was made in (a recording from before a daylight-saving change too).
+  const offsets = Array.isArray(data.utc_offsets) && data.utc_offsets.length ? data.utc_offsets : [[0, 0]];
+  const offsetAt = (epochS) => {
+    let found = offsets[0][1];
+    for (const [from, offset] of offsets) {
+      if (from > epochS) break;
+      found = offset;
+    }
+    return found;
+  };
 
   /* The message ``key`` with its {parameters} filled in (a missing key shows as itself). */
   function t(key, params = {}) {
@@ -22,7 +32,7 @@ window.SHT = window.SHT || {};
 
   const two = (n) => String(n).padStart(2, "0");
   /* A Date whose UTC fields are the cameras' wall clock at ``epochS`` (read them with getUTC*). */
-  const cameraClock = (epochS) => new Date((Number(epochS) + offsetS) * 1000);
+  const cameraClock = (epochS) => new Date((Number(epochS) + offsetAt(Number(epochS))) * 1000);
 
   /* "2026-12-04 13:47:05" (or "13:47:05" without the date) in the cameras' time zone. */
   function fmtDateTime(epochS, withDate = true) {
@@ -32,9 +42,11 @@ window.SHT = window.SHT || {};
     return withDate ? `${d.getUTCFullYear()}-${two(d.getUTCMonth() + 1)}-${two(d.getUTCDate())} ${time}` : time;
   }
 
-  /* The server's status says its offset now (a daylight-saving change moves it). */
+  /* The server's status says its offset now: a change the page did not know of (the zone was
+     changed, or the page stayed open past the table's end) holds from now on. */
   function setUtcOffset(s) {
-    if (s != null && isFinite(s)) offsetS = Number(s);
+    const now = Math.floor(Date.now() / 1000);
+    if (s != null && isFinite(s) && Number(s) !== offsetAt(now)) offsets.push([now, Number(s)]);
   }
 
   function wireSwitch() {

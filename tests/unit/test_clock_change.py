@@ -17,6 +17,7 @@ from fastapi.testclient import TestClient
 
 from common.archive import events as store
 from common.archive.index import ArchiveIndex, Recording
+from common.clock import utc_offsets
 from common.config import Config, load
 from common.state.board import StatusBoard
 from common.state.controls import Controls
@@ -121,3 +122,13 @@ def test_motion_finds_the_segments_that_cover_an_event_in_the_second_hour(
     first = CHANGE - 1800 + 25                   # the same local time an hour before
     assert [Path(f).name for f in covering(index, 0, first, first + 10, SEG_S)] == \
         ["cam0_20261025_023000.mp4", "cam0_20261025_023030.mp4"]
+
+
+def test_the_page_learns_each_offset_a_recording_was_made_in(berlin: None) -> None:
+    """The page shows times in the cameras' zone: one offset for all of them put a recording
+    from before the clocks went back an hour off; the page gets every change instead."""
+    back = CHANGE
+    offsets = utc_offsets(datetime(2026, 11, 20, tzinfo=UTC).timestamp(), back_s=60 * 86400.0)
+    assert [o for _, o in offsets] == [7200, 3600]
+    assert offsets[1][0] == back
+    assert utc_offsets(back + 3600, back_s=3600 * 2, ahead_s=3600)[0][1] == 7200

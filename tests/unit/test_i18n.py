@@ -122,7 +122,7 @@ def test_pages_are_served_in_their_language(tmp_path: Path, lang: str) -> None:
         data = _page_data(html)
         assert data["lang"] == lang and data["messages"] == catalogue(lang)
         assert data["cameras"] == {"0": "Gate", "1": text(lang, "camera.default", n=1)}
-        assert isinstance(data["utc_offset_s"], int)
+        assert data["utc_offsets"] and all(isinstance(n, int) for pair in data["utc_offsets"] for n in pair)
     assert ">Gate</button>" in render("index", lang, cfg)
     assert (HANGUL.search(render("index", lang, cfg).split("</script>", 1)[1].replace("한국어", "")) is not None) \
         == (lang == "ko")
