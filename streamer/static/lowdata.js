@@ -24,14 +24,19 @@
   const SAMPLES = 300;            // latency samples kept per camera
   const LIVE_MS = 500;            // a frame shown within this of its capture is live (join time)
 
-  const { storage, pressed, t } = window.SHT;
+  const { storage, pressed, t, camName } = window.SHT;
+  // A phone, or a browser asking to save data, starts in low data until its owner chooses.
+  const PHONE = "(max-width: 760px)";
   const $ = window.SHT.$;
 
   const supported = () => {
     try { return !!MS && MS.isTypeSupported(PROBE_TYPE); } catch (e) { return false; }
   };
 
-  const state = { on: storage.get("sht.lowdata") === "1", players: [], onChange: null };
+  const chosen = storage.get("sht.lowdata");
+  const savesData = () => window.SHT.saveData || !!(navigator.connection && navigator.connection.saveData);
+  const state = { on: chosen != null ? chosen === "1" : savesData() || window.matchMedia(PHONE).matches,
+    players: [], onChange: null };
 
   class Player {
     constructor(camera, video, report) {
@@ -239,6 +244,8 @@
       video.playsInline = true;
       video.autoplay = true;
       video.id = `low-video-${cam}`;
+      video.dataset.camera = String(cam);
+      video.setAttribute("aria-label", t("live.alt_of", { names: camName(String(cam)) }));
       b.appendChild(video);
       let counted = false;
       state.players.push(new Player(cam, video, (kind, title, detail) => {
@@ -282,8 +289,15 @@
     markButton();
   }
 
+  /* performance.now() of the newest frame the stalest camera showed (its start if none yet). */
+  function lastFrameAt() {
+    if (!HTMLVideoElement.prototype.requestVideoFrameCallback) return performance.now();   // cannot tell
+    const last = state.players.map((p) => (p.presented.length ? p.presented[p.presented.length - 1] : p.startedAt));
+    return last.length ? Math.min(...last) : 0;
+  }
+
   window.SHT.lowdata = {
-    init, active, play, stop, fallback, supported,
+    init, active, play, stop, fallback, supported, lastFrameAt,
     stats: () => state.players.map((p) => p.stats()),
   };
 })();
