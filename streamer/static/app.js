@@ -412,16 +412,20 @@
 
   /* ---------- fullscreen: a tap on the picture (on one camera's tile: that camera alone) ---------- */
 
-  function enterFullscreen(event) {
-    if (document.fullscreenElement || !stage.requestFullscreen || event.target.closest("button")) return;
-    if (state.stream !== "playing") return;
-    const tile = event.target.closest("video[data-camera]");
-    if (tile) stage.dataset.solo = tile.dataset.camera;
+  /* The stage full screen; ``solo``: the one camera of a low-data tile shown alone. */
+  function fullscreen(solo) {
+    if (document.fullscreenElement || !stage.requestFullscreen) return;
+    if (solo) stage.dataset.solo = solo;
     stage.requestFullscreen().catch(() => { delete stage.dataset.solo; });
   }
 
   function wireFullscreen() {
-    stage.addEventListener("click", enterFullscreen);
+    stage.addEventListener("click", (event) => {
+      if (state.stream !== "playing" || event.target.closest("button")) return;
+      const tile = event.target.closest("video[data-camera]");
+      fullscreen(tile ? tile.dataset.camera : "");
+    });
+    $("fs-enter").addEventListener("click", () => fullscreen(""));   // the same from the keyboard
     $("fs-exit").addEventListener("click", () => { if (document.fullscreenElement) document.exitFullscreen(); });
     document.addEventListener("fullscreenchange", () => {
       if (!document.fullscreenElement) delete stage.dataset.solo;

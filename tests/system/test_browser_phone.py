@@ -113,6 +113,13 @@ def test_a_phone_gets_the_low_data_view_and_a_tapped_camera_full_screen(system: 
     page.wait_for_function("() => document.fullscreenElement === null", timeout=5000)
     assert page.get_attribute("#stage", "data-solo") is None and page.is_visible("#low-video-0")
     assert not page.is_visible("#fs-exit")
+    # From the keyboard: the full-screen button, the whole view.
+    page.focus("#fs-enter")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.fullscreenElement?.id === 'stage'", timeout=5000)
+    assert page.get_attribute("#stage", "data-solo") is None and page.is_visible("#low-video-0")
+    page.click("#fs-exit")
+    page.wait_for_function("() => document.fullscreenElement === null", timeout=5000)
     assert log.page_errors == [], log
 
 
