@@ -14,7 +14,7 @@
   const ANSWER_TIMEOUT_MS = 3000; // no answer within this is OFFLINE
   const SLOW_MS = 1000;           // a HEAD slower than this, or a frame older, is DELAY
   const FROZEN_MS = 2000;         // a picture unchanged for longer is not live, whatever the server says
-  const RECONNECT_FROZEN_MS = 6000; // ... and for this long, the connection is presumed dead: reconnect
+  const RECONNECT_FROZEN_MS = 4000; // ... and for this long, the connection is presumed dead: reconnect
   const PICTURE_MS = 500;         // how often the picture is looked at
   const VIEWS = ["dual", "0", "1"];
   const RESOLUTIONS = ["480p", "720p"];
