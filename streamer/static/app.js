@@ -1,4 +1,8 @@
-/* SHT Dual LIVE Camera: live view, heartbeat, statistics, recording status, disk banner, tabs.
+/* SHT Dual LIVE Camera: live view, heartbeat, statistics, recording status, disk banner, tabs,
+ * full screen.
+ *
+ * The badge says LIVE only while the server answers, every camera of the view is live and the
+ * picture on screen keeps changing; offline, what the page shows is greyed as history.
  *
  * One <img> carries the MJPEG stream (one connection per browser).  A failed load is never
  * left on screen: the picture is hidden behind a message, the cause is asked from the
@@ -33,7 +37,7 @@
     retryTimer: 0,
     status: null,
     freezeSig: "",
-    changedAt: 0,        // performance.now() when the picture last changed
+    changedAt: performance.now(),   // when the picture last changed (a new page: its picture has 2 s to come)
     headOk: null,        // the last heartbeat's findings: {took, age, live: [camera ids]}, null without an answer
     reconnectedAt: 0,    // performance.now() of the last (re)connection
     lastGood: 0,         // epoch s of the last status answered (the time shown on stale data)
@@ -258,8 +262,12 @@
   /* When the picture on screen last changed: its signature (MJPEG) or the videos' frames (low data). */
   function watchPicture() {
     const now = performance.now();
+    if (state.tab !== "live" || document.hidden) {
+      state.changedAt = now;   // nobody watches: back on the live tab, the picture has its time to come
+      return;
+    }
     if (state.stream !== "playing") {
-      state.changedAt = now;
+      judge(false);   // no picture is not live either
       return;
     }
     if (window.SHT.lowdata.active()) {
@@ -288,15 +296,18 @@
   }
 
   /* LIVE only while the server answers quickly, every camera of the view is live and the picture
-     on screen keeps changing; anything less is DELAY, with the reason shown beside the badge. */
+     on screen keeps changing (or, on the recordings tab, nobody watches it); anything less is
+     DELAY, with the reason shown beside the badge. */
   function judge(beat = true) {
     const h = state.headOk;
     if (!h) return;
-    const frozenMs = state.stream === "playing" ? performance.now() - state.changedAt : 0;
+    const watching = state.tab === "live" && !document.hidden;
+    const stillMs = watching ? performance.now() - state.changedAt : 0;
     const down = downCameras();
     let why = "";
     if (down.length) why = t("beat.down", { cams: down.map(camName).join(", ") });
-    else if (frozenMs > FROZEN_MS) why = t("beat.frozen", { s: fmtNum(frozenMs / 1000) });
+    else if (stillMs > FROZEN_MS && state.stream === "playing") why = t("beat.frozen", { s: fmtNum(stillMs / 1000) });
+    else if (stillMs > FROZEN_MS) why = $("stage-title").textContent || t("live.no_picture");
     const late = (h.age != null && h.age > SLOW_MS) || h.took > SLOW_MS;
     const detail = h.age != null ? t("beat.answered_age", { ms: ms(h.took), age: ms(h.age) })
       : t("beat.answered", { ms: ms(h.took) });
@@ -334,7 +345,8 @@
         setStage("failed", next === "OFFLINE" ? t("live.unreachable") : t("live.unavailable"), t("live.reconnecting"));
         state.gen += 1;  // callbacks of the dead connection are void now
       }
-    } else if (next === "LIVE" && state.tab === "live" && !document.hidden) {
+    } else if (state.tab === "live" && !document.hidden) {
+      // The server answers again (quickly or not): a broken stream is tried again.
       const broken = state.stream === "failed" || state.stream === "idle";
       if (broken || prev === "OFFLINE" || prev === "ERROR") connect();
     }

@@ -142,6 +142,29 @@ def test_a_frozen_picture_is_delay_whatever_the_heartbeat_says(system: System, b
     assert log.page_errors == [], log
 
 
+def test_no_picture_is_not_live_although_the_server_answers(system: System, browser: Browser) -> None:
+    page, log = browser.page()
+
+    def no_picture(route: Any) -> None:
+        if route.request.method == "GET":
+            route.abort("connectionreset")   # the stream never comes
+        else:
+            route.continue_()
+    page.route(re.compile(r"/stream\?"), no_picture)
+    page.goto(system.url(path="/?view=0&res=480p"))
+    page.wait_for_timeout(3000)
+    beats = []
+    for _ in range(10):
+        page.wait_for_timeout(500)
+        beats.append(page.evaluate(f"() => {BEAT}"))
+    assert beats.count("DELAY") == len(beats), beats
+    assert page.text_content("#beat-why"), "the badge says why"
+    page.unroute(re.compile(r"/stream\?"))
+    page.wait_for_function(f"() => {BEAT} === 'LIVE'", timeout=20000)
+    wait_playing(page)
+    assert log.page_errors == [], log
+
+
 def test_offline_greys_what_was_last_true_and_hides_rec_and_motion(system: System, browser: Browser) -> None:
     page, log = _live_page(system, browser)
     page.wait_for_function(f"() => {BADGE.format(cam=0)} === 'recording' && {BEAT} === 'LIVE'", timeout=15000)
