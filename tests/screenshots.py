@@ -3,8 +3,9 @@
 Starts the system on the synthetic cameras (both captures, both recorders, the streamer, with
 an admin account) in a temporary folder, and saves with Debian's Chromium the login page, the
 live view and the recordings view, in English and in Korean, on a desktop (1280 px wide) and on
-a phone (390 px wide): ``DIR/<view>_<language>_<device>.png``, whole pages.  Prints the files
-saved.  Korean needs a Korean font (Debian's ``fonts-noto-cjk``).  Exit 2 without Chromium.
+a phone (390 px wide): ``DIR/<view>_<language>_<device>.png``, whole pages; with ``--dark``
+as a browser that asks for a dark page (``..._dark.png``).  Prints the files saved.  Korean
+needs a Korean font (Debian's ``fonts-noto-cjk``).  Exit 2 without Chromium.
 """
 from __future__ import annotations
 
@@ -36,10 +37,11 @@ def _shoot(page: Any, out: Path, name: str) -> Path:
     return path
 
 
-def views(browser: Browser, system: SecureSystem, lang: str, device: str, out: Path) -> list[Path]:
+def views(browser: Browser, system: SecureSystem, lang: str, device: str, out: Path, dark: bool) -> list[Path]:
     """The login, live and recordings views in ``lang`` on ``device``."""
     page, _ = browser.page(*DEVICES[device], locale=LANGUAGES[lang], timezone="Asia/Seoul")
-    tail = f"{lang}_{device}"
+    page.emulate_media(color_scheme="dark" if dark else "light")
+    tail = f"{lang}_{device}{'_dark' if dark else ''}"
     page.goto(system.origin + "/login")
     page.wait_for_selector("#login-form")
     saved = [_shoot(page, out, f"login_{tail}")]
@@ -59,6 +61,7 @@ def views(browser: Browser, system: SecureSystem, lang: str, device: str, out: P
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tests.screenshots", description=__doc__.split("\n")[0])
     parser.add_argument("--out", type=Path, required=True, help="folder for the PNG files (made if missing)")
+    parser.add_argument("--dark", action="store_true", help="as a browser that asks for a dark page")
     args = parser.parse_args(argv)
     if chromium_path() is None:
         print("no Chromium found: install Debian's chromium (and fonts-noto-cjk for Korean)", file=sys.stderr)
@@ -74,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
         with chromium() as browser:
             for lang in LANGUAGES:
                 for device in DEVICES:
-                    saved += views(browser, system, lang, device, out)
+                    saved += views(browser, system, lang, device, out, args.dark)
     for path in saved:
         print(path)
     return 0
