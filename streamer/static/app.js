@@ -488,8 +488,12 @@
     document.addEventListener("visibilitychange", () => {
       // A hidden page gives its viewer slot back and takes it again when shown.
       if (state.tab !== "live") return;
-      if (document.hidden) disconnect();
-      else connect();
+      if (document.hidden) {
+        disconnect();
+      } else {
+        state.changedAt = performance.now();   // the picture has its time to come back
+        connect();
+      }
     });
   }
 

@@ -1,8 +1,8 @@
 """Honest states in a real headless Chromium: starting, paused, a recorder that is off, a dead
 camera in the dual view, a frozen picture and an unreachable server.
 
-One system (both cameras, both recorders writing 30 s segments, so that the first test sees
-the first segment being written) is shared by the tests of this module, in this order.
+One system (both cameras, both recorders writing 60 s segments, so that the first test sees
+the first segment being written even on a busy machine) is shared by the tests of this module, in this order.
 """
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ BADGE = "document.querySelector('#rec-cards [data-camera=\"{cam}\"] [data-rec]')
 
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
-    with System(tmp_path_factory.mktemp("states"), segment_seconds=30) as sysm:
+    with System(tmp_path_factory.mktemp("states"), segment_seconds=60) as sysm:
         yield sysm.start(cameras=(0, 1), recorders=(0, 1))
 
 
