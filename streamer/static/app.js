@@ -346,8 +346,9 @@
         state.gen += 1;  // callbacks of the dead connection are void now
       }
     } else if (state.tab === "live" && !document.hidden) {
-      // The server answers again (quickly or not): a broken stream is tried again.
-      const broken = state.stream === "failed" || state.stream === "idle";
+      // The server answers again (quickly or not): a broken stream is tried again (low-data
+      // videos retry by themselves: starting them again would cut their wait for a picture).
+      const broken = state.stream === "idle" || (state.stream === "failed" && !window.SHT.lowdata.active());
       if (broken || prev === "OFFLINE" || prev === "ERROR") connect();
     }
   }

@@ -200,3 +200,18 @@ def test_the_live_picture_is_named_after_its_cameras_in_the_pages_language(syste
     page.wait_for_function(f"() => document.getElementById('live-img').alt.includes('{names[1]}')"
                            f" && !document.getElementById('live-img').alt.includes('{names[0]}')", timeout=5000)
     assert log.page_errors == [], log
+
+
+def test_a_phone_without_a_cameras_video_falls_back_to_mjpeg(system: System, browser: Browser) -> None:
+    """Camera 1's recorder (the low-data view's source) is not running: the phone's default view
+    gives way to MJPEG after a while instead of showing nothing."""
+    system.procs.stop("recorder1")
+    try:
+        page, log = browser.page(*PHONE)
+        page.goto(system.url(path="/?view=dual&res=480p"))
+        wait_playing(page, timeout_s=45)   # three tries of 5 s + 2 s, then MJPEG
+        assert page.get_attribute("#btn-lowdata", "aria-pressed") == "false"
+        assert page.evaluate("document.querySelectorAll('#low-videos video').length") == 0
+        assert log.page_errors == [], log
+    finally:
+        system.procs.start("recorder1", "-m", "recorder", "--camera", "1")
