@@ -4,7 +4,8 @@ request's language.
 The files live in ``streamer/static``: ``page.html`` is the shell, ``<name>.body.html`` a
 page's body.  A body writes its words as ``{{key}}`` (a key of the message catalogue,
 ``common.i18n``), filled in here; the page's scripts get the language's catalogue, the
-camera names and the cameras' time zone in a JSON data block (not a script: the CSP holds).
+camera names, the cameras' time zone and the browser's ``Save-Data`` wish in a JSON data
+block (not a script: the CSP holds).
 """
 from __future__ import annotations
 
@@ -41,13 +42,15 @@ def camera_names(cfg: Config, lang: str) -> dict[str, str]:
     return {str(cam): cfg.configured_name(cam) or text(lang, "camera.default", n=cam) for cam in CAMERAS}
 
 
-def render(name: str, lang: str, cfg: Config) -> str:
+def render(name: str, lang: str, cfg: Config, save_data: bool = False) -> str:
+    """The page ``name`` in ``lang``; ``save_data``: the browser asked to save data (a phone's
+    low-data view is then the default)."""
     shell, body = _files(name)
     names = camera_names(cfg, lang)
     words = {**catalogue(lang), **{f"cam.{cam}": n for cam, n in names.items()}}
     body = MARKER.sub(lambda m: escape(words[m[1]]), body)
     data = {"lang": lang, "placeholder": PLACEHOLDER, "messages": catalogue(lang), "cameras": names,
-            "utc_offsets": utc_offsets(time.time())}
+            "utc_offsets": utc_offsets(time.time()), "save_data": save_data}
     # "<" escaped: nothing inside the block can end it.
     block = json.dumps(data, ensure_ascii=False).replace("<", "\\u003c")
     return shell.format(lang=lang, title=escape(text(lang, TITLES[name])), body=body, data=block)
@@ -57,7 +60,10 @@ def page(name: str, request: Request) -> Response:
     """The page ``name`` (a key of TITLES) in the request's language, or a 404 naming the missing file."""
     lang = language_of(request.headers)
     try:
-        html = render(name, lang, request.app.state.cfg)
+        html = render(name, lang, request.app.state.cfg,
+                      save_data=request.headers.get("save-data", "").strip().lower() == "on")
     except OSError as exc:
         return error_response(404, "page_missing", lang, file=str(exc.filename))
-    return HTMLResponse(html, headers={"Cache-Control": "no-cache", **language_headers(lang)})
+    headers = language_headers(lang)
+    headers["Vary"] += ", Save-Data"   # the page's default live view follows it
+    return HTMLResponse(html, headers={"Cache-Control": "no-cache", **headers})

@@ -5,7 +5,8 @@ in the archive index (:mod:`common.archive.index`: each segment's true start and
 with their cause where the recorder's event log knows it, frames dropped today, disk free
 and how many days of recording it holds at today's rate, the retention state; and overall
 ``ok`` / ``warning`` / ``failing`` with the reasons.  A camera that has not finished a
-segment for more than two segment lengths while it should record is failing, and so is
+segment for more than two segment lengths while it should record is failing (unless it is
+``starting``: its recorder writes the first segment since it started), and so is
 everything while the recordings disk is not mounted where ``recorder.require_mount`` says
 (``disk.error``).  With off-site copies configured, ``offsite`` says per camera the newest
 segment off-site and how far the upload is behind, the last error and its cause; a backlog
@@ -68,6 +69,15 @@ def _bytes_today(recent: list[Recording], now: float) -> tuple[int, float]:
     return sum(r.size for r in segs), max(1.0, now - first)
 
 
+def starting(doc: dict[str, Any] | None, now: float, seg_s: float) -> bool:
+    """Is the recorder (``doc``, fresh) writing the first segment since it started, begun less than
+    two segment lengths ago?  Then no finished segment yet is no fault: the camera is starting."""
+    if not doc or doc.get("state") != "recording" or doc.get("segments_written"):
+        return False
+    current = segment_name.parse_rel_path(str(doc.get("current_file") or ""))
+    return not isinstance(current, str) and now - current.start.timestamp() <= 2 * seg_s
+
+
 def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[str, Any] | None, enabled: bool,
                   now: float, capture: tuple[str, str | None] = ("unknown", None), lang: str = DEFAULT,
                   capture_code: str | None = None) -> dict[str, Any]:
@@ -83,6 +93,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
     state = str(doc.get("state", "unknown")) if running and doc else "not running"
     failing, warning = Said(lang), Said(lang)
     cam = Term.of("health.camera", n=camera)
+    first = enabled and running and starting(doc, now, seg_s)
     capture_state, capture_reason = capture
     if capture_state in ("not connected", "error", "no signal"):
         state_says = state_word("capstate", capture_state)
@@ -92,7 +103,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
         else:
             failing("health.r.capture", cam=cam, state=state_says)
     if enabled:
-        if age is None or age > 2 * seg_s:
+        if (age is None or age > 2 * seg_s) and not first:   # a starting camera says so instead
             since = Term("health.r.none_yet") if age is None else Term.of("health.r.none_for", s=f"{age:.0f}")
             why = doc.get("waiting_for") or doc.get("last_error") if running and doc else ""
             if why:
@@ -121,7 +132,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
     if gaps:
         warning("health.r.gaps", cam=cam, n=len(gaps))
     return {
-        "camera": camera, "enabled": enabled, "recorder": state,
+        "camera": camera, "enabled": enabled, "recorder": state, "starting": first,
         "capture": {"state": capture_state, "reason": capture_reason, "reason_code": capture_code},
         "last_segment": None if last is None else {"file": last["file"], "url": last["url"],
                                                    "start": last["start"], "duration_s": last["duration_s"],

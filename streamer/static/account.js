@@ -20,7 +20,14 @@
       ? t("account.local_only") : t("account.open");
     // The command is typed as it is, in any language.
     box.replaceChildren(el("span", { id: "no-account", class: "muted" }, `${says} `),
-      el("code", { translate: false, lang: "en" }, session.add_admin));
+      command(session.add_admin));
+  }
+
+  /* The command as typed, broken between its words only (never inside "--role"). */
+  function command(text) {
+    const code = el("code", { translate: false, lang: "en" });
+    text.split(" ").forEach((word, i) => code.append(...(i ? [" "] : []), el("span", { class: "word" }, word)));
+    return code;
   }
 
   async function logout() {

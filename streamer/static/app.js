@@ -1,4 +1,8 @@
-/* SHT Dual LIVE Camera: live view, heartbeat, statistics, recording status, disk banner, tabs.
+/* SHT Dual LIVE Camera: live view, heartbeat, statistics, recording status, disk banner, tabs,
+ * full screen.
+ *
+ * The badge says LIVE only while the server answers, every camera of the view is live and the
+ * picture on screen keeps changing; offline, what the page shows is greyed as history.
  *
  * One <img> carries the MJPEG stream (one connection per browser).  A failed load is never
  * left on screen: the picture is hidden behind a message, the cause is asked from the
@@ -13,7 +17,9 @@
   const HEALTH_MS = 5000;         // /api/health period (it lists the day's files)
   const ANSWER_TIMEOUT_MS = 3000; // no answer within this is OFFLINE
   const SLOW_MS = 1000;           // a HEAD slower than this, or a frame older, is DELAY
-  const FREEZE_BEATS = 3;         // a picture unchanged for this many LIVE beats is reconnected
+  const FROZEN_MS = 2000;         // a picture unchanged for longer is not live, whatever the server says
+  const RECONNECT_FROZEN_MS = 4000; // ... and for this long, the connection is presumed dead: reconnect
+  const PICTURE_MS = 500;         // how often the picture is looked at
   const VIEWS = ["dual", "0", "1"];
   const RESOLUTIONS = ["480p", "720p"];
 
@@ -31,7 +37,10 @@
     retryTimer: 0,
     status: null,
     freezeSig: "",
-    freezeCount: 0,
+    changedAt: performance.now(),   // when the picture last changed (a new page: its picture has 2 s to come)
+    headOk: null,        // the last heartbeat's findings: {took, age, live: [camera ids]}, null without an answer
+    reconnectedAt: 0,    // performance.now() of the last (re)connection
+    lastGood: 0,         // epoch s of the last status answered (the time shown on stale data)
     errorsAt: [],        // times of recent load failures, to back off from a loop
     sizes: null,         // {res: {width, height}} of one camera's picture, from /api/config
   };
@@ -128,8 +137,8 @@
     if (state.tab !== "live" || document.hidden) return;
     clearRetry();
     const gen = ++state.gen;
-    state.freezeSig = "";
-    state.freezeCount = 0;
+    state.reconnectedAt = performance.now();   // a picture that stays frozen is not reconnected at once again
+    markAlt();
     if (window.SHT.lowdata.active()) {
       img.onload = img.onerror = null;
       img.removeAttribute("src");  // one stream per view: the MJPEG one goes
@@ -250,16 +259,59 @@
     }
   }
 
-  function watchFreeze() {
-    if (state.stream !== "playing" || state.beat !== "LIVE" || window.SHT.lowdata.active()) {
-      state.freezeCount = 0;
+  /* When the picture on screen last changed: its signature (MJPEG) or the videos' frames (low data). */
+  function watchPicture() {
+    const now = performance.now();
+    if (state.tab !== "live" || document.hidden) {
+      state.changedAt = now;   // nobody watches: back on the live tab, the picture has its time to come
       return;
     }
-    const sig = pictureSignature();
-    if (sig && sig === state.freezeSig) state.freezeCount += 1;
-    else state.freezeCount = 0;
-    state.freezeSig = sig;
-    if (state.freezeCount >= FREEZE_BEATS) connect();
+    if (state.stream !== "playing") {
+      judge(false);   // no picture is not live either
+      return;
+    }
+    if (window.SHT.lowdata.active()) {
+      const last = window.SHT.lowdata.lastFrameAt();
+      if (last) state.changedAt = last;
+    } else {
+      const sig = pictureSignature();
+      if (!sig || sig !== state.freezeSig) state.changedAt = now;
+      state.freezeSig = sig;
+    }
+    judge(false);
+    const still = now - Math.max(state.changedAt, state.reconnectedAt);
+    if (!window.SHT.lowdata.active() && still > RECONNECT_FROZEN_MS && state.headOk) connect();
+  }
+
+  function pictureLoop() {
+    watchPicture();
+    setTimeout(pictureLoop, PICTURE_MS);
+  }
+
+  /* The cameras of the view that the server does not call live, by name. */
+  function downCameras() {
+    const ids = state.view === "dual" ? ["0", "1"] : [state.view];
+    const live = state.headOk && state.headOk.live;
+    return live ? ids.filter((id) => !live.includes(id)) : [];
+  }
+
+  /* LIVE only while the server answers quickly, every camera of the view is live and the picture
+     on screen keeps changing (or, on the recordings tab, nobody watches it); anything less is
+     DELAY, with the reason shown beside the badge. */
+  function judge(beat = true) {
+    const h = state.headOk;
+    if (!h) return;
+    const watching = state.tab === "live" && !document.hidden;
+    const stillMs = watching ? performance.now() - state.changedAt : 0;
+    const down = downCameras();
+    let why = "";
+    if (down.length) why = t("beat.down", { cams: down.map(camName).join(", ") });
+    else if (stillMs > FROZEN_MS && state.stream === "playing") why = t("beat.frozen", { s: fmtNum(stillMs / 1000) });
+    else if (stillMs > FROZEN_MS) why = $("stage-title").textContent || t("live.no_picture");
+    const late = (h.age != null && h.age > SLOW_MS) || h.took > SLOW_MS;
+    const detail = h.age != null ? t("beat.answered_age", { ms: ms(h.took), age: ms(h.age) })
+      : t("beat.answered", { ms: ms(h.took) });
+    setBeat(late || why ? "DELAY" : "LIVE", why ? `${why} ${detail}` : detail, why, beat);
   }
 
   /* ---------- heartbeat: HEAD /stream every 2 s ---------- */
@@ -272,21 +324,31 @@
     return null;
   }
 
-  function setBeat(next, detail) {
+  /* ``beat``: called by the heartbeat (a broken stream is retried then), not by a look at the picture. */
+  function setBeat(next, detail, why = "", beat = true) {
     const prev = state.beat;
     state.beat = next;
     const box = $("heartbeat");
-    box.dataset.state = next;
-    box.className = `beat beat-${next.toLowerCase()}`;
     box.title = detail;
-    $("beat-text").textContent = BEATS[next];
+    if ($("beat-why").textContent !== why) $("beat-why").textContent = why;
+    document.body.classList.toggle("stale", next === "OFFLINE" || next === "ERROR");
+    if (next === "OFFLINE" || next === "ERROR") showStale();
+    if (next !== prev) {
+      box.dataset.state = next;
+      box.className = `beat beat-${next.toLowerCase()}`;
+      $("beat-text").textContent = BEATS[next];
+    } else if (!beat) {
+      return;
+    }
     if (next === "OFFLINE" || next === "ERROR") {
       if (state.stream === "playing" || state.stream === "connecting") {
         setStage("failed", next === "OFFLINE" ? t("live.unreachable") : t("live.unavailable"), t("live.reconnecting"));
         state.gen += 1;  // callbacks of the dead connection are void now
       }
-    } else if (next === "LIVE" && state.tab === "live" && !document.hidden) {
-      const broken = state.stream === "failed" || state.stream === "idle";
+    } else if (state.tab === "live" && !document.hidden) {
+      // The server answers again (quickly or not): a broken stream is tried again (low-data
+      // videos retry by themselves: starting them again would cut their wait for a picture).
+      const broken = state.stream === "idle" || (state.stream === "failed" && !window.SHT.lowdata.active());
       if (broken || prev === "OFFLINE" || prev === "ERROR") connect();
     }
   }
@@ -296,18 +358,32 @@
     try {
       const r = await fetchWithin(streamPath(), { method: "HEAD" });
       const took = performance.now() - started;
+      // The view's live cameras; an answer that does not say cannot call a camera down.
+      const said = r.headers.get("X-Cameras-Live");
+      const live = said == null ? null : said.split(",").filter(Boolean);
       if (r.ok) {
-        const age = frameAgeMs(r.headers);
-        const late = (age != null && age > SLOW_MS) || took > SLOW_MS;
-        setBeat(late ? "DELAY" : "LIVE", age != null ? t("beat.answered_age", { ms: ms(took), age: ms(age) })
-          : t("beat.answered", { ms: ms(took) }));
+        state.headOk = { took, age: frameAgeMs(r.headers), live };
+        judge();
       } else {
+        state.headOk = null;
         setBeat("ERROR", t("beat.refused", { status: r.status }));
       }
     } catch (e) {
+      state.headOk = null;
       setBeat("OFFLINE", t("beat.none"));
     }
-    watchFreeze();
+  }
+
+  /* Offline, what is on screen is history: greyed, with the time it was last true. */
+  function showStale() {
+    $("stale-note").textContent = state.lastGood
+      ? t("live.stale", { time: fmtDateTime(state.lastGood) }) : t("live.stale_never");
+  }
+
+  /* The live picture's text alternative: the names of the cameras it shows. */
+  function markAlt() {
+    const ids = state.view === "dual" ? ["0", "1"] : [state.view];
+    img.alt = t("live.alt_of", { names: ids.map(camName).join(", ") });
   }
 
   function heartbeatLoop() {
@@ -322,6 +398,7 @@
       if (!r.ok) throw new Error(t("common.http", { status: r.status }));
       const s = await r.json();
       state.status = s;
+      state.lastGood = s.time || Date.now() / 1000;
       window.SHT.setUtcOffset(s.utc_offset_s);
       renderStats(s, state.view, state.res);
       renderRecorders(s, pollStatus);
@@ -338,11 +415,34 @@
       }
     } catch (e) {
       $("foot").textContent = t("live.status_unavailable");
+      showStale();
     }
   }
 
   function statusLoop() {
     pollStatus().finally(() => setTimeout(statusLoop, STATUS_MS));
+  }
+
+  /* ---------- fullscreen: a tap on the picture (on one camera's tile: that camera alone) ---------- */
+
+  /* The stage full screen; ``solo``: the one camera of a low-data tile shown alone. */
+  function fullscreen(solo) {
+    if (document.fullscreenElement || !stage.requestFullscreen) return;
+    if (solo) stage.dataset.solo = solo;
+    stage.requestFullscreen().catch(() => { delete stage.dataset.solo; });
+  }
+
+  function wireFullscreen() {
+    stage.addEventListener("click", (event) => {
+      if (state.stream !== "playing" || event.target.closest("button")) return;
+      const tile = event.target.closest("video[data-camera]");
+      fullscreen(tile ? tile.dataset.camera : "");
+    });
+    $("fs-enter").addEventListener("click", () => fullscreen(""));   // the same from the keyboard
+    $("fs-exit").addEventListener("click", () => { if (document.fullscreenElement) document.exitFullscreen(); });
+    document.addEventListener("fullscreenchange", () => {
+      if (!document.fullscreenElement) delete stage.dataset.solo;
+    });
   }
 
   /* ---------- tabs and wiring ---------- */
@@ -372,6 +472,7 @@
   }
 
   function wire() {
+    wireFullscreen();
     for (const b of document.querySelectorAll("#live [data-view]")) {
       b.addEventListener("click", () => choose(b.dataset.view, state.res));
     }
@@ -388,8 +489,12 @@
     document.addEventListener("visibilitychange", () => {
       // A hidden page gives its viewer slot back and takes it again when shown.
       if (state.tab !== "live") return;
-      if (document.hidden) disconnect();
-      else connect();
+      if (document.hidden) {
+        disconnect();
+      } else {
+        state.changedAt = performance.now();   // the picture has its time to come back
+        connect();
+      }
     });
   }
 
@@ -427,6 +532,7 @@
     window.SHT.recordings.init();
     showTab(choice.tab);
     heartbeatLoop();
+    pictureLoop();
     statusLoop();
     healthLoop();
   }

@@ -32,12 +32,20 @@
     }
   }
 
+  /* Without an answer the badges say nothing: an old MOTION is not news. */
+  function hideAll() {
+    for (const node of Object.values(badges)) node.hidden = true;
+  }
+
   async function poll() {
     if (!document.hidden && !$("live").hidden) {
       try {
         const r = await fetchWithin("/api/events/live", {}, 2000);
         if (r.ok) show((await r.json()).cameras || {});
-      } catch (e) { /* the heartbeat reports an unreachable server */ }
+        else hideAll();
+      } catch (e) {
+        hideAll();   // the heartbeat reports the unreachable server
+      }
     }
     setTimeout(poll, POLL_MS);
   }

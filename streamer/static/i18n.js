@@ -62,5 +62,5 @@ window.SHT = window.SHT || {};
   }
 
   wireSwitch();
-  Object.assign(window.SHT, { lang: data.lang, t, camName, fmtDateTime, cameraClock, setUtcOffset });
+  Object.assign(window.SHT, { lang: data.lang, saveData: !!data.save_data, t, camName, fmtDateTime, cameraClock, setUtcOffset });
 })();

@@ -35,5 +35,8 @@
     } finally {
       button.disabled = false;
     }
+    // Still here: the disabled button lost the focus; it goes back to the password, ready to retype.
+    form.password.focus();
+    form.password.select();
   });
 })();

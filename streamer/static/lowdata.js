@@ -23,15 +23,21 @@
   const KEEP_S = 10;              // seconds of played video kept in the buffer
   const SAMPLES = 300;            // latency samples kept per camera
   const LIVE_MS = 500;            // a frame shown within this of its capture is live (join time)
+  const GIVE_UP_MS = 10000;       // a default low-data view without a camera's video this long: MJPEG
 
-  const { storage, pressed, t } = window.SHT;
+  const { storage, pressed, t, camName } = window.SHT;
+  // A phone, or a browser asking to save data, starts in low data until its owner chooses.
+  const PHONE = "(max-width: 760px)";
   const $ = window.SHT.$;
 
   const supported = () => {
     try { return !!MS && MS.isTypeSupported(PROBE_TYPE); } catch (e) { return false; }
   };
 
-  const state = { on: storage.get("sht.lowdata") === "1", players: [], onChange: null };
+  const chosen = storage.get("sht.lowdata");
+  const savesData = () => window.SHT.saveData || !!(navigator.connection && navigator.connection.saveData);
+  const state = { on: chosen != null ? chosen === "1" : savesData() || window.matchMedia(PHONE).matches,
+    chosen: chosen != null, players: [], onChange: null };
 
   class Player {
     constructor(camera, video, report) {
@@ -54,6 +60,7 @@
       this.startedAt = performance.now();   // the viewer asked for the stream
       this.firstAt = 0;                     // its first picture was shown
       this.liveAt = 0;                      // its first live picture was shown
+      this.missingSince = 0;                // since when the server has had no video of this camera
       this.watchFrames();
       this.open();
     }
@@ -68,6 +75,7 @@
       } catch (e) {
         return this.retry("offline");
       }
+      if (r.status === 200) this.missingSince = 0;
       if (r.status !== 200) {
         let body = null;
         try { body = await r.json(); } catch (e) { body = null; }
@@ -77,6 +85,15 @@
           return this.retry("blocked", 10000);
         }
         this.report("failed", t("lowdata.none"), body && body.error ? body.error : t("common.http", { status: r.status }));
+        // A camera without video (its recorder is not running): a view the owner did not choose
+        // gives way to MJPEG, which needs no recorder, rather than show nothing for long.
+        if (r.status === 503 && !state.chosen) {
+          this.missingSince = this.missingSince || performance.now();
+          if (performance.now() - this.missingSince > GIVE_UP_MS) {
+            window.SHT.lowdata.fallback();
+            return;
+          }
+        }
         return this.retry("failed", 2000);
       }
       const codec = r.headers.get("X-Codec") || "avc1.42C01F";
@@ -239,6 +256,8 @@
       video.playsInline = true;
       video.autoplay = true;
       video.id = `low-video-${cam}`;
+      video.dataset.camera = String(cam);
+      video.setAttribute("aria-label", t("live.alt_of", { names: camName(String(cam)) }));
       b.appendChild(video);
       let counted = false;
       state.players.push(new Player(cam, video, (kind, title, detail) => {
@@ -264,6 +283,7 @@
 
   function toggle() {
     state.on = !state.on;
+    state.chosen = true;
     storage.set("sht.lowdata", state.on ? "1" : "0");
     markButton();
     if (state.onChange) state.onChange();
@@ -282,8 +302,15 @@
     markButton();
   }
 
+  /* performance.now() of the newest frame the stalest camera showed (its start if none yet). */
+  function lastFrameAt() {
+    if (!HTMLVideoElement.prototype.requestVideoFrameCallback) return performance.now();   // cannot tell
+    const last = state.players.map((p) => (p.presented.length ? p.presented[p.presented.length - 1] : p.startedAt));
+    return last.length ? Math.min(...last) : 0;
+  }
+
   window.SHT.lowdata = {
-    init, active, play, stop, fallback, supported,
+    init, active, play, stop, fallback, supported, lastFrameAt,
     stats: () => state.players.map((p) => p.stats()),
   };
 })();

@@ -91,7 +91,8 @@
   function recorderCard(id, doc, wanted, onChange, cam, pause, now) {
     const card = el("div", { class: "rec-card", "data-camera": id });
     const fresh = doc && (doc.age_s == null || doc.age_s < RECORDER_STALE_S);
-    const recState = fresh ? doc.state || "waiting" : "off";
+    // Paused is what the controls say at once; the recorder's own document follows a moment later.
+    const recState = !fresh ? "off" : !wanted ? "paused" : doc.state || "waiting";
     const label = REC_BADGES[recState] || recState.toUpperCase();
     const h = el("h3", {}, camName(id));
     h.append(el("span", { class: `rec-badge ${recState}`, "data-rec": recState }, label));
@@ -111,13 +112,40 @@
     }
     if (explained(cam)) card.append(el("p", { class: "muted", "data-camera-state": cam.state }, explained(cam)));
     if (pause) card.append(el("p", { class: "pause-note muted", "data-pause": id }, pauseText(pause, now)));
+    if (wanted && !fresh) return card;   // nothing records: there is nothing to pause
     const btn = el("button", { type: "button", class: "btn small", "data-rec-toggle": id },
       wanted ? t("rec.pause") : t("rec.resume"));
     btn.disabled = !window.SHT.account.canControl();
     if (btn.disabled) btn.title = window.SHT.account.controlHint();
-    btn.addEventListener("click", () => toggleRecording(id, !wanted, btn, onChange));
+    btn.addEventListener("click", () => (wanted ? confirmPause(id, btn, onChange)
+      : toggleRecording(id, true, btn, onChange)));
     card.append(btn);
     return card;
+  }
+
+  /* Pausing stops the evidence: it is asked for twice. */
+  function confirmPause(id, btn, onChange) {
+    const dialog = $("pause-dialog");
+    $("pause-q").textContent = t("pause.ask", { cam: camName(id) });
+    dialog.onclose = () => {
+      if (dialog.returnValue === "pause") toggleRecording(id, false, btn, onChange);
+      else { const again = document.querySelector(`[data-rec-toggle="${id}"]`); if (again) again.focus(); }
+    };
+    dialog.returnValue = "";
+    dialog.showModal();
+    $("pause-cancel").focus();
+  }
+
+  /* While a camera is paused, a banner at the top says who paused it, since when and until when. */
+  function renderPauseBanner(ids, wanted, paused, now) {
+    const lines = ids.filter((id) => wanted[id] === false).map((id) => {
+      const p = paused[id] || {};
+      const end = p.until ? t("pause.ends_at", { at: fmtDateTime(p.until, false) }) : "";
+      return `${camName(id)}: ${pauseText(p, now)}${end}`;
+    });
+    const banner = $("pause-banner");
+    banner.hidden = !lines.length;
+    banner.textContent = lines.join(" ");
   }
 
   async function toggleRecording(id, on, btn, onChange) {
@@ -137,6 +165,7 @@
     const cams = s.cameras || {};
     $("rec-cards").replaceChildren(...ids.map((id) => recorderCard(id, recs[id], wanted[id] !== false, onChange,
       cams[id], wanted[id] === false ? paused[id] : null, now)));
+    renderPauseBanner(ids, wanted, paused, now);
   }
 
   function renderDisk(s) {
@@ -174,11 +203,14 @@
     const banner = $("health");
     const limit = 2 * (h.segment_seconds || 30);
     const lines = [];
+    const starting = [];   // writing their first recording since start: said calmly, not as an alarm
     if (h.disk && h.disk.error) lines.push(t("health.no_disk", { why: h.disk.error_text || h.disk.error }));
     for (const [id, c] of Object.entries(h.cameras || {})) {
       if (!c.enabled) continue;
       const age = c.last_segment ? c.last_segment.age_s : null;
-      if (age == null || age > limit) {
+      if (c.starting) {
+        starting.push(t("health.starting", { cam: camName(id) }));
+      } else if (age == null || age > limit) {
         const since = age == null ? t("health.none_yet") : t("health.silent_for", { s: t("unit.s", { n: fmtNum(age, 0) }) });
         lines.push(t("health.not_recording", { cam: camName(id), since }));
       }
@@ -187,8 +219,10 @@
         lines.push(t("health.retention", { cam: camName(id), state: what }));
       }
     }
-    banner.hidden = !lines.length;
-    banner.textContent = lines.length ? `⚠ ${lines.join(" ")}` : "";
+    banner.hidden = !lines.length && !starting.length;
+    banner.dataset.level = lines.length ? "failing" : "starting";
+    banner.setAttribute("role", lines.length ? "alert" : "status");
+    banner.textContent = lines.length ? `⚠ ${lines.concat(starting).join(" ")}` : starting.join(" ");
     banner.title = (h.reasons_text || h.reasons || []).join("\n");
   }
 

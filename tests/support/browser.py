@@ -135,8 +135,8 @@ PICTURE_JS = """() => {
 
 
 class System(ProcessSystem):
-    def __init__(self, tmp: Path) -> None:
-        self.env = isolated_env(tmp / "sht", recorder__segment_seconds=2)
+    def __init__(self, tmp: Path, segment_seconds: int = 2) -> None:
+        self.env = isolated_env(tmp / "sht", recorder__segment_seconds=segment_seconds)
         self.port = int(self.env["SHT__STREAMER__PORT"])
         self.procs = Procs(self.env, tmp / "logs")
         self.root = Path(self.env["SHT__RECORDER__ROOT"])
@@ -182,6 +182,13 @@ def log_in(page: Any, user: str, password: str) -> None:
     page.fill("#login-user", user)
     page.fill("#login-password", password)
     page.click("#login-submit")
+
+
+def pause_recording(page: Any, camera: int) -> None:
+    """Press camera ``camera``'s pause button and say yes when the page asks."""
+    page.click(f"#rec-cards [data-camera='{camera}'] [data-rec-toggle]")
+    page.wait_for_selector("#pause-dialog[open]", timeout=5000)
+    page.click("#pause-confirm")
 
 
 def show_day(page: Any, camera: int, day: str, segments: int) -> None:

@@ -22,6 +22,7 @@ from tests.support.browser import (
     System,
     assert_moving,
     open_page,
+    pause_recording,
     picture,
     require_chromium,
     save_screenshot,
@@ -263,7 +264,7 @@ def test_recording_pause_and_resume_from_the_page(system: System, browser: Brows
     page, log = open_page(browser, system.url())
     badge = "document.querySelector('#rec-cards [data-camera=\"0\"] [data-rec]')?.dataset.rec"
     page.wait_for_function(f"() => {badge} === 'recording'", timeout=15000)
-    page.click("#rec-cards [data-camera='0'] [data-rec-toggle]")
+    pause_recording(page, 0)
     page.wait_for_function(f"() => {badge} === 'paused'", timeout=15000)
     assert page.text_content("#rec-cards [data-camera='0'] [data-rec-toggle]") == "Resume recording"
     page.click("#rec-cards [data-camera='0'] [data-rec-toggle]")
@@ -333,7 +334,10 @@ def test_design_one_button_style_grey_background_blue_accent(system: System, bro
 
 
 def test_phone_layout_stacks_the_panels(system: System, browser: Browser) -> None:
-    page, log = open_page(browser, system.url(path="/?view=dual&res=480p"), width=390, height=844)
+    page, log = browser.page(390, 844)
+    # The MJPEG picture chosen (a phone's default is the low-data view: test_browser_phone.py).
+    page.add_init_script("localStorage.setItem('sht.lowdata', '0')")
+    page.goto(system.url(path="/?view=dual&res=480p"))
     wait_playing(page)
     boxes = [page.locator(sel).bounding_box() for sel in ("#stats-h", "#rec-h")]
     assert boxes[1]["y"] > boxes[0]["y"] + 50  # one column on a phone

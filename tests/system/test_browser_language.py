@@ -15,7 +15,15 @@ import pytest
 
 from common.archive.gaplog import GapLog
 from common.clock import local_text
-from tests.support.browser import Browser, log_in, require_chromium, save_screenshot, show_day, wait_playing
+from tests.support.browser import (
+    Browser,
+    log_in,
+    pause_recording,
+    require_chromium,
+    save_screenshot,
+    show_day,
+    wait_playing,
+)
 from tests.support.mp4_files import write_segment
 from tests.support.security_rig import SecureSystem
 
@@ -106,7 +114,7 @@ def test_every_visible_word_is_in_the_browsers_language(system: SecureSystem, br
     assert page.evaluate("document.documentElement.lang") == lang
     _live_page_filled(page)
     # Paused from this machine (no account yet): the note says so in the page's language.
-    page.click("#rec-cards [data-camera='0'] [data-rec-toggle]")
+    pause_recording(page, 0)
     page.wait_for_selector("#rec-cards [data-pause='0']", timeout=10000)
     page.wait_for_selector("#account #no-account")
     assert foreign_words(page, lang) == []

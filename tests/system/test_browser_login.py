@@ -9,7 +9,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.support.browser import Browser, assert_moving, log_in, require_chromium, save_screenshot, wait_playing
+from tests.support.browser import (
+    Browser,
+    assert_moving,
+    log_in,
+    pause_recording,
+    require_chromium,
+    save_screenshot,
+    wait_playing,
+)
 from tests.support.procs import wait_until
 from tests.support.security_rig import SecureSystem
 
@@ -49,7 +57,7 @@ def test_login_logout_and_roles(system: SecureSystem, browser: Browser, tmp_path
     toggle = "#rec-cards [data-camera='0'] [data-rec-toggle]"
     page.wait_for_function(f"() => document.querySelector(\"{toggle}\")?.textContent === 'Pause recording'",
                            timeout=10000)
-    page.click(toggle)
+    pause_recording(page, 0)
     page.wait_for_selector("#rec-cards [data-pause='0']", timeout=10000)
     note = page.text_content("#rec-cards [data-pause='0']")
     assert re.match(r"Recording paused by boss from this machine at \d\d:\d\d:\d\d; "
@@ -92,3 +100,20 @@ def test_basic_auth_after_the_browser_prompt(system: SecureSystem, browser: Brow
                                timeout=15000)
     finally:
         context.close()
+
+
+def test_a_wrong_password_gives_the_focus_back_to_the_password(system: SecureSystem, browser: Browser) -> None:
+    if "clerk" not in system.users("list").stdout:
+        system.add_user("clerk", "right one 12", "viewer")
+    page, log = browser.page()
+    page.goto(system.origin + "/login")
+    page.fill("#login-user", "clerk")
+    page.fill("#login-password", "wrong one 12")
+    page.press("#login-password", "Enter")
+    page.wait_for_selector("#login-error:not([hidden])")
+    page.wait_for_function("() => document.activeElement?.id === 'login-password'", timeout=3000)
+    # The wrong password is selected: typing replaces it.
+    page.keyboard.type("right one 12")
+    page.keyboard.press("Enter")
+    page.wait_for_url(re.compile(r".*/$|.*/\?.*"))
+    assert log.page_errors == [], log

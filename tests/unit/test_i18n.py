@@ -170,7 +170,7 @@ def test_the_page_is_served_in_the_asked_language(client) -> None:
                           ({"Accept-Language": "ko", "Cookie": "lang=en"}, "en")):
         r = client.get("/", headers=headers)
         assert r.status_code == 200 and r.headers["content-language"] == lang
-        assert r.headers["vary"] == "Accept-Language, Cookie"
+        assert r.headers["vary"] == "Accept-Language, Cookie, Save-Data"
         assert f'<html lang="{lang}">' in r.text
 
 
