@@ -33,12 +33,14 @@
   function renderStats(s, view, res) {
     const cams = s.cameras || {};
     const ids = view === "dual" ? Object.keys(cams).sort() : [view];
-    const v = (s.views || []).find((x) => x.view === view && x.res === res);
+    // The low-data view plays the recorders' H.264: the MJPEG view's figures are not ours then.
+    const lowdata = window.SHT.lowdata && window.SHT.lowdata.active();
+    const v = lowdata ? undefined : (s.views || []).find((x) => x.view === view && x.res === res);
     const limits = s.limits || {};
     const max = limits.max_clients_per_resolution;
     const byRes = limits.viewers_by_res || {};
     const ages = ids.map((id) => cams[id] && cams[id].frame_age_ms).filter((x) => x != null);
-    $("st-showing").textContent = `${viewName(view)}, ${res}`;
+    $("st-showing").textContent = lowdata ? t("live.detail_lowdata", { view: viewName(view) }) : `${viewName(view)}, ${res}`;
     $("st-fps").textContent = v ? fps(v.fps)
       : t("stats.fps_camera", { fps: ids.map((id) => fps(cams[id] && cams[id].fps)).join(" / ") });
     $("st-frames").textContent = v && v.frames_encoded != null
@@ -47,7 +49,8 @@
     $("st-size").textContent = v && v.avg_jpeg_bytes ? fmtBytes(v.avg_jpeg_bytes) : "–";
     $("st-latency").textContent = ages.length ? ms(Math.max(...ages)) : "–";
     // Capture to socket, measured by the server for the streams of this view (ours among them).
-    const sent = (s.viewers || []).filter((r) => r.view === view && r.res === res && r.latency_ms != null);
+    const sent = lowdata ? []
+      : (s.viewers || []).filter((r) => r.view === view && r.res === res && r.latency_ms != null);
     $("st-delivery").textContent = sent.length
       ? ms(sent.reduce((a, r) => a + r.latency_ms, 0) / sent.length, 1) : "–";
     $("st-viewers").textContent = t("stats.viewers_at",

@@ -128,6 +128,10 @@ def test_save_data_gets_the_low_data_view_on_a_wide_screen(system: System, brows
     page.set_extra_http_headers({"Save-Data": "on"})
     page.goto(system.url(path="/?view=0&res=480p"))
     page.wait_for_function(LOW_DATA_PLAYING.replace("{n}", "1"), timeout=25000)
+    # The statistics say what is shown: the recorder's H.264, not the MJPEG view's 480p.
+    page.wait_for_function("() => document.getElementById('st-showing').textContent.includes('low data')",
+                           timeout=10000)
+    assert "480p" not in page.text_content("#st-showing")
     assert log.page_errors == [], log
 
 
