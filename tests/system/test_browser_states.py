@@ -91,20 +91,25 @@ def test_a_recorder_that_is_off_offers_no_pause(system: System, browser: Browser
     assert log.page_errors == [], log
 
 
+def _stays_delay(page: Any, why: str, within_ms: int, looks: int) -> None:
+    """The badge turns DELAY with ``why`` beside it within ``within_ms``, then is not LIVE at
+    any of ``looks`` looks half a second apart."""
+    page.wait_for_function(f"() => {BEAT} === 'DELAY'"
+                           f" && document.getElementById('beat-why').textContent.includes('{why}')",
+                           timeout=within_ms)
+    beats = []
+    for _ in range(looks):
+        page.wait_for_timeout(500)
+        beats.append(page.evaluate(f"() => {BEAT}"))
+    assert "LIVE" not in beats, beats
+
+
 def test_a_dead_camera_in_the_dual_view_is_not_live_and_is_named(system: System, browser: Browser) -> None:
     page, log = _live_page(system, browser)
     page.wait_for_function(f"() => {BEAT} === 'LIVE'", timeout=10000)
     system.procs.kill("capture1")
     try:
-        page.wait_for_function(f"() => {BEAT} === 'DELAY'"
-                               " && document.getElementById('beat-why').textContent.includes('Camera 1')",
-                               timeout=10000)
-        # And it stays so: never LIVE while camera 1 is down.
-        beats = []
-        for _ in range(8):
-            page.wait_for_timeout(500)
-            beats.append(page.evaluate(f"() => {BEAT}"))
-        assert "LIVE" not in beats, beats
+        _stays_delay(page, "Camera 1", 10000, 8)   # and never LIVE while camera 1 is down
         save_screenshot(page, "state_camera_down")
     finally:
         system.procs.capture(1)
@@ -128,14 +133,7 @@ def test_a_frozen_picture_is_delay_whatever_the_heartbeat_says(system: System, b
     page.route(re.compile(r"/stream\?"), one_picture)
     page.goto(system.url(path="/?view=dual&res=480p"))
     wait_playing(page)
-    page.wait_for_function(f"() => {BEAT} === 'DELAY'"
-                           " && document.getElementById('beat-why').textContent.includes('not changed')",
-                           timeout=8000)
-    beats = []
-    for _ in range(10):
-        page.wait_for_timeout(500)
-        beats.append(page.evaluate(f"() => {BEAT}"))
-    assert "LIVE" not in beats, beats
+    _stays_delay(page, "not changed", 8000, 10)
     # The real stream again: LIVE once pictures arrive.
     page.unroute(re.compile(r"/stream\?"))
     page.wait_for_function(f"() => {BEAT} === 'LIVE'", timeout=20000)
