@@ -22,7 +22,8 @@ from common.archive.events import EventStore, db_path
 from common.archive.index import ArchiveIndex
 from common.archive.mount import mount_problem
 from common.clock import Pacer
-from common.config import Config, load_or_exit
+from common.config import Config
+from common.process.startup import start_service
 from common.state.board import StatusBoard
 from common.state.documents import EventProgress, MotionCamera, MotionStatus
 from motion.camera import CameraWatch
@@ -141,24 +142,13 @@ class MotionService:
 
 
 def main(argv: list[str] | None = None) -> int:
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(asctime)s %(name)s %(levelname)s %(message)s")
-    cfg = load_or_exit()
-    stop: list[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    cfg, stop = start_service()
     if not cfg.motion.enabled:
         log.info("motion.enabled = false: no motion detection")
-        while not stop:
-            signal.pause()
-        return 0
+        return stop.idle()
     # The events database lives with the recordings: never made on the SD card under an empty mount point.
-    absent = mount_problem(cfg.recordings_root, cfg.recorder.require_mount)
-    if absent:
-        log.error("%s: motion detection starts once it is there", absent)
-    while absent and not stop:
-        time.sleep(DISK_WAIT_S)
-        absent = mount_problem(cfg.recordings_root, cfg.recorder.require_mount)
-    if stop:
+    if not stop.wait_while(lambda: mount_problem(cfg.recordings_root, cfg.recorder.require_mount),
+                           "motion detection", DISK_WAIT_S, log):
         return 0
     service = MotionService(cfg)
     signal.signal(signal.SIGTERM, service.stop)
