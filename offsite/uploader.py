@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
 
+from common.archive import events as event_store
 from common.archive.index import ArchiveIndex
 from common.archive.offsite_queue import UploadQueue
 from common.config import Config
@@ -23,6 +25,8 @@ log = logging.getLogger("offsite")
 POLL_S = 1.0                 # an idle uploader looks for finished segments this often
 BACKOFF_MAX_S = 30.0
 FOLLOW_PAGE = 256            # index rows queued per look
+EVENTS_EVERY_S = 5.0         # the events database is looked at this often (the motion process resolves as often)
+EVENTS_PAGE = 256            # events read per look
 PRUNE_EVERY_S = 3600.0
 REMOTE_RETENTION_EVERY_S = 6 * 3600.0
 
@@ -45,6 +49,8 @@ class Uploader:
         self.last_error_at: float | None = None
         self.pruned_at = 0.0
         self.remote_kept_at = 0.0
+        self.events_at = -EVENTS_EVERY_S
+        self.events_error = ""
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -61,7 +67,30 @@ class Uploader:
             found = self.index.written_after(self.queue.mark(), FOLLOW_PAGE)
             self.queue.follow(found)
             if len(found) < FOLLOW_PAGE:
+                break
+        now = time.monotonic()
+        if now - self.events_at >= EVENTS_EVERY_S:
+            self.events_at = now
+            self.flag_events()
+
+    def flag_events(self) -> None:
+        """Flag the segments motion marked as an event's since the last look (one page of events:
+        bounded work per look; the mark moves on at the next)."""
+        try:
+            conn = event_store.connect(event_store.db_path(self.root))
+            if conn is None:
                 return
+            try:
+                found = event_store.segments_after(conn, self.queue.event_mark(), EVENTS_PAGE)
+            finally:
+                conn.close()
+            self.queue.flag_events(found)
+            self.events_error = ""
+        except sqlite3.Error as exc:
+            # The segments go as plain ones meanwhile (in events mode: not yet); said once per kind.
+            if str(exc) != self.events_error:
+                self.events_error = str(exc)
+                log.warning("events database: %s; event segments are flagged once it can be read", exc)
 
     def step(self) -> bool:
         """Send the next segment; False when there was nothing to send."""

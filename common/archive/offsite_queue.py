@@ -8,8 +8,10 @@ counted for the health page.  The archive index is followed by its write order: 
 the place reached (the high-water mark) so a restart neither skips nor repeats a segment.
 
 Order of sending: segments holding a motion event first, then the newest first, so when the
-line was down the minutes before a theft leave first.  The event flag is the one the archive
-index gave when the segment was queued; a segment whose flag was unknown then counts as plain.
+line was down the minutes before a theft leave first.  The motion process marks an event's
+segments only once they are all written, so mostly after they were queued: :meth:`flag_events`
+follows the events database by event id (its own mark, ``event_mark``) and flags those segments
+then (in ``events`` mode it queues them: a plain segment becomes one to send).
 
 Only a batch is ever in memory; the table holds the backlog, and sent rows older than
 ``SENT_KEEP_S`` are pruned (the newest sent per camera stays: it is what health reports).
@@ -22,12 +24,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.archive.index import FIRST_KEY, Recording, WriteKey
+from common.archive import segment_name
+from common.archive.events import EventSegments
+from common.archive.index import FIRST_KEY, Recording, WriteKey, start_from_name
 
 DB_NAME = "offsite.sqlite"
 BUSY_MS = 200
 SENT_KEEP_S = 7 * 86400.0
 LOST_KEEP = 1000        # lost rows kept (each is a line of evidence that never left)
+# An event still without its segments this long after its end (its video deleted, say) no longer
+# holds the event mark back; one still open does.
+STALE_S = 3600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -106,6 +113,44 @@ class UploadQueue:
             self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('mark', ?)",
                               (json.dumps(list(found[-1][1])),))
         return len(rows)
+
+    def event_mark(self) -> int:
+        """The event id up to which every event's segments were flagged."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'event_mark'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def flag_events(self, events: list[EventSegments], now: float | None = None) -> int:
+        """Flag the segments of ``events`` (read after :meth:`event_mark`, in id order) as event
+        segments, queue them in ``events`` mode, and move the event mark past every event settled
+        before the first still waiting for its segments; returns how many segments were flagged."""
+        now = time.time() if now is None else now
+        place, settled = self.event_mark(), True
+        rows: list[tuple[str, int, float, int]] = []
+        for event_id, files, end in events:
+            if files is None and (end is None or end > now - STALE_S):
+                settled = False
+            elif settled:
+                place = event_id
+            rows.extend(r for r in map(self._row_of, files or []) if r is not None)
+        with self._transaction():
+            for row in rows:
+                if self.events_only:
+                    self.conn.execute("INSERT OR IGNORE INTO queue (file, camera, start, size, event, state) "
+                                      "VALUES (?, ?, ?, ?, 1, 'queued')", row)
+                self.conn.execute("UPDATE queue SET event = 1 WHERE file = ? AND state = 'queued'", (row[0],))
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('event_mark', ?)", (str(place),))
+        return len(rows)
+
+    def _row_of(self, file: str) -> tuple[str, int, float, int] | None:
+        """The queue's row of a segment file, or None when it is gone or not a segment's path."""
+        name = segment_name.parse_rel_path(file)
+        if isinstance(name, str):
+            return None
+        try:
+            st = (self.path.parent / file).stat()
+        except OSError:
+            return None
+        return file, name.camera, start_from_name(name, st.st_mtime), st.st_size
 
     # -- sending --------------------------------------------------------------------------------
     def batch(self, limit: int = 16) -> list[Item]:
