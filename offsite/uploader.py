@@ -19,6 +19,7 @@ from common.archive.offsite_queue import UploadQueue
 from common.config import Config
 from common.state.board import StatusBoard
 from common.state.documents import OffsiteCamera, OffsiteCause, OffsiteState, OffsiteStatus
+from offsite import event_files
 from offsite.rclone import Outcome, Rclone
 
 log = logging.getLogger("offsite")
@@ -95,6 +96,10 @@ class Uploader:
     def step(self) -> bool:
         """Send the next segment; False when there was nothing to send."""
         self.follow()
+        waiting = self.queue.events_waiting(1)
+        if waiting:
+            self.send_event(waiting[0])
+            return True
         batch = self.queue.batch(1)
         if not batch:
             self.state = "up to date"
@@ -117,6 +122,30 @@ class Uploader:
             self.queue.failed(item.file)
             self._failed(outcome, item.file)
         return True
+
+    def send_event(self, event_id: int) -> None:
+        """Send an event's thumbnail and metadata (small: before the next segment)."""
+        try:
+            conn = event_store.connect(event_store.db_path(self.root))
+            if conn is None:
+                files = []
+            else:
+                try:
+                    files = event_files.stage(conn, event_id, self.cfg.run_dir / "offsite")
+                finally:
+                    conn.close()
+        except sqlite3.Error as exc:
+            self._failed(Outcome(False, "other", f"events database: {exc}"), f"event {event_id}")
+            return
+        for local, remote in files:
+            outcome = self.rclone.send(local, remote)
+            local.unlink(missing_ok=True)
+            if not outcome.ok:
+                self._failed(outcome, remote)
+                return
+        self.queue.event_sent(event_id)
+        self.failures = 0
+        self.state = "sending"
 
     def _failed(self, outcome: Outcome, what: str) -> None:
         self.failures += 1

@@ -49,6 +49,12 @@ CREATE TABLE IF NOT EXISTS queue (
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_order ON queue (state, event DESC, start DESC);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+-- events whose thumbnail and metadata must go (with their segments), and those that went
+CREATE TABLE IF NOT EXISTS event_files (
+    event_id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,            -- queued | sent
+    done_at REAL
+);
 """
 
 
@@ -126,13 +132,19 @@ class UploadQueue:
         now = time.time() if now is None else now
         place, settled = self.event_mark(), True
         rows: list[tuple[str, int, float, int]] = []
+        with_video = []
         for event_id, files, end in events:
             if files is None and (end is None or end > now - STALE_S):
                 settled = False
             elif settled:
                 place = event_id
-            rows.extend(r for r in map(self._row_of, files or []) if r is not None)
+            found = [r for r in map(self._row_of, files or []) if r is not None]
+            rows.extend(found)
+            if found:
+                with_video.append((event_id,))
         with self._transaction():
+            self.conn.executemany("INSERT OR IGNORE INTO event_files (event_id, state) VALUES (?, 'queued')",
+                                  with_video)
             for row in rows:
                 if self.events_only:
                     self.conn.execute("INSERT OR IGNORE INTO queue (file, camera, start, size, event, state) "
@@ -159,6 +171,16 @@ class UploadQueue:
                                  "ORDER BY event DESC, start DESC, file DESC LIMIT ?", (limit,)).fetchall()
         return [Item(f, c, s, z, bool(e), t) for f, c, s, z, e, t in rows]
 
+    def events_waiting(self, limit: int = 1) -> list[int]:
+        """Events whose thumbnail and metadata have not gone yet, newest first."""
+        rows = self.conn.execute("SELECT event_id FROM event_files WHERE state = 'queued' ORDER BY event_id DESC "
+                                 "LIMIT ?", (limit,)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def event_sent(self, event_id: int) -> None:
+        self.conn.execute("UPDATE event_files SET state = 'sent', done_at = ? WHERE event_id = ?",
+                          (time.time(), event_id))
+
     def sent(self, file: str, size: int) -> None:
         """The remote confirmed ``file`` whole (``size`` bytes, as sent)."""
         self.conn.execute("UPDATE queue SET state = 'sent', size = ?, done_at = ? WHERE file = ?",
@@ -181,6 +203,7 @@ class UploadQueue:
                 "(SELECT (SELECT q.file FROM queue q WHERE q.camera = c.camera AND q.state = 'sent' "
                 "ORDER BY q.start DESC LIMIT 1) FROM (SELECT DISTINCT camera FROM queue WHERE state = 'sent') c)",
                 (now - SENT_KEEP_S,))
+            self.conn.execute("DELETE FROM event_files WHERE state = 'sent' AND done_at < ?", (now - SENT_KEEP_S,))
             self.conn.execute("DELETE FROM queue WHERE state = 'lost' AND file NOT IN "
                               "(SELECT file FROM queue WHERE state = 'lost' ORDER BY done_at DESC LIMIT ?)",
                               (LOST_KEEP,))

@@ -2,7 +2,9 @@
 late in a segment): the uploader learns of the mark and sends them as event segments."""
 from __future__ import annotations
 
+import json
 import time
+from datetime import datetime
 from pathlib import Path
 
 from common.archive.events import EventStore, db_path
@@ -16,13 +18,20 @@ NAMES = ("cam0_20261204_100000.mp4", "cam0_20261204_100030.mp4", "cam0_20261204_
 
 
 class _Remote:
-    """Takes every file at once and remembers the order."""
+    """Takes every file at once and remembers the order; the event files' contents too."""
 
     def __init__(self) -> None:
-        self.sent: list[str] = []
+        self.all: list[str] = []
+        self.contents: dict[str, bytes] = {}
+
+    @property
+    def sent(self) -> list[str]:
+        return [f for f in self.all if f.endswith(".mp4")]
 
     def send(self, local: Path, file: str) -> Outcome:
-        self.sent.append(file)
+        self.all.append(file)
+        if "/events/" in file:
+            self.contents[file] = local.read_bytes()
         return Outcome(True)
 
 
@@ -36,11 +45,11 @@ def _uploader(tmp_path: Path, mode: str) -> tuple[Uploader, _Remote, list[str]]:
     return Uploader(cfg, rclone=remote), remote, [f"cam0/261204/{n}" for n in NAMES]  # type: ignore[arg-type]
 
 
-def _event_on(root: Path, files: list[str]) -> int:
+def _event_on(root: Path, files: list[str], thumbnail: bytes | None = None) -> int:
     store = EventStore(db_path(root))
     now = time.time()
     event_id = store.open_event(0, now - 40, 0.0, 5.0, 0.1, None, now - 30)
-    store.close_event(event_id, now - 10, 30.0, "quiet", now - 10, 30.0, 0.1, None, now - 20, None)
+    store.close_event(event_id, now - 10, 30.0, "quiet", now - 10, 30.0, 0.1, None, now - 20, thumbnail)
     store.set_segments(event_id, files)
     store.close()
     return event_id
@@ -64,6 +73,7 @@ def test_all_mode_sends_a_segment_marked_later_before_plain_ones(tmp_path: Path)
     up.follow()                         # all three queued as plain segments
     _event_on(up.root, files[:1])       # the oldest turns out to hold an event
     up.events_at = -1e9
+    up.step()                           # the event's metadata
     up.step()
     assert remote.sent == files[:1]
 
@@ -75,3 +85,21 @@ def test_event_mark_waits_for_an_event_without_segments_then_moves_on(tmp_path: 
     assert q.event_mark() == 1          # event 2 still open: 3 is read again next time
     q.flag_events([(2, None, now - STALE_S - 1), (3, [], now - 5)], now=now)
     assert q.event_mark() == 3          # 2 ended long ago without segments: it holds nothing back
+
+
+def test_event_thumbnail_and_metadata_go_once_before_its_segments(tmp_path: Path) -> None:
+    up, remote, files = _uploader(tmp_path, "events")
+    up.step()
+    event_id = _event_on(up.root, files[1:], thumbnail=b"\xff\xd8jpeg")
+    up.events_at = -1e9
+    while up.step():
+        pass
+    day = datetime.fromtimestamp(time.time() - 40).strftime("%y%m%d")
+    stem = f"cam0/{day}/events/{event_id}"
+    assert remote.all[:2] == [f"{stem}.jpg", f"{stem}.json"]
+    assert remote.contents[f"{stem}.jpg"] == b"\xff\xd8jpeg"
+    meta = json.loads(remote.contents[f"{stem}.json"])
+    assert meta["id"] == event_id and meta["camera"] == 0 and meta["segments"] == files[1:]
+    up.events_at = -1e9
+    assert up.step() is False and len(remote.all) == 4      # once: nothing goes again
+    assert list((up.cfg.run_dir / "offsite").iterdir()) == []   # nothing staged is left behind
