@@ -12,6 +12,8 @@ import logging
 import os
 import sqlite3
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from common.archive import events as event_store
 from common.archive.index import ArchiveIndex
@@ -23,6 +25,7 @@ from offsite import event_files
 from offsite.rclone import Outcome, Rclone
 
 log = logging.getLogger("offsite")
+T = TypeVar("T")
 POLL_S = 1.0                 # an idle uploader looks for finished segments this often
 BACKOFF_MAX_S = 30.0
 FOLLOW_PAGE = 256            # index rows queued per look
@@ -78,20 +81,24 @@ class Uploader:
         """Flag the segments motion marked as an event's since the last look (one page of events:
         bounded work per look; the mark moves on at the next)."""
         try:
-            conn = event_store.connect(event_store.db_path(self.root))
-            if conn is None:
-                return
-            try:
-                found = event_store.segments_after(conn, self.queue.event_mark(), EVENTS_PAGE)
-            finally:
-                conn.close()
-            self.queue.flag_events(found)
+            mark = self.queue.event_mark()
+            self.queue.flag_events(self._read_events(lambda c: event_store.segments_after(c, mark, EVENTS_PAGE)))
             self.events_error = ""
         except sqlite3.Error as exc:
             # The segments go as plain ones meanwhile (in events mode: not yet); said once per kind.
             if str(exc) != self.events_error:
                 self.events_error = str(exc)
                 log.warning("events database: %s; event segments are flagged once it can be read", exc)
+
+    def _read_events(self, work: Callable[[sqlite3.Connection], list[T]]) -> list[T]:
+        """``work`` on the events database; nothing when there is none (no motion process yet)."""
+        conn = event_store.connect(event_store.db_path(self.root))
+        if conn is None:
+            return []
+        try:
+            return work(conn)
+        finally:
+            conn.close()
 
     def step(self) -> bool:
         """Send the next segment; False when there was nothing to send."""
@@ -126,14 +133,7 @@ class Uploader:
     def send_event(self, event_id: int) -> None:
         """Send an event's thumbnail and metadata (small: before the next segment)."""
         try:
-            conn = event_store.connect(event_store.db_path(self.root))
-            if conn is None:
-                files = []
-            else:
-                try:
-                    files = event_files.stage(conn, event_id, self.cfg.run_dir / "offsite")
-                finally:
-                    conn.close()
+            files = self._read_events(lambda c: event_files.stage(c, event_id, self.cfg.run_dir / "offsite"))
         except sqlite3.Error as exc:
             self._failed(Outcome(False, "other", f"events database: {exc}"), f"event {event_id}")
             return
