@@ -129,6 +129,8 @@ class UploadQueue:
         """Flag the segments of ``events`` (read after :meth:`event_mark`, in id order) as event
         segments, queue them in ``events`` mode, and move the event mark past every event settled
         before the first still waiting for its segments; returns how many segments were flagged."""
+        if not events:
+            return 0        # nothing new: no write (this runs every few seconds, all day)
         now = time.time() if now is None else now
         place, settled = self.event_mark(), True
         rows: list[tuple[str, int, float, int]] = []
