@@ -57,11 +57,13 @@ class Capture:
         self.board = StatusBoard.for_config(cfg)
         self.watchdog = Watchdog(cfg.camera.watchdog_seconds, camera)
 
-    def publish(self, state: CaptureState, reason: str = "", source: str = "") -> None:
-        """The capture state for the page and health checks: live, not connected, off, error."""
+    def publish(self, state: CaptureState, reason: str = "", source: str = "", code: str = "") -> None:
+        """The capture state for the page and health checks: live, not connected, off, error;
+        ``reason`` in the capture's own words, ``code`` (a ``camreason.*`` key of the message
+        catalogue) for the page to say it in its language."""
         try:
             self.board.publish_capture(self.camera, {"camera": self.camera, "pid": os.getpid(), "state": state,
-                                                     "reason": reason, "source": source})
+                                                     "reason": reason, "source": source, "reason_code": code})
         except OSError as exc:
             log.warning("camera %d: cannot publish the status: %s", self.camera, exc)
 
@@ -84,7 +86,7 @@ class Capture:
         if self.cfg.recorder.engine == "rpicam-vid":
             reason = "live view off: camera recorded by rpicam-vid (recorder.engine = rpicam-vid)"
             log.info("camera %d (%s): %s; not opening the camera", self.camera, self.name, reason)
-            self.publish("off", reason)
+            self.publish("off", reason, code="rpicam_engine")
             return self._idle(retry=False)
         self.watchdog.start()
         try:
@@ -97,7 +99,7 @@ class Capture:
             kind, why = resolve_kind(self.cfg, self.camera)
         except CameraStackBroken as exc:
             log.error("camera %d: %s", self.camera, exc)
-            self.publish("error", str(exc))
+            self.publish("error", str(exc), code="stack_broken")
             return settled_exit_code(EXIT_BAD_CONFIG)
         log.info("camera %d (%s): source %s (%s)", self.camera, self.name, kind, why)
         self.publish("starting", why, kind)
@@ -127,17 +129,17 @@ class Capture:
             return self._loop(source)
         except CameraAbsent as exc:
             log.warning("camera %d: %s; waiting for it", self.camera, exc)
-            self.publish("not connected", str(exc), kind)
+            self.publish("not connected", str(exc), kind, "absent")
             self._close(source)
             source = None
             return self._idle(retry=True)
         except CameraStackBroken as exc:
             log.error("camera %d: %s", self.camera, exc)
-            self.publish("error", str(exc), kind)
+            self.publish("error", str(exc), kind, "stack_broken")
             return settled_exit_code(EXIT_BAD_CONFIG)
         except CameraFailed as exc:
             log.error("camera %d: %s", self.camera, exc)
-            self.publish("error", str(exc), kind)
+            self.publish("error", str(exc), kind, "failed")
             return 1
         finally:
             self._close(source)

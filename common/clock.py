@@ -46,9 +46,25 @@ def boot_id() -> str:
         return ""
 
 
+# The one date-time form of the system, in both languages: on the picture, the page and in
+# messages, in this machine's time zone (the cameras'), 24-hour, to the second.
+DATETIME_FORMAT = "%Y-%m-%d %H:%M:%S"
+
+
+def local_text(epoch_s: float) -> str:
+    """``2026-12-04 13:47:05``: the instant in this machine's time zone."""
+    return time.strftime(DATETIME_FORMAT, time.localtime(epoch_s))
+
+
+def utc_offset_s(epoch_s: float | None = None) -> int:
+    """This machine's offset from UTC at ``epoch_s`` (now by default), in seconds: the page
+    shows times in the cameras' zone, not the browser's."""
+    return int(time.localtime(epoch_s).tm_gmtoff)
+
+
 def stamp_text(wall_ns: int) -> str:
     """Overlay date-time text in local time, to the second."""
-    return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(wall_ns // 1_000_000_000))
+    return local_text(wall_ns // 1_000_000_000)
 
 
 class Pacer:

@@ -26,6 +26,7 @@ from common.config import Config
 from common.process.startup import start_service
 from common.state.board import StatusBoard
 from common.state.documents import EventProgress, MotionCamera, MotionStatus
+from common.state.live_picture import LivePictures
 from motion.camera import CameraWatch
 from motion.coverage import resolve
 from motion.webhook import Webhook
@@ -61,15 +62,19 @@ class MotionService:
 
     def _catch_up(self) -> None:
         """Bring events left open by a predecessor killed outright up to the progress it last
-        published (once a second, in memory): the database has it only once a minute."""
+        published (once a second, in memory) and their newest picture (in memory): the
+        database has the progress only once a minute, the picture at the event's start."""
         doc = self.board.read_motion()
         cameras = doc.get("cameras", {}) if doc else {}
-        for cam in cameras.values():
+        pictures = LivePictures(self.cfg.run_dir, self.cfg.ring.prefix)
+        for key, cam in cameras.items():
             p = cam.get("progress")
             # A document read back keeps only well-typed values: use a progress only when whole.
-            if p and EventProgress.__required_keys__ <= p.keys():
+            if p and EventProgress.__required_keys__ <= p.keys() and key.isdigit():
                 self.store.touch(p["event_id"], p["last_wall"], p["last_mono"], p["peak_area"], p["bbox"],
-                                 p["peak_wall"])
+                                 p["peak_wall"], pictures.get(int(key), p["event_id"]))
+        for camera in range(self.cfg.camera.count):
+            pictures.drop(camera)   # in the store now, or of no open event
 
     def run(self) -> int:
         pacer = Pacer(float(self.cfg.motion.analyse_fps))

@@ -2,7 +2,8 @@
 
 An event is stored the moment it is confirmed, with the picture of its largest motion so
 far: the events list shows it with a thumbnail from its first second.  While it is open the
-thumbnail follows its peak (written with its progress, at most once a second).
+thumbnail follows its peak (a larger peak's picture at most every ``PICTURE_EVERY_NS``) in
+memory (:mod:`common.state.live_picture`); the database gets the last one when the event ends.
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ from common.config import Config
 from common.ipc.frame_reader import RingReader
 from common.ipc.names import ring_name
 from common.state.documents import EventProgress, MotionCamera
+from common.state.live_picture import LivePictures
 from common.video.overlay import stamp_rows
 from common.video.streams import STREAMS
 from motion.detector import NO_MOTION, Detector
@@ -29,7 +31,8 @@ log = logging.getLogger("motion")
 # the motion status (in memory), from which a restart after a kill -9 takes it: a second rewritten
 # on the SD card for each second of motion would cost more than everything else the tree writes.
 TOUCH_EVERY_NS = 60_000_000_000
-# A larger peak's picture goes sooner, so the list shows what is happening: at most this often.
+# A larger peak's picture is shown sooner (in memory), so the list shows what is happening: at
+# most this often (each one is a JPEG encoding).
 PICTURE_EVERY_NS = 5_000_000_000
 GAP_RESET_S = 2.0      # frames this far apart: the background is stale, learn it again
 
@@ -59,12 +62,16 @@ class CameraWatch:
                                  stamp_rows(height) if cfg.camera.overlay else 0)
         self.tracker = Tracker(mc.min_area_percent, mc.post_seconds, mc.max_event_seconds)
         self.reader = RingReader(ring_name(cfg.ring.prefix, camera, "sd"), cfg.ring.stale_seconds)
+        self.pictures = LivePictures(cfg.run_dir, cfg.ring.prefix)
         self._last_index = -1
         self._last_mono_ns = 0
         self._incarnation = 0
         self._thumb: Planes | None = None   # the open event's picture: its peak so far
-        self._thumb_new = False              # ... not yet in the store
+        self._jpeg: bytes | None = None      # ... encoded (once)
+        self._stored = True                  # ... in the store
+        self._shown = True                   # ... in the store or in memory for readers
         self._touched_ns = 0
+        self._shown_ns = 0
         self.frames = 0
         self.events = 0
         self.last_area = 0.0
@@ -98,12 +105,15 @@ class CameraWatch:
         if step.peak:
             planes = half_planes(frame.y, frame.u, frame.v)
             if frame.valid():
-                self._thumb, self._thumb_new = planes, True
+                self._thumb, self._jpeg, self._stored, self._shown = planes, None, False, False
+        ev = self.tracker.event
         if step.started is not None:
             self._started(step.started, frame.mono_ns)
-        elif self.tracker.event is not None and frame.mono_ns - self._touched_ns >= (
-                PICTURE_EVERY_NS if self._thumb_new else TOUCH_EVERY_NS):
-            self._touch(self.tracker.event, frame.mono_ns)
+        elif ev is not None:
+            if frame.mono_ns - self._touched_ns >= TOUCH_EVERY_NS:
+                self._touch(ev, frame.mono_ns)
+            if not self._shown and frame.mono_ns - self._shown_ns >= PICTURE_EVERY_NS:
+                self._show(ev, frame.mono_ns)
 
     def _idle(self) -> None:
         ev = self.tracker.event
@@ -113,17 +123,33 @@ class CameraWatch:
         if step.ended is not None:
             self._ended(step.ended, step.reason)
 
+    def _encoded(self) -> bytes | None:
+        if self._jpeg is None and self._thumb is not None:
+            self._jpeg = thumbnail_jpeg(self._thumb)
+        return self._jpeg
+
     def _new_thumbnail(self) -> bytes | None:
-        """The JPEG of a picture not yet stored (encoded once), or None: the stored one stands."""
-        if not self._thumb_new or self._thumb is None:
+        """The JPEG of a picture not yet stored, or None: the stored one stands."""
+        if self._stored:
             return None
-        self._thumb_new = False
-        return thumbnail_jpeg(self._thumb)
+        self._stored = self._shown = True
+        return self._encoded()
+
+    def _show(self, ev: OpenEvent, now_ns: int) -> None:
+        """The newest picture to readers, in memory."""
+        self._shown_ns, self._shown = now_ns, True
+        jpeg = self._encoded()
+        if ev.event_id is None or jpeg is None:
+            return
+        try:
+            self.pictures.put(self.camera, ev.event_id, jpeg)
+        except OSError as exc:
+            log.warning("camera %d: the open event's picture: %s", self.camera, exc)
 
     def _started(self, ev: OpenEvent, now_ns: int) -> None:
         ev.event_id = self.store.open_event(self.camera, ev.start_wall_ns / 1e9, ev.start_mono_ns / 1e9, self.pre_s,
                                             ev.peak_area, ev.peak_bbox, ev.peak_wall_ns / 1e9, self._new_thumbnail())
-        self._touched_ns = now_ns
+        self._touched_ns = self._shown_ns = now_ns
         self.events += 1
         log.info("camera %d: event %d started (%.1f%% of the picture moves)%s", self.camera, ev.event_id,
                  ev.peak_area, f", continuing event {ev.continues}" if ev.continues is not None else "")
@@ -137,16 +163,17 @@ class CameraWatch:
         self._touched_ns = now_ns
         if ev.event_id is not None:
             self.store.touch(ev.event_id, ev.last_wall_ns / 1e9, ev.last_mono_ns / 1e9, ev.peak_area, ev.peak_bbox,
-                             ev.peak_wall_ns / 1e9, self._new_thumbnail())
+                             ev.peak_wall_ns / 1e9)
 
     def _ended(self, ev: OpenEvent, reason: str) -> None:
         thumb = self._new_thumbnail()
-        self._thumb, self._thumb_new = None, False
+        self._thumb, self._jpeg, self._stored, self._shown = None, None, True, True
         if ev.event_id is None:
             return
         self.store.close_event(ev.event_id, ev.end_wall_ns / 1e9, ev.end_mono_ns / 1e9, reason,
                                ev.last_wall_ns / 1e9, ev.last_mono_ns / 1e9, ev.peak_area, ev.peak_bbox,
                                ev.peak_wall_ns / 1e9, thumb)
+        self.pictures.drop(self.camera)   # (after the store has the last one)
         log.info("camera %d: event %d ended (%s), %.1f s, peak %.1f%%", self.camera, ev.event_id, reason,
                  (ev.end_wall_ns - ev.start_wall_ns) / 1e9, ev.peak_area)
 

@@ -13,8 +13,6 @@ import json
 import logging
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections import deque
 from typing import Any
 from urllib.parse import unquote, urlsplit, urlunsplit
@@ -52,6 +50,9 @@ def split_credentials(url: str) -> tuple[str, dict[str, str]]:
 
 class Webhook:
     def __init__(self, url: str) -> None:
+        # Imported only with a webhook set: the HTTP client and TLS hold about 3.5 MB.
+        import urllib.request
+        self._http = urllib.request
         self.url, self._auth = split_credentials(url)
         self.shown = shown(url)
         self.sent = 0
@@ -82,14 +83,14 @@ class Webhook:
     def _send(self, doc: dict[str, Any]) -> None:
         body = json.dumps(doc).encode()
         for attempt in range(RETRIES + 1):
-            req = urllib.request.Request(self.url, data=body, method="POST",
-                                         headers={"Content-Type": "application/json", **self._auth})
+            req = self._http.Request(self.url, data=body, method="POST",
+                                      headers={"Content-Type": "application/json", **self._auth})
             try:
-                with urllib.request.urlopen(req, timeout=TIMEOUT_S) as resp:
+                with self._http.urlopen(req, timeout=TIMEOUT_S) as resp:
                     resp.read(1024)
                 self.sent += 1
                 return
-            except (urllib.error.URLError, OSError, ValueError) as exc:
+            except (OSError, ValueError) as exc:   # URLError is an OSError
                 if attempt == RETRIES or self._stop:
                     self.failed += 1
                     log.warning("webhook %s: event %s not delivered: %s", self.shown, doc.get("id"),

@@ -61,11 +61,12 @@ class RecorderEngine(ABC):
         self.segments_written = 0
         self.frames_written = 0
         self.last_error = ""
+        self.last_error_code = ""
         self.last_error_at: float | None = None
         self.recent: deque[SegmentEntry] = deque(maxlen=HISTORY)
         self.recovered: deque[SegmentEntry] = deque(maxlen=HISTORY)
         self.gaplog = GapLog(cfg.run_dir, camera)   # causes of gaps, kept across restarts
-        self.indexer = Indexer(self.root)           # finished segments into the archive index
+        self.indexer = Indexer(self.root, f"cam{camera}")   # finished segments into the archive index
         self._next_controls = self._next_status = 0.0
 
     def stop(self, *_: object) -> None:
@@ -102,7 +103,7 @@ class RecorderEngine(ABC):
         if problem == self.disk_absent:
             return
         if problem:
-            self.note_error(f"not recording: {problem}")
+            self.note_error(f"not recording: {problem}", "disk_absent")
             self.gaplog.add("disk absent", why=problem)
             self.pausing("the recordings disk went away")
         else:
@@ -147,9 +148,10 @@ class RecorderEngine(ABC):
         self.guard.saw_segment(start + (duration or 0.0))
 
     # -- errors and status -------------------------------------------------------------------
-    def note_error(self, message: str) -> None:
-        """The last error, shown in status (and so on the page) and logged."""
-        self.last_error, self.last_error_at = message, round(time.time(), 3)
+    def note_error(self, message: str, code: str = "failed") -> None:
+        """The last error, shown in status (and so on the page) and logged; ``code`` (a
+        ``recerror.*`` key of the message catalogue) lets the page say it in its language."""
+        self.last_error, self.last_error_code, self.last_error_at = message, code, round(time.time(), 3)
         log.error("camera %d: %s", self.camera, message)
 
     @abstractmethod
@@ -165,7 +167,8 @@ class RecorderEngine(ABC):
             "camera": self.camera, "pid": os.getpid(), "engine": self.engine, "state": self.state(),
             "enabled": self.enabled, "segment_seconds": self.cfg.recorder.segment_seconds,
             "segments_written": self.segments_written, "frames_written": self.frames_written,
-            "last_error": self.last_error, "last_error_at": self.last_error_at,
+            "last_error": self.last_error, "last_error_code": self.last_error_code,
+            "last_error_at": self.last_error_at,
             "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
             **self.guard.status(),
             **self.engine_status(),   # type: ignore[typeddict-item]  # mypy wants the board's NotRequired keys

@@ -258,7 +258,7 @@ class Recorder(RecorderEngine):
                   done: Finished) -> None:
         """A segment's file was finished (in the worker): count it and report it."""
         for error in done.errors:
-            self.note_error(error)
+            self.note_error(error, "write")
         if done.path is None:
             return
         rel = str(done.path.relative_to(self.root))
@@ -267,7 +267,8 @@ class Recorder(RecorderEngine):
             self.write_failing = False   # a whole segment written: a next error is news again
         if done.why_short:
             self.frames_dropped += done.frames - done.on_disk
-            self.note_error(f"{rel}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})")
+            self.note_error(f"{rel}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})",
+                            "short_segment")
             self.retention.ask_room()
         self.segment_done(done.path, first_wall_ns / 1e9, done.kept_s, done.size)
         self.recent.append({"file": rel, "frames": done.frames, "first_index": first_index,
@@ -284,7 +285,7 @@ class Recorder(RecorderEngine):
         self.encoding.stop()
         if self.closer is not None:
             self.closer.wait()
-        self.note_error(f"writing {where}: {type(exc).__name__}: {exc}")  # the cause stays the last error
+        self.note_error(f"writing {where}: {type(exc).__name__}: {exc}", "write")  # the cause stays the last error
         if not self.write_failing:   # the gap's cause; once for a run of failures, not every retry
             self.write_failing = True
             self.gaplog.add("write error", error=getattr(exc, "strerror", None) or str(exc))

@@ -7,7 +7,6 @@ made when its event loop starts and closed when it stops.
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +18,7 @@ from fastapi.staticfiles import StaticFiles
 
 from common.config import Config, load_or_exit
 from common.process.logs import limit_repeats
-from common.process.memory import trim
+from common.process.memory import limit_arenas, trim
 from common.state.board import StatusBoard
 from common.state.controls import Controls
 from streamer import api, archive, auth, live, pages, server
@@ -27,8 +26,6 @@ from streamer.params import ParamError, param_error_handler, validation_error_ha
 from streamer.params import router as params_router
 
 log = logging.getLogger("streamer")
-
-M_ARENA_MAX = -8       # mallopt parameter number in glibc
 
 
 def create_app(cfg: Config | None = None) -> FastAPI:
@@ -69,7 +66,8 @@ def create_app(cfg: Config | None = None) -> FastAPI:
     @app.exception_handler(Exception)
     async def unexpected(_: Request, exc: Exception) -> JSONResponse:
         log.error("request failed", exc_info=exc)
-        return JSONResponse({"error": "internal error", "detail": type(exc).__name__}, status_code=500)
+        return JSONResponse({"code": "internal", "error": "internal error", "detail": type(exc).__name__},
+                            status_code=500)
 
     for router in (live.router, api.status_router, api.controls_router, params_router, auth.login_router,
                    archive.recordings_router, archive.events_router, archive.health_router, archive.export_router):
@@ -81,19 +79,16 @@ def create_app(cfg: Config | None = None) -> FastAPI:
 def _mount_page(app: FastAPI) -> None:
     """The page and its files, which live beside this module."""
     @app.get("/", include_in_schema=False)
-    async def index() -> Response:
-        return pages.page("index")
+    async def index(request: Request) -> Response:
+        return pages.page("index", request)
 
     app.mount("/static", StaticFiles(directory=pages.STATIC_DIR, check_dir=False), name="static")
 
 
 def _prepare_process() -> None:
-    """A worker process: glibc gives every thread its own heap arena, which the encoder
-    threads do not need; a spawned worker logs like the main process, repeats limited."""
-    try:
-        ctypes.CDLL(None).mallopt(M_ARENA_MAX, 2)
-    except (OSError, AttributeError):
-        pass  # not glibc
+    """A worker process: few heap arenas (common.process.memory); a spawned worker logs like
+    the main process, repeats limited."""
+    limit_arenas()
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s[%(process)d] %(levelname)s %(message)s")
     # A flood of bad requests must not rotate the log away (uvicorn's own lines included).

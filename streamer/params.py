@@ -18,7 +18,10 @@ from fastapi.responses import JSONResponse
 
 from common.archive import segment_name
 from common.config import Config
+from common.i18n import DEFAULT
 from common.video.streams import STREAMS
+from streamer.errors import error_body, error_response
+from streamer.language import language_of
 
 router = APIRouter()
 
@@ -52,31 +55,39 @@ LEGACY_RESOLUTIONS = {r.legacy: r.name for r in RESOLUTIONS.values()}
 class ParamError(Exception):
     """A request parameter outside its allowed values (answered with 400)."""
 
+    code = "bad_value"
+
     def __init__(self, field: str, value: object, allowed: list[str], status: int = 400) -> None:
         super().__init__(f"{field}={value!r}")
         self.field, self.value, self.allowed, self.status = field, value, allowed, status
 
-    def body(self) -> dict[str, Any]:
-        return {"error": f"invalid {self.field} {self.value!r}: allowed values are {', '.join(self.allowed)}",
-                "field": self.field, "allowed": self.allowed}
+    def fields(self) -> dict[str, Any]:
+        return {"field": self.field, "allowed": self.allowed}
 
-    def response(self) -> JSONResponse:
-        return JSONResponse(self.body(), status_code=self.status)
+    def say(self) -> dict[str, Any]:
+        """What fills the message beyond the body's fields."""
+        return {"value": repr(self.value), "allowed": ", ".join(self.allowed)}
+
+    def body(self, lang: str = DEFAULT) -> dict[str, Any]:
+        return error_body(self.code, lang, say=self.say(), **self.fields())
+
+    def response(self, request: Request) -> JSONResponse:
+        return error_response(self.status, self.code, language_of(request.headers), say=self.say(), **self.fields())
 
 
 class ParamValueError(ParamError):
-    """A 400 that says what is wrong in its own words and echoes the value it refuses."""
+    """A 400 that says what is wrong in its own words (the message ``error.<code>``, filled in
+    with ``details``) and echoes the value it refuses."""
 
-    def __init__(self, field: str, value: str | None, allowed: list[str], message: str) -> None:
+    def __init__(self, field: str, value: str | None, allowed: list[str], code: str, **details: Any) -> None:
         super().__init__(field, value, allowed)
-        self.message = message
+        self.code, self.details = code, details
 
-    def body(self) -> dict[str, Any]:
-        return {"error": self.message, "field": self.field, "value": self.value, "allowed": self.allowed}
+    def fields(self) -> dict[str, Any]:
+        return {"field": self.field, "value": self.value, "allowed": self.allowed}
 
-
-def not_found(reason: str) -> JSONResponse:
-    return JSONResponse(status_code=404, content={"error": "not found", "reason": reason})
+    def say(self) -> dict[str, Any]:
+        return {**super().say(), **self.details}
 
 
 def cameras(cfg: Config) -> list[str]:
@@ -114,11 +125,10 @@ def check_camera(cfg: Config, value: str, field: str = "camera_id") -> int:
 def parse_camera(cfg: Config, raw: str | None) -> int:
     """The ``camera`` query of the recordings and events APIs (None: left out)."""
     allowed = cameras(cfg)
-    values = f"allowed values are {', '.join(allowed)}"
     if raw is None:
-        raise ParamValueError("camera", None, allowed, f"camera is required: {values}")
+        raise ParamValueError("camera", None, allowed, "missing_camera")
     if raw not in allowed:
-        raise ParamValueError("camera", raw, allowed, f"invalid camera {raw!r}: {values}")
+        raise ParamValueError("camera", raw, allowed, "bad_value")
     return int(raw)
 
 
@@ -126,7 +136,7 @@ def parse_date(raw: str) -> str:
     """The ``date`` query (a recordings day folder, YYMMDD) of the recordings and events APIs."""
     error = segment_name.day_error(raw)
     if error:
-        raise ParamValueError("date", raw, ["YYMMDD (a calendar date, e.g. 261126)"], f"invalid date {raw!r}: {error}")
+        raise ParamValueError("date", raw, ["YYMMDD (a calendar date, e.g. 261126)"], "bad_date", detail=error)
     return raw
 
 
@@ -144,14 +154,14 @@ def parse_local_time(field: str, raw: str | None) -> datetime:
     seconds may be left out.  In the hour repeated when the clocks go back, the first one."""
     allowed = [f"{LOCAL_TIME_SHAPE} (local time, e.g. 2026-12-04T14:02:10)"]
     if raw is None:
-        raise ParamValueError(field, None, allowed, f"{field} is required: {LOCAL_TIME_SHAPE}")
+        raise ParamValueError(field, None, allowed, "missing_time", shape=LOCAL_TIME_SHAPE)
     if not _LOCAL_TIME_RE.fullmatch(raw):
-        raise ParamValueError(field, raw, allowed, f"invalid {field} {raw!r}: expected {LOCAL_TIME_SHAPE}")
+        raise ParamValueError(field, raw, allowed, "bad_time_shape", shape=LOCAL_TIME_SHAPE)
     try:
         when = datetime.fromisoformat(raw)
         when.timestamp()   # a moment the clock can tell (not year 1 east of UTC)
     except (ValueError, OverflowError, OSError):
-        raise ParamValueError(field, raw, allowed, f"invalid {field} {raw!r}: not a calendar date and time") from None
+        raise ParamValueError(field, raw, allowed, "bad_time") from None
     return when
 
 
@@ -163,12 +173,12 @@ async def page_config(request: Request) -> dict[str, Any]:
             "resolutions": {r.name: {"width": r.width, "height": r.height} for r in RESOLUTIONS.values()}}
 
 
-async def param_error_handler(_: Request, exc: Exception) -> JSONResponse:
+async def param_error_handler(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, ParamError)
-    return exc.response()
+    return exc.response(request)
 
 
-async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
+async def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """FastAPI's own validation errors, in the same shape as ours."""
     assert isinstance(exc, RequestValidationError)
     errors = exc.errors()
@@ -177,5 +187,5 @@ async def validation_error_handler(_: Request, exc: Exception) -> JSONResponse:
     field = loc[-1] if loc else "request"
     msg = first.get("msg", "invalid value")
     allowed = first.get("ctx", {}).get("expected", "")
-    return JSONResponse({"error": f"invalid {field}: {msg}", "field": field,
-                         "allowed": [allowed] if allowed else []}, status_code=422)
+    return error_response(422, "invalid_request", language_of(request.headers), say={"detail": msg},
+                          field=field, allowed=[allowed] if allowed else [])

@@ -1,6 +1,6 @@
 """``python -m tests.month``: a month with a full disk, simulated, with its figures and every violation.
 
-    python -m tests.month                  # the month, then a month of rows (15-30 minutes on 2 cores)
+    python -m tests.month                  # the month, then a month of rows (2-3 minutes a simulated day, 2 cores)
     python -m tests.month --only month     # or --only rows
     python -m tests.month --ci             # the short version the tests run (under a minute)
     python -m tests.month --only month --days 5   # the month's first 5 days only, at its settings

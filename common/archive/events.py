@@ -4,7 +4,12 @@ WAL journal with ``synchronous=NORMAL``: a kill -9 at any moment leaves a consis
 database (SQLite replays or drops the last transaction), and the streamer and the
 recorders read while the motion process writes.  An open event's progress is written
 once a minute (every second it is in the motion process's status, in memory: an SD card
-is not rewritten every second).  An event still open when its writer died is closed by
+is not rewritten every second).  Pictures live in a table of their own: a row that held its
+JPEG would copy it again into the journal at every change of the event (its progress, its
+end, its segments), since SQLite writes a changed row whole.  A new file gets small pages
+(``PAGE_BYTES``): each change copies whole pages into the journal.
+
+An event still open when its writer died is closed by
 :meth:`EventStore.close_orphans` when the motion process starts again, at the last moment
 motion was seen: the restarted process first brings the event up to the progress its
 predecessor last published (:mod:`motion.__main__`).
@@ -24,6 +29,8 @@ from typing import Any
 DB_NAME = "events.sqlite"
 MAX_EVENTS = 20_000
 BUSY_MS = 2000
+PAGE_BYTES = 1024       # a new file's pages (one that has its pages keeps their size)
+WAL_BYTES = 1 << 20     # the journal is checkpointed at about this size, and kept at it
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS events (
@@ -40,7 +47,7 @@ CREATE TABLE IF NOT EXISTS events (
     peak_wall REAL,
     bbox TEXT,
     closed TEXT,
-    thumbnail BLOB,
+    thumbnail BLOB,                 -- files of an earlier version only: pictures are in thumbnails
     segments TEXT,
     video_deleted INTEGER NOT NULL DEFAULT 0
 );
@@ -51,10 +58,18 @@ CREATE TABLE IF NOT EXISTS event_segments (
     PRIMARY KEY (file, event_id)
 ) WITHOUT ROWID;
 """
+# Added by this version: a reader of an earlier version's file adds it too (motion may be off).
+_THUMBNAILS = """
+CREATE TABLE IF NOT EXISTS thumbnails (
+    event_id INTEGER PRIMARY KEY,
+    jpeg BLOB NOT NULL
+);
+"""
 
 # Columns a listing returns (the thumbnail is fetched on its own).
 _LIST_COLUMNS = ("id, camera, start_wall, start_mono, end_wall, end_mono, last_wall, pre_s, peak_area, "
-                 "peak_wall, bbox, closed, segments, video_deleted, thumbnail IS NOT NULL")
+                 "peak_wall, bbox, closed, segments, video_deleted, "
+                 "thumbnail IS NOT NULL OR EXISTS (SELECT 1 FROM thumbnails t WHERE t.event_id = events.id)")
 
 
 def db_path(root: Path) -> Path:
@@ -71,8 +86,14 @@ def connect(path: Path, create: bool = False, busy_ms: int = BUSY_MS) -> sqlite3
     conn = sqlite3.connect(str(path), timeout=busy_ms / 1000, isolation_level=None, check_same_thread=False)
     conn.execute(f"PRAGMA busy_timeout = {int(busy_ms)}")
     if create:
+        conn.execute(f"PRAGMA page_size = {PAGE_BYTES}")   # (only a file without pages yet takes it)
         conn.execute("PRAGMA journal_mode = WAL")
-        conn.executescript(_SCHEMA)
+        conn.executescript(_SCHEMA + _THUMBNAILS)
+        page = conn.execute("PRAGMA page_size").fetchone()[0]
+        conn.execute(f"PRAGMA wal_autocheckpoint = {max(1, WAL_BYTES // page)}")
+        conn.execute(f"PRAGMA journal_size_limit = {WAL_BYTES}")
+    elif conn.execute("SELECT 1 FROM sqlite_master WHERE name = 'thumbnails'").fetchone() is None:
+        conn.executescript(_THUMBNAILS)
     conn.execute("PRAGMA synchronous = NORMAL")
     return conn
 
@@ -131,32 +152,48 @@ class EventStore:
 
     def open_event(self, camera: int, start_wall: float, start_mono: float, pre_s: float, peak_area: float,
                    bbox: Iterable[float] | None, peak_wall: float, thumbnail: bytes | None = None) -> int:
-        cur = self.conn.execute(
-            "INSERT INTO events (camera, start_wall, start_mono, last_wall, last_mono, pre_s, peak_area, bbox, "
-            "peak_wall, thumbnail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (camera, start_wall, start_mono, start_wall, start_mono, pre_s, peak_area,
-             json.dumps(list(bbox)) if bbox else None, peak_wall, thumbnail))
-        assert cur.lastrowid is not None   # an INSERT just made the row
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            cur = self.conn.execute(
+                "INSERT INTO events (camera, start_wall, start_mono, last_wall, last_mono, pre_s, peak_area, bbox, "
+                "peak_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (camera, start_wall, start_mono, start_wall, start_mono, pre_s, peak_area,
+                 json.dumps(list(bbox)) if bbox else None, peak_wall))
+            assert cur.lastrowid is not None   # an INSERT just made the row
+            self._picture(int(cur.lastrowid), thumbnail)
         return int(cur.lastrowid)
+
+    def _picture(self, event_id: int, thumbnail: bytes | None) -> None:
+        if thumbnail is not None:
+            self.conn.execute("INSERT INTO thumbnails (event_id, jpeg) VALUES (?, ?) ON CONFLICT (event_id) "
+                              "DO UPDATE SET jpeg = excluded.jpeg", (event_id, thumbnail))
 
     def touch(self, event_id: int, last_wall: float, last_mono: float, peak_area: float,
               bbox: Iterable[float] | None, peak_wall: float, thumbnail: bytes | None = None) -> None:
         """Progress of an event that is still open (written about once a minute); never
         backwards; a ``thumbnail`` of None keeps the stored one."""
-        self.conn.execute("UPDATE events SET last_wall = ?, last_mono = ?, peak_area = ?, bbox = ?, peak_wall = ?, "
-                          "thumbnail = COALESCE(?, thumbnail) WHERE id = ? AND end_wall IS NULL AND last_wall <= ?",
-                          (last_wall, last_mono, peak_area, json.dumps(list(bbox)) if bbox else None, peak_wall,
-                           thumbnail, event_id, last_wall))
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            cur = self.conn.execute(
+                "UPDATE events SET last_wall = ?, last_mono = ?, peak_area = ?, bbox = ?, peak_wall = ? "
+                "WHERE id = ? AND end_wall IS NULL AND last_wall <= ?",
+                (last_wall, last_mono, peak_area, json.dumps(list(bbox)) if bbox else None, peak_wall,
+                 event_id, last_wall))
+            if cur.rowcount:
+                self._picture(event_id, thumbnail)
 
     def close_event(self, event_id: int, end_wall: float, end_mono: float, reason: str,
                     last_wall: float, last_mono: float, peak_area: float, bbox: Iterable[float] | None,
                     peak_wall: float, thumbnail: bytes | None) -> None:
         """The event's end (a ``thumbnail`` of None keeps the stored one)."""
-        self.conn.execute(
-            "UPDATE events SET end_wall = ?, end_mono = ?, closed = ?, last_wall = ?, last_mono = ?, peak_area = ?, "
-            "bbox = ?, peak_wall = ?, thumbnail = COALESCE(?, thumbnail) WHERE id = ?",
-            (end_wall, end_mono, reason, last_wall, last_mono, peak_area,
-             json.dumps(list(bbox)) if bbox else None, peak_wall, thumbnail, event_id))
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            self.conn.execute(
+                "UPDATE events SET end_wall = ?, end_mono = ?, closed = ?, last_wall = ?, last_mono = ?, "
+                "peak_area = ?, bbox = ?, peak_wall = ? WHERE id = ?",
+                (end_wall, end_mono, reason, last_wall, last_mono, peak_area,
+                 json.dumps(list(bbox)) if bbox else None, peak_wall, event_id))
+            self._picture(event_id, thumbnail)
 
     def unresolved(self, ended_before: float, limit: int = 50) -> list[dict[str, Any]]:
         """Closed events whose covering segments are not known yet, ended before ``ended_before``."""
@@ -182,6 +219,7 @@ class EventStore:
                                       "LIMIT -1 OFFSET ?)", (MAX_EVENTS,)).rowcount
             if gone:
                 self.conn.execute("DELETE FROM event_segments WHERE event_id NOT IN (SELECT id FROM events)")
+                self.conn.execute("DELETE FROM thumbnails WHERE event_id NOT IN (SELECT id FROM events)")
         return gone
 
 
@@ -206,7 +244,8 @@ def get_event(conn: sqlite3.Connection, event_id: int) -> dict[str, Any] | None:
 
 
 def get_thumbnail(conn: sqlite3.Connection, event_id: int) -> bytes | None:
-    r = conn.execute("SELECT thumbnail FROM events WHERE id = ?", (event_id,)).fetchone()
+    r = conn.execute("SELECT COALESCE((SELECT jpeg FROM thumbnails WHERE event_id = :id), "
+                     "(SELECT thumbnail FROM events WHERE id = :id))", {"id": event_id}).fetchone()
     return bytes(r[0]) if r and r[0] is not None else None
 
 

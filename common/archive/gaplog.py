@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from common.i18n import DEFAULT, Term, text
 from common.state.jsonfile import read_json, write_json_atomic
 
 log = logging.getLogger("state")
@@ -49,22 +50,39 @@ class GapLog:
             log.warning("gap log: cannot write %s: %s", self.path, exc)
 
 
-# What explains a gap, most telling first: the events that say it, and how the cause reads.
-_CAUSES: list[tuple[tuple[str, ...], Callable[[dict[str, Any]], str]]] = [
-    (("clock step",), lambda e: f"clock step ({e.get('step_s', 0):+g} s)"),
-    (("recording paused",), lambda e: "paused" + (f" by {e['by']}" if e.get("by") else "")),
-    (("disk absent",), lambda e: "the recordings disk was not mounted"),
-    (("write error",), lambda e: "write error" + (f" ({e['error']})" if e.get("error") else "")),
-    (("recorder started", "recorder stopped"), lambda e: "recorder restarted"),
-    (("camera restarted",), lambda e: "camera offline (capture restarted)"),
+# What explains a gap, most telling first: the events that say it, and the cause's catalogue
+# key ("gap.<code>" in common/i18n) with what fills it in.
+_CAUSES: list[tuple[tuple[str, ...], Callable[[dict[str, Any]], Term]]] = [
+    (("clock step",), lambda e: Term.of("gap.clock_step", step=f"{e.get('step_s', 0):+g}")),
+    (("recording paused",), lambda e: Term.of("gap.paused_by", by=e["by"]) if e.get("by") else Term("gap.paused")),
+    (("disk absent",), lambda e: Term("gap.disk_absent")),
+    (("write error",), lambda e: Term.of("gap.write_error", detail=e["error"]) if e.get("error")
+     else Term("gap.write_error_plain")),
+    (("recorder started", "recorder stopped"), lambda e: Term("gap.recorder_restarted")),
+    (("camera restarted",), lambda e: Term("gap.camera_restarted")),
 ]
 
 
-def cause_of(events: list[dict[str, Any]], start: float, end: float) -> str:
+def cause_term(events: list[dict[str, Any]], start: float, end: float) -> Term | None:
     """Why recording stopped between ``start`` and ``end`` (epoch s), if an event says so."""
     near = [e for e in events if start - SLACK_S <= e["at"] <= end + SLACK_S]
     for names, say in _CAUSES:
         for e in near:
             if e["event"] in names:
                 return say(e)
-    return ""
+    return None
+
+
+def cause_of(events: list[dict[str, Any]], start: float, end: float) -> str:
+    """The cause in English ('' when unknown)."""
+    term = cause_term(events, start, end)
+    return "" if term is None else text(DEFAULT, term.key, **dict(term.params))
+
+
+def cause_fields(events: list[dict[str, Any]], start: float, end: float, lang: str = DEFAULT) -> dict[str, Any]:
+    """A gap's ``cause`` (English), ``cause_code`` and ``cause_text`` (in ``lang``)."""
+    term = cause_term(events, start, end)
+    if term is None:
+        return {"cause": "", "cause_code": None, "cause_text": ""}
+    return {"cause": text(DEFAULT, term.key, **dict(term.params)), "cause_code": term.key.removeprefix("gap."),
+            "cause_text": text(lang, term.key, **dict(term.params))}

@@ -53,13 +53,13 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import quote
 
 from common.archive import events as event_store
-from common.archive import segment_name
+from common.archive import pending, segment_name
 from common.archive.mp4_duration import mp4_duration
 from common.state.jsonfile import FileLock
 
@@ -171,6 +171,11 @@ class Skip:
     folders: frozenset[str] = frozenset()
     files: frozenset[str] = frozenset()
 
+    def keeps(self, rec: Recording) -> bool:
+        """Is ``rec`` not left out?"""
+        return (rec.camera not in self.cameras and f"cam{rec.camera}/{rec.day}" not in self.folders
+                and rec.file not in self.files)
+
     def sql(self) -> tuple[str, dict[str, Any]]:
         """A condition on ``r`` (starting with AND, empty when nothing is left out) and its arguments."""
         parts, args = [], {}
@@ -254,6 +259,26 @@ def _damage(exc: sqlite3.Error) -> bool:
     return (getattr(exc, "sqlite_errorcode", 0) & 0xFF) in (sqlite3.SQLITE_CORRUPT, sqlite3.SQLITE_NOTADB)
 
 
+def _recorded(rec: Recording, nominal_s: float) -> float:
+    """A row's recorded seconds, as ``_RECORDED`` counts them."""
+    return nominal_s if rec.duration is None else max(rec.duration, 0.0)
+
+
+def _collision(file: str) -> int:
+    parsed = segment_name.parse_rel_path(file)
+    return 0 if isinstance(parsed, str) else parsed.collision
+
+
+def _day_order(rec: Recording) -> tuple[float, int, str]:
+    """A segment's place in a day's list (``_DAY_ORDER``)."""
+    return rec.start, _collision(rec.file), rec.file
+
+
+def _write_key(rec: Recording) -> WriteKey:
+    """The place in write order of a row not added yet (``_WRITE_ORDER``; before any rowid)."""
+    return round(rec.written * 1e9), rec.start, _collision(rec.file), rec.camera, -1
+
+
 def _record(row: tuple[Any, ...]) -> Recording:
     file, camera, start, duration, size, written_ns, held = row[:7]
     return Recording(file, camera, start, None if duration is None or duration < 0 else duration, size,
@@ -300,8 +325,9 @@ class ArchiveIndex:
         self._events_down_until = 0.0
         self._said = ""
         self._unlisted: OrderedDict[str, None] = OrderedDict()   # folders that could not be listed (said once)
-        # folder -> (mtime this process listed it at, the database's mark just after): one per day folder on disk
-        self._marks: dict[str, tuple[int, int | None]] = {}
+        # folder -> (mtime this process listed it at, the database's mark just after, the files it
+        # left to the recorder that showed them in memory): one per day folder on disk
+        self._marks: dict[str, tuple[int, int | None, frozenset[str]]] = {}
 
     # -- connections and rebuilds --------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
@@ -528,11 +554,12 @@ class ArchiveIndex:
                 "duration = excluded.duration, size = excluded.size, written_ns = excluded.written_ns", rows))
         return self._use(write, False)
 
-    def remove(self, file: str) -> bool:
-        """The segment ``file`` was deleted; False when the row stays for now (the folder's next
-        refresh removes it)."""
+    def remove(self, *files: str) -> bool:
+        """The segments ``files`` were deleted: their rows go, in one transaction (consecutive
+        rows share their pages: a few removed together cost about what one does); False when
+        the rows stay for now (their folders' next refresh removes them)."""
         return self._use(lambda conn: self._write(
-            conn, lambda: conn.execute("DELETE FROM recordings WHERE file = ?", (file,))), False)
+            conn, lambda: conn.executemany("DELETE FROM recordings WHERE file = ?", [(f,) for f in files])), False)
 
     # -- reconciling with the disk -------------------------------------------------------------
     def refresh(self, camera: int | None = None, full: bool = False) -> None:
@@ -547,6 +574,7 @@ class ArchiveIndex:
             pattern = "%" if camera is None else f"{segment_name.camera_folder(camera)}/%"
             self._write(conn, lambda: conn.execute("UPDATE folders SET mtime_ns = -1 WHERE path LIKE ?", (pattern,)))
         listed = dict(conn.execute("SELECT path, mtime_ns FROM folders").fetchall())
+        waiting = {row[0] for row in pending.read(self.root)}   # a live recorder adds their rows itself
         known = {(cam, day) for cam, day in conn.execute("SELECT camera, day FROM days")}
         known |= {(segment_name.camera_of_folder(p.split("/")[0]), p.split("/")[1]) for p in listed}
         on_disk: set[tuple[int, str]] = set()
@@ -562,21 +590,26 @@ class ArchiveIndex:
                 rel = f"{segment_name.camera_folder(cam)}/{day}"
                 stored = listed.get(rel)
                 # Listed already when the database's mark says so, or this process listed it at
-                # this mtime and the mark has not moved since (a rebuild or a full refresh moves it).
-                if stored != mtime and self._marks.get(rel) != (mtime, stored):
-                    self._list_folder(conn, cam, day, stored)
+                # this mtime and the mark has not moved since (a rebuild or a full refresh moves it),
+                # and the files it left to their recorder are still that recorder's to add.
+                mark = self._marks.get(rel)
+                if stored != mtime and (mark is None or mark[:2] != (mtime, stored) or not mark[2] <= waiting):
+                    self._list_folder(conn, cam, day, stored, waiting)
         for cam, day in known - on_disk:
             if cam is not None and mine(cam):
-                self._list_folder(conn, cam, day, listed.get(f"{segment_name.camera_folder(cam)}/{day}"))
+                self._list_folder(conn, cam, day, listed.get(f"{segment_name.camera_folder(cam)}/{day}"), waiting)
         for rel in list(self._marks):
             cam = segment_name.camera_of_folder(rel.split("/")[0])
             if cam is not None and mine(cam) and (cam, rel.split("/")[1]) not in on_disk:
                 del self._marks[rel]   # gone: only folders on disk are remembered
 
-    def _list_folder(self, conn: sqlite3.Connection, camera: int, day: str, stored: int | None) -> None:
+    def _list_folder(self, conn: sqlite3.Connection, camera: int, day: str, stored: int | None,
+                     waiting: set[str]) -> None:
         """Rows for the files of one day folder, none for files gone; ``stored``: the folder's
-        mark in the database.  Writes only what changed: the mark goes with changed rows, when
-        there is none, and otherwise at most every ``MARK_NS`` (this process remembers it)."""
+        mark in the database; ``waiting``: files whose rows a live recorder adds itself.  Writes
+        only what changed: the mark goes with changed rows, when there is none, and otherwise at
+        most every ``MARK_NS`` (this process remembers it); never while files were left to their
+        recorder (another process lists the folder again should that recorder die)."""
         rel = f"{segment_name.camera_folder(camera)}/{day}"
         folder = self.root / rel
         try:
@@ -597,11 +630,14 @@ class ArchiveIndex:
             self._write(conn, lambda: conn.execute("DELETE FROM folders WHERE path = ?", (rel,)))
             return
         rows = {f for (f,) in conn.execute("SELECT file FROM recordings WHERE camera = ? AND day = ?", (camera, day))}
-        present, new = set(), []
+        present, new, left = set(), [], set()
         for entry in entries:
             file = f"{rel}/{entry.name}"
             if file in rows:
                 present.add(file)   # known: its name was checked when its row was made
+                continue
+            if file in waiting:
+                left.add(file)
                 continue
             name = segment_name.parse(entry.name)
             if name is None or name.camera != camera:
@@ -622,7 +658,8 @@ class ArchiveIndex:
         else:
             # A folder changed within RACY_NS may change again unseen: no mark, listed again next time.
             settled = abs(time.time_ns() - mtime) >= RACY_NS
-            stale = settled and (bool(new or gone) or stored is None or stored < 0 or abs(mtime - stored) >= MARK_NS)
+            stale = settled and not left and (bool(new or gone) or stored is None or stored < 0
+                                              or abs(mtime - stored) >= MARK_NS)
             mark = mtime if stale else stored
 
         def apply() -> None:
@@ -637,7 +674,7 @@ class ArchiveIndex:
         if (new or gone or stale) and not self._write(conn, apply):
             return   # busy: listed again at the next refresh
         if settled and mtime is not None:
-            self._marks[rel] = (mtime, mark)
+            self._marks[rel] = (mtime, mark, frozenset(left))
 
     # -- reads ---------------------------------------------------------------------------------
     @contextmanager
@@ -692,22 +729,90 @@ class ArchiveIndex:
                 self._trouble(f"archive index {self.path}: durations not kept: {exc}")
         return [_record(r) for r in rows]
 
+    # -- rows a recorder shows in memory before they are added ----------------------------------
+    # Every question about what exists merges them: a segment is listed as soon as it is
+    # finished (the recordings page, the timeline, export, health, motion's look-up), and
+    # retention's windows, totals and rates count it.  The questions about the oldest segments
+    # (which to delete, which events are outside the windows) need not: these rows are each
+    # camera's newest, inside its continuous window.  A recorder adds a row before it takes
+    # it out of memory, so memory is read first, then the database: a row is found in one or
+    # the other, and counted once.
+    def _shown(self, camera: int | None) -> list[Recording]:
+        """``camera``'s (None: every camera's) rows shown in memory (:mod:`common.archive.pending`)."""
+        return [Recording(file, cam, start, duration, size, written)
+                for file, cam, start, duration, size, written in pending.read(self.root)
+                if (camera is None or cam == camera) and not isinstance(segment_name.parse_rel_path(file), str)]
+
+    def _counted(self, camera: int | None, count: Callable[[sqlite3.Connection, list[Recording]], T],
+                 default: T) -> T:
+        """``count`` of one snapshot of the database and ``camera``'s rows in memory it lacks."""
+        shown = self._shown(camera)
+
+        def ask(conn: sqlite3.Connection) -> T:
+            conn.execute("BEGIN")   # (deferred: a read, one snapshot for every query in it)
+            try:
+                files = [rec.file for rec in shown]
+                sql = f"SELECT file FROM recordings WHERE file IN ({','.join('?' * len(files))})"
+                added = {f for (f,) in conn.execute(sql, files)} if files else set()
+                return count(conn, [rec for rec in shown if rec.file not in added])
+            finally:
+                if conn.in_transaction:
+                    conn.execute("COMMIT")
+        return self._use(ask, default)
+
     def days(self, camera: int) -> list[tuple[str, int, int]]:
         """(day folder, segments, bytes) of every day with a segment of ``camera``, oldest first."""
-        return self._use(lambda conn: conn.execute(
-            "SELECT day, segments, bytes FROM days WHERE camera = ? AND segments > 0 ORDER BY day",
-            (camera,)).fetchall(), [])
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> list[tuple[str, int, int]]:
+            found: list[tuple[str, int, int]] = conn.execute(
+                "SELECT day, segments, bytes FROM days WHERE camera = ? AND segments > 0 ORDER BY day",
+                (camera,)).fetchall()
+            if not waiting:
+                return found
+            totals = {day: (segments, size) for day, segments, size in found}
+            for rec in waiting:
+                segments, size = totals.get(rec.day, (0, 0))
+                totals[rec.day] = (segments + 1, size + rec.size)
+            return [(day, segments, size) for day, (segments, size) in sorted(totals.items())]
+        return self._counted(camera, count, [])
+
+    def _listed(self, sql: str, args: tuple[Any, ...], camera: int,
+                fits: Callable[[Recording], bool]) -> list[Recording]:
+        """The rows of ``sql`` (in day order, those of ``camera`` that ``fits`` keeps) with the
+        ones in memory it lacks."""
+        shown = [rec for rec in self._shown(camera) if fits(rec)]
+
+        def ask(conn: sqlite3.Connection) -> list[Recording]:
+            found = self._measured(conn, self._rows(conn, sql, args))
+            listed = {rec.file for rec in found}
+            waiting = [rec for rec in shown if rec.file not in listed]
+            if not waiting:
+                return found
+            held = self._held(conn, [rec.file for rec in waiting])
+            return sorted(found + [replace(rec, event=None if held is None else rec.file in held) for rec in waiting],
+                          key=_day_order)
+        return self._use(ask, [])
+
+    def _held(self, conn: sqlite3.Connection, files: list[str]) -> set[str] | None:
+        """Which of ``files`` hold a motion event (None: unknown now)."""
+        with self._events(conn) as attached:
+            if attached:
+                try:
+                    return {f for (f,) in conn.execute(
+                        f"SELECT file FROM ev.event_segments WHERE file IN ({','.join('?' * len(files))})", files)}
+                except sqlite3.DatabaseError as exc:
+                    self._events_down(exc)
+        return None
 
     def day(self, camera: int, day: str) -> list[Recording]:
         """The segments in one day folder of ``camera``, by start time."""
         sql = f"SELECT {_COLUMNS}, {{flag}} FROM recordings r WHERE r.camera = ? AND r.day = ? ORDER BY {_DAY_ORDER}"
-        return self._use(lambda conn: self._measured(conn, self._rows(conn, sql, (camera, day))), [])
+        return self._listed(sql, (camera, day), camera, lambda rec: rec.day == day)
 
     def starting(self, camera: int, since: float, until: float = 1e300) -> list[Recording]:
         """The segments of ``camera`` that start within [since, until], by start time."""
         sql = (f"SELECT {_COLUMNS}, {{flag}} FROM recordings r WHERE r.camera = ? AND r.start >= ? AND r.start <= ? "
                f"ORDER BY {_DAY_ORDER}")
-        return self._use(lambda conn: self._measured(conn, self._rows(conn, sql, (camera, since, until))), [])
+        return self._listed(sql, (camera, since, until), camera, lambda rec: since <= rec.start <= until)
 
     def ending_after(self, camera: int, since: float) -> list[Recording]:
         """The segments of ``camera`` that still run at or after ``since``, by start time."""
@@ -737,9 +842,23 @@ class ArchiveIndex:
         what a follower of the archive (the off-site copy) has not seen yet."""
         sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r "
                f"WHERE ({_WRITE_ORDER}) > (?, ?, ?, ?, ?) ORDER BY {_WRITE_ORDER} LIMIT {int(limit)}")
-        none: list[tuple[Any, ...]] = []
-        rows = self._use(lambda conn: self._rows(conn, sql, after), none)
-        return [(_record(r), (r[5], r[2], r[7], r[1], r[8])) for r in rows]
+        # The rows in memory too, each at its place (before any row of the same file once added:
+        # a follower may see a segment twice, never miss one); memory first, then the database.
+        shown = [(rec, _write_key(rec)) for rec in self._shown(None)]
+
+        def ask(conn: sqlite3.Connection) -> list[tuple[Recording, WriteKey]]:
+            found = [(_record(r), (r[5], r[2], r[7], r[1], r[8])) for r in self._rows(conn, sql, after)]
+            listed = {rec.file for rec, _ in found}
+            # (a full page ends where it ends: what comes after it is the next page's)
+            end = found[-1][1] if len(found) >= limit else None
+            waiting = [(rec, key) for rec, key in shown
+                       if rec.file not in listed and key > after and (end is None or key < end)]
+            if not waiting:
+                return found
+            held = self._held(conn, [rec.file for rec, _ in waiting])
+            waiting = [(replace(rec, event=None if held is None else rec.file in held), key) for rec, key in waiting]
+            return sorted(found + waiting, key=lambda item: item[1])[:limit]
+        return self._use(ask, [])
 
     def holds_events(self) -> bool:
         """Does any segment hold an event?  False when the events database cannot be read now."""
@@ -757,13 +876,17 @@ class ArchiveIndex:
         """Bytes of every segment but those in the camera and day folders ``skip`` leaves out."""
         where, args = Skip(skip.cameras, skip.folders).sql()   # (the days summary is by folder)
         sql = f"SELECT coalesce(sum(r.bytes), 0) FROM days r WHERE 1{where}"
-        return int(self._use(lambda conn: conn.execute(sql, args).fetchone()[0], 0))
+
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> int:
+            return int(conn.execute(sql, args).fetchone()[0]) + sum(rec.size for rec in waiting if skip.keeps(rec))
+        return self._counted(None, count, 0)
 
     def newest_written(self, camera: int) -> float:
         """Modification time of ``camera``'s newest segment (0 when none): write order goes on from it."""
-        found = self._use(lambda conn: conn.execute("SELECT max(written_ns) FROM recordings WHERE camera = ?",
-                                                    (camera,)).fetchone()[0], None)
-        return 0.0 if found is None else found / 1e9
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> float:
+            found = conn.execute("SELECT max(written_ns) FROM recordings WHERE camera = ?", (camera,)).fetchone()[0]
+            return max([0.0 if found is None else found / 1e9] + [rec.written for rec in waiting])
+        return self._counted(camera, count, 0.0)
 
     # -- retention's questions -----------------------------------------------------------------
     # Each one is answered from an index (write order per camera, start per camera, the days
@@ -778,19 +901,33 @@ class ArchiveIndex:
         reached = f"SELECT written_ns, acc FROM ({newest_first}) WHERE acc >= :keep LIMIT 1"
         whole = f"SELECT min(r.written_ns), coalesce(sum({_RECORDED}), 0) FROM recordings r WHERE r.camera = :camera"
 
-        def ask(conn: sqlite3.Connection) -> list[Window]:
+        def count(conn: sqlite3.Connection, shown: list[Recording]) -> list[Window]:
+            waiting: dict[int, list[Recording]] = {}   # the newest of each camera: the window starts with them
+            for rec in sorted(shown, key=lambda rec: rec.written, reverse=True):
+                waiting.setdefault(rec.camera, []).append(rec)
             found = []
-            for (camera,) in conn.execute("SELECT DISTINCT camera FROM days").fetchall():
+            for camera in sorted({c for (c,) in conn.execute("SELECT DISTINCT camera FROM days")} | set(waiting)):
                 if keep_s <= 0:
                     found.append(Window(camera, NEVER_NS, 0.0))
                     continue
-                row = conn.execute(reached, {**args, "camera": camera}).fetchone()
+                acc, oldest = 0.0, None
+                for rec in waiting.get(camera, []):
+                    acc += _recorded(rec, nominal_s)
+                    oldest = round(rec.written * 1e9)
+                    if acc >= keep_s:
+                        break
+                if oldest is not None and acc >= keep_s:
+                    found.append(Window(camera, oldest, acc))
+                    continue
+                row = conn.execute(reached, {**args, "keep": keep_s - acc, "camera": camera}).fetchone()
                 if row is None:   # less than keep_s recorded: all of it
                     row = conn.execute(whole, {**args, "camera": camera}).fetchone()
                 if row is not None and row[0] is not None:
-                    found.append(Window(camera, row[0], row[1]))
+                    found.append(Window(camera, row[0], row[1] + acc))
+                elif oldest is not None:
+                    found.append(Window(camera, oldest, acc))
             return found
-        return self._use(ask, [])
+        return self._counted(None, count, [])
 
     def oldest(self, held: bool | None = None, outside: Iterable[Window] | None = None, skip: Skip = Skip(),
                after: WriteKey = FIRST_KEY) -> tuple[Recording, WriteKey] | None:
@@ -850,7 +987,10 @@ class ArchiveIndex:
         sql = (f"SELECT coalesce(sum({_RECORDED}), 0) FROM recordings r WHERE r.camera = :camera "
                "AND r.written_ns > coalesce((SELECT g.written_ns FROM gone g WHERE g.camera = :camera), -1)")
         args = {"camera": camera, "nominal": nominal_s}
-        return float(self._use(lambda conn: conn.execute(sql, args).fetchone()[0], 0.0))
+
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> float:
+            return float(conn.execute(sql, args).fetchone()[0]) + sum(_recorded(rec, nominal_s) for rec in waiting)
+        return self._counted(camera, count, 0.0)
 
     def first_start_since(self, camera: int, since_ns: int) -> float | None:
         """The earliest start among ``camera``'s segments written at or after ``since_ns``: a
@@ -866,15 +1006,30 @@ class ArchiveIndex:
         """(bytes, newest written_ns) of the segments written after ``since_ns``: what the
         recorders wrote (the index knows only our own files); since None: (0, the newest),
         and (0, None) while there is no segment."""
-        if since_ns is None:
-            return 0, self._use(lambda conn: conn.execute("SELECT max(written_ns) FROM recordings").fetchone()[0],
-                                None)
-        sql = "SELECT coalesce(sum(size), 0), coalesce(max(written_ns), ?) FROM recordings WHERE written_ns > ?"
-        row = self._use(lambda conn: conn.execute(sql, (since_ns, since_ns)).fetchone(), None)
-        return (0, since_ns) if row is None else (int(row[0]), int(row[1]))
+        sql = "SELECT coalesce(sum(size), 0), max(written_ns) FROM recordings WHERE written_ns > ?"
+
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> tuple[int, int | None]:
+            size, newest = conn.execute(sql, (-(2**63) if since_ns is None else since_ns,)).fetchone()
+            # (the rows a recorder adds later are counted now, when they are new)
+            for rec in waiting:
+                written_ns = round(rec.written * 1e9)
+                if since_ns is None or written_ns > since_ns:
+                    size += rec.size
+                    newest = written_ns if newest is None else max(newest, written_ns)
+            if since_ns is None:
+                return 0, newest
+            return int(size), since_ns if newest is None else int(newest)
+        return self._counted(None, count, (0, since_ns))
 
     def newest_end(self) -> float | None:
         """The capture time at which the newest segment in write order ended (None: no segment)."""
-        sql = "SELECT r.start + max(coalesce(r.duration, 0), 0) FROM recordings r ORDER BY r.written_ns DESC LIMIT 1"
-        row = self._use(lambda conn: conn.execute(sql).fetchone(), None)
-        return None if row is None else float(row[0])
+        sql = ("SELECT r.start + max(coalesce(r.duration, 0), 0), r.written_ns / 1e9 FROM recordings r "
+               "ORDER BY r.written_ns DESC LIMIT 1")
+
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> float | None:
+            ends = [(rec.written, rec.start + max(rec.duration or 0.0, 0.0)) for rec in waiting]
+            row = conn.execute(sql).fetchone()
+            if row is not None:
+                ends.append((row[1], row[0]))
+            return float(max(ends)[1]) if ends else None
+        return self._counted(None, count, None)

@@ -96,7 +96,9 @@ class CameraSection(Section):
                                        f"a list of {' | '.join(SOURCES)}, one per camera")] = listed()
     fps: Annotated[int, between(1, 120)] = 30
     count: Annotated[int, between(1, 2)] = 2
-    names: Annotated[list[str], Rule(is_str_list, "a list of strings")] = listed("CAM 0", "CAM 1")
+    # Shown on the page and drawn on the picture; unset: "Camera 0" / "카메라 0" on the page
+    # (in its language) and "CAM 0" on the picture.
+    names: Annotated[list[str], Rule(is_str_list, "a list of strings")] = listed()
     overlay: bool = True
     files: Annotated[list[str], Rule(is_str_list, "a list of video file paths, one per camera")] = listed()
     v4l2_devices: Annotated[list[str], Rule(is_str_list, "a list of device paths")] = \
@@ -298,8 +300,13 @@ class Config:
         return ids[cam] if cam < len(ids) else ""
 
     def camera_name(self, cam: int) -> str:
+        """The name drawn on camera ``cam``'s picture."""
+        return self.configured_name(cam) or f"CAM {cam}"
+
+    def configured_name(self, cam: int) -> str:
+        """Camera ``cam``'s name from the configuration; '' when it has none."""
         names = self.camera.names
-        return names[cam] if cam < len(names) else f"CAM {cam}"
+        return names[cam] if cam < len(names) else ""
 
     def as_dict(self) -> dict[str, dict[str, Any]]:
         return {name: section.as_dict() for name, section in self.sections().items()}

@@ -1,5 +1,6 @@
-"""Start-up of a program: log lines, the configuration, the stop signal until the program's own
-handlers take over, and the waits before there is work (switched off, disk not there yet)."""
+"""Start-up of a program of the system: its log lines, its heap, its configuration, the stop
+signal until its own handlers take over, and the waits before there is work (switched off,
+disk not there yet)."""
 from __future__ import annotations
 
 import logging
@@ -9,16 +10,23 @@ import time
 from collections.abc import Callable
 
 from common.config import Config, load_or_exit
+from common.process.memory import limit_arenas
 
-LOG_FORMAT = "%(asctime)s %(name)s %(levelname)s %(message)s"
 
+def start_process(tag: str = "") -> Config:
+    """Log lines (tagged ``[tag]`` when given) on stderr, few heap arenas, then the
+    configuration (exit 2 when it is bad)."""
+    limit_arenas()   # before any thread: an arena is given to a thread at its first allocation
+    label = f"%(name)s[{tag}]" if tag else "%(name)s"
+    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
+                        format=f"%(asctime)s {label} %(levelname)s %(message)s")
+    return load_or_exit()
 
 def start_camera_process(camera: int) -> Config:
-    """Log lines tagged with the camera, then the configuration; a ``--camera`` that is not
-    one of ``camera.count`` gets one clear line and exit code 2."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr,
-                        format=LOG_FORMAT.replace("%(name)s", f"%(name)s[cam{camera}]"))
-    cfg = load_or_exit()
+    """A process that serves one camera (capture, recorder): log lines tagged with the camera,
+    then the configuration; a ``--camera`` that is not one of ``camera.count`` gets one clear
+    line and exit code 2."""
+    cfg = start_process(f"cam{camera}")
     if not 0 <= camera < cfg.camera.count:
         print(f"--camera {camera}: allowed values are 0 to {cfg.camera.count - 1} (camera.count)", file=sys.stderr)
         raise SystemExit(2)
@@ -58,5 +66,4 @@ class StopSignal:
 def start_service() -> tuple[Config, StopSignal]:
     """Log lines and the configuration (exit 2 with the key named when it is wrong) of a program
     that serves every camera, and the stop signal watched from now on."""
-    logging.basicConfig(level=logging.INFO, stream=sys.stderr, format=LOG_FORMAT)
-    return load_or_exit(), StopSignal()
+    return start_process(), StopSignal()

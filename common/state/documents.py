@@ -37,6 +37,7 @@ class CaptureStatus(Stamped):
     state: CaptureState
     reason: str        # why: the source chosen, or what went wrong
     source: str        # the source kind (synthetic, picamera2...); "" before one is chosen
+    reason_code: NotRequired[str]   # why, as a code the page says in its language (camreason.* keys)
 
 
 # -- recorder-cam{N}: a recorder, once a second ------------------------------------------------
@@ -118,6 +119,7 @@ class RetentionStatus(TypedDict):
     retention_deleted: list[DeletedSegment]
     retention_state: str
     retention_undeletable: int
+    retention_code: NotRequired[str]                # retention_state as a code: ok | floor | window | locked
     retention_rule: NotRequired[str]                # which rule binds, e.g. "keeping 31 h continuous and ..."
     retention_kept: NotRequired[RetentionKept | None]
 
@@ -132,6 +134,7 @@ class RecorderStatus(EngineStatus, RetentionStatus, Stamped):
     segments_written: int
     frames_written: int
     last_error: str
+    last_error_code: NotRequired[str]   # the last error as a code the page says in its language (recerror.*)
     last_error_at: float | None
     recovered_files: list[SegmentEntry]
     recent_segments: list[SegmentEntry]

@@ -155,7 +155,11 @@ def make_private_dir(path: Path) -> None:
 
 def write_json_atomic(path: Path, data: Any) -> None:
     """Write to a temporary file in the same folder, then rename over the target."""
-    text = json.dumps(data, separators=(",", ":")).encode()  # dumps: the one-shot form uses the C encoder
+    write_atomic(path, json.dumps(data, separators=(",", ":")).encode())  # dumps: the one-shot form: C encoder
+
+
+def write_atomic(path: Path, text: bytes) -> None:
+    """``text`` to a temporary file in the same folder, then renamed over the target."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     fd = open_private(tmp)
     try:

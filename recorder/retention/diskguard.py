@@ -101,6 +101,7 @@ class GuardState:
     deleted_count: int = 0
     deleted_bytes: int = 0
     retention: str = "ok"        # "ok", or why the rule is not kept (health fails with it)
+    retention_code: str = "ok"   # the same as a code: ok | floor | window | locked
     undeletable: int = 0         # segments retention may not or cannot delete
     rule: str = ""               # which rule binds, in the owner's words
     kept: Kept | None = None     # what the archive holds (None before the first count)
@@ -115,6 +116,7 @@ class _Pass:
     target: int
     prepared: bool = False
     stuck: set[str] = field(default_factory=set)   # deleted, but the row stayed: not asked for again
+    removed: list[str] = field(default_factory=list)   # deleted in this step: their rows go at its end
     # Segments waiting to go off-site: spared unless the free-space floor itself forces them.
     queued: frozenset[str] = frozenset()
 
@@ -224,7 +226,8 @@ class DiskGuard:
         return {"disk_free_bytes": g.free_bytes, "disk_warning": g.warning, "disk_error": g.error,
                 "retention": self.limits.retention, "retention_deleted_count": g.deleted_count,
                 "retention_deleted_bytes": g.deleted_bytes, "retention_deleted": deleted,
-                "retention_state": g.retention, "retention_undeletable": g.undeletable, "retention_rule": g.rule,
+                "retention_state": g.retention, "retention_code": g.retention_code,
+                "retention_undeletable": g.undeletable, "retention_rule": g.rule,
                 "retention_kept": None if g.kept is None else g.kept.doc()}
 
     def _retain(self, free: int, full: bool) -> int:
@@ -262,7 +265,16 @@ class DiskGuard:
         return wrote
 
     def _step(self, p: _Pass, free: int) -> tuple[bool, int]:
-        """Up to STEP_FILES deletions or STEP_S; (whether the pass is done, free bytes)."""
+        """Up to STEP_FILES deletions or STEP_S; (whether the pass is done, free bytes).  The
+        rows of the files it deleted go together at its end: one write to the index."""
+        try:
+            return self._deletions(p, free)
+        finally:
+            if p.removed and not self.index.remove(*p.removed):
+                p.stuck.update(p.removed)   # the rows go at a later refresh
+            p.removed.clear()
+
+    def _deletions(self, p: _Pass, free: int) -> tuple[bool, int]:
         started = self._mono()
         free = self.free_bytes()   # (the other recorder may have made room while this one waited)
         if not p.prepared:
@@ -277,8 +289,8 @@ class DiskGuard:
                         quota=bool(self.limits.quota) and self._total > self.limits.quota)
             skip = self.remover.skip()
             spared = p.queued if not need.floor else frozenset()
-            if p.stuck or spared:
-                skip = Skip(skip.cameras, skip.folders, skip.files | p.stuck | spared)
+            if p.stuck or p.removed or spared:
+                skip = Skip(skip.cameras, skip.folders, skip.files | p.stuck | set(p.removed) | spared)
             choice = choose(self._view(need, skip), self.limits, need)
             if choice is None:
                 return True, free
@@ -341,8 +353,7 @@ class DiskGuard:
         done = self.remover.remove(rec.file)
         if done is None:
             return free   # left out from now on (the remover said why)
-        if not self.index.remove(rec.file):
-            p.stuck.add(rec.file)   # the row goes at a later refresh
+        p.removed.append(rec.file)
         if not done:
             return free   # the other recorder got there first
         self._total -= rec.size
@@ -420,7 +431,7 @@ class DiskGuard:
             log.error("disk: %.2f GB free; retention: %s", free / GB, state)
         self._state_kind = kind
         with self._shown:
-            self.state.retention = state
+            self.state.retention, self.state.retention_code = state, kind
             if kept is not None:   # (the rule that binds now, with the figures of the last count)
                 self.state.rule = describe(kept, lim, self._binding, self._binding is None and self.index.any_gone())
 
@@ -437,7 +448,7 @@ class DiskGuard:
             if not self.state.retention.startswith(state.split(" for ")[0]):
                 log.error("disk: %.2f GB free; retention: %s", free / GB, state)
             with self._shown:
-                self.state.retention = state
+                self.state.retention, self.state.retention_code = state, "locked"
 
 
 def _before(key: WriteKey) -> WriteKey:

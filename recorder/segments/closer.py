@@ -26,7 +26,7 @@ import av
 
 from common.process.memory import trim
 from recorder.retention.diskguard import keep_write_order
-from recorder.segments.syncer import Syncer
+from recorder.segments.syncer import Syncer, release
 from recorder.segments.writer import SegmentFile, finalise, probe
 
 log = logging.getLogger("recorder")
@@ -117,6 +117,10 @@ class Closer:
         if file.frames == 0:
             part.unlink(missing_ok=True)  # opened but nothing reached it: no recording to keep
             return
+        try:
+            release(part)   # the blocks set aside beyond its end (the syncer has moved on)
+        except OSError as exc:
+            log.warning("%s: the space set aside beyond its end stays: %s", part.name, exc)
         try:
             out.path = finalise(part, final)
         except OSError as exc:

@@ -19,6 +19,7 @@ from typing import BinaryIO
 from common.archive import segment_name
 from common.archive.index import start_from_name
 from common.state.documents import SegmentEntry
+from recorder.segments.syncer import release
 from recorder.segments.writer import finalise, probe
 
 log = logging.getLogger("recorder")
@@ -128,6 +129,10 @@ def recover(root: Path, camera: int, finished: Finished | None = None) -> list[S
             cut = 0
         if cut:
             log.warning("recovery: %s ended in an incomplete fragment; %d bytes cut off", part.name, cut)
+        try:
+            release(part)   # blocks the syncer set aside beyond its end
+        except OSError as exc:
+            log.warning("recovery: %s: the space set aside beyond its end stays: %s", part.name, exc)
         check = probe(part)
         if check.frames == 0 and part.stat().st_size < HEADER_ONLY_BYTES:
             # Only the MP4 header was written (the process died before the first fragment):

@@ -12,13 +12,16 @@ import os
 import time
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
+from common.clock import utc_offset_s
 from common.config import Config
+from common.i18n import DEFAULT, catalogue, text
 from common.state.board import StatusBoard
 from common.state.controls import Controls
 from streamer.api.context import ApiContext
 from streamer.auth import Identity, identity
+from streamer.language import language_headers, language_of
 from streamer.live import CameraWatch
 from streamer.params import RESOLUTIONS, cameras
 
@@ -64,13 +67,23 @@ def last_control(board: StatusBoard) -> dict[str, Any] | None:
     return {k: doc.get(k) for k in ("action", "by", "from", "at")} if doc else None
 
 
-def full_status(rt: ApiContext) -> dict[str, Any]:
+def camera_row(rt: ApiContext, cam: int, lang: str) -> dict[str, Any]:
+    """A camera's line, with why it gives no picture also in ``lang`` (``reason_text``)."""
+    row = rt.watch.camera(cam)
+    key = f"camreason.{row['reason_code']}"
+    known = row["reason_code"] and key in catalogue(DEFAULT)
+    return {**row, "reason_text": text(lang, key, detail=row["reason"] or "") if known else row["reason"]}
+
+
+def full_status(rt: ApiContext, lang: str = DEFAULT) -> dict[str, Any]:
     cfg = rt.cfg
     live = rt.live.report()
+    now = time.time()
     return {
-        "time": time.time(),
+        "time": now,
+        "utc_offset_s": utc_offset_s(now),
         "worker_pid": os.getpid(),
-        "cameras": {str(cam): rt.watch.camera(cam) for cam in range(cfg.camera.count)},
+        "cameras": {str(cam): camera_row(rt, cam, lang) for cam in range(cfg.camera.count)},
         "views": merge_views(live.views, live.mjpeg),
         "viewers": [{k: r.get(k) for k in ROW_FIELDS} for r in live.mjpeg],
         "low_data_viewers": [{k: r.get(k) for k in (*ROW_FIELDS, "skips")} for r in live.h264],
@@ -83,8 +96,10 @@ def full_status(rt: ApiContext) -> dict[str, Any]:
 
 
 @router.get("/api/status")
-async def api_status(request: Request) -> dict[str, Any]:
-    status, who = full_status(request.app.state.rt), identity(request)
+async def api_status(request: Request, response: Response) -> dict[str, Any]:
+    lang = language_of(request.headers)
+    status, who = full_status(request.app.state.rt, lang), identity(request)
+    response.headers.update(language_headers(lang))
     return status if who.role == "admin" else for_viewer(status, who)
 
 

@@ -5,7 +5,8 @@
   segment that holds the event's start (less ``motion.pre_seconds``) and the offset in it,
   and ``ongoing`` while the motion process has it open (its duration then runs to now).
 * ``GET /api/events/live``: which cameras have an event open now (the page's MOTION badge).
-* ``GET /api/events/{id}`` and ``GET /api/events/{id}/thumbnail.jpg``.
+* ``GET /api/events/{id}`` and ``GET /api/events/{id}/thumbnail.jpg`` (an ongoing event's
+  newest picture is in memory, :mod:`common.state.live_picture`; the database has its first).
 
 Bad parameters get the recordings API's 400 shape; an unknown event a 404.  Handlers are
 plain ``def``: SQLite reads run in the thread pool, off the event loop.
@@ -25,8 +26,11 @@ from common.archive import events as store
 from common.archive.index import ArchiveIndex
 from common.config import Config
 from common.state.board import StatusBoard
+from common.state.live_picture import LivePictures
 from streamer.archive.recordings import archive_of, list_segments, local_clock
-from streamer.params import ParamError, ParamValueError, not_found, parse_camera, parse_date
+from streamer.errors import error_response, not_found
+from streamer.language import language_of
+from streamer.params import ParamError, ParamValueError, parse_camera, parse_date
 
 router = APIRouter()
 LIVE_MAX_AGE_S = 3.0   # a motion status older than this means the motion process is not running
@@ -39,8 +43,8 @@ def _cfg(request: Request) -> Config:
     return cfg
 
 
-def _unavailable(exc: Exception) -> JSONResponse:
-    return JSONResponse(status_code=503, content={"error": "events unavailable", "reason": str(exc)})
+def _unavailable(exc: Exception, request: Request) -> JSONResponse:
+    return error_response(503, "events_unavailable", language_of(request.headers), reason=str(exc))
 
 
 def _day_range(day: str) -> tuple[float, float, datetime]:
@@ -70,9 +74,10 @@ def _play_target(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Se
     return {"file": best["file"], "url": best["url"], "offset_s": round(max(0.0, t - best["start_epoch"]), 3)}
 
 
-def _open_now(cfg: Config) -> tuple[bool, dict[str, dict[str, Any]]]:
+def _open_now(cfg: Config, peaks: dict[int, float] | None = None) -> tuple[bool, dict[str, dict[str, Any]]]:
     """Whether the motion process runs, and per camera whether it has an event open now
-    and which (``{"open", "event_id"}``), as its status says."""
+    and which (``{"open", "event_id"}``), as its status says; ``peaks`` gets each open
+    event's latest peak time (event id -> epoch seconds)."""
     doc = StatusBoard.for_config(cfg).read_motion()
     running = bool(doc and doc.get("pid") and doc.get("age_s", 1e9) < LIVE_MAX_AGE_S)
     cams = doc.get("cameras", {}) if doc else {}
@@ -81,11 +86,14 @@ def _open_now(cfg: Config) -> tuple[bool, dict[str, dict[str, Any]]]:
         info = cams.get(str(c))
         is_open = bool(running and info is not None and info.get("open"))
         out[str(c)] = {"open": is_open, "event_id": info.get("event_id") if info is not None and is_open else None}
+        progress = info.get("progress") if info is not None and is_open else None
+        if peaks is not None and progress and "event_id" in progress and "peak_wall" in progress:
+            peaks[progress["event_id"]] = progress["peak_wall"]
     return running, out
 
 
 def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segments,
-              open_now: dict[str, dict[str, Any]]) -> dict[str, Any]:
+              open_now: dict[str, dict[str, Any]], peaks: dict[int, float]) -> dict[str, Any]:
     start, start_s = local_clock(ev["start_wall"])   # on the recordings' clock line
     # Ongoing: the running motion process has it open.  An event still open in the database
     # while it does not (the process died; its next start closes it) ended at its last motion.
@@ -101,17 +109,23 @@ def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segme
         "end_s": round(start_s + end_wall - ev["start_wall"], 3),
         "duration_s": round(end_wall - ev["start_wall"], 3),
         # The picture follows the peak while the event is open: its URL changes with it.
-        "thumbnail": (f"/api/events/{ev['id']}/thumbnail.jpg?v={ev['peak_wall'] or 0:.3f}"
+        "thumbnail": (f"/api/events/{ev['id']}/thumbnail.jpg?v={_peak(ev, ongoing, peaks) or 0:.3f}"
                       if ev["has_thumbnail"] else None),
         "play": _play_target(cfg, index, ev, cache),
     })
     return out
 
 
+def _peak(ev: dict[str, Any], ongoing: bool, peaks: dict[int, float]) -> float | None:
+    """When the event's picture was taken: an ongoing one's, as the motion process says
+    (the database has its progress once a minute)."""
+    live = peaks.get(ev["id"]) if ongoing else None
+    return live if isinstance(live, (int, float)) else ev["peak_wall"]
+
+
 def _parse_id(raw: str) -> int:
     if not (raw.isascii() and raw.isdigit()) or len(raw) > 18 or not 0 < int(raw) < MAX_ID:
-        raise ParamValueError("id", raw, ["a positive whole number"],
-                              f"invalid event id {raw!r}: expected a positive number")
+        raise ParamValueError("id", raw, ["a positive whole number"], "bad_event_id")
     return int(raw)
 
 
@@ -122,7 +136,7 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
         cam = None if camera is None else parse_camera(cfg, camera)
         day = datetime.now().strftime("%y%m%d") if date is None else parse_date(date)
     except ParamError as exc:
-        return exc.response()
+        return exc.response(request)
     start, end, _ = _day_range(day)
     try:
         conn = store.connect(store.db_path(cfg.recordings_root))
@@ -133,14 +147,15 @@ def events(request: Request, camera: str | None = None, date: str | None = None)
                 found = store.list_events(conn, cam, start, end)
             conn.close()
     except sqlite3.Error as exc:
-        return _unavailable(exc)
+        return _unavailable(exc, request)
     cache: Segments = {}
     index = archive_of(request)
     if found:
         index.refresh()
-    _, open_now = _open_now(cfg)
+    peaks: dict[int, float] = {}
+    _, open_now = _open_now(cfg, peaks)
     return {"camera": cam, "date": day, "pre_seconds": cfg.motion.pre_seconds,
-            "events": [_decorate(cfg, index, ev, cache, open_now) for ev in found]}
+            "events": [_decorate(cfg, index, ev, cache, open_now, peaks) for ev in found]}
 
 
 @router.get("/api/events/live")
@@ -152,40 +167,52 @@ def events_live(request: Request) -> dict[str, Any]:
 
 def _lookup(request: Request, raw_id: str, read: Callable[[sqlite3.Connection, int], T | None],
             missing: str) -> T | JSONResponse:
-    """What ``read`` finds for event ``raw_id``, or the answer: 400 for a bad id, 404 with
-    ``missing`` (``{id}`` filled in) when there is nothing, 503 when the database fails."""
+    """What ``read`` finds for event ``raw_id``, or the answer: 400 for a bad id, 404 with the
+    reason ``missing`` when there is nothing, 503 when the database fails."""
     try:
         eid = _parse_id(raw_id)
     except ParamError as exc:
-        return exc.response()
+        return exc.response(request)
+    lang = language_of(request.headers)
     try:
         conn = store.connect(store.db_path(_cfg(request).recordings_root))
         if conn is None:
-            return not_found(f"no event {eid}")
+            return not_found("no_event", lang, id=eid)
         try:
             with conn:
                 found = read(conn, eid)
         finally:
             conn.close()
     except sqlite3.Error as exc:
-        return _unavailable(exc)
-    return not_found(missing.format(id=eid)) if found is None else found
+        return _unavailable(exc, request)
+    return not_found(missing, lang, id=eid) if found is None else found
 
 
 @router.get("/api/events/{event_id}", response_model=None)
 def event(request: Request, event_id: str) -> dict[str, Any] | JSONResponse:
-    ev = _lookup(request, event_id, store.get_event, "no event {id}")
+    ev = _lookup(request, event_id, store.get_event, "no_event")
     if isinstance(ev, JSONResponse):
         return ev
     index = archive_of(request)
     index.refresh()
     cfg = _cfg(request)
-    return _decorate(cfg, index, ev, {}, _open_now(cfg)[1])
+    peaks: dict[int, float] = {}
+    return _decorate(cfg, index, ev, {}, _open_now(cfg, peaks)[1], peaks)
 
 
 @router.get("/api/events/{event_id}/thumbnail.jpg", response_model=None)
 def thumbnail(request: Request, event_id: str) -> Response:
-    jpeg = _lookup(request, event_id, store.get_thumbnail, "event {id} has no thumbnail (unknown, or still open)")
+    cfg = _cfg(request)
+    try:
+        eid = _parse_id(event_id)
+    except ParamError as exc:
+        return exc.response(request)
+    pictures = LivePictures(cfg.run_dir, cfg.ring.prefix)
+    for camera in range(cfg.camera.count):   # an ongoing event's newest picture
+        live = pictures.get(camera, eid)
+        if live is not None:
+            return Response(live, media_type="image/jpeg")
+    jpeg = _lookup(request, event_id, store.get_thumbnail, "no_thumbnail")
     if isinstance(jpeg, JSONResponse):
         return jpeg
     return Response(jpeg, media_type="image/jpeg")   # private: the app's policy keeps it out of caches

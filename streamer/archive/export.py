@@ -29,6 +29,7 @@ import zipfile
 from collections.abc import AsyncIterator, Generator, Iterator
 from contextlib import ExitStack
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 import anyio
 from fastapi import APIRouter, Query, Request
@@ -39,19 +40,15 @@ from common.archive import segment_name
 from common.archive.index import ArchiveIndex, Recording
 from common.config import Config
 from common.state.board import StatusBoard
-from streamer.archive.join import Joined, Piece, Sink, join
 from streamer.archive.recordings import archive_of, holes
 from streamer.archive.slots import PER_ADDRESS, ExportSlots
 from streamer.auth import audit_action, identity
-from streamer.params import (
-    LOCAL_TIME_SHAPE,
-    ParamError,
-    ParamValueError,
-    cameras,
-    local_time_text,
-    not_found,
-    parse_local_time,
-)
+from streamer.errors import error_response, not_found
+from streamer.language import language_of
+from streamer.params import LOCAL_TIME_SHAPE, ParamError, ParamValueError, cameras, local_time_text, parse_local_time
+
+if TYPE_CHECKING:   # imported where an export is made: the join brings PyAV and libav, about 5 MB
+    from streamer.archive.join import Joined
 
 router = APIRouter()
 log = logging.getLogger("streamer")
@@ -70,8 +67,7 @@ def parse_cameras(cfg: Config, raw: str | None) -> list[int]:
     """The ``camera`` query: one camera, or ``both``."""
     allowed = cameras(cfg) + ([BOTH] if cfg.camera.count > 1 else [])
     if raw not in allowed:
-        what = "camera is required" if raw is None else f"invalid camera {raw!r}"
-        raise ParamValueError("camera", raw, allowed, f"{what}: allowed values are {', '.join(allowed)}")
+        raise ParamValueError("camera", raw, allowed, "missing_camera" if raw is None else "bad_value")
     return list(range(cfg.camera.count)) if raw == BOTH else [int(raw)]
 
 
@@ -104,6 +100,7 @@ def comment(cfg: Config, camera: int, start: float, end: float, found: list[Reco
 
 def zipped(members: list[tuple[str, datetime, Iterator[bytes]]]) -> Generator[bytes, None, None]:
     """A ZIP of ``members`` (name, time, bytes) stored as they come, made as it is read."""
+    from streamer.archive.join import Sink
     sink = Sink()
     with zipfile.ZipFile(sink, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
         for name, when, chunks in members:
@@ -160,15 +157,13 @@ class ExportResponse(StreamingResponse):
             slot.close()
 
 
-def _refused(why: str, cfg: Config) -> JSONResponse:
+def _refused(why: str, cfg: Config, lang: str) -> JSONResponse:
+    headers = {"Retry-After": str(RETRY_AFTER_S)}
     if why == PER_ADDRESS:
-        body = {"error": "an export from this address is still running: one at a time",
-                "reason": "per_address"}
-    else:
-        body = {"error": f"{cfg.streamer.max_exports} exports are running: try again shortly",
-                "reason": "all_taken", "setting": "streamer.max_exports"}
-    return JSONResponse({**body, "retry_after_s": RETRY_AFTER_S}, status_code=429,
-                        headers={"Retry-After": str(RETRY_AFTER_S)})
+        return error_response(429, "export_per_address", lang, headers, reason="per_address",
+                              retry_after_s=RETRY_AFTER_S)
+    return error_response(429, "exports_busy", lang, headers, say={"n": cfg.streamer.max_exports},
+                          reason="all_taken", setting="streamer.max_exports", retry_after_s=RETRY_AFTER_S)
 
 
 def check_range(cfg: Config, start: datetime, end: datetime, raw_to: str | None) -> None:
@@ -176,29 +171,28 @@ def check_range(cfg: Config, start: datetime, end: datetime, raw_to: str | None)
     allowed = [f"{LOCAL_TIME_SHAPE}, after from and at most {longest:g} min after it"]
     seconds = end.timestamp() - start.timestamp()
     if seconds <= 0:
-        raise ParamValueError("to", raw_to, allowed, "to must be after from")
+        raise ParamValueError("to", raw_to, allowed, "to_before_from")
     if seconds > longest * 60:
-        raise ParamValueError("to", raw_to, allowed,
-                              f"the range is {seconds / 60:g} min: at most {longest:g} min "
-                              "(streamer.export_max_minutes)")
+        raise ParamValueError("to", raw_to, allowed, "range_too_long", minutes=f"{seconds / 60:g}",
+                              longest=f"{longest:g}")
 
 
 @router.get("/api/export", response_model=None)
 def export(request: Request, camera: str | None = None, from_: str | None = Query(None, alias="from"),
            to: str | None = None, check: str | None = None) -> Response:
-    cfg = _cfg(request)
+    cfg, lang = _cfg(request), language_of(request.headers)
     try:
         cams = parse_cameras(cfg, camera)
         start_dt, end_dt = parse_local_time("from", from_), parse_local_time("to", to)
         check_range(cfg, start_dt, end_dt, to)
     except ParamError as exc:
-        return exc.response()
+        return exc.response(request)
     start, end = start_dt.timestamp(), end_dt.timestamp()
     index = archive_of(request)
     index.refresh()
     found = {cam: recs for cam in cams if (recs := covering(index, cam, start, end))}
     if not found:
-        return not_found(f"nothing recorded from {local_time_text(start_dt)} to {local_time_text(end_dt)}")
+        return not_found("nothing_recorded", lang, start=local_time_text(start_dt), end=local_time_text(end_dt))
     name = file_name(cams, start_dt, end_dt)   # "both" is a ZIP, even of the one camera that recorded
     if check not in (None, "", "0", "false"):
         return JSONResponse({"file": name, "cameras": {str(cam): {
@@ -206,7 +200,8 @@ def export(request: Request, camera: str | None = None, from_: str | None = Quer
                                                            for r in recs), 1)} for cam, recs in found.items()}})
     slot = ExportSlots(cfg.run_dir, cfg.streamer.max_exports).take(identity(request).address)
     if isinstance(slot, str):
-        return _refused(slot, cfg)
+        return _refused(slot, cfg, lang)
+    from streamer.archive.join import Joined, Piece, join
     joined = {cam: Joined() for cam in found}
     makers = [join([Piece(index.root / r.file, r.start) for r in recs], start, end,
                    comment(cfg, cam, start, end, recs), joined[cam]) for cam, recs in found.items()]
@@ -220,7 +215,7 @@ def export(request: Request, camera: str | None = None, from_: str | None = Quer
         raise
     if first is None or not any(j.frames for j in joined.values()):
         ExportResponse.close_all(makers, slot)
-        return not_found(f"no picture could be read from {local_time_text(start_dt)} to {local_time_text(end_dt)}")
+        return not_found("nothing_readable", lang, start=local_time_text(start_dt), end=local_time_text(end_dt))
     audit_action(request, StatusBoard.for_config(cfg), f"export of {name}",
           f" ({', '.join(f'camera {c}: {len(recs)} segments' for c, recs in found.items())})")
     headers = {"Content-Disposition": f'attachment; filename="{name}"', "Cache-Control": "no-store"}

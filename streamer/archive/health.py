@@ -18,26 +18,42 @@ import time
 from datetime import datetime
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Request, Response
 
 from common.archive import segment_name
-from common.archive.gaplog import cause_of, read_gaplog
+from common.archive.gaplog import cause_fields, read_gaplog
 from common.archive.index import ArchiveIndex, Recording
 from common.archive.mount import mount_problem
 from common.config import Config
+from common.i18n import DEFAULT, Said, Term, catalogue
 from common.state.board import StatusBoard
 from common.state.controls import Controls
 from streamer.archive.recordings import archive_of, holes, segment_doc
+from streamer.language import language_headers, language_of
 
 router = APIRouter()
 WINDOW_S = 24 * 3600
 RECORDER_STALE_S = 5.0
 
 
-def gaps_with_causes(segments: list[Recording], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def gaps_with_causes(segments: list[Recording], events: list[dict[str, Any]],
+                     lang: str = DEFAULT) -> list[dict[str, Any]]:
     """Holes between consecutive segments (epoch seconds), each with its cause where known."""
     return [{"start": round(start, 3), "end": round(end, 3), "duration_s": round(end - start, 3),
-             "cause": cause_of(events, start, end)} for start, end in holes(segments)]
+             **cause_fields(events, start, end, lang)} for start, end in holes(segments)]
+
+
+def state_word(kind: str, state: str) -> Term | str:
+    """A state in the reader's words (catalogue ``<kind>.<state>``), or as it is if it has none."""
+    key = f"{kind}.{state.replace(' ', '_')}"
+    return Term(key) if key in catalogue(DEFAULT) else state
+
+
+def capture_words(reason: str | None, code: str | None) -> Term | str:
+    """Why a camera gives no picture: the capture's words under their code (English keeps the
+    details, other languages say it plainly), else the words as they are."""
+    key = f"camreason.{code}"
+    return Term.of(key, detail=reason or "") if code and key in catalogue(DEFAULT) else (reason or "")
 
 
 def _bytes_today(recent: list[Recording], now: float) -> tuple[int, float]:
@@ -53,48 +69,60 @@ def _bytes_today(recent: list[Recording], now: float) -> tuple[int, float]:
 
 
 def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[str, Any] | None, enabled: bool,
-                  now: float, capture: tuple[str, str | None] = ("unknown", None)) -> dict[str, Any]:
-    """``recent``: the camera's segments that run in the last 24 h, by start."""
+                  now: float, capture: tuple[str, str | None] = ("unknown", None), lang: str = DEFAULT,
+                  capture_code: str | None = None) -> dict[str, Any]:
+    """``recent``: the camera's segments that run in the last 24 h, by start; the reasons are in
+    English (``reasons``) and in ``lang`` (``reasons_text``)."""
     seg_s = cfg.recorder.segment_seconds
     events = read_gaplog(cfg.run_dir, camera)
-    gaps = gaps_with_causes(recent, events)
+    gaps = gaps_with_causes(recent, events, lang)
     last = segment_doc(recent[-1]) if recent else None
     last_end = (recent[-1].start + (recent[-1].duration or 0)) if recent else None
     age = None if last_end is None else round(max(0.0, now - last_end), 1)
     running = doc is not None and doc.get("age_s", RECORDER_STALE_S) < RECORDER_STALE_S
     state = str(doc.get("state", "unknown")) if running and doc else "not running"
-    failing: list[str] = []
-    warning: list[str] = []
-    name = f"camera {camera}"
+    failing, warning = Said(lang), Said(lang)
+    cam = Term.of("health.camera", n=camera)
     capture_state, capture_reason = capture
     if capture_state in ("not connected", "error", "no signal"):
-        failing.append(f"{name}: {capture_state}{': ' + capture_reason if capture_reason else ''}")
+        state_says = state_word("capstate", capture_state)
+        if capture_reason:
+            failing("health.r.capture_why", cam=cam, state=state_says,
+                    reason=capture_words(capture_reason, capture_code))
+        else:
+            failing("health.r.capture", cam=cam, state=state_says)
     if enabled:
         if age is None or age > 2 * seg_s:
-            since = "no segment finished yet" if age is None else f"no segment finished for {age:.0f} s"
+            since = Term("health.r.none_yet") if age is None else Term.of("health.r.none_for", s=f"{age:.0f}")
             why = doc.get("waiting_for") or doc.get("last_error") if running and doc else ""
-            failing.append(f"{name}: {since} (recorder {state}{': ' + why if why else ''})")
+            if why:
+                failing("health.r.no_segment_why", cam=cam, since=since, state=state_word("recstate", state),
+                        detail=why)
+            else:
+                failing("health.r.no_segment", cam=cam, since=since, state=state_word("recstate", state))
         elif not running:
-            failing.append(f"{name}: the recorder is not running")
+            failing("health.r.not_running", cam=cam)
     else:
-        warning.append(f"{name}: recording is paused")
+        warning("health.r.paused", cam=cam)
     if running and doc:
         if doc.get("retention_state", "ok") != "ok":
-            failing.append(f"{name}: retention {doc['retention_state']}")
+            code = doc.get("retention_code")
+            failing("health.r.retention", cam=cam, state=Term.of(f"retention.{code}", detail=doc["retention_state"])
+                    if f"retention.{code}" in catalogue(DEFAULT) else doc["retention_state"])
         if doc.get("disk_error"):
-            failing.append(f"{name}: {doc['disk_error']}")
+            failing("health.r.detail", cam=cam, detail=doc["disk_error"])
         if doc.get("frames_dropped_today"):
-            warning.append(f"{name}: {doc['frames_dropped_today']} frames dropped today")
+            warning("health.r.dropped", cam=cam, n=doc["frames_dropped_today"])
         if doc.get("disk_warning"):
-            warning.append(f"{name}: disk space is low")
+            warning("health.r.disk_low", cam=cam)
         if doc.get("clock_steps_24h"):
             # Only recent steps: the one NTP makes at boot is news for a day, not until a restart.
-            warning.append(f"{name}: the wall clock stepped {doc['clock_steps_24h']} time(s) in the last 24 h")
+            warning("health.r.clock", cam=cam, n=doc["clock_steps_24h"])
     if gaps:
-        warning.append(f"{name}: {len(gaps)} gap(s) in the last 24 h")
+        warning("health.r.gaps", cam=cam, n=len(gaps))
     return {
         "camera": camera, "enabled": enabled, "recorder": state,
-        "capture": {"state": capture_state, "reason": capture_reason},
+        "capture": {"state": capture_state, "reason": capture_reason, "reason_code": capture_code},
         "last_segment": None if last is None else {"file": last["file"], "url": last["url"],
                                                    "start": last["start"], "duration_s": last["duration_s"],
                                                    "age_s": age},
@@ -102,6 +130,7 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
         "gaps_24h": gaps,
         "frames_dropped_today": int(doc.get("frames_dropped_today", 0)) if running and doc else None,
         "retention": {"state": doc.get("retention_state", "ok") if running and doc else None,
+                      "code": doc.get("retention_code") if running and doc else None,
                       "rule": doc.get("retention_rule") if running and doc else None,
                       "kept": doc.get("retention_kept") if running and doc else None,
                       "undeletable": doc.get("retention_undeletable", 0) if running and doc else None,
@@ -109,46 +138,52 @@ def camera_health(cfg: Config, camera: int, recent: list[Recording], doc: dict[s
         "clock_steps": doc.get("clock_steps", 0) if running and doc else None,
         "clock_steps_24h": doc.get("clock_steps_24h", 0) if running and doc else None,
         "status": "failing" if failing else ("warning" if warning else "ok"),
-        "reasons": failing + warning,
+        "reasons": failing.english + warning.english,
+        "reasons_text": failing.local + warning.local,
     }
 
 
 OFFSITE_STALE_S = 10.0
 
 
-def offsite_health(doc: dict[str, Any] | None) -> tuple[dict[str, Any] | None, list[str]]:
-    """The ``offsite`` block and its warnings; (None, []) when off-site copies are off."""
+def offsite_health(doc: dict[str, Any] | None, lang: str = DEFAULT) -> tuple[dict[str, Any] | None, list[str]]:
+    """The ``offsite`` block and its warnings (in English; in ``lang`` in the block's
+    ``reasons_text``); (None, []) when off-site copies are off."""
     if doc is None or not doc.get("enabled"):
         return None, []
     running = doc.get("pid", 0) != 0 and doc.get("age_s", OFFSITE_STALE_S) < OFFSITE_STALE_S
     cams = doc.get("cameras", {})
     max_lag_s = float(doc.get("max_lag_minutes", 30)) * 60
-    warning = [] if running else ["off-site copies: the uploader is not running"]
+    warning = Said(lang)
+    if not running:
+        warning("health.r.offsite_down")
     lag = max((float(c.get("lag_s", 0)) for c in cams.values()), default=0.0)
     if lag > max_lag_s:
-        warning.append(f"off-site copies are {lag / 60:.0f} min behind (more than {max_lag_s / 60:g} min)")
+        warning("health.r.offsite_behind", lag=f"{lag / 60:.0f}", max=f"{max_lag_s / 60:g}")
     if doc.get("state") == "error" and doc.get("last_error"):
-        warning.append(f"off-site copies failing ({doc.get('last_error_cause')}): {doc['last_error']}")
+        warning("health.r.offsite_failing", cause=doc.get("last_error_cause"), error=doc["last_error"])
     lost = int(doc.get("lost_before_upload", 0))
     if lost:
-        warning.append(f"{lost} segments deleted before upload")
+        warning("health.r.offsite_lost", n=lost)
     block = {"state": doc.get("state") if running else "not running", "mode": doc.get("mode"), "cameras": cams,
              "lag_s": lag, "lost_before_upload": lost, "last_error": doc.get("last_error", ""),
              "last_error_cause": doc.get("last_error_cause"), "last_error_at": doc.get("last_error_at"),
-             "status": "warning" if warning else "ok", "reasons": warning}
-    return block, warning
+             "status": "warning" if warning else "ok", "reasons": warning.english, "reasons_text": warning.local}
+    return block, warning.english
 
 
 def health(cfg: Config, index: ArchiveIndex, board: StatusBoard, controls: Controls, now: float | None = None,
-           captures: dict[int, tuple[str, str | None]] | None = None) -> dict[str, Any]:
-    """``captures``: each camera's capture state and reason (live, not connected, off, error...)."""
+           captures: dict[int, tuple[str, str | None]] | None = None, lang: str = DEFAULT,
+           capture_codes: dict[int, str | None] | None = None) -> dict[str, Any]:
+    """``captures``: each camera's capture state and reason (live, not connected, off, error...),
+    ``capture_codes`` the reasons' codes; ``reasons`` are in English, ``reasons_text`` in ``lang``."""
     now = time.time() if now is None else now
     flags = controls.get()["recording"]
-    captures = captures or {}
+    captures, capture_codes = captures or {}, capture_codes or {}
     index.refresh()
     recent = {cam: index.ending_after(cam, now - WINDOW_S) for cam in range(cfg.camera.count)}
     cams = [camera_health(cfg, cam, recent[cam], board.read(f"recorder-cam{cam}"), bool(flags.get(str(cam), True)),
-                          now, captures.get(cam, ("unknown", None)))
+                          now, captures.get(cam, ("unknown", None)), lang, capture_codes.get(cam))
             for cam in range(cfg.camera.count)]
     root = cfg.recordings_root
     absent = mount_problem(root, cfg.recorder.require_mount)
@@ -164,29 +199,35 @@ def health(cfg: Config, index: ArchiveIndex, board: StatusBoard, controls: Contr
         size, span = _bytes_today(recent[cam], now)
         per_day += size / span * 86400 if span else 0.0
     days = None if free is None or per_day <= 0 else round(free / per_day, 2)
-    offsite, offsite_warnings = offsite_health(board.read("offsite"))
-    reasons = [r for c in cams for r in c["reasons"]] + offsite_warnings
+    offsite, _ = offsite_health(board.read("offsite"), lang)
+    first, said = Said(lang), Said(lang)
     if absent:
-        reasons.insert(0, absent)
-    elif free is None:
-        reasons.append(f"the recordings folder {root} cannot be read")
+        first("health.r.disk_absent", detail=absent)
+    for part in (*cams, *([offsite] if offsite else [])):
+        said.english += part["reasons"]
+        said.local += part["reasons_text"]
+    if not absent and free is None:
+        said("health.r.unreadable", root=root)
     overall = "failing" if any(c["status"] == "failing" for c in cams) or free is None else \
-        ("warning" if reasons else "ok")
+        ("warning" if first or said else "ok")
     if days is not None and days < 1 and overall == "ok":
         overall = "warning"
-        reasons.append(f"the free space holds only {days:.1f} days of recording at today's rate")
-    return {"status": overall, "reasons": reasons, "time": round(now, 3),
-            "segment_seconds": cfg.recorder.segment_seconds,
+        said("health.r.days_left", days=f"{days:.1f}")
+    return {"status": overall, "reasons": first.english + said.english, "reasons_text": first.local + said.local,
+            "time": round(now, 3), "segment_seconds": cfg.recorder.segment_seconds,
             "disk": {"free_bytes": free, "bytes_per_day": int(per_day), "days_left": days,
-                     "retention": cfg.recorder.retention, "error": absent},
+                     "retention": cfg.recorder.retention, "error": absent,
+                     "error_text": first.local[0] if absent else ""},
             "cameras": {str(c["camera"]): c for c in cams}, "offsite": offsite}
 
 
 @router.get("/api/health")
-def api_health(request: Request) -> dict[str, Any]:
-    rt = request.app.state.rt
-    captures = {}
+def api_health(request: Request, response: Response) -> dict[str, Any]:
+    rt, lang = request.app.state.rt, language_of(request.headers)
+    captures, codes = {}, {}
     for cam in range(rt.cfg.camera.count):
         row = rt.watch.camera(cam)
-        captures[cam] = (row["state"], row["reason"])
-    return health(rt.cfg, archive_of(request), rt.board, rt.controls, captures=captures)
+        captures[cam], codes[cam] = (row["state"], row["reason"]), row["reason_code"]
+    response.headers.update(language_headers(lang))
+    return health(rt.cfg, archive_of(request), rt.board, rt.controls, captures=captures, lang=lang,
+                  capture_codes=codes)

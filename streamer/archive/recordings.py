@@ -31,10 +31,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import FileResponse, JSONResponse
 
 from common.archive import segment_name
-from common.archive.gaplog import cause_of, read_gaplog
+from common.archive.gaplog import cause_fields, read_gaplog
 from common.archive.index import ArchiveIndex, Recording, inside_root
 from common.config import Config
-from streamer.params import ParamError, local_time_text, not_found, parse_camera, parse_date
+from common.i18n import DEFAULT
+from streamer.errors import not_found
+from streamer.language import language_headers, language_of
+from streamer.params import ParamError, local_time_text, parse_camera, parse_date
 
 router = APIRouter()
 
@@ -97,14 +100,15 @@ def holes(segments: list[Recording]) -> Iterator[tuple[float, float]]:
             yield end, nxt.start
 
 
-def find_gaps(segments: list[Recording], events: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def find_gaps(segments: list[Recording], events: list[dict[str, Any]], lang: str = DEFAULT) -> list[dict[str, Any]]:
     """Holes between consecutive segments of a day, as seconds since its midnight, each with
-    its cause where the recorder's event log (``events``) knows it (paused, restarted...)."""
+    its cause where the recorder's event log (``events``) knows it (paused, restarted...), in
+    English and in ``lang``."""
     gaps = []
     for start, end in holes(segments):
         _, start_s = local_clock(start)
         gaps.append({"start_s": round(start_s, 3), "end_s": round(start_s + end - start, 3),
-                     "duration_s": round(end - start, 3), "cause": cause_of(events, start, end)})
+                     "duration_s": round(end - start, 3), **cause_fields(events, start, end, lang)})
     return gaps
 
 
@@ -123,7 +127,8 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
         cam = parse_camera(cfg, camera)
         day = None if date is None else parse_date(date)
     except ParamError as exc:
-        return exc.response()
+        return exc.response(request)
+    lang = language_of(request.headers)
     index = archive_of(request)
     index.refresh()
     days = list_days(index, cam)
@@ -138,22 +143,23 @@ def recordings(request: Request, camera: str | None = None, date: str | None = N
         "date": day,
         "days": days,
         "segments": segments,
-        "gaps": find_gaps(found, read_gaplog(cfg.run_dir, cam)),
+        "gaps": find_gaps(found, read_gaplog(cfg.run_dir, cam), lang),
         "recorded_s": round(sum(s["duration_s"] or 0 for s in segments), 3),
         "total_bytes": sum(s["size_bytes"] for s in segments),
-    })
+    }, headers=language_headers(lang))
 
 
-def resolve_file(root: Path, rel: str) -> Path | str:
-    """The real path of a finished segment under ``root``, or the reason it is refused."""
+def resolve_file(root: Path, rel: str) -> Path | tuple[str, dict[str, str]]:
+    """The real path of a finished segment under ``root``, or why it is refused (a reason code
+    and what fills its message)."""
     parsed = segment_name.parse_rel_path(rel)
     if isinstance(parsed, str):
-        return parsed
+        return "bad_path", {"detail": parsed}
     real = os.path.realpath(os.path.join(root, rel))
     if not inside_root(root, real):
-        return "path leaves the recordings folder"
+        return "outside_recordings", {}
     if not os.path.isfile(real):
-        return "no such recording"
+        return "no_recording", {}
     return Path(real)
 
 
@@ -161,10 +167,10 @@ def resolve_file(root: Path, rel: str) -> Path | str:
 def recording_file(request: Request, rel: str, download: str | None = None) -> FileResponse | JSONResponse:
     if not str(request.scope.get("path", "")).endswith(f"/recordings/{rel}"):
         # The router's pattern lets a trailing newline go; the path must be exactly the file's.
-        return not_found(f"path must be {segment_name.SHAPE}")
+        return not_found("bad_path", language_of(request.headers), detail=f"path must be {segment_name.SHAPE}")
     found = resolve_file(_cfg(request).recordings_root, rel)
-    if isinstance(found, str):
-        return not_found(found)
+    if isinstance(found, tuple):
+        return not_found(found[0], language_of(request.headers), **found[1])
     name = found.name
     if download not in (None, "", "0", "false"):
         return FileResponse(found, media_type="video/mp4", filename=name,

@@ -28,15 +28,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from starlette.requests import HTTPConnection
-from starlette.responses import JSONResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from common.config import Config
 from common.config.sections import DEFAULT_ALLOW
+from common.i18n import DEFAULT, text
 from streamer.auth.accounts import User, UserError, Users, check_name
 from streamer.auth.limits import Attempt, LoginFailures, RateLimit, client_key, limit_file
 from streamer.auth.logouts import Logouts
+from streamer.auth.middleware import HttpMiddleware
 from streamer.auth.sessions import COOKIE, Sessions, Token, fingerprint, load_secret
+from streamer.errors import error_response
+from streamer.language import raw_language
 from streamer.server import BUSY, provisional
 
 log = logging.getLogger("streamer")
@@ -105,9 +109,9 @@ def account_key(name: str) -> str:
         return "user (not a user name)"
 
 
-def too_many_logins(wait: float) -> Response:
-    return _json(429, {"error": "too many failed logins", "retry_after_s": max(1, round(wait))},
-                 {"Retry-After": str(max(1, round(wait)))})
+def too_many_logins(wait: float, lang: str) -> Response:
+    retry = max(1, round(wait))
+    return error_response(429, "too_many_logins", lang, {"Retry-After": str(retry)}, retry_after_s=retry)
 
 
 def split_host(host: str) -> str:
@@ -159,9 +163,8 @@ class Guard:
         if self.public and not self.users.any():
             log.warning("%s", self.public_refusal())
 
-    def public_refusal(self) -> str:
-        return (f"no account exists and security.allow lets in public networks ({', '.join(self.public)}): "
-                f"only this machine may connect until an admin is added with `{ADD_ADMIN}`")
+    def public_refusal(self, lang: str = DEFAULT) -> str:
+        return text(lang, "error.public_no_account", networks=", ".join(self.public), how=ADD_ADMIN)
 
     # -- the rules ---------------------------------------------------------------------------
     def address(self, scope: Scope, headers: dict[bytes, bytes]) -> str:
@@ -307,10 +310,6 @@ class Guard:
             log.info("login: wrong user name or password from %s (as %r)", address, name[:64])
 
 
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    return JSONResponse(body, status_code=status, headers=headers)
-
-
 def _loopback(address: str) -> bool:
     ip = _ip(address)
     return ip is not None and ip.is_loopback
@@ -329,23 +328,23 @@ def _closing(send: Send) -> Send:
     return closing
 
 
-class AccessControl:
-    """Pure ASGI middleware (no wrapping of ``send``: streams pay nothing per frame)."""
+class AccessControl(HttpMiddleware):
+    """No wrapping of ``send`` for a request let through: streams pay nothing per frame."""
 
     def __init__(self, app: ASGIApp, guard: Guard) -> None:
-        self.app, self.guard = app, guard
+        super().__init__(app)
+        self.guard = guard
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         refusal = await self._check(scope)
         if provisional(scope.get("client")) and identity(HTTPConnection(scope)).role != "admin":
             # A connection from the reserve kept for this machine and the admins: anyone else
             # may only reach the login, and the connection ends with the answer.
             send = _closing(send)
             if refusal is None and not _public(scope["path"]):
-                refusal = _json(503, BUSY, {"Retry-After": str(BUSY["retry_after_s"])})
+                retry = BUSY["retry_after_s"]
+                refusal = error_response(503, "server_busy", raw_language(scope.get("headers") or []),
+                                         {"Retry-After": str(retry)}, retry_after_s=retry)
         if refusal is not None:
             await refusal(scope, receive, send)
             return
@@ -354,24 +353,24 @@ class AccessControl:
     async def _check(self, scope: Scope) -> Response | None:
         g = self.guard
         headers = dict(scope.get("headers") or [])
+        lang = raw_language(scope.get("headers") or [])
         client = scope.get("client")
         from_proxy = bool(g.proxies and client and _inside(_ip(client[0]), g.proxies))
         address = g.address(scope, headers)
         if not g.allowed(address):
             g.log_refusal(address, f"refused {address}: not in security.allow")
-            return _json(403, {"error": "this address may not use the camera", "address": address,
-                               "setting": "security.allow"})
+            return error_response(403, "address_refused", lang, address=address, setting="security.allow")
         host = headers.get(b"host", b"").decode("latin-1")
         if not g.host_ok(host):
             g.log_refusal(address, f"refused {address}: Host {host[:100]!r} is not this machine's name")
             if not host.strip():
-                return _json(400, {"error": "the request has no Host header", "setting": "security.hosts"})
-            return _json(421, {"error": "unknown host name", "host": host[:100], "setting": "security.hosts"})
+                return error_response(400, "no_host", lang, setting="security.hosts")
+            return error_response(421, "unknown_host", lang, host=host[:100], setting="security.hosts")
         method, path = scope["method"], scope["path"]
         unsafe = method not in SAFE_METHODS
         if unsafe and not g.same_origin(scope, headers, from_proxy):
             g.log_refusal(address, f"refused a cross-site {method} {path[:100]} from {address}")
-            return _json(403, {"error": "cross-site request refused: the Origin is not this server"})
+            return error_response(403, "cross_site", lang)
         public = _public(path)
         state = scope.setdefault("state", {})
         if not g.users.any():
@@ -380,10 +379,10 @@ class AccessControl:
             relayed = b"x-forwarded-for" in headers or b"forwarded" in headers
             if g.public and (relayed or not _loopback(address)):
                 g.log_refusal(address, f"refused {address}: {g.public_refusal()}")
-                return _json(403, {"error": g.public_refusal(), "how": ADD_ADMIN, "setting": "security.allow"})
+                return error_response(403, "public_no_account", lang, say={"networks": ", ".join(g.public)},
+                                      how=ADD_ADMIN, setting="security.allow")
             if unsafe and not public and not _loopback(address):
-                return _json(403, {"error": "no account exists: only this machine may change settings; "
-                                            f"add an admin with `{ADD_ADMIN}`", "how": ADD_ADMIN})
+                return error_response(403, "no_account", lang, how=ADD_ADMIN)
             return None
         user = g.from_cookie(headers)
         auth = headers.get(b"authorization", b"")
@@ -392,9 +391,9 @@ class AccessControl:
             if wait <= 0:
                 user, wait = await g.from_basic(address, auth)
             if wait > 0:
-                return too_many_logins(wait)
+                return too_many_logins(wait, lang)
             if user is None:
-                return _json(401, {"error": "wrong user name or password"}, {"WWW-Authenticate": REALM})
+                return error_response(401, "wrong_password", lang, {"WWW-Authenticate": REALM})
         if user is None:
             state["identity"] = Identity(address, None, "viewer")
             if public:
@@ -404,8 +403,8 @@ class AccessControl:
             # Our own page goes to its login form instead of the browser's password prompt.
             own_page = headers.get(PAGE_HEADER) or headers.get(b"sec-fetch-site") == b"same-origin"
             extra = {} if own_page else {"WWW-Authenticate": REALM}
-            return _json(401, {"error": "login required", "login": "/login"}, extra)
+            return error_response(401, "login_required", lang, extra, login="/login")
         state["identity"] = Identity(address, user.name, user.role)
         if unsafe and not public and not user.is_admin:
-            return _json(403, {"error": f"{user.name} is a viewer: this needs the admin role", "role": user.role})
+            return error_response(403, "admin_only", lang, say={"user": user.name}, role=user.role)
         return None

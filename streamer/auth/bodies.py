@@ -11,16 +11,18 @@ A pure ASGI middleware: a request without a body passes straight through.
 from __future__ import annotations
 
 from starlette.responses import JSONResponse
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from streamer.auth.login import MAX_BODY
+from streamer.auth.middleware import HttpMiddleware
+from streamer.errors import error_response
+from streamer.language import raw_language
 
 LIMITS = {"/login": MAX_BODY}    # bytes; every other path takes none
 
 
-def too_large(limit: int) -> JSONResponse:
-    error = f"request body too large: at most {limit} bytes here" if limit else "this request takes no body"
-    return JSONResponse({"error": error, "limit_bytes": limit}, status_code=413)
+def too_large(limit: int, lang: str) -> JSONResponse:
+    return error_response(413, "body_too_large" if limit else "no_body", lang, limit_bytes=limit)
 
 
 def declared(headers: list[tuple[bytes, bytes]]) -> tuple[int | None, bool]:
@@ -48,14 +50,8 @@ async def read_within(receive: Receive, limit: int) -> bytes | None:
             return bytes(body)
 
 
-class BodyLimit:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class BodyLimit(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         length, chunked = declared(scope.get("headers") or [])
         if not chunked and not length:
             await self.app(scope, receive, send)
@@ -63,7 +59,7 @@ class BodyLimit:
         limit = LIMITS.get(scope["path"], 0)
         body = None if length is not None and length > limit else await read_within(receive, limit)
         if body is None:
-            await too_large(limit)(scope, receive, send)
+            await too_large(limit, raw_language(scope.get("headers") or []))(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 

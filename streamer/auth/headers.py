@@ -12,9 +12,10 @@ A pure ASGI middleware: it adds to the response head and passes every other mess
 """
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from streamer.auth.access import PUBLIC_PREFIXES
+from streamer.auth.middleware import HttpMiddleware
 
 # blob: is the low-data view's MediaSource; everything else comes from this server.
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; media-src 'self' blob:; "
@@ -30,14 +31,8 @@ EVERY_ANSWER: list[tuple[bytes, bytes]] = [
 PRIVATE_ANSWER = [*EVERY_ANSWER, (b"cache-control", PRIVATE.encode())]
 
 
-class BrowserPolicy:
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+class BrowserPolicy(HttpMiddleware):
+    async def http(self, scope: Scope, receive: Receive, send: Send) -> None:
         extra = EVERY_ANSWER if scope["path"].startswith(PUBLIC_PREFIXES) else PRIVATE_ANSWER
 
         async def send_with_policy(message: Message) -> None:

@@ -13,6 +13,8 @@ from streamer import pages
 from streamer.auth.access import ADD_ADMIN, Guard, identity, too_many_logins
 from streamer.auth.audit import audit_log
 from streamer.auth.sessions import COOKIE, LIFETIME_S
+from streamer.errors import error_response
+from streamer.language import language_of
 
 router = APIRouter()
 MAX_BODY = 4096
@@ -33,7 +35,7 @@ def _secure(request: Request) -> bool:
 async def login_page(request: Request) -> Response:
     if not _guard(request).users.any():
         return RedirectResponse("/", status_code=303)
-    return pages.page("login")
+    return pages.page("login", request)
 
 
 async def _credentials(request: Request) -> tuple[str, str] | None:
@@ -57,18 +59,18 @@ async def _credentials(request: Request) -> tuple[str, str] | None:
 
 @router.post("/login")
 async def login(request: Request) -> Response:
-    guard, who = _guard(request), identity(request)
+    guard, who, lang = _guard(request), identity(request), language_of(request.headers)
     wait = guard.login_wait(who.address)
     if wait > 0:
-        return too_many_logins(wait)
+        return too_many_logins(wait, lang)
     creds = await _credentials(request)
     if creds is None:
-        return JSONResponse({"error": "send user and password (JSON or form)", "field": "user"}, status_code=400)
+        return error_response(400, "credentials_missing", lang, field="user")
     user, wait = await guard.log_in(who.address, *creds)
     if wait > 0:
-        return too_many_logins(wait)
+        return too_many_logins(wait, lang)
     if user is None:
-        return JSONResponse({"error": "wrong user name or password"}, status_code=401)
+        return error_response(401, "wrong_password", lang)
     audit_log.info("login: %s (%s) from %s", user.name, user.role, who.address, extra={"cause": user.name})
     response = JSONResponse({"user": user.name, "role": user.role})
     response.set_cookie(COOKIE, guard.sessions.issue(user.name, user.hash), max_age=LIFETIME_S, path="/",
@@ -97,4 +99,5 @@ async def session(request: Request) -> dict[str, Any]:
     accounts = guard.users.any()
     return {"accounts": accounts, "user": who.user, "role": who.role, "address": who.address,
             "can_control": who.role == "admin", "add_admin": None if accounts else ADD_ADMIN,
-            "only_this_machine": None if accounts or not guard.public else guard.public_refusal()}
+            "only_this_machine": None if accounts or not guard.public
+            else guard.public_refusal(language_of(request.headers))}

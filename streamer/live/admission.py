@@ -23,6 +23,8 @@ from fastapi.responses import JSONResponse
 
 from common.config import Config
 from streamer.auth import identity
+from streamer.errors import error_response
+from streamer.language import language_of
 from streamer.live.h264.stream import POOL as H264_POOL
 from streamer.live.session import ViewerSession
 from streamer.live.viewers import Admission, ViewerTable
@@ -52,17 +54,16 @@ def shared_table(cfg: Config) -> ViewerTable:
                                   cfg.security.max_streams_per_address)
 
 
-def refusal(admission: Admission, pool: Pool) -> JSONResponse:
+def refusal(admission: Admission, pool: Pool, lang: str) -> JSONResponse:
     """The 423 (pool full) or 429 (address full) answer to a refused stream."""
     body: dict[str, Any]
     if admission.per_address:
-        status, body = 429, {"error": "too many streams from this address", "setting": PER_ADDRESS_SETTING,
-                             "streams": admission.streams}
+        status, code, body = 429, "address_streams", {"setting": PER_ADDRESS_SETTING, "streams": admission.streams}
     else:
-        status, body = 423, {"error": "viewer limit reached", "setting": pool.setting}
+        status, code, body = 423, "viewer_limit", {"setting": pool.setting}
     body.update(reason=admission.reason, res=admission.pool, limit=admission.limit, holders=admission.holders,
                 retry_after_s=RETRY_AFTER_S)
-    return JSONResponse(body, status_code=status, headers={"Retry-After": str(RETRY_AFTER_S)})
+    return error_response(status, code, lang, {"Retry-After": str(RETRY_AFTER_S)}, **body)
 
 
 class Viewers:
@@ -81,7 +82,7 @@ class Viewers:
         session = make(identity(request).address)
         admission = self.table.admit(session.row())
         if not admission.ok:
-            return refusal(admission, self.pools[admission.pool])
+            return refusal(admission, self.pools[admission.pool], language_of(request.headers))
         self.open[session.conn] = session
         return session
 

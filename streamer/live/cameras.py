@@ -37,23 +37,24 @@ class CameraWatch:
         st = self.reader(cam, stream).status()
         age = st.frame_age_s
         live = st.live(LIVE_AGE_S)
-        state, reason = self.capture_state(cam, live)
+        state, reason, code = self.capture_state(cam, live)
         return {"name": st.camera_name or self.cfg.camera_name(cam), "source": st.source or None,
                 "live": live, "writer_alive": st.writer_alive, "fps": round(st.fps, 2),
                 "frames": st.frames, "drops": st.drops,
                 "frame_age_ms": None if age is None else round(age * 1000, 1), "restarts": st.restarts,
-                "error": st.error or None, "state": state, "reason": reason}
+                "error": st.error or None, "state": state, "reason": reason, "reason_code": code}
 
-    def capture_state(self, cam: int, live: bool) -> tuple[str, str | None]:
-        """live | not connected | off | error | no signal, and why (for the page and /api/health)."""
+    def capture_state(self, cam: int, live: bool) -> tuple[str, str | None, str | None]:
+        """live | not connected | off | error | no signal, why in the capture's words and the
+        code of why (for the page and /api/health)."""
         if live:
-            return "live", None
+            return "live", None, None
         doc = self._board.read(capture_status_name(cam)) or {}
         state = doc.get("state")
         # An error outlives its process (it exited 2 and stays down); the others need it running.
         if state in EXPLAINED and (state == "error" or pid_alive(int(doc.get("pid") or 0))):
-            return str(state), str(doc.get("reason") or "") or None
-        return "no signal", None
+            return str(state), str(doc.get("reason") or "") or None, doc.get("reason_code") or None
+        return "no signal", None, None
 
     def heartbeat(self, view: str, res: str) -> tuple[list[int], float | None]:
         """Live cameras of a view and the youngest frame age (ms) among them."""

@@ -12,6 +12,8 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from streamer.auth import client_key, identity
+from streamer.errors import error_response
+from streamer.language import language_of
 from streamer.live.h264.stream import H264Stream, H264Viewer
 from streamer.live.mjpeg.stream import MJPEGStream, MJPEGViewer
 from streamer.live.runtime import LiveRuntime
@@ -53,24 +55,24 @@ async def stream_camera(camera_id: str, request: Request, res: str | None = None
     return _view(request, str(check_camera(request.app.state.cfg, camera_id)), res)
 
 
-def _too_often(wait: float) -> JSONResponse:
+def _too_often(wait: float, lang: str) -> JSONResponse:
     retry = max(1, round(wait + 0.49))
-    return JSONResponse({"error": "too many snapshots: try again shortly", "retry_after_s": retry},
-                        status_code=429, headers={"Retry-After": str(retry)})
+    return error_response(429, "snapshots_busy", lang, {"Retry-After": str(retry)}, retry_after_s=retry)
 
 
 @router.get("/snapshot")
 async def snapshot(request: Request, view: str | None = None, res: str | None = None) -> Response:
     live = _live(request)
     view, res = live.defaults(view, res)
+    lang = language_of(request.headers)
     wait = live.snapshot_rate.take(client_key(identity(request).address))
     if wait > 0:
-        return _too_often(wait)
+        return _too_often(wait, lang)
     pic = await live.snapshot(view, res)
     if isinstance(pic, float):
-        return _too_often(pic)
+        return _too_often(pic, lang)
     if pic is None:
-        return JSONResponse({"error": "no picture could be made", "view": view, "res": res}, status_code=503)
+        return error_response(503, "no_snapshot", lang, view=view, res=res)
     cams, _ = live.cameras.heartbeat(view, res)
     return Response(bytes(pic.jpeg), media_type="image/jpeg", headers={
         "X-Timestamp": f"{pic.wall_ns / 1e9:.6f}", "X-Frame-Index": str(pic.index),

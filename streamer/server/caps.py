@@ -17,13 +17,15 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from enum import Enum
 
+from streamer.errors import error_body
+
 RESERVE_SHARE = 8      # an eighth of the total is kept in reserve ...
 RESERVE_MIN = 2        # ... and at least this many
 ADDRESS_SHARE = 4      # one address holds at most a quarter of the total
 RETRY_AFTER_S = 2
-BUSY = {"error": "server busy: too many open connections", "retry_after_s": RETRY_AFTER_S}
-ADDRESS_BUSY = {"error": "too many open connections from this address", "retry_after_s": RETRY_AFTER_S,
-                "setting": "security.max_connections_per_address"}
+# Written before any header is read: in English, with the code beside it.
+BUSY = error_body("server_busy", retry_after_s=RETRY_AFTER_S)
+ADDRESS_BUSY = error_body("address_busy", retry_after_s=RETRY_AFTER_S, setting="security.max_connections_per_address")
 
 
 class Verdict(Enum):

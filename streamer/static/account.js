@@ -3,22 +3,24 @@
 "use strict";
 
 (() => {
-  const { $, el, fetchWithin } = window.SHT;
+  const { $, el, fetchWithin, t } = window.SHT;
   let session = null;
+  const ROLES = { admin: t("role.admin"), viewer: t("role.viewer") };
 
   function render() {
     const box = $("account");
     if (!session) { box.replaceChildren(); return; }
     if (session.accounts) {
-      const out = el("button", { type: "button", class: "btn small", id: "logout" }, "Log out");
+      const out = el("button", { type: "button", class: "btn small", id: "logout" }, t("account.logout"));
       out.addEventListener("click", logout);
-      box.replaceChildren(el("span", { id: "account-user" }, `${session.user} (${session.role})`), out);
+      box.replaceChildren(el("span", { id: "account-user" }, t("account.user", { user: session.user, role: ROLES[session.role] || session.role })), out);
       return;
     }
     const says = session.only_this_machine
-      ? "No account yet, and the allowed networks reach beyond this home: only this machine may connect until an admin is added: "
-      : "No account yet: anyone on the network can watch; settings change only from this machine. Add an admin: ";
-    box.replaceChildren(el("span", { id: "no-account", class: "muted" }, says), el("code", {}, session.add_admin));
+      ? t("account.local_only") : t("account.open");
+    // The command is typed as it is, in any language.
+    box.replaceChildren(el("span", { id: "no-account", class: "muted" }, `${says} `),
+      el("code", { translate: false, lang: "en" }, session.add_admin));
   }
 
   async function logout() {
@@ -41,7 +43,6 @@
     init,
     canControl: () => !session || session.can_control,
     controlHint: () => (session && session.accounts
-      ? "Only an admin can pause or resume recording."
-      : "Without an account, recording can be paused only from the camera machine itself."),
+      ? t("account.admin_only") : t("account.machine_only")),
   };
 })();

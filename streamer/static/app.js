@@ -36,7 +36,9 @@
     sizes: null,         // {res: {width, height}} of one camera's picture, from /api/config
   };
 
-  const { storage, fetchWithin, pressed } = window.SHT;
+  const { storage, fetchWithin, pressed, t, camName, fmtDateTime, fmtNum } = window.SHT;
+  const BEATS = { LIVE: t("beat.live"), DELAY: t("beat.delay"), OFFLINE: t("beat.offline"), ERROR: t("beat.error") };
+  const ms = (n) => t("unit.ms", { n: fmtNum(n) });
   const { renderStats, renderRecorders, renderDisk, renderHealth, viewName, explained } = window.SHT.panels;
 
   /* ---------- view, resolution and tab, kept in the URL and local storage ---------- */
@@ -83,7 +85,7 @@
     const other = $("btn-other-res");
     const otherRes = state.res === "480p" ? "720p" : "480p";
     other.hidden = !offerOther;
-    other.textContent = `Switch to ${otherRes}`;
+    other.textContent = t("live.switch_res", { res: otherRes });
     other.dataset.res = otherRes;
   }
 
@@ -98,7 +100,7 @@
   async function loadConfig() {
     try {
       const r = await fetchWithin("/api/config");
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      if (!r.ok) throw new Error(t("common.http", { status: r.status }));
       state.sizes = (await r.json()).resolutions;
       if (stage.classList.contains("broken")) setBroken(true);
     } catch (e) {
@@ -131,12 +133,12 @@
     if (window.SHT.lowdata.active()) {
       img.onload = img.onerror = null;
       img.removeAttribute("src");  // one stream per view: the MJPEG one goes
-      setStage("connecting", "Connecting…", `${viewName(state.view)}, low data`);
+      setStage("connecting", t("live.connecting"), t("live.detail_lowdata", { view: viewName(state.view) }));
       window.SHT.lowdata.play(state.view, (kind, title, detail) => { if (gen === state.gen) setStage(kind, title, detail); });
       return;
     }
     window.SHT.lowdata.stop();
-    if (state.stream !== "playing") setStage("connecting", "Connecting…", `${viewName(state.view)}, ${state.res}`);
+    if (state.stream !== "playing") setStage("connecting", t("live.connecting"), `${viewName(state.view)}, ${state.res}`);
     img.onload = () => {
       if (gen !== state.gen) return;
       setBroken(false);
@@ -176,7 +178,7 @@
   }
 
   async function diagnose(gen) {
-    setStage("failed", "Connecting…", "");
+    setStage("failed", t("live.connecting"), "");
     const now = Date.now();
     state.errorsAt = state.errorsAt.filter((t) => now - t < 10000).concat(now);
     const answer = await probe();
@@ -197,32 +199,30 @@
         ? state.status.limits.max_clients_per_resolution : null);
       const viewers = b.holders != null ? b.holders : b.viewers != null ? b.viewers : limit;
       const other = state.res === "480p" ? "720p" : "480p";
-      setStage("blocked", `Viewer limit reached at ${state.res}`,
-        `${viewers != null ? viewers : "All"} of ${limit != null ? limit : "the allowed"} viewers are watching at ${state.res}. ` +
-        `Try ${other}, or wait: this page retries by itself.`, true);
+      setStage("blocked", t("live.limit_title", { res: state.res }), t("live.limit_detail",
+        { viewers: viewers != null ? viewers : "–", limit: limit != null ? limit : "–", res: state.res, other }), true);
       // /api/status says when a slot frees (see pollStatus); this slower retry covers the rest.
       const wait = Math.max(10, Math.min(30, answer.retryAfter || 10)) * 1000;
       state.retryTimer = setTimeout(() => { if (gen === state.gen) retryBlocked(gen); }, wait);
       return;
     }
     if (answer.kind === "nosignal") {
-      setStage("failed", "No picture from the cameras",
-        explainView(state.status) || "The stream will come back by itself as soon as the cameras do.");
+      setStage("failed", t("live.no_picture"), explainView(state.status) || t("live.comes_back"));
       return;
     }
     if (answer.kind === "error") {
-      const why = answer.body && answer.body.error ? answer.body.error : `HTTP ${answer.status}`;
-      setStage("failed", "The stream is unavailable", why);
+      const why = answer.body && answer.body.error ? answer.body.error : t("common.http", { status: answer.status });
+      setStage("failed", t("live.unavailable"), why);
       return;
     }
-    setStage("failed", "Server not reachable", "Reconnecting as soon as the heartbeat is LIVE again.");
+    setStage("failed", t("live.unreachable"), t("live.reconnecting"));
   }
 
   /* Not connected, or recorded by rpicam-vid: the reason from /api/status, for the view's cameras. */
   function explainView(s) {
     const cams = (s && s.cameras) || {};
     const ids = state.view === "dual" ? Object.keys(cams).sort() : [state.view];
-    return ids.map((id) => explained(cams[id]) && `Camera ${id} · ${explained(cams[id])}`).filter(Boolean).join(" ");
+    return ids.map((id) => explained(cams[id]) && `${camName(id)} · ${explained(cams[id])}`).filter(Boolean).join(" ");
   }
 
   async function retryBlocked(gen) {
@@ -279,11 +279,10 @@
     box.dataset.state = next;
     box.className = `beat beat-${next.toLowerCase()}`;
     box.title = detail;
-    $("beat-text").textContent = next;
+    $("beat-text").textContent = BEATS[next];
     if (next === "OFFLINE" || next === "ERROR") {
       if (state.stream === "playing" || state.stream === "connecting") {
-        setStage("failed", next === "OFFLINE" ? "Server not reachable" : "The stream is unavailable",
-          "Reconnecting as soon as the heartbeat is LIVE again.");
+        setStage("failed", next === "OFFLINE" ? t("live.unreachable") : t("live.unavailable"), t("live.reconnecting"));
         state.gen += 1;  // callbacks of the dead connection are void now
       }
     } else if (next === "LIVE" && state.tab === "live" && !document.hidden) {
@@ -300,13 +299,13 @@
       if (r.ok) {
         const age = frameAgeMs(r.headers);
         const late = (age != null && age > SLOW_MS) || took > SLOW_MS;
-        setBeat(late ? "DELAY" : "LIVE",
-          `HTTP ${r.status} in ${took.toFixed(0)} ms` + (age != null ? `, frame age ${age.toFixed(0)} ms` : ""));
+        setBeat(late ? "DELAY" : "LIVE", age != null ? t("beat.answered_age", { ms: ms(took), age: ms(age) })
+          : t("beat.answered", { ms: ms(took) }));
       } else {
-        setBeat("ERROR", `HTTP ${r.status}`);
+        setBeat("ERROR", t("beat.refused", { status: r.status }));
       }
     } catch (e) {
-      setBeat("OFFLINE", "no answer");
+      setBeat("OFFLINE", t("beat.none"));
     }
     watchFreeze();
   }
@@ -320,15 +319,16 @@
   async function pollStatus() {
     try {
       const r = await fetchWithin("/api/status");
-      if (!r.ok) throw new Error(`HTTP ${r.status}`);
+      if (!r.ok) throw new Error(t("common.http", { status: r.status }));
       const s = await r.json();
       state.status = s;
+      window.SHT.setUtcOffset(s.utc_offset_s);
       renderStats(s, state.view, state.res);
       renderRecorders(s, pollStatus);
       renderDisk(s);
       const why = state.stream === "failed" ? explainView(s) : "";
-      if (why) setStage("failed", "No picture from the cameras", why);
-      $("foot").textContent = `Updated ${new Date().toLocaleTimeString()}` + (s.worker_pid ? ` · worker ${s.worker_pid}` : "");
+      if (why) setStage("failed", t("live.no_picture"), why);
+      $("foot").textContent = t("live.updated", { time: fmtDateTime(s.time || Date.now() / 1000) });
       // A blocked page retries as soon as a slot is free at its resolution.
       const lim = s.limits || {};
       const holders = (lim.viewers_by_res || {})[state.res];
@@ -337,7 +337,7 @@
         retryBlocked(state.gen);
       }
     } catch (e) {
-      $("foot").textContent = "Statistics unavailable: the server does not answer.";
+      $("foot").textContent = t("live.status_unavailable");
     }
   }
 

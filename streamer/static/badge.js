@@ -2,14 +2,14 @@
 "use strict";
 
 (() => {
-  const { $, el, fetchWithin } = window.SHT;
+  const { $, el, fetchWithin, t } = window.SHT;
   const POLL_MS = 1000;
 
   const badges = {};
 
   function badge(cam) {
     if (!badges[cam]) {
-      badges[cam] = el("span", { class: "motion-badge", "data-motion-cam": cam, hidden: true }, "MOTION");
+      badges[cam] = el("span", { class: "motion-badge", "data-motion-cam": cam, hidden: true }, t("live.motion"));
       $("stage").append(badges[cam]);
     }
     return badges[cam];

@@ -4,6 +4,7 @@
 (() => {
   const form = document.getElementById("login-form");
   const error = document.getElementById("login-error");
+  const { t } = window.SHT;
 
   function say(text) {
     error.textContent = text;
@@ -26,11 +27,11 @@
       }
       let body = {};
       try { body = await r.json(); } catch (e) { body = {}; }
-      if (r.status === 429) say(`Too many failed logins: try again in ${body.retry_after_s || 60} s.`);
-      else if (r.status === 401) say("Wrong user name or password.");
-      else say(body.error || `The server answered ${r.status}.`);
+      if (r.status === 429) say(t("login.too_many", { s: t("unit.s", { n: body.retry_after_s || 60 }) }));
+      else if (r.status === 401) say(t("login.wrong"));
+      else say(body.error || t("common.http", { status: r.status }));
     } catch (e) {
-      say("The server does not answer.");
+      say(t("login.no_server"));
     } finally {
       button.disabled = false;
     }

@@ -24,7 +24,7 @@
   const SAMPLES = 300;            // latency samples kept per camera
   const LIVE_MS = 500;            // a frame shown within this of its capture is live (join time)
 
-  const { storage, pressed } = window.SHT;
+  const { storage, pressed, t } = window.SHT;
   const $ = window.SHT.$;
 
   const supported = () => {
@@ -72,19 +72,18 @@
         let body = null;
         try { body = await r.json(); } catch (e) { body = null; }
         if (r.status === 423) {
-          this.report("blocked", "Low-data viewer limit reached",
-            `${body && body.holders != null ? body.holders : "All"} of ${body && body.limit != null ? body.limit : "the allowed"} ` +
-            "low-data viewers are watching. Switch Low data off for MJPEG, or wait: this page retries by itself.");
+          this.report("blocked", t("lowdata.limit_title"), t("lowdata.limit_detail", {
+            viewers: body && body.holders != null ? body.holders : "–", limit: body && body.limit != null ? body.limit : "–" }));
           return this.retry("blocked", 10000);
         }
-        this.report("failed", "No low-data video", body && body.error ? body.error : `HTTP ${r.status}`);
+        this.report("failed", t("lowdata.none"), body && body.error ? body.error : t("common.http", { status: r.status }));
         return this.retry("failed", 2000);
       }
       const codec = r.headers.get("X-Codec") || "avc1.42C01F";
       const type = `video/mp4; codecs="${codec}"`;
       if (!MS.isTypeSupported(type)) {
         ctrl.abort();
-        this.report("failed", "This browser cannot play the low-data stream", `${codec} is not supported: using MJPEG.`);
+        this.report("failed", t("lowdata.unsupported"), t("lowdata.unsupported_detail", { codec }));
         window.SHT.lowdata.fallback();
         return;
       }
@@ -257,8 +256,7 @@
     const btn = $("btn-lowdata");
     const ok = supported();
     btn.disabled = !ok;
-    btn.title = ok ? "H.264 from the recorder: about a tenth of MJPEG's bandwidth"
-      : "This browser has no Media Source Extensions for H.264: MJPEG only";
+    btn.title = ok ? t("lowdata.title_on") : t("lowdata.title_off");
     pressed(btn, active());
   }
 

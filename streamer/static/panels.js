@@ -2,13 +2,33 @@
 "use strict";
 
 (() => {
-  const { $, el, fmtBytes, fmtNum, fetchWithin } = window.SHT;
+  const { $, el, fmtBytes, fmtNum, fetchWithin, t, camName, fmtDateTime } = window.SHT;
   const LOW_DISK_BYTES = 1e9;
   const RECORDER_STALE_S = 5;   // a status document older than this: the recorder is not running
-  const viewName = (v) => (v === "dual" ? "Dual View" : `Camera ${v}`);
+  const viewName = (v) => (v === "dual" ? t("live.dual") : camName(v));
+  const ms = (n, digits = 0) => t("unit.ms", { n: fmtNum(n, digits) });
+  const fps = (n) => t("unit.fps", { n: fmtNum(n, 1) });
   // Capture states that explain a camera without pictures, with the capture's own reason.
-  const EXPLAINED = { "not connected": "Not connected", off: "Live view off", error: "Camera error" };
-  const explained = (c) => (c && EXPLAINED[c.state] ? `${EXPLAINED[c.state]}: ${c.reason || c.state}` : "");
+  const EXPLAINED = { "not connected": t("camstate.not_connected"), off: t("camstate.off"), error: t("camstate.error") };
+  const SOURCES = { auto: t("source.auto"), synthetic: t("source.synthetic"), picamera2: t("source.picamera2"),
+    file: t("source.file"), v4l2: t("source.v4l2"), rpicam: t("source.rpicam") };
+  // The reason in the page's language where the server gives it one (reason_text), else as told.
+  const explained = (c) => (c && EXPLAINED[c.state]
+    ? `${EXPLAINED[c.state]}: ${c.reason_text || c.reason || EXPLAINED[c.state]}` : "");
+  const REC_BADGES = { recording: "REC", paused: t("rec.badge_paused"), waiting: t("rec.badge_waiting"),
+    error: t("rec.badge_error"), off: t("rec.badge_off"), stopped: t("rec.badge_stopped") };
+  // Why retention cannot keep its rule, by the recorder's code (its own words otherwise).
+  const RETENTION = { floor: t("retention.floor_short"), window: t("retention.window_short"),
+    locked: t("retention.locked_short") };
+  // The recorder's last error by its code: English keeps the recorder's words, Korean says it plainly.
+  const REC_ERRORS = {
+    failed: (detail) => t("recerror.failed", { detail }),
+    write: (detail) => t("recerror.write", { detail }),
+    short_segment: (detail) => t("recerror.short_segment", { detail }),
+    disk_absent: (detail) => t("recerror.disk_absent", { detail }),
+  };
+  const ROLELESS = "anonymous";
+  const LOOPBACK = ["127.0.0.1", "::1"];   // who a pause was made by when no account exists
 
   function renderStats(s, view, res) {
     const cams = s.cameras || {};
@@ -19,46 +39,51 @@
     const byRes = limits.viewers_by_res || {};
     const ages = ids.map((id) => cams[id] && cams[id].frame_age_ms).filter((x) => x != null);
     $("st-showing").textContent = `${viewName(view)}, ${res}`;
-    $("st-fps").textContent = v ? `${fmtNum(v.fps, 1)} fps` : ids.map((id) => fmtNum(cams[id] && cams[id].fps, 1)).join(" / ") + " fps (camera)";
+    $("st-fps").textContent = v ? fps(v.fps)
+      : t("stats.fps_camera", { fps: ids.map((id) => fps(cams[id] && cams[id].fps)).join(" / ") });
     $("st-frames").textContent = v && v.frames_encoded != null
-      ? `${fmtNum(v.frames_encoded)} encoded`
-      : ids.map((id) => fmtNum(cams[id] && cams[id].frames)).join(" / ") + " captured";
+      ? t("stats.encoded", { n: fmtNum(v.frames_encoded) })
+      : t("stats.captured", { n: ids.map((id) => fmtNum(cams[id] && cams[id].frames)).join(" / ") });
     $("st-size").textContent = v && v.avg_jpeg_bytes ? fmtBytes(v.avg_jpeg_bytes) : "–";
-    $("st-latency").textContent = ages.length ? `${fmtNum(Math.max(...ages))} ms` : "–";
+    $("st-latency").textContent = ages.length ? ms(Math.max(...ages)) : "–";
     // Capture to socket, measured by the server for the streams of this view (ours among them).
     const sent = (s.viewers || []).filter((r) => r.view === view && r.res === res && r.latency_ms != null);
     $("st-delivery").textContent = sent.length
-      ? `${fmtNum(sent.reduce((a, r) => a + r.latency_ms, 0) / sent.length, 1)} ms` : "–";
-    $("st-viewers").textContent = `${byRes[res] != null ? byRes[res] : "–"} / ${max != null ? max : "–"} at ${res}`;
-    $("st-encode").textContent = v && v.encode_ms != null ? `${fmtNum(v.encode_ms, 1)} ms` : "–";
+      ? ms(sent.reduce((a, r) => a + r.latency_ms, 0) / sent.length, 1) : "–";
+    $("st-viewers").textContent = t("stats.viewers_at",
+      { n: byRes[res] != null ? byRes[res] : "–", max: max != null ? max : "–", res });
+    $("st-encode").textContent = v && v.encode_ms != null ? ms(v.encode_ms, 1) : "–";
 
     const body = $("cam-table").tBodies[0];
     body.replaceChildren(...Object.keys(cams).sort().map((id) => {
       const c = cams[id] || {};
       const tr = el("tr");
-      const name = el("td", {}, c.name || `CAM ${id}`);
+      const name = el("td", {}, camName(id));
       name.style.color = c.live ? "var(--ok)" : "var(--bad)";
-      name.title = c.live ? "live" : (explained(c) || c.error || "no frames");
+      name.title = c.live ? t("cams.live") : (explained(c) || c.error || t("cams.no_frames"));
       tr.dataset.state = c.state || "";
-      tr.append(name, el("td", {}, EXPLAINED[c.state] ? c.state : c.source || "–"), el("td", {}, fmtNum(c.fps, 1)),
-        el("td", {}, fmtNum(c.frames)), el("td", {}, fmtNum(c.drops)),
-        el("td", {}, c.frame_age_ms != null ? `${fmtNum(c.frame_age_ms)} ms` : "–"));
+      tr.append(name, el("td", {}, EXPLAINED[c.state] || SOURCES[c.source] || c.source || "–"),
+        el("td", {}, fmtNum(c.fps, 1)), el("td", {}, fmtNum(c.frames)), el("td", {}, fmtNum(c.drops)),
+        el("td", {}, c.frame_age_ms != null ? ms(c.frame_age_ms) : "–"));
       return tr;
     }));
-    const notes = Object.keys(cams).sort().map((id) => [id, explained(cams[id])]).filter(([, t]) => t);
-    $("cam-notes").replaceChildren(...notes.map(([id, t]) => el("p", { class: "err", "data-camera": id }, `Camera ${id} · ${t}`)));
+    const notes = Object.keys(cams).sort().map((id) => [id, explained(cams[id])]).filter(([, text]) => text);
+    $("cam-notes").replaceChildren(...notes.map(([id, text]) => el("p", { class: "err", "data-camera": id }, `${camName(id)} · ${text}`)));
   }
 
-  /* "Recording paused by admin from 192.168.1.20 at 14:02; resumes by itself in 42 min."
-     (A viewer is not told who: "Recording paused at 14:02; ...".) */
+  /* "Recording paused by admin from 192.168.1.20 at 14:02:05; resumes by itself in 42 min."
+     (A viewer is not told who: "Recording paused at 14:02:05; ...".) */
   function pauseText(p, now) {
-    const at = p.at ? new Date(p.at * 1000).toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }) : "–";
-    let text = p.by ? `Recording paused by ${p.by} from ${p.from || "?"} at ${at}` : `Recording paused at ${at}`;
+    const at = fmtDateTime(p.at, false);
+    // The camera machine itself is named as such, not by its loopback address.
+    const from = LOOPBACK.includes(p.from) ? t("pause.this_machine") : p.from || "?";
+    let text = !p.by ? t("pause.at", { at }) : p.by === ROLELESS ? t("pause.someone", { from, at })
+      : t("pause.by", { by: p.by, from, at });
     if (p.until) {
       const left = Math.max(0, p.until - now);
-      text += `; resumes by itself in ${left >= 60 ? `${Math.ceil(left / 60)} min` : `${Math.ceil(left)} s`}.`;
+      text += left >= 60 ? t("pause.ends_min", { n: Math.ceil(left / 60) }) : t("pause.ends_s", { n: Math.ceil(left) });
     } else {
-      text += "; until resumed.";
+      text += t("pause.until_resumed");
     }
     return text;
   }
@@ -67,23 +92,27 @@
     const card = el("div", { class: "rec-card", "data-camera": id });
     const fresh = doc && (doc.age_s == null || doc.age_s < RECORDER_STALE_S);
     const recState = fresh ? doc.state || "waiting" : "off";
-    const label = { recording: "REC", paused: "PAUSED", waiting: "WAITING", error: "ERROR", off: "OFF" }[recState] || recState.toUpperCase();
-    const h = el("h3", {}, `Camera ${id}`);
+    const label = REC_BADGES[recState] || recState.toUpperCase();
+    const h = el("h3", {}, camName(id));
     h.append(el("span", { class: `rec-badge ${recState}`, "data-rec": recState }, label));
     card.append(h);
     if (!fresh) {
-      card.append(el("p", { class: "muted" }, doc ? "The recorder stopped reporting." : "The recorder is not running."));
+      card.append(el("p", { class: "muted" }, doc ? t("rec.silent") : t("rec.not_running")));
     } else {
-      card.append(el("p", {}, `File: ${doc.current_file || "–"}`));
-      const plural = (n, word) => `${fmtNum(n)} ${word}${n === 1 ? "" : "s"}`;
+      card.append(el("p", {}, t("rec.file", { file: doc.current_file || "–" })));
       card.append(el("p", { class: "muted" },
-        `${plural(doc.segments_written, "segment")} written, ${plural(doc.frames_dropped, "frame")} dropped`));
-      if (doc.last_error) card.append(el("p", { class: "err" }, `Last error: ${doc.last_error}`));
+        t("rec.counts", { segments: fmtNum(doc.segments_written), frames: fmtNum(doc.frames_dropped) })));
+      if (doc.last_error) {
+        const say = REC_ERRORS[doc.last_error_code];
+        const line = el("p", { class: "err" }, t("rec.last_error", { error: say ? say(doc.last_error) : doc.last_error }));
+        line.title = doc.last_error;   // the recorder's own words, for whoever fixes it
+        card.append(line);
+      }
     }
     if (explained(cam)) card.append(el("p", { class: "muted", "data-camera-state": cam.state }, explained(cam)));
     if (pause) card.append(el("p", { class: "pause-note muted", "data-pause": id }, pauseText(pause, now)));
     const btn = el("button", { type: "button", class: "btn small", "data-rec-toggle": id },
-      wanted ? "Pause recording" : "Resume recording");
+      wanted ? t("rec.pause") : t("rec.resume"));
     btn.disabled = !window.SHT.account.canControl();
     if (btn.disabled) btn.title = window.SHT.account.controlHint();
     btn.addEventListener("click", () => toggleRecording(id, !wanted, btn, onChange));
@@ -116,7 +145,7 @@
     const frees = docs.map((d) => d.disk_free_bytes).filter((x) => x != null);
     if (!frees.length) {
       banner.dataset.level = "unknown";
-      banner.textContent = "Disk: no recorder is reporting.";
+      banner.textContent = t("disk.unknown");
       return;
     }
     const free = Math.min(...frees);
@@ -124,19 +153,14 @@
     const deletedCount = docs.reduce((n, d) => n + (d.retention_deleted_count || 0), 0);
     const deleted = docs.flatMap((d) => d.retention_deleted || []).filter((x) => x && x.file)
       .sort((a, b) => (b.at || 0) - (a.at || 0));
-    let text = warn
-      ? `⚠ Low disk space: ${fmtBytes(free)} free (under 1 GB). The oldest recordings are deleted to make room.`
-      : `Disk: ${fmtBytes(free)} free.`;
+    let text = t(warn ? "disk.low" : "disk.free", { free: fmtBytes(free) });
     if (deletedCount) {
       const last = deleted[0];
-      text += ` Retention deleted ${deletedCount} file${deletedCount === 1 ? "" : "s"}`;
-      if (last) {
-        const at = last.at ? new Date(last.at * 1000).toLocaleTimeString() : "";
-        text += ` (latest: ${last.file}${last.bytes ? `, ${fmtBytes(last.bytes)}` : ""}${at ? `, at ${at}` : ""})`;
-      }
-      text += ".";
+      text += deletedCount === 1 ? t("disk.deleted_one") : t("disk.deleted_many", { n: deletedCount });
+      if (last) text += t("disk.latest", { file: last.file, size: fmtBytes(last.bytes), at: fmtDateTime(last.at) });
+      text += t("disk.end");
     } else {
-      text += " Retention has deleted nothing.";
+      text += t("disk.none_deleted");
     }
     banner.dataset.level = warn ? "warning" : "ok";
     banner.textContent = text;
@@ -150,21 +174,22 @@
     const banner = $("health");
     const limit = 2 * (h.segment_seconds || 30);
     const lines = [];
-    if (h.disk && h.disk.error) lines.push(`Nothing is recorded: ${h.disk.error}.`);
+    if (h.disk && h.disk.error) lines.push(t("health.no_disk", { why: h.disk.error_text || h.disk.error }));
     for (const [id, c] of Object.entries(h.cameras || {})) {
       if (!c.enabled) continue;
       const age = c.last_segment ? c.last_segment.age_s : null;
       if (age == null || age > limit) {
-        const since = age == null ? "no recording finished yet" : `nothing recorded for ${fmtNum(age, 0)} s`;
-        lines.push(`Camera ${id} is NOT recording: ${since} (recorder ${c.recorder}).`);
+        const since = age == null ? t("health.none_yet") : t("health.silent_for", { s: t("unit.s", { n: fmtNum(age, 0) }) });
+        lines.push(t("health.not_recording", { cam: camName(id), since }));
       }
       if (c.retention && c.retention.state && c.retention.state !== "ok") {
-        lines.push(`Camera ${id}: retention ${c.retention.state}.`);
+        const what = RETENTION[c.retention.code] || c.retention.state;
+        lines.push(t("health.retention", { cam: camName(id), state: what }));
       }
     }
     banner.hidden = !lines.length;
     banner.textContent = lines.length ? `⚠ ${lines.join(" ")}` : "";
-    banner.title = (h.reasons || []).join("\n");
+    banner.title = (h.reasons_text || h.reasons || []).join("\n");
   }
 
   window.SHT.panels = { renderStats, renderRecorders, renderDisk, renderHealth, viewName, explained };

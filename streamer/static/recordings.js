@@ -1,28 +1,43 @@
 /* Recordings browser: per camera and day, a 24-hour bar (recorded time and gaps at a glance),
- * a one-hour bar where single segments can be picked, the list of segments, and a player.
+ * a one-hour bar where single segments can be picked, each with the motion strip under it, the
+ * list of segments, and the day player (player.js).  Both bars are sliders over the play
+ * position: a click or the arrow keys play that time, across files.
  */
 "use strict";
 
 (() => {
-  const { $, el, storage, fmtBytes, fmtNum, pad, fmtClock, fmtDay, fetchWithin, pressed } = window.SHT;
+  const { $, el, storage, fmtBytes, fmtNum, pad, fmtClock, fmtDay, fetchWithin, pressed, t, player } = window.SHT;
+  const secs = (n, digits = 1) => (n != null ? t("unit.s", { n: fmtNum(n, digits) }) : "?");
   const DAY_S = 86400;
   const HOUR_S = 3600;
   const GAP_TOLERANCE_S = 1.5;  // file names have 1 s resolution
   const REFRESH_MS = 15000;  // a new segment appears every 30 s
 
-  const rec = { cam: "0", date: null, data: null, playing: null, sig: "", hour: null, timer: 0, active: false };
+  // Slider steps in seconds (arrow key, page key): a minute on the day bar, 10 s on the hour bar.
+  const STEPS = { tl: [60, HOUR_S], hour: [10, 300] };
 
-  /* Both bars are made of the same parts: the recorded track, the motion marks (events.js),
-   * the play cursor, and the tick labels under the bar; ids are "<data-parts>-track" etc. */
+  const rec = { cam: "0", date: null, data: null, sig: "", hour: null, timer: 0, active: false };
+
+  /* Both bars are made of the same parts: the recorded track, the play cursor, the motion
+   * strip under the bar (its marks drawn by events.js; under, not over, so that no mark hides
+   * a gap), and the tick labels; ids are "<data-parts>-track" etc. */
   for (const line of document.querySelectorAll(".timeline[data-parts]")) {
     const id = (part) => `${line.dataset.parts}-${part}`;
     const cursor = el("div", { class: "tl-cursor", id: id("cursor") });
     cursor.hidden = true;
-    line.replaceChildren(el("div", { class: "tl-track", id: id("track") }),
-      el("div", { class: "tl-track", id: id("marks") }), cursor);
+    line.replaceChildren(el("div", { class: "tl-track", id: id("track") }), cursor);
     const ticks = el("div", { class: "tl-hours", "aria-hidden": "true" });
     ticks.replaceChildren(...line.dataset.ticks.split(" ").map((t) => el("span", {}, t)));
-    line.after(ticks);
+    line.after(el("div", { class: "tl-motion", id: id("marks") }), ticks);
+  }
+
+  /* The day in the form the player takes. */
+  const dayList = (d) => ({ cam: String(d.camera), date: d.date, segments: d.segments, gaps: d.gaps || [] });
+
+  /* What plays, when it is of the camera and day on show. */
+  function playingHere() {
+    const now = player.current();
+    return now && rec.data && now.cam === String(rec.data.camera) && now.date === rec.data.date ? now : null;
   }
 
   const endOf = (s) => s.start_s + (s.duration_s || 0);
@@ -41,17 +56,18 @@
   function bar(cls, start, end, from, span, title) {
     const left = Math.max(from, Math.min(from + span, start));
     const right = Math.max(left, Math.min(from + span, end));
-    const node = el("div", { class: cls, title: `${title} ${fmtClock(start)} – ${fmtClock(end)}` });
+    const node = el("div", { class: cls, title: `${title}: ${fmtClock(start)} – ${fmtClock(end)}` });
     node.style.left = `${((left - from) / span) * 100}%`;
     node.style.width = `${((right - left) / span) * 100}%`;
     return node;
   }
 
-  // A gap names its cause where the recorder knew it (paused by whom, restarted, clock step...).
+  // A gap names its cause where the recorder knew it (paused by whom, restarted, clock step...),
+  // in the page's language where the server gives it one (cause_text).
   function gapBar(g, from, span) {
-    const why = g.cause ? ` (${g.cause})` : "";
+    const why = g.cause_text || g.cause;
     const node = bar(`tl-gap${g.cause ? " tl-gap-known" : ""}`, g.start_s, g.end_s, from, span,
-      `gap of ${fmtNum(g.duration_s, 1)} s${why}:`);
+      why ? t("recs.gap_why", { s: secs(g.duration_s), why }) : t("recs.gap", { s: secs(g.duration_s) }));
     if (g.cause) node.dataset.cause = g.cause;
     return node;
   }
@@ -60,14 +76,15 @@
 
   function renderDay(d) {
     // Recorded runs in blue; a hole between two segments in red, however short, so it shows.
-    const runs = runsOf(d.segments).map((r) => bar("tl-run", r.start, r.end, 0, DAY_S, "recorded"));
+    const runs = runsOf(d.segments).map((r) => bar("tl-run", r.start, r.end, 0, DAY_S, t("recs.recorded")));
     const gaps = (d.gaps || []).map((g) => gapBar(g, 0, DAY_S));
     $("tl-track").replaceChildren(...runs, ...gaps);
     const n = (d.gaps || []).length;
     $("day-summary").textContent = d.segments.length
-      ? `${fmtDay(d.date)}: ${d.segments.length} segments, ${fmtClock(Math.round(d.recorded_s || 0))} recorded, ` +
-        `${fmtBytes(d.total_bytes)}, ${n} gap${n === 1 ? "" : "s"}`
-      : `${fmtDay(d.date)}: no recordings`;
+      ? t("recs.summary", { day: fmtDay(d.date), segments: d.segments.length,
+        recorded: fmtClock(Math.round(d.recorded_s || 0)), size: fmtBytes(d.total_bytes),
+        gaps: n === 1 ? t("recs.gaps_one") : t("recs.gaps_many", { n }) })
+      : t("recs.empty_day", { day: fmtDay(d.date) });
   }
 
   function renderHour() {
@@ -76,9 +93,10 @@
     const from = h * HOUR_S;
     const nodes = [];
     if (d) {
+      const now = playingHere();
       for (const s of d.segments) {
         if (!overlaps(s.start_s, endOf(s), from, HOUR_S)) continue;
-        const node = bar(`tl-seg${s.url === rec.playing ? " playing" : ""}`, s.start_s, endOf(s), from, HOUR_S, s.file);
+        const node = bar(`tl-seg${now && now.seg.file === s.file ? " playing" : ""}`, s.start_s, endOf(s), from, HOUR_S, s.file);
         node.dataset.file = s.file;
         nodes.push(node);
       }
@@ -97,21 +115,22 @@
   }
 
   function renderSegments(d) {
+    const now = playingHere();
     const rows = d.segments.slice().reverse().map((s) => {
       const tr = el("tr", { "data-file": s.file });
-      if (rec.playing === s.url) tr.className = "playing";
-      const play = el("button", { type: "button", class: "btn small", "data-play": s.file }, "Play");
-      play.addEventListener("click", () => playSegment(s));
-      const dl = el("a", { class: "btn small", href: `${s.url}?download=1`, download: s.file }, "Download");
+      if (now && now.seg.file === s.file) tr.className = "playing";
+      const play = el("button", { type: "button", class: "btn small", "data-play": s.file }, t("recs.play"));
+      play.addEventListener("click", () => player.start(dayList(d), s));
+      const dl = el("a", { class: "btn small", href: `${s.url}?download=1`, download: s.file }, t("recs.download"));
       const actions = el("td");
       actions.append(play, dl);
       tr.append(el("td", {}, fmtClock(s.start_s)),
-        el("td", {}, s.duration_s != null ? `${s.duration_s.toFixed(1)} s` : "?"),
+        el("td", {}, secs(s.duration_s)),
         el("td", {}, fmtBytes(s.size_bytes)), actions);
       return tr;
     });
     if (!rows.length) {
-      const td = el("td", { class: "muted" }, "No recordings for this camera and day.");
+      const td = el("td", { class: "muted" }, t("recs.none"));
       td.colSpan = 4;
       const tr = el("tr");
       tr.append(td);
@@ -139,7 +158,7 @@
     try {
       const r = await fetchWithin(q, {}, 15000);
       const d = await r.json();
-      if (!r.ok) throw new Error(d.error || `HTTP ${r.status}`);
+      if (!r.ok) throw new Error(d.error || t("common.http", { status: r.status }));
       const sig = `${d.camera}/${d.date}/${d.segments.length}/${d.total_bytes}`;
       const newDay = !rec.data || rec.data.date !== d.date || rec.data.camera !== d.camera;
       rec.data = d;
@@ -147,8 +166,9 @@
       renderDays(d);
       if (newDay) {
         const last = d.segments[d.segments.length - 1];
-        rec.hour = last ? Math.floor(last.start_s / HOUR_S) : new Date().getHours();
+        rec.hour = last ? Math.floor(last.start_s / HOUR_S) : window.SHT.cameraClock(Date.now() / 1000).getUTCHours();
       }
+      player.update(dayList(d));
       if (sig !== rec.sig) {
         rec.sig = sig;
         renderDay(d);
@@ -157,62 +177,68 @@
       }
       if (window.SHT.events) window.SHT.events.load(rec.cam, rec.date, rec.hour || 0);
     } catch (e) {
-      $("day-summary").textContent = `Recordings unavailable: ${e.message || e}`;
+      $("day-summary").textContent = t("recs.unavailable", { why: e.message || e });
     }
   }
 
-  function playSegment(s, offset = 0) {
-    const video = $("player");
-    rec.playing = s.url;
-    video.src = s.url;
-    if (offset > 0) {
-      video.addEventListener("loadedmetadata", () => { video.currentTime = offset; }, { once: true });
+  /* The player moved to file ``s``: mark it, and follow it on the hour bar. */
+  function segmentShown(s) {
+    const here = playingHere();
+    for (const tr of $("segments").tBodies[0].rows) tr.classList.toggle("playing", !!here && tr.dataset.file === s.file);
+    if (here) {
+      rec.hour = Math.floor(s.start_s / HOUR_S);
+      renderHour();
     }
-    const p = video.play();
-    if (p && p.catch) p.catch(() => { /* playback refused until the user presses play */ });
-    $("playing-title").textContent = `Camera ${rec.cam}, ${fmtDay(rec.date)} ${fmtClock(s.start_s)}`;
-    $("playing-info").textContent =
-      `${s.file} · ${s.duration_s != null ? `${s.duration_s.toFixed(1)} s` : "?"} · ${fmtBytes(s.size_bytes)}`;
-    for (const tr of $("segments").tBodies[0].rows) tr.classList.toggle("playing", tr.dataset.file === s.file);
-    rec.hour = Math.floor(s.start_s / HOUR_S);
-    renderHour();
+  }
+
+  /* A bar as a slider: its value is the play position (seconds of the day), told as a time,
+   * and whether there was motion then. */
+  function sliderValue(line, from, span, when) {
+    line.setAttribute("aria-valuemin", String(from));
+    line.setAttribute("aria-valuemax", String(from + span));
+    const inside = when != null && when >= from && when <= from + span;
+    line.setAttribute("aria-valuenow", String(Math.round(inside ? when : from)));
+    const moving = inside && window.SHT.events && window.SHT.events.movingAt(when);
+    line.setAttribute("aria-valuetext", !inside ? t("recs.pick")
+      : moving ? t("recs.time_motion", { time: fmtClock(when) }) : fmtClock(when));
   }
 
   function moveCursor() {
-    const s = rec.data && rec.data.segments.find((x) => x.url === rec.playing);
+    const now = playingHere();
+    const when = now ? Math.min(DAY_S, now.when) : null;
     const dayCursor = $("tl-cursor");
     const hourCursor = $("hour-cursor");
-    if (!s) { dayCursor.hidden = true; hourCursor.hidden = true; return; }
-    const t = Math.min(DAY_S, s.start_s + ($("player").currentTime || 0));
-    dayCursor.hidden = false;
-    dayCursor.style.left = `${(t / DAY_S) * 100}%`;
     const from = (rec.hour || 0) * HOUR_S;
-    hourCursor.hidden = !(t >= from && t <= from + HOUR_S);
-    hourCursor.style.left = `${((t - from) / HOUR_S) * 100}%`;
+    sliderValue($("timeline"), 0, DAY_S, when);
+    sliderValue($("hourline"), from, HOUR_S, when);
+    if (when == null) { dayCursor.hidden = true; hourCursor.hidden = true; return; }
+    dayCursor.hidden = false;
+    dayCursor.style.left = `${(when / DAY_S) * 100}%`;
+    hourCursor.hidden = !(when >= from && when <= from + HOUR_S);
+    hourCursor.style.left = `${((when - from) / HOUR_S) * 100}%`;
   }
 
-  function playNext() {
+  function playAt(when, back = false, run = true) {
+    if (rec.data) player.at(dayList(rec.data), when, back, run);
+  }
+
+  /* Arrow keys step the play position, page keys step further, Home and End go to the day's
+   * first and last file; from nothing playing, a step starts at the bar's beginning.  A paused
+   * player stays paused, so that one can step through a scene. */
+  function onSliderKey(ev, line) {
     const segs = rec.data ? rec.data.segments : [];
-    const i = segs.findIndex((s) => s.url === rec.playing);
-    if (i >= 0 && i + 1 < segs.length) playSegment(segs[i + 1]);
-  }
-
-  /* The segment at time ``t``, or the closest one to it. */
-  function nearest(t) {
-    let best = null;
-    let bestDist = Infinity;
-    for (const s of rec.data ? rec.data.segments : []) {
-      const dist = t < s.start_s ? s.start_s - t : t > endOf(s) ? t - endOf(s) : 0;
-      if (dist < bestDist) { best = s; bestDist = dist; }
-    }
-    return best;
-  }
-
-  function playAt(t) {
-    const s = nearest(t);
-    if (!s) return;
-    const offset = t - s.start_s;
-    playSegment(s, s.duration_s && offset > 0 && offset < s.duration_s ? offset : 0);
+    if (!segs.length) return;
+    const [step, page] = STEPS[line.dataset.parts];
+    const now = playingHere();
+    const here = now ? now.when : line.id === "hourline" ? (rec.hour || 0) * HOUR_S : segs[0].start_s;
+    const moves = { ArrowRight: step, ArrowUp: step, ArrowLeft: -step, ArrowDown: -step, PageUp: page, PageDown: -page };
+    const ends = { Home: segs[0].start_s, End: segs[segs.length - 1].start_s };
+    let to;
+    if (ev.key in ends) to = ends[ev.key];
+    else if (ev.key in moves) to = here + moves[ev.key];
+    else return;
+    ev.preventDefault();
+    playAt(Math.max(0, Math.min(DAY_S - 1, to)), to < here, !(now && player.paused()));
   }
 
   function timeAt(ev, box, from, span) {
@@ -235,10 +261,7 @@
     markCamera();
     for (const b of document.querySelectorAll("[data-rcam]")) {
       b.addEventListener("click", () => {
-        rec.cam = b.dataset.rcam;
-        storage.set("sht.rcam", rec.cam);
-        rec.sig = "";
-        markCamera();
+        showCamera(b.dataset.rcam);
         load(null);
       });
     }
@@ -251,18 +274,30 @@
       playAt(t);
     });
     $("hourline").addEventListener("click", (ev) => playAt(timeAt(ev, $("hourline"), (rec.hour || 0) * HOUR_S, HOUR_S)));
+    for (const line of [$("timeline"), $("hourline")]) line.addEventListener("keydown", (ev) => onSliderKey(ev, line));
     $("hour-prev").addEventListener("click", () => { rec.hour = Math.max(0, (rec.hour || 0) - 1); renderHour(); });
     $("hour-next").addEventListener("click", () => { rec.hour = Math.min(23, (rec.hour || 0) + 1); renderHour(); });
-    const video = $("player");
-    video.addEventListener("timeupdate", moveCursor);
-    video.addEventListener("ended", playNext);
+    player.listen(moveCursor, segmentShown);
     scheduleRefresh();
   }
 
-  /* A motion event: the segment the API names, from the event's start (less the pre-roll). */
-  function playEvent(ev) {
-    const s = ev.play && rec.data && rec.data.segments.find((x) => x.file === ev.play.file);
-    if (s) playSegment(s, ev.play.offset_s);
+  function showCamera(cam) {
+    rec.cam = cam;
+    storage.set("sht.rcam", cam);
+    rec.sig = "";
+    markCamera();
+  }
+
+  /* A motion event, of either camera: its camera's day on show, then the segment the API
+   * names, from the event's start (less the pre-roll). */
+  async function playEvent(ev) {
+    if (String(ev.camera) !== rec.cam || ev.date !== rec.date) {
+      showCamera(String(ev.camera));
+      await load(ev.date);
+    }
+    if (!rec.data || String(rec.data.camera) !== String(ev.camera)) return;
+    const s = ev.play && rec.data.segments.find((x) => x.file === ev.play.file);
+    if (s) player.start(dayList(rec.data), s, ev.play.offset_s);
     else playAt(ev.start_s - (ev.pre_s || 0));
   }
 
@@ -270,6 +305,6 @@
     init,
     playEvent,
     show() { rec.active = true; load(rec.date); },
-    hide() { rec.active = false; $("player").pause(); },
+    hide() { rec.active = false; player.pause(); },
   };
 })();

@@ -11,7 +11,9 @@ processes that map them, so it adds up to what the tree really uses; each progra
 that maps them, so it is reported without a target.
 
 Writes outside the video: over a window of whole 30 s segments (segment boundaries follow
-the clock, so each camera closes exactly one segment per 30 s of window), the bytes each
+the clock, so each camera closes exactly one segment per 30 s of window), as many as a
+recorder adds to the archive index at once (``BATCH_ROWS``: the window holds exactly one
+such write per recorder; the quick run: one segment, without it), the bytes each
 program made storage write (``write_bytes``: pages of the page cache it dirtied; ``/dev/shm``
 is no storage), less what the recorders wrote of their segment files, scaled to a day.
 Segment bytes are the growth of the camera's segment files, plus one page per ``fdatasync``
@@ -32,6 +34,7 @@ from pathlib import Path
 
 from common.archive.events import db_path
 from common.state.board import StatusBoard
+from recorder.segments.indexer import BATCH_ROWS
 from tests.bench.figures import Figure, summarise
 from tests.bench.report import run_alone
 from tests.bench.rig import CpuClock, Rig
@@ -132,7 +135,7 @@ class TreeRun:
 
 def measure(quick: bool, writes: bool = False, **overrides: object) -> TreeRun:
     """The tree with two viewers of dual 720p; ``writes``: also the writes outside the video
-    (whole segments: 30 s or a minute more); ``overrides`` are configuration keys (a scene)."""
+    (whole segments: 30 s, or ``BATCH_ROWS`` of them); ``overrides`` are configuration keys (a scene)."""
     windows, window_s, warmup_s = (2, 2.0, 1.0) if quick else (4, 4.0, 3.0)
     out = TreeRun()
     with Rig(**overrides) as rig:
@@ -165,7 +168,7 @@ def measure(quick: bool, writes: bool = False, **overrides: object) -> TreeRun:
                         out.mem[name].append(reading)
                 out.totals.append(total)
             if writes:
-                out.writes, out.resynced, out.motion_note = _writes(rig, SEGMENT_S * (1 if quick else 2))
+                out.writes, out.resynced, out.motion_note = _writes(rig, SEGMENT_S * (1 if quick else BATCH_ROWS))
             if load.errors():
                 out.problems.append("viewer errors: " + "; ".join(load.errors()))
         finally:

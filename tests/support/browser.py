@@ -67,8 +67,13 @@ class Browser:
     browser: Any
     pages: list[tuple[Any, PageLog]] = field(default_factory=list)
 
-    def page(self, width: int = 1400, height: int = 1000) -> tuple[Any, PageLog]:
-        context = self.browser.new_context(viewport={"width": width, "height": height})
+    def page(self, width: int = 1400, height: int = 1000, locale: str | None = None,
+             timezone: str | None = None) -> tuple[Any, PageLog]:
+        """A tab ``width`` x ``height``; ``locale`` ("ko-KR") sets the browser's language and
+        so its ``Accept-Language``, ``timezone`` ("Asia/Seoul") the browser's clock zone."""
+        context = self.browser.new_context(viewport={"width": width, "height": height},
+                                           **({"locale": locale} if locale else {}),
+                                           **({"timezone_id": timezone} if timezone else {}))
         page = context.new_page()
         log = PageLog()
         page.on("console", lambda m: log.console_errors.append(m.text) if m.type == "error" else None)
@@ -170,6 +175,13 @@ def open_page(browser: Browser, url: str, width: int = 1400, height: int = 1000)
     page, log = browser.page(width, height)
     page.goto(url)
     return page, log
+
+
+def log_in(page: Any, user: str, password: str) -> None:
+    """Fill in and send the login form."""
+    page.fill("#login-user", user)
+    page.fill("#login-password", password)
+    page.click("#login-submit")
 
 
 def wait_playing(page: Any, timeout_s: float = 20) -> None:

@@ -156,8 +156,9 @@ class Simulation:
         self.sizes = SizeModel(phase.mean_segment_bytes, SEGMENT_S)
         self.retention = Retention(cfg, self.clock.wall, lambda: self.clock.true)
         self.batch = Batch(ArchiveIndex(self.root)) if phase.fill_days else None
-        self.recorders = [SimRecorder(self.root, cam, SEGMENT_S, self.ledger, self.batch or Indexer(self.root),
-                                      GapLog(cfg.run_dir, cam), rng) for cam in range(cameras)]
+        self.recorders = [SimRecorder(self.root, cam, SEGMENT_S, self.ledger,
+                                      self.batch or Indexer(self.root, f"cam{cam}"), GapLog(cfg.run_dir, cam), rng)
+                          for cam in range(cameras)]
         self.motion = SimMotion(self.root, cameras, SEGMENT_S, cfg.motion.pre_seconds, phase.scale, self.ledger, rng)
         self.index = ArchiveIndex(self.root)   # the streamer's
         self.board = StatusBoard.for_config(cfg)
@@ -241,7 +242,7 @@ class Simulation:
         if last:
             self.batch.index.close()
             for rec in self.recorders:
-                rec.indexer = Indexer(self.root)
+                rec.indexer = Indexer(self.root, f"cam{rec.camera}")
 
     def _grow(self, rec: SimRecorder, count: int) -> None:
         try:

@@ -36,11 +36,20 @@ from tests.support.procstat import Usage, usage
 from tests.support.soak_report import Kill, Sample, SoakReport, build_report
 from tests.support.viewer_churn import Churn
 
-DISK_MB = 12                 # two street cameras write about 0.1 MB/s at the defaults: the floor in about a minute
+# The disk, in MB of 10^6 bytes (the settings' unit): 16 MiB is 16.8 MB.  Two street cameras
+# write about 0.08 MB/s (4 s segments of about 165 kB each), so the floor (7 MB free) comes
+# after about two minutes: retention then deletes whenever more than 9.8 MB is taken, down to
+# 7.8 MB (9 MB free).  What it must keep: the window, 36 s of each camera (0.01 h): ten
+# segments, 3.3 MB for both; the two open segments, 0.4 MB; the databases, at most 3 MB
+# (each write-ahead log is cut back to 1 MB: events.sqlite and recordings.sqlite, with their
+# main files of an hour's rows and event pictures).  6.7 MB in all: 3 MB under the floor, so
+# free space never has to take the window and health stays honest at the end, while about
+# 2 MB of older segments are deleted every half minute, all through the hour.
+DISK_MB = 16
 RECORDER_TOML = """check_seconds = 2
-disk_warn_gb = 0.004
-free_floor_gb = 0.005
-free_target_gb = 0.007
+disk_warn_gb = 0.006
+free_floor_gb = 0.007
+free_target_gb = 0.009
 keep_continuous_hours = 0.01
 
 [camera]
@@ -49,7 +58,7 @@ synthetic_scene = "street"
 KILL_EVERY_S = 300
 UP_TIMEOUT_S = 90.0
 BACK_TIMEOUT_S = 60.0
-WARMUP_MAX_S = 150.0
+WARMUP_MAX_S = 210.0        # the floor comes after about two minutes of recording
 # After the viewers left, before each quiet reading: the streamer's encoders without viewers
 # linger, then are reaped within a second, so both readings find them gone.
 SETTLE_S = LINGER_S + 3.0

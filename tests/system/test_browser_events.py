@@ -103,8 +103,9 @@ def _ongoing_card(system: MotionSystem, page: Any) -> Any:
                    20, 0.1)
         page.click("#btn-refresh")
         try:
-            page.wait_for_selector("#events-list .ev-card.ongoing", timeout=3000)
-            return page.locator("#events-list .ev-card.ongoing").first
+            # (the list holds both cameras' events: camera 0's, whose marks are on show)
+            page.wait_for_selector('#events-list .ev-card.ongoing[data-camera="0"]', timeout=3000)
+            return page.locator('#events-list .ev-card.ongoing[data-camera="0"]').first
         except PageTimeout:
             continue
     raise AssertionError("no event was ever listed as ongoing")
@@ -116,7 +117,7 @@ def test_an_event_going_on_is_listed_as_ongoing_with_its_picture(system: MotionS
     card = _ongoing_card(system, page)
     eid = card.get_attribute("data-event")
     text = card.inner_text()
-    assert "ongoing" in text.lower() and "so far" in text, text
+    assert "in progress" in text.lower() and "so far" in text, text
     # Its picture is there from its first second (the thumbnail is stored with the event).
     assert card.locator("img").count() == 1
     page.wait_for_function("(id) => { const i = document.querySelector(`.ev-card[data-event='${id}'] img`);"
@@ -127,7 +128,7 @@ def test_an_event_going_on_is_listed_as_ongoing_with_its_picture(system: MotionS
     wait_until(lambda: not httpx.get(system.url(path=f"/api/events/{eid}"), timeout=5).json()["ongoing"], 20, 0.2)
     page.click("#btn-refresh")
     page.wait_for_selector(f'#events-list .ev-card[data-event="{eid}"]:not(.ongoing)', timeout=10000)
-    assert "ongoing" not in page.locator(f'#events-list .ev-card[data-event="{eid}"]').inner_text().lower()
+    assert "in progress" not in page.locator(f'#events-list .ev-card[data-event="{eid}"]').inner_text().lower()
     assert log.console_errors == [] and log.page_errors == [], log
     page.context.close()
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from common.archive.index import DB_NAME
+from common.archive.index import DB_NAME, ArchiveIndex
 from common.state.controls import Controls
 from tests.support.procs import REPO, Procs, isolated_env, wait_until
 from tests.support.recorder_check import NAME_RE, ffprobe_duration, finished, parts, read_segment, status
@@ -121,11 +121,12 @@ def test_sigkill_mid_segment_leaves_a_playable_file_that_a_restart_finalises(rec
 
 def test_segments_the_index_did_not_take_before_a_sigkill_are_in_it_after_the_restart(rec_system) -> None:
     """The archive index is locked by another writer: recording goes on, the finished segments
-    wait for it; a kill -9 then loses them from the queue, and the next start finds the files."""
+    wait for it (listed from memory meanwhile); a kill -9 then loses them from the queue, and the
+    next start finds the files."""
     env, procs, root = rec_system()
     procs.capture(0)
     start_recorder(procs)
-    wait_until(lambda: indexed(root), timeout=40)
+    wait_until(lambda: ArchiveIndex(root).days(0), timeout=40)   # (the index exists, a segment is listed)
     blocker = sqlite3.connect(root / DB_NAME, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")
     try:

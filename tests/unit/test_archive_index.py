@@ -288,7 +288,7 @@ def test_two_recorders_add_at_once_while_a_reader_reads(tmp_path: Path) -> None:
             errors.append(exc)
 
     def recorder(cam: int) -> None:
-        indexer = Indexer(root)
+        indexer = Indexer(root, f"cam{cam}")
         for i, p in enumerate(made[cam]):
             indexer.finished(p, cam, p.stat().st_mtime - 30, 30.0, p.stat().st_size)
             if i % 10 == 0:
@@ -315,7 +315,7 @@ def test_a_recorder_hands_segments_over_at_once_while_the_database_is_locked(tmp
     ArchiveIndex(root).refresh()
     blocker = sqlite3.connect(root / DB_NAME, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")                # another writer holds the database
-    indexer = Indexer(root)
+    indexer = Indexer(root, "cam0")
     try:
         q = make(root, 0, DAY.replace(hour=2))
         indexer.finished(q, 0, DAY.replace(hour=2).timestamp() + 0.5, 12.5, 10)   # returns: no I/O

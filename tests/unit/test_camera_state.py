@@ -57,6 +57,6 @@ def test_health_reports_a_camera_that_is_not_connected(tmp_path: Path, sht_env: 
     finally:
         index.close()
     cam1 = h["cameras"]["1"]
-    assert cam1["capture"] == {"state": "not connected", "reason": "camera 1 not connected"}
+    assert cam1["capture"] == {"state": "not connected", "reason": "camera 1 not connected", "reason_code": None}
     assert cam1["status"] == "failing" and any("not connected" in r for r in cam1["reasons"])
     assert h["status"] == "failing"

@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 
 from common.archive import events as store
 from common.config import load
+from common.state.live_picture import LivePictures
 from streamer.archive.events import router
 from tests.support.mp4_files import write_segment
 from tests.support.procs import isolated_env, status_board
@@ -98,19 +99,34 @@ def test_an_open_event_is_ongoing_only_while_the_motion_process_has_it_open(api)
 
 
 def test_the_thumbnail_address_changes_with_the_picture(api) -> None:
-    """An open event's picture follows its peak: a browser must not keep the first one."""
-    client, root, _ = api
+    """An open event's picture follows its peak, in memory: a browser must not keep the first one."""
+    client, root, env = api
+    cfg = load(env)
     s = store.EventStore(store.db_path(root))
     t = DAY.replace(hour=11).timestamp()
     eid = s.open_event(0, t, 1.0, 1.0, 2.0, None, t, b"\xff\xd8first")
+    board = status_board(env)
+
+    def motion_says(peak_wall: float) -> None:
+        board.publish("motion", {"pid": 123, "cameras": {"0": {"open": True, "event_id": eid, "progress": {
+            "event_id": eid, "last_wall": t + 1, "last_mono": 2.0, "peak_area": 5.0, "bbox": None,
+            "peak_wall": peak_wall}}}})
+    motion_says(t)
     first = client.get(f"/api/events/{eid}").json()["thumbnail"]
     assert client.get(first).content == b"\xff\xd8first"
-    s.touch(eid, t + 1, 2.0, 5.0, None, t + 0.5, b"\xff\xd8peak")
+    pictures = LivePictures(cfg.run_dir, cfg.ring.prefix)
+    pictures.put(0, eid, b"\xff\xd8peak")                   # a larger peak: its picture in memory
+    motion_says(t + 0.5)
     second = client.get(f"/api/events/{eid}").json()["thumbnail"]
     assert second != first and client.get(second).content == b"\xff\xd8peak"
-    s.touch(eid, t + 2, 3.0, 5.0, None, t + 0.5)          # no new picture: the stored one stays
-    assert client.get(f"/api/events/{eid}").json()["thumbnail"] == second
-    assert client.get(second).content == b"\xff\xd8peak"
+    assert [e["thumbnail"] for e in client.get("/api/events?date=261126").json()["events"]] == [second]
+    assert store.get_thumbnail(s.conn, eid) == b"\xff\xd8first"   # the database was not written
+    pictures.put(0, eid + 1, b"\xff\xd8other")              # the next event's: not this one's
+    assert client.get(second).content == b"\xff\xd8first"
+    s.close_event(eid, t + 3, 3.0, "quiet", t + 2, 3.0, 5.0, None, t + 0.5, b"\xff\xd8last")
+    pictures.drop(0)
+    assert client.get(f"/api/events/{eid}").json()["thumbnail"] == second   # the peak's time, from the database
+    assert client.get(second).content == b"\xff\xd8last"
     s.close()
 
 

@@ -23,6 +23,7 @@ from capture.sources.synthetic import MotionScript, sd_frames
 from common.archive import events as store
 from common.archive.index import ArchiveIndex
 from common.config import ConfigError, load
+from common.state.live_picture import LivePictures
 from motion.camera import CameraWatch
 from motion.coverage import covering
 from motion.detector import Detector, Motion
@@ -188,24 +189,33 @@ def _rows(es: store.EventStore) -> list[dict]:
 def test_an_event_has_its_thumbnail_as_soon_as_it_is_listed_and_it_follows_the_peak(tmp_path: Path) -> None:
     watch, es = _watch(tmp_path, post_seconds=2)
     # The square is small for 3 s, then four times as large: the peak is then.
-    seen_open = []
+    seen_open, stored_open = [], set()
     for pic in _block_scene(9, 10, lambda t: 40 if t < 1003 else 160):   # a new picture within 5 s
         watch.analyse(pic)
         for row in _rows(es):
             assert row["has_thumbnail"], ("listed without a picture", row, pic.mono_ns / 1e9)
             if row["open"]:
-                seen_open.append((pic.mono_ns / 1e9, store.get_thumbnail(es.conn, row["id"])))
+                stored = store.get_thumbnail(es.conn, row["id"])
+                stored_open.add(stored)
+                # As the thumbnail's address serves it: the newest in memory, else the stored one.
+                seen_open.append((pic.mono_ns / 1e9, watch.pictures.get(0, row["id"]) or stored))
     assert seen_open and seen_open[0][0] - 1000 <= 2.0          # it was listed within 2 s of the scene start
     first, latest = seen_open[0][1], seen_open[-1][1]
     for jpeg in (first, latest):
         assert simplejpeg.decode_jpeg_header(jpeg)[:2] == (240, 320)
-    assert latest != first                                     # written again at the larger peak
+    assert latest != first                                     # shown again at the larger peak
+    assert stored_open == {first}                              # ... from memory: the database has the first
+    watch.stop()
+    eid = _rows(es)[0]["id"]
+    final = store.get_thumbnail(es.conn, eid)                  # the end stores the peak's, memory lets go
+    assert final != first and watch.pictures.get(0, eid) is None
+    assert (simplejpeg.decode_jpeg(final, colorspace="GRAY") > 180).sum() > 4 * (
+        simplejpeg.decode_jpeg(first, colorspace="GRAY") > 180).sum()
     small = simplejpeg.decode_jpeg(first, colorspace="GRAY")
     large = simplejpeg.decode_jpeg(latest, colorspace="GRAY")
     assert (large > 180).sum() > 4 * (small > 180).sum()
     row = _rows(es)[0]
     assert row["peak_wall"] >= 1.8e9 + 1003 and row["peak_area_percent"] > 5
-    watch.stop()
     es.close()
 
 
@@ -258,6 +268,38 @@ def test_store_survives_reopen_closes_orphans_and_prunes(tmp_path: Path) -> None
     assert store.get_event(conn, b) is None and store.event_files(conn) == set()
     assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+
+def test_an_events_picture_is_written_once_not_again_with_each_change_of_the_event(tmp_path: Path) -> None:
+    db = store.db_path(tmp_path)
+    s = store.EventStore(db)
+    picture = b"\xff\xd8" + bytes(range(256)) * 120   # 30 kB
+    eid = s.open_event(0, 1000.0, 5.0, 2.0, 1.5, (1, 2, 3, 4), 1000.0, picture)
+    wal = Path(f"{db}-wal")
+    before = wal.stat().st_size
+    for i in range(5):   # progress, the end, the segments: the row changes, the picture does not
+        s.touch(eid, 1001.0 + i, 6.0 + i, 2.0 + i, (1, 2, 3, 4 + i), 1001.0 + i)
+    s.close_event(eid, 1010.0, 15.0, "quiet", 1008.0, 13.0, 9.0, None, 1007.0, None)
+    s.set_segments(eid, ["cam0/261201/cam0_20261201_000000.mp4"])
+    # Seven commits of a small row and its pages: a few kB each, not the picture again each time.
+    assert wal.stat().st_size - before < 7 * 4 * store.PAGE_BYTES + len(picture) // 2
+    conn = store.connect(db)
+    assert store.get_thumbnail(conn, eid) == picture and store.get_event(conn, eid)["has_thumbnail"] is True
+    s.close_event(eid, 1010.0, 15.0, "quiet", 1008.0, 13.0, 9.0, None, 1007.0, b"\xff\xd8later")
+    assert store.get_thumbnail(conn, eid) == b"\xff\xd8later"
+    s.close()
+
+
+def test_a_picture_stored_in_the_row_by_an_earlier_version_is_still_served(tmp_path: Path) -> None:
+    db = store.db_path(tmp_path)
+    s = store.EventStore(db)
+    eid = s.open_event(0, 1000.0, 5.0, 2.0, 1.5, None, 1000.0)
+    s.conn.execute("DROP TABLE thumbnails")   # as an earlier version left the file
+    s.conn.execute("UPDATE events SET thumbnail = ? WHERE id = ?", (b"\xff\xd8old", eid))
+    s.close()
+    conn = store.connect(db)   # a reader (motion may be off): the file gets the new table
+    assert store.get_event(conn, eid)["has_thumbnail"] is True
+    assert store.get_thumbnail(conn, eid) == b"\xff\xd8old"
 
 
 def test_store_keeps_at_most_max_events(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -423,8 +465,10 @@ def test_a_restart_after_kill_9_takes_the_open_event_to_its_last_published_progr
     cfg.recordings_root.mkdir(parents=True)
     s = store.EventStore(store.db_path(cfg.recordings_root))
     eid = s.open_event(0, 1000.0, 5.0, 2.0, 1.5, (1, 2, 3, 4), 1000.0)
-    s.touch(eid, 1030.0, 35.0, 2.0, (1, 2, 3, 4), 1020.0)          # the last write to the database
+    s.touch(eid, 1030.0, 35.0, 2.0, (1, 2, 3, 4), 1020.0, b"\xff\xd8first")   # the last write to the database
     s.close()
+    pictures = LivePictures(cfg.run_dir, cfg.ring.prefix)
+    pictures.put(0, eid, b"\xff\xd8newest")                  # in memory: the picture of its peak
     progress = {"event_id": eid, "last_wall": 1059.0, "last_mono": 64.0, "peak_area": 9.5,
                 "bbox": [5.0, 6.0, 7.0, 8.0], "peak_wall": 1055.0}    # a second before the kill
     status_board(env).publish("motion", {"pid": 1, "cameras": {"0": {"open": True, "event_id": eid,
@@ -438,3 +482,5 @@ def test_a_restart_after_kill_9_takes_the_open_event_to_its_last_published_progr
         service.store.close()
     assert ev["closed"] == "restart" and ev["end_wall"] == 1059.0 and ev["peak_area_percent"] == 9.5
     assert ev["bbox_percent"] == [5, 6, 7, 8]
+    assert store.get_thumbnail(store.connect(store.db_path(cfg.recordings_root)), eid) == b"\xff\xd8newest"
+    assert pictures.get(0, eid) is None

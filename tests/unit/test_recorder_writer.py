@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import shutil
 from pathlib import Path
 
 import av
+import pytest
 
 from common.archive.mp4_duration import mp4_duration
 from recorder.encode import settings as encoder
@@ -141,3 +143,35 @@ def test_the_open_segment_is_synced_to_disk_every_interval(tmp_path: Path, monke
     time.sleep(0.2)
     off.close()
     assert len(synced) == count
+
+
+def test_blocks_are_set_aside_ahead_of_the_open_segment_and_given_back_at_its_end(tmp_path: Path) -> None:
+    """A sync then finds blocks for the new data already there: it does not allocate them (and
+    write the file system's bitmaps again) every second."""
+    from recorder.segments import syncer as syncer_module
+    from tests.support.procs import wait_until
+    probe_fd = os.open(tmp_path / "probe", os.O_WRONLY | os.O_CREAT)
+    try:
+        if syncer_module._set_aside(probe_fd, 0, 4096) in (errno.EOPNOTSUPP, errno.ENOSYS):
+            pytest.skip("this file system cannot set blocks aside (fallocate keeping the size)")
+    finally:
+        os.close(probe_fd)
+    if shutil.disk_usage(tmp_path).free < 1 << 30:
+        pytest.skip("under 1 GB free here: nothing is set aside on a nearly full disk")
+    path = tmp_path / "seg.part"
+    path.write_bytes(b"")
+    s = syncer_module.Syncer(0.05)
+    try:
+        s.watch(path)
+        with open(path, "ab") as fh:                           # 20 kB in a 50 ms tick: 30 s ahead is 12 MB
+            fh.write(b"x" * 20_000)
+        wait_until(lambda: path.stat().st_blocks * 512 >= 4 << 20, 5.0, interval=0.01)
+        assert path.stat().st_size == 20_000                   # what was written, no more
+        s.watch(None)
+    finally:
+        s.close()
+    written = path.stat().st_mtime_ns
+    syncer_module.release(path)
+    st = path.stat()
+    assert st.st_size == 20_000 and st.st_blocks * 512 < st.st_size + (64 << 10)
+    assert st.st_mtime_ns == written                            # its place in write order stays

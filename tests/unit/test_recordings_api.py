@@ -110,7 +110,8 @@ def test_segments_sorted_with_duration_size_start_and_gaps(library: tuple[Server
     assert second["start_epoch"] - first["start_epoch"] == 2
     # 10:00:02 + 2 s ends at 10:00:04; next starts 10:00:10: one 6 s gap, none between the first two.
     assert doc["gaps"] == [{"start_s": pytest.approx(36004, abs=0.05), "end_s": pytest.approx(36010, abs=0.05),
-                            "duration_s": pytest.approx(6, abs=0.05), "cause": ""}]   # no event explains it
+                            "duration_s": pytest.approx(6, abs=0.05), "cause": "", "cause_code": None,
+                            "cause_text": ""}]   # no event explains it
     assert doc["recorded_s"] == pytest.approx(7.0, abs=0.1)
     assert doc["total_bytes"] == sum(s["size_bytes"] for s in doc["segments"])
 

@@ -30,6 +30,21 @@ def test_oldest_segments_of_both_cameras_go_first_until_the_target_is_free(tmp_p
     assert [r.name for r in oldest_first(root)] == [n.split("/")[-1] for n in names[3:]]
 
 
+def test_the_rows_of_a_steps_deletions_leave_the_index_in_one_write(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "rec"
+    names = [f"cam0/261126/cam0_20261126_0000{i}0.mp4" for i in range(6)]
+    for name in names:
+        make_file(root, name, MB)
+    g = small_guard(root, SmallDisk(7 * MB))          # 1 MB free, under the 2 MB floor: 2 to go for the 3 MB target
+    writes: list[tuple[str, ...]] = []
+    remove = g.index.remove
+    monkeypatch.setattr(g.index, "remove", lambda *files: writes.append(files) or remove(*files))
+    g.check()
+    gone = [d["file"] for d in g.deleted]
+    assert len(gone) >= 2 and writes == [tuple(gone)]   # one transaction for the step, not one per file
+    assert [r.file for r in oldest_first(root)] == names[len(gone):]
+
+
 def test_warning_and_no_deletion_when_retention_is_off(tmp_path: Path) -> None:
     root = tmp_path / "rec"
     for i in range(3):

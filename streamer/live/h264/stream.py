@@ -13,9 +13,10 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
+from streamer.errors import error_response
+from streamer.language import raw_language
 from streamer.live.h264.feed import Feed, Feeds
 from streamer.live.session import LiveResponse, ViewerSession
 
@@ -57,10 +58,10 @@ class H264Stream(LiveResponse):
                 async with asyncio.timeout(START_TIMEOUT_S):
                     await feed.ready.wait()
             except TimeoutError:
-                answer = JSONResponse({"error": f"no video from camera {viewer.camera}",
-                                       "reason": feed.error or "no keyframe from the recorder yet",
-                                       "retry_after_s": RETRY_AFTER_S},
-                                      status_code=503, headers={"Retry-After": str(RETRY_AFTER_S)})
+                answer = error_response(503, "no_video", raw_language(scope.get("headers") or []),
+                                        {"Retry-After": str(RETRY_AFTER_S)}, say={"camera": viewer.camera},
+                                        reason=feed.error or "no keyframe from the recorder yet",
+                                        retry_after_s=RETRY_AFTER_S)
                 await answer(scope, receive, send)
                 return
             if viewer.connection is not None:
