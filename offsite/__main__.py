@@ -27,8 +27,9 @@ def main(argv: list[str] | None = None) -> int:
     lower_priority(NICE, "offsite")
     if not cfg.offsite.remote:
         log.info("offsite.remote is empty: no off-site copies")
-        off: OffsiteStatus = {"pid": 0, "enabled": False, "mode": cfg.offsite.mode, "state": "off", "cameras": {},
-                              "sent_segments": 0, "sent_bytes": 0, "lost_before_upload": 0, "last_error": "",
+        off: OffsiteStatus = {"pid": 0, "enabled": False, "remote": "", "mode": cfg.offsite.mode, "state": "off",
+                              "cameras": {}, "sent_segments": 0, "sent_bytes": 0, "last_sent_at": None,
+                              "lost_before_upload": 0, "last_error": "",
                               "last_error_cause": None, "last_error_at": None,
                               "max_lag_minutes": cfg.offsite.max_lag_minutes}
         StatusBoard.for_config(cfg).publish_offsite(off, final=True)

@@ -23,6 +23,7 @@ from common.state.board import StatusBoard
 from common.state.documents import OffsiteCamera, OffsiteCause, OffsiteState, OffsiteStatus
 from offsite import event_files
 from offsite.rclone import Outcome, Rclone
+from offsite.remote_label import remote_label
 
 log = logging.getLogger("offsite")
 T = TypeVar("T")
@@ -42,6 +43,7 @@ class Uploader:
         self.index = ArchiveIndex(self.root)
         self.queue = UploadQueue(self.root, cfg.offsite.mode)
         self.rclone = rclone or Rclone(cfg.offsite.remote, cfg.offsite.bwlimit)
+        self.label = remote_label(cfg.offsite.remote)
         self.board = StatusBoard.for_config(cfg)
         self.stopping = False
         self.state: OffsiteState = "waiting"
@@ -178,9 +180,10 @@ class Uploader:
                                  "lag_s": round(max(0.0, now - oldest), 1) if oldest is not None else 0.0,
                                  "backlog_segments": waiting.segments if waiting else 0,
                                  "backlog_bytes": waiting.bytes if waiting else 0}
-        return {"pid": 0 if stopped else os.getpid(), "enabled": True, "mode": self.cfg.offsite.mode,
-                "state": self.state, "cameras": cameras, "sent_segments": self.sent_segments,
-                "sent_bytes": self.sent_bytes, "lost_before_upload": self.queue.lost_count(),
+        return {"pid": 0 if stopped else os.getpid(), "enabled": True, "remote": self.label,
+                "mode": self.cfg.offsite.mode, "state": self.state, "cameras": cameras,
+                "sent_segments": self.sent_segments, "sent_bytes": self.sent_bytes,
+                "last_sent_at": self.queue.last_sent_at(), "lost_before_upload": self.queue.lost_count(),
                 "last_error": self.last_error, "last_error_cause": self.last_cause,
                 "last_error_at": self.last_error_at, "max_lag_minutes": self.cfg.offsite.max_lag_minutes}
 

@@ -48,6 +48,7 @@ CREATE TABLE IF NOT EXISTS queue (
     done_at REAL                    -- when sent or found lost
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_order ON queue (state, event DESC, start DESC);
+CREATE INDEX IF NOT EXISTS queue_done ON queue (state, done_at);   -- the last sent, read every second
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 -- events whose thumbnail and metadata must go (with their segments), and those that went
 CREATE TABLE IF NOT EXISTS event_files (
@@ -221,6 +222,11 @@ class UploadQueue:
         rows = self.conn.execute("SELECT camera, file, max(start) FROM queue WHERE state = 'sent' "
                                  "GROUP BY camera").fetchall()
         return {c: (f, s) for c, f, s in rows}
+
+    def last_sent_at(self) -> float | None:
+        """When the remote last confirmed a segment (None: never, or pruned long ago)."""
+        row = self.conn.execute("SELECT max(done_at) FROM queue WHERE state = 'sent'").fetchone()
+        return None if row[0] is None else float(row[0])
 
     def lost_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM queue WHERE state = 'lost'").fetchone()[0])
