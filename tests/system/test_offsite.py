@@ -18,6 +18,7 @@ import pytest
 from common.archive import segment_name
 from common.state.board import StatusBoard
 from streamer.archive.health import offsite_health
+from tests.support.mounts import tmpfs
 from tests.support.offsite_servers import RCLONE, SSHD, SftpServer, WebdavServer, files_under
 from tests.support.procs import Procs, isolated_env, status_board, wait_until
 
@@ -182,3 +183,35 @@ def test_wrong_key_is_an_auth_error_in_status_and_health(tmp: Path, sftp: SftpSe
     finally:
         procs.close()
         print(procs.logs())
+
+
+@needs_sshd
+def test_full_remote_is_a_quota_error_until_space_returns(tmp: Path, sftp: SftpServer) -> None:
+    """The remote's disk (a 1 MiB tmpfs under the SFTP folder) is nearly full: OpenSSH answers
+    the write with a bare "Failure", the remote's free space says why."""
+    env, procs, archive, board = _system(tmp, sftp.remote())
+    with tmpfs(sftp.folder, "1m"):
+        filler = sftp.folder / "filler"
+        filler.write_bytes(b"\0" * 700_000)
+        rel = archive.finish(0, size=500_000)
+        try:
+            _start(procs, env)
+            doc = wait_until(lambda: (d := board.read_offsite()) and d["state"] == "error" and d, 60, 0.2)
+            assert isinstance(doc, dict) and doc["last_error_cause"] == "quota", doc
+            block, warnings = offsite_health({**doc, "age_s": 0.0})
+            assert block is not None and block["last_error_cause"] == "quota" and block["queued_segments"] == 1
+            assert any("(quota)" in w for w in warnings)
+            # Recording goes on: the segment stays on the box and in the queue, and the next is queued too.
+            assert (archive.root / rel).is_file() and _sent_order(archive.root) == []
+            later = archive.finish(0, size=400_000)   # no more room than the first
+            wait_until(lambda: (d := board.read_offsite()) and d["cameras"]["0"]["backlog_segments"] == 2, 30, 0.2)
+            filler.unlink()   # the owner makes room
+            wait_until(lambda: len(_sent_order(archive.root)) == 2, 90, interval=0.2)
+            assert files_under(sftp.folder) == archive.files() and _sent_order(archive.root)[0] == later
+            doc = wait_until(lambda: (d := board.read_offsite()) and d["state"] != "error" and d, 30, 0.2)
+            assert isinstance(doc, dict) and doc["last_sent_at"] is not None
+            block, warnings = offsite_health({**doc, "age_s": 0.0})
+            assert block is not None and block["status"] == "ok" and warnings == []
+        finally:
+            procs.close()
+            print(procs.logs())
