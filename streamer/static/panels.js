@@ -220,7 +220,7 @@
     const sent = at != null ? t("health.offsite_last_sent", { at: fmtDateTime(at, now - at > 86400) })
       : t("health.offsite_never_sent");
     const remote = el("span", { translate: false, "data-offsite": "remote" }, o.remote);
-    const parts = [t("health.offsite_title"), " ", remote, ": ", queue, ", ", sent, ". "];
+    const parts = [t("health.offsite_title"), " (", remote, "): ", queue, ", ", sent, ". "];
     if (!o.running) {
       parts.push(el("span", { class: "err", "data-offsite": "down" }, t("health.offsite_not_running")));
     } else if (o.state === "error" && o.last_error_cause) {
