@@ -23,7 +23,7 @@ from common.archive.index import ArchiveIndex
 from common.archive.mount import mount_problem
 from common.clock import Pacer
 from common.config import Config
-from common.process.startup import start_process
+from common.process.startup import start_service
 from common.state.board import StatusBoard
 from common.state.documents import EventProgress, MotionCamera, MotionStatus
 from common.state.live_picture import LivePictures
@@ -147,23 +147,13 @@ class MotionService:
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = start_process()
-    stop: list[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+    cfg, stop = start_service()
     if not cfg.motion.enabled:
         log.info("motion.enabled = false: no motion detection")
-        while not stop:
-            signal.pause()
-        return 0
+        return stop.idle()
     # The events database lives with the recordings: never made on the SD card under an empty mount point.
-    absent = mount_problem(cfg.recordings_root, cfg.recorder.require_mount)
-    if absent:
-        log.error("%s: motion detection starts once it is there", absent)
-    while absent and not stop:
-        time.sleep(DISK_WAIT_S)
-        absent = mount_problem(cfg.recordings_root, cfg.recorder.require_mount)
-    if stop:
+    if not stop.wait_while(lambda: mount_problem(cfg.recordings_root, cfg.recorder.require_mount),
+                           "motion detection", DISK_WAIT_S, log):
         return 0
     service = MotionService(cfg)
     signal.signal(signal.SIGTERM, service.stop)

@@ -9,11 +9,10 @@ from __future__ import annotations
 import logging
 import signal
 import sys
-import time
 
 from common.archive.mount import mount_problem
 from common.process.priority import lower_priority
-from common.process.startup import start_process
+from common.process.startup import start_service
 from common.state.board import StatusBoard
 from common.state.documents import OffsiteStatus
 from offsite.uploader import Uploader
@@ -24,29 +23,20 @@ DISK_WAIT_S = 5.0
 
 
 def main(argv: list[str] | None = None) -> int:
-    cfg = start_process()
+    cfg, stop = start_service()
     lower_priority(NICE, "offsite")
-    stop: list[int] = []
-    signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
-    signal.signal(signal.SIGINT, lambda *_: stop.append(1))
     if not cfg.offsite.remote:
         log.info("offsite.remote is empty: no off-site copies")
-        off: OffsiteStatus = {"pid": 0, "enabled": False, "mode": cfg.offsite.mode, "state": "off", "cameras": {},
-                              "sent_segments": 0, "sent_bytes": 0, "lost_before_upload": 0, "last_error": "",
+        off: OffsiteStatus = {"pid": 0, "enabled": False, "remote": "", "mode": cfg.offsite.mode, "state": "off",
+                              "cameras": {}, "sent_segments": 0, "sent_bytes": 0, "last_sent_at": None,
+                              "lost_before_upload": 0, "last_error": "",
                               "last_error_cause": None, "last_error_at": None,
                               "max_lag_minutes": cfg.offsite.max_lag_minutes}
         StatusBoard.for_config(cfg).publish_offsite(off, final=True)
-        while not stop:
-            signal.pause()
-        return 0
+        return stop.idle()
     # The queue lives with the recordings: never made on the SD card under an empty mount point.
-    absent = mount_problem(cfg.recordings_root, cfg.recorder.require_mount)
-    if absent:
-        log.error("%s: off-site copies start once it is there", absent)
-    while absent and not stop:
-        time.sleep(DISK_WAIT_S)
-        absent = mount_problem(cfg.recordings_root, cfg.recorder.require_mount)
-    if stop:
+    if not stop.wait_while(lambda: mount_problem(cfg.recordings_root, cfg.recorder.require_mount),
+                           "off-site copies", DISK_WAIT_S, log):
         return 0
     cfg.recordings_root.mkdir(parents=True, exist_ok=True)
     uploader = Uploader(cfg)

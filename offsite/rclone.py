@@ -78,8 +78,25 @@ class Rclone:
             args += ["--bwlimit", self.bwlimit]
         code, _, err = self._run(args, COPY_TIMEOUT_S)
         if code != 0:
-            return Outcome(False, classify(code, err), last_line(err))
+            cause = classify(code, err)
+            if cause == "other" and (free := self.free_bytes()) is not None and free < local.stat().st_size:
+                return Outcome(False, "quota", f"{free} bytes free on the remote, {local.stat().st_size} needed: "
+                                               f"{last_line(err)}")
+            return Outcome(False, cause, last_line(err))
         return self.confirm(local, file)
+
+    def free_bytes(self) -> int | None:
+        """The remote's free space as it tells it (``rclone about``); None where it does not.
+
+        A full remote does not always say so: OpenSSH's SFTP server answers a failed write with
+        a bare "Failure" whatever the reason, so a failure without a known cause is checked
+        against the space left."""
+        code, out, _ = self._run(["about", "--json", self.remote, *_QUICK], STAT_TIMEOUT_S)
+        try:
+            free = json.loads(out).get("free") if code == 0 else None
+        except (ValueError, AttributeError):
+            return None
+        return int(free) if isinstance(free, (int, float)) else None
 
     def confirm(self, local: Path, file: str) -> Outcome:
         """Does the remote hold ``file`` with ``local``'s size (and MD5 where it tells one)?"""

@@ -10,19 +10,28 @@ from __future__ import annotations
 
 import logging
 import os
+import sqlite3
 import time
+from collections.abc import Callable
+from typing import TypeVar
 
+from common.archive import events as event_store
 from common.archive.index import ArchiveIndex
 from common.archive.offsite_queue import UploadQueue
 from common.config import Config
 from common.state.board import StatusBoard
 from common.state.documents import OffsiteCamera, OffsiteCause, OffsiteState, OffsiteStatus
+from offsite import event_files
 from offsite.rclone import Outcome, Rclone
+from offsite.remote_label import remote_label
 
 log = logging.getLogger("offsite")
+T = TypeVar("T")
 POLL_S = 1.0                 # an idle uploader looks for finished segments this often
 BACKOFF_MAX_S = 30.0
 FOLLOW_PAGE = 256            # index rows queued per look
+EVENTS_EVERY_S = 5.0         # the events database is looked at this often (the motion process resolves as often)
+EVENTS_PAGE = 256            # events read per look
 PRUNE_EVERY_S = 3600.0
 REMOTE_RETENTION_EVERY_S = 6 * 3600.0
 
@@ -34,6 +43,7 @@ class Uploader:
         self.index = ArchiveIndex(self.root)
         self.queue = UploadQueue(self.root, cfg.offsite.mode)
         self.rclone = rclone or Rclone(cfg.offsite.remote, cfg.offsite.bwlimit)
+        self.label = remote_label(cfg.offsite.remote)
         self.board = StatusBoard.for_config(cfg)
         self.stopping = False
         self.state: OffsiteState = "waiting"
@@ -45,6 +55,8 @@ class Uploader:
         self.last_error_at: float | None = None
         self.pruned_at = 0.0
         self.remote_kept_at = 0.0
+        self.events_at = -EVENTS_EVERY_S
+        self.events_error = ""
 
     def stop(self, *_: object) -> None:
         self.stopping = True
@@ -61,11 +73,42 @@ class Uploader:
             found = self.index.written_after(self.queue.mark(), FOLLOW_PAGE)
             self.queue.follow(found)
             if len(found) < FOLLOW_PAGE:
-                return
+                break
+        now = time.monotonic()
+        if now - self.events_at >= EVENTS_EVERY_S:
+            self.events_at = now
+            self.flag_events()
+
+    def flag_events(self) -> None:
+        """Flag the segments motion marked as an event's since the last look (one page of events:
+        bounded work per look; the mark moves on at the next)."""
+        try:
+            mark = self.queue.event_mark()
+            self.queue.flag_events(self._read_events(lambda c: event_store.segments_after(c, mark, EVENTS_PAGE)))
+            self.events_error = ""
+        except sqlite3.Error as exc:
+            # The segments go as plain ones meanwhile (in events mode: not yet); said once per kind.
+            if str(exc) != self.events_error:
+                self.events_error = str(exc)
+                log.warning("events database: %s; event segments are flagged once it can be read", exc)
+
+    def _read_events(self, work: Callable[[sqlite3.Connection], list[T]]) -> list[T]:
+        """``work`` on the events database; nothing when there is none (no motion process yet)."""
+        conn = event_store.connect(event_store.db_path(self.root))
+        if conn is None:
+            return []
+        try:
+            return work(conn)
+        finally:
+            conn.close()
 
     def step(self) -> bool:
         """Send the next segment; False when there was nothing to send."""
         self.follow()
+        waiting = self.queue.events_waiting(1)
+        if waiting:
+            self.send_event(waiting[0])
+            return True
         batch = self.queue.batch(1)
         if not batch:
             self.state = "up to date"
@@ -88,6 +131,23 @@ class Uploader:
             self.queue.failed(item.file)
             self._failed(outcome, item.file)
         return True
+
+    def send_event(self, event_id: int) -> None:
+        """Send an event's thumbnail and metadata (small: before the next segment)."""
+        try:
+            files = self._read_events(lambda c: event_files.stage(c, event_id, self.cfg.run_dir / "offsite"))
+        except sqlite3.Error as exc:
+            self._failed(Outcome(False, "other", f"events database: {exc}"), f"event {event_id}")
+            return
+        for local, remote in files:
+            outcome = self.rclone.send(local, remote)
+            local.unlink(missing_ok=True)
+            if not outcome.ok:
+                self._failed(outcome, remote)
+                return
+        self.queue.event_sent(event_id)
+        self.failures = 0
+        self.state = "sending"
 
     def _failed(self, outcome: Outcome, what: str) -> None:
         self.failures += 1
@@ -120,9 +180,10 @@ class Uploader:
                                  "lag_s": round(max(0.0, now - oldest), 1) if oldest is not None else 0.0,
                                  "backlog_segments": waiting.segments if waiting else 0,
                                  "backlog_bytes": waiting.bytes if waiting else 0}
-        return {"pid": 0 if stopped else os.getpid(), "enabled": True, "mode": self.cfg.offsite.mode,
-                "state": self.state, "cameras": cameras, "sent_segments": self.sent_segments,
-                "sent_bytes": self.sent_bytes, "lost_before_upload": self.queue.lost_count(),
+        return {"pid": 0 if stopped else os.getpid(), "enabled": True, "remote": self.label,
+                "mode": self.cfg.offsite.mode, "state": self.state, "cameras": cameras,
+                "sent_segments": self.sent_segments, "sent_bytes": self.sent_bytes,
+                "last_sent_at": self.queue.last_sent_at(), "lost_before_upload": self.queue.lost_count(),
                 "last_error": self.last_error, "last_error_cause": self.last_cause,
                 "last_error_at": self.last_error_at, "max_lag_minutes": self.cfg.offsite.max_lag_minutes}
 

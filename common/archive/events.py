@@ -249,6 +249,17 @@ def get_thumbnail(conn: sqlite3.Connection, event_id: int) -> bytes | None:
     return bytes(r[0]) if r and r[0] is not None else None
 
 
+EventSegments = tuple[int, list[str] | None, float | None]   # id, segments (None: not known yet), end
+
+
+def segments_after(conn: sqlite3.Connection, after_id: int, limit: int) -> list[EventSegments]:
+    """Up to ``limit`` events after ``after_id`` in id order: the id, the covering segments (None
+    until the motion process resolved them) and the end (None while open)."""
+    rows = conn.execute("SELECT id, segments, end_wall FROM events WHERE id > ? ORDER BY id LIMIT ?",
+                        (after_id, limit)).fetchall()
+    return [(i, None if segs is None else [str(f) for f in json.loads(segs)], end) for i, segs, end in rows]
+
+
 def event_files(conn: sqlite3.Connection) -> set[str]:
     """Every segment (path relative to the recorder root) that holds an event."""
     return {r[0] for r in conn.execute("SELECT file FROM event_segments")}

@@ -8,8 +8,10 @@ counted for the health page.  The archive index is followed by its write order: 
 the place reached (the high-water mark) so a restart neither skips nor repeats a segment.
 
 Order of sending: segments holding a motion event first, then the newest first, so when the
-line was down the minutes before a theft leave first.  The event flag is the one the archive
-index gave when the segment was queued; a segment whose flag was unknown then counts as plain.
+line was down the minutes before a theft leave first.  The motion process marks an event's
+segments only once they are all written, so mostly after they were queued: :meth:`flag_events`
+follows the events database by event id (its own mark, ``event_mark``) and flags those segments
+then (in ``events`` mode it queues them: a plain segment becomes one to send).
 
 Only a batch is ever in memory; the table holds the backlog, and sent rows older than
 ``SENT_KEEP_S`` are pruned (the newest sent per camera stays: it is what health reports).
@@ -22,12 +24,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from common.archive.index import FIRST_KEY, Recording, WriteKey
+from common.archive import segment_name
+from common.archive.events import EventSegments
+from common.archive.index import FIRST_KEY, Recording, WriteKey, start_from_name
 
 DB_NAME = "offsite.sqlite"
 BUSY_MS = 200
 SENT_KEEP_S = 7 * 86400.0
 LOST_KEEP = 1000        # lost rows kept (each is a line of evidence that never left)
+# An event still without its segments this long after its end (its video deleted, say) no longer
+# holds the event mark back; one still open does.
+STALE_S = 3600.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS queue (
@@ -41,7 +48,14 @@ CREATE TABLE IF NOT EXISTS queue (
     done_at REAL                    -- when sent or found lost
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS queue_order ON queue (state, event DESC, start DESC);
+CREATE INDEX IF NOT EXISTS queue_done ON queue (state, done_at);   -- the last sent, read every second
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+-- events whose thumbnail and metadata must go (with their segments), and those that went
+CREATE TABLE IF NOT EXISTS event_files (
+    event_id INTEGER PRIMARY KEY,
+    state TEXT NOT NULL,            -- queued | sent
+    done_at REAL
+);
 """
 
 
@@ -107,12 +121,68 @@ class UploadQueue:
                               (json.dumps(list(found[-1][1])),))
         return len(rows)
 
+    def event_mark(self) -> int:
+        """The event id up to which every event's segments were flagged."""
+        row = self.conn.execute("SELECT value FROM meta WHERE key = 'event_mark'").fetchone()
+        return 0 if row is None else int(row[0])
+
+    def flag_events(self, events: list[EventSegments], now: float | None = None) -> int:
+        """Flag the segments of ``events`` (read after :meth:`event_mark`, in id order) as event
+        segments, queue them in ``events`` mode, and move the event mark past every event settled
+        before the first still waiting for its segments; returns how many segments were flagged."""
+        if not events:
+            return 0        # nothing new: no write (this runs every few seconds, all day)
+        now = time.time() if now is None else now
+        place, settled = self.event_mark(), True
+        rows: list[tuple[str, int, float, int]] = []
+        with_video = []
+        for event_id, files, end in events:
+            if files is None and (end is None or end > now - STALE_S):
+                settled = False
+            elif settled:
+                place = event_id
+            found = [r for r in map(self._row_of, files or []) if r is not None]
+            rows.extend(found)
+            if found:
+                with_video.append((event_id,))
+        with self._transaction():
+            self.conn.executemany("INSERT OR IGNORE INTO event_files (event_id, state) VALUES (?, 'queued')",
+                                  with_video)
+            for row in rows:
+                if self.events_only:
+                    self.conn.execute("INSERT OR IGNORE INTO queue (file, camera, start, size, event, state) "
+                                      "VALUES (?, ?, ?, ?, 1, 'queued')", row)
+                self.conn.execute("UPDATE queue SET event = 1 WHERE file = ? AND state = 'queued'", (row[0],))
+            self.conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('event_mark', ?)", (str(place),))
+        return len(rows)
+
+    def _row_of(self, file: str) -> tuple[str, int, float, int] | None:
+        """The queue's row of a segment file, or None when it is gone or not a segment's path."""
+        name = segment_name.parse_rel_path(file)
+        if isinstance(name, str):
+            return None
+        try:
+            st = (self.path.parent / file).stat()
+        except OSError:
+            return None
+        return file, name.camera, start_from_name(name, st.st_mtime), st.st_size
+
     # -- sending --------------------------------------------------------------------------------
     def batch(self, limit: int = 16) -> list[Item]:
         """The next segments to send: event segments first, newest first."""
         rows = self.conn.execute("SELECT file, camera, start, size, event, tries FROM queue WHERE state = 'queued' "
                                  "ORDER BY event DESC, start DESC, file DESC LIMIT ?", (limit,)).fetchall()
         return [Item(f, c, s, z, bool(e), t) for f, c, s, z, e, t in rows]
+
+    def events_waiting(self, limit: int = 1) -> list[int]:
+        """Events whose thumbnail and metadata have not gone yet, newest first."""
+        rows = self.conn.execute("SELECT event_id FROM event_files WHERE state = 'queued' ORDER BY event_id DESC "
+                                 "LIMIT ?", (limit,)).fetchall()
+        return [int(r[0]) for r in rows]
+
+    def event_sent(self, event_id: int) -> None:
+        self.conn.execute("UPDATE event_files SET state = 'sent', done_at = ? WHERE event_id = ?",
+                          (time.time(), event_id))
 
     def sent(self, file: str, size: int) -> None:
         """The remote confirmed ``file`` whole (``size`` bytes, as sent)."""
@@ -136,6 +206,7 @@ class UploadQueue:
                 "(SELECT (SELECT q.file FROM queue q WHERE q.camera = c.camera AND q.state = 'sent' "
                 "ORDER BY q.start DESC LIMIT 1) FROM (SELECT DISTINCT camera FROM queue WHERE state = 'sent') c)",
                 (now - SENT_KEEP_S,))
+            self.conn.execute("DELETE FROM event_files WHERE state = 'sent' AND done_at < ?", (now - SENT_KEEP_S,))
             self.conn.execute("DELETE FROM queue WHERE state = 'lost' AND file NOT IN "
                               "(SELECT file FROM queue WHERE state = 'lost' ORDER BY done_at DESC LIMIT ?)",
                               (LOST_KEEP,))
@@ -151,6 +222,11 @@ class UploadQueue:
         rows = self.conn.execute("SELECT camera, file, max(start) FROM queue WHERE state = 'sent' "
                                  "GROUP BY camera").fetchall()
         return {c: (f, s) for c, f, s in rows}
+
+    def last_sent_at(self) -> float | None:
+        """When the remote last confirmed a segment (None: never, or pruned long ago)."""
+        row = self.conn.execute("SELECT max(done_at) FROM queue WHERE state = 'sent'").fetchone()
+        return None if row[0] is None else float(row[0])
 
     def lost_count(self) -> int:
         return int(self.conn.execute("SELECT count(*) FROM queue WHERE state = 'lost'").fetchone()[0])

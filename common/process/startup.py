@@ -1,8 +1,13 @@
-"""Start-up of a program of the system: its log lines, its heap, its configuration."""
+"""Start-up of a program of the system: its log lines, its heap, its configuration, the stop
+signal until its own handlers take over, and the waits before there is work (switched off,
+disk not there yet)."""
 from __future__ import annotations
 
 import logging
+import signal
 import sys
+import time
+from collections.abc import Callable
 
 from common.config import Config, load_or_exit
 from common.process.memory import limit_arenas, no_huge_pages
@@ -18,7 +23,6 @@ def start_process(tag: str = "") -> Config:
                         format=f"%(asctime)s {label} %(levelname)s %(message)s")
     return load_or_exit()
 
-
 def start_camera_process(camera: int) -> Config:
     """A process that serves one camera (capture, recorder): log lines tagged with the camera,
     then the configuration; a ``--camera`` that is not one of ``camera.count`` gets one clear
@@ -28,3 +32,39 @@ def start_camera_process(camera: int) -> Config:
         print(f"--camera {camera}: allowed values are 0 to {cfg.camera.count - 1} (camera.count)", file=sys.stderr)
         raise SystemExit(2)
     return cfg
+
+
+class StopSignal:
+    """SIGTERM or SIGINT seen while the program starts, before it puts its own handlers in place."""
+
+    def __init__(self) -> None:
+        self.seen = False
+        signal.signal(signal.SIGTERM, self._set)
+        signal.signal(signal.SIGINT, self._set)
+
+    def _set(self, *_: object) -> None:
+        self.seen = True
+
+    def idle(self) -> int:
+        """Wait for the stop signal and exit 0: a program switched off stays up, so the
+        supervisor does not restart it in a loop."""
+        while not self.seen:
+            signal.pause()
+        return 0
+
+    def wait_while(self, problem: Callable[[], str], what: str, every_s: float, log: logging.Logger) -> bool:
+        """Wait while ``problem()`` names one (logged once, as what keeps ``what`` from starting);
+        False when the stop signal came meanwhile."""
+        found = problem()
+        if found:
+            log.error("%s: %s starts once it is there", found, what)
+        while found and not self.seen:
+            time.sleep(every_s)
+            found = problem()
+        return not self.seen
+
+
+def start_service() -> tuple[Config, StopSignal]:
+    """Log lines and the configuration (exit 2 with the key named when it is wrong) of a program
+    that serves every camera, and the stop signal watched from now on."""
+    return start_process(), StopSignal()

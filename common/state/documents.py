@@ -194,11 +194,13 @@ class OffsiteCamera(TypedDict):
 class OffsiteStatus(Stamped):
     pid: int                       # 0 once it stopped
     enabled: bool                  # offsite.remote is set
+    remote: str                    # offsite.remote without its secrets (offsite.remote_label)
     mode: str
     state: OffsiteState
     cameras: dict[str, OffsiteCamera]
     sent_segments: int             # since the uploader started
     sent_bytes: int
+    last_sent_at: float | None     # when the remote last confirmed a segment (kept across restarts)
     lost_before_upload: int        # segments deleted (free-space floor) before they were sent
     last_error: str
     last_error_cause: OffsiteCause | None

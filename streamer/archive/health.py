@@ -9,8 +9,9 @@ segment for more than two segment lengths while it should record is failing (unl
 ``starting``: its recorder writes the first segment since it started), and so is
 everything while the recordings disk is not mounted where ``recorder.require_mount`` says
 (``disk.error``).  With off-site copies configured, ``offsite`` says per camera the newest
-segment off-site and how far the upload is behind, the last error and its cause; a backlog
-older than ``offsite.max_lag_minutes``, a failing upload or segments deleted before upload warn.
+segment off-site and how far the upload is behind, the remote (without its secrets), what waits
+and the last success, the last error and its cause; a backlog older than
+``offsite.max_lag_minutes``, a failing upload or segments deleted before upload warn.
 """
 from __future__ import annotations
 
@@ -176,8 +177,12 @@ def offsite_health(doc: dict[str, Any] | None, lang: str = DEFAULT) -> tuple[dic
     lost = int(doc.get("lost_before_upload", 0))
     if lost:
         warning("health.r.offsite_lost", n=lost)
-    block = {"state": doc.get("state") if running else "not running", "mode": doc.get("mode"), "cameras": cams,
-             "lag_s": lag, "lost_before_upload": lost, "last_error": doc.get("last_error", ""),
+    block = {"state": doc.get("state") if running else "not running", "running": running, "mode": doc.get("mode"),
+             "remote": doc.get("remote", ""), "cameras": cams, "lag_s": lag,
+             "queued_segments": sum(int(c.get("backlog_segments", 0)) for c in cams.values()),
+             "queued_bytes": sum(int(c.get("backlog_bytes", 0)) for c in cams.values()),
+             "last_sent_at": doc.get("last_sent_at"), "lost_before_upload": lost,
+             "last_error": doc.get("last_error", ""),
              "last_error_cause": doc.get("last_error_cause"), "last_error_at": doc.get("last_error_at"),
              "status": "warning" if warning else "ok", "reasons": warning.english, "reasons_text": warning.local}
     return block, warning.english

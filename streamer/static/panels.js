@@ -227,6 +227,49 @@
     banner.setAttribute("role", lines.length ? "alert" : "status");
     banner.textContent = lines.length ? `⚠ ${lines.concat(starting).join(" ")}` : starting.join(" ");
     banner.title = (h.reasons_text || h.reasons || []).join("\n");
+    renderOffsite(h.offsite, h.time || Date.now() / 1000);
+  }
+
+  // Why an upload failed, by the uploader's cause (its own words are in the banner's title).
+  const OFFSITE_CAUSES = { quota: t("health.offsite_cause_quota"), auth: t("health.offsite_cause_auth"),
+    network: t("health.offsite_cause_network"), other: t("health.offsite_cause_other") };
+  const lagText = (s) => (s < 120 ? t("unit.s", { n: fmtNum(s, 0) })
+    : t("health.offsite_min", { n: fmtNum(s / 60, 0) }));
+
+  /* Off-site copies, from /api/health's offsite block: the remote, what waits and since when,
+     the last success and why sending fails.  Its banner is made under the disk banner the
+     first time copies are configured; hidden while they are off. */
+  function renderOffsite(o, now) {
+    let box = $("offsite");
+    if (!o) {
+      if (box) box.hidden = true;
+      return;
+    }
+    if (!box) {
+      box = el("div", { id: "offsite", class: "banner", role: "status" });
+      $("disk").after(box);
+    }
+    const waiting = o.queued_segments || 0;
+    const at = o.last_sent_at;
+    const queue = waiting
+      ? t("health.offsite_queued", { n: fmtNum(waiting), size: fmtBytes(o.queued_bytes), lag: lagText(o.lag_s || 0) })
+      : t("health.offsite_all_sent");
+    const sent = at != null ? t("health.offsite_last_sent", { at: fmtDateTime(at, now - at > 86400) })
+      : t("health.offsite_never_sent");
+    const remote = el("span", { translate: false, "data-offsite": "remote" }, o.remote);
+    const parts = [t("health.offsite_title"), " (", remote, "): ", queue, ", ", sent, ". "];
+    if (!o.running) {
+      parts.push(el("span", { class: "err", "data-offsite": "down" }, t("health.offsite_not_running")));
+    } else if (o.state === "error" && o.last_error_cause) {
+      const cause = OFFSITE_CAUSES[o.last_error_cause] || OFFSITE_CAUSES.other;
+      parts.push(el("span", { class: "err", "data-offsite-cause": o.last_error_cause },
+        t("health.offsite_failing", { cause })));
+    }
+    if (o.lost_before_upload) parts.push(" ", t("health.offsite_lost", { n: fmtNum(o.lost_before_upload) }));
+    box.replaceChildren(...parts);
+    box.title = o.last_error || "";   // the uploader's own words, for whoever fixes it
+    box.dataset.level = o.status === "ok" ? "ok" : "warning";
+    box.hidden = false;
   }
 
   window.SHT.panels = { renderStats, renderRecorders, renderDisk, renderHealth, viewName, explained };

@@ -14,7 +14,9 @@ import sys
 from pathlib import Path
 
 REQUIREMENTS = Path(__file__).resolve().parents[2] / "requirements.txt"
-_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(.*)$")
+# A name, its extras (``moto[server]``: the floor is the package's, pinned without them, as
+# pip's constraints want), its specifiers.
+_LINE = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[[A-Za-z0-9._,\s-]*\])?\s*(.*)$")
 _LOWER = re.compile(r"^(?:>=|~=|==)\s*([0-9][0-9a-zA-Z.]*?)(?:\.\*)?$")   # >=1.8, ~=1.8, ==0.54.*
 
 

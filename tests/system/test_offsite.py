@@ -1,4 +1,5 @@
-"""Off-site copies against real servers on loopback: OpenSSH's sshd (SFTP) and ``rclone serve webdav``.
+"""Off-site copies against real servers on loopback: OpenSSH's sshd (SFTP), ``rclone serve webdav``
+and moto's S3 server (the standard local S3 test server from PyPI).
 
 Segments are written into the recordings root the way a recorder finishes them (a part file
 renamed to its final name); the offsite program is started as supervisord starts it.
@@ -18,7 +19,17 @@ import pytest
 from common.archive import segment_name
 from common.state.board import StatusBoard
 from streamer.archive.health import offsite_health
-from tests.support.offsite_servers import RCLONE, SSHD, SftpServer, WebdavServer, files_under
+from tests.support.mounts import tmpfs
+from tests.support.offsite_servers import (
+    MOTO,
+    RCLONE,
+    SSHD,
+    S3Server,
+    SftpServer,
+    WebdavServer,
+    files_under,
+    without_ca_bundle,
+)
 from tests.support.procs import Procs, isolated_env, status_board, wait_until
 
 pytestmark = [pytest.mark.slow,
@@ -87,12 +98,26 @@ def webdav(tmp: Path) -> Iterator[WebdavServer]:
     server.stop()
 
 
+@pytest.fixture
+def s3(tmp: Path) -> Iterator[S3Server]:
+    if not MOTO:
+        pytest.skip("moto's S3 server is not installed (pip install -r requirements-test.txt)")
+    server = S3Server(tmp / "s3")
+    try:
+        server.start()
+    except AssertionError:
+        server.stop()
+        pytest.skip(f"moto's S3 server did not start: {(tmp / 's3' / 'server.log').read_text()[-500:]}")
+    yield server
+    server.stop()
+
+
 def _system(tmp: Path, remote: str, **extra: object) -> tuple[dict[str, str], Procs, Archive, StatusBoard]:
-    env = isolated_env(tmp / "sys", offsite__remote=remote, **extra)
+    env = without_ca_bundle(isolated_env(tmp / "sys", offsite__remote=remote, **extra))
     return env, Procs(env, tmp / "sys" / "logs"), Archive(Path(env["SHT__RECORDER__ROOT"])), status_board(env)
 
 
-@pytest.mark.parametrize("server_name", [pytest.param("sftp", marks=needs_sshd), "webdav"])
+@pytest.mark.parametrize("server_name", [pytest.param("sftp", marks=needs_sshd), "webdav", "s3"])
 def test_every_finished_segment_arrives_byte_identical(tmp: Path, request: pytest.FixtureRequest,
                                                       server_name: str) -> None:
     server = request.getfixturevalue(server_name)
@@ -102,16 +127,15 @@ def test_every_finished_segment_arrives_byte_identical(tmp: Path, request: pytes
         archive.finish(1)
     try:
         _start(procs, env)
-        wait_until(lambda: files_under(server.folder) == archive.files(), 60, interval=0.2)
+        wait_until(lambda: server.files() == archive.files(), 60, interval=0.2)
         # Lag: from a segment's rename to its arrival, one at a time as a recorder finishes them.
         lags = []
         for i in range(6):
             rel = archive.finish(i % 2)
             finished = time.monotonic()
-            wait_until(lambda rel=rel: (server.folder / rel).is_file()
-                       and (server.folder / rel).stat().st_size == (archive.root / rel).stat().st_size, 60, 0.05)
+            wait_until(lambda rel=rel: server.size_of(rel) == (archive.root / rel).stat().st_size, 60, 0.05)
             lags.append(time.monotonic() - finished)
-        assert files_under(server.folder) == archive.files()
+        assert server.files() == archive.files()
         doc = wait_until(lambda: (d := board.read_offsite()) and d["sent_segments"] == 12 and d, 10)
         assert isinstance(doc, dict)
         assert doc["cameras"]["1"]["newest_file"] == rel and doc["cameras"]["0"]["backlog_segments"] == 0
@@ -182,3 +206,35 @@ def test_wrong_key_is_an_auth_error_in_status_and_health(tmp: Path, sftp: SftpSe
     finally:
         procs.close()
         print(procs.logs())
+
+
+@needs_sshd
+def test_full_remote_is_a_quota_error_until_space_returns(tmp: Path, sftp: SftpServer) -> None:
+    """The remote's disk (a 1 MiB tmpfs under the SFTP folder) is nearly full: OpenSSH answers
+    the write with a bare "Failure", the remote's free space says why."""
+    env, procs, archive, board = _system(tmp, sftp.remote())
+    with tmpfs(sftp.folder, "1m"):
+        filler = sftp.folder / "filler"
+        filler.write_bytes(b"\0" * 700_000)
+        rel = archive.finish(0, size=500_000)
+        try:
+            _start(procs, env)
+            doc = wait_until(lambda: (d := board.read_offsite()) and d["state"] == "error" and d, 60, 0.2)
+            assert isinstance(doc, dict) and doc["last_error_cause"] == "quota", doc
+            block, warnings = offsite_health({**doc, "age_s": 0.0})
+            assert block is not None and block["last_error_cause"] == "quota" and block["queued_segments"] == 1
+            assert any("(quota)" in w for w in warnings)
+            # Recording goes on: the segment stays on the box and in the queue, and the next is queued too.
+            assert (archive.root / rel).is_file() and _sent_order(archive.root) == []
+            later = archive.finish(0, size=400_000)   # no more room than the first
+            wait_until(lambda: (d := board.read_offsite()) and d["cameras"]["0"]["backlog_segments"] == 2, 30, 0.2)
+            filler.unlink()   # the owner makes room
+            wait_until(lambda: len(_sent_order(archive.root)) == 2, 90, interval=0.2)
+            assert files_under(sftp.folder) == archive.files() and _sent_order(archive.root)[0] == later
+            doc = wait_until(lambda: (d := board.read_offsite()) and d["state"] != "error" and d, 30, 0.2)
+            assert isinstance(doc, dict) and doc["last_sent_at"] is not None
+            block, warnings = offsite_health({**doc, "age_s": 0.0})
+            assert block is not None and block["status"] == "ok" and warnings == []
+        finally:
+            procs.close()
+            print(procs.logs())

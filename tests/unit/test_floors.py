@@ -37,8 +37,8 @@ def test_every_requirement_has_a_floor_and_the_script_pins_them(name: str) -> No
 
 def test_floors_read_lower_bounds_and_a_requirement_without_one_is_refused(tmp_path: Path) -> None:
     reqs = tmp_path / "requirements.txt"
-    reqs.write_text("# a comment\nNumpy>=1.24,<3  # why\nuvicorn==0.54.*\nx~=2.1\nz<3,>=1.2\n")
-    assert floors(reqs) == {"numpy": "1.24", "uvicorn": "0.54", "x": "2.1", "z": "1.2"}
+    reqs.write_text("# a comment\nNumpy>=1.24,<3  # why\nuvicorn==0.54.*\nx~=2.1\nz<3,>=1.2\nmoto[server]>=5.2.5,<6\n")
+    assert floors(reqs) == {"numpy": "1.24", "uvicorn": "0.54", "x": "2.1", "z": "1.2", "moto": "5.2.5"}
     reqs.write_text("numpy>=1.24\nfastapi<1\n")
     with pytest.raises(NoFloor, match="fastapi has no lower bound"):
         floors(reqs)

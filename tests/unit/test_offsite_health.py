@@ -40,3 +40,14 @@ def test_failure_cause_and_losses_and_a_stopped_uploader_warn() -> None:
     assert "12 segments deleted before upload" in warnings and block is not None and block["status"] == "warning"
     block, warnings = offsite_health(_doc(age_s=60.0))
     assert block is not None and block["state"] == "not running" and warnings
+
+
+def test_block_tells_the_page_the_remote_queue_and_last_success() -> None:
+    cams = {str(c): {"newest_file": None, "newest_start": None, "lag_s": 40.0 + c, "backlog_segments": 2 + c,
+                     "backlog_bytes": 1000 * (c + 1)} for c in (0, 1)}
+    block, _ = offsite_health(_doc(cameras=cams, remote=":sftp,host=nas.local:cctv", last_sent_at=1234.5))
+    assert block is not None and block["running"] is True and block["remote"] == ":sftp,host=nas.local:cctv"
+    assert (block["queued_segments"], block["queued_bytes"], block["lag_s"]) == (5, 3000, 41.0)
+    assert block["last_sent_at"] == 1234.5
+    block, _ = offsite_health(_doc(pid=0))
+    assert block is not None and block["running"] is False and block["state"] == "not running"

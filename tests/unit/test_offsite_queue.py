@@ -74,3 +74,17 @@ def test_follows_the_archive_index_in_write_order(tmp_path: Path) -> None:
 
 def test_no_queue_protects_nothing(tmp_path: Path) -> None:
     assert queued_files(tmp_path) == frozenset()
+
+
+def test_last_sent_at_is_the_latest_confirmation_and_survives_a_restart(tmp_path: Path) -> None:
+    q = UploadQueue(tmp_path)
+    assert q.last_sent_at() is None
+    rows = [_rec(0, 100), _rec(1, 130)]
+    q.follow(rows)
+    q.sent(rows[1][0].file, 1130)
+    first = q.last_sent_at()
+    q.sent(rows[0][0].file, 1100)
+    q.close()
+    q = UploadQueue(tmp_path)
+    last = q.last_sent_at()
+    assert first is not None and last is not None and last >= first
