@@ -80,7 +80,7 @@
       return card;
     });
     $("events-count").textContent = `${evs.list.length}`;
-    if (!items.length) items.push(el("p", { class: "muted" }, t("events.none")));
+    if (!items.length) items.push(el("p", { class: "muted events-none" }, t("events.none")));
     $("events-list").replaceChildren(...items);
   }
 
