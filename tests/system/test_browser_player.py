@@ -149,7 +149,15 @@ def test_the_bars_are_sliders_the_keyboard_plays_any_time_across_files(system: P
 
 
 def _box(page: Any, selector: str) -> dict[str, float]:
-    box = page.locator(selector).bounding_box()
+    """The element's box once it is shown: the bars are drawn again at each refresh of the day,
+    so a look may fall between the old element going and the new one being laid out."""
+    box = None
+    for _ in range(20):
+        page.wait_for_selector(selector, state="visible", timeout=10000)
+        box = page.locator(selector).bounding_box()
+        if box is not None:
+            break
+        page.wait_for_timeout(100)
     assert box is not None, selector
     return box
 
