@@ -26,6 +26,8 @@ BADGE = "document.querySelector('#rec-cards [data-camera=\"{cam}\"] [data-rec]')
 @pytest.fixture(scope="module")
 def system(tmp_path_factory: pytest.TempPathFactory) -> Iterator[System]:
     with System(tmp_path_factory.mktemp("states"), segment_seconds=60) as sysm:
+        # Not cut at the clock's minute: the first segment is a whole minute long, whenever it starts.
+        sysm.env["SHT__RECORDER__ALIGN_TO_CLOCK"] = "false"
         yield sysm.start(cameras=(0, 1), recorders=(0, 1))
 
 
