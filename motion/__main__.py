@@ -128,6 +128,9 @@ class MotionService:
 
     def resolve_segments(self) -> None:
         """Store the segment files that cover each closed event, once they are all written."""
+        # The index is held from the moment it exists, not from the first event's end: the
+        # program's open files stay the same for months, so a leak stands out.
+        self.index.open()
         resolve(self.store, self.index, self.cfg.recorder.segment_seconds, time.time())
 
     def _publish(self, stopped: bool = False) -> None:

@@ -525,6 +525,11 @@ class ArchiveIndex:
             raise
         return True
 
+    def open(self) -> bool:
+        """Open this thread's connection now rather than at the first query, so a program that
+        runs for months holds the same files from its start; False while the index cannot be used."""
+        return self._use(lambda conn: True, False)
+
     def close(self) -> None:
         """Close this thread's connection."""
         held = getattr(self._local, "conn", None)

@@ -414,3 +414,25 @@ def test_each_cameras_window_is_its_newest_recorded_time(tmp_path: Path) -> None
     assert w.since_ns == round(101e9) and w.recorded_s == 80                          # one more
     assert found[1].since_ns == round(50e9) and found[1].recorded_s == 30              # all of camera 1
     assert {w.since_ns for w in index.windows(keep_s=0, nominal_s=20)} == {2**63 - 1}  # no window
+
+
+def test_a_reader_can_hold_its_connection_from_the_start(tmp_path: Path) -> None:
+    def held() -> set[str]:
+        out = set()
+        for fd in os.listdir("/proc/self/fd"):
+            try:
+                out.add(os.readlink(f"/proc/self/fd/{fd}"))
+            except OSError:
+                pass
+        return out
+
+    index = ArchiveIndex(tmp_path / "absent")
+    assert index.open() is False          # no recordings root yet: nothing to hold
+    index = ArchiveIndex(tmp_path)
+    before = held()
+    assert index.open() is True
+    opened = held() - before
+    assert str(tmp_path / DB_NAME) in opened
+    index.starting(0, 0.0, time.time())   # a query later opens nothing more
+    assert held() - before == opened
+    index.close()
