@@ -57,6 +57,7 @@ class RecorderEngine(ABC):
         self.board = StatusBoard.for_config(cfg)
         self.status_name = recorder_status_name(camera)
         self.stopping = False
+        self.began_wall = time.time()   # this process's start, for the status's started_at
         self.enabled = True
         self.segments_written = 0
         self.frames_written = 0
@@ -168,7 +169,7 @@ class RecorderEngine(ABC):
             "enabled": self.enabled, "segment_seconds": self.cfg.recorder.segment_seconds,
             "segments_written": self.segments_written, "frames_written": self.frames_written,
             "last_error": self.last_error, "last_error_code": self.last_error_code,
-            "last_error_at": self.last_error_at,
+            "last_error_at": self.last_error_at, "started_at": self.began_wall,
             "recovered_files": list(self.recovered), "recent_segments": list(self.recent),
             **self.guard.status(),
             **self.engine_status(),   # type: ignore[typeddict-item]  # mypy wants the board's NotRequired keys

@@ -94,6 +94,7 @@ class Recorder(RecorderEngine):
 
     # -- main loop -------------------------------------------------------------------------
     def run(self) -> int:
+        self.publish()   # "waiting", at once: the page says starting while the encoder and index get ready
         codec, self.encoder_why = encoder.choose(self.cfg.recorder.encoder, self.settings.width,
                                                  self.settings.height, self.settings.fps)
         self.settings = self.encoding.settings = dataclasses.replace(self.settings, codec=codec)
@@ -274,8 +275,11 @@ class Recorder(RecorderEngine):
         self.recent.append({"file": rel, "frames": done.frames, "first_index": first_index,
                             "last_index": last_index, "dropped": dropped, "duration_s": round(done.duration_s, 3),
                             "bytes": done.size, "closed_because": reason})
-        log.info("segment %s: %d frames, %.2f s, %d bytes%s", rel, done.frames, done.duration_s, done.size,
-                 "" if reason == "segment boundary" else f" (closed: {reason})")
+        # A line for every 30 s segment would be 2,880 a day, each a page written to the SD card:
+        # the first one after a start and the unusual ones are enough (the index lists them all).
+        usual = reason == "segment boundary" and not dropped and self.segments_written > 1
+        log.log(logging.DEBUG if usual else logging.INFO, "segment %s: %d frames, %.2f s, %d bytes%s", rel,
+                done.frames, done.duration_s, done.size, "" if reason == "segment boundary" else f" (closed: {reason})")
 
     def _fail(self, exc: BaseException) -> None:
         """A write error: close what was written, make room or wait, then try again."""

@@ -196,6 +196,7 @@ class RpicamRecorder(RecorderEngine):
 
     # -- the loop --------------------------------------------------------------------------
     def run(self) -> int:
+        self.publish()   # "waiting", at once: the page says starting while rpicam-vid is checked and started
         exe = self.cfg.recorder.rpicam_vid
         build = rpicam_build(exe)
         problem = build_problem(build, board_model()) or remux_problem()
@@ -337,7 +338,9 @@ class RpicamRecorder(RecorderEngine):
         entry: SegmentEntry = {"file": str(final.relative_to(self.root)), "frames": written,
                                "duration_s": round(written / self.fps, 3), "bytes": size}
         (self.recovered if recovered else self.recent).append(entry)
-        log.info("segment %s: %d frames%s", entry["file"], written, " (recovered after a crash)" if recovered else "")
+        usual = not recovered and self.segments_written > 1   # the first and the unusual ones: see recording.py
+        log.log(logging.DEBUG if usual else logging.INFO, "segment %s: %d frames%s", entry["file"], written,
+                " (recovered after a crash)" if recovered else "")
 
     def state(self) -> RecorderState:
         if self.refused:

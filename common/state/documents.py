@@ -136,6 +136,7 @@ class RecorderStatus(EngineStatus, RetentionStatus, Stamped):
     last_error: str
     last_error_code: NotRequired[str]   # the last error as a code the page says in its language (recerror.*)
     last_error_at: float | None
+    started_at: float                   # time.time() when this recorder process started
     recovered_files: list[SegmentEntry]
     recent_segments: list[SegmentEntry]
 

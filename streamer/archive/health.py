@@ -72,8 +72,14 @@ def _bytes_today(recent: list[Recording], now: float) -> tuple[int, float]:
 
 def starting(doc: dict[str, Any] | None, now: float, seg_s: float) -> bool:
     """Is the recorder (``doc``, fresh) writing the first segment since it started, begun less than
-    two segment lengths ago?  Then no finished segment yet is no fault: the camera is starting."""
-    if not doc or doc.get("state") != "recording" or doc.get("segments_written"):
+    two segment lengths ago, or waiting for its first frames since a start that recent?  Then no
+    finished segment yet is no fault: the camera is starting."""
+    if not doc or doc.get("segments_written"):
+        return False
+    if doc.get("state") == "waiting":
+        started = doc.get("started_at")
+        return isinstance(started, (int, float)) and 0 <= now - started <= 2 * seg_s
+    if doc.get("state") != "recording":
         return False
     current = segment_name.parse_rel_path(str(doc.get("current_file") or ""))
     return not isinstance(current, str) and now - current.start.timestamp() <= 2 * seg_s
