@@ -27,10 +27,13 @@ from motion.thumbnail import Planes, half_planes, thumbnail_jpeg
 from motion.tracker import STOP, OpenEvent, Tracker
 
 log = logging.getLogger("motion")
-# Progress of an open event goes to the database this often (frame time).  Every second it is in
-# the motion status (in memory), from which a restart after a kill -9 takes it: a second rewritten
-# on the SD card for each second of motion would cost more than everything else the tree writes.
-TOUCH_EVERY_NS = 60_000_000_000
+# Progress of an open event goes to the database this often (frame time), as long as the longest
+# event by default: most events are written when they open and when they end only.  Every second
+# it is in the motion status (in memory), from which a restart after a kill -9 takes it; only a
+# power cut can lose up to this much of an open event's end (its video is in the recordings).
+# Each write dirties pages of the journal and its index that are flushed about 30 s later, so
+# the SD card pays per write, not per byte: once a minute cost about 5 MB a day per camera.
+TOUCH_EVERY_NS = 300_000_000_000
 # A larger peak's picture is shown sooner (in memory), so the list shows what is happening: at
 # most this often (each one is a JPEG encoding).
 PICTURE_EVERY_NS = 5_000_000_000

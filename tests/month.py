@@ -1,6 +1,6 @@
 """``python -m tests.month``: a month with a full disk, simulated, with its figures and every violation.
 
-    python -m tests.month                  # the month, then a month of rows (2-3 minutes a simulated day, 2 cores)
+    python -m tests.month                  # the month, then a month of rows
     python -m tests.month --only month     # or --only rows
     python -m tests.month --ci             # the short version the tests run (under a minute)
     python -m tests.month --only month --days 5   # the month's first 5 days only, at its settings
@@ -16,9 +16,9 @@ tmpfs and runs the recorders as the unprivileged user ``nobody``), in Europe/Ber
   rule is checked.
 * **rows**: a month of segments held at once (sizes divided by about 1700, a page each), so the
   archive holds about 170,000 segments when retention starts.  The first 29.5 days are laid down
-  fast (the same files, names and write order; rows and event links added once an hour), the
-  rest is simulated in full; retention passes are timed and judged over the last day, then
-  ``/api/recordings?date=`` of a full day and ``/api/health``.
+  fast (the same files, names and write order; rows and event links added, and retention run, once
+  an hour: the disk is not full yet), the rest is simulated in full; retention passes are timed
+  and judged over the last day, then ``/api/recordings?date=`` of a full day and ``/api/health``.
 
 Exit code: 0 when nothing was violated, 1 when something was, 2 when it cannot run here.
 """

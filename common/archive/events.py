@@ -3,8 +3,8 @@
 WAL journal with ``synchronous=NORMAL``: a kill -9 at any moment leaves a consistent
 database (SQLite replays or drops the last transaction), and the streamer and the
 recorders read while the motion process writes.  An open event's progress is written
-once a minute (every second it is in the motion process's status, in memory: an SD card
-is not rewritten every second).  Pictures live in a table of their own: a row that held its
+every five minutes (every second it is in the motion process's status, in memory: an SD
+card is not rewritten every second).  Pictures live in a table of their own: a row that held its
 JPEG would copy it again into the journal at every change of the event (its progress, its
 end, its segments), since SQLite writes a changed row whole.  A new file gets small pages
 (``PAGE_BYTES``): each change copies whole pages into the journal.
@@ -15,19 +15,25 @@ motion was seen: the restarted process first brings the event up to the progress
 predecessor last published (:mod:`motion.__main__`).
 
 The table is bounded: events whose video is gone are dropped after ``keep_days``, and
-never more than ``MAX_EVENTS`` rows are kept (oldest dropped first).
+never more than ``MAX_EVENTS`` rows are kept (oldest dropped first), nor more than
+``MAX_PICTURES`` pictures (an older event stays listed, without its picture).  The caps are
+far above what a disk holds video for (a month of a busy pair of cameras is about 25,000
+events): an event dropped while its video is still there would leave the list, and retention
+would take its segments for plain ones.
 """
 from __future__ import annotations
 
 import json
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 DB_NAME = "events.sqlite"
-MAX_EVENTS = 20_000
+MAX_EVENTS = 200_000    # a row and its segment links: about 1 kB
+MAX_PICTURES = 20_000   # about 15 kB each
 BUSY_MS = 2000
 PAGE_BYTES = 1024       # a new file's pages (one that has its pages keeps their size)
 WAL_BYTES = 1 << 20     # the journal is checkpointed at about this size, and kept at it
@@ -144,6 +150,13 @@ class EventStore:
     def close(self) -> None:
         self.conn.close()
 
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """One write transaction for the block."""
+        with self.conn:
+            self.conn.execute("BEGIN IMMEDIATE")
+            yield
+
     def close_orphans(self) -> int:
         """Close events left open by a process that died; returns how many."""
         cur = self.conn.execute(
@@ -152,8 +165,7 @@ class EventStore:
 
     def open_event(self, camera: int, start_wall: float, start_mono: float, pre_s: float, peak_area: float,
                    bbox: Iterable[float] | None, peak_wall: float, thumbnail: bytes | None = None) -> int:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.batch():
             cur = self.conn.execute(
                 "INSERT INTO events (camera, start_wall, start_mono, last_wall, last_mono, pre_s, peak_area, bbox, "
                 "peak_wall) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -170,10 +182,9 @@ class EventStore:
 
     def touch(self, event_id: int, last_wall: float, last_mono: float, peak_area: float,
               bbox: Iterable[float] | None, peak_wall: float, thumbnail: bytes | None = None) -> None:
-        """Progress of an event that is still open (written about once a minute); never
+        """Progress of an event that is still open (written every five minutes); never
         backwards; a ``thumbnail`` of None keeps the stored one."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.batch():
             cur = self.conn.execute(
                 "UPDATE events SET last_wall = ?, last_mono = ?, peak_area = ?, bbox = ?, peak_wall = ? "
                 "WHERE id = ? AND end_wall IS NULL AND last_wall <= ?",
@@ -186,8 +197,7 @@ class EventStore:
                     last_wall: float, last_mono: float, peak_area: float, bbox: Iterable[float] | None,
                     peak_wall: float, thumbnail: bytes | None) -> None:
         """The event's end (a ``thumbnail`` of None keeps the stored one)."""
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.batch():
             self.conn.execute(
                 "UPDATE events SET end_wall = ?, end_mono = ?, closed = ?, last_wall = ?, last_mono = ?, "
                 "peak_area = ?, bbox = ?, peak_wall = ? WHERE id = ?",
@@ -202,25 +212,29 @@ class EventStore:
         return [_row(r) for r in rows]
 
     def set_segments(self, event_id: int, files: list[str]) -> None:
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
+        with self.batch():
             self.conn.execute("UPDATE events SET segments = ? WHERE id = ?", (json.dumps(files), event_id))
             self.conn.executemany("INSERT OR IGNORE INTO event_segments (file, event_id) VALUES (?, ?)",
                                   [(f, event_id) for f in files])
 
     def prune(self, keep_days: float, now: float | None = None) -> int:
-        """Drop events whose video is gone once older than ``keep_days``, and any beyond MAX_EVENTS."""
+        """Drop events whose video is gone once older than ``keep_days``, and any beyond
+        MAX_EVENTS, with their links (each event lists its own, so no table is scanned);
+        pictures beyond MAX_PICTURES.  Returns how many events went."""
         now = time.time() if now is None else now
-        with self.conn:
-            self.conn.execute("BEGIN IMMEDIATE")
-            gone = self.conn.execute("DELETE FROM events WHERE video_deleted = 1 AND start_wall < ?",
-                                     (now - keep_days * 86400,)).rowcount
-            gone += self.conn.execute("DELETE FROM events WHERE id IN (SELECT id FROM events ORDER BY id DESC "
-                                      "LIMIT -1 OFFSET ?)", (MAX_EVENTS,)).rowcount
-            if gone:
-                self.conn.execute("DELETE FROM event_segments WHERE event_id NOT IN (SELECT id FROM events)")
-                self.conn.execute("DELETE FROM thumbnails WHERE event_id NOT IN (SELECT id FROM events)")
-        return gone
+        with self.batch():
+            gone = self.conn.execute("SELECT id, segments FROM events WHERE video_deleted = 1 AND start_wall < ?",
+                                     (now - keep_days * 86400,)).fetchall()
+            gone += self.conn.execute("SELECT id, segments FROM events ORDER BY id DESC LIMIT -1 OFFSET ?",
+                                      (MAX_EVENTS,)).fetchall()
+            ids = dict(gone)
+            links = [(str(f), eid) for eid, segs in ids.items() if segs for f in json.loads(segs)]
+            self.conn.executemany("DELETE FROM events WHERE id = ?", [(eid,) for eid in ids])
+            self.conn.executemany("DELETE FROM thumbnails WHERE event_id = ?", [(eid,) for eid in ids])
+            self.conn.executemany("DELETE FROM event_segments WHERE file = ? AND event_id = ?", links)
+            self.conn.execute("DELETE FROM thumbnails WHERE event_id IN (SELECT event_id FROM thumbnails "
+                              "ORDER BY event_id DESC LIMIT -1 OFFSET ?)", (MAX_PICTURES,))
+        return len(ids)
 
 
 # -- readers (streamer, recorders) ------------------------------------------------------

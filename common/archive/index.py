@@ -694,23 +694,47 @@ class ArchiveIndex:
 
     # -- reads ---------------------------------------------------------------------------------
     @contextmanager
+    def holding_events(self) -> Iterator[None]:
+        """Keep the events database attached for the block, on this thread's connection: a
+        retention step asks it a few questions per file, and each ATTACH costs more than one."""
+        self._local.hold = True
+        try:
+            yield
+        finally:
+            self._local.hold = False
+            conn, self._local.ev_conn = getattr(self._local, "ev_conn", None), None
+            if conn is not None:
+                self._detach(conn)
+
+    @staticmethod
+    def _detach(conn: sqlite3.Connection) -> None:
+        try:
+            conn.execute("DETACH DATABASE ev")
+        except sqlite3.Error:
+            pass   # (a closed connection: nothing is attached)
+
+    @contextmanager
     def _events(self, conn: sqlite3.Connection) -> Iterator[bool]:
         """The events database attached read-only as ``ev`` for the block; False when it cannot be."""
+        up = time.monotonic() >= self._events_down_until
+        if getattr(self._local, "ev_conn", None) is conn:
+            yield up   # attached already, held for a retention step
+            return
         attached = False
-        if time.monotonic() >= self._events_down_until and self.events_path.is_file():
+        if up and self.events_path.is_file():
             try:
                 conn.execute("ATTACH DATABASE ? AS ev", (f"file:{quote(str(self.events_path))}?mode=ro",))
                 attached = True
             except sqlite3.Error as exc:
                 self._events_down(exc)
+        held = attached and getattr(self._local, "hold", False)
+        if held:
+            self._local.ev_conn = conn
         try:
             yield attached
         finally:
-            if attached:
-                try:
-                    conn.execute("DETACH DATABASE ev")
-                except sqlite3.Error:
-                    pass
+            if attached and not held:
+                self._detach(conn)
 
     def _events_down(self, exc: Exception) -> None:
         self._events_down_until = time.monotonic() + EVENTS_RETRY_S

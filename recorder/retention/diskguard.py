@@ -268,7 +268,8 @@ class DiskGuard:
         """Up to STEP_FILES deletions or STEP_S; (whether the pass is done, free bytes).  The
         rows of the files it deleted go together at its end: one write to the index."""
         try:
-            return self._deletions(p, free)
+            with self.index.holding_events():
+                return self._deletions(p, free)
         finally:
             if p.removed and not self.index.remove(*p.removed):
                 p.stuck.update(p.removed)   # the rows go at a later refresh

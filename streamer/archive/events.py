@@ -118,7 +118,7 @@ def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segme
 
 def _peak(ev: dict[str, Any], ongoing: bool, peaks: dict[int, float]) -> float | None:
     """When the event's picture was taken: an ongoing one's, as the motion process says
-    (the database has its progress once a minute)."""
+    (the database has its progress every five minutes)."""
     live = peaks.get(ev["id"]) if ongoing else None
     return live if isinstance(live, (int, float)) else ev["peak_wall"]
 

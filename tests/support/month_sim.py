@@ -220,8 +220,10 @@ class Simulation:
                 self.motion.resolve(clock.wall())
             if i % round(PRUNE_EVERY_S / STEP_S) == 0:
                 self.motion.prune(self.cfg.recorder.event_keep_days, clock.wall())
+            # While laid down fast the disk is not yet full: a check an hour, not one a minute.
+            every = hour if i <= filled else check_every
             for cam in range(len(self.recorders)):
-                if (i - cam) % check_every == 0:
+                if (i - cam) % every == 0:
                     self._retention(cam)
             if i == take:
                 self._take()

@@ -436,3 +436,32 @@ def test_a_reader_can_hold_its_connection_from_the_start(tmp_path: Path) -> None
     index.starting(0, 0.0, time.time())   # a query later opens nothing more
     assert held() - before == opened
     index.close()
+
+
+def test_a_retention_step_attaches_the_events_database_once_and_lets_it_go(tmp_path: Path) -> None:
+    """Questions asked while the events database is held share one ATTACH; it is let go at the
+    end of the block, and questions outside a block attach and let go each time."""
+    root = tmp_path / "rec"
+    names = [make(root, 0, DAY.replace(minute=m)) for m in range(3)]
+    s = store.EventStore(store.db_path(root))
+    s.set_segments(s.open_event(0, 1000.0, 1.0, 0.0, 1.0, None, 0.0), [rel(root, names[1])])
+    s.close()
+    index = ArchiveIndex(root)
+    index.refresh()
+    conn = index._conn()
+    assert conn is not None
+    said: list[str] = []
+    conn.set_trace_callback(said.append)
+
+    def attached() -> list[str]:
+        return [row[1] for row in conn.execute("PRAGMA database_list")]
+
+    with index.holding_events():
+        held = [index.oldest(True), index.oldest(False), index.oldest(True)]
+        assert "ev" in attached()
+    assert [found[0].file if found else None for found in held] == [rel(root, names[1]), rel(root, names[0]),
+                                                                     rel(root, names[1])]
+    assert sum(s.startswith("ATTACH") for s in said) == 1 and "ev" not in attached()
+    said.clear()
+    assert index.oldest(True) is not None and index.oldest(False) is not None
+    assert sum(s.startswith("ATTACH") for s in said) == 2 and "ev" not in attached()

@@ -310,6 +310,27 @@ def test_store_keeps_at_most_max_events(tmp_path: Path, monkeypatch: pytest.Monk
     assert [e["id"] for e in store.list_events(s.conn, None, 0, 1e10)] == ids[::-1][:5]
 
 
+def test_pruning_drops_an_events_links_and_keeps_at_most_max_pictures(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An event dropped takes its segment links and picture along, and only its own; beyond
+    MAX_PICTURES the oldest events lose their pictures but stay listed."""
+    monkeypatch.setattr(store, "MAX_EVENTS", 6)
+    monkeypatch.setattr(store, "MAX_PICTURES", 3)
+    s = store.EventStore(store.db_path(tmp_path))
+    ids = [s.open_event(0, 1000.0 + i, 0.0, 0.0, 1.0, None, 0.0, b"\xff\xd8%d" % i) for i in range(8)]
+    for i, eid in enumerate(ids):
+        s.set_segments(eid, [f"cam0/261201/cam0_20261201_10000{i}.mp4", "cam0/261201/shared.mp4"])
+    s.prune(keep_days=7, now=2000.0)
+    kept = ids[2:]
+    assert [e["id"] for e in store.list_events(s.conn, None, 0, 1e10)] == kept[::-1]
+    links = s.conn.execute("SELECT event_id, file FROM event_segments ORDER BY event_id, file").fetchall()
+    assert links == [(eid, f) for i, eid in enumerate(ids) if eid in kept
+                     for f in sorted([f"cam0/261201/cam0_20261201_10000{i}.mp4", "cam0/261201/shared.mp4"])]
+    assert [store.get_thumbnail(s.conn, eid) for eid in kept] == [None] * 3 + [b"\xff\xd8%d" % i for i in (5, 6, 7)]
+    assert [e["has_thumbnail"] for e in store.list_events(s.conn, None, 0, 1e10)] == [True] * 3 + [False] * 3
+    s.close()
+
+
 def test_covering_segments_follow_the_names(tmp_path: Path) -> None:
     from datetime import datetime
     day = tmp_path / "cam0" / "261201"
@@ -436,24 +457,25 @@ class _Frames:
         pass
 
 
-def test_an_open_event_is_written_once_a_minute_and_published_every_second(
+def test_an_open_event_is_written_every_five_minutes_and_published_every_second(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Two minutes of motion: two progress writes to the database (an SD card), not 125; the
-    status in memory has the event's progress to the last frame."""
+    """Eleven minutes of motion in one event: two progress writes to the database (an SD card),
+    not 660; the status in memory has the event's progress to the last frame."""
     from motion import camera
     s = store.EventStore(store.db_path(tmp_path))
-    watch = camera.CameraWatch(_cfg(tmp_path, SHT__RING__PREFIX=unique_prefix()), 0, s)
+    watch = camera.CameraWatch(_cfg(tmp_path, SHT__RING__PREFIX=unique_prefix(),
+                                    SHT__MOTION__MAX_EVENT_SECONDS="3600"), 0, s)
     watch.reader.close()
     frames = watch.reader = _Frames(1000.0)
     monkeypatch.setattr(camera.time, "monotonic", lambda: frames.t0 + frames.index / 10)
     monkeypatch.setattr(watch.detector, "feed", lambda y: Motion(5.0, (10.0, 10.0, 20.0, 20.0)))
     touches: list[tuple] = []
     monkeypatch.setattr(s, "touch", lambda *args: touches.append(args))
-    for _ in range(1250):   # 125 s of frames
+    for _ in range(6600):   # 660 s of frames
         watch.tick()
-    assert [round(t[1]) for t in touches] == [1060, 1120]
+    assert [round(t[1]) for t in touches] == [1300, 1600]
     progress = watch.status()["progress"]
-    assert progress is not None and progress["last_wall"] == pytest.approx(1000.0 + 1250 / 10)
+    assert progress is not None and progress["last_wall"] == pytest.approx(1000.0 + 6600 / 10)
 
 
 def test_a_restart_after_kill_9_takes_the_open_event_to_its_last_published_progress(tmp_path: Path) -> None:
