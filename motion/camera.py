@@ -1,9 +1,10 @@
 """One camera's motion watch: its sd ring, detector and tracker, and its events in the store.
 
-An event is stored the moment it is confirmed, with the picture of its largest motion so
-far: the events list shows it with a thumbnail from its first second.  While it is open the
-thumbnail follows its peak (a larger peak's picture at most every ``PICTURE_EVERY_NS``) in
-memory (:mod:`common.state.live_picture`); the database gets the last one when the event ends.
+An event is stored the moment it is confirmed, and the picture of its largest motion so far
+is put in memory (:mod:`common.state.live_picture`): the events list shows it with a
+thumbnail from its first second.  While it is open the thumbnail follows its peak (a larger
+peak's picture at most every ``PICTURE_EVERY_NS``) there; the database gets the last one
+when the event ends: one picture per event written to the disk, not two.
 """
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ log = logging.getLogger("motion")
 # it is in the motion status (in memory), from which a restart after a kill -9 takes it; only a
 # power cut can lose up to this much of an open event's end (its video is in the recordings).
 # Each write dirties pages of the journal and its index that are flushed about 30 s later, so
-# the SD card pays per write, not per byte: once a minute cost about 5 MB a day per camera.
+# the SD card pays per write, not per byte: once a minute cost 15 MB a day more for two cameras.
 TOUCH_EVERY_NS = 300_000_000_000
 # A larger peak's picture is shown sooner (in memory), so the list shows what is happening: at
 # most this often (each one is a JPEG encoding).
@@ -151,8 +152,9 @@ class CameraWatch:
 
     def _started(self, ev: OpenEvent, now_ns: int) -> None:
         ev.event_id = self.store.open_event(self.camera, ev.start_wall_ns / 1e9, ev.start_mono_ns / 1e9, self.pre_s,
-                                            ev.peak_area, ev.peak_bbox, ev.peak_wall_ns / 1e9, self._new_thumbnail())
-        self._touched_ns = self._shown_ns = now_ns
+                                            ev.peak_area, ev.peak_bbox, ev.peak_wall_ns / 1e9)
+        self._show(ev, now_ns)   # its first picture, in memory: the database gets its last
+        self._touched_ns = now_ns
         self.events += 1
         log.info("camera %d: event %d started (%.1f%% of the picture moves)%s", self.camera, ev.event_id,
                  ev.peak_area, f", continuing event {ev.continues}" if ev.continues is not None else "")

@@ -2,10 +2,11 @@
 
 An open event's picture follows its peak (a new one at most every few seconds); writing each
 into the events database would rewrite the SD card with every larger peak.  The database gets
-an event's first picture and its last; in between the newest is one file per camera in the
-memory folder (:mod:`common.state.volatile`), headed by the event's id so that a reader never
-serves it for another event.  A reboot loses it, and with it nothing the database lacks but
-the pictures between the first and the last.
+an event's last picture, when it ends; while it is open the newest is one file per camera in
+the memory folder (:mod:`common.state.volatile`), headed by the event's id so that a reader
+never serves it for another event.  A motion process killed outright leaves it for its
+successor, which stores it; a power cut loses it, and with it the picture of the event that
+was open then (its times and its video stay).
 """
 from __future__ import annotations
 

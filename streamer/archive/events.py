@@ -6,7 +6,7 @@
   and ``ongoing`` while the motion process has it open (its duration then runs to now).
 * ``GET /api/events/live``: which cameras have an event open now (the page's MOTION badge).
 * ``GET /api/events/{id}`` and ``GET /api/events/{id}/thumbnail.jpg`` (an ongoing event's
-  newest picture is in memory, :mod:`common.state.live_picture`; the database has its first).
+  pictures are in memory, :mod:`common.state.live_picture`; the database gets its last).
 
 Bad parameters get the recordings API's 400 shape; an unknown event a 404.  Handlers are
 plain ``def``: SQLite reads run in the thread pool, off the event loop.
@@ -110,10 +110,15 @@ def _decorate(cfg: Config, index: ArchiveIndex, ev: dict[str, Any], cache: Segme
         "duration_s": round(end_wall - ev["start_wall"], 3),
         # The picture follows the peak while the event is open: its URL changes with it.
         "thumbnail": (f"/api/events/{ev['id']}/thumbnail.jpg?v={_peak(ev, ongoing, peaks) or 0:.3f}"
-                      if ev["has_thumbnail"] else None),
+                      if ev["has_thumbnail"] or _pictured(cfg, ev) else None),
         "play": _play_target(cfg, index, ev, cache),
     })
     return out
+
+
+def _pictured(cfg: Config, ev: dict[str, Any]) -> bool:
+    """Has an open event its picture in memory (the database gets it when the event ends)?"""
+    return bool(ev["open"]) and LivePictures(cfg.run_dir, cfg.ring.prefix).get(ev["camera"], ev["id"]) is not None
 
 
 def _peak(ev: dict[str, Any], ongoing: bool, peaks: dict[int, float]) -> float | None:

@@ -111,7 +111,9 @@ def play(cfg: Config, pictures: Iterable[SdPicture], entries: Iterable[Entry] = 
             if cam.events != before and ev is not None and ev.event_id is not None:
                 row = store.get_event(es.conn, ev.event_id)
                 assert row is not None
-                run.listed.append((pic.t + SCENE_T0_S - row["start_mono"], bool(row["has_thumbnail"])))
+                # Listed with a picture: in memory while open (as the events list serves it).
+                pictured = row["has_thumbnail"] or cam.pictures.get(0, ev.event_id) is not None
+                run.listed.append((pic.t + SCENE_T0_S - row["start_mono"], bool(pictured)))
             moving = cam.detector.moving
             for entry in list(pending):
                 if pic.t > entry.t + ENTRY_WINDOW_S:

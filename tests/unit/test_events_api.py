@@ -174,3 +174,19 @@ def test_live_state_of_a_hand_edited_motion_status(api) -> None:
     assert doc["cameras"] == {"0": {"open": True, "event_id": None}, "1": {"open": False, "event_id": None}}
     board.publish("motion", {"pid": "123", "cameras": "all"})
     assert client.get("/api/events/live").json()["running"] is False
+
+
+def test_an_open_events_picture_in_memory_only_is_listed(api) -> None:
+    """The database gets an event's picture when it ends: while it is open the list points at
+    the one in memory, and an open event with none (a power cut took it) is listed without."""
+    client, root, env = api
+    cfg = load(env)
+    s = store.EventStore(store.db_path(root))
+    t = DAY.replace(hour=12).timestamp()
+    eid = s.open_event(0, t, 1.0, 1.0, 2.0, None, t)
+    s.close()
+    assert client.get(f"/api/events/{eid}").json()["thumbnail"] is None
+    LivePictures(cfg.run_dir, cfg.ring.prefix).put(0, eid, b"\xff\xd8open")
+    url = client.get(f"/api/events/{eid}").json()["thumbnail"]
+    assert url is not None and client.get(url).content == b"\xff\xd8open"
+    assert [e["thumbnail"] for e in client.get("/api/events?date=261126").json()["events"]] == [url]
