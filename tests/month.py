@@ -85,7 +85,11 @@ def markdown(report: dict[str, Any]) -> str:
     if timings:
         lines += [_line(f"rows in the archive index at the end ({timings['day_segments']} in day {timings['day']})",
                         timings["rows"]),
-                  _line("retention pass over the last day, ms (median, p95, max)", _three(timings["pass_ms"])),
+                  _line("retention check over the last day (every check, each camera), ms (median, p95, max)",
+                        _three(timings["check_ms"])),
+                  _line("retention pass that deleted, over the last day, ms (median, p95, max)",
+                        _three(timings["pass_ms"])),
+                  _line("segments it deleted (median, p95, max)", _three(timings["deleted_per_pass"])),
                   _line("GET /api/recordings?date= of that day, ms (median, p95, max)",
                         _three(timings["recordings_ms"])),
                   _line("/api/health's function, ms (median, p95, max)", _three(timings["health_ms"]))]

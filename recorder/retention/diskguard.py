@@ -8,9 +8,10 @@ runs it every ``recorder.check_seconds`` and when a write failed, never the reco
   for free space while it is under ``free_floor_gb`` (until ``free_target_gb`` is free), for
   ``quota_gb``, and for ``max_age_days``.
 
-Only our own files count, as the archive index lists them (refreshed at each pass): the
-bytes the recorders wrote since the last pass, not a drop in free space (an ``apt upgrade``,
-a copied file), decide how early room is made; only finished segments, never a file being
+Only our own files count, as the archive index lists them (its folders listed again before
+each pass that may delete, and every ``RELIST_S``): the bytes the recorders wrote since the
+last pass, not a drop in free space (an ``apt upgrade``, a copied file), decide how early
+room is made; only finished segments, never a file being
 written, are deleted, and only through :mod:`recorder.retention.remover` (no symbolic link
 followed, nothing outside the root; what refuses is left out, logged once per cause).
 
@@ -72,6 +73,7 @@ STEP_FILES = 8          # a step deletes at most this many files...
 STEP_S = 0.05           # ...or works this long, then gives the lock up
 YIELD_S = 0.005         # between steps: the other recorder, and this process's recording loop, get their turn
 RECOUNT_S = 120.0       # the event share and the status figures are counted in full this often
+RELIST_S = 600.0        # the folders are listed again before a pass that may delete, else this often
 
 
 def free_bytes_of(path: Path) -> int:
@@ -146,6 +148,7 @@ class DiskGuard:
         self._total = 0                  # bytes of our recordings
         self._events: tuple[int, int] | None = None   # (count, bytes) of event segments outside the window
         self._counted_at: float | None = None
+        self._listed_at: float | None = None
         self._after_plain: WriteKey = FIRST_KEY   # every plain segment outside the window is after these
         self._after_event: WriteKey = FIRST_KEY
         self._binding: Choice | None = None
@@ -232,14 +235,19 @@ class DiskGuard:
 
     def _retain(self, free: int, full: bool) -> int:
         lim = self.limits
-        self.index.refresh()   # (a few stats when nothing changed)
+        listed = self._listed_at is None
+        if listed:
+            self._relist()   # (before the first count of what was written: its baseline)
         wrote = self._written()
         start_at = lim.floor + 2 * wrote if lim.floor else 0   # floor 0: only a full disk makes room
         p = _Pass(space=full or free < start_at, floor=full or free < lim.floor, target=max(lim.target, start_at))
-        if not (p.space or lim.quota or lim.max_age_s or self._count_due()):
+        deletes = p.space or bool(lim.quota) or bool(lim.max_age_s)
+        if not (deletes or self._count_due()):
             self.marks.flush()   # (those motion held up last time)
             self._set_state(free)
             return free
+        if not listed and (deletes or self._mono() - (self._listed_at or 0.0) >= RELIST_S):
+            self._relist()
         deleted = self.state.deleted_count
         while True:
             with self._lock.try_held(self.lock_wait_s) as got:
@@ -258,6 +266,13 @@ class DiskGuard:
             self._tally()   # (what this pass deleted shows at once, not at the next count)
         self._set_state(free)
         return free
+
+    def _relist(self) -> None:
+        """List the folders that changed.  The recorders add their own rows: the listing (today's
+        folders hold thousands of files) finds only what changed behind their backs, so it is
+        done before a pass that may delete, and every ``RELIST_S``."""
+        self.index.refresh()
+        self._listed_at = self._mono()
 
     def _written(self) -> int:
         """Bytes of the segments the recorders finished since the last pass (the index's own)."""

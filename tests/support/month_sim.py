@@ -171,6 +171,7 @@ class Simulation:
                                  + 4 * phase.mean_segment_bytes)
         self.passes: list[tuple[float, float, int]] = []   # (true time, ms, segments deleted) of passes that deleted
         self.checks = 0
+        self.check_ms: list[float] = []   # every check's, over the timed stretch
         self.hours_checked = 0
         self.kept: dict[str, Any] = {"disk_full_at_h": None, "continuous_h_min": None}
         self.repeated_hour = [0] * cameras   # segments begun in the hour repeated when the clocks went back
@@ -281,6 +282,8 @@ class Simulation:
         inodes = os.statvfs(self.root).f_ffree
         ms = _ms(lambda: self.retention.run(camera))
         self.checks += 1
+        if self.phase.timings and self.clock.true >= self.phase.check_from_h * 3600:
+            self.check_ms.append(ms)
         if os.statvfs(self.root).f_ffree == inodes:
             return   # nothing deleted (nor made): not a pass that did anything
         removed = self.ledger.remove(self.ledger.present_files() - self._on_disk())
@@ -408,9 +411,11 @@ class Simulation:
         now = self.clock.wall()
         answer = [_ms(lambda: health(self.cfg, self.index, self.board, self.controls, now=now))
                   for _ in range(TIMING_REPEATS)]
-        steady = [ms for t, ms, _ in self.passes if t >= self.phase.check_from_h * 3600]
+        steady = [(ms, n) for t, ms, n in self.passes if t >= self.phase.check_from_h * 3600]
         return {"rows": rows, "day": day, "day_segments": len(first.json()["segments"]),
-                "recordings_ms": _spread(listing), "health_ms": _spread(answer), "pass_ms": _spread(steady)}
+                "recordings_ms": _spread(listing), "health_ms": _spread(answer),
+                "pass_ms": _spread([ms for ms, _ in steady]), "check_ms": _spread(self.check_ms),
+                "deleted_per_pass": _spread([float(n) for _, n in steady])}
 
     def _close(self) -> None:
         for rec in self.recorders:

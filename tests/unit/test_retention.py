@@ -126,3 +126,30 @@ def test_only_what_the_recordings_page_lists_is_counted_or_deleted(tmp_path: Pat
     g.check()
     assert [d["file"] for d in g.deleted] == segments
     assert all((root / name).exists() for name in decoys)
+
+
+def test_folders_are_listed_before_a_pass_that_may_delete_and_otherwise_every_ten_minutes(tmp_path: Path) -> None:
+    """The recorders add their own rows: a check with room to spare lists no folder (today's
+    hold thousands of files), one short of room does, and so does one ten minutes on."""
+    from recorder.retention import diskguard
+    root = tmp_path / "rec"
+    for s in range(4):
+        make_file(root, f"cam0/261125/cam0_20261125_1200{s:02d}.mp4", MB, age_s=600 - s)
+    clock = [0.0]
+    disk = SmallDisk(20 * MB)
+    g = small_guard(root, disk, monotonic=lambda: clock[0])
+    listed: list[float] = []
+    real = g.index.refresh
+    g.index.refresh = lambda *a, **k: (listed.append(clock[0]), real(*a, **k))[1]   # type: ignore[method-assign]
+    g.check()                                   # the first: its baseline
+    for _ in range(5):
+        clock[0] += 60
+        g.check()
+    assert listed == [0.0] and not g.deleted    # (its recounts every two minutes need no listing)
+    clock[0] = diskguard.RELIST_S
+    g.check()
+    assert listed == [0.0, diskguard.RELIST_S]
+    make_file(root, "cam0/261125/cam0_20261125_120100.mp4", 15 * MB)   # 1 MB free: under the floor
+    clock[0] += 60
+    g.check()
+    assert listed[-1] == clock[0] and [d["file"] for d in g.deleted][:1] == ["cam0/261125/cam0_20261125_120000.mp4"]
