@@ -63,7 +63,7 @@ class MotionService:
     def _catch_up(self) -> None:
         """Bring events left open by a predecessor killed outright up to the progress it last
         published (once a second, in memory) and their newest picture (in memory): the
-        database has the progress only every five minutes, the picture at the event's start."""
+        database has the progress only every five minutes, and no picture before the event's end."""
         doc = self.board.read_motion()
         cameras = doc.get("cameras", {}) if doc else {}
         pictures = LivePictures(self.cfg.run_dir, self.cfg.ring.prefix)

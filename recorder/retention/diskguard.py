@@ -11,9 +11,9 @@ runs it every ``recorder.check_seconds`` and when a write failed, never the reco
 Only our own files count, as the archive index lists them (its folders listed again before
 each pass that may delete, and every ``RELIST_S``): the bytes the recorders wrote since the
 last pass, not a drop in free space (an ``apt upgrade``, a copied file), decide how early
-room is made; only finished segments, never a file being
-written, are deleted, and only through :mod:`recorder.retention.remover` (no symbolic link
-followed, nothing outside the root; what refuses is left out, logged once per cause).
+room is made; only finished segments, never a file being written, are deleted, and only
+through :mod:`recorder.retention.remover` (no symbolic link followed, nothing outside the
+root; what refuses is left out, logged once per cause).
 
 One pass at a time for both recorders: a lock (``.retention.lock`` in the root) taken with a
 timeout and held for one step (``STEP_FILES`` files or ``STEP_S``), then given up, so a
