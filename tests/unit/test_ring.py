@@ -220,38 +220,53 @@ def test_writer_death_reported_after_stale_seconds(name: str, ring_writer: RingW
 
 
 # -- bounded for 24/7 -----------------------------------------------------------------------
-def _settled_rss(proc: psutil.Process) -> int:
-    """This process's RSS once freed memory went back to the system: what earlier tests' threads
-    freed meanwhile is not counted as the ring's."""
-    gc.collect()
-    ctypes.CDLL(None).malloc_trim(0)
-    return int(proc.memory_info().rss)
-
-
-def test_memory_flat_and_counters_reset_over_100k_frames(name: str, ring_writer: RingWriters) -> None:
-    writer = ring_writer(name, *STREAMS["sd"])
+def _publish_and_measure(name: str, results) -> None:
+    """Runs in a fresh process, so its RSS is the ring's and the meter's alone: in the pytest
+    process, threads of earlier tests free and take memory meanwhile."""
+    proc = psutil.Process()
+    writer = RingWriter(name, *STREAMS["sd"], 4, 30, "test")
     reader = RingReader(name)
     meter = RateMeter(window=2.0, max_events=120)
-    proc = psutil.Process()
-    try:
-        def publish(count: int) -> None:
-            for _ in range(count):
-                writer.begin()
-                writer.commit(time.monotonic_ns(), time.time_ns())
-                meter.add()
-            writer.set_stats(meter.rate(), 0)
 
+    def publish(count: int) -> None:
+        for _ in range(count):
+            writer.begin()
+            writer.commit(time.monotonic_ns(), time.time_ns())
+            meter.add()
+        writer.set_stats(meter.rate(), 0)
+
+    def settled_rss() -> int:
+        gc.collect()
+        ctypes.CDLL(None).malloc_trim(0)
+        return int(proc.memory_info().rss)
+
+    try:
         publish(2000)
-        rss_before = _settled_rss(proc)
+        rss_before = settled_rss()
         publish(STAT_RESET)
-        rss_after = _settled_rss(proc)
-        assert rss_after - rss_before < 1_000_000, (rss_before, rss_after)
+        rss_after = settled_rss()
         st = reader.status()
-        assert st.last_index == STAT_RESET + 2000 - 1
-        assert st.frames == 2000  # statistics counter restarted at 100,000
-        assert len(meter._events) <= 120
         frame = reader.latest()
-        assert frame is not None and frame.index == st.last_index and frame.valid()
+        results.put({"rss_before": rss_before, "rss_after": rss_after, "last_index": st.last_index,
+                     "frames": st.frames, "meter_events": len(meter._events),
+                     "latest_ok": frame is not None and frame.index == st.last_index and frame.valid()})
     finally:
         reader.close()
         writer.close()
+
+
+def test_memory_flat_and_counters_reset_over_100k_frames(name: str) -> None:
+    results = CTX.Queue()
+    child = CTX.Process(target=_publish_and_measure, args=(name, results))
+    child.start()
+    try:
+        got = results.get(timeout=120)
+    finally:
+        child.join(30)
+        if child.is_alive():
+            child.kill()
+    assert got["rss_after"] - got["rss_before"] < 1_000_000, got
+    assert got["last_index"] == STAT_RESET + 2000 - 1
+    assert got["frames"] == 2000  # statistics counter restarted at 100,000
+    assert got["meter_events"] <= 120
+    assert got["latest_ok"]
