@@ -21,7 +21,15 @@ import pytest
 from common.process.logs import RepeatLimit
 from tests.support.browser import Browser, chromium
 from tests.support.fake_camera import FAKES
-from tests.support.procs import Procs, RingWriters, isolated_env, remove_all_rings, remove_rings, unique_prefix
+from tests.support.procs import (
+    Procs,
+    RingWriters,
+    isolated_env,
+    remove_all_rings,
+    remove_dead_pending,
+    remove_rings,
+    unique_prefix,
+)
 
 if TYPE_CHECKING:
     from tests.support.recorder_rig import RecorderRig
@@ -66,9 +74,12 @@ def fake(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[ModuleType
 
 @pytest.fixture(scope="session", autouse=True)
 def nothing_left_in_memory() -> Iterator[None]:
-    """Status documents that code run inside a test published to /dev/shm go at the end."""
+    """Status documents that code run inside a test published to /dev/shm go at the end, and
+    the pending rows of the test recorders that are gone."""
+    started = time.time()
     yield
     remove_all_rings()
+    remove_dead_pending(started)
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import json
 import os
 import random
 import signal
@@ -83,6 +84,26 @@ def remove_all_rings() -> None:
     viewer tables), including those of code run in-process that published its status."""
     while PREFIXES:
         remove_rings(PREFIXES.pop())
+
+
+def remove_dead_pending(since: float) -> None:
+    """Remove the recorders' pending-rows files (named after their recordings root, not a
+    prefix) written since ``since`` whose writer is gone: a test's root is gone with its test,
+    and a file of a dead writer is never read again (:mod:`common.archive.pending`)."""
+    for path in glob.glob("/dev/shm/sht-pending-*.json"):
+        try:
+            if os.stat(path).st_mtime < since:
+                continue
+            pid = json.loads(Path(path).read_text()).get("pid")
+            if isinstance(pid, int) and pid > 0 and pid != os.getpid():
+                try:
+                    os.kill(pid, 0)
+                    continue          # its writer runs
+                except ProcessLookupError:
+                    pass
+            os.unlink(path)
+        except (OSError, ValueError, AttributeError):
+            continue
 
 
 def remove_rings(prefix: str) -> None:
