@@ -68,7 +68,8 @@ class ProgramFigures:
     end_pid: int
     start: Usage | None
     end: Usage | None
-    rss_growth_mb_per_h: float | None   # over its longest-lived process; None when too short to tell
+    rss_growth_mb_per_h: float | None   # RSS less shared memory, over its longest-lived process
+                                        # (:func:`_growth`); None when too short to tell
     tracebacks: int
     files_grown: int | None = None      # open files at the end less at the start of the same process
                                         # (a restarted one: after its first minute); None: not known
@@ -126,7 +127,7 @@ class SoakReport:
         worst = max(growth.values(), default=0.0)
         judged = self.minutes >= GROWTH_MIN_MINUTES and bool(growth)
         out.append(Verdict("RSS growth per program", worst <= RSS_GROWTH_MB_PER_H if judged else None,
-                           f"at most {worst:+.1f} MB/h (<= {RSS_GROWTH_MB_PER_H:g} MB/h"
+                           f"at most {worst:+.1f} MB/h of RSS less the rings (<= {RSS_GROWTH_MB_PER_H:g} MB/h"
                            f"{'' if judged else f'; judged in runs of {GROWTH_MIN_MINUTES} min or more'})"))
         return out
 
@@ -150,12 +151,12 @@ class SoakReport:
             lines.append(f"  kill -9 {k.program} (pid {k.pid}): "
                          + (f"back after {k.back - k.at:.1f} s" if k.back else "did not come back"))
         lines.append(f"{'program':<13} {'pid':>15} {'RSS MB':>13} {'PSS MB':>13} {'USS MB':>13} {'files':>9} "
-                     f"{'RSS MB/h':>9} {'tracebacks':>10}")
+                     f"{'RSS-shm MB/h':>12} {'tracebacks':>10}")
         for name, p in self.programs.items():
             growth = "" if p.rss_growth_mb_per_h is None else f"{p.rss_growth_mb_per_h:+.1f}"
             lines.append(f"{name:<13} {p.start_pid:>7}>{p.end_pid:<7} {_pair(p, 'rss_mb'):>13} "
                          f"{_pair(p, 'pss_mb'):>13} {_pair(p, 'uss_mb'):>13} {_pair(p, 'open_files'):>9} "
-                         f"{growth:>9} {p.tracebacks:>10}")
+                         f"{growth:>12} {p.tracebacks:>10}")
         lines.append(f"whole tree PSS: {self.tree('start'):.0f} MB at the start, {self.tree('end'):.0f} MB at the end")
         for cam in sorted(self.segments):
             gone = [h for h in self.holes if h.camera == cam]
@@ -234,7 +235,11 @@ def _files_grown(first: tuple[int, Usage | None], last: tuple[int, Usage | None]
 
 def _growth(series: dict[tuple[str, int], list[tuple[float, Usage]]], name: str,
             started: float) -> float | None:
-    """RSS growth in MB per hour over the program's longest-lived process within the soak."""
+    """Growth in MB per hour of the program's longest-lived process within the soak: the
+    least-squares slope of its RSS less its shared memory.  A reader's RSS counts the ring pages
+    it maps, and the streamer maps and unmaps rings as viewers of each kind come and go (tens of
+    MB either way, memory the capture allocated once); a slope over every reading, not the
+    first and the last, is not decided by where the soak happened to end."""
     best: list[tuple[float, Usage]] = []
     for (program, _pid), readings in series.items():
         if program != name or not readings:
@@ -245,7 +250,8 @@ def _growth(series: dict[tuple[str, int], list[tuple[float, Usage]]], name: str,
             best = kept
     if len(best) < 2 or best[-1][0] - best[0][0] < 60:
         return None
-    return (best[-1][1].rss_mb - best[0][1].rss_mb) / ((best[-1][0] - best[0][0]) / 3600)
+    fit = statistics.linear_regression([t for t, _ in best], [u.rss_mb - u.shm_mb for _, u in best])
+    return fit.slope * 3600
 
 
 def _visits(visits: list[Visit], kills: list[Kill]) -> dict[str, dict[str, int]]:

@@ -86,3 +86,22 @@ def test_a_restarted_program_is_judged_on_its_new_process_after_its_first_minute
     assert judged(12, [(100, 8), (130, 12), (175, 12)]) == 0      # 8 -> 12 while starting: lazy opens
     assert judged(16, [(100, 8), (130, 12), (175, 12)]) == 4      # more after its first minute
     assert judged(12, [(150, 8)]) is None                         # too young to tell
+
+
+def test_growth_is_the_slope_of_rss_less_the_rings_mapped() -> None:
+    """The streamer maps a ring while a viewer of its kind watches: RSS swinging by the rings'
+    pages is not growth; private memory rising over the process's life is, however it ends."""
+    first = {name: (100, usage()) for name in PROGRAMS}
+
+    def growth(readings: list[tuple[float, float, float]]) -> float | None:
+        memory = {("streamer", 100): [(T0 + t, Usage(rss, 0.0, 0.0, shm, 10, 0, 1)) for t, rss, shm in readings]}
+        r = build_report(40, 1, T0, [], first, first, [], [], [], {0: {}, 1: {}}, memory, [], {"status": "ok"}, {}, 16)
+        return r.programs["streamer"].rss_growth_mb_per_h
+
+    swinging = [(t, 60.0 + shm, shm) for t, shm in zip(range(0, 2400, 60), [4.0, 39.0] * 20)]
+    assert abs(growth(swinging)) < 0.01                               # rings mapped and unmapped: flat
+    rising = [(t, 60.0 + t / 600 + shm, shm) for t, shm in zip(range(0, 2400, 60), [4.0, 39.0] * 20)]
+    assert abs(growth(rising) - 6.0) < 0.01                           # 1 MB per 10 minutes
+    spike_at_end = [(t, 60.0, 0.0) for t in range(0, 2400, 60)] + [(2400.0, 64.0, 0.0)]
+    assert growth(spike_at_end) < 1.0          # one high reading at the end is not 6 MB/h
+    assert growth([(0, 60.0, 0.0), (30, 61.0, 0.0)]) is None          # too short to tell
