@@ -974,21 +974,25 @@ class ArchiveIndex:
         """The oldest segment after ``after`` in write order, with its key: of those that hold an
         event (``held`` True) or not (False), older than their camera's window (``outside``:
         the windows; None: anywhere), not left out by ``skip``."""
+        found = self.oldest_few(1, held, outside, skip, after)
+        return found[0] if found else None
+
+    def oldest_few(self, limit: int, held: bool | None = None, outside: Iterable[Window] | None = None,
+                   skip: Skip = Skip(), after: WriteKey = FIRST_KEY) -> list[tuple[Recording, WriteKey]]:
+        """The ``limit`` oldest such segments (see :meth:`oldest`), in write order: a retention
+        step asks once for the few it may delete, not once per file."""
         where, args = _outside(outside) if outside is not None else ("1", {})
         skipped, more = skip.sql()
-        # In write order, stopping at the first that fits (not every row outside the windows, sorted).
+        # In write order, stopping at the first that fit (not every row outside the windows, sorted).
         sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r INDEXED BY recordings_by_write "
                f"WHERE ({_WRITE_ORDER}) > (:a0, :a1, :a2, :a3, :a4) AND {where}{skipped}{{only}} "
-               f"ORDER BY {_WRITE_ORDER} LIMIT 1")
-        args.update(more, a0=after[0], a1=after[1], a2=after[2], a3=after[3], a4=after[4])
+               f"ORDER BY {_WRITE_ORDER} LIMIT :limit")
+        args.update(more, a0=after[0], a1=after[1], a2=after[2], a3=after[3], a4=after[4], limit=limit)
 
-        def ask(conn: sqlite3.Connection) -> tuple[Recording, WriteKey] | None:
+        def ask(conn: sqlite3.Connection) -> list[tuple[Recording, WriteKey]]:
             rows = self._rows(conn, sql, args, held)
-            if not rows:
-                return None
-            row = rows[0]
-            return _record(row), (row[5], row[2], row[7], row[1], row[8])
-        return self._use(ask, None)
+            return [(_record(row), (row[5], row[2], row[7], row[1], row[8])) for row in rows]
+        return self._use(ask, [])
 
     def event_bytes(self, outside: Iterable[Window], skip: Skip = Skip(), since: Iterable[Window] | None = None
                     ) -> tuple[int, int] | None:

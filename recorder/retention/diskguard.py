@@ -121,6 +121,18 @@ class _Pass:
     removed: list[str] = field(default_factory=list)   # deleted in this step: their rows go at its end
     # Segments waiting to go off-site: spared unless the free-space floor itself forces them.
     queued: frozenset[str] = frozenset()
+    # The step's next candidates of each kind (True: event segments), asked for together.
+    next: dict[bool, _Next] = field(default_factory=dict)
+
+
+@dataclass
+class _Next:
+    """The next few segments of one kind outside the windows, in write order, from one query:
+    the ones a step deletes or a later skip leaves out are dropped from the front."""
+
+    found: deque[tuple[Recording, WriteKey]]
+    last: WriteKey   # the next query starts after it
+    more: bool       # the query filled its limit: more may follow ``last``
 
 
 class DiskGuard:
@@ -297,6 +309,7 @@ class DiskGuard:
             self._prepare()
             p.queued = queued_files(self.root)
             p.prepared = True
+        p.next.clear()   # (the other recorder may have deleted since the last step)
         for _ in range(STEP_FILES):
             if self._mono() - started > STEP_S:
                 return False, free
@@ -307,7 +320,7 @@ class DiskGuard:
             spared = p.queued if not need.floor else frozenset()
             if p.stuck or p.removed or spared:
                 skip = Skip(skip.cameras, skip.folders, skip.files | p.stuck | set(p.removed) | spared)
-            choice = choose(self._view(need, skip), self.limits, need)
+            choice = choose(self._view(need, skip, p.next), self.limits, need)
             if choice is None:
                 return True, free
             free = self._delete(choice, p, free)
@@ -341,10 +354,10 @@ class DiskGuard:
     def _count_due(self) -> bool:
         return self._counted_at is None or self._mono() - self._counted_at >= RECOUNT_S
 
-    def _view(self, need: Need, skip: Skip) -> View:
+    def _view(self, need: Need, skip: Skip, ahead: dict[bool, _Next]) -> View:
         """What the rule needs to know now, from the index."""
-        found_plain = self.index.oldest(False, self._windows, skip, self._after_plain)
-        found_event = self.index.oldest(True, self._windows, skip, self._after_event)
+        found_plain = self._next(False, skip, ahead)
+        found_event = self._next(True, skip, ahead)
         plain = found_plain[0] if found_plain else None
         event = found_event[0] if found_event else None
         if found_plain:   # (every one before it is gone or an event: the next look starts here)
@@ -361,6 +374,22 @@ class DiskGuard:
             kept = found[0] if found else None
         count, size = self._events or (0, 0)
         return View(self._total, size if count else 0, plain, event, age, kept)
+
+    def _next(self, held: bool, skip: Skip, ahead: dict[bool, _Next]) -> tuple[Recording, WriteKey] | None:
+        """The oldest segment of the kind outside the windows and not skipped; asked for
+        ``STEP_FILES`` at a time (a step deletes at most that many)."""
+        known = ahead.get(held)
+        while True:
+            if known is None or (not known.found and known.more):
+                after = known.last if known else self._after_event if held else self._after_plain
+                rows = self.index.oldest_few(STEP_FILES, held, self._windows, skip, after)
+                known = ahead[held] = _Next(deque(rows), rows[-1][1] if rows else after, len(rows) == STEP_FILES)
+            while known.found and not skip.keeps(known.found[0][0]):
+                known.found.popleft()   # deleted in this step, or left out since
+            if known.found:
+                return known.found[0]
+            if not known.more:
+                return None
 
     def _age(self, rec: Recording) -> float | None:
         """Seconds since ``rec`` started, by the recorder's clock, and at least those of every

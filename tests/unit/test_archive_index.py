@@ -465,3 +465,21 @@ def test_a_retention_step_attaches_the_events_database_once_and_lets_it_go(tmp_p
     said.clear()
     assert index.oldest(True) is not None and index.oldest(False) is not None
     assert sum(s.startswith("ATTACH") for s in said) == 2 and "ev" not in attached()
+
+
+def test_the_oldest_few_of_a_kind_come_in_write_order_from_where_the_last_look_ended(tmp_path: Path) -> None:
+    root = tmp_path / "rec"
+    names = [make(root, m % 2, DAY.replace(minute=m)) for m in range(7)]
+    for i, path in enumerate(names):
+        os.utime(path, ns=(0, (1000 + i) * 10**9))   # written in name order
+    s = store.EventStore(store.db_path(root))
+    s.set_segments(s.open_event(0, 1000.0, 1.0, 0.0, 1.0, None, 0.0), [rel(root, names[2]), rel(root, names[5])])
+    s.close()
+    index = ArchiveIndex(root)
+    index.refresh()
+    plain = index.oldest_few(3, False)
+    assert [rec.file for rec, _ in plain] == [rel(root, names[i]) for i in (0, 1, 3)]
+    after = index.oldest_few(3, False, after=plain[-1][1])
+    assert [rec.file for rec, _ in after] == [rel(root, names[i]) for i in (4, 6)]   # fewer than asked: the last
+    assert [rec.file for rec, _ in index.oldest_few(5, True)] == [rel(root, names[i]) for i in (2, 5)]
+    assert index.oldest(False) == plain[0]

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from recorder.retention.diskguard import GB
+from recorder.retention.diskguard import GB, STEP_FILES
 from tests.support.archive import oldest_first
 from tests.support.disk import MB, SmallDisk, make_file, small_guard
 
@@ -153,3 +153,19 @@ def test_folders_are_listed_before_a_pass_that_may_delete_and_otherwise_every_te
     clock[0] += 60
     g.check()
     assert listed[-1] == clock[0] and [d["file"] for d in g.deleted][:1] == ["cam0/261125/cam0_20261125_120000.mp4"]
+
+
+def test_a_step_asks_the_index_for_its_candidates_once_not_once_per_file(tmp_path: Path, monkeypatch) -> None:
+    root = tmp_path / "rec"
+    names = [f"cam0/261126/cam0_20261126_00{i // 2:02d}{i % 2 * 30:02d}.mp4" for i in range(20)]
+    for name in names:
+        make_file(root, name, MB)
+    g = small_guard(root, SmallDisk(21 * MB), free_target_gb=18.5 * MB / GB)   # 1 MB free: 18 to go
+    asked: list[int] = []
+    few = g.index.oldest_few
+    monkeypatch.setattr(g.index, "oldest_few", lambda limit, *a, **k: asked.append(limit) or few(limit, *a, **k))
+    g.check()
+    assert [d["file"] for d in g.deleted] == names[:18]
+    steps = -(-18 // STEP_FILES)
+    # plain and event candidates once a step, and the status's oldest event once at the end
+    assert sorted(asked) == [1] + [STEP_FILES] * len(asked[1:]) and len(asked) <= 2 * steps + 1
