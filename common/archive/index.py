@@ -981,13 +981,17 @@ class ArchiveIndex:
                    skip: Skip = Skip(), after: WriteKey = FIRST_KEY) -> list[tuple[Recording, WriteKey]]:
         """The ``limit`` oldest such segments (see :meth:`oldest`), in write order: a retention
         step asks once for the few it may delete, not once per file."""
-        where, args = _outside(outside) if outside is not None else ("1", {})
+        windows = list(outside) if outside is not None else None
+        where, args = _outside(windows) if windows is not None else ("1", {})
         skipped, more = skip.sql()
-        # In write order, stopping at the first that fit (not every row outside the windows, sorted).
+        # In write order, stopping at the first that fit (not every row outside the windows,
+        # sorted), and at the newest window's start: a row written after it is inside its own
+        # camera's window, so fewer than ``limit`` found never walks every row of the windows.
+        until = max((w.since_ns for w in windows), default=FIRST_KEY[0]) if windows is not None else NEVER_NS
         sql = (f"SELECT {_COLUMNS}, {{flag}}, r.collision, r.rowid FROM recordings r INDEXED BY recordings_by_write "
-               f"WHERE ({_WRITE_ORDER}) > (:a0, :a1, :a2, :a3, :a4) AND {where}{skipped}{{only}} "
-               f"ORDER BY {_WRITE_ORDER} LIMIT :limit")
-        args.update(more, a0=after[0], a1=after[1], a2=after[2], a3=after[3], a4=after[4], limit=limit)
+               f"WHERE ({_WRITE_ORDER}) > (:a0, :a1, :a2, :a3, :a4) AND r.written_ns < :until "
+               f"AND {where}{skipped}{{only}} ORDER BY {_WRITE_ORDER} LIMIT :limit")
+        args.update(more, a0=after[0], a1=after[1], a2=after[2], a3=after[3], a4=after[4], until=until, limit=limit)
 
         def ask(conn: sqlite3.Connection) -> list[tuple[Recording, WriteKey]]:
             rows = self._rows(conn, sql, args, held)

@@ -483,3 +483,22 @@ def test_the_oldest_few_of_a_kind_come_in_write_order_from_where_the_last_look_e
     assert [rec.file for rec, _ in after] == [rel(root, names[i]) for i in (4, 6)]   # fewer than asked: the last
     assert [rec.file for rec, _ in index.oldest_few(5, True)] == [rel(root, names[i]) for i in (2, 5)]
     assert index.oldest(False) == plain[0]
+
+
+def test_a_look_for_the_oldest_outside_the_windows_does_not_walk_the_rows_inside_them(tmp_path: Path) -> None:
+    """Fewer candidates than asked for: the walk in write order stops where the newest window starts."""
+    root = tmp_path / "rec"
+    root.mkdir()
+    index = ArchiveIndex(root)
+    start = DAY.timestamp()
+    index.add(Recording(f"cam0/261126/cam0_20261126_{i // 120:02d}{i // 2 % 60:02d}{i % 2 * 30:02d}.mp4", 0,
+                        start + 30 * i, 30.0, 10, 1000.0 + i) for i in range(2000))
+    windows = index.windows(keep_s=30 * 1995, nominal_s=30)   # all but the oldest 5
+    conn = index._conn()
+    assert conn is not None
+    steps: list[int] = []
+    conn.set_progress_handler(lambda: steps.append(1) and 0, 100)   # (called every 100 VM instructions)
+    found = index.oldest_few(8, None, windows)
+    conn.set_progress_handler(None, 0)
+    assert [rec.start for rec, _ in found] == [start + 30 * i for i in range(5)]
+    assert len(steps) < 40   # (walking the 1,995 rows inside the window took 161)
