@@ -163,6 +163,17 @@ class Window:
 
 
 @dataclass(frozen=True)
+class Continuous:
+    """A camera's continuous recorded seconds as the database held them: those of its rows
+    written after ``gone_ns`` (its newest segment that went) up to ``until_ns`` (its newest)."""
+
+    gone_ns: int
+    until_ns: int
+    rows: int          # the camera's rows
+    seconds: float
+
+
+@dataclass(frozen=True)
 class Skip:
     """What retention's queries leave out: camera folders, day folders (``cam{N}/YYMMDD``) and
     files it found it must not or cannot delete."""
@@ -1039,6 +1050,45 @@ class ArchiveIndex:
         def count(conn: sqlite3.Connection, waiting: list[Recording]) -> float:
             return float(conn.execute(sql, args).fetchone()[0]) + sum(_recorded(rec, nominal_s) for rec in waiting)
         return self._counted(camera, count, 0.0)
+
+    def continuous_from(self, camera: int, nominal_s: float, last: Continuous | None,
+                        went: Iterable[Recording] = ()) -> tuple[float, Continuous | None]:
+        """:meth:`continuous`, and what it was counted from, from an earlier count ``last``
+        (None: count it all) and the rows of the camera deleted since (``went``, as they were):
+        only the rows added since and those left behind the newest that went are read, not
+        the whole run (tens of thousands of rows a camera).  When the rows are not those
+        ``last`` and ``went`` account for (another process deleted or found some), it is
+        counted in full.  A duration measured in between is not seen: the caller counts in
+        full now and then."""
+        args: dict[str, Any] = {"camera": camera, "nominal": nominal_s}
+        ends = ("SELECT coalesce((SELECT g.written_ns FROM gone g WHERE g.camera = :camera), -1), "
+                "coalesce((SELECT max(r.written_ns) FROM recordings r WHERE r.camera = :camera), -1), "
+                "coalesce((SELECT sum(d.segments) FROM days d WHERE d.camera = :camera), 0)")
+        span = (f"SELECT count(*), coalesce(sum({_RECORDED}), 0) FROM recordings r WHERE r.camera = :camera "
+                "AND r.written_ns > :lo AND r.written_ns <= :hi")
+        went = list(went)
+
+        def between(conn: sqlite3.Connection, lo: int, hi: int) -> tuple[int, float]:
+            if hi <= lo:
+                return 0, 0.0
+            rows, seconds = conn.execute(span, {**args, "lo": lo, "hi": hi}).fetchone()
+            return int(rows), float(seconds)
+
+        def count(conn: sqlite3.Connection, waiting: list[Recording]) -> tuple[float, Continuous | None]:
+            gone, newest, rows = conn.execute(ends, args).fetchone()
+            seconds = None
+            if last is not None and last.gone_ns <= gone < last.until_ns <= newest:
+                added = between(conn, last.until_ns, newest)
+                if rows == last.rows - len(went) + added[0]:   # (else: rows went or came unseen)
+                    left = between(conn, last.gone_ns, gone)[1]   # present, but behind a newer one that went
+                    lost = sum(_recorded(rec, nominal_s) for rec in went if round(rec.written * 1e9) > last.gone_ns)
+                    seconds = last.seconds - lost - left + added[1]
+            if seconds is None:
+                seconds = between(conn, gone, newest)[1]
+            return (seconds + sum(_recorded(rec, nominal_s) for rec in waiting),
+                    Continuous(int(gone), int(newest), int(rows), seconds))
+        unknown: tuple[float, Continuous | None] = (0.0, None)
+        return self._counted(camera, count, unknown)
 
     def first_start_since(self, camera: int, since_ns: int) -> float | None:
         """The earliest start among ``camera``'s segments written at or after ``since_ns``: a

@@ -44,7 +44,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from common.archive import segment_name
-from common.archive.index import FIRST_KEY, ArchiveIndex, Recording, Skip, Window, WriteKey
+from common.archive.index import FIRST_KEY, ArchiveIndex, Continuous, Recording, Skip, Window, WriteKey
 from common.archive.offsite_queue import queued_files
 from common.state.documents import DeletedSegment, RetentionStatus
 from common.state.jsonfile import FileLock
@@ -157,6 +157,8 @@ class DiskGuard:
         self._seen_ns: int | None = None   # the newest segment's write time at the last pass
         self._clock: tuple[float, float] | None = None   # (capture time, monotonic time) the recorder's clock runs from
         self._windows: list[Window] = []
+        self._continuous: dict[int, Continuous | None] = {}   # each camera's, as last counted
+        self._went: dict[int, list[Recording]] = {}           # each camera's deleted since (bounded: a pass's)
         self._total = 0                  # bytes of our recordings
         self._events: tuple[int, int] | None = None   # (count, bytes) of event segments outside the window
         self._counted_at: float | None = None
@@ -201,6 +203,8 @@ class DiskGuard:
             if self.limits.retention:
                 free = self._retain(free, full)
         except (OSError, sqlite3.Error) as exc:
+            self._went.clear()
+            self._continuous.clear()   # (what it deleted before the error is not known: counted in full next)
             self._failed(exc)
             return self.state
         self._note_free(free)
@@ -409,6 +413,7 @@ class DiskGuard:
         if not done:
             return free   # the other recorder got there first
         self._total -= rec.size
+        self._went.setdefault(rec.camera, []).append(rec)
         if rec.event and choice.rule != IN_WINDOW and self._events is not None:
             self._events = (self._events[0] - 1, self._events[1] - rec.size)
         if rec.event is not False:
@@ -433,6 +438,8 @@ class DiskGuard:
         figures."""
         self._events = self.index.event_bytes(self._windows, self._held())
         self._after_plain = self._after_event = FIRST_KEY   # (rows a refresh found may be older)
+        self._continuous.clear()   # (counted in full: a duration measured since, a row found behind)
+        self._went.clear()
         self._counted_at = self._mono()
         undeletable = self.remover.files + sum(self._segments_in(folder) for folder in self.remover.folders())
         with self._shown:
@@ -442,7 +449,12 @@ class DiskGuard:
     def _tally(self) -> None:
         """The status's figures: each camera's continuous time and the oldest event kept (a
         query each), and the event share as last counted with this guard's deletions since."""
-        continuous = [self.index.continuous(w.camera, self.limits.nominal_s) for w in self._windows]
+        continuous = []
+        for w in self._windows:
+            seconds, self._continuous[w.camera] = self.index.continuous_from(
+                w.camera, self.limits.nominal_s, self._continuous.get(w.camera), self._went.pop(w.camera, []))
+            continuous.append(seconds)
+        self._went.clear()
         events, total = self._events, self._total
         event = self.index.oldest(True, skip=self._held())   # (the window's too: how far back events go)
         event_age = self._age(event[0]) if event else None

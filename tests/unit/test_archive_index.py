@@ -502,3 +502,28 @@ def test_a_look_for_the_oldest_outside_the_windows_does_not_walk_the_rows_inside
     conn.set_progress_handler(None, 0)
     assert [rec.start for rec, _ in found] == [start + 30 * i for i in range(5)]
     assert len(steps) < 40   # (walking the 1,995 rows inside the window took 161)
+
+
+def test_continuous_time_counted_on_from_a_count_agrees_with_a_count_in_full(tmp_path: Path) -> None:
+    """From an earlier count and the rows deleted since; rows that went without being told of
+    (another process) are found by their number and counted in full."""
+    root = tmp_path / "rec"
+    root.mkdir()
+    index = ArchiveIndex(root)
+    start = DAY.timestamp()
+
+    def row(i: int, duration: float | None = 30.0) -> Recording:
+        return Recording(f"cam0/261126/cam0_20261126_00{i // 2:02d}{i % 2 * 30:02d}.mp4", 0, start + 30 * i,
+                         duration, 10, 1000.0 + i)
+    rows = [row(i, None if i == 3 else 30.0) for i in range(10)]   # (one not measured: a nominal 20 s)
+    index.add(rows)
+    seconds, last = index.continuous_from(0, 20.0, None)
+    assert seconds == index.continuous(0, 20.0) == 9 * 30 + 20
+    assert index.remove(rows[0].file, rows[2].file)          # two deleted by this process...
+    index.add([row(10)])                                        # ...and one added
+    seconds, last = index.continuous_from(0, 20.0, last, [rows[0], rows[2]])
+    assert seconds == index.continuous(0, 20.0) == 7 * 30 + 20   # (row 1, behind the newest that went, is out)
+    assert index.remove(rows[5].file)                           # another process deleted one
+    seconds, again = index.continuous_from(0, 20.0, last, [])
+    assert seconds == index.continuous(0, 20.0) == 5 * 30
+    assert again is not None and again.rows == 8 and again.gone_ns == round(1005e9)
