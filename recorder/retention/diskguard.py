@@ -28,8 +28,12 @@ The bytes of the event segments outside the window (the event share) are counted
 every ``RECOUNT_S`` (one query led by the events database's list: as many look-ups as event
 segments); in between, this guard's deletions and the segments that left the window are
 added in.  The other recorder's deletions show at the next count.  The status's figures (what
-is kept) are taken at that count and at the end of every pass that deleted (two short queries
-and the share as kept up); which rule binds is said again after every pass.
+is kept) are taken at that count and at the end of every pass that deleted (each camera's
+continuous time counted on from the count before and the pass's deletions, the oldest event
+kept, and the share as kept up); which rule binds is said again after every pass.
+
+A step asks the index for its next candidates of each kind together (``STEP_FILES`` of them),
+not once per file.
 """
 from __future__ import annotations
 
