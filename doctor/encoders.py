@@ -37,7 +37,7 @@ def check_h264(cfg: Config, report: Report, pictures: Pictures) -> None:
         writer = SegmentFile(path, h264, "check")
         h264.add(writer)
         for n in range(frames):
-            h264.encode(buffer.fill(*pictures[n % len(pictures)][0]), int(n * 1e9 / fps))
+            h264.encode(buffer.fill_planes(*pictures[n % len(pictures)][0]), int(n * 1e9 / fps))
         h264.close()
         writer.close()
         cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0

@@ -45,9 +45,14 @@ class Picture(Protocol):
     """An sd frame as the ring hands it out (:class:`common.ipc.frame_reader.Frame`)."""
     mono_ns: int
     wall_ns: int
-    y: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
+    @property
+    def y(self) -> np.ndarray: ...
+
+    @property
+    def u(self) -> np.ndarray: ...
+
+    @property
+    def v(self) -> np.ndarray: ...
 
     def valid(self) -> bool: ...
 

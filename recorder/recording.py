@@ -162,7 +162,7 @@ class Recorder(RecorderEngine):
             self._fail(exc)
 
     def _record(self, frame: Frame) -> None:
-        picture = self.input.fill(frame.y, frame.u, frame.v)  # the one copy out of the ring
+        picture = self.input.fill(frame)  # the one copy out of the ring
         if not frame.valid():
             # The writer lapped the slot while it was copied.
             if self.expect is not None and frame.incarnation == self.incarnation:

@@ -13,8 +13,8 @@ which a refresh lists like any other (the writer's next start refreshes its came
 from __future__ import annotations
 
 import glob
-import hashlib
 import os
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -25,8 +25,10 @@ MAX_ROWS = 1024     # a file holding more is not one of ours (a writer keeps a f
 
 
 def _stem(root: Path) -> str:
-    digest = hashlib.sha256(os.path.realpath(root).encode()).hexdigest()[:16]
-    return f"sht-pending-{digest}-"
+    # A checksum, not hashlib: hashlib loads OpenSSL (about 1 MB in the recorders and motion,
+    # which need nothing else of it); a name needs no cryptography.
+    digest = zlib.crc32(os.path.realpath(root).encode())
+    return f"sht-pending-{digest:08x}-"
 
 
 def pending_path(root: Path, writer: str) -> Path:

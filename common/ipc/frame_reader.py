@@ -6,8 +6,9 @@ the futex word so sleeping readers wake at once.
 
 Reader: never blocks the writer.  It notes ``seq`` before touching a slot and checks it
 again after; a change means the writer lapped it, and the frame is dropped, never handed
-out torn.  Frames are zero-copy numpy views of the slot (call :meth:`Frame.valid` after
-using them, or :meth:`Frame.copy` to keep one).  Readers re-attach by themselves when a
+out torn.  Frames are zero-copy views of the slot: the bytes (``buf``), and numpy planes
+made on first use (call :meth:`Frame.valid` after using them, or :meth:`Frame.copy` to keep
+one).  Readers re-attach by themselves when a
 writer restarts (new incarnation, or a new segment under the same name).
 
 Memory ordering: the writer fences after making seq odd and before making it even; the
@@ -21,15 +22,17 @@ import mmap
 import struct
 import time
 from dataclasses import dataclass
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, SLOT_FIELDS
 from common.ipc.header import STATE_GONE, STATE_NAMES, run_struct
 from common.ipc.reader import SegmentReader, wait_for_writer
 from common.ipc.segment import RingError, Segment, text
 from common.process.fence import fence
-from common.video.i420 import planes
+from common.video.i420 import FrameArrays, arrays
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # The hot path reads neighbouring fields with one unpack each: a reader wakes 30 times a
 # second per ring, and every call it makes after a wake-up runs on cold caches.
@@ -42,7 +45,7 @@ assert _SEQ_AT == 0  # a slot's seq is read at the slot's base
 
 @dataclass(slots=True)
 class Frame:
-    """One frame in a ring slot.  ``y``, ``u``, ``v`` are views of shared memory."""
+    """One frame in a ring slot.  ``buf``, ``y``, ``u``, ``v`` and ``data`` are views of shared memory."""
 
     reader: RingReader
     slot: int
@@ -51,10 +54,10 @@ class Frame:
     mono_ns: int
     wall_ns: int
     incarnation: int
-    y: np.ndarray
-    u: np.ndarray
-    v: np.ndarray
-    data: np.ndarray  # the whole I420 frame, shape (height * 3 / 2, width): Y rows, then U, then V
+    width: int
+    height: int
+    buf: memoryview   # the whole I420 frame, flat: Y rows, then U, then V
+    views: FrameArrays | None = None   # its numpy planes, once asked for
 
     def valid(self) -> bool:
         """True while the writer has not started overwriting this slot."""
@@ -62,13 +65,34 @@ class Frame:
 
     def copy(self) -> Frame | None:
         """A private copy, or None if the slot was overwritten while copying."""
-        data = self.data.copy()
+        buf = memoryview(bytearray(self.buf))
         if not self.valid():
             return None
-        h, w = self.y.shape
-        y, u, v = planes(data, w, h)
         return Frame(self.reader, self.slot, self.seq, self.index, self.mono_ns, self.wall_ns,
-                     self.incarnation, y, u, v, data)
+                     self.incarnation, self.width, self.height, buf, arrays(buf, self.width, self.height))
+
+    def _arrays(self) -> FrameArrays:
+        if self.views is None:
+            views = self.reader._slot_arrays(self.slot, self.buf)
+            self.views = views if views is not None else arrays(self.buf, self.width, self.height)
+        return self.views
+
+    @property
+    def y(self) -> np.ndarray:
+        return self._arrays()[0]
+
+    @property
+    def u(self) -> np.ndarray:
+        return self._arrays()[1]
+
+    @property
+    def v(self) -> np.ndarray:
+        return self._arrays()[2]
+
+    @property
+    def data(self) -> np.ndarray:
+        """The whole I420 frame, shape (height * 3 / 2, width)."""
+        return self._arrays()[3]
 
     @property
     def age_s(self) -> float:
@@ -132,7 +156,8 @@ class RingReader(SegmentReader):
         self._close_map()
         self._map, self.geo, self._inode = m, geo, st.st_ino
         self._mm = m.mm
-        self._views = m.plane_views(geo)
+        self._bufs = m.frame_buffers(geo)
+        self._arrays: list[FrameArrays | None] = [None] * geo.slot_count
         self._slot_bases = [geo.slot_offset(slot) for slot in range(geo.slot_count)]
         self._wake_word, self._wake_addr = m.wake_address()
         self._incarnation = int(m.get("incarnation"))
@@ -143,7 +168,7 @@ class RingReader(SegmentReader):
 
     def _close_map(self) -> None:
         if self._map is not None:
-            self._views = []
+            self._bufs, self._arrays = [], []
             self._mm = None
             del self._wake_word
             self._map.close()
@@ -195,8 +220,20 @@ class RingReader(SegmentReader):
         fence()   # the metadata before seq again
         if got != index or _SEQ.unpack_from(mm, base)[0] != seq:
             return None
-        y, u, v, whole = self._views[slot]
-        return Frame(self, slot, seq, index, mono, wall, self._incarnation, y, u, v, whole)
+        geo = self.geo
+        return Frame(self, slot, seq, index, mono, wall, self._incarnation, geo.width, geo.height,
+                     self._bufs[slot], self._arrays[slot])
+
+    def _slot_arrays(self, slot: int, buf: memoryview) -> FrameArrays | None:
+        """The numpy planes of ``slot``, made once per attachment; None when ``buf`` is not
+        the slot's any more (the reader attached again since)."""
+        if slot >= len(self._bufs) or self._bufs[slot] is not buf:
+            return None
+        views = self._arrays[slot]
+        if views is None:
+            geo = self.geo
+            views = self._arrays[slot] = arrays(self._bufs[slot], geo.width, geo.height)
+        return views
 
     def latest(self) -> Frame | None:
         """The newest complete frame, or None."""

@@ -18,6 +18,7 @@ from common.ipc.header import STATE_RUNNING, STATE_STARTING
 from common.ipc.owner import RingOwner
 from common.ipc.segment import Segment, SegmentHeader
 from common.process.fence import fence
+from common.video.i420 import arrays
 
 
 class RingWriter(RingOwner):
@@ -68,7 +69,7 @@ class RingWriter(RingOwner):
         # The incarnation changes last: readers that see it also see the fresh header.
         # os.urandom, not secrets: importing secrets loads OpenSSL (~3.5 MB RSS in every process).
         m.put("incarnation", (int.from_bytes(os.urandom(8), "little") >> 1) | 1)
-        self._views = m.plane_views(geo)
+        self._views = [arrays(buf, geo.width, geo.height) for buf in m.frame_buffers(geo)]
 
     def _same_layout(self, old: SegmentHeader) -> bool:
         assert isinstance(old, Segment)

@@ -10,11 +10,9 @@ import struct
 from collections.abc import Callable
 from typing import ClassVar
 
-import numpy as np
 import posix_ipc
 
 from common.ipc.frame_layout import HEADER_FIELDS, HEADER_SIZE, MAGIC, SLOT_FIELDS, VERSION, Geometry, field_struct
-from common.video.i420 import planes
 
 
 class RingError(Exception):
@@ -149,16 +147,13 @@ class Segment(SegmentHeader):
     def geometry(self) -> Geometry:
         return Geometry(int(self.get("width")), int(self.get("height")), int(self.get("slot_count")))
 
-    def plane_views(self, geo: Geometry) -> list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
-        """Per slot: Y, U, V views and the whole I420 frame as one (h*3/2, w) view."""
-        views = []
-        w, h = geo.width, geo.height
-        for slot in range(geo.slot_count):
-            base = geo.payload_offset(slot)
-            # np.frombuffer holds a buffer export, so a closed map raises instead of crashing.
-            whole = np.frombuffer(self.mm, np.uint8, geo.frame_bytes, base).reshape(h * 3 // 2, w)
-            views.append((*planes(whole, w, h), whole))
-        return views
+    def frame_buffers(self, geo: Geometry) -> list[memoryview]:
+        """Per slot: the whole I420 frame as one flat view of the map.
+
+        A view holds a buffer export, so a closed map raises instead of crashing."""
+        whole = memoryview(self.mm)
+        return [whole[geo.payload_offset(slot):geo.payload_offset(slot) + geo.frame_bytes]
+                for slot in range(geo.slot_count)]
 
 
 def text(value: bytes) -> str:

@@ -6,7 +6,11 @@ recordings declare in their H.264 VUI.  A source whose pixels are limited range
 """
 from __future__ import annotations
 
-import numpy as np
+import functools
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 # H.264 VUI codes (ITU-T H.273; the same numbers as FFmpeg's AVColor* enums).
 VUI_PRIMARIES = 1        # BT.709 primaries (sYCC's)
@@ -18,18 +22,20 @@ PROBE_NAMES = {"color_primaries": "bt709", "color_transfer": "iec61966-2-1", "co
                "color_range": "pc"}
 
 
-def _lut(lo: int, hi: int) -> np.ndarray:
+@functools.cache
+def range_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Look-up tables: luma 16..235 -> 0..255; chroma 16..240 around 128 -> 0..255 around 128."""
+    import numpy as np  # here: the recorder reads the VUI codes above and runs without numpy
+
     x = np.arange(256, dtype=np.float64)
-    return np.clip(np.rint((x - lo) * 255.0 / (hi - lo)), 0, 255).astype(np.uint8)
-
-
-# Luma 16..235 -> 0..255; chroma 16..240 around 128 -> 0..255 around 128.
-LUMA_LUT = _lut(16, 235)
-CHROMA_LUT = np.clip(np.rint((np.arange(256) - 128.0) * 255.0 / 224.0 + 128.0), 0, 255).astype(np.uint8)
+    luma = np.clip(np.rint((x - 16) * 255.0 / (235 - 16)), 0, 255).astype(np.uint8)
+    chroma = np.clip(np.rint((x - 128.0) * 255.0 / 224.0 + 128.0), 0, 255).astype(np.uint8)
+    return luma, chroma
 
 
 def expand_range(y: np.ndarray, u: np.ndarray, v: np.ndarray) -> None:
     """Limited-range planes to full range, in place (one table look-up per byte)."""
-    np.take(LUMA_LUT, y, out=y)
-    np.take(CHROMA_LUT, u, out=u)
-    np.take(CHROMA_LUT, v, out=v)
+    luma, chroma = range_tables()
+    luma.take(y, out=y)
+    chroma.take(u, out=u)
+    chroma.take(v, out=v)

@@ -3,16 +3,29 @@
 A tight I420 frame of ``width`` x ``height`` is Y (``height`` rows of ``width``), then U
 and V (``height/2`` rows of ``width/2`` each), one after the other: the rings, the
 capture sources, the recorder and the streamer's composed views all hold this form.
+
+numpy is loaded only by :func:`arrays`: the recorder hands frames to its encoder as bytes
+(:func:`plane_spans`) and runs without numpy, about 10 MB less in each recorder.
 """
 from __future__ import annotations
 
-import numpy as np
+from typing import TYPE_CHECKING, TypeAlias
 
-Planes = tuple[np.ndarray, np.ndarray, np.ndarray]  # Y, U, V
+if TYPE_CHECKING:
+    import numpy as np
+
+Planes: TypeAlias = tuple["np.ndarray", "np.ndarray", "np.ndarray"]  # Y, U, V
+FrameArrays: TypeAlias = tuple["np.ndarray", "np.ndarray", "np.ndarray", "np.ndarray"]  # Y, U, V, whole
 
 
 def frame_bytes(width: int, height: int) -> int:
     return width * height + 2 * (width // 2) * (height // 2)
+
+
+def plane_spans(width: int, height: int) -> tuple[tuple[int, int, int], ...]:
+    """(offset, width, rows) of the Y, U and V planes in a tight I420 frame."""
+    ys, cw, ch = width * height, width // 2, height // 2
+    return (0, width, height), (ys, cw, ch), (ys + cw * ch, cw, ch)
 
 
 def planes(frame: np.ndarray, width: int, height: int) -> Planes:
@@ -26,3 +39,12 @@ def planes(frame: np.ndarray, width: int, height: int) -> Planes:
     return (flat[:ys].reshape(height, width),
             flat[ys:ys + cs].reshape(height // 2, width // 2),
             flat[ys + cs:ys + 2 * cs].reshape(height // 2, width // 2))
+
+
+def arrays(buf: memoryview, width: int, height: int) -> FrameArrays:
+    """Y, U, V and the whole frame (``height * 3 / 2`` rows of ``width``) as views of ``buf``."""
+    import numpy as np  # here, not at the top: see the module's docstring
+
+    # np.frombuffer holds a buffer export, so a closed map raises instead of crashing.
+    whole = np.frombuffer(buf, np.uint8, frame_bytes(width, height)).reshape(height * 3 // 2, width)
+    return (*planes(whole, width, height), whole)

@@ -34,7 +34,7 @@ class EncoderKeeper:
 
     def fits(self, frame: Frame) -> bool:
         """Can the running encoder take ``frame``?"""
-        h, w = frame.y.shape
+        w, h = frame.width, frame.height
         enc = self.encoder
         return enc is not None and self._incarnation == frame.incarnation and enc.size == (w, h)
 
@@ -43,7 +43,7 @@ class EncoderKeeper:
         if self.fits(frame):
             return self.encoder   # type: ignore[return-value]
         self.stop()
-        h, w = frame.y.shape
+        w, h = frame.width, frame.height
         settings = self.settings if (w, h) == (self.settings.width, self.settings.height) else \
             dataclasses.replace(self.settings, width=w, height=h)
         enc = self.encoder = Encoder(settings, frame.mono_ns)
@@ -57,7 +57,7 @@ class EncoderKeeper:
         frame = reader.next_frame(timeout, newest=True)
         if frame is None:
             return
-        pic = picture.fill(frame.y, frame.u, frame.v)
+        pic = picture.fill(frame)
         if not frame.valid():
             return
         try:

@@ -83,7 +83,7 @@ def encode(frames: Sequence[np.ndarray], settings: EncoderSettings, runs: int = 
                 encoder.end(outputs[-1])
                 outputs.append(_Collect())
                 encoder.add(outputs[-1])
-            encoder.encode(picture.fill(*planes(data, w, h)), n * NS // fps)
+            encoder.encode(picture.fill_planes(*planes(data, w, h)), n * NS // fps)
         encoder.close()
         out.cpu_ms.append((time.process_time() - cpu0) / len(frames) * 1000)
         if run == 0:

@@ -51,6 +51,9 @@ def test_back_to_back_segments_hold_every_frame_and_sigterm_closes_the_last(rec_
     procs.capture(0)
     rec = start_recorder(procs)
     wait_until(lambda: status(env).get("segments_written", 0) >= 4, timeout=60)
+    # The recorder copies frames as bytes and never loads numpy (about 10 MB a recorder).
+    maps = Path(f"/proc/{rec.pid}/maps").read_text()
+    assert "libavcodec" in maps and "numpy" not in maps
     t0 = time.monotonic()
     rec.send_signal(signal.SIGTERM)
     assert rec.wait(10) == 0

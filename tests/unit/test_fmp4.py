@@ -23,7 +23,7 @@ def _encode(tmp: Path, count: int) -> tuple[bytes, list[tuple[bytes, bool, int]]
     rng = np.random.default_rng(1)
     y = rng.integers(0, 255, (H, W), np.uint8)
     for i in range(count):
-        writer.add(picture.fill(np.roll(y, 4 * i, axis=1), np.full((H // 2, W // 2), 90, np.uint8),
+        writer.add(picture.fill_planes(np.roll(y, 4 * i, axis=1), np.full((H // 2, W // 2), 90, np.uint8),
                                 np.full((H // 2, W // 2), 160, np.uint8)), i * 33_333_333)
     extradata = writer.extradata
     writer.close()

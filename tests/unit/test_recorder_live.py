@@ -30,7 +30,7 @@ def _record(path: Path, frames, publish: bool) -> list[tuple[bytes, bool, int]]:
     writer = OneFile(path, settings, 10_000_000, "camera=0 first_index=0 incarnation=1", keep_packets=publish)
     picture = InputFrame()
     for i, (y, u, v) in enumerate(frames):
-        writer.add(picture.fill(y, u, v), 10_000_000 + i * 33_333_333)
+        writer.add(picture.fill_planes(y, u, v), 10_000_000 + i * 33_333_333)
     extradata = writer.extradata
     writer.close()
     return [(extradata, False, -1), *writer.packets.got] if publish else []
