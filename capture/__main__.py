@@ -75,7 +75,8 @@ class Capture:
     def _open_rings(self, kind: str) -> None:
         for stream, (w, h) in STREAMS.items():
             name = ring_name(self.cfg.ring.prefix, self.camera, stream)
-            writer = RingWriter(name, w, h, self.cfg.ring.slots, self.cfg.camera.fps, kind, self.name,
+            slots = self.cfg.ring.slots if stream == "hd" else self.cfg.ring.sd_slots
+            writer = RingWriter(name, w, h, slots, self.cfg.camera.fps, kind, self.name,
                                 self.cfg.ring.stale_seconds)
             if writer.reclaimed:
                 log.warning("ring %s: reclaimed the segment left by a writer that died", name)

@@ -37,9 +37,10 @@ def test_publishes_hd_and_sd_at_30fps_with_name_and_time(procs, sht_env) -> None
         wait_until(lambda: all(r.status().live() for r in rings.values()), 20)
         first = {s: r.status().last_index for s, r in rings.items()}
         time.sleep(2.0)
-        for stream, (w, h) in (("hd", (1280, 720)), ("sd", (640, 480))):
+        for stream, (w, h), slots in (("hd", (1280, 720), 8), ("sd", (640, 480), 4)):
             st = rings[stream].status()
             assert (st.width, st.height) == (w, h)
+            assert rings[stream].geo.slot_count == slots   # ring.slots; ring.sd_slots (newest-frame readers)
             assert st.source == "synthetic" and st.camera_name == "CAM 0" and st.writer_state == "running"
             assert 40 <= st.last_index - first[stream] <= 75  # 30 fps (a loaded machine may skip a few)
             assert 20 <= st.fps <= 36
