@@ -260,17 +260,18 @@ class Recorder(RecorderEngine):
         """A segment's file was finished (in the worker): count it and report it."""
         for error in done.errors:
             self.note_error(error, "write")
+        if done.why_short:
+            self.frames_dropped += done.frames - done.on_disk
+            name = done.path.relative_to(self.root) if done.path is not None else "a segment (not kept)"
+            self.note_error(f"{name}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})",
+                            "short_segment")
+            self.retention.ask_room()
         if done.path is None:
             return
         rel = str(done.path.relative_to(self.root))
         self.segments_written += 1
         if reason == "segment boundary":
             self.write_failing = False   # a whole segment written: a next error is news again
-        if done.why_short:
-            self.frames_dropped += done.frames - done.on_disk
-            self.note_error(f"{rel}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})",
-                            "short_segment")
-            self.retention.ask_room()
         self.segment_done(done.path, first_wall_ns / 1e9, done.kept_s, done.size)
         self.recent.append({"file": rel, "frames": done.frames, "first_index": first_index,
                             "last_index": last_index, "dropped": dropped, "duration_s": round(done.duration_s, 3),

@@ -121,6 +121,18 @@ class Closer:
             release(part)   # the blocks set aside beyond its end (the syncer has moved on)
         except OSError as exc:
             log.warning("%s: the space set aside beyond its end stays: %s", part.name, exc)
+        # What really reached the file (demux only): the muxer does not report a failed write
+        # of its buffered header or last fragment, and a file without a frame is no recording.
+        check = probe(part)
+        out.on_disk = check.frames
+        out.kept_s = file.duration_s
+        if check.frames < file.frames:
+            out.why_short = check.error or "its last fragment could not be written: disk full?"
+            out.kept_s = check.duration_s
+        if not check.frames:
+            if not check.disk_error:
+                part.unlink(missing_ok=True)   # unplayable: nothing to keep under a segment's name
+            return                              # (a read error: the next start looks again)
         try:
             out.path = finalise(part, final)
         except OSError as exc:
@@ -133,9 +145,3 @@ class Closer:
             out.size = out.path.stat().st_size
         except OSError:
             out.size = 0
-        check = probe(out.path)   # demux only: what really reached the file
-        out.on_disk = check.frames
-        out.kept_s = file.duration_s
-        if check.frames < file.frames:
-            out.why_short = check.error or "its last fragment could not be written: disk full?"
-            out.kept_s = check.duration_s

@@ -119,6 +119,7 @@ class Probe:
     frames: int
     duration_s: float
     error: str = ""
+    disk_error: bool = False      # the read failed on the disk itself: the file may yet hold frames
 
 
 def probe(path: Path) -> Probe:
@@ -137,7 +138,7 @@ def probe(path: Path) -> Probe:
             duration = float(last * stream.time_base) if last is not None and stream.time_base else 0.0
             return Probe(frames > 0, frames, duration, "" if frames else "no frames")
     except (av.FFmpegError, OSError, ValueError) as exc:
-        return Probe(False, 0, 0.0, f"{type(exc).__name__}: {exc}")
+        return Probe(False, 0, 0.0, f"{type(exc).__name__}: {exc}", is_disk_error(exc))
 
 
 def is_disk_error(exc: BaseException) -> bool:

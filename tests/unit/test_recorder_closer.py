@@ -2,19 +2,41 @@
 in the recording loop."""
 from __future__ import annotations
 
+import functools
+import io
 import threading
 from pathlib import Path
 
+import av
+
 from recorder.segments.closer import Closer, Finished
+from recorder.segments.writer import MUX_OPTIONS
 from tests.support.procs import wait_until
 
 
+@functools.cache
+def three_frames() -> bytes:
+    """A playable fragmented MP4 of three frames, a fragment each."""
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4", options={**MUX_OPTIONS, "frag_duration": "1"}) as c:
+        stream = c.add_stream("libx264", rate=10)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(3):
+            frame = av.VideoFrame(64, 48, "yuv420p")
+            frame.pts = i
+            for plane in frame.planes:
+                plane.update(bytes([16 * i]) * plane.buffer_size)
+            c.mux(stream.encode(frame))
+        c.mux(stream.encode(None))
+    return buf.getvalue()
+
+
 class FakeFile:
-    """What the closer uses of a segment file; ``close`` may block or fail."""
+    """What the closer uses of a segment file (3 frames muxed); ``close`` may block or fail."""
 
     def __init__(self, part: Path, complete: bool = True, fail: bool = False,
-                 gate: threading.Event | None = None) -> None:
-        part.write_bytes(b"not an mp4")
+                 gate: threading.Event | None = None, content: bytes | None = None) -> None:
+        part.write_bytes(three_frames() if content is None else content)
         self.part_path, self.complete, self.frames, self.duration_s = part, complete, 3, 0.1
         self.fail, self.gate, self.aborted = fail, gate, False
 
@@ -48,9 +70,38 @@ def test_files_are_finished_in_order_once_complete_and_reported_by_poll(tmp_path
         closer.close()
     assert [(name, thread) for name, _, thread in got] == [("a.mp4", "MainThread"), ("b.mp4", "MainThread")]
     a, b = got[0][1], got[1][1]
-    assert a.path == tmp_path / "a.mp4" and a.errors == [] and a.on_disk == 0 and a.why_short
+    assert a.path == tmp_path / "a.mp4" and a.errors == [] and a.on_disk == 3 and not a.why_short
     assert b.path == tmp_path / "b.mp4" and second.aborted
     assert b.errors == ["closing b.part: OSError: [Errno 28] No space left on device"]
+
+
+def test_a_file_the_muxer_took_frames_into_but_that_holds_none_gets_no_segment_name(tmp_path: Path) -> None:
+    # A disk that filled up under the muxer's buffered header: the muxer took 3 frames and
+    # reported no error; the file holds a torn header.
+    closer = Closer(0.0)
+    got: list[Finished] = []
+    try:
+        closer.add(FakeFile(tmp_path / "a.part", content=three_frames()[:40]), tmp_path / "a.mp4", got.append)
+        closer.wait()
+    finally:
+        closer.close()
+    assert got[0].path is None and got[0].frames == 3 and got[0].on_disk == 0 and got[0].why_short
+    assert list(tmp_path.iterdir()) == []   # neither an unplayable segment nor its temporary file stays
+
+
+def test_a_file_cut_after_its_first_fragment_is_kept_and_reported_short(tmp_path: Path) -> None:
+    data = three_frames()
+    cut = data.rindex(b"moof") - 4   # the last fragment and the index never reached the disk
+    closer = Closer(0.0)
+    got: list[Finished] = []
+    try:
+        closer.add(FakeFile(tmp_path / "a.part", content=data[:cut]), tmp_path / "a.mp4", got.append)
+        closer.wait()
+    finally:
+        closer.close()
+    done = got[0]
+    assert done.path == tmp_path / "a.mp4" and done.path.exists()
+    assert done.on_disk == 2 and done.why_short and done.errors == []
 
 
 def test_one_file_waits_at_most_then_handing_over_waits(tmp_path: Path) -> None:
