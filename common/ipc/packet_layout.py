@@ -35,9 +35,11 @@ ENTRY_SIZE = 64
 EXTRADATA_MAX = 2048             # SPS + PPS are tens of bytes; room for long VUI/SEI
 EXTRADATA_AT = 2048              # where the parameter sets live in the header
 
-DEFAULT_ENTRIES = 256            # 8.5 s at 30 fps
+DEFAULT_ENTRIES = 256            # 8.5 s at 30 fps (the recorder sizes its ring: entries_for)
 DEFAULT_DATA_BYTES = 8 << 20     # the most data kept: several seconds even at the highest bitrate allowed
 MIB = 1 << 20
+DATA_STEP = 256 << 10            # the byte ring grows in these steps, from one MiB
+READER_LAG_S = 2.0               # how far a reader may fall behind the newest packet and lose none
 
 FLAG_KEY = 1
 
@@ -85,15 +87,21 @@ class Header(SegmentHeader):
     MAGIC, VERSION, SIZE = MAGIC, VERSION, HEADER_SIZE
 
 
-def data_bytes_for(fps: int, max_kbps: int, burst_s: float) -> int:
-    """Packet bytes that hold the DEFAULT_ENTRIES newest packets at ``fps`` under a bitrate cap
-    of ``max_kbps`` (0: no cap) that may borrow ``burst_s`` seconds of it, in whole MiB, at most
-    DEFAULT_DATA_BYTES.  A written page of the ring stays in memory for good, so bytes past
-    what the entries can reach would only cost memory."""
+def entries_for(fps: int, gop: int) -> int:
+    """Entries for a stream with a keyframe every ``gop`` frames: a reader that joins starts at
+    the newest keyframe (at most a ``gop`` back), and may then lag :data:`READER_LAG_S`."""
+    return max(16, gop + math.ceil(READER_LAG_S * fps))
+
+
+def data_bytes_for(entries: int, fps: int, max_kbps: int, burst_s: float) -> int:
+    """Packet bytes that hold ``entries`` newest packets at ``fps`` under a bitrate cap of
+    ``max_kbps`` (0: no cap) that may borrow ``burst_s`` seconds of it, in :data:`DATA_STEP`
+    steps from one MiB to DEFAULT_DATA_BYTES.  A written page of the ring stays in memory for
+    good, so bytes past what the entries can reach would only cost memory."""
     if max_kbps <= 0:
         return DEFAULT_DATA_BYTES
-    need = (DEFAULT_ENTRIES / fps + burst_s) * max_kbps * 125
-    return min(DEFAULT_DATA_BYTES, MIB * max(1, math.ceil(need / MIB)))
+    need = (entries / fps + burst_s) * max_kbps * 125
+    return min(DEFAULT_DATA_BYTES, max(MIB, DATA_STEP * math.ceil(need / DATA_STEP)))
 
 
 def total_size(entries: int, data_bytes: int) -> int:

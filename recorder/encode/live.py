@@ -15,7 +15,7 @@ import av
 
 from common.config import Config
 from common.ipc.names import packet_ring_name
-from common.ipc.packet_layout import data_bytes_for
+from common.ipc.packet_layout import data_bytes_for, entries_for
 from common.ipc.packet_writer import PacketWriter
 from common.ipc.segment import RingBusy
 from recorder.encode.encoder import Encoder, Output
@@ -31,9 +31,11 @@ class LiveFeed(Output):
         self.packets: PacketWriter | None = None
         self._extradata = b""
         try:
-            data = data_bytes_for(cfg.camera.fps, cfg.recorder.max_bitrate_kbps, VBV_SECONDS)
+            fps = cfg.camera.fps
+            entries = entries_for(fps, cfg.recorder.gop(fps))
+            data = data_bytes_for(entries, fps, cfg.recorder.max_bitrate_kbps, VBV_SECONDS)
             self.packets = PacketWriter(packet_ring_name(cfg.ring.prefix, camera), width, height,
-                                        cfg.camera.fps, cfg.ring.stale_seconds, data_bytes=data)
+                                        fps, cfg.ring.stale_seconds, entries=entries, data_bytes=data)
         except (RingBusy, OSError, ValueError) as exc:
             self._off(exc)
 

@@ -10,7 +10,7 @@ import zlib
 import posix_ipc
 import pytest
 
-from common.ipc.packet_layout import DEFAULT_DATA_BYTES, DEFAULT_ENTRIES, MIB, data_bytes_for
+from common.ipc.packet_layout import DATA_STEP, DEFAULT_DATA_BYTES, MIB, data_bytes_for, entries_for
 from common.ipc.packet_reader import PacketReader
 from common.ipc.packet_writer import PacketWriter
 from common.ipc.segment import RingBusy
@@ -216,21 +216,30 @@ def test_a_packet_lapped_as_a_new_writer_reclaims_the_segment_is_not_handed_out(
         old.close()
 
 
+def test_entries_hold_a_keyframe_interval_and_the_readers_lag() -> None:
+    assert entries_for(30, 60) == 120      # defaults: a keyframe every 2 s, and 2 s of lag
+    assert entries_for(30, 300) == 360     # a keyframe every 10 s (the longest allowed)
+    assert entries_for(5, 1) == 16         # never fewer than 16
+
+
 def test_data_bytes_hold_the_entries_span_at_the_cap_and_no_more() -> None:
-    # Defaults: 256 packets at 30 fps (8.5 s) at 2000 kbps plus a 2 s burst is 2.6 MB: 3 MiB.
-    assert data_bytes_for(30, 2000, 2.0) == 3 * MIB
-    assert data_bytes_for(30, 50, 2.0) == MIB                 # never under one MiB
-    assert data_bytes_for(30, 0, 2.0) == DEFAULT_DATA_BYTES   # no cap: the most
-    assert data_bytes_for(30, 100000, 2.0) == DEFAULT_DATA_BYTES
+    # Defaults: 120 packets at 30 fps (4 s) at 2000 kbps plus a 2 s burst is 1.5 MB: 1.5 MiB.
+    assert data_bytes_for(120, 30, 2000, 2.0) == 6 * DATA_STEP   # 1.5 MiB
+    assert data_bytes_for(256, 30, 2000, 2.0) == 11 * DATA_STEP    # 8.5 s + 2 s: 2.6 MB
+    assert data_bytes_for(120, 30, 50, 2.0) == MIB            # never under one MiB
+    assert data_bytes_for(120, 30, 0, 2.0) == DEFAULT_DATA_BYTES   # no cap: the most
+    assert data_bytes_for(120, 30, 100000, 2.0) == DEFAULT_DATA_BYTES
 
 
 def test_every_entry_stays_readable_at_the_cap(name: str) -> None:
     # What the cap lets through (libx264's VBV): the cap's bytes per frame, and once its whole
     # buffer on top (a keyframe's burst), here in the oldest packet the entries still list.
     # Nothing they list has been overwritten in the byte ring sized for it.
-    fps, kbps, written = 30, 2000, 3 * DEFAULT_ENTRIES
-    oldest = written - 1 - (DEFAULT_ENTRIES - 2)    # the oldest packet the entries keep
-    writer = PacketWriter(name, 1280, 720, fps, entries=DEFAULT_ENTRIES, data_bytes=data_bytes_for(fps, kbps, 2.0))
+    fps, kbps = 30, 2000
+    entries = entries_for(fps, 2 * fps)
+    written = 3 * entries
+    oldest = written - 1 - (entries - 2)    # the oldest packet the entries keep
+    writer = PacketWriter(name, 1280, 720, fps, entries=entries, data_bytes=data_bytes_for(entries, fps, kbps, 2.0))
     try:
         per_frame = kbps * 125 // fps
         for index in range(written):
