@@ -30,12 +30,24 @@ KINDS = ("video", "filesystem metadata", "archive index", "events database", "lo
 LOOK_EVERY_S = 1.0      # how often the watched folders are listed (files come, are renamed, go)
 
 
+def _mount_tracefs() -> None:
+    """perf finds tracepoints through tracefs, which a container or a minimal boot may not
+    have mounted; root mounts it where the kernel provides its folder."""
+    where = TRACEFS[0].split("/events/")[0]
+    try:
+        if os.path.isdir(where) and not os.listdir(where):
+            subprocess.run(["mount", "-t", "tracefs", "nodev", where], capture_output=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        pass   # then the check below says why
+
+
 def unavailable() -> str:
     """Why pages cannot be charged to files here ("" when they can)."""
     if shutil.which("perf") is None:
         return "perf is not installed"
     if os.geteuid() != 0:
         return "recording a kernel tracepoint needs root"
+    _mount_tracefs()
     if not any(os.path.isdir(p) for p in TRACEFS):
         return f"this kernel has no {EVENT} tracepoint (or tracefs is not mounted)"
     return ""
