@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from common.config import Config
+from common.process.memory import trim
 from common.state.controls import Controls
 from streamer.auth import RateLimit, limit_file, remove_limit_files
 from streamer.live.admission import Viewers, shared_table
@@ -62,10 +63,14 @@ class LiveRuntime:
         self._refresh = self.loop.create_task(self._refresh_rows())
 
     async def _refresh_rows(self) -> None:
-        was_busy = True
+        was_busy, was_held, ended = True, 0, False
         while True:
             await asyncio.sleep(REFRESH_S)
+            if ended:
+                trim()   # the ended encoders' and feeds' threads have let go of their buffers since
             self.encoders.reap()
+            held = len(self.encoders) + len(self.feeds)
+            ended, was_held = held < was_held, held
             # An idle worker has nothing to refresh once it has said so.
             busy = bool(self.viewers or self.encoders)
             if busy or was_busy:
