@@ -262,9 +262,12 @@ class Recorder(RecorderEngine):
             self.note_error(error, "write")
         if done.why_short:
             self.frames_dropped += done.frames - done.on_disk
-            name = done.path.relative_to(self.root) if done.path is not None else "a segment (not kept)"
-            self.note_error(f"{name}: only {done.on_disk} of {done.frames} frames reached the disk ({done.why_short})",
-                            "short_segment")
+            if done.path is None:   # not one frame reached the disk: the file was removed
+                self.note_error(f"a segment was lost: none of its {done.frames} frames reached the disk "
+                                f"({done.why_short})", "lost_segment")
+            else:
+                self.note_error(f"{done.path.relative_to(self.root)}: only {done.on_disk} of {done.frames} frames "
+                                f"reached the disk ({done.why_short})", "short_segment")
             self.retention.ask_room()
         if done.path is None:
             return

@@ -25,6 +25,7 @@
     failed: (detail) => t("recerror.failed", { detail }),
     write: (detail) => t("recerror.write", { detail }),
     short_segment: (detail) => t("recerror.short_segment", { detail }),
+    lost_segment: (detail) => t("recerror.lost_segment", { detail }),
     disk_absent: (detail) => t("recerror.disk_absent", { detail }),
   };
   const ROLELESS = "anonymous";

@@ -140,6 +140,21 @@ def test_every_error_code_the_server_gives_has_its_message() -> None:
     assert sorted(c for c in codes if f"error.{c}" not in catalogue("en")) == []
 
 
+NOTE_ERROR = re.compile(r"note_error\((?:[^()]|\([^()]*\))*?,\s*\"([a-z_]+)\"\)", re.S)
+
+
+def test_every_recorder_error_code_is_said_in_both_languages_and_on_the_page() -> None:
+    source = "\n".join(p.read_text(encoding="utf-8") for p in (REPO / "recorder").rglob("*.py"))
+    codes = set(NOTE_ERROR.findall(source)) | {"failed"}   # failed: note_error's default
+    assert {"write", "short_segment", "lost_segment", "disk_absent"} <= codes
+    panels = (STATIC_DIR / "panels.js").read_text(encoding="utf-8")
+    table = panels.split("const REC_ERRORS = {", 1)[1].split("};", 1)[0]
+    for code in sorted(codes):
+        assert f"{code}: (detail) => t(\"recerror.{code}\"" in table, code
+        assert f"recerror.{code}" in catalogue("en"), code
+        assert HANGUL.search(text("ko", f"recerror.{code}", detail="x")), code
+
+
 @pytest.fixture
 def client(tmp_path: Path):
     from streamer.app import create_app

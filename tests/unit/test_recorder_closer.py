@@ -125,3 +125,23 @@ def test_one_file_waits_at_most_then_handing_over_waits(tmp_path: Path) -> None:
     finally:
         gate.set()
         closer.close()
+
+
+def test_the_recorder_says_a_lost_segment_apart_from_a_short_one(recorder_rig) -> None:
+    s = recorder_rig()
+    wait_until(lambda: s.rec.syncer is not None, 10)   # running
+    root = s.cfg.recordings_root
+    s.rec._finished(0, 0, 29, 0, "segment boundary", Finished(frames=30, on_disk=0, why_short="torn header"))
+    st = s.rec.status()
+    assert st["last_error_code"] == "lost_segment" and s.rec.frames_dropped == 30
+    assert st["last_error"] == "a segment was lost: none of its 30 frames reached the disk (torn header)"
+    kept = root / "cam0" / "261205" / "cam0_20261205_100000.mp4"
+    kept.parent.mkdir(parents=True, exist_ok=True)
+    kept.write_bytes(three_frames())
+    s.rec._finished(0, 30, 59, 0, "segment boundary",
+                    Finished(path=kept, frames=30, on_disk=3, size=kept.stat().st_size, duration_s=1.0, kept_s=0.1,
+                             why_short="cut"))
+    st = s.rec.status()
+    assert st["last_error_code"] == "short_segment" and s.rec.frames_dropped == 57
+    assert st["last_error"].startswith("cam0/261205/cam0_20261205_100000.mp4: only 3 of 30 frames")
+    s.stop()
