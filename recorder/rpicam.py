@@ -139,8 +139,8 @@ def remux(chunk: Path, part: Path, fps: int, comment: str) -> int:
             out_stream.time_base = TIME_BASE
             try:
                 for packet in src.demux(in_stream):
-                    if not packet.size:
-                        continue
+                    if not has_picture(bytes(packet)):
+                        continue   # a torn tail: parameter sets with no picture after them
                     packet.stream = out_stream
                     packet.pts = packet.dts = frames * period
                     packet.duration = period
@@ -318,6 +318,10 @@ class RpicamRecorder(RecorderEngine):
         except (av.FFmpegError, OSError) as exc:
             self.note_error(f"{chunk.name}: not readable H.264 ({exc}); left in {self.work}")
             return
+        if frames == 0:   # rpicam-vid was stopped before its first picture: nothing was recorded
+            log.warning("%s: no picture in %d bytes; removed", chunk.name, st.st_size)
+            chunk.unlink(missing_ok=True)
+            return
         first_wall_ns = st.st_mtime_ns - int(frames * 1e9 / self.fps)
         rel = self.segmenter.rel_path(first_wall_ns)
         part = self.root / segment_name.part_path(rel)
@@ -365,12 +369,23 @@ class RpicamRecorder(RecorderEngine):
 
 
 def _count_frames(chunk: Path) -> int:
+    """The coded pictures in a chunk: a chunk cut right after its parameter sets holds none."""
     frames = 0
     with av.open(str(chunk), format="h264") as src:
         try:
             for packet in src.demux(src.streams.video[0]):
-                if packet.size:
+                if has_picture(bytes(packet)):
                     frames += 1
         except av.InvalidDataError:
             pass
     return frames
+
+
+def has_picture(data: bytes) -> bool:
+    """Does an Annex B access unit hold a coded slice (NAL types 1 to 5), not only SPS, PPS or SEI?"""
+    at = data.find(b"\x00\x00\x01")
+    while at >= 0 and at + 3 < len(data):
+        if 1 <= data[at + 3] & 0x1F <= 5:
+            return True
+        at = data.find(b"\x00\x00\x01", at + 3)
+    return False
