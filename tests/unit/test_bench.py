@@ -333,3 +333,21 @@ def test_every_bench_section_imports_and_has_a_run() -> None:
         mod = importlib.import_module(module)
         assert callable(getattr(mod, "run", None)), f"bench section {name} has no run()"
         assert list(inspect.signature(mod.run).parameters)[:1] == ["quick"], name
+
+
+def test_a_section_with_a_longer_budget_gets_it_in_the_full_run_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    given: list[tuple[str, bool, float]] = []
+
+    def record(name: str, module: str, quick: bool, budget_s: float) -> SectionResult:
+        given.append((name, quick, budget_s))
+        return SectionResult(name, module)
+
+    monkeypatch.setattr(bench, "run_section", record)
+    sections = [("streamer", "tests.bench.streamer_bench"), ("ring", "tests.bench.ring_bench")]
+    bench.run_all(sections, quick=False)
+    bench.run_all(sections, quick=True)
+    bench.run_all(sections, quick=False, budget_s=7.0)
+    assert given == [("streamer", False, bench.LONGER_S["streamer"]), ("ring", False, bench.BUDGET_S[False]),
+                     ("streamer", True, bench.BUDGET_S[True]), ("ring", True, bench.BUDGET_S[True]),
+                     ("streamer", False, 7.0), ("ring", False, 7.0)]
+    assert bench.LONGER_S["streamer"] > bench.BUDGET_S[False]
