@@ -26,6 +26,7 @@ two addresses, which the per-address limit admits):
 from __future__ import annotations
 
 import base64
+import contextlib
 import os
 import socket
 import statistics
@@ -33,6 +34,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 
 import httpx
 import numpy as np
@@ -303,6 +305,23 @@ def _second_streamer(rig: Rig, name: str) -> tuple[int, int, dict[str, str]]:
     return port, rig.pid(name), env
 
 
+@contextlib.contextmanager
+def _streaming(sets: list[ViewerSet]) -> Iterator[None]:
+    """Viewer sets watching at once: all streaming (and a second more) before the body runs, a
+    viewer's error raised after it, every connection closed whatever happens."""
+    try:
+        for vs in sets:
+            vs.wait_streaming(15)
+        time.sleep(1.0)
+        yield
+        errors = [e for vs in sets for e in vs.errors()]
+        if errors:
+            raise RuntimeError("; ".join(errors))
+    finally:
+        for vs in sets:
+            vs.close()
+
+
 def further_viewer_extras(sides: list[tuple[int, int]], view: str, res: str, n: int, window: float, rounds: int,
                           pictures, quality: int) -> list[float]:
     """What each viewer beyond the first costs, in bare encodes: two streamers on the same rings
@@ -320,10 +339,7 @@ def further_viewer_extras(sides: list[tuple[int, int]], view: str, res: str, n: 
         many = i % 2            # the side with n viewers this round
         sets = [ViewerSet.open(port, path, n if side == many else 1, distinct=min(n, 2) if side == many else 1)
                 for side, (port, _) in enumerate(sides)]
-        try:
-            for vs in sets:
-                vs.wait_streaming(15)
-            time.sleep(1.0)
+        with _streaming(sets):
             bare0 = bare_encode_ms(pictures, quality, 1)
             encoded0 = [_encoded(port, view, res) for port, _ in sides]
             clocks = [ThreadClock(spid) for _, spid in sides]
@@ -331,12 +347,6 @@ def further_viewer_extras(sides: list[tuple[int, int]], view: str, res: str, n: 
             cpu = [c.elapsed()[0] for c in clocks]
             encoded = [_encoded(port, view, res) - e0 for (port, _), e0 in zip(sides, encoded0)]
             bare = statistics.mean([bare0, bare_encode_ms(pictures, quality, 1)])
-            errors = [e for vs in sets for e in vs.errors()]
-            if errors:
-                raise RuntimeError("; ".join(errors))
-        finally:
-            for vs in sets:
-                vs.close()
         per_frame = [1000.0 * c / max(1, e) for c, e in zip(cpu, encoded)]
         extras.append((per_frame[many] - per_frame[1 - many]) / (n - 1) / bare)
     return extras
@@ -361,20 +371,13 @@ def accounts_figures(rig: Rig, pid: int, window: float, rounds: int) -> list[Fig
                                headers=f"Authorization: Basic {basic}\r\n" if n == locked else "")
                 for n, (p, _, _) in enumerate(sides)]
         try:
-            for vs in sets:
-                vs.wait_streaming(15)
-            time.sleep(1.0)
-            clocks = [ThreadClock(spid) for _, spid, _ in sides]
-            before = [vs.counts() for vs in sets]
-            time.sleep(window)
-            cpu = [c.elapsed()[0] for c in clocks]
-            after = [vs.counts() for vs in sets]
-            errors = [e for vs in sets for e in vs.errors()]
-            if errors:
-                raise RuntimeError("; ".join(errors))
+            with _streaming(sets):
+                clocks = [ThreadClock(spid) for _, spid, _ in sides]
+                before = [vs.counts() for vs in sets]
+                time.sleep(window)
+                cpu = [c.elapsed()[0] for c in clocks]
+                after = [vs.counts() for vs in sets]
         finally:
-            for vs in sets:
-                vs.close()
             _users(sides[locked][2], "remove", BENCH_USER)
         per_frame = [1000.0 * c / max(1, sum(a.parts - b.parts for a, b in zip(af, bf)))
                      for c, af, bf in zip(cpu, after, before)]
