@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from common.i18n import DEFAULT, Term, text
-from common.state.jsonfile import read_json, write_json_atomic
+from common.state.jsonfile import make_private_dir, read_json, write_json_atomic
 
 log = logging.getLogger("state")
 MAX_ENTRIES = 200
@@ -44,7 +44,7 @@ class GapLog:
                  **{k: v for k, v in details.items() if v not in (None, "")}}
         self._events = ([*self._events, entry])[-MAX_ENTRIES:]
         try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
+            make_private_dir(self.run_dir)   # it holds the session key too: 0700 whoever makes it first
             write_json_atomic(self.path, self._events)
         except OSError as exc:
             log.warning("gap log: cannot write %s: %s", self.path, exc)

@@ -513,6 +513,10 @@
 
   async function start() {
     const choice = readChoice();
+    // A tab pressed while the server is still asked for its default view is not lost.
+    const early = (e) => { choice.tab = e.currentTarget.dataset.tab; };
+    const tabs = document.querySelectorAll("[data-tab]");
+    for (const b of tabs) b.addEventListener("click", early);
     if (!choice.view || !choice.res) {
       // Nothing chosen yet in this browser: the server's default view and resolution.
       try {
@@ -525,6 +529,7 @@
     }
     state.view = choice.view || "dual";
     state.res = choice.res || "480p";
+    for (const b of tabs) b.removeEventListener("click", early);
     loadConfig();
     wire();
     window.SHT.account.init();

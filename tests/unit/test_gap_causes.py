@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import errno
+import stat
 import time
+from pathlib import Path
 
 import pytest
 
-from common.archive.gaplog import read_gaplog
+from common.archive.gaplog import GapLog, read_gaplog
 from common.archive.index import ArchiveIndex
 from recorder.recording import RETRY_S
 from streamer.archive.health import gaps_with_causes
@@ -39,3 +41,12 @@ def test_a_write_error_of_seconds_is_a_gap_with_its_cause(recorder_rig) -> None:
     for gaps in (gaps_with_causes(recs, causes), find_gaps(recs, causes)):
         assert len(gaps) == 1 and RETRY_S - 0.5 <= gaps[0]["duration_s"] <= RETRY_S + 1.5, gaps
         assert gaps[0]["cause"] == "write error (No space left on device)"
+
+
+def test_the_gap_log_makes_a_missing_run_folder_private(tmp_path: Path) -> None:
+    # The recorder may write its gap log before any other program made the run folder, which
+    # also holds the session key: the folder must then be 0700, not the umask's 0755.
+    run = tmp_path / "sht" / "run"
+    GapLog(run, 0).add("recorder started")
+    assert stat.S_IMODE(run.stat().st_mode) == 0o700
+    assert [e["event"] for e in read_gaplog(run, 0)] == ["recorder started"]
